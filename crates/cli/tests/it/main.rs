@@ -1,0 +1,3 @@
+//! End-to-end tests of the engine and the `backtide` binary.
+
+mod golden;

@@ -1,0 +1,284 @@
+//! Broker simulation with backtesting.py 0.6.6 semantics.
+//!
+//! The broker holds cash, pending orders, open and closed trades. Each bar it fills the
+//! orders placed on earlier bars against this bar's prices ([`Broker::process_orders`]),
+//! then marks equity at the close. The rules are written down in
+//! `shared/reference/backtesting-py.md`; comments below name the less obvious ones.
+
+mod commission;
+mod config;
+mod process;
+mod trade;
+
+pub use commission::{Commission, CommissionModel};
+pub use config::BrokerConfig;
+pub use trade::{ClosedTrade, Order, OrderId, Trade, TradeId};
+
+use crate::error::Error;
+
+/// Largest size below 1: backtesting.py's default "all available margin".
+pub const FULL_EQUITY: f64 = 1.0 - f64::EPSILON;
+
+/// What a strategy asks for; see [`crate::Context::buy`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrderRequest {
+    /// `0 < size < 1`: fraction of available margin; `size >= 1`: whole units.
+    /// `None` means [`FULL_EQUITY`].
+    pub size: Option<f64>,
+    /// Limit price.
+    pub limit: Option<f64>,
+    /// Stop (trigger) price.
+    pub stop: Option<f64>,
+    /// Stop-loss price for the resulting trade.
+    pub sl: Option<f64>,
+    /// Take-profit price for the resulting trade.
+    pub tp: Option<f64>,
+    /// Label carried to the trade.
+    pub tag: Option<String>,
+}
+
+impl OrderRequest {
+    /// A market order for all available margin.
+    pub fn market() -> Self {
+        Self::default()
+    }
+    /// Sets the size.
+    pub fn size(mut self, size: f64) -> Self {
+        self.size = Some(size);
+        self
+    }
+    /// Sets a limit price.
+    pub fn limit(mut self, price: f64) -> Self {
+        self.limit = Some(price);
+        self
+    }
+    /// Sets a stop price.
+    pub fn stop(mut self, price: f64) -> Self {
+        self.stop = Some(price);
+        self
+    }
+    /// Sets the stop-loss.
+    pub fn sl(mut self, price: f64) -> Self {
+        self.sl = Some(price);
+        self
+    }
+    /// Sets the take-profit.
+    pub fn tp(mut self, price: f64) -> Self {
+        self.tp = Some(price);
+        self
+    }
+    /// Sets the tag.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
+        self
+    }
+}
+
+/// The broker's state during a run.
+#[derive(Debug)]
+pub(crate) struct Broker {
+    cfg: BrokerConfig,
+    leverage: f64,
+    pub(crate) cash: f64,
+    pub(crate) orders: Vec<Order>,
+    pub(crate) trades: Vec<Trade>,
+    pub(crate) closed: Vec<ClosedTrade>,
+    next_id: u64,
+    /// Current bar.
+    pub(crate) i: usize,
+    pub(crate) warnings: Vec<String>,
+    snapshot: Vec<OrderId>,
+}
+
+/// Signals that equity fell to zero or below; the run stops.
+#[derive(Debug)]
+pub(crate) struct OutOfMoney;
+
+/// Python's float floor division (`a // b`), which is not always `floor(a / b)`:
+/// it divides `a − fmod(a, b)` so a quotient that rounds up to an integer does not
+/// buy one unit too many.
+fn py_floordiv(a: f64, b: f64) -> f64 {
+    let m = a % b;
+    let mut div = (a - m) / b;
+    if m != 0.0 && ((b < 0.0) != (m < 0.0)) {
+        div -= 1.0;
+    }
+    if div != 0.0 {
+        let mut f = div.floor();
+        if div - f > 0.5 {
+            f += 1.0;
+        }
+        f
+    } else {
+        0.0f64.copysign(a / b)
+    }
+}
+
+impl Broker {
+    pub(crate) fn new(cfg: BrokerConfig) -> Self {
+        let leverage = 1.0 / cfg.margin;
+        let cash = cfg.cash;
+        Broker {
+            cfg,
+            leverage,
+            cash,
+            orders: Vec::new(),
+            trades: Vec::new(),
+            closed: Vec::new(),
+            next_id: 0,
+            i: 0,
+            warnings: Vec::new(),
+            snapshot: Vec::new(),
+        }
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Cash plus open trades marked at `price_now` (this bar's close).
+    #[inline]
+    pub(crate) fn equity(&self, last_price: f64) -> f64 {
+        let mut e = self.cash;
+        for t in &self.trades {
+            e += t.pl_at(last_price);
+        }
+        e
+    }
+
+    pub(crate) fn margin_available(&self, last_price: f64) -> f64 {
+        let used: f64 = self.trades.iter().map(|t| t.size.abs() * last_price / self.leverage).sum();
+        (self.equity(last_price) - used).max(0.0)
+    }
+
+    fn adjusted_price(&self, size: f64, price: f64) -> f64 {
+        price * (1.0 + self.cfg.spread.copysign(size))
+    }
+
+    /// Places a new order, as backtesting.py's `Broker.new_order`.
+    pub(crate) fn new_order(&mut self, size: f64, req: OrderRequest, last_price: f64) -> Result<OrderId, Error> {
+        for (name, v) in [("limit", req.limit), ("stop", req.stop), ("sl", req.sl), ("tp", req.tp)] {
+            if let Some(p) = v
+                && !(p.is_finite() && p > 0.0)
+            {
+                return Err(Error::Order(format!("{name} must be a finite price > 0, got {p}")));
+            }
+        }
+        if !(size.is_finite() && size != 0.0) {
+            return Err(Error::Order(format!("size must be non-zero, got {size}")));
+        }
+        let reference = req.limit.or(req.stop).unwrap_or(self.adjusted_price(size, last_price));
+        let (lo, hi) = if size > 0.0 { (req.sl, req.tp) } else { (req.tp, req.sl) };
+        if !(lo.unwrap_or(f64::NEG_INFINITY) < reference && reference < hi.unwrap_or(f64::INFINITY)) {
+            let (a, b) = if size > 0.0 { ("SL", "TP") } else { ("TP", "SL") };
+            return Err(Error::Order(format!(
+                "{} orders require: {a} ({lo:?}) < LIMIT/STOP/price ({reference}) < {b} ({hi:?})",
+                if size > 0.0 { "long" } else { "short" }
+            )));
+        }
+        if self.cfg.exclusive_orders {
+            self.orders.retain(|o| !Self::is_contingent_in(&self.trades, o));
+            let ids: Vec<TradeId> = self.trades.iter().map(|t| t.id).collect();
+            for id in ids {
+                self.close_trade_order(id, 1.0);
+            }
+        }
+        let id = OrderId(self.fresh_id());
+        self.orders.push(Order {
+            id,
+            size,
+            limit: req.limit,
+            stop: req.stop,
+            sl: req.sl,
+            tp: req.tp,
+            tag: req.tag,
+            parent: None,
+        });
+        Ok(id)
+    }
+
+    fn is_contingent_in(trades: &[Trade], o: &Order) -> bool {
+        o.parent.is_some_and(|p| {
+            trades
+                .iter()
+                .find(|t| t.id == p)
+                .is_some_and(|t| t.sl_order == Some(o.id) || t.tp_order == Some(o.id))
+        })
+    }
+
+    fn is_contingent(&self, o: &Order) -> bool {
+        Self::is_contingent_in(&self.trades, o)
+    }
+
+    /// Queues an order closing `portion` of a trade (backtesting.py's `Trade.close`),
+    /// in front of the queue.
+    pub(crate) fn close_trade_order(&mut self, id: TradeId, portion: f64) {
+        let Some(t) = self.trades.iter().find(|t| t.id == id) else { return };
+        let units = (t.size.abs() * portion).round_ties_even().max(1.0);
+        let size = units.copysign(-t.size);
+        let tag = t.tag.clone();
+        let oid = OrderId(self.fresh_id());
+        self.orders.insert(
+            0,
+            Order { id: oid, size, limit: None, stop: None, sl: None, tp: None, tag, parent: Some(id) },
+        );
+    }
+
+    /// Sets (or with `None` removes) a trade's stop-loss or take-profit order.
+    pub(crate) fn set_contingent(&mut self, id: TradeId, is_sl: bool, price: Option<f64>) -> Result<(), Error> {
+        if let Some(p) = price
+            && !(p.is_finite() && p > 0.0)
+        {
+            return Err(Error::Order(format!("SL/TP must be a finite price > 0, got {p}")));
+        }
+        let Some(pos) = self.trades.iter().position(|t| t.id == id) else {
+            return Err(Error::Order("no such open trade".into()));
+        };
+        let t = &mut self.trades[pos];
+        let old = if is_sl {
+            t.sl = None;
+            t.sl_order.take()
+        } else {
+            t.tp = None;
+            t.tp_order.take()
+        };
+        if let Some(old) = old {
+            self.orders.retain(|o| o.id != old);
+        }
+        if let Some(p) = price {
+            let t = &self.trades[pos];
+            let (size, tag) = (-t.size, t.tag.clone());
+            let oid = OrderId(self.fresh_id());
+            let (stop, limit) = if is_sl { (Some(p), None) } else { (None, Some(p)) };
+            self.orders.insert(0, Order { id: oid, size, limit, stop, sl: None, tp: None, tag, parent: Some(id) });
+            let t = &mut self.trades[pos];
+            if is_sl {
+                t.sl_order = Some(oid);
+                t.sl = Some(p);
+            } else {
+                t.tp_order = Some(oid);
+                t.tp = Some(p);
+            }
+        }
+        Ok(())
+    }
+
+    /// Cancels a pending order; cancelling an SL/TP order detaches it from its trade.
+    pub(crate) fn cancel(&mut self, id: OrderId) -> bool {
+        let Some(pos) = self.orders.iter().position(|o| o.id == id) else { return false };
+        let o = self.orders.remove(pos);
+        if let Some(p) = o.parent
+            && let Some(t) = self.trades.iter_mut().find(|t| t.id == p)
+        {
+            if t.sl_order == Some(id) {
+                t.sl_order = None;
+                t.sl = None;
+            } else if t.tp_order == Some(id) {
+                t.tp_order = None;
+                t.tp = None;
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,280 @@
+//! Filling orders against a bar: backtesting.py's `_process_orders`.
+
+use super::{Broker, ClosedTrade, Order, OrderId, OutOfMoney, Trade, TradeId, py_floordiv};
+use crate::bars::Bars;
+
+/// Prices of the bar being processed.
+#[derive(Clone, Copy)]
+struct BarPrices {
+    open: f64,
+    high: f64,
+    low: f64,
+    /// This bar's close: what equity and margin are marked at.
+    close: f64,
+    /// The previous bar's close: the fill price with `trade_on_close`.
+    prev_close: f64,
+}
+
+impl Broker {
+    /// Processes bar `i`: fills pending orders, records equity. Returns the equity, or
+    /// `OutOfMoney` after liquidating everything at the close when equity is <= 0.
+    pub(crate) fn next_bar(&mut self, bars: &Bars, i: usize) -> Result<f64, OutOfMoney> {
+        self.i = i;
+        let px = BarPrices {
+            open: bars.open()[i],
+            high: bars.high()[i],
+            low: bars.low()[i],
+            close: bars.close()[i],
+            prev_close: bars.close()[i.saturating_sub(1)],
+        };
+        if !self.orders.is_empty() {
+            self.process_orders(px);
+        }
+        let equity = self.equity(px.close);
+        if equity <= 0.0 {
+            while let Some(t) = self.trades.first() {
+                let id = t.id;
+                self.close_trade(id, px.close, i);
+            }
+            self.cash = 0.0;
+            return Err(OutOfMoney);
+        }
+        Ok(equity)
+    }
+
+    fn process_orders(&mut self, px: BarPrices) {
+        let mut reprocess = true;
+        while reprocess {
+            reprocess = false;
+            let mut snapshot = std::mem::take(&mut self.snapshot);
+            snapshot.clear();
+            snapshot.extend(self.orders.iter().map(|o| o.id));
+            for &oid in &snapshot {
+                if self.process_one(oid, px) {
+                    reprocess = true;
+                }
+            }
+            self.snapshot = snapshot;
+        }
+    }
+
+    fn position_of(&self, oid: OrderId) -> Option<usize> {
+        self.orders.iter().position(|o| o.id == oid)
+    }
+
+    fn remove_order(&mut self, oid: OrderId) {
+        if let Some(p) = self.position_of(oid) {
+            self.orders.remove(p);
+        }
+    }
+
+    /// Handles one order; returns true if the queue must be processed again on this bar
+    /// (a market order opened a trade with SL/TP that may trigger within the same bar).
+    fn process_one(&mut self, oid: OrderId, px: BarPrices) -> bool {
+        let Some(pos) = self.position_of(oid) else { return false };
+        let order: Order = self.orders[pos].clone();
+        let is_long = order.is_long();
+        let contingent = self.is_contingent(&order);
+
+        // A stop order waits until the bar touches its stop, then acts as market/limit.
+        let stop_price = order.stop;
+        if let Some(stop) = stop_price {
+            let hit = if is_long { px.high >= stop } else { px.low <= stop };
+            if !hit {
+                return false;
+            }
+            self.orders[pos].stop = None;
+        }
+
+        let price = if let Some(limit) = order.limit {
+            let hit = if is_long { px.low < limit } else { px.high > limit };
+            // Stop and limit hit in one bar: assume pessimistically the limit came first.
+            let limit_before_stop = hit
+                && if is_long {
+                    limit < stop_price.unwrap_or(f64::NEG_INFINITY)
+                } else {
+                    limit > stop_price.unwrap_or(f64::INFINITY)
+                };
+            if !hit || limit_before_stop {
+                return false;
+            }
+            let base = stop_price.unwrap_or(px.open);
+            if is_long { base.min(limit) } else { base.max(limit) }
+        } else {
+            let mut p = if self.cfg.trade_on_close && !contingent { px.prev_close } else { px.open };
+            if let Some(stop) = stop_price {
+                p = if is_long { p.max(stop) } else { p.min(stop) };
+            }
+            p
+        };
+
+        let is_market = order.limit.is_none() && stop_price.is_none();
+        let time_index =
+            if is_market && self.cfg.trade_on_close && !contingent { self.i - 1 } else { self.i };
+
+        // Orders that close (part of) a trade: SL, TP or close().
+        if let Some(tid) = order.parent {
+            if let Some(t) = self.trades.iter().find(|t| t.id == tid) {
+                let size = order.size.abs().min(t.size.abs()).copysign(order.size);
+                self.reduce_trade(tid, price, size, time_index);
+            }
+            self.remove_order(oid);
+            return false;
+        }
+
+        // A stand-alone order: size it, net it against opposite trades, open the rest.
+        let adjusted = self.adjusted_price(order.size, price);
+        let per_unit = adjusted + self.cfg.commission.of(order.size, price) / order.size.abs();
+        let mut size = order.size;
+        if -1.0 < size && size < 1.0 {
+            let avail = self.margin_available(px.close);
+            let units = py_floordiv(avail * self.leverage * size.abs(), per_unit);
+            size = units.copysign(size);
+            if units == 0.0 {
+                self.warnings.push(format!(
+                    "bar {}: broker cancelled the relative-sized order: insufficient margin \
+                     (equity={:.2}, margin_available={:.2})",
+                    self.i,
+                    self.equity(px.close),
+                    avail
+                ));
+                self.remove_order(oid);
+                return false;
+            }
+        }
+        let mut need = size;
+
+        if !self.cfg.hedging {
+            // FIFO netting at the unadjusted price (the spread was paid at entry).
+            let opposite: Vec<(TradeId, f64)> = self
+                .trades
+                .iter()
+                .filter(|t| t.is_long() != is_long)
+                .map(|t| (t.id, t.size))
+                .collect();
+            for (tid, tsize) in opposite {
+                if need.abs() >= tsize.abs() {
+                    self.close_trade(tid, price, time_index);
+                    need += tsize;
+                } else {
+                    self.reduce_trade(tid, price, need, time_index);
+                    need = 0.0;
+                }
+                if need == 0.0 {
+                    break;
+                }
+            }
+        }
+
+        if need.abs() * per_unit > self.margin_available(px.close) * self.leverage {
+            self.warnings.push(format!(
+                "bar {}: broker cancelled an order of {} units: insufficient margin",
+                self.i, need
+            ));
+            self.remove_order(oid);
+            return false;
+        }
+
+        let mut reprocess = false;
+        if need != 0.0 {
+            self.open_trade(adjusted, need, &order, time_index);
+            if order.sl.is_some() || order.tp.is_some() {
+                let sl = order.sl.unwrap_or(if is_long { f64::NEG_INFINITY } else { f64::INFINITY });
+                if is_market {
+                    reprocess = true;
+                } else if stop_price.is_some()
+                    && order.limit.is_none()
+                    && order.tp.is_some_and(|tp| {
+                        if is_long { tp <= px.high && sl < px.low } else { tp >= px.low && sl > px.high }
+                    })
+                {
+                    // Stop entry and TP in the same bar but not the SL: unambiguous.
+                    reprocess = true;
+                } else if order.sl.is_some_and(|p| px.low <= p && p <= px.high)
+                    || order.tp.is_some_and(|p| px.low <= p && p <= px.high)
+                {
+                    self.warnings.push(format!(
+                        "bar {}: an SL/TP would trigger in the bar its stop/limit entry filled; \
+                         it is checked from the next bar on, so this trade's result is uncertain",
+                        self.i
+                    ));
+                }
+            }
+        }
+        self.remove_order(oid);
+        reprocess
+    }
+
+    fn open_trade(&mut self, price: f64, size: f64, order: &Order, bar: usize) {
+        let id = TradeId(self.fresh_id());
+        self.trades.push(Trade {
+            id,
+            size,
+            entry_price: price,
+            entry_bar: bar,
+            tag: order.tag.clone(),
+            sl: None,
+            tp: None,
+            sl_order: None,
+            tp_order: None,
+        });
+        self.cash -= self.cfg.commission.of(size, price);
+        // TP first, then SL: both go to the front of the queue, so SL is checked first.
+        if let Some(tp) = order.tp {
+            let _ = self.set_contingent(id, false, Some(tp));
+        }
+        if let Some(sl) = order.sl {
+            let _ = self.set_contingent(id, true, Some(sl));
+        }
+    }
+
+    /// Closes `size` units (signed, opposite to the trade) of trade `tid` at `price`.
+    fn reduce_trade(&mut self, tid: TradeId, price: f64, size: f64, bar: usize) {
+        let Some(pos) = self.trades.iter().position(|t| t.id == tid) else { return };
+        let left = self.trades[pos].size + size;
+        if left == 0.0 {
+            self.close_trade(tid, price, bar);
+            return;
+        }
+        // Shrink the trade and its SL/TP orders, and close a copy of the part that goes.
+        let t = &mut self.trades[pos];
+        t.size = left;
+        let (sl_o, tp_o) = (t.sl_order, t.tp_order);
+        let mut part = t.clone();
+        for o in self.orders.iter_mut() {
+            if Some(o.id) == sl_o || Some(o.id) == tp_o {
+                o.size = -left;
+            }
+        }
+        part.id = TradeId(self.fresh_id());
+        part.size = -size;
+        part.sl_order = None;
+        part.tp_order = None;
+        let pid = part.id;
+        self.trades.push(part);
+        self.close_trade(pid, price, bar);
+    }
+
+    pub(crate) fn close_trade(&mut self, tid: TradeId, price: f64, bar: usize) {
+        let Some(pos) = self.trades.iter().position(|t| t.id == tid) else { return };
+        let t = self.trades.remove(pos);
+        for o in [t.sl_order, t.tp_order].into_iter().flatten() {
+            self.remove_order(o);
+        }
+        let exit_commission = self.cfg.commission.of(t.size, price);
+        let entry_commission = self.cfg.commission.of(t.size, t.entry_price);
+        self.cash -= exit_commission;
+        self.cash += t.pl_at(price);
+        self.closed.push(ClosedTrade {
+            size: t.size,
+            entry_bar: t.entry_bar,
+            exit_bar: bar,
+            entry_price: t.entry_price,
+            exit_price: price,
+            sl: t.sl,
+            tp: t.tp,
+            commission: entry_commission + exit_commission,
+            tag: t.tag,
+        });
+    }
+}

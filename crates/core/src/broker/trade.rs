@@ -1,0 +1,116 @@
+//! Orders and trades as the broker keeps them.
+
+/// Identifies an order for the life of a backtest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OrderId(pub(crate) u64);
+
+/// Identifies a trade for the life of a backtest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TradeId(pub(crate) u64);
+
+/// A pending order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    pub(crate) id: OrderId,
+    /// Signed size: a fraction of available margin if `|size| < 1`, else whole units.
+    pub size: f64,
+    /// Limit price, if a limit order.
+    pub limit: Option<f64>,
+    /// Stop (trigger) price, if a stop order; cleared once triggered.
+    pub stop: Option<f64>,
+    /// Stop-loss for the trade this order opens.
+    pub sl: Option<f64>,
+    /// Take-profit for the trade this order opens.
+    pub tp: Option<f64>,
+    /// Free-form label carried to the trade.
+    pub tag: Option<String>,
+    /// Set for orders that close (part of) a trade: its SL/TP or a `close()`.
+    pub(crate) parent: Option<TradeId>,
+}
+
+impl Order {
+    /// This order's id (for [`crate::Context::cancel`]).
+    pub fn id(&self) -> OrderId {
+        self.id
+    }
+    /// True for a buy.
+    pub fn is_long(&self) -> bool {
+        self.size > 0.0
+    }
+    /// The trade this order closes, if it is an SL/TP or close order.
+    pub fn parent_trade(&self) -> Option<TradeId> {
+        self.parent
+    }
+}
+
+/// An open trade.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trade {
+    pub(crate) id: TradeId,
+    /// Units held, negative when short.
+    pub size: f64,
+    /// Fill price including the spread.
+    pub entry_price: f64,
+    /// Bar index of the fill.
+    pub entry_bar: usize,
+    /// Label of the order that opened it.
+    pub tag: Option<String>,
+    /// Stop-loss price, if set.
+    pub sl: Option<f64>,
+    /// Take-profit price, if set.
+    pub tp: Option<f64>,
+    pub(crate) sl_order: Option<OrderId>,
+    pub(crate) tp_order: Option<OrderId>,
+}
+
+impl Trade {
+    /// This trade's id.
+    pub fn id(&self) -> TradeId {
+        self.id
+    }
+    /// True for a long trade.
+    pub fn is_long(&self) -> bool {
+        self.size > 0.0
+    }
+    /// Unrealised profit at `price`, before commissions.
+    pub fn pl_at(&self, price: f64) -> f64 {
+        self.size * (price - self.entry_price)
+    }
+}
+
+/// A closed trade, as reported in results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClosedTrade {
+    /// Units, negative when short.
+    pub size: f64,
+    /// Bar index of the entry fill.
+    pub entry_bar: usize,
+    /// Bar index of the exit fill.
+    pub exit_bar: usize,
+    /// Entry price including the spread.
+    pub entry_price: f64,
+    /// Exit price.
+    pub exit_price: f64,
+    /// Stop-loss price in force at the exit (also when the SL filled through a gap at
+    /// the open).
+    pub sl: Option<f64>,
+    /// Take-profit price in force at the exit.
+    pub tp: Option<f64>,
+    /// Commission paid at entry and exit.
+    pub commission: f64,
+    /// Label of the order that opened it.
+    pub tag: Option<String>,
+}
+
+impl ClosedTrade {
+    /// Profit net of both commissions.
+    pub fn pnl(&self) -> f64 {
+        self.size * (self.exit_price - self.entry_price) - self.commission
+    }
+
+    /// Return as a fraction, net of commissions (backtesting.py's `ReturnPct`).
+    pub fn return_frac(&self) -> f64 {
+        let gross = self.size.signum() * (self.exit_price / self.entry_price - 1.0);
+        gross - self.commission / (self.size.abs() * self.entry_price)
+    }
+}

@@ -1,0 +1,165 @@
+//! The backtest loop: `init`, then per bar broker fills → equity → `next`.
+
+use crate::bars::Bars;
+use crate::broker::{Broker, BrokerConfig, ClosedTrade};
+use crate::error::Error;
+use crate::indicators::first_valid;
+use crate::strategy::{Context, Init, Strategy};
+
+/// A trade still open when the data ran out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenTrade {
+    /// Units, negative when short.
+    pub size: f64,
+    /// Bar index of the entry fill.
+    pub entry_bar: usize,
+    /// Entry price including the spread.
+    pub entry_price: f64,
+    /// Stop-loss, if set.
+    pub sl: Option<f64>,
+    /// Take-profit, if set.
+    pub tp: Option<f64>,
+    /// Label of the order that opened it.
+    pub tag: Option<String>,
+}
+
+/// Everything a run produces; summarise it with [`crate::stats::compute`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    /// Closed trades in closing order.
+    pub trades: Vec<ClosedTrade>,
+    /// Trades open at the end (not in the trade statistics, but in the equity).
+    pub open_trades: Vec<OpenTrade>,
+    /// Account equity at each bar's close.
+    pub equity: Vec<f64>,
+    /// Broker and engine warnings (cancelled orders, open trades at the end, …).
+    pub warnings: Vec<String>,
+    /// First bar at which every indicator is non-NaN; `next` first runs on `warmup + 1`.
+    pub warmup: usize,
+    /// Indicator names in registration order.
+    pub indicator_names: Vec<String>,
+    /// True if the run stopped early because equity fell to zero or below.
+    pub out_of_money: bool,
+}
+
+/// Runs `strategy` over `bars` with the broker settings `cfg`.
+///
+/// Deterministic: the same inputs give bit-identical results.
+pub fn run(bars: &Bars, strategy: &mut dyn Strategy, cfg: &BrokerConfig) -> Result<RunResult, Error> {
+    cfg.validate()?;
+    if bars.is_empty() {
+        return Err(Error::TooFewBars { needed: 1, got: 0 });
+    }
+    match cfg.fractional_unit {
+        Some(unit) if unit != 1.0 => {
+            // Trade whole units of a series whose unit is `unit` of a share, then convert
+            // back: backtesting.py's FractionalBacktest, and the same last bits.
+            let scaled = bars.scaled_prices(unit);
+            let mut res = run_units(&scaled, strategy, cfg)?;
+            for t in &mut res.trades {
+                t.size *= unit;
+                t.entry_price /= unit;
+                t.exit_price /= unit;
+                t.sl = t.sl.map(|p| p / unit);
+                t.tp = t.tp.map(|p| p / unit);
+            }
+            for t in &mut res.open_trades {
+                t.size *= unit;
+                t.entry_price /= unit;
+                t.sl = t.sl.map(|p| p / unit);
+                t.tp = t.tp.map(|p| p / unit);
+            }
+            Ok(res)
+        }
+        _ => run_units(bars, strategy, cfg),
+    }
+}
+
+fn run_units(bars: &Bars, strategy: &mut dyn Strategy, cfg: &BrokerConfig) -> Result<RunResult, Error> {
+    let n = bars.len();
+    let mut init = Init::new(bars);
+    strategy.init(&mut init)?;
+    let indicators = init.indicators;
+    // backtesting.py takes argmin of isnan: an all-NaN indicator counts as warm at 0.
+    let warmup = indicators
+        .iter()
+        .map(|(_, v)| {
+            let f = first_valid(v);
+            if f == v.len() { 0 } else { f }
+        })
+        .max()
+        .unwrap_or(0);
+    let start = 1 + warmup;
+
+    let mut broker = Broker::new(cfg.clone());
+    let mut equity = vec![f64::NAN; n];
+    let mut out_of_money = false;
+    let mut completed = true;
+    for i in start..n {
+        match broker.next_bar(bars, i) {
+            Ok(e) => equity[i] = e,
+            Err(_) => {
+                equity[i..].fill(0.0);
+                out_of_money = true;
+                completed = false;
+                break;
+            }
+        }
+        let mut ctx = Context { i, bars, indicators: &indicators, broker: &mut broker };
+        strategy.next(&mut ctx)?;
+    }
+    if completed && cfg.finalize_trades && start < n {
+        let ids: Vec<_> = broker.trades.iter().rev().map(|t| t.id).collect();
+        for id in ids {
+            broker.close_trade_order(id, 1.0);
+        }
+        // Fill the closing orders (and anything placed on the last bar) once more on the
+        // last bar's prices.
+        match broker.next_bar(bars, n - 1) {
+            Ok(e) => equity[n - 1] = e,
+            Err(_) => {
+                equity[n - 1] = 0.0;
+                out_of_money = true;
+            }
+        }
+    }
+    // Bars before the first decision carry the first recorded equity (the initial cash).
+    let first = equity.iter().position(|e| !e.is_nan());
+    let fill = first.map_or(broker.cash, |f| equity[f]);
+    for e in equity.iter_mut().take(first.unwrap_or(n)) {
+        *e = fill;
+    }
+
+    let mut warnings = std::mem::take(&mut broker.warnings);
+    let open_trades: Vec<OpenTrade> = broker
+        .trades
+        .iter()
+        .map(|t| OpenTrade {
+            size: t.size,
+            entry_bar: t.entry_bar,
+            entry_price: t.entry_price,
+            sl: t.sl,
+            tp: t.tp,
+            tag: t.tag.clone(),
+        })
+        .collect();
+    if !open_trades.is_empty() {
+        warnings.push(format!(
+            "{} trade(s) remain open at the end and are left out of the trade statistics; \
+             use finalize_trades to close them on the last bar",
+            open_trades.len()
+        ));
+    }
+    if out_of_money {
+        warnings.push("equity fell to zero or below: positions liquidated, run stopped".into());
+    }
+    Ok(RunResult {
+        trades: std::mem::take(&mut broker.closed),
+        open_trades,
+        equity,
+        warnings,
+        warmup,
+        indicator_names: indicators.into_iter().map(|(name, _)| name).collect(),
+        out_of_money,
+    })
+}

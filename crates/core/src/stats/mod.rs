@@ -1,0 +1,321 @@
+//! Statistics in backtesting.py 0.6.6's dialect: every key it reports, same formulas.
+//!
+//! The formulas are listed in `shared/reference/backtesting-py.md` and summarised on each
+//! field of [`Stats`]. Values backtesting.py reports as NaN are NaN here (`null` in JSON);
+//! durations are nanoseconds, `None` where backtesting.py reports `NaT`.
+
+mod calendar;
+
+use calendar::{Bucket, NS_PER_DAY, NS_PER_SEC, ceil_to_resolution, weekday};
+
+use crate::bars::{Bars, TimestampNs};
+use crate::broker::ClosedTrade;
+use crate::engine::RunResult;
+
+/// The summary of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    /// First timestamp.
+    pub start: TimestampNs,
+    /// Last timestamp.
+    pub end: TimestampNs,
+    /// `end − start`, ns.
+    pub duration: i64,
+    /// Share of bars with a closed trade open (entry..=exit bar), %.
+    pub exposure_time_pct: f64,
+    /// Last equity.
+    pub equity_final: f64,
+    /// Highest equity.
+    pub equity_peak: f64,
+    /// Commissions of closed trades.
+    pub commissions: f64,
+    /// Total return, %.
+    pub return_pct: f64,
+    /// Close-to-close return from the warm-up bar to the end, %.
+    pub buy_and_hold_return_pct: f64,
+    /// `((1+g)^N − 1)·100`, `g` the geometric mean period return.
+    pub return_ann_pct: f64,
+    /// Volatility of compounded returns, annualised, %.
+    pub volatility_ann_pct: f64,
+    /// Compound annual growth over the calendar duration (365.25-day years), %.
+    pub cagr_pct: f64,
+    /// `return_ann_pct / volatility_ann_pct` (risk-free rate 0).
+    pub sharpe_ratio: f64,
+    /// Annualised return over annualised downside deviation.
+    pub sortino_ratio: f64,
+    /// Annualised return over the maximum drawdown.
+    pub calmar_ratio: f64,
+    /// `return − β·buy_and_hold_return`, %.
+    pub alpha_pct: f64,
+    /// Covariance of per-bar log returns of equity and close over the close's variance.
+    pub beta: f64,
+    /// Deepest drawdown, % (negative).
+    pub max_drawdown_pct: f64,
+    /// Mean depth of drawdown periods, % (negative).
+    pub avg_drawdown_pct: f64,
+    /// Longest drawdown period, ns, rounded up to the data resolution.
+    pub max_drawdown_duration: Option<i64>,
+    /// Mean drawdown period, ns, rounded up.
+    pub avg_drawdown_duration: Option<i64>,
+    /// Closed trades.
+    pub num_trades: usize,
+    /// Share of trades with positive PnL, %.
+    pub win_rate_pct: f64,
+    /// Best trade return, %.
+    pub best_trade_pct: f64,
+    /// Worst trade return, %.
+    pub worst_trade_pct: f64,
+    /// Geometric mean trade return, %.
+    pub avg_trade_pct: f64,
+    /// Longest trade, ns, rounded up.
+    pub max_trade_duration: Option<i64>,
+    /// Mean trade duration, ns, rounded up.
+    pub avg_trade_duration: Option<i64>,
+    /// Sum of winning over losing trade returns (returns, not PnL).
+    pub profit_factor: f64,
+    /// Arithmetic mean trade return, %.
+    pub expectancy_pct: f64,
+    /// System Quality Number: `sqrt(n)·mean(PnL)/std(PnL)`.
+    pub sqn: f64,
+    /// Kelly criterion.
+    pub kelly_criterion: f64,
+}
+
+/// Per-bar drawdown `1 − equity / running max` (a fraction ≥ 0).
+pub fn drawdown(equity: &[f64]) -> Vec<f64> {
+    let mut peak = f64::NEG_INFINITY;
+    equity
+        .iter()
+        .map(|&e| {
+            peak = peak.max(e);
+            1.0 - e / peak
+        })
+        .collect()
+}
+
+fn mean(v: impl IntoIterator<Item = f64>) -> f64 {
+    let (mut s, mut n) = (0.0, 0usize);
+    for x in v {
+        s += x;
+        n += 1;
+    }
+    if n == 0 { f64::NAN } else { s / n as f64 }
+}
+
+fn var_ddof1(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return f64::NAN;
+    }
+    let m = mean(v.iter().copied());
+    v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64
+}
+
+/// `exp(mean(log(1 + r))) − 1`; 0 if any `1 + r <= 0`; NaN if empty.
+fn geometric_mean(r: &[f64]) -> f64 {
+    let one_plus: Vec<f64> = r.iter().map(|x| if x.is_nan() { 1.0 } else { x + 1.0 }).collect();
+    if one_plus.iter().any(|x| *x <= 0.0) {
+        return 0.0;
+    }
+    if one_plus.is_empty() {
+        return f64::NAN;
+    }
+    (one_plus.iter().map(|x| x.ln()).sum::<f64>() / one_plus.len() as f64).exp() - 1.0
+}
+
+fn or_nan(x: f64) -> f64 {
+    if x == 0.0 { f64::NAN } else { x }
+}
+
+/// The data period: median of the last 100 timestamp differences.
+fn data_period(time: &[TimestampNs]) -> i64 {
+    let tail = &time[time.len().saturating_sub(100)..];
+    let mut d: Vec<i64> = tail.windows(2).map(|w| w[1] - w[0]).collect();
+    if d.is_empty() {
+        return NS_PER_DAY;
+    }
+    d.sort_unstable();
+    let m = d.len() / 2;
+    if d.len() % 2 == 1 { d[m] } else { (d[m - 1] + d[m]) / 2 }
+}
+
+/// Equity resampled to calendar buckets (last value of each), as period returns.
+fn period_returns(time: &[TimestampNs], equity: &[f64], bucket: Bucket) -> Vec<f64> {
+    let mut last: Vec<f64> = Vec::new();
+    let mut key = None;
+    for (&t, &e) in time.iter().zip(equity) {
+        let k = bucket.key(t);
+        if key == Some(k) {
+            *last.last_mut().expect("bucket opened") = e;
+        } else {
+            key = Some(k);
+            last.push(e);
+        }
+    }
+    last.windows(2).map(|w| w[1] / w[0] - 1.0).filter(|r| !r.is_nan()).collect()
+}
+
+/// Computes every statistic for a run over `bars`.
+///
+/// `bars` must be the series the run used (before any fractional-unit scaling).
+pub fn compute(bars: &Bars, run: &RunResult) -> Stats {
+    compute_parts(bars, &run.trades, &run.equity, run.warmup)
+}
+
+/// [`compute`] from its parts: closed trades, per-bar equity and the warm-up bar.
+pub fn compute_parts(bars: &Bars, trades: &[ClosedTrade], equity: &[f64], warmup: usize) -> Stats {
+    let time = bars.time();
+    let close = bars.close();
+    let n = equity.len();
+    let (start, end) = (time[0], time[n - 1]);
+    let duration = end - start;
+
+    let dd = drawdown(equity);
+    let max_dd = {
+        let m = dd.iter().copied().fold(f64::NAN, f64::max);
+        if m.is_nan() { 0.0 } else { m }
+    };
+
+    // Drawdown periods: between consecutive bars at a peak (and the last bar).
+    let mut marks: Vec<usize> = (0..n).filter(|&i| dd[i] == 0.0).collect();
+    if marks.last() != Some(&(n - 1)) {
+        marks.push(n - 1);
+    }
+    let (mut dd_durations, mut dd_peaks) = (Vec::new(), Vec::new());
+    for w in marks.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if b > a + 1 {
+            dd_durations.push(time[b] - time[a]);
+            dd_peaks.push(dd[a..=b].iter().copied().fold(f64::NAN, f64::max));
+        }
+    }
+    let avg_dd_depth = if dd_peaks.is_empty() {
+        mean(dd.iter().copied().filter(|x| *x != 0.0 && !x.is_nan()))
+    } else {
+        mean(dd_peaks.iter().copied())
+    };
+
+    let period = data_period(time);
+    let round = |v: Option<i64>| v.map(|x| ceil_to_resolution(x, period));
+    let mean_ns = |v: &[i64]| {
+        if v.is_empty() { None } else { Some((v.iter().map(|&x| x as i128).sum::<i128>() / v.len() as i128) as i64) }
+    };
+
+    let mut exposed = vec![false; n];
+    for t in trades {
+        let hi = t.exit_bar.min(n - 1);
+        exposed[t.entry_bar.min(hi)..=hi].fill(true);
+    }
+    let exposure = exposed.iter().filter(|x| **x).count() as f64 / n as f64 * 100.0;
+
+    let equity_final = equity[n - 1];
+    let equity_peak = equity.iter().copied().fold(f64::NAN, f64::max);
+    let commissions: f64 = trades.iter().map(|t| t.commission).sum();
+    let return_pct = (equity_final - equity[0]) / equity[0] * 100.0;
+    let bh = if warmup < n {
+        (close[n - 1] - close[warmup]) / close[warmup] * 100.0
+    } else {
+        f64::NAN
+    };
+
+    let freq_days = period.div_euclid(NS_PER_DAY);
+    let weekend_share = time.iter().filter(|&&t| weekday(t) >= 5).count() as f64 / n as f64;
+    let have_weekends = weekend_share > 2.0 / 7.0 * 0.6;
+    let (annual, bucket) = match freq_days {
+        7 => (52.0, Bucket::Week),
+        31 => (12.0, Bucket::Month),
+        365 => (1.0, Bucket::Year),
+        _ => (if have_weekends { 365.0 } else { 252.0 }, Bucket::Day),
+    };
+    let r = period_returns(time, equity, bucket);
+    let g = geometric_mean(&r);
+    let ann_return = (1.0 + g).powf(annual) - 1.0;
+    let var = var_ddof1(&r);
+    let vol = ((var + (1.0 + g).powi(2)).powf(annual) - (1.0 + g).powf(2.0 * annual)).sqrt();
+    let years = ((duration.div_euclid(NS_PER_DAY)) as f64
+        + (duration.rem_euclid(NS_PER_DAY) / NS_PER_SEC) as f64 / 86_400.0)
+        / 365.25;
+    let cagr = if years != 0.0 {
+        ((equity_final / equity[0]).powf(1.0 / years) - 1.0) * 100.0
+    } else {
+        f64::NAN
+    };
+    let sharpe = ann_return * 100.0 / or_nan(vol * 100.0);
+    let downside = mean(r.iter().map(|x| x.min(0.0).powi(2))).sqrt();
+    let sortino = ann_return / (downside * annual.sqrt());
+    let calmar = ann_return / or_nan(max_dd);
+
+    let beta = if n > 2 {
+        let el: Vec<f64> = equity.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+        let ml: Vec<f64> = close.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+        let (me, mm) = (mean(el.iter().copied()), mean(ml.iter().copied()));
+        let cov: f64 = el.iter().zip(&ml).map(|(a, b)| (a - me) * (b - mm)).sum::<f64>();
+        let var_m: f64 = ml.iter().map(|b| (b - mm) * (b - mm)).sum::<f64>();
+        cov / var_m
+    } else {
+        f64::NAN
+    };
+
+    let pnl: Vec<f64> = trades.iter().map(ClosedTrade::pnl).collect();
+    let rets: Vec<f64> = trades.iter().map(ClosedTrade::return_frac).collect();
+    let durations: Vec<i64> = trades.iter().map(|t| time[t.exit_bar] - time[t.entry_bar]).collect();
+    let nt = trades.len();
+    let win_rate = if nt == 0 { f64::NAN } else { pnl.iter().filter(|p| **p > 0.0).count() as f64 / nt as f64 };
+    let fold = |f: fn(f64, f64) -> f64| if rets.is_empty() { f64::NAN } else { rets.iter().copied().fold(rets[0], f) };
+    let pos_sum: f64 = rets.iter().filter(|r| **r > 0.0).sum();
+    let neg_sum: f64 = rets.iter().filter(|r| **r < 0.0).sum();
+    let pnl_std = var_ddof1(&pnl).sqrt();
+    let avg_win = mean(pnl.iter().copied().filter(|p| *p > 0.0));
+    let avg_loss = mean(pnl.iter().copied().filter(|p| *p < 0.0));
+
+    Stats {
+        start,
+        end,
+        duration,
+        exposure_time_pct: exposure,
+        equity_final,
+        equity_peak,
+        commissions,
+        return_pct,
+        buy_and_hold_return_pct: bh,
+        return_ann_pct: ann_return * 100.0,
+        volatility_ann_pct: vol * 100.0,
+        cagr_pct: cagr,
+        sharpe_ratio: sharpe,
+        sortino_ratio: sortino,
+        calmar_ratio: calmar,
+        alpha_pct: return_pct - beta * bh,
+        beta,
+        max_drawdown_pct: -max_dd * 100.0,
+        avg_drawdown_pct: -avg_dd_depth * 100.0,
+        max_drawdown_duration: round(dd_durations.iter().copied().max()),
+        avg_drawdown_duration: round(mean_ns(&dd_durations)),
+        num_trades: nt,
+        win_rate_pct: win_rate * 100.0,
+        best_trade_pct: fold(f64::max) * 100.0,
+        worst_trade_pct: fold(f64::min) * 100.0,
+        avg_trade_pct: geometric_mean(&rets) * 100.0,
+        max_trade_duration: round(durations.iter().copied().max()),
+        avg_trade_duration: round(mean_ns(&durations)),
+        profit_factor: pos_sum / or_nan(neg_sum.abs()),
+        expectancy_pct: mean(rets.iter().copied()) * 100.0,
+        sqn: (nt as f64).sqrt() * mean(pnl.iter().copied()) / or_nan(pnl_std),
+        kelly_criterion: win_rate - (1.0 - win_rate) / (avg_win / -avg_loss),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometric_mean_edge_cases() {
+        assert_eq!(geometric_mean(&[0.1, -1.0]), 0.0);
+        assert!(geometric_mean(&[]).is_nan());
+        assert!((geometric_mean(&[0.21, 0.0]) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn drawdown_is_fraction_below_peak() {
+        assert_eq!(drawdown(&[100.0, 50.0, 100.0, 120.0]), vec![0.0, 0.5, 0.0, 0.0]);
+    }
+}

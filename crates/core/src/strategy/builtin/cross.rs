@@ -1,0 +1,140 @@
+//! Strategies that trade two lines crossing: SMA, EMA and MACD crosses.
+
+use super::{Direction, SIZE, less_than, window};
+use crate::broker::OrderRequest;
+use crate::error::Error;
+use crate::indicators;
+use crate::strategy::{Context, Indicator, Init, Params, Strategy};
+
+/// Which two lines cross.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrossLines {
+    /// `SMA(fast)` and `SMA(slow)` of the close.
+    Sma,
+    /// `EMA(fast)` and `EMA(slow)` of the close.
+    Ema,
+    /// MACD line and its signal line.
+    Macd,
+}
+
+/// A two-line cross strategy (`sma_cross`, `ema_cross`, `macd_cross`).
+///
+/// `long_short`: on an up-cross close any position and buy; on a down-cross close and
+/// sell. `long_only`: buy when flat on an up-cross, close on a down-cross. SL/TP, when
+/// given, are fractions of the signal bar's close.
+#[derive(Debug, Clone)]
+pub struct CrossStrategy {
+    lines: CrossLines,
+    fast: usize,
+    slow: usize,
+    signal: usize,
+    direction: Direction,
+    size: Option<f64>,
+    sl_pct: Option<f64>,
+    tp_pct: Option<f64>,
+    handles: Option<(Indicator, Indicator)>,
+}
+
+impl CrossStrategy {
+    /// Builds from validated parameters; checks `fast < slow`.
+    pub fn from_params(lines: CrossLines, p: &Params) -> Result<Self, Error> {
+        less_than(p, "fast", "slow")?;
+        let size = p.float_opt(SIZE.name);
+        if let Some(s) = size
+            && s >= 1.0
+            && s.fract() != 0.0
+        {
+            return Err(Error::Param {
+                param: "size".into(),
+                message: format!("a size >= 1 is a whole number of units, got {s}"),
+            });
+        }
+        Ok(CrossStrategy {
+            lines,
+            fast: window(p, "fast")?,
+            slow: window(p, "slow")?,
+            signal: if lines == CrossLines::Macd { window(p, "signal")? } else { 0 },
+            direction: Direction::from_params(p)?,
+            size,
+            sl_pct: p.float_opt("sl_pct"),
+            tp_pct: p.float_opt("tp_pct"),
+            handles: None,
+        })
+    }
+
+    /// Convenience constructor for an SMA cross with default sizing.
+    pub fn sma(fast: usize, slow: usize, direction: Direction) -> Self {
+        CrossStrategy {
+            lines: CrossLines::Sma,
+            fast,
+            slow,
+            signal: 0,
+            direction,
+            size: None,
+            sl_pct: None,
+            tp_pct: None,
+            handles: None,
+        }
+    }
+
+    fn request(&self, close: f64, long: bool) -> OrderRequest {
+        let mut r = OrderRequest { size: self.size, ..OrderRequest::default() };
+        let sign = if long { 1.0 } else { -1.0 };
+        if let Some(sl) = self.sl_pct {
+            r.sl = Some(close * (1.0 - sign * sl));
+        }
+        if let Some(tp) = self.tp_pct {
+            r.tp = Some(close * (1.0 + sign * tp));
+        }
+        r
+    }
+}
+
+impl Strategy for CrossStrategy {
+    fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error> {
+        let close = ctx.bars().close();
+        let (a, b) = match self.lines {
+            CrossLines::Sma => (
+                ctx.indicator(format!("SMA({})", self.fast), indicators::sma(close, self.fast)),
+                ctx.indicator(format!("SMA({})", self.slow), indicators::sma(close, self.slow)),
+            ),
+            CrossLines::Ema => (
+                ctx.indicator(format!("EMA({})", self.fast), indicators::ema(close, self.fast)),
+                ctx.indicator(format!("EMA({})", self.slow), indicators::ema(close, self.slow)),
+            ),
+            CrossLines::Macd => {
+                let m = indicators::macd(close, self.fast, self.slow, self.signal);
+                (ctx.indicator("MACD", m.macd), ctx.indicator("MACD signal", m.signal))
+            }
+        };
+        self.handles = Some((a, b));
+        Ok(())
+    }
+
+    fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error> {
+        let Some((a, b)) = self.handles else { return Ok(()) };
+        let (fa, fb) = (ctx.ind(a), ctx.ind(b));
+        let up = ctx.crossover(fa, fb);
+        let down = !up && ctx.crossover(fb, fa);
+        if !up && !down {
+            return Ok(());
+        }
+        let close = ctx.close()[ctx.index()];
+        match self.direction {
+            Direction::LongShort => {
+                ctx.close_position();
+                let req = self.request(close, up);
+                if up { ctx.buy_with(req)? } else { ctx.sell_with(req)? };
+            }
+            Direction::LongOnly => {
+                let pos = ctx.position();
+                if up && pos.is_flat() {
+                    ctx.buy_with(self.request(close, true))?;
+                } else if down && pos.is_long() {
+                    ctx.close_position();
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,208 @@
+//! Built-in strategies and their registry.
+
+mod cross;
+mod levels;
+
+use super::{DefaultValue, ParamKind, ParamSpec, Params, Strategy};
+use crate::error::Error;
+
+pub use cross::{CrossLines, CrossStrategy};
+pub use levels::{BollingerReversion, BuyAndHold, DonchianBreakout, RsiReversion};
+
+/// Long and short, or long only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Always in the market after the first signal: reverse on opposite signals.
+    LongShort,
+    /// Buy on long signals when flat; close on exit signals.
+    LongOnly,
+}
+
+impl Direction {
+    fn from_params(p: &Params) -> Result<Self, Error> {
+        Ok(match p.str("direction")? {
+            "long_only" => Direction::LongOnly,
+            _ => Direction::LongShort,
+        })
+    }
+}
+
+/// A strategy's name, description, parameters and constructor.
+pub struct StrategyInfo {
+    /// Name used by `--strategy`.
+    pub name: &'static str,
+    /// One line of what it does.
+    pub about: &'static str,
+    /// Its parameters.
+    pub params: &'static [ParamSpec],
+    build: fn(&Params) -> Result<Box<dyn Strategy>, Error>,
+}
+
+impl StrategyInfo {
+    /// Builds the strategy from validated parameters (checks cross-parameter rules).
+    pub fn build(&self, params: &Params) -> Result<Box<dyn Strategy>, Error> {
+        (self.build)(params)
+    }
+}
+
+const fn int(name: &'static str, min: i64, max: i64, default: i64, doc: &'static str) -> ParamSpec {
+    ParamSpec { name, kind: ParamKind::Int { min, max }, default: Some(DefaultValue::Int(default)), doc }
+}
+
+const fn float(
+    name: &'static str,
+    min: f64,
+    max: f64,
+    default: Option<f64>,
+    doc: &'static str,
+) -> ParamSpec {
+    let default = match default {
+        Some(v) => Some(DefaultValue::Float(v)),
+        None => None,
+    };
+    ParamSpec { name, kind: ParamKind::Float { min, max }, default, doc }
+}
+
+const DIRECTION: ParamSpec = ParamSpec {
+    name: "direction",
+    kind: ParamKind::Choice(&["long_short", "long_only"]),
+    default: Some(DefaultValue::Str("long_short")),
+    doc: "long_short: reverse on each signal; long_only: buy when flat, close on the exit signal",
+};
+const DIRECTION_LONG: ParamSpec =
+    ParamSpec { default: Some(DefaultValue::Str("long_only")), ..DIRECTION };
+const SIZE: ParamSpec = float(
+    "size",
+    1e-9,
+    1e12,
+    None,
+    "order size: fraction of available margin if < 1, whole units if >= 1 (default: all margin)",
+);
+const SL_PCT: ParamSpec =
+    float("sl_pct", 1e-6, 0.99, None, "stop-loss distance from the signal close, as a fraction");
+const TP_PCT: ParamSpec =
+    float("tp_pct", 1e-6, 100.0, None, "take-profit distance from the signal close, as a fraction");
+
+const MA_CROSS_PARAMS: &[ParamSpec] = &[
+    int("fast", 1, 100_000, 10, "fast moving-average window (bars); must be < slow"),
+    int("slow", 2, 100_000, 20, "slow moving-average window (bars)"),
+    DIRECTION,
+    SIZE,
+    SL_PCT,
+    TP_PCT,
+];
+
+/// Every built-in strategy.
+pub static STRATEGIES: &[StrategyInfo] = &[
+    StrategyInfo {
+        name: "sma_cross",
+        about: "SMA(fast) crossing SMA(slow): up-cross goes long, down-cross exits (or goes short)",
+        params: MA_CROSS_PARAMS,
+        build: |p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Sma, p)?)),
+    },
+    StrategyInfo {
+        name: "ema_cross",
+        about: "EMA(fast) crossing EMA(slow): up-cross goes long, down-cross exits (or goes short)",
+        params: MA_CROSS_PARAMS,
+        build: |p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Ema, p)?)),
+    },
+    StrategyInfo {
+        name: "macd_cross",
+        about: "MACD line crossing its signal line",
+        params: &[
+            int("fast", 1, 100_000, 12, "fast EMA window; must be < slow"),
+            int("slow", 2, 100_000, 26, "slow EMA window"),
+            int("signal", 1, 100_000, 9, "signal EMA window"),
+            DIRECTION,
+            SIZE,
+            SL_PCT,
+            TP_PCT,
+        ],
+        build: |p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Macd, p)?)),
+    },
+    StrategyInfo {
+        name: "rsi_reversion",
+        about: "Wilder RSI: long below `lower`, exit (or short) above `upper`",
+        params: &[
+            int("period", 2, 100_000, 14, "RSI window"),
+            float("lower", 0.0, 100.0, Some(30.0), "oversold level; must be < upper"),
+            float("upper", 0.0, 100.0, Some(70.0), "overbought level"),
+            DIRECTION_LONG,
+            SIZE,
+        ],
+        build: |p| Ok(Box::new(RsiReversion::from_params(p)?)),
+    },
+    StrategyInfo {
+        name: "bollinger_reversion",
+        about: "long when the close falls below the lower band, exit at the middle band (short \
+                above the upper band with long_short)",
+        params: &[
+            int("period", 2, 100_000, 20, "band window"),
+            float("k", 0.1, 10.0, Some(2.0), "band width in standard deviations"),
+            DIRECTION_LONG,
+            SIZE,
+        ],
+        build: |p| Ok(Box::new(BollingerReversion::from_params(p)?)),
+    },
+    StrategyInfo {
+        name: "donchian_breakout",
+        about: "long when the close breaks the previous `entry`-bar high, exit below the \
+                previous `exit`-bar low (short on the `entry`-bar low with long_short)",
+        params: &[
+            int("entry", 2, 100_000, 20, "breakout channel window"),
+            int("exit", 1, 100_000, 10, "exit channel window"),
+            DIRECTION_LONG,
+            SIZE,
+        ],
+        build: |p| Ok(Box::new(DonchianBreakout::from_params(p)?)),
+    },
+    StrategyInfo {
+        name: "buy_and_hold",
+        about: "buy on the first bar and hold",
+        params: &[SIZE],
+        build: |p| Ok(Box::new(BuyAndHold::from_params(p))),
+    },
+];
+
+/// Looks up a built-in strategy by name.
+pub fn find(name: &str) -> Result<&'static StrategyInfo, Error> {
+    STRATEGIES.iter().find(|s| s.name == name).ok_or_else(|| Error::UnknownStrategy {
+        name: name.to_string(),
+        known: STRATEGIES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+    })
+}
+
+fn window(p: &Params, name: &str) -> Result<usize, Error> {
+    Ok(p.int(name)? as usize)
+}
+
+fn less_than(p: &Params, a: &str, b: &str) -> Result<(), Error> {
+    let (x, y) = (p.float_opt(a).or(p.int(a).ok().map(|v| v as f64)), p.float_opt(b).or(p.int(b).ok().map(|v| v as f64)));
+    if let (Some(x), Some(y)) = (x, y)
+        && x >= y
+    {
+        return Err(Error::Param { param: a.to_string(), message: format!("must be < {b} ({x} >= {y})") });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_strategy_builds_with_defaults() {
+        for s in STRATEGIES {
+            let p = Params::from_pairs(s.params, []).unwrap();
+            assert!(s.build(&p).is_ok(), "{}", s.name);
+        }
+    }
+
+    #[test]
+    fn fast_must_be_below_slow() {
+        let s = find("sma_cross").unwrap();
+        let p = Params::from_pairs(s.params, [("fast", "30"), ("slow", "30")]).unwrap();
+        let err = s.build(&p).err().unwrap();
+        assert!(err.to_string().contains("fast"), "{err}");
+    }
+}

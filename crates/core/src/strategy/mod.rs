@@ -1,0 +1,244 @@
+//! The `Strategy` trait and what a strategy sees.
+//!
+//! As in backtesting.py: `init` runs once over the whole series and declares indicators;
+//! `next` runs on each bar once its close is known and can only see data and indicator
+//! values up to that bar: every accessor of [`Context`] returns a slice ending at the
+//! current bar, so look-ahead cannot be written.
+
+pub mod builtin;
+mod params;
+
+pub use params::{DefaultValue, ParamKind, ParamSpec, ParamValue, Params};
+
+use crate::bars::{Bars, TimestampNs};
+use crate::broker::{Broker, ClosedTrade, FULL_EQUITY, Order, OrderId, OrderRequest, Trade, TradeId};
+use crate::error::Error;
+
+/// A trading strategy.
+///
+/// ```
+/// use backtide_core::{Context, Error, Indicator, Init, Strategy, indicators};
+///
+/// /// Buys when the close crosses above its 20-bar SMA, closes when it crosses below.
+/// struct CloseOverSma { sma: Option<Indicator> }
+///
+/// impl Strategy for CloseOverSma {
+///     fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error> {
+///         let sma = indicators::sma(ctx.bars().close(), 20);
+///         self.sma = Some(ctx.indicator("SMA(20)", sma));
+///         Ok(())
+///     }
+///     fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error> {
+///         let sma = ctx.ind(self.sma.unwrap());
+///         let close = ctx.close();
+///         if ctx.crossover(close, sma) && ctx.position().size == 0.0 {
+///             ctx.buy()?;
+///         } else if ctx.crossover(sma, close) {
+///             ctx.close_position();
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Strategy: Send {
+    /// Computes indicators over the whole series and registers them with
+    /// [`Init::indicator`]. The first `next` call is on bar `1 + warm-up`, where the
+    /// warm-up is the first bar at which every registered indicator is non-NaN.
+    fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error>;
+
+    /// Decides on bar `ctx.index()`, after its close. Market orders fill at the next bar's
+    /// open (or this close with `trade_on_close`).
+    fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error>;
+}
+
+/// Handle to an indicator registered in `init`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Indicator(usize);
+
+/// What `init` sees: all bars, and where indicators are registered.
+pub struct Init<'a> {
+    bars: &'a Bars,
+    pub(crate) indicators: Vec<(String, Vec<f64>)>,
+}
+
+impl<'a> Init<'a> {
+    pub(crate) fn new(bars: &'a Bars) -> Self {
+        Init { bars, indicators: Vec::new() }
+    }
+
+    /// The whole series.
+    pub fn bars(&self) -> &'a Bars {
+        self.bars
+    }
+
+    /// Registers an indicator series (one value per bar). Its NaN prefix counts toward
+    /// the warm-up; `next` sees it through [`Context::ind`].
+    ///
+    /// # Panics
+    /// If `values` does not have one value per bar (a programming error in the strategy).
+    pub fn indicator(&mut self, name: impl Into<String>, values: Vec<f64>) -> Indicator {
+        assert_eq!(values.len(), self.bars.len(), "an indicator needs one value per bar");
+        self.indicators.push((name.into(), values));
+        Indicator(self.indicators.len() - 1)
+    }
+}
+
+/// The aggregate of all open trades.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Position {
+    /// Net units held (negative when short).
+    pub size: f64,
+    /// Unrealised profit of open trades at the current close, before exit commission.
+    pub pl: f64,
+}
+
+impl Position {
+    /// True when long.
+    pub fn is_long(&self) -> bool {
+        self.size > 0.0
+    }
+    /// True when short.
+    pub fn is_short(&self) -> bool {
+        self.size < 0.0
+    }
+    /// True when no trade is open.
+    pub fn is_flat(&self) -> bool {
+        self.size == 0.0
+    }
+}
+
+/// What `next` sees on bar `i`: data and indicators up to `i`, and the broker.
+pub struct Context<'a> {
+    pub(crate) i: usize,
+    pub(crate) bars: &'a Bars,
+    pub(crate) indicators: &'a [(String, Vec<f64>)],
+    pub(crate) broker: &'a mut Broker,
+}
+
+impl Context<'_> {
+    /// Index of the current bar.
+    pub fn index(&self) -> usize {
+        self.i
+    }
+    /// Timestamps up to and including the current bar.
+    pub fn time(&self) -> &[TimestampNs] {
+        &self.bars.time()[..=self.i]
+    }
+    /// Opens up to the current bar.
+    pub fn open(&self) -> &[f64] {
+        &self.bars.open()[..=self.i]
+    }
+    /// Highs up to the current bar.
+    pub fn high(&self) -> &[f64] {
+        &self.bars.high()[..=self.i]
+    }
+    /// Lows up to the current bar.
+    pub fn low(&self) -> &[f64] {
+        &self.bars.low()[..=self.i]
+    }
+    /// Closes up to the current bar.
+    pub fn close(&self) -> &[f64] {
+        &self.bars.close()[..=self.i]
+    }
+    /// Volumes up to the current bar.
+    pub fn volume(&self) -> &[f64] {
+        &self.bars.volume()[..=self.i]
+    }
+    /// An indicator's values up to the current bar.
+    pub fn ind(&self, h: Indicator) -> &[f64] {
+        &self.indicators[h.0].1[..=self.i]
+    }
+    /// True if `a` crossed above `b` on this bar (strict, as backtesting.py).
+    pub fn crossover(&self, a: &[f64], b: &[f64]) -> bool {
+        let n = a.len().min(b.len());
+        n >= 2 && a[n - 2] < b[n - 2] && a[n - 1] > b[n - 1]
+    }
+
+    /// Market buy for all available margin.
+    pub fn buy(&mut self) -> Result<OrderId, Error> {
+        self.buy_with(OrderRequest::market())
+    }
+    /// Market sell (short) for all available margin.
+    pub fn sell(&mut self) -> Result<OrderId, Error> {
+        self.sell_with(OrderRequest::market())
+    }
+    /// A buy order with size, limit, stop, SL, TP or tag.
+    pub fn buy_with(&mut self, req: OrderRequest) -> Result<OrderId, Error> {
+        self.place(1.0, req)
+    }
+    /// A sell order with size, limit, stop, SL, TP or tag.
+    pub fn sell_with(&mut self, req: OrderRequest) -> Result<OrderId, Error> {
+        self.place(-1.0, req)
+    }
+
+    fn place(&mut self, sign: f64, req: OrderRequest) -> Result<OrderId, Error> {
+        let size = req.size.unwrap_or(FULL_EQUITY);
+        let whole = size >= 1.0 && size.fract() == 0.0;
+        if !(size.is_finite() && ((size > 0.0 && size < 1.0) || whole)) {
+            return Err(Error::Order(format!(
+                "size must be a fraction in (0, 1) of available margin or a whole number of \
+                 units >= 1, got {size}"
+            )));
+        }
+        let last = self.bars.close()[self.i];
+        self.broker.new_order(sign * size, req, last)
+    }
+
+    /// The current position.
+    pub fn position(&self) -> Position {
+        let last = self.bars.close()[self.i];
+        let mut p = Position { size: 0.0, pl: 0.0 };
+        for t in &self.broker.trades {
+            p.size += t.size;
+            p.pl += t.pl_at(last);
+        }
+        p
+    }
+    /// Closes every open trade at the next fill.
+    pub fn close_position(&mut self) {
+        self.close_position_portion(1.0);
+    }
+    /// Closes `portion` (in (0, 1]) of every open trade.
+    pub fn close_position_portion(&mut self, portion: f64) {
+        let ids: Vec<TradeId> = self.broker.trades.iter().map(|t| t.id).collect();
+        for id in ids {
+            self.broker.close_trade_order(id, portion);
+        }
+    }
+    /// Closes `portion` (in (0, 1]) of one trade at the next fill.
+    pub fn close_trade(&mut self, id: TradeId, portion: f64) {
+        self.broker.close_trade_order(id, portion);
+    }
+    /// Sets or clears a trade's stop-loss.
+    pub fn set_sl(&mut self, id: TradeId, price: Option<f64>) -> Result<(), Error> {
+        self.broker.set_contingent(id, true, price)
+    }
+    /// Sets or clears a trade's take-profit.
+    pub fn set_tp(&mut self, id: TradeId, price: Option<f64>) -> Result<(), Error> {
+        self.broker.set_contingent(id, false, price)
+    }
+    /// Open trades, oldest first.
+    pub fn trades(&self) -> &[Trade] {
+        &self.broker.trades
+    }
+    /// Closed trades, in closing order.
+    pub fn closed_trades(&self) -> &[ClosedTrade] {
+        &self.broker.closed
+    }
+    /// Pending orders, in processing order.
+    pub fn orders(&self) -> &[Order] {
+        &self.broker.orders
+    }
+    /// Cancels a pending order; false if it is no longer pending.
+    pub fn cancel(&mut self, id: OrderId) -> bool {
+        self.broker.cancel(id)
+    }
+    /// Account equity marked at the current close.
+    pub fn equity(&self) -> f64 {
+        self.broker.equity(self.bars.close()[self.i])
+    }
+    /// Cash (equity less open trades' unrealised P/L).
+    pub fn cash(&self) -> f64 {
+        self.broker.cash
+    }
+}

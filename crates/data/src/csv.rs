@@ -1,0 +1,151 @@
+//! CSV reading with validation.
+
+use std::path::Path;
+
+use backtide_core::{Bars, BarsError, Column, TimestampNs};
+
+use crate::error::DataError;
+use crate::time::{format_timestamp, parse_timestamp};
+
+/// Reads OHLCV bars from a CSV file; see [`parse_csv`] for the format.
+pub fn read_csv(path: &Path) -> Result<Bars, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.into(), source })?;
+    parse_csv(&bytes, &path.display().to_string())
+}
+
+/// Where each required column sits in a row.
+struct Layout {
+    time: usize,
+    ohlc: [usize; 4],
+    volume: Option<usize>,
+    names: Vec<String>,
+}
+
+fn layout(header: &csv::ByteRecord, file: &str) -> Result<Layout, DataError> {
+    let names: Vec<String> =
+        header.iter().map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_string()).collect();
+    let find = |want: &str| names.iter().position(|n| n.eq_ignore_ascii_case(want));
+    let time = ["date", "datetime", "time", "timestamp"].iter().find_map(|w| find(w)).unwrap_or(0);
+    let mut ohlc = [0; 4];
+    for (slot, want) in ohlc.iter_mut().zip(["Open", "High", "Low", "Close"]) {
+        *slot = find(want).ok_or_else(|| DataError::MissingColumn {
+            file: file.to_string(),
+            column: want,
+            found: names.join(","),
+        })?;
+    }
+    Ok(Layout { time, ohlc, volume: find("volume"), names })
+}
+
+/// Parses CSV bytes; `file` names the source in errors.
+///
+/// Header names are case-insensitive. The time column is the one named `date`,
+/// `datetime`, `time` or `timestamp`, else the first column; `Open`, `High`, `Low`,
+/// `Close` are required, `Volume` optional, other columns ignored. Timestamps are ISO
+/// 8601 dates or datetimes (naive = UTC, offsets converted) or epoch seconds or
+/// milliseconds. Every rule of [`Bars::try_new`] is checked; the error names the file,
+/// line, column, value and rule.
+pub fn parse_csv(bytes: &[u8], file: &str) -> Result<Bars, DataError> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(bytes);
+    let csv_err = |e: csv::Error| {
+        let line = e.position().map_or(0, |p| p.line());
+        DataError::Csv { file: file.to_string(), line, message: e.to_string() }
+    };
+    let header = rdr.byte_headers().map_err(csv_err)?.clone();
+    let lay = layout(&header, file)?;
+    let cap = bytes.len() / 40;
+    let mut time: Vec<TimestampNs> = Vec::with_capacity(cap);
+    let mut cols: [Vec<f64>; 5] = std::array::from_fn(|_| Vec::with_capacity(cap));
+    let mut lines: Vec<u64> = Vec::with_capacity(cap);
+    let mut rec = csv::ByteRecord::new();
+    while rdr.read_byte_record(&mut rec).map_err(csv_err)? {
+        let line = rec.position().map_or(0, |p| p.line());
+        let field = |idx: usize| std::str::from_utf8(rec.get(idx).unwrap_or(b"")).unwrap_or("\u{fffd}");
+        let t = field(lay.time);
+        time.push(parse_timestamp(t).ok_or_else(|| DataError::Parse {
+            file: file.to_string(),
+            line,
+            column: lay.names[lay.time].clone(),
+            value: t.to_string(),
+            expected: "an ISO 8601 date/datetime or epoch seconds/milliseconds",
+        })?);
+        for (k, &idx) in lay.ohlc.iter().chain(lay.volume.iter()).enumerate() {
+            let raw = field(idx);
+            let v = parse_number(raw).ok_or_else(|| DataError::Parse {
+                file: file.to_string(),
+                line,
+                column: lay.names[idx].clone(),
+                value: raw.to_string(),
+                expected: "a number",
+            })?;
+            cols[k].push(v);
+        }
+        lines.push(line);
+    }
+    if time.is_empty() {
+        return Err(DataError::Empty { file: file.to_string() });
+    }
+    let [open, high, low, close, mut volume] = cols;
+    if lay.volume.is_none() {
+        volume = vec![f64::NAN; time.len()];
+    }
+    let names = |c: Column| match c {
+        Column::Time => lay.names[lay.time].clone(),
+        Column::Open => lay.names[lay.ohlc[0]].clone(),
+        Column::High => lay.names[lay.ohlc[1]].clone(),
+        Column::Low => lay.names[lay.ohlc[2]].clone(),
+        Column::Close => lay.names[lay.ohlc[3]].clone(),
+        Column::Volume => lay.volume.map_or("Volume".into(), |i| lay.names[i].clone()),
+    };
+    Bars::try_new(time, open, high, low, close, volume)
+        .map_err(|e| invalid(e, file, |i| lines.get(i).copied().unwrap_or(0), names))
+}
+
+/// Maps a bar-level rule violation to a file-level error.
+pub(crate) fn invalid(
+    e: BarsError,
+    file: &str,
+    line_of: impl Fn(usize) -> u64,
+    name_of: impl Fn(Column) -> String,
+) -> DataError {
+    match e {
+        BarsError::Invalid { index, column, value, rule } => DataError::Invalid {
+            file: file.to_string(),
+            line: line_of(index),
+            column: name_of(column),
+            value: if column == Column::Time { format_timestamp(value as i64) } else { format!("{value}") },
+            rule,
+        },
+        other => DataError::Parquet { file: file.to_string(), message: other.to_string() },
+    }
+}
+
+fn parse_number(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    s.parse::<f64>().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_pandas_style_file() {
+        let csv = ",Open,High,Low,Close,Volume\n2004-08-19,100,104.06,95.96,100.34,22351900\n\
+                   2004-08-20,101.01,109.08,100.5,108.31,11428600\n";
+        let b = parse_csv(csv.as_bytes(), "x.csv").unwrap();
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.close(), &[100.34, 108.31]);
+    }
+
+    #[test]
+    fn named_time_column_and_no_volume() {
+        let csv = "close,HIGH,low,open,Timestamp\n10,11,9,10,1700000000\n10.5,11,9,10,1700000060\n";
+        let b = parse_csv(csv.as_bytes(), "x.csv").unwrap();
+        assert_eq!(b.time()[1] - b.time()[0], 60_000_000_000);
+        assert!(!b.has_volume());
+    }
+}

@@ -1,0 +1,239 @@
+//! Parquet reading and writing.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, ArrayRef, Date32Array, Date64Array, Float32Array, Float64Array, Int32Array, Int64Array,
+    LargeStringArray, RecordBatch, StringArray, TimestampMicrosecondArray, TimestampMillisecondArray,
+    TimestampNanosecondArray, TimestampSecondArray,
+};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use backtide_core::{Bars, Column, TimestampNs};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::csv::invalid;
+use crate::error::DataError;
+use crate::time::parse_timestamp;
+
+fn pq_err(file: &str, e: impl std::fmt::Display) -> DataError {
+    DataError::Parquet { file: file.to_string(), message: e.to_string() }
+}
+
+/// Reads bars from a Parquet file (as written by pandas, polars, pyarrow or
+/// [`write_parquet`]). Column names are matched as in CSV; the time column may be a
+/// timestamp of any unit (time zones converted to UTC), a date, epoch seconds or
+/// milliseconds, or ISO 8601 text; prices any float or integer type.
+pub fn read_parquet(path: &Path) -> Result<Bars, DataError> {
+    let file = path.display().to_string();
+    let f = File::open(path).map_err(|source| DataError::Io { path: path.into(), source })?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+        .map_err(|e| pq_err(&file, e))?
+        .build()
+        .map_err(|e| pq_err(&file, e))?;
+    let mut batches = Vec::new();
+    for b in reader {
+        batches.push(b.map_err(|e| pq_err(&file, e))?);
+    }
+    let schema = match batches.first() {
+        Some(b) => b.schema(),
+        None => return Err(DataError::Empty { file }),
+    };
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let find = |w: &str| names.iter().position(|n| n.eq_ignore_ascii_case(w));
+    let tcol = ["date", "datetime", "time", "timestamp", "__index_level_0__"]
+        .iter()
+        .find_map(|w| find(w))
+        .unwrap_or(0);
+    let mut need = Vec::new();
+    for want in ["Open", "High", "Low", "Close"] {
+        need.push(find(want).ok_or_else(|| DataError::MissingColumn {
+            file: file.clone(),
+            column: want,
+            found: names.join(","),
+        })?);
+    }
+    let vcol = find("volume");
+    let mut time = Vec::new();
+    let mut cols: [Vec<f64>; 5] = Default::default();
+    let mut row0 = 0u64;
+    for batch in &batches {
+        read_time(batch.column(tcol), &mut time, &file, &names[tcol], row0)?;
+        for (k, &idx) in need.iter().chain(vcol.iter()).enumerate() {
+            read_f64(batch.column(idx), &mut cols[k], &file, &names[idx], row0)?;
+        }
+        row0 += batch.num_rows() as u64;
+    }
+    if time.is_empty() {
+        return Err(DataError::Empty { file });
+    }
+    let [open, high, low, close, mut volume] = cols;
+    if vcol.is_none() {
+        volume = vec![f64::NAN; time.len()];
+    }
+    let name_of = |c: Column| match c {
+        Column::Time => names[tcol].clone(),
+        Column::Open => names[need[0]].clone(),
+        Column::High => names[need[1]].clone(),
+        Column::Low => names[need[2]].clone(),
+        Column::Close => names[need[3]].clone(),
+        Column::Volume => vcol.map_or("Volume".into(), |i| names[i].clone()),
+    };
+    Bars::try_new(time, open, high, low, close, volume)
+        .map_err(|e| invalid(e, &file, |i| i as u64 + 1, name_of))
+}
+
+fn null_err(file: &str, column: &str, row: u64) -> DataError {
+    DataError::Parse {
+        file: file.to_string(),
+        line: row,
+        column: column.to_string(),
+        value: "null".into(),
+        expected: "a value (row numbers are 1-based)",
+    }
+}
+
+fn read_time(a: &ArrayRef, out: &mut Vec<TimestampNs>, file: &str, col: &str, row0: u64) -> Result<(), DataError> {
+    let scale = |a: &dyn Array, mul: i64, get: &dyn Fn(usize) -> i64, out: &mut Vec<TimestampNs>| {
+        for i in 0..a.len() {
+            if a.is_null(i) {
+                return Err(null_err(file, col, row0 + i as u64 + 1));
+            }
+            out.push(get(i).saturating_mul(mul));
+        }
+        Ok(())
+    };
+    let any = a.as_any();
+    match a.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            let x = any.downcast_ref::<TimestampSecondArray>().expect("type checked");
+            scale(x, 1_000_000_000, &|i| x.value(i), out)
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            let x = any.downcast_ref::<TimestampMillisecondArray>().expect("type checked");
+            scale(x, 1_000_000, &|i| x.value(i), out)
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            let x = any.downcast_ref::<TimestampMicrosecondArray>().expect("type checked");
+            scale(x, 1_000, &|i| x.value(i), out)
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            let x = any.downcast_ref::<TimestampNanosecondArray>().expect("type checked");
+            scale(x, 1, &|i| x.value(i), out)
+        }
+        DataType::Date32 => {
+            let x = any.downcast_ref::<Date32Array>().expect("type checked");
+            scale(x, 86_400_000_000_000, &|i| i64::from(x.value(i)), out)
+        }
+        DataType::Date64 => {
+            let x = any.downcast_ref::<Date64Array>().expect("type checked");
+            scale(x, 1_000_000, &|i| x.value(i), out)
+        }
+        DataType::Int64 => {
+            let x = any.downcast_ref::<Int64Array>().expect("type checked");
+            for i in 0..x.len() {
+                if x.is_null(i) {
+                    return Err(null_err(file, col, row0 + i as u64 + 1));
+                }
+                out.push(parse_timestamp(&x.value(i).to_string()).unwrap_or(i64::MIN));
+            }
+            Ok(())
+        }
+        DataType::Utf8 | DataType::LargeUtf8 => {
+            let get = |i: usize| -> Option<&str> {
+                if let Some(s) = any.downcast_ref::<StringArray>() {
+                    (!s.is_null(i)).then(|| s.value(i))
+                } else {
+                    any.downcast_ref::<LargeStringArray>().and_then(|s| (!s.is_null(i)).then(|| s.value(i)))
+                }
+            };
+            for i in 0..a.len() {
+                let row = row0 + i as u64 + 1;
+                let s = get(i).ok_or_else(|| null_err(file, col, row))?;
+                out.push(parse_timestamp(s).ok_or_else(|| DataError::Parse {
+                    file: file.to_string(),
+                    line: row,
+                    column: col.to_string(),
+                    value: s.to_string(),
+                    expected: "an ISO 8601 date/datetime or epoch seconds/milliseconds",
+                })?);
+            }
+            Ok(())
+        }
+        other => Err(DataError::Parquet {
+            file: file.to_string(),
+            message: format!("column `{col}`: unsupported time type {other}"),
+        }),
+    }
+}
+
+fn read_f64(a: &ArrayRef, out: &mut Vec<f64>, file: &str, col: &str, row0: u64) -> Result<(), DataError> {
+    let any = a.as_any();
+    let get: Box<dyn Fn(usize) -> f64> = match a.data_type() {
+        DataType::Float64 => {
+            let x = any.downcast_ref::<Float64Array>().expect("type checked");
+            Box::new(move |i| x.value(i))
+        }
+        DataType::Float32 => {
+            let x = any.downcast_ref::<Float32Array>().expect("type checked");
+            Box::new(move |i| f64::from(x.value(i)))
+        }
+        DataType::Int64 => {
+            let x = any.downcast_ref::<Int64Array>().expect("type checked");
+            Box::new(move |i| x.value(i) as f64)
+        }
+        DataType::Int32 => {
+            let x = any.downcast_ref::<Int32Array>().expect("type checked");
+            Box::new(move |i| f64::from(x.value(i)))
+        }
+        other => {
+            return Err(DataError::Parquet {
+                file: file.to_string(),
+                message: format!("column `{col}`: expected a numeric type, found {other}"),
+            });
+        }
+    };
+    for i in 0..a.len() {
+        if a.is_null(i) {
+            return Err(null_err(file, col, row0 + i as u64 + 1));
+        }
+        out.push(get(i));
+    }
+    Ok(())
+}
+
+/// Writes bars to Parquet (`time` as a naive nanosecond timestamp, then
+/// `Open, High, Low, Close, Volume` as float64), atomically: a temporary file in the same
+/// folder is renamed over the target, so a failed write leaves no partial file.
+pub fn write_parquet(bars: &Bars, path: &Path) -> Result<(), DataError> {
+    let file = path.display().to_string();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("time", DataType::Timestamp(TimeUnit::Nanosecond, None), false),
+        Field::new("Open", DataType::Float64, false),
+        Field::new("High", DataType::Float64, false),
+        Field::new("Low", DataType::Float64, false),
+        Field::new("Close", DataType::Float64, false),
+        Field::new("Volume", DataType::Float64, true),
+    ]));
+    let f64col = |v: &[f64]| Arc::new(Float64Array::from(v.to_vec())) as ArrayRef;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(TimestampNanosecondArray::from(bars.time().to_vec())),
+            f64col(bars.open()),
+            f64col(bars.high()),
+            f64col(bars.low()),
+            f64col(bars.close()),
+            f64col(bars.volume()),
+        ],
+    )
+    .map_err(|e| pq_err(&file, e))?;
+    crate::atomic::write_with(path, |w| {
+        let mut writer = ArrowWriter::try_new(w, schema, None).map_err(|e| pq_err(&file, e))?;
+        writer.write(&batch).map_err(|e| pq_err(&file, e))?;
+        writer.close().map_err(|e| pq_err(&file, e))?;
+        Ok(())
+    })
+}
