@@ -1,1 +1,47 @@
-fn main() {}
+//! `backtide`: run backtests from the command line.
+//!
+//! A thin clap front end: it turns raw arguments into validated configuration, calls the
+//! engine, and prints. Errors print as one line on stderr with a non-zero exit code.
+
+mod run;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Fast, memory-lean backtesting with backtesting.py-compatible results.
+#[derive(Debug, Parser)]
+#[command(name = "backtide", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one backtest and print its statistics.
+    Run(run::RunArgs),
+    /// List the built-in strategies with their parameters, defaults and bounds.
+    Strategies,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Strategies => {
+            print!("{}", table::strategies());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of causes joined, so scripts can grep it.
+            let msg = e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ");
+            eprintln!("error: {}", msg.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `backtide run`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use backtide_core::{BrokerConfig, Commission, Params, TimestampNs, run as run_backtest, stats, strategy::builtin};
+use clap::Args;
+
+use crate::table;
+
+/// Arguments of `backtide run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Data: a CSV or Parquet file, or `sample:GOOG`, `sample:EURUSD`, `sample:BTCUSD`.
+    #[arg(long)]
+    data: String,
+    /// First timestamp to include (ISO 8601 date or datetime).
+    #[arg(long)]
+    from: Option<String>,
+    /// Last timestamp to include (a date includes that whole day).
+    #[arg(long)]
+    to: Option<String>,
+    /// Strategy name (see `backtide strategies`).
+    #[arg(long)]
+    strategy: String,
+    /// Strategy parameter `name=value` (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Starting cash.
+    #[arg(long, default_value_t = 10_000.0)]
+    cash: f64,
+    /// Relative commission per fill (0.002 = 0.2 %).
+    #[arg(long, default_value_t = 0.0)]
+    commission: f64,
+    /// Fixed commission per fill, added to the relative one.
+    #[arg(long, default_value_t = 0.0)]
+    commission_fixed: f64,
+    /// Relative bid-ask spread applied to entries.
+    #[arg(long, default_value_t = 0.0)]
+    spread: f64,
+    /// Margin requirement in (0, 1]; leverage = 1 / margin.
+    #[arg(long, default_value_t = 1.0)]
+    margin: f64,
+    /// Fill market orders at the signal bar's close instead of the next open.
+    #[arg(long)]
+    trade_on_close: bool,
+    /// Allow long and short trades at the same time (no FIFO netting).
+    #[arg(long)]
+    hedging: bool,
+    /// Each new order closes open trades and cancels pending entries first.
+    #[arg(long)]
+    exclusive_orders: bool,
+    /// Close open trades on the last bar so they count in the statistics.
+    #[arg(long)]
+    finalize_trades: bool,
+    /// Trade in multiples of this fraction of a unit (e.g. 1e-6, 1e-8 for satoshis).
+    #[arg(long)]
+    fractional_unit: Option<f64>,
+    /// Print the result as JSON (`stats`, `trades`, `open_trades`, `equity`, `warnings`).
+    #[arg(long)]
+    json: bool,
+    /// Write closed trades to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    trades_csv: Option<PathBuf>,
+    /// Write per-bar equity and drawdown to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    equity_csv: Option<PathBuf>,
+}
+
+fn bound(raw: &Option<String>, flag: &str, end_of_day: bool) -> Result<Option<TimestampNs>> {
+    let Some(s) = raw else { return Ok(None) };
+    let t = backtide_data::parse_timestamp(s)
+        .with_context(|| format!("{flag} `{s}`: expected an ISO 8601 date or datetime"))?;
+    let date_only = s.trim().len() == 10;
+    Ok(Some(if end_of_day && date_only { t + 86_400_000_000_000 - 1 } else { t }))
+}
+
+pub(crate) fn run(a: RunArgs) -> Result<()> {
+    let info = builtin::find(&a.strategy)?;
+    let mut pairs = Vec::new();
+    for p in &a.params {
+        let Some((k, v)) = p.split_once('=') else {
+            bail!("--param `{p}`: expected NAME=VALUE");
+        };
+        pairs.push((k.trim(), v));
+    }
+    let params = Params::from_pairs(info.params, pairs)?;
+    let mut strategy = info.build(&params)?;
+    let commission = match (a.commission_fixed, a.commission) {
+        (f, r) if f == 0.0 && r == 0.0 => Commission::None,
+        (f, r) if f == 0.0 => Commission::Relative(r),
+        (fixed, rate) => Commission::FixedPlusRelative { fixed, rate },
+    };
+    let cfg = BrokerConfig {
+        cash: a.cash,
+        commission,
+        spread: a.spread,
+        margin: a.margin,
+        trade_on_close: a.trade_on_close,
+        hedging: a.hedging,
+        exclusive_orders: a.exclusive_orders,
+        finalize_trades: a.finalize_trades,
+        fractional_unit: a.fractional_unit,
+    };
+    cfg.validate()?;
+
+    let mut bars = backtide_data::load(&a.data)?;
+    let (from, to) = (bound(&a.from, "--from", false)?, bound(&a.to, "--to", true)?);
+    if from.is_some() || to.is_some() {
+        bars = bars.slice_time(from, to);
+        if bars.is_empty() {
+            bail!("{}: no bars between --from and --to", a.data);
+        }
+    }
+    let result = run_backtest(&bars, strategy.as_mut(), &cfg)?;
+    let st = stats::compute(&bars, &result);
+
+    if let Some(path) = &a.trades_csv {
+        backtide_data::write_trades_csv(&bars, &result.trades, path)?;
+    }
+    if let Some(path) = &a.equity_csv {
+        backtide_data::write_equity_csv(&bars, &result.equity, path)?;
+    }
+    if a.json {
+        let mut v = backtide_data::result_json(&bars, &result, &st);
+        v["strategy"] = serde_json::json!({"name": info.name, "params": params});
+        println!("{}", serde_json::to_string(&v)?);
+    } else {
+        print!("{}", table::stats_table(&st));
+        println!("{:<26}{}({})", "_strategy", info.name, params_line(&params));
+        for w in &result.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    Ok(())
+}
+
+fn params_line(p: &Params) -> String {
+    p.values().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}

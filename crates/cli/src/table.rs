@@ -1,0 +1,99 @@
+//! Human-readable output: the statistics table and the strategy list.
+
+use std::fmt::Write;
+
+use backtide_core::{Stats, strategy::builtin::STRATEGIES};
+
+const DAY: i64 = 86_400_000_000_000;
+
+/// A duration as pandas prints a Timedelta: `3116 days 00:00:00`.
+fn duration(ns: Option<i64>) -> String {
+    let Some(ns) = ns else { return "NaT".into() };
+    let days = ns.div_euclid(DAY);
+    let rest = ns.rem_euclid(DAY) / 1_000_000_000;
+    format!("{days} days {:02}:{:02}:{:02}", rest / 3600, rest / 60 % 60, rest % 60)
+}
+
+fn time(t: i64) -> String {
+    backtide_data::format_timestamp(t).replace('T', " ")
+}
+
+fn num(x: f64) -> String {
+    if x.is_nan() { "NaN".into() } else { format!("{x:.6}") }
+}
+
+/// The statistics with backtesting.py's labels, one per line.
+pub(crate) fn stats_table(s: &Stats) -> String {
+    let rows: Vec<(&str, String)> = vec![
+        ("Start", time(s.start)),
+        ("End", time(s.end)),
+        ("Duration", duration(Some(s.duration))),
+        ("Exposure Time [%]", num(s.exposure_time_pct)),
+        ("Equity Final [$]", num(s.equity_final)),
+        ("Equity Peak [$]", num(s.equity_peak)),
+        ("Commissions [$]", num(s.commissions)),
+        ("Return [%]", num(s.return_pct)),
+        ("Buy & Hold Return [%]", num(s.buy_and_hold_return_pct)),
+        ("Return (Ann.) [%]", num(s.return_ann_pct)),
+        ("Volatility (Ann.) [%]", num(s.volatility_ann_pct)),
+        ("CAGR [%]", num(s.cagr_pct)),
+        ("Sharpe Ratio", num(s.sharpe_ratio)),
+        ("Sortino Ratio", num(s.sortino_ratio)),
+        ("Calmar Ratio", num(s.calmar_ratio)),
+        ("Alpha [%]", num(s.alpha_pct)),
+        ("Beta", num(s.beta)),
+        ("Max. Drawdown [%]", num(s.max_drawdown_pct)),
+        ("Avg. Drawdown [%]", num(s.avg_drawdown_pct)),
+        ("Max. Drawdown Duration", duration(s.max_drawdown_duration)),
+        ("Avg. Drawdown Duration", duration(s.avg_drawdown_duration)),
+        ("# Trades", s.num_trades.to_string()),
+        ("Win Rate [%]", num(s.win_rate_pct)),
+        ("Best Trade [%]", num(s.best_trade_pct)),
+        ("Worst Trade [%]", num(s.worst_trade_pct)),
+        ("Avg. Trade [%]", num(s.avg_trade_pct)),
+        ("Max. Trade Duration", duration(s.max_trade_duration)),
+        ("Avg. Trade Duration", duration(s.avg_trade_duration)),
+        ("Profit Factor", num(s.profit_factor)),
+        ("Expectancy [%]", num(s.expectancy_pct)),
+        ("SQN", num(s.sqn)),
+        ("Kelly Criterion", num(s.kelly_criterion)),
+    ];
+    let mut out = String::new();
+    for (k, v) in rows {
+        let _ = writeln!(out, "{k:<26}{v:>22}");
+    }
+    out
+}
+
+/// Every built-in strategy with its parameters.
+pub(crate) fn strategies() -> String {
+    let mut out = String::new();
+    for s in STRATEGIES {
+        let _ = writeln!(out, "{}\n  {}", s.name, s.about);
+        for p in s.params {
+            let default = p.default_value().map_or("(none)".to_string(), |d| d.to_string());
+            let _ = writeln!(
+                out,
+                "    {:<10} {:<34} default {:<11} {}",
+                p.name,
+                p.describe_kind(),
+                default,
+                p.doc
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_like_pandas() {
+        assert_eq!(duration(Some(3116 * DAY)), "3116 days 00:00:00");
+        assert_eq!(duration(Some(DAY + 3_600_000_000_000)), "1 days 01:00:00");
+        assert_eq!(duration(None), "NaT");
+    }
+}

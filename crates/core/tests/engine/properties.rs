@@ -1,0 +1,285 @@
+//! Engine invariants over random data and random parameters.
+
+use backtide_core::strategy::builtin;
+use backtide_core::{
+    Bars, BrokerConfig, ClosedTrade, Commission, Context, Error, Init, OrderRequest, Params,
+    Strategy, run,
+};
+use proptest::prelude::*;
+
+const DAY: i64 = 86_400_000_000_000;
+
+/// A random walk with consistent OHLC; `seed`-determined.
+fn walk(n: usize, seed: u64) -> Bars {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut c = 100.0;
+    let (mut t, mut o, mut h, mut l, mut cl, mut v) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..n {
+        let open = c * (1.0 + (rnd() - 0.5) * 0.01);
+        c = (open * (1.0 + (rnd() - 0.5) * 0.04)).max(1.0);
+        t.push(i as i64 * DAY);
+        o.push(open);
+        h.push(open.max(c) * (1.0 + rnd() * 0.01));
+        l.push(open.min(c) * (1.0 - rnd() * 0.01));
+        cl.push(c);
+        v.push((rnd() * 1e6).floor());
+    }
+    Bars::try_new(t, o, h, l, cl, v).unwrap()
+}
+
+/// The same bars with every bar after `k` replaced by another random walk's.
+fn with_future_changed(b: &Bars, k: usize, seed: u64) -> Bars {
+    let other = walk(b.len(), seed);
+    let pick = |a: &[f64], o: &[f64]| a[..=k].iter().chain(&o[k + 1..]).copied().collect::<Vec<f64>>();
+    // Keep bar k+1 consistent with the bars before it is irrelevant: each bar is validated alone.
+    Bars::try_new(
+        b.time().to_vec(),
+        pick(b.open(), other.open()),
+        pick(b.high(), other.high()),
+        pick(b.low(), other.low()),
+        pick(b.close(), other.close()),
+        pick(b.volume(), other.volume()),
+    )
+    .unwrap()
+}
+
+/// Wraps a strategy and logs, per bar, what it decided (the pending orders after `next`).
+struct Recorder {
+    inner: Box<dyn Strategy>,
+    log: Vec<(usize, Vec<(u64, Option<u64>, Option<u64>)>)>,
+}
+
+impl Strategy for Recorder {
+    fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error> {
+        self.inner.init(ctx)
+    }
+    fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error> {
+        self.inner.next(ctx)?;
+        let orders =
+            ctx.orders().iter().map(|o| (o.size.to_bits(), o.sl.map(f64::to_bits), o.tp.map(f64::to_bits))).collect();
+        self.log.push((ctx.index(), orders));
+        Ok(())
+    }
+}
+
+fn strategy(name: &str, fast: usize, slow: usize, extra: &[(&str, &str)]) -> Box<dyn Strategy> {
+    let info = builtin::find(name).unwrap();
+    let (f, s) = (fast.to_string(), slow.to_string());
+    let mut pairs: Vec<(&str, &str)> = vec![("fast", &f), ("slow", &s)];
+    pairs.extend_from_slice(extra);
+    info.build(&Params::from_pairs(info.params, pairs).unwrap()).unwrap()
+}
+
+fn cfg(commission: f64, exclusive: bool) -> BrokerConfig {
+    BrokerConfig { commission: Commission::Relative(commission), exclusive_orders: exclusive, ..BrokerConfig::default() }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Decisions, fills and equity up to bar k do not change when bars after k change.
+    #[test]
+    fn no_look_ahead(seed in 0u64..1_000_000, fast in 2usize..15, gap in 1usize..30,
+                     k_frac in 0.2f64..0.9, long_only in any::<bool>(), sltp in any::<bool>()) {
+        let n = 400;
+        let bars = walk(n, seed);
+        let k = (n as f64 * k_frac) as usize;
+        let changed = with_future_changed(&bars, k, seed ^ 0xdead_beef);
+        let dir = if long_only { "long_only" } else { "long_short" };
+        let mut extra = vec![("direction", dir)];
+        if sltp { extra.extend([("sl_pct", "0.03"), ("tp_pct", "0.05")]); }
+        let runs: Vec<_> = [&bars, &changed].iter().map(|b| {
+            let mut rec = Recorder { inner: strategy("sma_cross", fast, fast + gap, &extra), log: vec![] };
+            let res = run(b, &mut rec, &cfg(0.001, false)).unwrap();
+            (rec.log, res)
+        }).collect();
+        let (a, b) = (&runs[0], &runs[1]);
+        let upto = |log: &Vec<(usize, Vec<(u64, Option<u64>, Option<u64>)>)>| {
+            log.iter().filter(|(i, _)| *i <= k).cloned().collect::<Vec<_>>()
+        };
+        prop_assert_eq!(upto(&a.0), upto(&b.0));
+        let closed = |t: &Vec<ClosedTrade>| t.iter().filter(|t| t.exit_bar <= k).cloned().collect::<Vec<_>>();
+        prop_assert_eq!(closed(&a.1.trades), closed(&b.1.trades));
+        prop_assert_eq!(&a.1.equity[..=k], &b.1.equity[..=k]);
+    }
+
+    /// Equity at every bar equals cash rebuilt from the trade ledger (initial cash + closed
+    /// PnL − entry commissions of open trades) plus open positions marked at the close.
+    #[test]
+    fn equity_is_cash_plus_position_value(seed in 0u64..1_000_000, fast in 2usize..15, gap in 1usize..30,
+                                          commission in 0.0f64..0.005, exclusive in any::<bool>(),
+                                          long_only in any::<bool>()) {
+        let n = 300;
+        let bars = walk(n, seed);
+        let dir = if long_only { "long_only" } else { "long_short" };
+        let mut s = strategy("sma_cross", fast, fast + gap, &[("direction", dir)]);
+        let c = cfg(commission, exclusive);
+        let res = run(&bars, s.as_mut(), &c).unwrap();
+        let close = bars.close();
+        let start = res.warmup + 1;
+        for i in start..n {
+            let mut cash = c.cash;
+            let mut value = 0.0;
+            for t in &res.trades {
+                if t.exit_bar <= i {
+                    cash += t.pnl();
+                } else if t.entry_bar <= i {
+                    cash -= c.commission.of(t.size, t.entry_price);
+                    value += t.size * (close[i] - t.entry_price);
+                }
+            }
+            for t in &res.open_trades {
+                if t.entry_bar <= i {
+                    cash -= c.commission.of(t.size, t.entry_price);
+                    value += t.size * (close[i] - t.entry_price);
+                }
+            }
+            let want = cash + value;
+            prop_assert!((res.equity[i] - want).abs() <= 1e-9 * want.abs().max(1.0),
+                "bar {}: equity {} != cash {} + position value {}", i, res.equity[i], cash, value);
+        }
+    }
+
+    /// Same inputs, bit-identical outputs.
+    #[test]
+    fn deterministic(seed in 0u64..1_000_000) {
+        let bars = walk(300, seed);
+        let a = run(&bars, strategy("sma_cross", 5, 20, &[]).as_mut(), &cfg(0.001, true)).unwrap();
+        let b = run(&bars, strategy("sma_cross", 5, 20, &[]).as_mut(), &cfg(0.001, true)).unwrap();
+        prop_assert_eq!(a, b);
+    }
+}
+
+/// Stop, limit and stop-limit entries; SL/TP; cancellation; hedging — small scenarios with
+/// hand-computed fills.
+mod orders {
+    use super::*;
+
+    struct Script<F: FnMut(&mut Context<'_>) -> Result<(), Error> + Send>(F);
+    impl<F: FnMut(&mut Context<'_>) -> Result<(), Error> + Send> Strategy for Script<F> {
+        fn init(&mut self, _: &mut Init<'_>) -> Result<(), Error> {
+            Ok(())
+        }
+        fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error> {
+            (self.0)(ctx)
+        }
+    }
+
+    /// Bars with given (open, high, low, close).
+    fn bars(rows: &[(f64, f64, f64, f64)]) -> Bars {
+        let n = rows.len();
+        Bars::try_new(
+            (0..n as i64).map(|i| i * DAY).collect(),
+            rows.iter().map(|r| r.0).collect(),
+            rows.iter().map(|r| r.1).collect(),
+            rows.iter().map(|r| r.2).collect(),
+            rows.iter().map(|r| r.3).collect(),
+            vec![f64::NAN; n],
+        )
+        .unwrap()
+    }
+
+    const FLAT: (f64, f64, f64, f64) = (100.0, 101.0, 99.0, 100.0);
+
+    #[test]
+    fn stop_entry_fills_at_stop_or_gap_open() {
+        // Bar 2 touches 105 intrabar: fill at the stop. Bar 3 gaps over 103: fill at open.
+        let b = bars(&[FLAT, FLAT, (100.0, 106.0, 99.0, 104.0), (110.0, 111.0, 109.0, 110.0)]);
+        let mut s = Script(|ctx: &mut Context<'_>| {
+            if ctx.index() == 1 {
+                ctx.buy_with(OrderRequest::market().size(1.0).stop(105.0))?;
+                ctx.buy_with(OrderRequest::market().size(1.0).stop(108.0))?;
+            }
+            Ok(())
+        });
+        let r = run(&b, &mut s, &BrokerConfig { finalize_trades: true, ..BrokerConfig::default() }).unwrap();
+        let entries: Vec<(usize, f64)> = r.trades.iter().map(|t| (t.entry_bar, t.entry_price)).collect();
+        assert_eq!(entries, vec![(2, 105.0), (3, 110.0)]);
+    }
+
+    #[test]
+    fn limit_entry_needs_price_strictly_through() {
+        // Limit buy at 99: bar 2's low is exactly 99 (no fill), bar 3 trades through (fill at
+        // min(open, limit) = 99).
+        let b = bars(&[FLAT, FLAT, (100.0, 101.0, 99.0, 100.0), (100.0, 101.0, 98.0, 99.5)]);
+        let mut s = Script(|ctx: &mut Context<'_>| {
+            if ctx.index() == 1 {
+                ctx.buy_with(OrderRequest::market().size(2.0).limit(99.0))?;
+            }
+            Ok(())
+        });
+        let r = run(&b, &mut s, &BrokerConfig { finalize_trades: true, ..BrokerConfig::default() }).unwrap();
+        assert_eq!(r.trades.len(), 1);
+        assert_eq!((r.trades[0].entry_bar, r.trades[0].entry_price, r.trades[0].size), (3, 99.0, 2.0));
+    }
+
+    #[test]
+    fn sl_beats_tp_in_the_same_bar_and_gaps_fill_at_open() {
+        // Long at bar 2's open (100) with SL 95, TP 105. Bar 3 spans both: SL wins at 95.
+        let wide = (100.0, 106.0, 94.0, 100.0);
+        let b = bars(&[FLAT, FLAT, FLAT, wide, FLAT, FLAT, (90.0, 91.0, 89.0, 90.0)]);
+        let mut s = Script(|ctx: &mut Context<'_>| {
+            if ctx.index() == 1 || ctx.index() == 4 {
+                ctx.buy_with(OrderRequest::market().size(1.0).sl(95.0).tp(105.0))?;
+            }
+            Ok(())
+        });
+        let r = run(&b, &mut s, &BrokerConfig::default()).unwrap();
+        let exits: Vec<(usize, usize, f64)> = r.trades.iter().map(|t| (t.entry_bar, t.exit_bar, t.exit_price)).collect();
+        // Second trade: entered bar 5 at 100, bar 6 gaps below the SL: filled at the open, 90.
+        assert_eq!(exits, vec![(2, 3, 95.0), (5, 6, 90.0)]);
+    }
+
+    #[test]
+    fn cancelled_order_never_fills() {
+        let b = bars(&[FLAT, FLAT, FLAT, FLAT]);
+        let mut s = Script(|ctx: &mut Context<'_>| {
+            if ctx.index() == 1 {
+                let id = ctx.buy_with(OrderRequest::market().size(1.0).limit(50.0))?;
+                assert!(ctx.cancel(id));
+                assert!(ctx.orders().is_empty());
+            }
+            Ok(())
+        });
+        let r = run(&b, &mut s, &BrokerConfig::default()).unwrap();
+        assert!(r.trades.is_empty() && r.open_trades.is_empty());
+    }
+
+    #[test]
+    fn hedging_keeps_both_sides_netting_closes_fifo() {
+        let b = bars(&[FLAT, FLAT, FLAT, FLAT]);
+        let script = || {
+            Script(|ctx: &mut Context<'_>| {
+                if ctx.index() == 1 {
+                    ctx.buy_with(OrderRequest::market().size(3.0))?;
+                } else if ctx.index() == 2 {
+                    ctx.sell_with(OrderRequest::market().size(2.0))?;
+                }
+                Ok(())
+            })
+        };
+        let netting = run(&b, &mut script(), &BrokerConfig::default()).unwrap();
+        assert_eq!(netting.trades.len(), 1, "2 of the 3 long units closed");
+        assert_eq!(netting.trades[0].size, 2.0);
+        assert_eq!(netting.open_trades.iter().map(|t| t.size).collect::<Vec<_>>(), vec![1.0]);
+        let hedged = run(&b, &mut script(), &BrokerConfig { hedging: true, ..BrokerConfig::default() }).unwrap();
+        assert!(hedged.trades.is_empty());
+        assert_eq!(hedged.open_trades.iter().map(|t| t.size).collect::<Vec<_>>(), vec![3.0, -2.0]);
+    }
+
+    #[test]
+    fn invalid_sl_is_an_error_not_a_panic() {
+        let b = bars(&[FLAT, FLAT, FLAT]);
+        let mut s = Script(|ctx: &mut Context<'_>| {
+            ctx.buy_with(OrderRequest::market().sl(150.0))?;
+            Ok(())
+        });
+        assert!(matches!(run(&b, &mut s, &BrokerConfig::default()), Err(Error::Order(_))));
+    }
+}

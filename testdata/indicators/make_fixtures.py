@@ -1,0 +1,62 @@
+"""Reference indicator values for Backtide's tests, from independent implementations.
+
+Produces `goog_reference.json` from the bundled GOOG sample (crates/data/samples/GOOG.csv):
+- SMA: pandas `Series.rolling(n).mean()` (pandas 3.1.1) -- compared bit for bit, since the
+  backtesting.py profile must reproduce pandas' arithmetic at exact ties;
+- everything else: TA-Lib 0.8.2 (PyPI `ta-lib`, which bundles the C library) --
+  EMA, WMA, RSI, ATR, TRANGE, BBANDS (population std), STOCH (SMA smoothing), STDDEV,
+  MAX, MIN, ROC; MACD as EMA(fast) - EMA(slow) with an EMA(signal) of the line, composed
+  from TA-Lib's EMA (TA-Lib's own MACD seeds the fast EMA later than a plain EMA does);
+- rolling sample std: pandas `rolling(n).std()` (ddof 1).
+
+Run: pip install pandas==3.1.1 numpy==2.4.6 ta-lib==0.8.2 && python3 make_fixtures.py
+NaN is written as null.
+"""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import talib
+
+here = Path(__file__).resolve().parent
+df = pd.read_csv(here / "../../crates/data/samples/GOOG.csv", index_col=0, parse_dates=True)
+c, h, l = (df[k].to_numpy(dtype=float) for k in ("Close", "High", "Low"))
+
+
+def clean(a):
+    return [None if (x is None or (isinstance(x, float) and math.isnan(x))) else float(x) for x in np.asarray(a, dtype=float)]
+
+
+def macd(x, fast, slow, signal):
+    line = talib.EMA(x, fast) - talib.EMA(x, slow)
+    first = int(np.argmax(~np.isnan(line)))
+    sig = np.full_like(line, np.nan)
+    sig[first:] = talib.EMA(line[first:], signal)
+    return line, sig, line - sig
+
+
+out = {"input": {"close": clean(c), "high": clean(h), "low": clean(l)}, "series": {}}
+s = out["series"]
+for n in (5, 10, 20, 25, 30):
+    s[f"sma_{n}"] = clean(pd.Series(c).rolling(n).mean())
+for n in (10, 20):
+    s[f"ema_{n}"] = clean(talib.EMA(c, n))
+    s[f"wma_{n}"] = clean(talib.WMA(c, n))
+    s[f"roc_{n}"] = clean(talib.ROC(c, n))
+    s[f"max_{n}"] = clean(talib.MAX(h, n))
+    s[f"min_{n}"] = clean(talib.MIN(l, n))
+    s[f"stddev_{n}"] = clean(talib.STDDEV(c, n, 1.0))
+    s[f"std_sample_{n}"] = clean(pd.Series(c).rolling(n).std())
+s["rsi_14"] = clean(talib.RSI(c, 14))
+s["atr_14"] = clean(talib.ATR(h, l, c, 14))
+s["trange"] = clean(talib.TRANGE(h, l, c))
+up, mid, lo = talib.BBANDS(c, 20, 2.0, 2.0, 0)
+s["bb_upper_20_2"], s["bb_middle_20_2"], s["bb_lower_20_2"] = clean(up), clean(mid), clean(lo)
+k, d = talib.STOCH(h, l, c, 14, 3, 0, 3, 0)
+s["stoch_k_14_3"], s["stoch_d_14_3_3"] = clean(k), clean(d)
+m, sg, hist = macd(c, 12, 26, 9)
+s["macd_12_26"], s["macd_signal_9"], s["macd_hist"] = clean(m), clean(sg), clean(hist)
+(here / "goog_reference.json").write_text(json.dumps(out))
+print("wrote", len(s), "series of", len(c), "bars")
