@@ -23,7 +23,7 @@ pub use extremes::{highest, lowest};
 pub use macd::{Macd, macd};
 pub use roc::roc;
 pub use rsi::rsi;
-pub use sma::sma;
+pub use sma::{sma, sma_difference};
 pub use stddev::rolling_std;
 pub use stochastic::{Stochastic, stochastic};
 pub use wma::wma;

@@ -169,27 +169,32 @@ pub fn compute_parts(bars: &Bars, trades: &[ClosedTrade], equity: &[f64], warmup
     let (start, end) = (time[0], time[n - 1]);
     let duration = end - start;
 
-    let dd = drawdown(equity);
-    let max_dd = {
-        let m = dd.iter().copied().fold(f64::NAN, f64::max);
-        if m.is_nan() { 0.0 } else { m }
-    };
-
-    // Drawdown periods: between consecutive bars at a peak (and the last bar).
-    let mut marks: Vec<usize> = (0..n).filter(|&i| dd[i] == 0.0).collect();
-    if marks.last() != Some(&(n - 1)) {
-        marks.push(n - 1);
-    }
+    // Drawdown, streamed: a period runs between consecutive bars at a peak (dd == 0),
+    // the last bar closing the final one; its depth is the deepest dd inside it.
+    let (mut peak, mut max_dd) = (f64::NEG_INFINITY, f64::NAN);
     let (mut dd_durations, mut dd_peaks) = (Vec::new(), Vec::new());
-    for w in marks.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        if b > a + 1 {
-            dd_durations.push(time[b] - time[a]);
-            dd_peaks.push(dd[a..=b].iter().copied().fold(f64::NAN, f64::max));
+    let (mut last_zero, mut depth) = (0usize, f64::NAN);
+    let mut nonzero_dd = (0.0, 0usize);
+    for (i, &e) in equity.iter().enumerate() {
+        peak = peak.max(e);
+        let dd = 1.0 - e / peak;
+        max_dd = max_dd.max(dd);
+        if dd != 0.0 && !dd.is_nan() {
+            nonzero_dd = (nonzero_dd.0 + dd, nonzero_dd.1 + 1);
+        }
+        depth = depth.max(dd);
+        if dd == 0.0 || i == n - 1 {
+            if i > last_zero + 1 {
+                dd_durations.push(time[i] - time[last_zero]);
+                dd_peaks.push(depth);
+            }
+            last_zero = i;
+            depth = dd;
         }
     }
+    let max_dd = if max_dd.is_nan() { 0.0 } else { max_dd };
     let avg_dd_depth = if dd_peaks.is_empty() {
-        mean(dd.iter().copied().filter(|x| *x != 0.0 && !x.is_nan()))
+        if nonzero_dd.1 == 0 { f64::NAN } else { nonzero_dd.0 / nonzero_dd.1 as f64 }
     } else {
         mean(dd_peaks.iter().copied())
     };
@@ -200,12 +205,19 @@ pub fn compute_parts(bars: &Bars, trades: &[ClosedTrade], equity: &[f64], warmup
         if v.is_empty() { None } else { Some((v.iter().map(|&x| x as i128).sum::<i128>() / v.len() as i128) as i64) }
     };
 
-    let mut exposed = vec![false; n];
-    for t in trades {
-        let hi = t.exit_bar.min(n - 1);
-        exposed[t.entry_bar.min(hi)..=hi].fill(true);
+    // Bars with a position: the union of the closed trades' [entry, exit] bar ranges.
+    let mut spans: Vec<(usize, usize)> =
+        trades.iter().map(|t| (t.entry_bar.min(n - 1), t.exit_bar.min(n - 1))).collect();
+    spans.sort_unstable();
+    let (mut covered, mut reach) = (0usize, None::<usize>);
+    for (a, b) in spans {
+        let from = reach.map_or(a, |r| a.max(r + 1));
+        if b >= from {
+            covered += b - from + 1;
+        }
+        reach = Some(reach.map_or(b, |r| r.max(b)));
     }
-    let exposure = exposed.iter().filter(|x| **x).count() as f64 / n as f64 * 100.0;
+    let exposure = covered as f64 / n as f64 * 100.0;
 
     let equity_final = equity[n - 1];
     let equity_peak = equity.iter().copied().fold(f64::NAN, f64::max);
@@ -244,12 +256,19 @@ pub fn compute_parts(bars: &Bars, trades: &[ClosedTrade], equity: &[f64], warmup
     let sortino = ann_return / (downside * annual.sqrt());
     let calmar = ann_return / or_nan(max_dd);
 
+    // Beta from per-bar log returns, streamed (Welford co-moments, no per-bar vectors).
     let beta = if n > 2 {
-        let el: Vec<f64> = equity.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
-        let ml: Vec<f64> = close.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
-        let (me, mm) = (mean(el.iter().copied()), mean(ml.iter().copied()));
-        let cov: f64 = el.iter().zip(&ml).map(|(a, b)| (a - me) * (b - mm)).sum::<f64>();
-        let var_m: f64 = ml.iter().map(|b| (b - mm) * (b - mm)).sum::<f64>();
+        let (mut k, mut me, mut mm, mut cov, mut var_m) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for i in 1..n {
+            let (x, y) = ((equity[i] / equity[i - 1]).ln(), (close[i] / close[i - 1]).ln());
+            k += 1.0;
+            let dx = x - me;
+            me += dx / k;
+            let dy = y - mm;
+            mm += dy / k;
+            cov += dx * (y - mm);
+            var_m += dy * (y - mm);
+        }
         cov / var_m
     } else {
         f64::NAN

@@ -32,7 +32,9 @@ pub struct CrossStrategy {
     size: Option<f64>,
     sl_pct: Option<f64>,
     tp_pct: Option<f64>,
-    handles: Option<(Indicator, Indicator)>,
+    /// `fast line − slow line`: its sign change is the cross (see
+    /// [`indicators::sma_difference`] for why that is exact).
+    spread: Option<Indicator>,
 }
 
 impl CrossStrategy {
@@ -58,7 +60,7 @@ impl CrossStrategy {
             size,
             sl_pct: p.float_opt("sl_pct"),
             tp_pct: p.float_opt("tp_pct"),
-            handles: None,
+            spread: None,
         })
     }
 
@@ -73,7 +75,7 @@ impl CrossStrategy {
             size: None,
             sl_pct: None,
             tp_pct: None,
-            handles: None,
+            spread: None,
         }
     }
 
@@ -93,29 +95,34 @@ impl CrossStrategy {
 impl Strategy for CrossStrategy {
     fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error> {
         let close = ctx.bars().close();
-        let (a, b) = match self.lines {
-            CrossLines::Sma => (
-                ctx.indicator(format!("SMA({})", self.fast), indicators::sma(close, self.fast)),
-                ctx.indicator(format!("SMA({})", self.slow), indicators::sma(close, self.slow)),
-            ),
-            CrossLines::Ema => (
-                ctx.indicator(format!("EMA({})", self.fast), indicators::ema(close, self.fast)),
-                ctx.indicator(format!("EMA({})", self.slow), indicators::ema(close, self.slow)),
-            ),
-            CrossLines::Macd => {
-                let m = indicators::macd(close, self.fast, self.slow, self.signal);
-                (ctx.indicator("MACD", m.macd), ctx.indicator("MACD signal", m.signal))
+        let (f, s) = (self.fast, self.slow);
+        let (name, spread) = match self.lines {
+            CrossLines::Sma => (format!("SMA({f})-SMA({s})"), indicators::sma_difference(close, f, s)),
+            CrossLines::Ema => {
+                let mut d = indicators::ema(close, f);
+                for (x, y) in d.iter_mut().zip(indicators::ema(close, s)) {
+                    *x -= y;
+                }
+                (format!("EMA({f})-EMA({s})"), d)
             }
+            CrossLines::Macd => (
+                format!("MACD({f},{s},{}) histogram", self.signal),
+                indicators::macd(close, f, s, self.signal).histogram,
+            ),
         };
-        self.handles = Some((a, b));
+        self.spread = Some(ctx.indicator(name, spread));
         Ok(())
     }
 
     fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error> {
-        let Some((a, b)) = self.handles else { return Ok(()) };
-        let (fa, fb) = (ctx.ind(a), ctx.ind(b));
-        let up = ctx.crossover(fa, fb);
-        let down = !up && ctx.crossover(fb, fa);
+        let Some(h) = self.spread else { return Ok(()) };
+        let d = ctx.ind(h);
+        let i = d.len() - 1;
+        if i == 0 {
+            return Ok(());
+        }
+        let up = d[i - 1] < 0.0 && d[i] > 0.0;
+        let down = d[i - 1] > 0.0 && d[i] < 0.0;
         if !up && !down {
             return Ok(());
         }
