@@ -10,6 +10,9 @@
 //! Run: `cargo bench -p backtide-cli --bench engine` (release profile). Figures are from
 //! whatever machine runs it; compare ratios from the same run, not across machines.
 
+// A benchmark measures wall-clock time by definition; the ban protects the engine.
+#![allow(clippy::disallowed_methods)]
+
 use std::hint::black_box;
 use std::io::Write;
 use std::time::Instant;
@@ -52,11 +55,15 @@ fn synthetic(n: usize, seed: u64) -> Bars {
 
 fn strategy() -> Box<dyn backtide_core::Strategy> {
     let info = builtin::find("sma_cross").unwrap();
-    info.build(&Params::from_pairs(info.params, [("fast", "10"), ("slow", "30")]).unwrap()).unwrap()
+    info.build(&Params::from_pairs(info.params, [("fast", "10"), ("slow", "30")]).unwrap())
+        .unwrap()
 }
 
 fn cfg() -> BrokerConfig {
-    BrokerConfig { commission: Commission::Relative(0.001), ..BrokerConfig::default() }
+    BrokerConfig {
+        commission: Commission::Relative(0.001),
+        ..BrokerConfig::default()
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -139,11 +146,23 @@ fn main() {
     for _ in 0..5 {
         let t0 = Instant::now();
         let out = std::process::Command::new(exe)
-            .args(["run", "--data", csv.to_str().unwrap(), "--strategy", "sma_cross", "--commission", "0.001"])
+            .args([
+                "run",
+                "--data",
+                csv.to_str().unwrap(),
+                "--strategy",
+                "sma_cross",
+                "--commission",
+                "0.001",
+            ])
             .args(["--param", "fast=10", "--param", "slow=30"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         times.push(t0.elapsed().as_secs_f64());
     }
     println!(

@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one backtest and print its statistics.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// List the built-in strategies with their parameters, defaults and bounds.
     Strategies,
 }
@@ -29,7 +29,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Strategies => {
             print!("{}", table::strategies());
             Ok(())
@@ -39,7 +39,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: the chain of causes joined, so scripts can grep it.
-            let msg = e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ");
+            let msg = e
+                .chain()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(": ");
             eprintln!("error: {}", msg.replace('\n', " "));
             ExitCode::FAILURE
         }

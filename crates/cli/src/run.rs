@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
-use backtide_core::{BrokerConfig, Commission, Params, TimestampNs, run as run_backtest, stats, strategy::builtin};
+use backtide_core::{
+    BrokerConfig, Commission, Params, TimestampNs, run as run_backtest, stats, strategy::builtin,
+};
 use clap::Args;
 
 use crate::table;
@@ -72,7 +74,11 @@ fn bound(raw: &Option<String>, flag: &str, end_of_day: bool) -> Result<Option<Ti
     let t = backtide_data::parse_timestamp(s)
         .with_context(|| format!("{flag} `{s}`: expected an ISO 8601 date or datetime"))?;
     let date_only = s.trim().len() == 10;
-    Ok(Some(if end_of_day && date_only { t + 86_400_000_000_000 - 1 } else { t }))
+    Ok(Some(if end_of_day && date_only {
+        t + 86_400_000_000_000 - 1
+    } else {
+        t
+    }))
 }
 
 pub(crate) fn run(a: RunArgs) -> Result<()> {
@@ -86,10 +92,15 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     }
     let params = Params::from_pairs(info.params, pairs)?;
     let mut strategy = info.build(&params)?;
-    let commission = match (a.commission_fixed, a.commission) {
-        (f, r) if f == 0.0 && r == 0.0 => Commission::None,
-        (f, r) if f == 0.0 => Commission::Relative(r),
-        (fixed, rate) => Commission::FixedPlusRelative { fixed, rate },
+    let commission = if a.commission_fixed == 0.0 && a.commission == 0.0 {
+        Commission::None
+    } else if a.commission_fixed == 0.0 {
+        Commission::Relative(a.commission)
+    } else {
+        Commission::FixedPlusRelative {
+            fixed: a.commission_fixed,
+            rate: a.commission,
+        }
     };
     let cfg = BrokerConfig {
         cash: a.cash,
@@ -105,7 +116,10 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     cfg.validate()?;
 
     let mut bars = backtide_data::load(&a.data)?;
-    let (from, to) = (bound(&a.from, "--from", false)?, bound(&a.to, "--to", true)?);
+    let (from, to) = (
+        bound(&a.from, "--from", false)?,
+        bound(&a.to, "--to", true)?,
+    );
     if from.is_some() || to.is_some() {
         bars = bars.slice_time(from, to);
         if bars.is_empty() {
@@ -136,5 +150,9 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
 }
 
 fn params_line(p: &Params) -> String {
-    p.values().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    p.values()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }

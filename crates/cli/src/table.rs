@@ -11,7 +11,12 @@ fn duration(ns: Option<i64>) -> String {
     let Some(ns) = ns else { return "NaT".into() };
     let days = ns.div_euclid(DAY);
     let rest = ns.rem_euclid(DAY) / 1_000_000_000;
-    format!("{days} days {:02}:{:02}:{:02}", rest / 3600, rest / 60 % 60, rest % 60)
+    format!(
+        "{days} days {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
 }
 
 fn time(t: i64) -> String {
@@ -19,7 +24,11 @@ fn time(t: i64) -> String {
 }
 
 fn num(x: f64) -> String {
-    if x.is_nan() { "NaN".into() } else { format!("{x:.6}") }
+    if x.is_nan() {
+        "NaN".into()
+    } else {
+        format!("{x:.6}")
+    }
 }
 
 /// The statistics with backtesting.py's labels, one per line.
@@ -71,7 +80,9 @@ pub(crate) fn strategies() -> String {
     for s in STRATEGIES {
         let _ = writeln!(out, "{}\n  {}", s.name, s.about);
         for p in s.params {
-            let default = p.default_value().map_or("(none)".to_string(), |d| d.to_string());
+            let default = p
+                .default_value()
+                .map_or("(none)".to_string(), |d| d.to_string());
             let _ = writeln!(
                 out,
                 "    {:<10} {:<34} default {:<11} {}",

@@ -79,10 +79,21 @@ impl Bars {
             (Column::Volume, volume.len()),
         ] {
             if len != n {
-                return Err(BarsError::LengthMismatch { column, expected: n, found: len });
+                return Err(BarsError::LengthMismatch {
+                    column,
+                    expected: n,
+                    found: len,
+                });
             }
         }
-        let bars = Bars { time, open, high, low, close, volume };
+        let bars = Bars {
+            time,
+            open,
+            high,
+            low,
+            close,
+            volume,
+        };
         for i in 0..n {
             bars.check_bar(i)?;
         }
@@ -90,7 +101,14 @@ impl Bars {
     }
 
     fn check_bar(&self, i: usize) -> Result<(), BarsError> {
-        let err = |column, value: f64, rule| Err(BarsError::Invalid { index: i, column, value, rule });
+        let err = |column, value: f64, rule| {
+            Err(BarsError::Invalid {
+                index: i,
+                column,
+                value,
+                rule,
+            })
+        };
         for (column, v) in [
             (Column::Open, self.open[i]),
             (Column::High, self.high[i]),
@@ -207,7 +225,14 @@ mod tests {
 
     fn bars(time: Vec<i64>, o: f64, h: f64, l: f64, c: f64) -> Result<Bars, BarsError> {
         let n = time.len();
-        Bars::try_new(time, vec![o; n], vec![h; n], vec![l; n], vec![c; n], vec![1.0; n])
+        Bars::try_new(
+            time,
+            vec![o; n],
+            vec![h; n],
+            vec![l; n],
+            vec![c; n],
+            vec![1.0; n],
+        )
     }
 
     #[test]
@@ -221,12 +246,30 @@ mod tests {
             Err(BarsError::Invalid { rule, .. }) => rule,
             other => panic!("expected a rule violation, got {other:?}"),
         };
-        assert_eq!(rule(bars(vec![1], 10.0, 9.0, 8.0, 9.5)), BarRule::HighBelowOpenClose);
-        assert_eq!(rule(bars(vec![1], 10.0, 11.0, 10.2, 10.5)), BarRule::LowAboveOpenClose);
-        assert_eq!(rule(bars(vec![1], 0.0, 11.0, 9.0, 10.5)), BarRule::NonPositivePrice);
-        assert_eq!(rule(bars(vec![1], f64::NAN, 11.0, 9.0, 10.5)), BarRule::NotFinite);
-        assert_eq!(rule(bars(vec![1, 1], 10.0, 11.0, 9.0, 10.5)), BarRule::DuplicateTimestamp);
-        assert_eq!(rule(bars(vec![2, 1], 10.0, 11.0, 9.0, 10.5)), BarRule::TimestampOutOfOrder);
+        assert_eq!(
+            rule(bars(vec![1], 10.0, 9.0, 8.0, 9.5)),
+            BarRule::HighBelowOpenClose
+        );
+        assert_eq!(
+            rule(bars(vec![1], 10.0, 11.0, 10.2, 10.5)),
+            BarRule::LowAboveOpenClose
+        );
+        assert_eq!(
+            rule(bars(vec![1], 0.0, 11.0, 9.0, 10.5)),
+            BarRule::NonPositivePrice
+        );
+        assert_eq!(
+            rule(bars(vec![1], f64::NAN, 11.0, 9.0, 10.5)),
+            BarRule::NotFinite
+        );
+        assert_eq!(
+            rule(bars(vec![1, 1], 10.0, 11.0, 9.0, 10.5)),
+            BarRule::DuplicateTimestamp
+        );
+        assert_eq!(
+            rule(bars(vec![2, 1], 10.0, 11.0, 9.0, 10.5)),
+            BarRule::TimestampOutOfOrder
+        );
     }
 
     #[test]

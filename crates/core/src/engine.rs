@@ -45,7 +45,11 @@ pub struct RunResult {
 /// Runs `strategy` over `bars` with the broker settings `cfg`.
 ///
 /// Deterministic: the same inputs give bit-identical results.
-pub fn run(bars: &Bars, strategy: &mut dyn Strategy, cfg: &BrokerConfig) -> Result<RunResult, Error> {
+pub fn run(
+    bars: &Bars,
+    strategy: &mut dyn Strategy,
+    cfg: &BrokerConfig,
+) -> Result<RunResult, Error> {
     cfg.validate()?;
     if bars.is_empty() {
         return Err(Error::TooFewBars { needed: 1, got: 0 });
@@ -75,7 +79,11 @@ pub fn run(bars: &Bars, strategy: &mut dyn Strategy, cfg: &BrokerConfig) -> Resu
     }
 }
 
-fn run_units(bars: &Bars, strategy: &mut dyn Strategy, cfg: &BrokerConfig) -> Result<RunResult, Error> {
+fn run_units(
+    bars: &Bars,
+    strategy: &mut dyn Strategy,
+    cfg: &BrokerConfig,
+) -> Result<RunResult, Error> {
     let n = bars.len();
     let mut init = Init::new(bars);
     strategy.init(&mut init)?;
@@ -105,7 +113,12 @@ fn run_units(bars: &Bars, strategy: &mut dyn Strategy, cfg: &BrokerConfig) -> Re
                 break;
             }
         }
-        let mut ctx = Context { i, bars, indicators: &indicators, broker: &mut broker };
+        let mut ctx = Context {
+            i,
+            bars,
+            indicators: &indicators,
+            broker: &mut broker,
+        };
         strategy.next(&mut ctx)?;
     }
     if completed && cfg.finalize_trades && start < n {

@@ -39,8 +39,8 @@ pub mod strategy;
 
 pub use bars::{Bars, Column, TimestampNs};
 pub use broker::{
-    ClosedTrade, Commission, CommissionModel, FULL_EQUITY, Order, OrderId, OrderRequest, Trade,
-    TradeId, BrokerConfig,
+    BrokerConfig, ClosedTrade, Commission, CommissionModel, FULL_EQUITY, Order, OrderId,
+    OrderRequest, Trade, TradeId,
 };
 pub use engine::{OpenTrade, RunResult, run};
 pub use error::{BarRule, BarsError, Error};

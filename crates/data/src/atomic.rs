@@ -12,9 +12,18 @@ pub fn write_with(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> Result<(), DataError>,
 ) -> Result<(), DataError> {
-    let io = |source| DataError::Io { path: path.into(), source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let io = |source| DataError::Io {
+        path: path.into(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut w = BufWriter::new(File::create(&tmp).map_err(io)?);
@@ -31,5 +40,10 @@ pub fn write_with(
 
 /// Writes bytes atomically.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    write_with(path, |w| w.write_all(bytes).map_err(|source| DataError::Io { path: path.into(), source }))
+    write_with(path, |w| {
+        w.write_all(bytes).map_err(|source| DataError::Io {
+            path: path.into(),
+            source,
+        })
+    })
 }

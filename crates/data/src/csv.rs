@@ -9,7 +9,10 @@ use crate::time::{format_timestamp, parse_timestamp};
 
 /// Reads OHLCV bars from a CSV file; see [`parse_csv`] for the format.
 pub fn read_csv(path: &Path) -> Result<Bars, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.into(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.into(),
+        source,
+    })?;
     parse_csv(&bytes, &path.display().to_string())
 }
 
@@ -22,10 +25,20 @@ struct Layout {
 }
 
 fn layout(header: &csv::ByteRecord, file: &str) -> Result<Layout, DataError> {
-    let names: Vec<String> =
-        header.iter().map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_string()).collect();
+    let names: Vec<String> = header
+        .iter()
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_string()
+        })
+        .collect();
     let find = |want: &str| names.iter().position(|n| n.eq_ignore_ascii_case(want));
-    let time = ["date", "datetime", "time", "timestamp"].iter().find_map(|w| find(w)).unwrap_or(0);
+    let time = ["date", "datetime", "time", "timestamp"]
+        .iter()
+        .find_map(|w| find(w))
+        .unwrap_or(0);
     let mut ohlc = [0; 4];
     for (slot, want) in ohlc.iter_mut().zip(["Open", "High", "Low", "Close"]) {
         *slot = find(want).ok_or_else(|| DataError::MissingColumn {
@@ -34,7 +47,12 @@ fn layout(header: &csv::ByteRecord, file: &str) -> Result<Layout, DataError> {
             found: names.join(","),
         })?;
     }
-    Ok(Layout { time, ohlc, volume: find("volume"), names })
+    Ok(Layout {
+        time,
+        ohlc,
+        volume: find("volume"),
+        names,
+    })
 }
 
 /// Parses CSV bytes; `file` names the source in errors.
@@ -46,44 +64,76 @@ fn layout(header: &csv::ByteRecord, file: &str) -> Result<Layout, DataError> {
 /// milliseconds. Every rule of [`Bars::try_new`] is checked; the error names the file,
 /// line, column, value and rule.
 pub fn parse_csv(bytes: &[u8], file: &str) -> Result<Bars, DataError> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(bytes);
-    let csv_err = |e: csv::Error| {
-        let line = e.position().map_or(0, |p| p.line());
-        DataError::Csv { file: file.to_string(), line, message: e.to_string() }
-    };
-    let header = rdr.byte_headers().map_err(csv_err)?.clone();
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(bytes);
+    let header = rdr.byte_headers().map_err(|e| csv_err(e, file, 0))?.clone();
     let lay = layout(&header, file)?;
-    let cap = bytes.len() / 40;
-    let mut time: Vec<TimestampNs> = Vec::with_capacity(cap);
-    let mut cols: [Vec<f64>; 5] = std::array::from_fn(|_| Vec::with_capacity(cap));
-    let mut lines: Vec<u64> = Vec::with_capacity(cap);
-    let mut rec = csv::ByteRecord::new();
-    while rdr.read_byte_record(&mut rec).map_err(csv_err)? {
-        let line = rec.position().map_or(0, |p| p.line());
-        let field = |idx: usize| std::str::from_utf8(rec.get(idx).unwrap_or(b"")).unwrap_or("\u{fffd}");
-        let t = field(lay.time);
-        time.push(parse_timestamp(t).ok_or_else(|| DataError::Parse {
-            file: file.to_string(),
-            line,
-            column: lay.names[lay.time].clone(),
-            value: t.to_string(),
-            expected: "an ISO 8601 date/datetime or epoch seconds/milliseconds",
-        })?);
-        for (k, &idx) in lay.ohlc.iter().chain(lay.volume.iter()).enumerate() {
-            let raw = field(idx);
-            let v = parse_number(raw).ok_or_else(|| DataError::Parse {
-                file: file.to_string(),
-                line,
-                column: lay.names[idx].clone(),
-                value: raw.to_string(),
-                expected: "a number",
-            })?;
-            cols[k].push(v);
-        }
-        lines.push(line);
+    let body_start = rdr.position().byte() as usize;
+    let header_lines = rdr.position().line().saturating_sub(1);
+    drop(rdr);
+    let body = &bytes[body_start.min(bytes.len())..];
+
+    // Large unquoted files are split at line ends and parsed on all cores; quoted fields
+    // could hide a newline, so quoted files are parsed in one piece.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let parts = if body.len() > (1 << 20) && threads > 1 && !body.contains(&b'"') {
+        split_lines(body, threads)
+    } else {
+        vec![body]
+    };
+    let mut first_lines = Vec::with_capacity(parts.len());
+    let mut line = header_lines + 1;
+    for p in &parts {
+        first_lines.push(line);
+        line += p.iter().filter(|&&c| c == b'\n').count() as u64;
     }
+    let chunks: Vec<Result<Chunk, DataError>> = if parts.len() == 1 {
+        vec![parse_chunk(
+            parts[0],
+            first_lines[0],
+            &lay,
+            header.len(),
+            file,
+        )]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .zip(&first_lines)
+                .map(|(p, &l)| {
+                    let lay = &lay;
+                    let width = header.len();
+                    scope.spawn(move || parse_chunk(p, l, lay, width, file))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("CSV chunk parser panicked"))
+                .collect()
+        })
+    };
+    let mut all = Chunk::default();
+    for c in chunks {
+        let c = c?;
+        if all.time.is_empty() {
+            all = c;
+        } else {
+            all.time.extend(c.time);
+            for (a, b) in all.cols.iter_mut().zip(c.cols) {
+                a.extend(b);
+            }
+            all.lines.extend(c.lines);
+        }
+    }
+    let Chunk { time, cols, lines } = all;
     if time.is_empty() {
-        return Err(DataError::Empty { file: file.to_string() });
+        return Err(DataError::Empty {
+            file: file.to_string(),
+        });
     }
     let [open, high, low, close, mut volume] = cols;
     if lay.volume.is_none() {
@@ -101,6 +151,102 @@ pub fn parse_csv(bytes: &[u8], file: &str) -> Result<Bars, DataError> {
         .map_err(|e| invalid(e, file, |i| lines.get(i).copied().unwrap_or(0), names))
 }
 
+fn csv_err(e: csv::Error, file: &str, line_offset: u64) -> DataError {
+    let line = e.position().map_or(0, |p| p.line()) + line_offset;
+    DataError::Csv {
+        file: file.to_string(),
+        line,
+        message: e.to_string(),
+    }
+}
+
+/// Splits `body` into about `n` pieces, each ending just after a newline.
+fn split_lines(body: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut parts = Vec::with_capacity(n);
+    let mut start = 0;
+    for k in 1..n {
+        let target = (body.len() * k / n).max(start);
+        let Some(nl) = body[target..].iter().position(|&c| c == b'\n') else {
+            break;
+        };
+        let end = target + nl + 1;
+        parts.push(&body[start..end]);
+        start = end;
+    }
+    parts.push(&body[start..]);
+    parts
+}
+
+/// Columns parsed from one piece of the file.
+#[derive(Default)]
+struct Chunk {
+    time: Vec<TimestampNs>,
+    cols: [Vec<f64>; 5],
+    lines: Vec<u64>,
+}
+
+/// Parses rows of a headerless piece whose first line is line `first_line` of the file.
+fn parse_chunk(
+    piece: &[u8],
+    first_line: u64,
+    lay: &Layout,
+    width: usize,
+    file: &str,
+) -> Result<Chunk, DataError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(piece);
+    let offset = first_line - 1;
+    let cap = piece.len() / 40;
+    let mut out = Chunk {
+        time: Vec::with_capacity(cap),
+        cols: std::array::from_fn(|_| Vec::with_capacity(cap)),
+        lines: Vec::with_capacity(cap),
+    };
+    let mut rec = csv::ByteRecord::new();
+    while rdr
+        .read_byte_record(&mut rec)
+        .map_err(|e| csv_err(e, file, offset))?
+    {
+        let line = rec.position().map_or(0, |p| p.line()) + offset;
+        if rec.len() != width {
+            return Err(DataError::Csv {
+                file: file.to_string(),
+                line,
+                message: format!(
+                    "expected {width} fields like the header, found {}",
+                    rec.len()
+                ),
+            });
+        }
+        let field =
+            |idx: usize| std::str::from_utf8(rec.get(idx).unwrap_or(b"")).unwrap_or("\u{fffd}");
+        let t = field(lay.time);
+        out.time
+            .push(parse_timestamp(t).ok_or_else(|| DataError::Parse {
+                file: file.to_string(),
+                line,
+                column: lay.names[lay.time].clone(),
+                value: t.to_string(),
+                expected: "an ISO 8601 date/datetime or epoch seconds/milliseconds",
+            })?);
+        for (k, &idx) in lay.ohlc.iter().chain(lay.volume.iter()).enumerate() {
+            let raw = field(idx);
+            let v = parse_number(raw).ok_or_else(|| DataError::Parse {
+                file: file.to_string(),
+                line,
+                column: lay.names[idx].clone(),
+                value: raw.to_string(),
+                expected: "a number",
+            })?;
+            out.cols[k].push(v);
+        }
+        out.lines.push(line);
+    }
+    Ok(out)
+}
+
 /// Maps a bar-level rule violation to a file-level error.
 pub(crate) fn invalid(
     e: BarsError,
@@ -109,14 +255,26 @@ pub(crate) fn invalid(
     name_of: impl Fn(Column) -> String,
 ) -> DataError {
     match e {
-        BarsError::Invalid { index, column, value, rule } => DataError::Invalid {
+        BarsError::Invalid {
+            index,
+            column,
+            value,
+            rule,
+        } => DataError::Invalid {
             file: file.to_string(),
             line: line_of(index),
             column: name_of(column),
-            value: if column == Column::Time { format_timestamp(value as i64) } else { format!("{value}") },
+            value: if column == Column::Time {
+                format_timestamp(value as i64)
+            } else {
+                format!("{value}")
+            },
             rule,
         },
-        other => DataError::Parquet { file: file.to_string(), message: other.to_string() },
+        other => DataError::Parquet {
+            file: file.to_string(),
+            message: other.to_string(),
+        },
     }
 }
 
@@ -139,6 +297,36 @@ mod tests {
         let b = parse_csv(csv.as_bytes(), "x.csv").unwrap();
         assert_eq!(b.len(), 2);
         assert_eq!(b.close(), &[100.34, 108.31]);
+    }
+
+    #[test]
+    fn parallel_parse_equals_sequential_and_keeps_line_numbers() {
+        let mut csv = String::from("Date,Open,High,Low,Close,Volume\n");
+        for i in 0..60_000i64 {
+            csv.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                1_600_000_000 + i * 60,
+                10.0,
+                11.0,
+                9.0,
+                10.5,
+                i
+            ));
+        }
+        let whole = parse_csv(csv.as_bytes(), "x.csv").unwrap();
+        assert_eq!(whole.len(), 60_000);
+        assert!(csv.len() > (1 << 20), "large enough to be split");
+        let pieces = split_lines(csv.as_bytes(), 4);
+        assert_eq!(pieces.concat(), csv.as_bytes());
+        // A bad value near the end is reported at its true line in the file.
+        let row = "1603599400,10,11,9,10.5,59990\n";
+        assert!(csv.contains(row));
+        let bad = csv.replacen(row, "1603599400,10,11,9,10.5,-1\n", 1);
+        let Err(e) = parse_csv(bad.as_bytes(), "x.csv") else {
+            panic!("accepted a negative volume")
+        };
+        let e = e.to_string();
+        assert!(e.contains("line 59992"), "{e}");
     }
 
     #[test]

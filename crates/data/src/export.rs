@@ -121,11 +121,20 @@ pub fn result_json(bars: &Bars, run: &RunResult, stats: &Stats) -> Value {
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> DataError + '_ {
-    move |source| DataError::Io { path: path.into(), source }
+    move |source| DataError::Io {
+        path: path.into(),
+        source,
+    }
 }
 
 fn cell(x: Option<f64>) -> String {
-    x.map_or(String::new(), |v| if v.is_nan() { String::new() } else { format!("{v}") })
+    x.map_or(String::new(), |v| {
+        if v.is_nan() {
+            String::new()
+        } else {
+            format!("{v}")
+        }
+    })
 }
 
 /// Writes closed trades as CSV (atomically), columns as the JSON trade fields.
@@ -160,7 +169,11 @@ pub fn write_trades_csv(bars: &Bars, trades: &[ClosedTrade], path: &Path) -> Res
 }
 
 fn csv_quote(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// Writes per-bar equity and drawdown (fraction) as CSV (atomically).

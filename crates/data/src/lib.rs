@@ -34,7 +34,12 @@ pub fn load(spec: &str) -> Result<Bars, DataError> {
         return sample(name);
     }
     let path = Path::new(spec);
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("parquet" | "pq") => read_parquet(path),
         _ => read_csv(path),
     }

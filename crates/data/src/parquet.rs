@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use arrow_array::{
     Array, ArrayRef, Date32Array, Date64Array, Float32Array, Float64Array, Int32Array, Int64Array,
-    LargeStringArray, RecordBatch, StringArray, TimestampMicrosecondArray, TimestampMillisecondArray,
-    TimestampNanosecondArray, TimestampSecondArray,
+    LargeStringArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+    TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use backtide_core::{Bars, Column, TimestampNs};
@@ -19,7 +19,10 @@ use crate::error::DataError;
 use crate::time::parse_timestamp;
 
 fn pq_err(file: &str, e: impl std::fmt::Display) -> DataError {
-    DataError::Parquet { file: file.to_string(), message: e.to_string() }
+    DataError::Parquet {
+        file: file.to_string(),
+        message: e.to_string(),
+    }
 }
 
 /// Reads bars from a Parquet file (as written by pandas, polars, pyarrow or
@@ -28,7 +31,10 @@ fn pq_err(file: &str, e: impl std::fmt::Display) -> DataError {
 /// milliseconds, or ISO 8601 text; prices any float or integer type.
 pub fn read_parquet(path: &Path) -> Result<Bars, DataError> {
     let file = path.display().to_string();
-    let f = File::open(path).map_err(|source| DataError::Io { path: path.into(), source })?;
+    let f = File::open(path).map_err(|source| DataError::Io {
+        path: path.into(),
+        source,
+    })?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(f)
         .map_err(|e| pq_err(&file, e))?
         .build()
@@ -95,32 +101,47 @@ fn null_err(file: &str, column: &str, row: u64) -> DataError {
     }
 }
 
-fn read_time(a: &ArrayRef, out: &mut Vec<TimestampNs>, file: &str, col: &str, row0: u64) -> Result<(), DataError> {
-    let scale = |a: &dyn Array, mul: i64, get: &dyn Fn(usize) -> i64, out: &mut Vec<TimestampNs>| {
-        for i in 0..a.len() {
-            if a.is_null(i) {
-                return Err(null_err(file, col, row0 + i as u64 + 1));
+fn read_time(
+    a: &ArrayRef,
+    out: &mut Vec<TimestampNs>,
+    file: &str,
+    col: &str,
+    row0: u64,
+) -> Result<(), DataError> {
+    let scale =
+        |a: &dyn Array, mul: i64, get: &dyn Fn(usize) -> i64, out: &mut Vec<TimestampNs>| {
+            for i in 0..a.len() {
+                if a.is_null(i) {
+                    return Err(null_err(file, col, row0 + i as u64 + 1));
+                }
+                out.push(get(i).saturating_mul(mul));
             }
-            out.push(get(i).saturating_mul(mul));
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     let any = a.as_any();
     match a.data_type() {
         DataType::Timestamp(TimeUnit::Second, _) => {
-            let x = any.downcast_ref::<TimestampSecondArray>().expect("type checked");
+            let x = any
+                .downcast_ref::<TimestampSecondArray>()
+                .expect("type checked");
             scale(x, 1_000_000_000, &|i| x.value(i), out)
         }
         DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            let x = any.downcast_ref::<TimestampMillisecondArray>().expect("type checked");
+            let x = any
+                .downcast_ref::<TimestampMillisecondArray>()
+                .expect("type checked");
             scale(x, 1_000_000, &|i| x.value(i), out)
         }
         DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            let x = any.downcast_ref::<TimestampMicrosecondArray>().expect("type checked");
+            let x = any
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .expect("type checked");
             scale(x, 1_000, &|i| x.value(i), out)
         }
         DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            let x = any.downcast_ref::<TimestampNanosecondArray>().expect("type checked");
+            let x = any
+                .downcast_ref::<TimestampNanosecondArray>()
+                .expect("type checked");
             scale(x, 1, &|i| x.value(i), out)
         }
         DataType::Date32 => {
@@ -146,7 +167,8 @@ fn read_time(a: &ArrayRef, out: &mut Vec<TimestampNs>, file: &str, col: &str, ro
                 if let Some(s) = any.downcast_ref::<StringArray>() {
                     (!s.is_null(i)).then(|| s.value(i))
                 } else {
-                    any.downcast_ref::<LargeStringArray>().and_then(|s| (!s.is_null(i)).then(|| s.value(i)))
+                    any.downcast_ref::<LargeStringArray>()
+                        .and_then(|s| (!s.is_null(i)).then(|| s.value(i)))
                 }
             };
             for i in 0..a.len() {
@@ -169,7 +191,13 @@ fn read_time(a: &ArrayRef, out: &mut Vec<TimestampNs>, file: &str, col: &str, ro
     }
 }
 
-fn read_f64(a: &ArrayRef, out: &mut Vec<f64>, file: &str, col: &str, row0: u64) -> Result<(), DataError> {
+fn read_f64(
+    a: &ArrayRef,
+    out: &mut Vec<f64>,
+    file: &str,
+    col: &str,
+    row0: u64,
+) -> Result<(), DataError> {
     let any = a.as_any();
     let get: Box<dyn Fn(usize) -> f64> = match a.data_type() {
         DataType::Float64 => {
@@ -210,7 +238,11 @@ fn read_f64(a: &ArrayRef, out: &mut Vec<f64>, file: &str, col: &str, row0: u64) 
 pub fn write_parquet(bars: &Bars, path: &Path) -> Result<(), DataError> {
     let file = path.display().to_string();
     let schema = Arc::new(Schema::new(vec![
-        Field::new("time", DataType::Timestamp(TimeUnit::Nanosecond, None), false),
+        Field::new(
+            "time",
+            DataType::Timestamp(TimeUnit::Nanosecond, None),
+            false,
+        ),
         Field::new("Open", DataType::Float64, false),
         Field::new("High", DataType::Float64, false),
         Field::new("Low", DataType::Float64, false),

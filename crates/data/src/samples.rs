@@ -17,18 +17,27 @@ pub const SAMPLES: &[(&str, &str)] = &[
 
 /// The raw CSV text of a bundled sample (case-insensitive name).
 pub fn sample_csv(name: &str) -> Result<&'static str, DataError> {
-    SAMPLES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, c)| *c).ok_or_else(|| {
-        DataError::UnknownSample {
+    SAMPLES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, c)| *c)
+        .ok_or_else(|| DataError::UnknownSample {
             name: name.to_string(),
-            available: SAMPLES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
-        }
-    })
+            available: SAMPLES
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 /// Parses a bundled sample.
 pub fn sample(name: &str) -> Result<Bars, DataError> {
     let csv = sample_csv(name)?;
-    parse_csv(csv.as_bytes(), &format!("sample:{}", name.to_ascii_uppercase()))
+    parse_csv(
+        csv.as_bytes(),
+        &format!("sample:{}", name.to_ascii_uppercase()),
+    )
 }
 
 #[cfg(test)]

@@ -11,15 +11,25 @@ pub fn parse_timestamp(s: &str) -> Option<TimestampNs> {
         return None;
     }
     let b = s.as_bytes();
-    if b.iter().all(u8::is_ascii_digit) || (b[0] == b'-' && b.len() > 1 && b[1..].iter().all(u8::is_ascii_digit)) {
+    if b.iter().all(u8::is_ascii_digit)
+        || (b[0] == b'-' && b.len() > 1 && b[1..].iter().all(u8::is_ascii_digit))
+    {
         let v: i64 = s.parse().ok()?;
         let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
-        let ns = if digits >= 12 { v.checked_mul(1_000_000)? } else { v.checked_mul(1_000_000_000)? };
+        let ns = if digits >= 12 {
+            v.checked_mul(1_000_000)?
+        } else {
+            v.checked_mul(1_000_000_000)?
+        };
         return Some(ns);
     }
     if b.len() == 10 {
         return fast_date(b).or_else(|| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0)?.and_utc().timestamp_nanos_opt()
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()?
+                .and_hms_opt(0, 0, 0)?
+                .and_utc()
+                .timestamp_nanos_opt()
         });
     }
     if b.len() == 19
@@ -31,12 +41,22 @@ pub fn parse_timestamp(s: &str) -> Option<TimestampNs> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return dt.timestamp_nanos_opt();
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%z"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+    ] {
         if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
             return dt.timestamp_nanos_opt();
         }
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
             return dt.and_utc().timestamp_nanos_opt();
         }
@@ -71,7 +91,11 @@ fn fast_datetime(b: &[u8]) -> Option<TimestampNs> {
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let (h, mi, s) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let (h, mi, s) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     if h > 23 || mi > 59 || s > 59 {
         return None;
     }
@@ -98,11 +122,26 @@ mod tests {
     fn formats_accepted() {
         let d = parse_timestamp("2004-08-19").unwrap();
         assert_eq!(d, 12_649 * DAY);
-        assert_eq!(parse_timestamp("2004-08-19 01:00:00").unwrap(), d + 3_600_000_000_000);
-        assert_eq!(parse_timestamp("2004-08-19T01:00:00").unwrap(), d + 3_600_000_000_000);
-        assert_eq!(parse_timestamp("2004-08-19T01:00:00Z").unwrap(), d + 3_600_000_000_000);
-        assert_eq!(parse_timestamp("2004-08-19T03:00:00+02:00").unwrap(), d + 3_600_000_000_000);
-        assert_eq!(parse_timestamp("2004-08-19 01:00:00.5").unwrap(), d + 3_600_500_000_000);
+        assert_eq!(
+            parse_timestamp("2004-08-19 01:00:00").unwrap(),
+            d + 3_600_000_000_000
+        );
+        assert_eq!(
+            parse_timestamp("2004-08-19T01:00:00").unwrap(),
+            d + 3_600_000_000_000
+        );
+        assert_eq!(
+            parse_timestamp("2004-08-19T01:00:00Z").unwrap(),
+            d + 3_600_000_000_000
+        );
+        assert_eq!(
+            parse_timestamp("2004-08-19T03:00:00+02:00").unwrap(),
+            d + 3_600_000_000_000
+        );
+        assert_eq!(
+            parse_timestamp("2004-08-19 01:00:00.5").unwrap(),
+            d + 3_600_500_000_000
+        );
         assert_eq!(parse_timestamp("1092873600").unwrap(), d);
         assert_eq!(parse_timestamp("1092873600000").unwrap(), d);
         assert_eq!(format_timestamp(d), "2004-08-19T00:00:00");
@@ -110,7 +149,14 @@ mod tests {
 
     #[test]
     fn garbage_rejected() {
-        for s in ["", "2004-13-01", "2004-02-30", "yesterday", "2004-08-19 25:00:00", "12.5"] {
+        for s in [
+            "",
+            "2004-13-01",
+            "2004-02-30",
+            "yesterday",
+            "2004-08-19 25:00:00",
+            "12.5",
+        ] {
             assert!(parse_timestamp(s).is_none(), "{s}");
         }
     }

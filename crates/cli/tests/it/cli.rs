@@ -16,25 +16,44 @@ fn golden_cases_through_the_cli_json() {
     let mut ran = 0;
     for entry in std::fs::read_dir(crate::golden::testdata("golden")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let Some(stem) = name.strip_suffix(".json").filter(|s| s.starts_with("bt_goog") || s.starts_with("bt_eurusd")) else {
+        let Some(stem) = name
+            .strip_suffix(".json")
+            .filter(|s| s.starts_with("bt_goog") || s.starts_with("bt_eurusd"))
+        else {
             continue;
         };
         let g = golden(stem);
-        let Some(args) = case(&g).cli_args else { continue };
+        let Some(args) = case(&g).cli_args else {
+            continue;
+        };
         let out = backtide().args(&args).arg("--json").output().unwrap();
-        assert!(out.status.success(), "{stem}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{stem}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let ours: Value = serde_json::from_slice(&out.stdout).unwrap();
         let bad = compare(&g, &ours);
         assert!(bad.is_empty(), "{stem}: {}", bad.join("\n"));
         ran += 1;
     }
-    assert_eq!(ran, 7, "all but the no-exclusive-orders case run through the CLI");
+    assert_eq!(
+        ran, 7,
+        "all but the no-exclusive-orders case run through the CLI"
+    );
 }
 
 #[test]
 fn json_has_the_contract_keys() {
     let out = backtide()
-        .args(["run", "--data", "sample:GOOG", "--strategy", "sma_cross", "--json"])
+        .args([
+            "run",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -46,8 +65,20 @@ fn json_has_the_contract_keys() {
     assert_eq!(stats.len(), 32);
     let t = &v["trades"][0];
     for k in [
-        "entry_bar", "exit_bar", "entry_time", "exit_time", "size", "entry_price", "exit_price",
-        "sl", "tp", "pnl", "return", "commission", "duration_s", "tag",
+        "entry_bar",
+        "exit_bar",
+        "entry_time",
+        "exit_time",
+        "size",
+        "entry_price",
+        "exit_price",
+        "sl",
+        "tp",
+        "pnl",
+        "return",
+        "commission",
+        "duration_s",
+        "tag",
     ] {
         assert!(t.get(k).is_some(), "trade lacks {k}");
     }
@@ -59,8 +90,20 @@ fn human_table_and_csv_exports() {
     let dir = tempfile::tempdir().unwrap();
     let (trades, equity) = (dir.path().join("t.csv"), dir.path().join("e.csv"));
     let out = backtide()
-        .args(["run", "--data", "sample:GOOG", "--strategy", "sma_cross", "--commission", "0.002"])
-        .args(["--exclusive-orders", "--trades-csv", trades.to_str().unwrap()])
+        .args([
+            "run",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--commission",
+            "0.002",
+        ])
+        .args([
+            "--exclusive-orders",
+            "--trades-csv",
+            trades.to_str().unwrap(),
+        ])
         .args(["--equity-csv", equity.to_str().unwrap()])
         .output()
         .unwrap();
@@ -70,17 +113,31 @@ fn human_table_and_csv_exports() {
     let t = std::fs::read_to_string(&trades).unwrap();
     assert_eq!(t.lines().count(), 1 + 93);
     assert!(t.starts_with("entry_bar,exit_bar,"));
-    assert_eq!(std::fs::read_to_string(&equity).unwrap().lines().count(), 1 + 2148);
+    assert_eq!(
+        std::fs::read_to_string(&equity).unwrap().lines().count(),
+        1 + 2148
+    );
 }
 
 #[test]
 fn from_to_filters_bars() {
     let out = backtide()
-        .args(["run", "--data", "sample:GOOG", "--strategy", "buy_and_hold", "--json"])
+        .args([
+            "run",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "buy_and_hold",
+            "--json",
+        ])
         .args(["--from", "2010-01-01", "--to", "2010-12-31"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stats"]["start"], "2010-01-04T00:00:00");
     assert_eq!(v["stats"]["end"], "2010-12-31T00:00:00");
@@ -88,10 +145,25 @@ fn from_to_filters_bars() {
 
 #[test]
 fn every_strategy_runs_on_every_sample() {
-    for s in ["sma_cross", "ema_cross", "rsi_reversion", "macd_cross", "bollinger_reversion", "donchian_breakout", "buy_and_hold"] {
+    for s in [
+        "sma_cross",
+        "ema_cross",
+        "rsi_reversion",
+        "macd_cross",
+        "bollinger_reversion",
+        "donchian_breakout",
+        "buy_and_hold",
+    ] {
         for d in ["sample:GOOG", "sample:EURUSD", "sample:BTCUSD"] {
-            let out = backtide().args(["run", "--data", d, "--strategy", s, "--json"]).output().unwrap();
-            assert!(out.status.success(), "{s} on {d}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = backtide()
+                .args(["run", "--data", d, "--strategy", s, "--json"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{s} on {d}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }
@@ -100,10 +172,20 @@ fn every_strategy_runs_on_every_sample() {
 fn strategies_lists_parameters() {
     let out = backtide().arg("strategies").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    for s in ["sma_cross", "ema_cross", "rsi_reversion", "macd_cross", "bollinger_reversion", "donchian_breakout", "buy_and_hold"] {
+    for s in [
+        "sma_cross",
+        "ema_cross",
+        "rsi_reversion",
+        "macd_cross",
+        "bollinger_reversion",
+        "donchian_breakout",
+        "buy_and_hold",
+    ] {
         assert!(text.contains(s), "{s}");
     }
-    assert!(text.contains("fast") && text.contains("default 10") && text.contains("int in [1, 100000]"));
+    assert!(
+        text.contains("fast") && text.contains("default 10") && text.contains("int in [1, 100000]")
+    );
 }
 
 fn fails_with(args: &[&str], parts: &[&str]) {
@@ -121,21 +203,105 @@ fn fails_with(args: &[&str], parts: &[&str]) {
 fn malformed_data_exits_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("prices.csv");
-    std::fs::write(&path, "Date,Open,High,Low,Close\n2020-01-01,10,11,9,10\n2020-01-02,10,9.5,9,10\n").unwrap();
+    std::fs::write(
+        &path,
+        "Date,Open,High,Low,Close\n2020-01-01,10,11,9,10\n2020-01-02,10,9.5,9,10\n",
+    )
+    .unwrap();
     let p = path.to_str().unwrap();
-    fails_with(&["run", "--data", p, "--strategy", "sma_cross"], &[p, "line 3", "`High`", "9.5", "High must be >= max(Open, Close)"]);
-    std::fs::write(&path, "Date,Open,High,Low,Close\n2020-01-01,10,11,9,10\n2020-01-01,10,11,9,10\n").unwrap();
-    fails_with(&["run", "--data", p, "--strategy", "sma_cross"], &[p, "line 3", "`Date`", "duplicate"]);
+    fails_with(
+        &["run", "--data", p, "--strategy", "sma_cross"],
+        &[
+            p,
+            "line 3",
+            "`High`",
+            "9.5",
+            "High must be >= max(Open, Close)",
+        ],
+    );
+    std::fs::write(
+        &path,
+        "Date,Open,High,Low,Close\n2020-01-01,10,11,9,10\n2020-01-01,10,11,9,10\n",
+    )
+    .unwrap();
+    fails_with(
+        &["run", "--data", p, "--strategy", "sma_cross"],
+        &[p, "line 3", "`Date`", "duplicate"],
+    );
 }
 
 #[test]
 fn bad_arguments_exit_with_one_line() {
-    fails_with(&["run", "--data", "sample:NOPE", "--strategy", "sma_cross"], &["unknown sample `NOPE`"]);
-    fails_with(&["run", "--data", "sample:GOOG", "--strategy", "nope"], &["unknown strategy `nope`"]);
-    fails_with(&["run", "--data", "sample:GOOG", "--strategy", "sma_cross", "--param", "fast=50"], &["fast", "must be < slow"]);
-    fails_with(&["run", "--data", "sample:GOOG", "--strategy", "sma_cross", "--param", "fast=x"], &["fast", "expected an integer"]);
-    fails_with(&["run", "--data", "sample:GOOG", "--strategy", "sma_cross", "--param", "bogus=1"], &["bogus", "unknown parameter"]);
-    fails_with(&["run", "--data", "sample:GOOG", "--strategy", "sma_cross", "--margin", "2"], &["margin"]);
-    fails_with(&["run", "--data", "sample:GOOG", "--strategy", "sma_cross", "--from", "nope"], &["--from"]);
-    fails_with(&["run", "--data", "/no/such.csv", "--strategy", "sma_cross"], &["/no/such.csv"]);
+    fails_with(
+        &["run", "--data", "sample:NOPE", "--strategy", "sma_cross"],
+        &["unknown sample `NOPE`"],
+    );
+    fails_with(
+        &["run", "--data", "sample:GOOG", "--strategy", "nope"],
+        &["unknown strategy `nope`"],
+    );
+    fails_with(
+        &[
+            "run",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--param",
+            "fast=50",
+        ],
+        &["fast", "must be < slow"],
+    );
+    fails_with(
+        &[
+            "run",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--param",
+            "fast=x",
+        ],
+        &["fast", "expected an integer"],
+    );
+    fails_with(
+        &[
+            "run",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--param",
+            "bogus=1",
+        ],
+        &["bogus", "unknown parameter"],
+    );
+    fails_with(
+        &[
+            "run",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--margin",
+            "2",
+        ],
+        &["margin"],
+    );
+    fails_with(
+        &[
+            "run",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--from",
+            "nope",
+        ],
+        &["--from"],
+    );
+    fails_with(
+        &["run", "--data", "/no/such.csv", "--strategy", "sma_cross"],
+        &["/no/such.csv"],
+    );
 }

@@ -12,7 +12,9 @@ use backtide_core::{
 use serde_json::Value;
 
 pub(crate) fn testdata(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel)
 }
 
 pub(crate) fn golden(name: &str) -> Value {
@@ -77,17 +79,18 @@ pub(crate) fn case(g: &Value) -> Case {
     };
     let p = &c["params"];
     let (n1, n2) = (p["n1"].as_u64().unwrap(), p["n2"].as_u64().unwrap());
-    let mut args: Vec<String> = vec![
-        format!("fast={n1}"),
-        format!("slow={n2}"),
-    ];
+    let mut args: Vec<String> = vec![format!("fast={n1}"), format!("slow={n2}")];
     let name = c["strategy"].as_str().unwrap();
     match name {
         "SmaCrossReadme" if !cfg.exclusive_orders => {
             return Case {
                 bars,
                 cfg,
-                strategy: Box::new(ReadmeNoClose { n1: n1 as usize, n2: n2 as usize, h: None }),
+                strategy: Box::new(ReadmeNoClose {
+                    n1: n1 as usize,
+                    n2: n2 as usize,
+                    h: None,
+                }),
                 cli_args: None,
             };
         }
@@ -138,7 +141,12 @@ pub(crate) fn case(g: &Value) -> Case {
         cli.push("--param".into());
         cli.push(a.clone());
     }
-    Case { bars, cfg, strategy, cli_args: Some(cli) }
+    Case {
+        bars,
+        cfg,
+        strategy,
+        cli_args: Some(cli),
+    }
 }
 
 /// backtesting.py statistic name → Backtide JSON key.
@@ -208,7 +216,10 @@ pub(crate) fn compare(g: &Value, ours: &Value) -> Vec<String> {
         }
     }
     if gs["# Trades"].as_f64() != s["num_trades"].as_f64() {
-        bad.push(format!("# Trades: golden {} ours {}", gs["# Trades"], s["num_trades"]));
+        bad.push(format!(
+            "# Trades: golden {} ours {}",
+            gs["# Trades"], s["num_trades"]
+        ));
     }
     for (k, ours_k) in [("Start", "start"), ("End", "end")] {
         if gs[k] != s[ours_k] {
@@ -218,7 +229,11 @@ pub(crate) fn compare(g: &Value, ours: &Value) -> Vec<String> {
     let gt = g["trades"].as_array().unwrap();
     let ot = ours["trades"].as_array().unwrap();
     if gt.len() != ot.len() {
-        bad.push(format!("trade count: golden {} ours {}", gt.len(), ot.len()));
+        bad.push(format!(
+            "trade count: golden {} ours {}",
+            gt.len(),
+            ot.len()
+        ));
     }
     for (i, (w, o)) in gt.iter().zip(ot).enumerate() {
         for (gk, ok) in [("EntryBar", "entry_bar"), ("ExitBar", "exit_bar")] {
@@ -252,12 +267,24 @@ pub(crate) fn compare(g: &Value, ours: &Value) -> Vec<String> {
     let gopen = g["open_trades_at_end"].as_array().unwrap();
     let oopen = ours["open_trades"].as_array().unwrap();
     if gopen.len() != oopen.len() {
-        bad.push(format!("open trades: golden {} ours {}", gopen.len(), oopen.len()));
+        bad.push(format!(
+            "open trades: golden {} ours {}",
+            gopen.len(),
+            oopen.len()
+        ));
     }
     for (w, o) in gopen.iter().zip(oopen) {
         if w["EntryBar"].as_u64() != o["entry_bar"].as_u64()
-            || !close(w["Size"].as_f64().unwrap(), o["size"].as_f64().unwrap(), 1e-9)
-            || !close(w["EntryPrice"].as_f64().unwrap(), o["entry_price"].as_f64().unwrap(), 1e-9)
+            || !close(
+                w["Size"].as_f64().unwrap(),
+                o["size"].as_f64().unwrap(),
+                1e-9,
+            )
+            || !close(
+                w["EntryPrice"].as_f64().unwrap(),
+                o["entry_price"].as_f64().unwrap(),
+                1e-9,
+            )
         {
             bad.push(format!("open trade differs: golden {w} ours {o}"));
         }
@@ -274,11 +301,17 @@ pub(crate) fn compare(g: &Value, ours: &Value) -> Vec<String> {
     };
     // The golden file lists its warnings sorted as text; compare the sets of bars.
     let mut want = bars_in(&g["warnings"], "canceled the relative-sized order", "time=");
-    let mut got = bars_in(&ours["warnings"], "cancelled the relative-sized order", "bar ");
+    let mut got = bars_in(
+        &ours["warnings"],
+        "cancelled the relative-sized order",
+        "bar ",
+    );
     want.sort_unstable();
     got.sort_unstable();
     if want != got {
-        bad.push(format!("cancelled orders: golden at bars {want:?}, ours {got:?}"));
+        bad.push(format!(
+            "cancelled orders: golden at bars {want:?}, ours {got:?}"
+        ));
     }
     let ge = g["equity"]["Equity"].as_array().unwrap();
     let oe = ours["equity"].as_array().unwrap();
@@ -286,7 +319,10 @@ pub(crate) fn compare(g: &Value, ours: &Value) -> Vec<String> {
     let mut eq_bad = 0;
     for (i, ((w, d), o)) in ge.iter().zip(gd).zip(oe).enumerate() {
         let (w, d) = (w.as_f64().unwrap(), d.as_f64().unwrap());
-        let (e, dd) = (o["equity"].as_f64().unwrap(), o["drawdown"].as_f64().unwrap());
+        let (e, dd) = (
+            o["equity"].as_f64().unwrap(),
+            o["drawdown"].as_f64().unwrap(),
+        );
         if !close(w, e, 1e-9) || !close(d, dd, 1e-9) {
             if eq_bad < 5 {
                 bad.push(format!("equity bar {i}: golden {w} ({d}) ours {e} ({dd})"));
@@ -345,7 +381,7 @@ fn backtesting_py_test_suite_numbers() {
         (s.cagr_pct, 21.160245705962623),
         (s.sortino_ratio, 1.0853434352488662),
         (s.calmar_ratio, 0.44166409202994605),
-        (s.alpha_pct, 394.37391142027462),
+        (s.alpha_pct, 394.3739114202746),
         (s.beta, 0.03803390709192),
         (s.max_drawdown_pct, -47.98012705007589),
         (s.avg_drawdown_pct, -5.925851581948801),

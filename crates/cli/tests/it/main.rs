@@ -1,4 +1,4 @@
 //! End-to-end tests of the engine and the `backtide` binary.
 
-mod golden;
 mod cli;
+mod golden;

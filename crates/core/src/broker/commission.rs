@@ -79,7 +79,14 @@ mod tests {
     #[test]
     fn models() {
         assert_eq!(Commission::Relative(0.01).of(-10.0, 5.0), 0.5);
-        assert_eq!(Commission::FixedPlusRelative { fixed: 1.0, rate: 0.01 }.of(10.0, 5.0), 1.5);
+        assert_eq!(
+            Commission::FixedPlusRelative {
+                fixed: 1.0,
+                rate: 0.01
+            }
+            .of(10.0, 5.0),
+            1.5
+        );
         let tiered = Commission::Custom(Arc::new(|size: f64, price: f64| {
             (size.abs() * price * 0.001).max(2.0)
         }));

@@ -49,7 +49,12 @@ impl Default for BrokerConfig {
 impl BrokerConfig {
     /// Checks every setting's range; the error names the setting.
     pub fn validate(&self) -> Result<(), Error> {
-        let bad = |field, message: &str| Err(Error::Config { field, message: message.into() });
+        let bad = |field, message: &str| {
+            Err(Error::Config {
+                field,
+                message: message.into(),
+            })
+        };
         if !(self.cash.is_finite() && self.cash > 0.0) {
             return bad("cash", "must be a finite number > 0");
         }
@@ -64,7 +69,10 @@ impl BrokerConfig {
                 return bad("commission", "relative commission must be in [-0.1, 0.1)");
             }
             Commission::FixedPlusRelative { fixed, rate }
-                if !(fixed.is_finite() && *fixed >= 0.0 && rate.is_finite() && rate.abs() < 0.1) =>
+                if !(fixed.is_finite()
+                    && *fixed >= 0.0
+                    && rate.is_finite()
+                    && rate.abs() < 0.1) =>
             {
                 return bad("commission", "fixed must be >= 0 and |rate| < 0.1");
             }

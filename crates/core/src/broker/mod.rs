@@ -148,7 +148,11 @@ impl Broker {
     }
 
     pub(crate) fn margin_available(&self, last_price: f64) -> f64 {
-        let used: f64 = self.trades.iter().map(|t| t.size.abs() * last_price / self.leverage).sum();
+        let used: f64 = self
+            .trades
+            .iter()
+            .map(|t| t.size.abs() * last_price / self.leverage)
+            .sum();
         (self.equity(last_price) - used).max(0.0)
     }
 
@@ -157,30 +161,55 @@ impl Broker {
     }
 
     /// Places a new order, as backtesting.py's `Broker.new_order`.
-    pub(crate) fn new_order(&mut self, size: f64, req: OrderRequest, last_price: f64) -> Result<OrderId, Error> {
-        for (name, v) in [("limit", req.limit), ("stop", req.stop), ("sl", req.sl), ("tp", req.tp)] {
+    pub(crate) fn new_order(
+        &mut self,
+        size: f64,
+        req: OrderRequest,
+        last_price: f64,
+    ) -> Result<OrderId, Error> {
+        for (name, v) in [
+            ("limit", req.limit),
+            ("stop", req.stop),
+            ("sl", req.sl),
+            ("tp", req.tp),
+        ] {
             if let Some(p) = v
                 && !(p.is_finite() && p > 0.0)
             {
-                return Err(Error::Order(format!("{name} must be a finite price > 0, got {p}")));
+                return Err(Error::Order(format!(
+                    "{name} must be a finite price > 0, got {p}"
+                )));
             }
         }
         if !(size.is_finite() && size != 0.0) {
             return Err(Error::Order(format!("size must be non-zero, got {size}")));
         }
-        let reference = req.limit.or(req.stop).unwrap_or(self.adjusted_price(size, last_price));
-        let (lo, hi) = if size > 0.0 { (req.sl, req.tp) } else { (req.tp, req.sl) };
-        if !(lo.unwrap_or(f64::NEG_INFINITY) < reference && reference < hi.unwrap_or(f64::INFINITY)) {
-            let (a, b) = if size > 0.0 { ("SL", "TP") } else { ("TP", "SL") };
+        let reference = req
+            .limit
+            .or(req.stop)
+            .unwrap_or(self.adjusted_price(size, last_price));
+        let (lo, hi) = if size > 0.0 {
+            (req.sl, req.tp)
+        } else {
+            (req.tp, req.sl)
+        };
+        if !(lo.unwrap_or(f64::NEG_INFINITY) < reference && reference < hi.unwrap_or(f64::INFINITY))
+        {
+            let (a, b) = if size > 0.0 {
+                ("SL", "TP")
+            } else {
+                ("TP", "SL")
+            };
             return Err(Error::Order(format!(
                 "{} orders require: {a} ({lo:?}) < LIMIT/STOP/price ({reference}) < {b} ({hi:?})",
                 if size > 0.0 { "long" } else { "short" }
             )));
         }
         if self.cfg.exclusive_orders {
-            self.orders.retain(|o| !Self::is_contingent_in(&self.trades, o));
-            let ids: Vec<TradeId> = self.trades.iter().map(|t| t.id).collect();
-            for id in ids {
+            self.orders
+                .retain(|o| !Self::is_contingent_in(&self.trades, o));
+            for k in 0..self.trades.len() {
+                let id = self.trades[k].id;
                 self.close_trade_order(id, 1.0);
             }
         }
@@ -214,23 +243,41 @@ impl Broker {
     /// Queues an order closing `portion` of a trade (backtesting.py's `Trade.close`),
     /// in front of the queue.
     pub(crate) fn close_trade_order(&mut self, id: TradeId, portion: f64) {
-        let Some(t) = self.trades.iter().find(|t| t.id == id) else { return };
+        let Some(t) = self.trades.iter().find(|t| t.id == id) else {
+            return;
+        };
         let units = (t.size.abs() * portion).round_ties_even().max(1.0);
         let size = units.copysign(-t.size);
         let tag = t.tag.clone();
         let oid = OrderId(self.fresh_id());
         self.orders.insert(
             0,
-            Order { id: oid, size, limit: None, stop: None, sl: None, tp: None, tag, parent: Some(id) },
+            Order {
+                id: oid,
+                size,
+                limit: None,
+                stop: None,
+                sl: None,
+                tp: None,
+                tag,
+                parent: Some(id),
+            },
         );
     }
 
     /// Sets (or with `None` removes) a trade's stop-loss or take-profit order.
-    pub(crate) fn set_contingent(&mut self, id: TradeId, is_sl: bool, price: Option<f64>) -> Result<(), Error> {
+    pub(crate) fn set_contingent(
+        &mut self,
+        id: TradeId,
+        is_sl: bool,
+        price: Option<f64>,
+    ) -> Result<(), Error> {
         if let Some(p) = price
             && !(p.is_finite() && p > 0.0)
         {
-            return Err(Error::Order(format!("SL/TP must be a finite price > 0, got {p}")));
+            return Err(Error::Order(format!(
+                "SL/TP must be a finite price > 0, got {p}"
+            )));
         }
         let Some(pos) = self.trades.iter().position(|t| t.id == id) else {
             return Err(Error::Order("no such open trade".into()));
@@ -250,8 +297,24 @@ impl Broker {
             let t = &self.trades[pos];
             let (size, tag) = (-t.size, t.tag.clone());
             let oid = OrderId(self.fresh_id());
-            let (stop, limit) = if is_sl { (Some(p), None) } else { (None, Some(p)) };
-            self.orders.insert(0, Order { id: oid, size, limit, stop, sl: None, tp: None, tag, parent: Some(id) });
+            let (stop, limit) = if is_sl {
+                (Some(p), None)
+            } else {
+                (None, Some(p))
+            };
+            self.orders.insert(
+                0,
+                Order {
+                    id: oid,
+                    size,
+                    limit,
+                    stop,
+                    sl: None,
+                    tp: None,
+                    tag,
+                    parent: Some(id),
+                },
+            );
             let t = &mut self.trades[pos];
             if is_sl {
                 t.sl_order = Some(oid);
@@ -266,7 +329,9 @@ impl Broker {
 
     /// Cancels a pending order; cancelling an SL/TP order detaches it from its trade.
     pub(crate) fn cancel(&mut self, id: OrderId) -> bool {
-        let Some(pos) = self.orders.iter().position(|o| o.id == id) else { return false };
+        let Some(pos) = self.orders.iter().position(|o| o.id == id) else {
+            return false;
+        };
         let o = self.orders.remove(pos);
         if let Some(p) = o.parent
             && let Some(t) = self.trades.iter_mut().find(|t| t.id == p)

@@ -20,21 +20,22 @@ impl Broker {
     /// `OutOfMoney` after liquidating everything at the close when equity is <= 0.
     pub(crate) fn next_bar(&mut self, bars: &Bars, i: usize) -> Result<f64, OutOfMoney> {
         self.i = i;
-        let px = BarPrices {
-            open: bars.open()[i],
-            high: bars.high()[i],
-            low: bars.low()[i],
-            close: bars.close()[i],
-            prev_close: bars.close()[i.saturating_sub(1)],
-        };
+        let close = bars.close()[i];
         if !self.orders.is_empty() {
+            let px = BarPrices {
+                open: bars.open()[i],
+                high: bars.high()[i],
+                low: bars.low()[i],
+                close,
+                prev_close: bars.close()[i.saturating_sub(1)],
+            };
             self.process_orders(px);
         }
-        let equity = self.equity(px.close);
+        let equity = self.equity(close);
         if equity <= 0.0 {
             while let Some(t) = self.trades.first() {
                 let id = t.id;
-                self.close_trade(id, px.close, i);
+                self.close_trade(id, close, i);
             }
             self.cash = 0.0;
             return Err(OutOfMoney);
@@ -71,7 +72,9 @@ impl Broker {
     /// Handles one order; returns true if the queue must be processed again on this bar
     /// (a market order opened a trade with SL/TP that may trigger within the same bar).
     fn process_one(&mut self, oid: OrderId, px: BarPrices) -> bool {
-        let Some(pos) = self.position_of(oid) else { return false };
+        let Some(pos) = self.position_of(oid) else {
+            return false;
+        };
         let order: Order = self.orders[pos].clone();
         let is_long = order.is_long();
         let contingent = self.is_contingent(&order);
@@ -79,7 +82,11 @@ impl Broker {
         // A stop order waits until the bar touches its stop, then acts as market/limit.
         let stop_price = order.stop;
         if let Some(stop) = stop_price {
-            let hit = if is_long { px.high >= stop } else { px.low <= stop };
+            let hit = if is_long {
+                px.high >= stop
+            } else {
+                px.low <= stop
+            };
             if !hit {
                 return false;
             }
@@ -87,7 +94,11 @@ impl Broker {
         }
 
         let price = if let Some(limit) = order.limit {
-            let hit = if is_long { px.low < limit } else { px.high > limit };
+            let hit = if is_long {
+                px.low < limit
+            } else {
+                px.high > limit
+            };
             // Stop and limit hit in one bar: assume pessimistically the limit came first.
             let limit_before_stop = hit
                 && if is_long {
@@ -99,9 +110,17 @@ impl Broker {
                 return false;
             }
             let base = stop_price.unwrap_or(px.open);
-            if is_long { base.min(limit) } else { base.max(limit) }
+            if is_long {
+                base.min(limit)
+            } else {
+                base.max(limit)
+            }
         } else {
-            let mut p = if self.cfg.trade_on_close && !contingent { px.prev_close } else { px.open };
+            let mut p = if self.cfg.trade_on_close && !contingent {
+                px.prev_close
+            } else {
+                px.open
+            };
             if let Some(stop) = stop_price {
                 p = if is_long { p.max(stop) } else { p.min(stop) };
             }
@@ -109,8 +128,11 @@ impl Broker {
         };
 
         let is_market = order.limit.is_none() && stop_price.is_none();
-        let time_index =
-            if is_market && self.cfg.trade_on_close && !contingent { self.i - 1 } else { self.i };
+        let time_index = if is_market && self.cfg.trade_on_close && !contingent {
+            self.i - 1
+        } else {
+            self.i
+        };
 
         // Orders that close (part of) a trade: SL, TP or close().
         if let Some(tid) = order.parent {
@@ -146,13 +168,12 @@ impl Broker {
 
         if !self.cfg.hedging {
             // FIFO netting at the unadjusted price (the spread was paid at entry).
-            let opposite: Vec<(TradeId, f64)> = self
+            while let Some((tid, tsize)) = self
                 .trades
                 .iter()
-                .filter(|t| t.is_long() != is_long)
+                .find(|t| t.is_long() != is_long)
                 .map(|t| (t.id, t.size))
-                .collect();
-            for (tid, tsize) in opposite {
+            {
                 if need.abs() >= tsize.abs() {
                     self.close_trade(tid, price, time_index);
                     need += tsize;
@@ -179,13 +200,21 @@ impl Broker {
         if need != 0.0 {
             self.open_trade(adjusted, need, &order, time_index);
             if order.sl.is_some() || order.tp.is_some() {
-                let sl = order.sl.unwrap_or(if is_long { f64::NEG_INFINITY } else { f64::INFINITY });
+                let sl = order.sl.unwrap_or(if is_long {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                });
                 if is_market {
                     reprocess = true;
                 } else if stop_price.is_some()
                     && order.limit.is_none()
                     && order.tp.is_some_and(|tp| {
-                        if is_long { tp <= px.high && sl < px.low } else { tp >= px.low && sl > px.high }
+                        if is_long {
+                            tp <= px.high && sl < px.low
+                        } else {
+                            tp >= px.low && sl > px.high
+                        }
                     })
                 {
                     // Stop entry and TP in the same bar but not the SL: unambiguous.
@@ -230,7 +259,9 @@ impl Broker {
 
     /// Closes `size` units (signed, opposite to the trade) of trade `tid` at `price`.
     fn reduce_trade(&mut self, tid: TradeId, price: f64, size: f64, bar: usize) {
-        let Some(pos) = self.trades.iter().position(|t| t.id == tid) else { return };
+        let Some(pos) = self.trades.iter().position(|t| t.id == tid) else {
+            return;
+        };
         let left = self.trades[pos].size + size;
         if left == 0.0 {
             self.close_trade(tid, price, bar);
@@ -256,7 +287,9 @@ impl Broker {
     }
 
     pub(crate) fn close_trade(&mut self, tid: TradeId, price: f64, bar: usize) {
-        let Some(pos) = self.trades.iter().position(|t| t.id == tid) else { return };
+        let Some(pos) = self.trades.iter().position(|t| t.id == tid) else {
+            return;
+        };
         let t = self.trades.remove(pos);
         for o in [t.sl_order, t.tp_order].into_iter().flatten() {
             self.remove_order(o);

@@ -9,7 +9,9 @@ pub fn true_range(high: &[f64], low: &[f64], close: &[f64]) -> Vec<f64> {
     let mut out = vec![f64::NAN; len];
     for i in 1..len {
         let pc = close[i - 1];
-        out[i] = (high[i] - low[i]).max((high[i] - pc).abs()).max((low[i] - pc).abs());
+        out[i] = (high[i] - low[i])
+            .max((high[i] - pc).abs())
+            .max((low[i] - pc).abs());
     }
     out
 }

@@ -23,5 +23,9 @@ pub fn bollinger(values: &[f64], n: usize, k: f64) -> Bollinger {
     let sd = rolling_std(values, n, 0);
     let upper = middle.iter().zip(&sd).map(|(m, s)| m + k * s).collect();
     let lower = middle.iter().zip(&sd).map(|(m, s)| m - k * s).collect();
-    Bollinger { upper, middle, lower }
+    Bollinger {
+        upper,
+        middle,
+        lower,
+    }
 }

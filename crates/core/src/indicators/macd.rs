@@ -25,7 +25,11 @@ pub fn macd(values: &[f64], fast: usize, slow: usize, signal: usize) -> Macd {
     let line: Vec<f64> = f.iter().zip(&s).map(|(a, b)| a - b).collect();
     let sig = ema(&line, signal);
     let histogram = line.iter().zip(&sig).map(|(a, b)| a - b).collect();
-    Macd { macd: line, signal: sig, histogram }
+    Macd {
+        macd: line,
+        signal: sig,
+        histogram,
+    }
 }
 
 #[cfg(test)]

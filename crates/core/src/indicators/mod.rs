@@ -30,5 +30,8 @@ pub use wma::wma;
 
 /// Index of the first non-NaN value, or `values.len()` if there is none.
 pub fn first_valid(values: &[f64]) -> usize {
-    values.iter().position(|x| !x.is_nan()).unwrap_or(values.len())
+    values
+        .iter()
+        .position(|x| !x.is_nan())
+        .unwrap_or(values.len())
 }

@@ -28,7 +28,13 @@ pub fn rsi(values: &[f64], n: usize) -> Vec<f64> {
     let nf = n as f64;
     gain /= nf;
     loss /= nf;
-    let value = |g: f64, l: f64| if g + l != 0.0 { 100.0 * (g / (g + l)) } else { 0.0 };
+    let value = |g: f64, l: f64| {
+        if g + l != 0.0 {
+            100.0 * (g / (g + l))
+        } else {
+            0.0
+        }
+    };
     out[n] = value(gain, loss);
     for i in n + 1..len {
         let d = values[i] - values[i - 1];

@@ -155,13 +155,18 @@ mod tests {
 
     #[test]
     fn difference_is_bit_identical_to_two_smas() {
-        let v: Vec<f64> = (0..500).map(|i| 100.0 + (i as f64 * 0.37).sin() * 7.3 + i as f64 * 0.01).collect();
+        let v: Vec<f64> = (0..500)
+            .map(|i| 100.0 + (i as f64 * 0.37).sin() * 7.3 + i as f64 * 0.01)
+            .collect();
         for (f, s) in [(3, 7), (10, 30), (30, 10), (1, 2)] {
             let d = sma_difference(&v, f, s);
             let (a, b) = (sma(&v, f), sma(&v, s));
             for i in 0..v.len() {
                 let want = a[i] - b[i];
-                assert!(d[i].to_bits() == want.to_bits() || (d[i].is_nan() && want.is_nan()), "{f}/{s} bar {i}");
+                assert!(
+                    d[i].to_bits() == want.to_bits() || (d[i].is_nan() && want.is_nan()),
+                    "{f}/{s} bar {i}"
+                );
             }
         }
     }

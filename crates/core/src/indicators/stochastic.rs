@@ -54,7 +54,10 @@ pub fn stochastic(
 
 /// SMA over a series with leading NaNs (the warm-up of another indicator).
 fn sma_skip_nan(values: &[f64], n: usize) -> Vec<f64> {
-    let start = values.iter().position(|x| !x.is_nan()).unwrap_or(values.len());
+    let start = values
+        .iter()
+        .position(|x| !x.is_nan())
+        .unwrap_or(values.len());
     let mut out = vec![f64::NAN; start];
     out.extend(sma(&values[start..], n));
     out

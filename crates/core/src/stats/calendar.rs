@@ -59,12 +59,24 @@ impl Bucket {
 /// unit (day, hour, minute, second, ms, µs, ns) in which the bar period is whole, as
 /// pandas' `Timedelta.ceil(period.resolution_string)`.
 pub(crate) fn ceil_to_resolution(value: i64, period: i64) -> i64 {
-    let unit = [NS_PER_DAY, 3_600 * NS_PER_SEC, 60 * NS_PER_SEC, NS_PER_SEC, 1_000_000, 1_000, 1]
-        .into_iter()
-        .find(|u| period % u == 0)
-        .unwrap_or(1);
+    let unit = [
+        NS_PER_DAY,
+        3_600 * NS_PER_SEC,
+        60 * NS_PER_SEC,
+        NS_PER_SEC,
+        1_000_000,
+        1_000,
+        1,
+    ]
+    .into_iter()
+    .find(|u| period % u == 0)
+    .unwrap_or(1);
     let q = value.div_euclid(unit);
-    if value.rem_euclid(unit) == 0 { q * unit } else { (q + 1) * unit }
+    if value.rem_euclid(unit) == 0 {
+        q * unit
+    } else {
+        (q + 1) * unit
+    }
 }
 
 #[cfg(test)]
@@ -83,8 +95,14 @@ mod tests {
 
     #[test]
     fn ceil_rounds_up_to_unit() {
-        assert_eq!(ceil_to_resolution(NS_PER_DAY + 1, NS_PER_DAY), 2 * NS_PER_DAY);
-        assert_eq!(ceil_to_resolution(2 * NS_PER_DAY, NS_PER_DAY), 2 * NS_PER_DAY);
+        assert_eq!(
+            ceil_to_resolution(NS_PER_DAY + 1, NS_PER_DAY),
+            2 * NS_PER_DAY
+        );
+        assert_eq!(
+            ceil_to_resolution(2 * NS_PER_DAY, NS_PER_DAY),
+            2 * NS_PER_DAY
+        );
         let hour = 3_600 * NS_PER_SEC;
         assert_eq!(ceil_to_resolution(hour + 5, hour), 2 * hour);
     }

@@ -112,7 +112,10 @@ fn var_ddof1(v: &[f64]) -> f64 {
 
 /// `exp(mean(log(1 + r))) − 1`; 0 if any `1 + r <= 0`; NaN if empty.
 fn geometric_mean(r: &[f64]) -> f64 {
-    let one_plus: Vec<f64> = r.iter().map(|x| if x.is_nan() { 1.0 } else { x + 1.0 }).collect();
+    let one_plus: Vec<f64> = r
+        .iter()
+        .map(|x| if x.is_nan() { 1.0 } else { x + 1.0 })
+        .collect();
     if one_plus.iter().any(|x| *x <= 0.0) {
         return 0.0;
     }
@@ -135,7 +138,11 @@ fn data_period(time: &[TimestampNs]) -> i64 {
     }
     d.sort_unstable();
     let m = d.len() / 2;
-    if d.len() % 2 == 1 { d[m] } else { (d[m - 1] + d[m]) / 2 }
+    if d.len() % 2 == 1 {
+        d[m]
+    } else {
+        (d[m - 1] + d[m]) / 2
+    }
 }
 
 /// Equity resampled to calendar buckets (last value of each), as period returns.
@@ -151,7 +158,10 @@ fn period_returns(time: &[TimestampNs], equity: &[f64], bucket: Bucket) -> Vec<f
             last.push(e);
         }
     }
-    last.windows(2).map(|w| w[1] / w[0] - 1.0).filter(|r| !r.is_nan()).collect()
+    last.windows(2)
+        .map(|w| w[1] / w[0] - 1.0)
+        .filter(|r| !r.is_nan())
+        .collect()
 }
 
 /// Computes every statistic for a run over `bars`.
@@ -194,7 +204,11 @@ pub fn compute_parts(bars: &Bars, trades: &[ClosedTrade], equity: &[f64], warmup
     }
     let max_dd = if max_dd.is_nan() { 0.0 } else { max_dd };
     let avg_dd_depth = if dd_peaks.is_empty() {
-        if nonzero_dd.1 == 0 { f64::NAN } else { nonzero_dd.0 / nonzero_dd.1 as f64 }
+        if nonzero_dd.1 == 0 {
+            f64::NAN
+        } else {
+            nonzero_dd.0 / nonzero_dd.1 as f64
+        }
     } else {
         mean(dd_peaks.iter().copied())
     };
@@ -202,12 +216,18 @@ pub fn compute_parts(bars: &Bars, trades: &[ClosedTrade], equity: &[f64], warmup
     let period = data_period(time);
     let round = |v: Option<i64>| v.map(|x| ceil_to_resolution(x, period));
     let mean_ns = |v: &[i64]| {
-        if v.is_empty() { None } else { Some((v.iter().map(|&x| x as i128).sum::<i128>() / v.len() as i128) as i64) }
+        if v.is_empty() {
+            None
+        } else {
+            Some((v.iter().map(|&x| x as i128).sum::<i128>() / v.len() as i128) as i64)
+        }
     };
 
     // Bars with a position: the union of the closed trades' [entry, exit] bar ranges.
-    let mut spans: Vec<(usize, usize)> =
-        trades.iter().map(|t| (t.entry_bar.min(n - 1), t.exit_bar.min(n - 1))).collect();
+    let mut spans: Vec<(usize, usize)> = trades
+        .iter()
+        .map(|t| (t.entry_bar.min(n - 1), t.exit_bar.min(n - 1)))
+        .collect();
     spans.sort_unstable();
     let (mut covered, mut reach) = (0usize, None::<usize>);
     for (a, b) in spans {
@@ -260,7 +280,10 @@ pub fn compute_parts(bars: &Bars, trades: &[ClosedTrade], equity: &[f64], warmup
     let beta = if n > 2 {
         let (mut k, mut me, mut mm, mut cov, mut var_m) = (0.0, 0.0, 0.0, 0.0, 0.0);
         for i in 1..n {
-            let (x, y) = ((equity[i] / equity[i - 1]).ln(), (close[i] / close[i - 1]).ln());
+            let (x, y) = (
+                (equity[i] / equity[i - 1]).ln(),
+                (close[i] / close[i - 1]).ln(),
+            );
             k += 1.0;
             let dx = x - me;
             me += dx / k;
@@ -276,10 +299,23 @@ pub fn compute_parts(bars: &Bars, trades: &[ClosedTrade], equity: &[f64], warmup
 
     let pnl: Vec<f64> = trades.iter().map(ClosedTrade::pnl).collect();
     let rets: Vec<f64> = trades.iter().map(ClosedTrade::return_frac).collect();
-    let durations: Vec<i64> = trades.iter().map(|t| time[t.exit_bar] - time[t.entry_bar]).collect();
+    let durations: Vec<i64> = trades
+        .iter()
+        .map(|t| time[t.exit_bar] - time[t.entry_bar])
+        .collect();
     let nt = trades.len();
-    let win_rate = if nt == 0 { f64::NAN } else { pnl.iter().filter(|p| **p > 0.0).count() as f64 / nt as f64 };
-    let fold = |f: fn(f64, f64) -> f64| if rets.is_empty() { f64::NAN } else { rets.iter().copied().fold(rets[0], f) };
+    let win_rate = if nt == 0 {
+        f64::NAN
+    } else {
+        pnl.iter().filter(|p| **p > 0.0).count() as f64 / nt as f64
+    };
+    let fold = |f: fn(f64, f64) -> f64| {
+        if rets.is_empty() {
+            f64::NAN
+        } else {
+            rets.iter().copied().fold(rets[0], f)
+        }
+    };
     let pos_sum: f64 = rets.iter().filter(|r| **r > 0.0).sum();
     let neg_sum: f64 = rets.iter().filter(|r| **r < 0.0).sum();
     let pnl_std = var_ddof1(&pnl).sqrt();
@@ -335,6 +371,9 @@ mod tests {
 
     #[test]
     fn drawdown_is_fraction_below_peak() {
-        assert_eq!(drawdown(&[100.0, 50.0, 100.0, 120.0]), vec![0.0, 0.5, 0.0, 0.0]);
+        assert_eq!(
+            drawdown(&[100.0, 50.0, 100.0, 120.0]),
+            vec![0.0, 0.5, 0.0, 0.0]
+        );
     }
 }

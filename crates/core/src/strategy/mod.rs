@@ -11,7 +11,9 @@ mod params;
 pub use params::{DefaultValue, ParamKind, ParamSpec, ParamValue, Params};
 
 use crate::bars::{Bars, TimestampNs};
-use crate::broker::{Broker, ClosedTrade, FULL_EQUITY, Order, OrderId, OrderRequest, Trade, TradeId};
+use crate::broker::{
+    Broker, ClosedTrade, FULL_EQUITY, Order, OrderId, OrderRequest, Trade, TradeId,
+};
 use crate::error::Error;
 
 /// A trading strategy.
@@ -63,7 +65,10 @@ pub struct Init<'a> {
 
 impl<'a> Init<'a> {
     pub(crate) fn new(bars: &'a Bars) -> Self {
-        Init { bars, indicators: Vec::new() }
+        Init {
+            bars,
+            indicators: Vec::new(),
+        }
     }
 
     /// The whole series.
@@ -77,7 +82,11 @@ impl<'a> Init<'a> {
     /// # Panics
     /// If `values` does not have one value per bar (a programming error in the strategy).
     pub fn indicator(&mut self, name: impl Into<String>, values: Vec<f64>) -> Indicator {
-        assert_eq!(values.len(), self.bars.len(), "an indicator needs one value per bar");
+        assert_eq!(
+            values.len(),
+            self.bars.len(),
+            "an indicator needs one value per bar"
+        );
         self.indicators.push((name.into(), values));
         Indicator(self.indicators.len() - 1)
     }
@@ -200,8 +209,8 @@ impl Context<'_> {
     }
     /// Closes `portion` (in (0, 1]) of every open trade.
     pub fn close_position_portion(&mut self, portion: f64) {
-        let ids: Vec<TradeId> = self.broker.trades.iter().map(|t| t.id).collect();
-        for id in ids {
+        for k in 0..self.broker.trades.len() {
+            let id = self.broker.trades[k].id;
             self.broker.close_trade_order(id, portion);
         }
     }

@@ -98,7 +98,10 @@ impl ParamSpec {
 
     /// Parses and range-checks a textual value.
     pub fn parse(&self, raw: &str) -> Result<ParamValue, Error> {
-        let err = |message: String| Error::Param { param: self.name.to_string(), message };
+        let err = |message: String| Error::Param {
+            param: self.name.to_string(),
+            message,
+        };
         let raw = raw.trim();
         match self.kind {
             ParamKind::Int { .. } => {
@@ -115,8 +118,9 @@ impl ParamSpec {
                 self.check(ParamValue::Int(v))
             }
             ParamKind::Float { .. } => {
-                let v: f64 =
-                    raw.parse().map_err(|_| err(format!("expected a number, got `{raw}`")))?;
+                let v: f64 = raw
+                    .parse()
+                    .map_err(|_| err(format!("expected a number, got `{raw}`")))?;
                 self.check(ParamValue::Float(v))
             }
             ParamKind::Choice(_) => self.check(ParamValue::Str(raw.to_string())),
@@ -125,7 +129,10 @@ impl ParamSpec {
 
     /// Range- and type-checks a value (ints are accepted where floats are expected).
     pub fn check(&self, value: ParamValue) -> Result<ParamValue, Error> {
-        let err = |message: String| Error::Param { param: self.name.to_string(), message };
+        let err = |message: String| Error::Param {
+            param: self.name.to_string(),
+            message,
+        };
         match (self.kind, value) {
             (ParamKind::Int { min, max }, ParamValue::Int(v)) => {
                 if v < min || v > max {
@@ -235,17 +242,23 @@ impl Params {
 }
 
 fn missing(name: &str) -> Error {
-    Error::Param { param: name.to_string(), message: "is required".into() }
+    Error::Param {
+        param: name.to_string(),
+        message: "is required".into(),
+    }
 }
 
 fn find<'s>(specs: &'s [ParamSpec], name: &str) -> Result<&'s ParamSpec, Error> {
-    specs.iter().find(|s| s.name == name).ok_or_else(|| Error::Param {
-        param: name.to_string(),
-        message: format!(
-            "unknown parameter (known: {})",
-            specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
-        ),
-    })
+    specs
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| Error::Param {
+            param: name.to_string(),
+            message: format!(
+                "unknown parameter (known: {})",
+                specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+            ),
+        })
 }
 
 #[cfg(test)]
@@ -259,7 +272,12 @@ mod tests {
             default: Some(DefaultValue::Int(5)),
             doc: "",
         },
-        ParamSpec { name: "x", kind: ParamKind::Float { min: 0.0, max: 1.0 }, default: None, doc: "" },
+        ParamSpec {
+            name: "x",
+            kind: ParamKind::Float { min: 0.0, max: 1.0 },
+            default: None,
+            doc: "",
+        },
     ];
 
     #[test]
@@ -271,6 +289,12 @@ mod tests {
         assert!(Params::from_pairs(SPECS, [("n", "abc")]).is_err());
         assert!(Params::from_pairs(SPECS, [("m", "1")]).is_err());
         assert!(Params::from_pairs(SPECS, [("x", "NaN")]).is_err());
-        assert_eq!(Params::from_pairs(SPECS, [("n", "7.0")]).unwrap().int("n").unwrap(), 7);
+        assert_eq!(
+            Params::from_pairs(SPECS, [("n", "7.0")])
+                .unwrap()
+                .int("n")
+                .unwrap(),
+            7
+        );
     }
 }

@@ -9,13 +9,20 @@ use serde_json::Value;
 fn fixture() -> &'static Value {
     static F: OnceLock<Value> = OnceLock::new();
     F.get_or_init(|| {
-        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/indicators/goog_reference.json");
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/indicators/goog_reference.json"
+        );
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     })
 }
 
 fn col(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap_or(f64::NAN))
+        .collect()
 }
 
 fn input(name: &str) -> Vec<f64> {
@@ -36,9 +43,17 @@ fn check_from(name: &str, ours: &[f64], rel: f64, earlier: usize) {
     let want = reference(name);
     assert_eq!(ours.len(), want.len(), "{name}: length");
     let first = want.iter().position(|x| !x.is_nan()).unwrap();
-    assert_eq!(ours.iter().position(|x| !x.is_nan()).unwrap() + earlier, first, "{name}: warm-up");
+    assert_eq!(
+        ours.iter().position(|x| !x.is_nan()).unwrap() + earlier,
+        first,
+        "{name}: warm-up"
+    );
     for (i, (a, b)) in ours.iter().zip(&want).enumerate().skip(first) {
-        assert_eq!(a.is_nan(), b.is_nan(), "{name}[{i}]: ours {a}, reference {b}");
+        assert_eq!(
+            a.is_nan(),
+            b.is_nan(),
+            "{name}[{i}]: ours {a}, reference {b}"
+        );
         if a.is_nan() {
             continue;
         }
@@ -65,8 +80,13 @@ fn sma_is_bit_identical_to_pandas_rolling_mean() {
 fn sma_reproduces_the_goog_2010_08_17_tie() {
     let c = input("close");
     let (a, b) = (ind::sma(&c, 5), ind::sma(&c, 25));
-    let ties: Vec<usize> = (0..c.len()).filter(|&i| !a[i].is_nan() && a[i] == b[i]).collect();
-    assert!(!ties.is_empty(), "pandas arithmetic has an exact tie on GOOG");
+    let ties: Vec<usize> = (0..c.len())
+        .filter(|&i| !a[i].is_nan() && a[i] == b[i])
+        .collect();
+    assert!(
+        !ties.is_empty(),
+        "pandas arithmetic has an exact tie on GOOG"
+    );
     let pandas = (reference("sma_5"), reference("sma_25"));
     for &i in &ties {
         assert_eq!(pandas.0[i], pandas.1[i]);
@@ -83,7 +103,11 @@ fn ema_wma_roc_extremes_std_match_talib() {
         check(&format!("max_{n}"), &ind::highest(&h, n), 0.0);
         check(&format!("min_{n}"), &ind::lowest(&l, n), 0.0);
         check(&format!("stddev_{n}"), &ind::rolling_std(&c, n, 0), 1e-8);
-        check(&format!("std_sample_{n}"), &ind::rolling_std(&c, n, 1), 1e-9);
+        check(
+            &format!("std_sample_{n}"),
+            &ind::rolling_std(&c, n, 1),
+            1e-9,
+        );
     }
 }
 
@@ -120,7 +144,10 @@ fn crossover_helpers_agree_with_definition() {
     let crosses: Vec<bool> = (0..c.len()).map(|i| ind::crossover(&a, &b, i)).collect();
     for i in 1..c.len() {
         assert_eq!(crosses[i], a[i - 1] < b[i - 1] && a[i] > b[i]);
-        assert_eq!(ind::crossunder(&a, &b, i), a[i - 1] > b[i - 1] && a[i] < b[i]);
+        assert_eq!(
+            ind::crossunder(&a, &b, i),
+            a[i - 1] > b[i - 1] && a[i] < b[i]
+        );
     }
     let since = ind::bars_since(&crosses);
     let first = crosses.iter().position(|x| *x).unwrap();

@@ -11,7 +11,9 @@ const DAY: i64 = 86_400_000_000_000;
 
 /// A random walk with consistent OHLC; `seed`-determined.
 fn walk(n: usize, seed: u64) -> Bars {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut rnd = move || {
         x ^= x << 13;
         x ^= x >> 7;
@@ -19,7 +21,8 @@ fn walk(n: usize, seed: u64) -> Bars {
         (x >> 11) as f64 / (1u64 << 53) as f64
     };
     let mut c = 100.0;
-    let (mut t, mut o, mut h, mut l, mut cl, mut v) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut t, mut o, mut h, mut l, mut cl, mut v) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     for i in 0..n {
         let open = c * (1.0 + (rnd() - 0.5) * 0.01);
         c = (open * (1.0 + (rnd() - 0.5) * 0.04)).max(1.0);
@@ -36,7 +39,13 @@ fn walk(n: usize, seed: u64) -> Bars {
 /// The same bars with every bar after `k` replaced by another random walk's.
 fn with_future_changed(b: &Bars, k: usize, seed: u64) -> Bars {
     let other = walk(b.len(), seed);
-    let pick = |a: &[f64], o: &[f64]| a[..=k].iter().chain(&o[k + 1..]).copied().collect::<Vec<f64>>();
+    let pick = |a: &[f64], o: &[f64]| {
+        a[..=k]
+            .iter()
+            .chain(&o[k + 1..])
+            .copied()
+            .collect::<Vec<f64>>()
+    };
     // Keep bar k+1 consistent with the bars before it is irrelevant: each bar is validated alone.
     Bars::try_new(
         b.time().to_vec(),
@@ -49,10 +58,13 @@ fn with_future_changed(b: &Bars, k: usize, seed: u64) -> Bars {
     .unwrap()
 }
 
+/// Pending orders after `next` as bits: (size, sl, tp).
+type Decision = Vec<(u64, Option<u64>, Option<u64>)>;
+
 /// Wraps a strategy and logs, per bar, what it decided (the pending orders after `next`).
 struct Recorder {
     inner: Box<dyn Strategy>,
-    log: Vec<(usize, Vec<(u64, Option<u64>, Option<u64>)>)>,
+    log: Vec<(usize, Decision)>,
 }
 
 impl Strategy for Recorder {
@@ -61,8 +73,17 @@ impl Strategy for Recorder {
     }
     fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error> {
         self.inner.next(ctx)?;
-        let orders =
-            ctx.orders().iter().map(|o| (o.size.to_bits(), o.sl.map(f64::to_bits), o.tp.map(f64::to_bits))).collect();
+        let orders = ctx
+            .orders()
+            .iter()
+            .map(|o| {
+                (
+                    o.size.to_bits(),
+                    o.sl.map(f64::to_bits),
+                    o.tp.map(f64::to_bits),
+                )
+            })
+            .collect();
         self.log.push((ctx.index(), orders));
         Ok(())
     }
@@ -73,11 +94,16 @@ fn strategy(name: &str, fast: usize, slow: usize, extra: &[(&str, &str)]) -> Box
     let (f, s) = (fast.to_string(), slow.to_string());
     let mut pairs: Vec<(&str, &str)> = vec![("fast", &f), ("slow", &s)];
     pairs.extend_from_slice(extra);
-    info.build(&Params::from_pairs(info.params, pairs).unwrap()).unwrap()
+    info.build(&Params::from_pairs(info.params, pairs).unwrap())
+        .unwrap()
 }
 
 fn cfg(commission: f64, exclusive: bool) -> BrokerConfig {
-    BrokerConfig { commission: Commission::Relative(commission), exclusive_orders: exclusive, ..BrokerConfig::default() }
+    BrokerConfig {
+        commission: Commission::Relative(commission),
+        exclusive_orders: exclusive,
+        ..BrokerConfig::default()
+    }
 }
 
 proptest! {
@@ -100,7 +126,7 @@ proptest! {
             (rec.log, res)
         }).collect();
         let (a, b) = (&runs[0], &runs[1]);
-        let upto = |log: &Vec<(usize, Vec<(u64, Option<u64>, Option<u64>)>)>| {
+        let upto = |log: &Vec<(usize, Decision)>| {
             log.iter().filter(|(i, _)| *i <= k).cloned().collect::<Vec<_>>()
         };
         prop_assert_eq!(upto(&a.0), upto(&b.0));
@@ -115,15 +141,14 @@ proptest! {
     fn equity_is_cash_plus_position_value(seed in 0u64..1_000_000, fast in 2usize..15, gap in 1usize..30,
                                           commission in 0.0f64..0.005, exclusive in any::<bool>(),
                                           long_only in any::<bool>()) {
-        let n = 300;
-        let bars = walk(n, seed);
+        let bars = walk(300, seed);
         let dir = if long_only { "long_only" } else { "long_short" };
         let mut s = strategy("sma_cross", fast, fast + gap, &[("direction", dir)]);
         let c = cfg(commission, exclusive);
         let res = run(&bars, s.as_mut(), &c).unwrap();
         let close = bars.close();
         let start = res.warmup + 1;
-        for i in start..n {
+        for (i, &close_i) in close.iter().enumerate().skip(start) {
             let mut cash = c.cash;
             let mut value = 0.0;
             for t in &res.trades {
@@ -131,13 +156,13 @@ proptest! {
                     cash += t.pnl();
                 } else if t.entry_bar <= i {
                     cash -= c.commission.of(t.size, t.entry_price);
-                    value += t.size * (close[i] - t.entry_price);
+                    value += t.size * (close_i - t.entry_price);
                 }
             }
             for t in &res.open_trades {
                 if t.entry_bar <= i {
                     cash -= c.commission.of(t.size, t.entry_price);
-                    value += t.size * (close[i] - t.entry_price);
+                    value += t.size * (close_i - t.entry_price);
                 }
             }
             let want = cash + value;
@@ -190,7 +215,12 @@ mod orders {
     #[test]
     fn stop_entry_fills_at_stop_or_gap_open() {
         // Bar 2 touches 105 intrabar: fill at the stop. Bar 3 gaps over 103: fill at open.
-        let b = bars(&[FLAT, FLAT, (100.0, 106.0, 99.0, 104.0), (110.0, 111.0, 109.0, 110.0)]);
+        let b = bars(&[
+            FLAT,
+            FLAT,
+            (100.0, 106.0, 99.0, 104.0),
+            (110.0, 111.0, 109.0, 110.0),
+        ]);
         let mut s = Script(|ctx: &mut Context<'_>| {
             if ctx.index() == 1 {
                 ctx.buy_with(OrderRequest::market().size(1.0).stop(105.0))?;
@@ -198,8 +228,20 @@ mod orders {
             }
             Ok(())
         });
-        let r = run(&b, &mut s, &BrokerConfig { finalize_trades: true, ..BrokerConfig::default() }).unwrap();
-        let entries: Vec<(usize, f64)> = r.trades.iter().map(|t| (t.entry_bar, t.entry_price)).collect();
+        let r = run(
+            &b,
+            &mut s,
+            &BrokerConfig {
+                finalize_trades: true,
+                ..BrokerConfig::default()
+            },
+        )
+        .unwrap();
+        let entries: Vec<(usize, f64)> = r
+            .trades
+            .iter()
+            .map(|t| (t.entry_bar, t.entry_price))
+            .collect();
         assert_eq!(entries, vec![(2, 105.0), (3, 110.0)]);
     }
 
@@ -207,16 +249,36 @@ mod orders {
     fn limit_entry_needs_price_strictly_through() {
         // Limit buy at 99: bar 2's low is exactly 99 (no fill), bar 3 trades through (fill at
         // min(open, limit) = 99).
-        let b = bars(&[FLAT, FLAT, (100.0, 101.0, 99.0, 100.0), (100.0, 101.0, 98.0, 99.5)]);
+        let b = bars(&[
+            FLAT,
+            FLAT,
+            (100.0, 101.0, 99.0, 100.0),
+            (100.0, 101.0, 98.0, 99.5),
+        ]);
         let mut s = Script(|ctx: &mut Context<'_>| {
             if ctx.index() == 1 {
                 ctx.buy_with(OrderRequest::market().size(2.0).limit(99.0))?;
             }
             Ok(())
         });
-        let r = run(&b, &mut s, &BrokerConfig { finalize_trades: true, ..BrokerConfig::default() }).unwrap();
+        let r = run(
+            &b,
+            &mut s,
+            &BrokerConfig {
+                finalize_trades: true,
+                ..BrokerConfig::default()
+            },
+        )
+        .unwrap();
         assert_eq!(r.trades.len(), 1);
-        assert_eq!((r.trades[0].entry_bar, r.trades[0].entry_price, r.trades[0].size), (3, 99.0, 2.0));
+        assert_eq!(
+            (
+                r.trades[0].entry_bar,
+                r.trades[0].entry_price,
+                r.trades[0].size
+            ),
+            (3, 99.0, 2.0)
+        );
     }
 
     #[test]
@@ -231,7 +293,11 @@ mod orders {
             Ok(())
         });
         let r = run(&b, &mut s, &BrokerConfig::default()).unwrap();
-        let exits: Vec<(usize, usize, f64)> = r.trades.iter().map(|t| (t.entry_bar, t.exit_bar, t.exit_price)).collect();
+        let exits: Vec<(usize, usize, f64)> = r
+            .trades
+            .iter()
+            .map(|t| (t.entry_bar, t.exit_bar, t.exit_price))
+            .collect();
         // Second trade: entered bar 5 at 100, bar 6 gaps below the SL: filled at the open, 90.
         assert_eq!(exits, vec![(2, 3, 95.0), (5, 6, 90.0)]);
     }
@@ -267,10 +333,32 @@ mod orders {
         let netting = run(&b, &mut script(), &BrokerConfig::default()).unwrap();
         assert_eq!(netting.trades.len(), 1, "2 of the 3 long units closed");
         assert_eq!(netting.trades[0].size, 2.0);
-        assert_eq!(netting.open_trades.iter().map(|t| t.size).collect::<Vec<_>>(), vec![1.0]);
-        let hedged = run(&b, &mut script(), &BrokerConfig { hedging: true, ..BrokerConfig::default() }).unwrap();
+        assert_eq!(
+            netting
+                .open_trades
+                .iter()
+                .map(|t| t.size)
+                .collect::<Vec<_>>(),
+            vec![1.0]
+        );
+        let hedged = run(
+            &b,
+            &mut script(),
+            &BrokerConfig {
+                hedging: true,
+                ..BrokerConfig::default()
+            },
+        )
+        .unwrap();
         assert!(hedged.trades.is_empty());
-        assert_eq!(hedged.open_trades.iter().map(|t| t.size).collect::<Vec<_>>(), vec![3.0, -2.0]);
+        assert_eq!(
+            hedged
+                .open_trades
+                .iter()
+                .map(|t| t.size)
+                .collect::<Vec<_>>(),
+            vec![3.0, -2.0]
+        );
     }
 
     #[test]
@@ -280,6 +368,9 @@ mod orders {
             ctx.buy_with(OrderRequest::market().sl(150.0))?;
             Ok(())
         });
-        assert!(matches!(run(&b, &mut s, &BrokerConfig::default()), Err(Error::Order(_))));
+        assert!(matches!(
+            run(&b, &mut s, &BrokerConfig::default()),
+            Err(Error::Order(_))
+        ));
     }
 }

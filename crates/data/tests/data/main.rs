@@ -1,4 +1,4 @@
 //! Integration tests of reading, validating and writing data.
 
-mod validation;
 mod roundtrip;
+mod validation;

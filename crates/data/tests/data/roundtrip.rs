@@ -13,7 +13,10 @@ fn parquet_roundtrip_is_lossless() {
         assert_eq!(load(path.to_str().unwrap()).unwrap(), bars);
     }
     // Only the target file remains: the temporary file was renamed over it.
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 3, "{names:?}");
 }
 

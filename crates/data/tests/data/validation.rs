@@ -31,59 +31,108 @@ fn missing_column() {
 
 #[test]
 fn unparsable_number() {
-    expect(&err("2020-01-02,10,abc,9,10,100\n"), &["bad.csv", "line 3", "`High`", "`abc`", "expected a number"]);
+    expect(
+        &err("2020-01-02,10,abc,9,10,100\n"),
+        &["bad.csv", "line 3", "`High`", "`abc`", "expected a number"],
+    );
 }
 
 #[test]
 fn empty_number() {
-    expect(&err("2020-01-02,10,11,,10,100\n"), &["line 3", "`Low`", "expected a number"]);
+    expect(
+        &err("2020-01-02,10,11,,10,100\n"),
+        &["line 3", "`Low`", "expected a number"],
+    );
 }
 
 #[test]
 fn unparsable_time() {
-    expect(&err("2020-13-45,10,11,9,10,100\n"), &["line 3", "`Date`", "`2020-13-45`", "ISO 8601"]);
+    expect(
+        &err("2020-13-45,10,11,9,10,100\n"),
+        &["line 3", "`Date`", "`2020-13-45`", "ISO 8601"],
+    );
 }
 
 #[test]
 fn nan_and_inf() {
-    expect(&err("2020-01-02,NaN,11,9,10,100\n"), &["line 3", "`Open`", "NaN", "finite"]);
-    expect(&err("2020-01-02,10,inf,9,10,100\n"), &["line 3", "`High`", "inf", "finite"]);
+    expect(
+        &err("2020-01-02,NaN,11,9,10,100\n"),
+        &["line 3", "`Open`", "NaN", "finite"],
+    );
+    expect(
+        &err("2020-01-02,10,inf,9,10,100\n"),
+        &["line 3", "`High`", "inf", "finite"],
+    );
 }
 
 #[test]
 fn non_positive_price() {
-    expect(&err("2020-01-02,10,11,-1,10,100\n"), &["line 3", "`Low`", "-1", "> 0"]);
-    expect(&err("2020-01-02,0,11,0,10,100\n"), &["line 3", "`Open`", "> 0"]);
+    expect(
+        &err("2020-01-02,10,11,-1,10,100\n"),
+        &["line 3", "`Low`", "-1", "> 0"],
+    );
+    expect(
+        &err("2020-01-02,0,11,0,10,100\n"),
+        &["line 3", "`Open`", "> 0"],
+    );
 }
 
 #[test]
 fn high_below_open_or_close() {
-    expect(&err("2020-01-02,10,10.5,9,10.8,100\n"), &["line 3", "`High`", "10.5", "High must be >= max(Open, Close)"]);
+    expect(
+        &err("2020-01-02,10,10.5,9,10.8,100\n"),
+        &[
+            "line 3",
+            "`High`",
+            "10.5",
+            "High must be >= max(Open, Close)",
+        ],
+    );
 }
 
 #[test]
 fn low_above_open_or_close() {
-    expect(&err("2020-01-02,10,11,10.2,10.8,100\n"), &["line 3", "`Low`", "10.2", "Low must be <= min(Open, Close)"]);
+    expect(
+        &err("2020-01-02,10,11,10.2,10.8,100\n"),
+        &["line 3", "`Low`", "10.2", "Low must be <= min(Open, Close)"],
+    );
 }
 
 #[test]
 fn negative_volume() {
-    expect(&err("2020-01-02,10,11,9,10,-5\n"), &["line 3", "`Volume`", "-5", "Volume must be >= 0"]);
+    expect(
+        &err("2020-01-02,10,11,9,10,-5\n"),
+        &["line 3", "`Volume`", "-5", "Volume must be >= 0"],
+    );
 }
 
 #[test]
 fn duplicate_timestamp() {
-    expect(&err("2020-01-01,10,11,9,10,100\n"), &["line 3", "`Date`", "2020-01-01T00:00:00", "duplicate"]);
+    expect(
+        &err("2020-01-01,10,11,9,10,100\n"),
+        &["line 3", "`Date`", "2020-01-01T00:00:00", "duplicate"],
+    );
 }
 
 #[test]
 fn out_of_order_timestamp() {
-    expect(&err("2019-12-31,10,11,9,10,100\n"), &["line 3", "`Date`", "2019-12-31", "earlier than the previous"]);
+    expect(
+        &err("2019-12-31,10,11,9,10,100\n"),
+        &[
+            "line 3",
+            "`Date`",
+            "2019-12-31",
+            "earlier than the previous",
+        ],
+    );
 }
 
 #[test]
 fn ragged_row_and_empty_file() {
-    expect(&err("2020-01-02,10,11\n"), &["bad.csv", "line 3", "malformed CSV"]);
+    expect(
+        &err("2020-01-02,10,11\n"),
+        &["bad.csv", "line 3", "malformed CSV"],
+    );
     let e = parse_csv(HEADER.as_bytes(), "bad.csv").unwrap_err();
     expect(&e.to_string(), &["bad.csv", "no data rows"]);
 }

@@ -55,7 +55,11 @@ impl CrossStrategy {
             lines,
             fast: window(p, "fast")?,
             slow: window(p, "slow")?,
-            signal: if lines == CrossLines::Macd { window(p, "signal")? } else { 0 },
+            signal: if lines == CrossLines::Macd {
+                window(p, "signal")?
+            } else {
+                0
+            },
             direction: Direction::from_params(p)?,
             size,
             sl_pct: p.float_opt("sl_pct"),
@@ -80,7 +84,10 @@ impl CrossStrategy {
     }
 
     fn request(&self, close: f64, long: bool) -> OrderRequest {
-        let mut r = OrderRequest { size: self.size, ..OrderRequest::default() };
+        let mut r = OrderRequest {
+            size: self.size,
+            ..OrderRequest::default()
+        };
         let sign = if long { 1.0 } else { -1.0 };
         if let Some(sl) = self.sl_pct {
             r.sl = Some(close * (1.0 - sign * sl));
@@ -97,7 +104,10 @@ impl Strategy for CrossStrategy {
         let close = ctx.bars().close();
         let (f, s) = (self.fast, self.slow);
         let (name, spread) = match self.lines {
-            CrossLines::Sma => (format!("SMA({f})-SMA({s})"), indicators::sma_difference(close, f, s)),
+            CrossLines::Sma => (
+                format!("SMA({f})-SMA({s})"),
+                indicators::sma_difference(close, f, s),
+            ),
             CrossLines::Ema => {
                 let mut d = indicators::ema(close, f);
                 for (x, y) in d.iter_mut().zip(indicators::ema(close, s)) {
@@ -131,7 +141,11 @@ impl Strategy for CrossStrategy {
             Direction::LongShort => {
                 ctx.close_position();
                 let req = self.request(close, up);
-                if up { ctx.buy_with(req)? } else { ctx.sell_with(req)? };
+                if up {
+                    ctx.buy_with(req)?
+                } else {
+                    ctx.sell_with(req)?
+                };
             }
             Direction::LongOnly => {
                 let pos = ctx.position();

@@ -16,8 +16,15 @@ fn enter(ctx: &mut Context<'_>, long: bool, size: Option<f64>) -> Result<(), Err
     if !pos.is_flat() {
         ctx.close_position();
     }
-    let req = OrderRequest { size, ..OrderRequest::default() };
-    if long { ctx.buy_with(req)? } else { ctx.sell_with(req)? };
+    let req = OrderRequest {
+        size,
+        ..OrderRequest::default()
+    };
+    if long {
+        ctx.buy_with(req)?
+    } else {
+        ctx.sell_with(req)?
+    };
     Ok(())
 }
 
@@ -109,7 +116,9 @@ impl Strategy for BollingerReversion {
     }
 
     fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error> {
-        let Some((u, m, l)) = self.bands else { return Ok(()) };
+        let Some((u, m, l)) = self.bands else {
+            return Ok(());
+        };
         let i = ctx.index();
         let (c, up, mid, lo) = (ctx.close()[i], ctx.ind(u)[i], ctx.ind(m)[i], ctx.ind(l)[i]);
         let pos = ctx.position();
@@ -174,10 +183,17 @@ impl Strategy for DonchianBreakout {
     }
 
     fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error> {
-        let Some([eh, el, xh, xl]) = self.channels else { return Ok(()) };
+        let Some([eh, el, xh, xl]) = self.channels else {
+            return Ok(());
+        };
         let i = ctx.index();
         let c = ctx.close()[i];
-        let (eh, el, xh, xl) = (ctx.ind(eh)[i], ctx.ind(el)[i], ctx.ind(xh)[i], ctx.ind(xl)[i]);
+        let (eh, el, xh, xl) = (
+            ctx.ind(eh)[i],
+            ctx.ind(el)[i],
+            ctx.ind(xh)[i],
+            ctx.ind(xl)[i],
+        );
         let pos = ctx.position();
         if c > eh {
             enter(ctx, true, self.size)?;
@@ -200,7 +216,10 @@ pub struct BuyAndHold {
 impl BuyAndHold {
     /// Builds from validated parameters.
     pub fn from_params(p: &Params) -> Self {
-        BuyAndHold { size: p.float_opt("size"), done: false }
+        BuyAndHold {
+            size: p.float_opt("size"),
+            done: false,
+        }
     }
 }
 
@@ -213,7 +232,10 @@ impl Strategy for BuyAndHold {
     fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error> {
         if !self.done {
             self.done = true;
-            ctx.buy_with(OrderRequest { size: self.size, ..OrderRequest::default() })?;
+            ctx.buy_with(OrderRequest {
+                size: self.size,
+                ..OrderRequest::default()
+            })?;
         }
         Ok(())
     }

@@ -46,7 +46,12 @@ impl StrategyInfo {
 }
 
 const fn int(name: &'static str, min: i64, max: i64, default: i64, doc: &'static str) -> ParamSpec {
-    ParamSpec { name, kind: ParamKind::Int { min, max }, default: Some(DefaultValue::Int(default)), doc }
+    ParamSpec {
+        name,
+        kind: ParamKind::Int { min, max },
+        default: Some(DefaultValue::Int(default)),
+        doc,
+    }
 }
 
 const fn float(
@@ -60,7 +65,12 @@ const fn float(
         Some(v) => Some(DefaultValue::Float(v)),
         None => None,
     };
-    ParamSpec { name, kind: ParamKind::Float { min, max }, default, doc }
+    ParamSpec {
+        name,
+        kind: ParamKind::Float { min, max },
+        default,
+        doc,
+    }
 }
 
 const DIRECTION: ParamSpec = ParamSpec {
@@ -69,8 +79,10 @@ const DIRECTION: ParamSpec = ParamSpec {
     default: Some(DefaultValue::Str("long_short")),
     doc: "long_short: reverse on each signal; long_only: buy when flat, close on the exit signal",
 };
-const DIRECTION_LONG: ParamSpec =
-    ParamSpec { default: Some(DefaultValue::Str("long_only")), ..DIRECTION };
+const DIRECTION_LONG: ParamSpec = ParamSpec {
+    default: Some(DefaultValue::Str("long_only")),
+    ..DIRECTION
+};
 const SIZE: ParamSpec = float(
     "size",
     1e-9,
@@ -78,13 +90,29 @@ const SIZE: ParamSpec = float(
     None,
     "order size: fraction of available margin if < 1, whole units if >= 1 (default: all margin)",
 );
-const SL_PCT: ParamSpec =
-    float("sl_pct", 1e-6, 0.99, None, "stop-loss distance from the signal close, as a fraction");
-const TP_PCT: ParamSpec =
-    float("tp_pct", 1e-6, 100.0, None, "take-profit distance from the signal close, as a fraction");
+const SL_PCT: ParamSpec = float(
+    "sl_pct",
+    1e-6,
+    0.99,
+    None,
+    "stop-loss distance from the signal close, as a fraction",
+);
+const TP_PCT: ParamSpec = float(
+    "tp_pct",
+    1e-6,
+    100.0,
+    None,
+    "take-profit distance from the signal close, as a fraction",
+);
 
 const MA_CROSS_PARAMS: &[ParamSpec] = &[
-    int("fast", 1, 100_000, 10, "fast moving-average window (bars); must be < slow"),
+    int(
+        "fast",
+        1,
+        100_000,
+        10,
+        "fast moving-average window (bars); must be < slow",
+    ),
     int("slow", 2, 100_000, 20, "slow moving-average window (bars)"),
     DIRECTION,
     SIZE,
@@ -125,7 +153,13 @@ pub static STRATEGIES: &[StrategyInfo] = &[
         about: "Wilder RSI: long below `lower`, exit (or short) above `upper`",
         params: &[
             int("period", 2, 100_000, 14, "RSI window"),
-            float("lower", 0.0, 100.0, Some(30.0), "oversold level; must be < upper"),
+            float(
+                "lower",
+                0.0,
+                100.0,
+                Some(30.0),
+                "oversold level; must be < upper",
+            ),
             float("upper", 0.0, 100.0, Some(70.0), "overbought level"),
             DIRECTION_LONG,
             SIZE,
@@ -138,7 +172,13 @@ pub static STRATEGIES: &[StrategyInfo] = &[
                 above the upper band with long_short)",
         params: &[
             int("period", 2, 100_000, 20, "band window"),
-            float("k", 0.1, 10.0, Some(2.0), "band width in standard deviations"),
+            float(
+                "k",
+                0.1,
+                10.0,
+                Some(2.0),
+                "band width in standard deviations",
+            ),
             DIRECTION_LONG,
             SIZE,
         ],
@@ -166,10 +206,17 @@ pub static STRATEGIES: &[StrategyInfo] = &[
 
 /// Looks up a built-in strategy by name.
 pub fn find(name: &str) -> Result<&'static StrategyInfo, Error> {
-    STRATEGIES.iter().find(|s| s.name == name).ok_or_else(|| Error::UnknownStrategy {
-        name: name.to_string(),
-        known: STRATEGIES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
-    })
+    STRATEGIES
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| Error::UnknownStrategy {
+            name: name.to_string(),
+            known: STRATEGIES
+                .iter()
+                .map(|s| s.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 fn window(p: &Params, name: &str) -> Result<usize, Error> {
@@ -177,11 +224,17 @@ fn window(p: &Params, name: &str) -> Result<usize, Error> {
 }
 
 fn less_than(p: &Params, a: &str, b: &str) -> Result<(), Error> {
-    let (x, y) = (p.float_opt(a).or(p.int(a).ok().map(|v| v as f64)), p.float_opt(b).or(p.int(b).ok().map(|v| v as f64)));
+    let (x, y) = (
+        p.float_opt(a).or(p.int(a).ok().map(|v| v as f64)),
+        p.float_opt(b).or(p.int(b).ok().map(|v| v as f64)),
+    );
     if let (Some(x), Some(y)) = (x, y)
         && x >= y
     {
-        return Err(Error::Param { param: a.to_string(), message: format!("must be < {b} ({x} >= {y})") });
+        return Err(Error::Param {
+            param: a.to_string(),
+            message: format!("must be < {b} ({x} >= {y})"),
+        });
     }
     Ok(())
 }
