@@ -407,3 +407,83 @@ fn backtesting_py_test_suite_numbers() {
     assert_eq!(s.avg_trade_duration, Some(46 * DAY));
     let _ = Direction::LongShort;
 }
+
+/// backtesting.py's `Backtest.optimize` over the README case (n1 ∈ 5..25, n2 ∈ 10..65,
+/// n1 < n2): every combination is one backtest, so each of the 50 must reproduce its
+/// golden metrics, and the winners by final equity and by Sharpe must be the same. This
+/// includes SMA(5)/SMA(25), where pandas' arithmetic makes the lines tie exactly on
+/// 2010-08-17 and the strict crossover sees no cross.
+#[test]
+fn optimize_grid_every_combination() {
+    let g = golden("bt_optimize_smacross_goog");
+    let bars = backtide_data::sample("GOOG").unwrap();
+    let cfg = BrokerConfig {
+        commission: Commission::Relative(0.002),
+        exclusive_orders: true,
+        ..BrokerConfig::default()
+    };
+    let info = builtin::find("sma_cross").unwrap();
+    let mut best: Option<(f64, u64, u64)> = None;
+    let mut best_sharpe: Option<(f64, u64, u64)> = None;
+    let combos = g["per_combo_metrics"].as_array().unwrap();
+    assert_eq!(combos.len(), 50);
+    for c in combos {
+        let (n1, n2) = (c["n1"].as_u64().unwrap(), c["n2"].as_u64().unwrap());
+        let (f, s) = (n1.to_string(), n2.to_string());
+        let params =
+            Params::from_pairs(info.params, [("fast", f.as_str()), ("slow", s.as_str())]).unwrap();
+        let res = run(&bars, info.build(&params).unwrap().as_mut(), &cfg).unwrap();
+        let st = stats::compute(&bars, &res);
+        let ours = backtide_data::stats_json(&st);
+        for (bt, key) in [
+            ("Equity Final [$]", "equity_final"),
+            ("Return [%]", "return_pct"),
+            ("Sharpe Ratio", "sharpe_ratio"),
+            ("Max. Drawdown [%]", "max_drawdown_pct"),
+            ("# Trades", "num_trades"),
+            ("Win Rate [%]", "win_rate_pct"),
+            ("SQN", "sqn"),
+        ] {
+            let (want, got) = (c[bt].as_f64().unwrap(), ours[key].as_f64().unwrap());
+            assert!(
+                close(want, got, 1e-9),
+                "n1={n1} n2={n2} {bt}: golden {want}, ours {got}"
+            );
+        }
+        // First maximum wins ties, as the grid is walked in the same order.
+        if best.is_none_or(|b| st.equity_final > b.0) {
+            best = Some((st.equity_final, n1, n2));
+        }
+        if best_sharpe.is_none_or(|b| st.sharpe_ratio > b.0) {
+            best_sharpe = Some((st.sharpe_ratio, n1, n2));
+        }
+    }
+    let (_, b1, b2) = best.unwrap();
+    assert_eq!(
+        (b1, b2),
+        (
+            g["best_params"]["n1"].as_u64().unwrap(),
+            g["best_params"]["n2"].as_u64().unwrap()
+        )
+    );
+    let (_, s1, s2) = best_sharpe.unwrap();
+    assert_eq!(
+        (s1, s2),
+        (
+            g["best_by_sharpe"]["n1"].as_u64().unwrap(),
+            g["best_by_sharpe"]["n2"].as_u64().unwrap()
+        )
+    );
+    // The winner's full statistics, too.
+    let golden_best = serde_json::json!({"stats": g["best_stats"]});
+    let params = Params::from_pairs(info.params, [("fast", "10"), ("slow", "15")]).unwrap();
+    let res = run(&bars, info.build(&params).unwrap().as_mut(), &cfg).unwrap();
+    let st = stats::compute(&bars, &res);
+    let ours = serde_json::json!({"stats": backtide_data::stats_json(&st)});
+    for (bt, key) in KEYS {
+        let (w, o) = (&golden_best["stats"][*bt], &ours["stats"][*key]);
+        if let (Some(w), Some(o)) = (w.as_f64(), o.as_f64()) {
+            assert!(close(w, o, 1e-9), "best {bt}: golden {w}, ours {o}");
+        }
+    }
+}

@@ -303,6 +303,77 @@ mod orders {
     }
 
     #[test]
+    fn stop_limit_waits_for_the_limit_after_the_trigger() {
+        // Buy stop 105, limit 104. Bar 2 triggers the stop (high 106) and also trades below
+        // the limit (low 103), but the limit cannot be assumed hit after the stop in the same
+        // bar: no fill. The order is now a plain limit; bar 3 trades through 104: fill at
+        // min(open 104.5, limit 104) = 104. (backtesting.py 0.6.6 gives the same fill.)
+        let b = bars(&[
+            FLAT,
+            FLAT,
+            (104.0, 106.0, 103.0, 105.0),
+            (104.5, 105.0, 103.5, 104.0),
+        ]);
+        let mut s = Script(|ctx: &mut Context<'_>| {
+            if ctx.index() == 1 {
+                ctx.buy_with(OrderRequest::market().size(1.0).stop(105.0).limit(104.0))?;
+            }
+            Ok(())
+        });
+        let r = run(
+            &b,
+            &mut s,
+            &BrokerConfig {
+                finalize_trades: true,
+                ..BrokerConfig::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(r.trades.len(), 1);
+        assert_eq!((r.trades[0].entry_bar, r.trades[0].entry_price), (3, 104.0));
+    }
+
+    #[test]
+    fn fixed_plus_relative_and_custom_commission() {
+        // Buy 10 units at bar 2's open (100), finalize at the last bar's open (110).
+        let b = bars(&[FLAT, FLAT, FLAT, (110.0, 111.0, 109.0, 110.0)]);
+        let script = || {
+            Script(|ctx: &mut Context<'_>| {
+                if ctx.index() == 1 {
+                    ctx.buy_with(OrderRequest::market().size(10.0))?;
+                }
+                Ok(())
+            })
+        };
+        let fixed = Commission::FixedPlusRelative {
+            fixed: 2.0,
+            rate: 0.001,
+        };
+        let cfg = BrokerConfig {
+            commission: fixed,
+            finalize_trades: true,
+            ..BrokerConfig::default()
+        };
+        let r = run(&b, &mut script(), &cfg).unwrap();
+        // Entry 2 + 0.001·10·100 = 3; exit 2 + 0.001·10·110 = 3.1.
+        assert!((r.trades[0].commission - 6.1).abs() < 1e-12);
+        assert!((r.trades[0].pnl() - (100.0 - 6.1)).abs() < 1e-9);
+        let tiered = Commission::Custom(std::sync::Arc::new(|size: f64, price: f64| {
+            (size.abs() * price * 0.0001).max(5.0)
+        }));
+        let cfg = BrokerConfig {
+            commission: tiered,
+            finalize_trades: true,
+            ..BrokerConfig::default()
+        };
+        let r = run(&b, &mut script(), &cfg).unwrap();
+        assert_eq!(
+            r.trades[0].commission, 10.0,
+            "the 5.0 minimum on both sides"
+        );
+    }
+
+    #[test]
     fn cancelled_order_never_fills() {
         let b = bars(&[FLAT, FLAT, FLAT, FLAT]);
         let mut s = Script(|ctx: &mut Context<'_>| {
