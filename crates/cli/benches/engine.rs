@@ -87,8 +87,9 @@ fn main() {
     black_box(&st);
     let peak = status_kb("VmHWM:").unwrap_or(0.0);
     println!(
-        "memory: 1M-bar sma_cross run: peak RSS {:.1} MB above a {:.1} MB baseline = {:.1} bytes/bar \
-         (bars alone: 48 bytes/bar)",
+        "memory: 1M-bar sma_cross run ({} closed trades): peak RSS {:.1} MB above a {:.1} MB \
+         baseline = {:.1} bytes/bar (per-bar columns: bars 48 + indicator 8 + equity 8 = 64)",
+        res.trades.len(),
         (peak - base) / 1024.0,
         base / 1024.0,
         (peak - base) * 1024.0 / n as f64
