@@ -5,6 +5,16 @@ use serde_json::Value;
 
 use crate::golden::{case, compare, golden};
 
+const ALL_STRATEGIES: [&str; 7] = [
+    "sma_cross",
+    "ema_cross",
+    "rsi_reversion",
+    "macd_cross",
+    "bollinger_reversion",
+    "donchian_breakout",
+    "buy_and_hold",
+];
+
 fn backtide() -> Command {
     Command::cargo_bin("backtide").unwrap()
 }
@@ -145,15 +155,7 @@ fn from_to_filters_bars() {
 
 #[test]
 fn every_strategy_runs_on_every_sample() {
-    for s in [
-        "sma_cross",
-        "ema_cross",
-        "rsi_reversion",
-        "macd_cross",
-        "bollinger_reversion",
-        "donchian_breakout",
-        "buy_and_hold",
-    ] {
+    for s in ALL_STRATEGIES {
         for d in ["sample:GOOG", "sample:EURUSD", "sample:BTCUSD"] {
             let out = backtide()
                 .args(["run", "--data", d, "--strategy", s, "--json"])
@@ -172,15 +174,7 @@ fn every_strategy_runs_on_every_sample() {
 fn strategies_lists_parameters() {
     let out = backtide().arg("strategies").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    for s in [
-        "sma_cross",
-        "ema_cross",
-        "rsi_reversion",
-        "macd_cross",
-        "bollinger_reversion",
-        "donchian_breakout",
-        "buy_and_hold",
-    ] {
+    for s in ALL_STRATEGIES {
         assert!(text.contains(s), "{s}");
     }
     assert!(
