@@ -4,7 +4,7 @@ use crate::bars::Bars;
 use crate::broker::{Broker, BrokerConfig, ClosedTrade};
 use crate::error::Error;
 use crate::indicators::first_valid;
-use crate::strategy::{Context, Init, Strategy};
+use crate::strategy::{Context, IndicatorCache, Init, Strategy};
 
 /// A trade still open when the data ran out.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +50,16 @@ pub fn run(
     strategy: &mut dyn Strategy,
     cfg: &BrokerConfig,
 ) -> Result<RunResult, Error> {
+    run_with_cache(bars, strategy, cfg, None)
+}
+
+/// [`run`] sharing indicator series through `cache` (for many runs on the same bars).
+pub fn run_with_cache(
+    bars: &Bars,
+    strategy: &mut dyn Strategy,
+    cfg: &BrokerConfig,
+    cache: Option<&IndicatorCache>,
+) -> Result<RunResult, Error> {
     cfg.validate()?;
     if bars.is_empty() {
         return Err(Error::TooFewBars { needed: 1, got: 0 });
@@ -59,7 +69,8 @@ pub fn run(
             // Trade whole units of a series whose unit is `unit` of a share, then convert
             // back: backtesting.py's FractionalBacktest, and the same last bits.
             let scaled = bars.scaled_prices(unit);
-            let mut res = run_units(&scaled, strategy, cfg)?;
+            // The cache is keyed by series name, not data: scaled prices get no cache.
+            let mut res = run_units(&scaled, strategy, cfg, None)?;
             for t in &mut res.trades {
                 t.size *= unit;
                 t.entry_price /= unit;
@@ -75,7 +86,7 @@ pub fn run(
             }
             Ok(res)
         }
-        _ => run_units(bars, strategy, cfg),
+        _ => run_units(bars, strategy, cfg, cache),
     }
 }
 
@@ -83,9 +94,10 @@ fn run_units(
     bars: &Bars,
     strategy: &mut dyn Strategy,
     cfg: &BrokerConfig,
+    cache: Option<&IndicatorCache>,
 ) -> Result<RunResult, Error> {
     let n = bars.len();
-    let mut init = Init::new(bars);
+    let mut init = Init::new(bars, cache);
     strategy.init(&mut init)?;
     let indicators = init.indicators;
     // backtesting.py takes argmin of isnan: an all-NaN indicator counts as warm at 0.

@@ -36,13 +36,16 @@ mod error;
 pub mod indicators;
 pub mod stats;
 pub mod strategy;
+pub mod sweep;
 
 pub use bars::{Bars, Column, TimestampNs};
 pub use broker::{
     BrokerConfig, ClosedTrade, Commission, CommissionModel, FULL_EQUITY, Order, OrderId,
     OrderRequest, Trade, TradeId,
 };
-pub use engine::{OpenTrade, RunResult, run};
+pub use engine::{OpenTrade, RunResult, run, run_with_cache};
 pub use error::{BarRule, BarsError, Error};
 pub use stats::Stats;
-pub use strategy::{Context, Indicator, Init, ParamSpec, ParamValue, Params, Position, Strategy};
+pub use strategy::{
+    Context, Indicator, IndicatorCache, Init, ParamSpec, ParamValue, Params, Position, Strategy,
+};

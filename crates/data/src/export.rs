@@ -8,7 +8,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use backtide_core::{Bars, ClosedTrade, OpenTrade, RunResult, Stats, stats::drawdown};
+use backtide_core::stats::{StatValue, drawdown};
+use backtide_core::{Bars, ClosedTrade, OpenTrade, RunResult, Stats};
 use serde_json::{Map, Value, json};
 
 use crate::error::DataError;
@@ -26,45 +27,22 @@ fn opt(x: Option<f64>) -> Value {
     x.map_or(Value::Null, num)
 }
 
+/// One statistic as JSON: times ISO 8601, durations in seconds, NaN as `null`.
+pub fn stat_json(v: StatValue) -> Value {
+    match v {
+        StatValue::Time(t) => Value::String(format_timestamp(t)),
+        StatValue::Num(x) => num(x),
+        StatValue::Duration(d) => secs(d),
+        StatValue::Count(c) => json!(c),
+    }
+}
+
 /// The statistics as a JSON object, in backtesting.py's order.
 pub fn stats_json(s: &Stats) -> Map<String, Value> {
-    let mut m = Map::new();
-    let mut put = |k: &str, v: Value| {
-        m.insert(k.to_string(), v);
-    };
-    put("start", Value::String(format_timestamp(s.start)));
-    put("end", Value::String(format_timestamp(s.end)));
-    put("duration_s", num(s.duration as f64 / 1e9));
-    put("exposure_time_pct", num(s.exposure_time_pct));
-    put("equity_final", num(s.equity_final));
-    put("equity_peak", num(s.equity_peak));
-    put("commissions", num(s.commissions));
-    put("return_pct", num(s.return_pct));
-    put("buy_and_hold_return_pct", num(s.buy_and_hold_return_pct));
-    put("return_ann_pct", num(s.return_ann_pct));
-    put("volatility_ann_pct", num(s.volatility_ann_pct));
-    put("cagr_pct", num(s.cagr_pct));
-    put("sharpe_ratio", num(s.sharpe_ratio));
-    put("sortino_ratio", num(s.sortino_ratio));
-    put("calmar_ratio", num(s.calmar_ratio));
-    put("alpha_pct", num(s.alpha_pct));
-    put("beta", num(s.beta));
-    put("max_drawdown_pct", num(s.max_drawdown_pct));
-    put("avg_drawdown_pct", num(s.avg_drawdown_pct));
-    put("max_drawdown_duration_s", secs(s.max_drawdown_duration));
-    put("avg_drawdown_duration_s", secs(s.avg_drawdown_duration));
-    put("num_trades", json!(s.num_trades));
-    put("win_rate_pct", num(s.win_rate_pct));
-    put("best_trade_pct", num(s.best_trade_pct));
-    put("worst_trade_pct", num(s.worst_trade_pct));
-    put("avg_trade_pct", num(s.avg_trade_pct));
-    put("max_trade_duration_s", secs(s.max_trade_duration));
-    put("avg_trade_duration_s", secs(s.avg_trade_duration));
-    put("profit_factor", num(s.profit_factor));
-    put("expectancy_pct", num(s.expectancy_pct));
-    put("sqn", num(s.sqn));
-    put("kelly_criterion", num(s.kelly_criterion));
-    m
+    s.entries()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), stat_json(v)))
+        .collect()
 }
 
 /// One closed trade as JSON.

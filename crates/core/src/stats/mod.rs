@@ -81,6 +81,126 @@ pub struct Stats {
     pub kelly_criterion: f64,
 }
 
+/// One statistic's value, typed for output.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StatValue {
+    /// A timestamp (ns since the epoch).
+    Time(TimestampNs),
+    /// A number (NaN where backtesting.py reports NaN).
+    Num(f64),
+    /// A duration in ns (`None` where backtesting.py reports `NaT`).
+    Duration(Option<i64>),
+    /// A count.
+    Count(usize),
+}
+
+impl StatValue {
+    /// The value as a number for ranking (durations in seconds, times in ns).
+    pub fn as_f64(self) -> f64 {
+        match self {
+            StatValue::Time(t) => t as f64,
+            StatValue::Num(x) => x,
+            StatValue::Duration(d) => d.map_or(f64::NAN, |d| d as f64 / 1e9),
+            StatValue::Count(c) => c as f64,
+        }
+    }
+}
+
+impl Stats {
+    /// Every statistic under its JSON key (backtesting.py's name in snake case, see
+    /// `shared/reference/backtesting-py.md`), in backtesting.py's order.
+    pub fn entries(&self) -> [(&'static str, StatValue); 32] {
+        use StatValue::{Count, Duration, Num, Time};
+        [
+            ("start", Time(self.start)),
+            ("end", Time(self.end)),
+            ("duration_s", Duration(Some(self.duration))),
+            ("exposure_time_pct", Num(self.exposure_time_pct)),
+            ("equity_final", Num(self.equity_final)),
+            ("equity_peak", Num(self.equity_peak)),
+            ("commissions", Num(self.commissions)),
+            ("return_pct", Num(self.return_pct)),
+            ("buy_and_hold_return_pct", Num(self.buy_and_hold_return_pct)),
+            ("return_ann_pct", Num(self.return_ann_pct)),
+            ("volatility_ann_pct", Num(self.volatility_ann_pct)),
+            ("cagr_pct", Num(self.cagr_pct)),
+            ("sharpe_ratio", Num(self.sharpe_ratio)),
+            ("sortino_ratio", Num(self.sortino_ratio)),
+            ("calmar_ratio", Num(self.calmar_ratio)),
+            ("alpha_pct", Num(self.alpha_pct)),
+            ("beta", Num(self.beta)),
+            ("max_drawdown_pct", Num(self.max_drawdown_pct)),
+            ("avg_drawdown_pct", Num(self.avg_drawdown_pct)),
+            (
+                "max_drawdown_duration_s",
+                Duration(self.max_drawdown_duration),
+            ),
+            (
+                "avg_drawdown_duration_s",
+                Duration(self.avg_drawdown_duration),
+            ),
+            ("num_trades", Count(self.num_trades)),
+            ("win_rate_pct", Num(self.win_rate_pct)),
+            ("best_trade_pct", Num(self.best_trade_pct)),
+            ("worst_trade_pct", Num(self.worst_trade_pct)),
+            ("avg_trade_pct", Num(self.avg_trade_pct)),
+            ("max_trade_duration_s", Duration(self.max_trade_duration)),
+            ("avg_trade_duration_s", Duration(self.avg_trade_duration)),
+            ("profit_factor", Num(self.profit_factor)),
+            ("expectancy_pct", Num(self.expectancy_pct)),
+            ("sqn", Num(self.sqn)),
+            ("kelly_criterion", Num(self.kelly_criterion)),
+        ]
+    }
+
+    /// Every statistic key, in output order.
+    pub fn keys() -> [&'static str; 32] {
+        let zero = Stats {
+            start: 0,
+            end: 0,
+            duration: 0,
+            exposure_time_pct: 0.0,
+            equity_final: 0.0,
+            equity_peak: 0.0,
+            commissions: 0.0,
+            return_pct: 0.0,
+            buy_and_hold_return_pct: 0.0,
+            return_ann_pct: 0.0,
+            volatility_ann_pct: 0.0,
+            cagr_pct: 0.0,
+            sharpe_ratio: 0.0,
+            sortino_ratio: 0.0,
+            calmar_ratio: 0.0,
+            alpha_pct: 0.0,
+            beta: 0.0,
+            max_drawdown_pct: 0.0,
+            avg_drawdown_pct: 0.0,
+            max_drawdown_duration: None,
+            avg_drawdown_duration: None,
+            num_trades: 0,
+            win_rate_pct: 0.0,
+            best_trade_pct: 0.0,
+            worst_trade_pct: 0.0,
+            avg_trade_pct: 0.0,
+            max_trade_duration: None,
+            avg_trade_duration: None,
+            profit_factor: 0.0,
+            expectancy_pct: 0.0,
+            sqn: 0.0,
+            kelly_criterion: 0.0,
+        };
+        zero.entries().map(|(k, _)| k)
+    }
+
+    /// A statistic by its JSON key.
+    pub fn get(&self, key: &str) -> Option<StatValue> {
+        self.entries()
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+}
+
 /// Per-bar drawdown `1 − equity / running max` (a fraction ≥ 0).
 pub fn drawdown(equity: &[f64]) -> Vec<f64> {
     let mut peak = f64::NEG_INFINITY;

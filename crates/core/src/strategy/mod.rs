@@ -10,6 +10,9 @@ mod params;
 
 pub use params::{DefaultValue, ParamKind, ParamSpec, ParamValue, Params};
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use crate::bars::{Bars, TimestampNs};
 use crate::broker::{
     Broker, ClosedTrade, FULL_EQUITY, Order, OrderId, OrderRequest, Trade, TradeId,
@@ -57,18 +60,65 @@ pub trait Strategy: Send {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Indicator(usize);
 
+/// Indicator series shared between backtests on the same bars, e.g. the combinations of a
+/// parameter sweep: `SMA(20)` is computed once however many combinations use it. Values
+/// are the same whoever computes them first, so sharing never changes a result.
+#[derive(Debug, Default)]
+pub struct IndicatorCache {
+    map: RwLock<HashMap<String, Arc<[f64]>>>,
+}
+
+impl IndicatorCache {
+    /// The series cached under `key`, computing it with `f` the first time.
+    pub fn get_or_compute(&self, key: &str, f: impl FnOnce() -> Vec<f64>) -> Arc<[f64]> {
+        if let Some(v) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(key) {
+            return v.clone();
+        }
+        let v: Arc<[f64]> = f().into();
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        map.entry(key.to_string()).or_insert(v).clone()
+    }
+
+    /// Number of cached series.
+    pub fn len(&self) -> usize {
+        self.map.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// What `init` sees: all bars, and where indicators are registered.
 pub struct Init<'a> {
     bars: &'a Bars,
+    cache: Option<&'a IndicatorCache>,
     pub(crate) indicators: Vec<(String, Vec<f64>)>,
 }
 
 impl<'a> Init<'a> {
-    pub(crate) fn new(bars: &'a Bars) -> Self {
+    pub(crate) fn new(bars: &'a Bars, cache: Option<&'a IndicatorCache>) -> Self {
         Init {
             bars,
+            cache,
             indicators: Vec::new(),
         }
+    }
+
+    /// A series computed by `f`, shared through the run's [`IndicatorCache`] when there is
+    /// one (sweeps), so identical indicators are computed once. `key` must identify the
+    /// computation completely (e.g. `"SMA(close,20)"`).
+    pub fn shared(&self, key: &str, f: impl FnOnce() -> Vec<f64>) -> Arc<[f64]> {
+        match self.cache {
+            Some(c) => c.get_or_compute(key, f),
+            None => f().into(),
+        }
+    }
+
+    /// True when indicators are shared with other runs (a sweep).
+    pub fn has_cache(&self) -> bool {
+        self.cache.is_some()
     }
 
     /// The whole series.

@@ -2,3 +2,4 @@
 
 mod indicators_reference;
 mod properties;
+mod sweeps;

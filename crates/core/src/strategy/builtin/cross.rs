@@ -109,11 +109,12 @@ impl Strategy for CrossStrategy {
                 indicators::sma_difference(close, f, s),
             ),
             CrossLines::Ema => {
-                let mut d = indicators::ema(close, f);
-                for (x, y) in d.iter_mut().zip(indicators::ema(close, s)) {
-                    *x -= y;
-                }
-                (format!("EMA({f})-EMA({s})"), d)
+                let a = ctx.shared(&format!("EMA(close,{f})"), || indicators::ema(close, f));
+                let b = ctx.shared(&format!("EMA(close,{s})"), || indicators::ema(close, s));
+                (
+                    format!("EMA({f})-EMA({s})"),
+                    a.iter().zip(b.iter()).map(|(x, y)| x - y).collect(),
+                )
             }
             CrossLines::Macd => (
                 format!("MACD({f},{s},{}) histogram", self.signal),

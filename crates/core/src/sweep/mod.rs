@@ -1,0 +1,336 @@
+//! Parameter sweeps: many backtests of one strategy on the same bars, across all cores.
+//!
+//! Combinations are enumerated in a fixed order (the grid's odometer order, or a seeded
+//! random sample of it), run in chunks on a rayon pool, and handed to the caller's sink
+//! **in combination order**, so the output is identical for any thread count. Only
+//! statistics leave a worker (no equity curves), so memory does not grow with the number
+//! of combinations. Indicators are shared between combinations through an
+//! [`IndicatorCache`]. The caller can watch progress and cancel; a cancelled sweep still
+//! delivers every combination that finished.
+
+mod grid;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
+
+pub use grid::{Axis, Constraint};
+use grid::{SplitMix, numeric};
+
+use crate::bars::Bars;
+use crate::broker::BrokerConfig;
+use crate::engine::run_with_cache;
+use crate::error::Error;
+use crate::stats::{self, Stats};
+use crate::strategy::builtin::StrategyInfo;
+use crate::strategy::{IndicatorCache, ParamValue, Params};
+
+/// How combinations are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Every combination that meets the constraint.
+    Grid,
+    /// `samples` distinct combinations drawn (seeded) from those that meet the constraint.
+    Random {
+        /// How many to draw (all, if there are fewer).
+        samples: usize,
+        /// Seed of the draw.
+        seed: u64,
+    },
+}
+
+/// The statistic to optimise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Objective {
+    /// A statistic key as in the `--json` output (`sharpe_ratio`, `equity_final`, `sqn`, …).
+    pub key: &'static str,
+    /// Maximise (true) or minimise.
+    pub maximize: bool,
+}
+
+impl Objective {
+    /// Checks that `key` names a statistic.
+    pub fn new(key: &str, maximize: bool) -> Result<Objective, Error> {
+        let keys = Stats::keys();
+        match keys.iter().find(|k| **k == key) {
+            Some(k) => Ok(Objective { key: k, maximize }),
+            None => Err(Error::Param {
+                param: "objective".into(),
+                message: format!("unknown statistic `{key}` (known: {})", keys.join(", ")),
+            }),
+        }
+    }
+
+    /// The objective's value in `stats` (NaN when undefined).
+    pub fn value(&self, stats: &Stats) -> f64 {
+        stats.get(self.key).map_or(f64::NAN, |v| v.as_f64())
+    }
+
+    /// True if `a` is strictly better than `b`; NaN is never better than anything.
+    pub fn better(&self, a: f64, b: f64) -> bool {
+        if a.is_nan() {
+            return false;
+        }
+        b.is_nan() || if self.maximize { a > b } else { a < b }
+    }
+}
+
+/// What to sweep.
+#[derive(Clone)]
+pub struct SweepSpec {
+    /// The strategy.
+    pub strategy: &'static StrategyInfo,
+    /// Parameters held fixed (`name=value` text, validated like `--param`).
+    pub fixed: Vec<(String, String)>,
+    /// Swept parameters, outermost first.
+    pub axes: Vec<Axis>,
+    /// Conditions every combination must meet.
+    pub constraint: Option<Constraint>,
+    /// Grid or random search.
+    pub method: Method,
+}
+
+/// One finished combination.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComboResult {
+    /// Position in the sweep's combination order.
+    pub index: usize,
+    /// The swept parameters' values, in axis order.
+    pub values: Vec<ParamValue>,
+    /// All parameters, including fixed ones and defaults.
+    pub params: Params,
+    /// The backtest's statistics.
+    pub stats: Stats,
+}
+
+/// How a sweep runs.
+pub struct SweepControl<'a> {
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+    /// Set to stop early: running combinations finish, the rest are skipped.
+    pub cancel: Option<&'a AtomicBool>,
+    /// Called after each chunk with (finished, total).
+    pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+}
+
+impl Default for SweepControl<'_> {
+    fn default() -> Self {
+        SweepControl {
+            threads: 0,
+            cancel: None,
+            progress: None,
+        }
+    }
+}
+
+/// The end of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepOutcome {
+    /// Combinations in the sweep.
+    pub total: usize,
+    /// Combinations that finished and were delivered.
+    pub completed: usize,
+    /// Combinations whose backtest failed (e.g. an order the broker rejects), and the first
+    /// such error.
+    pub failed: (usize, Option<String>),
+    /// True if the sweep was cancelled before the end.
+    pub cancelled: bool,
+    /// The best combination by the objective (lowest index among equals).
+    pub best: Option<ComboResult>,
+}
+
+impl SweepSpec {
+    /// The combinations in sweep order, as value lists (one value per axis).
+    pub fn combinations(&self) -> Result<Vec<Vec<ParamValue>>, Error> {
+        let sizes: Vec<usize> = self.axes.iter().map(|a| a.values.len()).collect();
+        let total: usize = sizes
+            .iter()
+            .try_fold(1usize, |acc, &s| acc.checked_mul(s))
+            .ok_or_else(|| Error::Param {
+                param: "grid".into(),
+                message: "too many combinations".into(),
+            })?;
+        if total > 50_000_000 {
+            return Err(Error::Param {
+                param: "grid".into(),
+                message: format!("{total} combinations (at most 50,000,000)"),
+            });
+        }
+        let fixed: Vec<(String, f64)> = self
+            .fixed
+            .iter()
+            .filter_map(|(k, v)| v.trim().parse::<f64>().ok().map(|x| (k.clone(), x)))
+            .collect();
+        let mut out = Vec::new();
+        let mut idx = vec![0usize; sizes.len()];
+        for _ in 0..total {
+            let values: Vec<ParamValue> = idx
+                .iter()
+                .zip(&self.axes)
+                .map(|(&i, a)| a.values[i].clone())
+                .collect();
+            let keep = self.constraint.as_ref().is_none_or(|c| {
+                c.holds(&|name: &str| {
+                    self.axes
+                        .iter()
+                        .position(|a| a.name == name)
+                        .and_then(|k| numeric(&values[k]))
+                        .or_else(|| fixed.iter().find(|(k, _)| k == name).map(|(_, v)| *v))
+                        .or_else(|| {
+                            let spec = self.strategy.params.iter().find(|p| p.name == name)?;
+                            numeric(&spec.default_value()?)
+                        })
+                })
+            });
+            if keep {
+                out.push(values);
+            }
+            // Odometer: the last axis turns fastest.
+            for k in (0..idx.len()).rev() {
+                idx[k] += 1;
+                if idx[k] < sizes[k] {
+                    break;
+                }
+                idx[k] = 0;
+            }
+        }
+        if let Method::Random { samples, seed } = self.method
+            && samples < out.len()
+        {
+            // Partial Fisher-Yates: a seeded, distinct sample, then back in grid order.
+            let mut rng = SplitMix(seed);
+            let mut order: Vec<usize> = (0..out.len()).collect();
+            for i in 0..samples {
+                let j = i + rng.below((order.len() - i) as u64) as usize;
+                order.swap(i, j);
+            }
+            let mut picked = order[..samples].to_vec();
+            picked.sort_unstable();
+            out = picked
+                .into_iter()
+                .map(|i| std::mem::take(&mut out[i]))
+                .collect();
+        }
+        Ok(out)
+    }
+
+    fn params_for(&self, values: &[ParamValue]) -> Result<Params, Error> {
+        let mut all: Vec<(String, ParamValue)> = Vec::new();
+        for (k, v) in &self.fixed {
+            let spec = self
+                .strategy
+                .params
+                .iter()
+                .find(|p| p.name == k)
+                .ok_or_else(|| Error::Param {
+                    param: k.clone(),
+                    message: format!("unknown parameter of {}", self.strategy.name),
+                })?;
+            all.push((k.clone(), spec.parse(v)?));
+        }
+        for (a, v) in self.axes.iter().zip(values) {
+            all.retain(|(k, _)| *k != a.name);
+            all.push((a.name.clone(), v.clone()));
+        }
+        Params::from_values(self.strategy.params, all)
+    }
+}
+
+/// Runs a sweep, delivering each finished combination to `sink` in combination order.
+///
+/// The sink's error stops the sweep and is returned. Results do not depend on
+/// `control.threads`.
+pub fn run_sweep<E: From<Error>>(
+    bars: &Bars,
+    spec: &SweepSpec,
+    cfg: &BrokerConfig,
+    objective: &Objective,
+    control: &SweepControl<'_>,
+    sink: &mut dyn FnMut(&ComboResult) -> Result<(), E>,
+) -> Result<SweepOutcome, E> {
+    cfg.validate()?;
+    // Validate the fixed parameters once, up front, with a clear error.
+    spec.params_for(&[]).map_err(E::from)?;
+    let combos = spec.combinations()?;
+    let total = combos.len();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(control.threads)
+        .build()
+        .map_err(|e| Error::Config {
+            field: "threads",
+            message: e.to_string(),
+        })?;
+    let workers = pool.current_num_threads();
+    let chunk = (workers * 8).max(16);
+    let cache = IndicatorCache::default();
+    let cancelled = || control.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+
+    let mut outcome = SweepOutcome {
+        total,
+        completed: 0,
+        failed: (0, None),
+        cancelled: false,
+        best: None,
+    };
+    let mut best_value = f64::NAN;
+    for (c, part) in combos.chunks(chunk).enumerate() {
+        if cancelled() {
+            outcome.cancelled = true;
+            break;
+        }
+        let base = c * chunk;
+        let results: Vec<Option<Result<ComboResult, Error>>> = pool.install(|| {
+            part.par_iter()
+                .enumerate()
+                .map(|(k, values)| {
+                    if cancelled() {
+                        return None;
+                    }
+                    Some(run_one(bars, spec, cfg, &cache, base + k, values))
+                })
+                .collect()
+        });
+        for r in results {
+            match r {
+                None => outcome.cancelled = true,
+                Some(Err(e)) => {
+                    outcome.failed.0 += 1;
+                    outcome.failed.1.get_or_insert_with(|| e.to_string());
+                }
+                Some(Ok(res)) => {
+                    let v = objective.value(&res.stats);
+                    if outcome.best.is_none() || objective.better(v, best_value) {
+                        best_value = v;
+                        outcome.best = Some(res.clone());
+                    }
+                    sink(&res)?;
+                    outcome.completed += 1;
+                }
+            }
+        }
+        if let Some(p) = control.progress {
+            p(base + part.len(), total);
+        }
+    }
+    Ok(outcome)
+}
+
+fn run_one(
+    bars: &Bars,
+    spec: &SweepSpec,
+    cfg: &BrokerConfig,
+    cache: &IndicatorCache,
+    index: usize,
+    values: &[ParamValue],
+) -> Result<ComboResult, Error> {
+    let params = spec.params_for(values)?;
+    let mut strategy = spec.strategy.build(&params)?;
+    let run = run_with_cache(bars, strategy.as_mut(), cfg, Some(cache))?;
+    let stats = stats::compute(bars, &run);
+    Ok(ComboResult {
+        index,
+        values: values.to_vec(),
+        params,
+        stats,
+    })
+}

@@ -1,0 +1,195 @@
+//! Sweeps: determinism across thread counts, cancellation, combination order.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use backtide_core::strategy::builtin;
+use backtide_core::sweep::{
+    Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, run_sweep,
+};
+use backtide_core::{Bars, BrokerConfig, Commission, Error};
+
+const DAY: i64 = 86_400_000_000_000;
+
+fn bars(n: usize) -> Bars {
+    let mut x = 0x1234_5678_9abc_def1u64;
+    let mut c = 100.0;
+    let (mut t, mut o, mut h, mut l, mut cl) = (vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let r = (x >> 11) as f64 / (1u64 << 53) as f64;
+        let open = c;
+        c = (c * (1.0 + (r - 0.5) * 0.04)).max(1.0);
+        t.push(i as i64 * DAY);
+        o.push(open);
+        h.push(open.max(c) * 1.005);
+        l.push(open.min(c) * 0.995);
+        cl.push(c);
+    }
+    Bars::try_new(t, o, h, l, cl, vec![f64::NAN; n]).unwrap()
+}
+
+fn spec(method: Method) -> SweepSpec {
+    let info = builtin::find("sma_cross").unwrap();
+    let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
+    SweepSpec {
+        strategy: info,
+        fixed: vec![("direction".into(), "long_short".into())],
+        axes: vec![
+            Axis::parse(p("fast"), "2:20:2").unwrap(),
+            Axis::parse(p("slow"), "5:60:5").unwrap(),
+        ],
+        constraint: Some(Constraint::parse("fast < slow", info.params).unwrap()),
+        method,
+    }
+}
+
+fn collect(
+    threads: usize,
+    method: Method,
+    cancel: Option<&AtomicBool>,
+    stop_after: Option<usize>,
+) -> (Vec<ComboResult>, backtide_core::sweep::SweepOutcome) {
+    let b = bars(1500);
+    let cfg = BrokerConfig {
+        commission: Commission::Relative(0.001),
+        exclusive_orders: true,
+        ..BrokerConfig::default()
+    };
+    let obj = Objective::new("sharpe_ratio", true).unwrap();
+    let progress = |done: usize, _total: usize| {
+        if let (Some(c), Some(k)) = (cancel, stop_after)
+            && done >= k
+        {
+            c.store(true, Ordering::Relaxed);
+        }
+    };
+    let control = SweepControl {
+        threads,
+        cancel,
+        progress: Some(&progress),
+    };
+    let mut got = Vec::new();
+    let outcome = run_sweep::<Error>(&b, &spec(method), &cfg, &obj, &control, &mut |r| {
+        got.push(r.clone());
+        Ok(())
+    })
+    .unwrap();
+    (got, outcome)
+}
+
+#[test]
+fn identical_with_one_thread_and_all_threads() {
+    let (one, o1) = collect(1, Method::Grid, None, None);
+    let (all, o2) = collect(0, Method::Grid, None, None);
+    let (four, _) = collect(4, Method::Grid, None, None);
+    assert_eq!(one.len(), o1.total);
+    assert!(!one.is_empty());
+    assert_eq!(one, all);
+    assert_eq!(one, four);
+    assert_eq!(o1.best, o2.best);
+    // Delivered in combination order.
+    assert!(one.windows(2).all(|w| w[0].index + 1 == w[1].index));
+}
+
+#[test]
+fn grid_respects_constraint_and_order() {
+    let combos = spec(Method::Grid).combinations().unwrap();
+    // fast ∈ {2..20 step 2} (10 values), slow ∈ {5..60 step 5} (12 values), fast < slow.
+    let expected = (2..=20)
+        .step_by(2)
+        .map(|f| (5..=60).step_by(5).filter(|s| f < *s).count())
+        .sum::<usize>();
+    assert_eq!(combos.len(), expected);
+    assert_eq!(combos[0][0].to_string(), "2");
+    assert_eq!(combos[0][1].to_string(), "5");
+    assert_eq!(
+        combos[1][1].to_string(),
+        "10",
+        "the last axis turns fastest"
+    );
+}
+
+#[test]
+fn random_search_is_a_seeded_subset() {
+    let (a, oa) = collect(
+        0,
+        Method::Random {
+            samples: 20,
+            seed: 7,
+        },
+        None,
+        None,
+    );
+    let (b, _) = collect(
+        1,
+        Method::Random {
+            samples: 20,
+            seed: 7,
+        },
+        None,
+        None,
+    );
+    let (c, _) = collect(
+        0,
+        Method::Random {
+            samples: 20,
+            seed: 8,
+        },
+        None,
+        None,
+    );
+    assert_eq!(oa.total, 20);
+    assert_eq!(a, b);
+    assert_ne!(
+        a.iter().map(|r| r.values.clone()).collect::<Vec<_>>(),
+        c.iter().map(|r| r.values.clone()).collect::<Vec<_>>()
+    );
+    let (full, _) = collect(0, Method::Grid, None, None);
+    for r in &a {
+        let same = full.iter().find(|f| f.values == r.values).unwrap();
+        assert_eq!(
+            same.stats, r.stats,
+            "a sampled combination gives the grid's result"
+        );
+    }
+}
+
+#[test]
+fn cancelled_sweep_returns_the_finished_part() {
+    let cancel = AtomicBool::new(false);
+    let (part, outcome) = collect(1, Method::Grid, Some(&cancel), Some(1));
+    let (full, _) = collect(1, Method::Grid, None, None);
+    assert!(outcome.cancelled);
+    assert!(
+        !part.is_empty() && part.len() < full.len(),
+        "{} of {}",
+        part.len(),
+        full.len()
+    );
+    assert_eq!(outcome.completed, part.len());
+    assert_eq!(
+        &full[..part.len()],
+        &part[..],
+        "the finished part is exactly the first combinations"
+    );
+}
+
+#[test]
+fn bad_objective_and_params_are_errors() {
+    assert!(Objective::new("nope", true).is_err());
+    let mut s = spec(Method::Grid);
+    s.fixed = vec![("bogus".into(), "1".into())];
+    let b = bars(100);
+    let obj = Objective::new("sqn", true).unwrap();
+    let r = run_sweep::<Error>(
+        &b,
+        &s,
+        &BrokerConfig::default(),
+        &obj,
+        &SweepControl::default(),
+        &mut |_| Ok(()),
+    );
+    assert!(r.is_err());
+}
