@@ -4,6 +4,7 @@
 //! engine, and prints. Errors print as one line on stderr with a non-zero exit code.
 
 mod run;
+mod sweep;
 mod table;
 
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run one backtest and print its statistics.
     Run(Box<run::RunArgs>),
+    /// Run a strategy over a grid (or a random sample) of parameters on all cores.
+    Sweep(Box<sweep::SweepArgs>),
     /// List the built-in strategies with their parameters, defaults and bounds.
     Strategies,
 }
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(*args),
+        Command::Sweep(args) => sweep::sweep(*args),
         Command::Strategies => {
             print!("{}", table::strategies());
             Ok(())

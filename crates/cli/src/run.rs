@@ -4,15 +4,16 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use backtide_core::{
-    BrokerConfig, Commission, Params, TimestampNs, run as run_backtest, stats, strategy::builtin,
+    Bars, BrokerConfig, Commission, Params, TimestampNs, run as run_backtest, stats,
+    strategy::builtin,
 };
 use clap::Args;
 
 use crate::table;
 
-/// Arguments of `backtide run`.
+/// Where the bars come from (shared by `run` and `sweep`).
 #[derive(Debug, Args)]
-pub(crate) struct RunArgs {
+pub(crate) struct DataArgs {
     /// Data: a CSV or Parquet file, or `sample:GOOG`, `sample:EURUSD`, `sample:BTCUSD`.
     #[arg(long)]
     data: String,
@@ -22,12 +23,29 @@ pub(crate) struct RunArgs {
     /// Last timestamp to include (a date includes that whole day).
     #[arg(long)]
     to: Option<String>,
-    /// Strategy name (see `backtide strategies`).
-    #[arg(long)]
-    strategy: String,
-    /// Strategy parameter `name=value` (repeatable).
-    #[arg(long = "param", value_name = "NAME=VALUE")]
-    params: Vec<String>,
+}
+
+impl DataArgs {
+    /// Loads and slices the bars.
+    pub(crate) fn load(&self) -> Result<Bars> {
+        let mut bars = backtide_data::load(&self.data)?;
+        let (from, to) = (
+            bound(&self.from, "--from", false)?,
+            bound(&self.to, "--to", true)?,
+        );
+        if from.is_some() || to.is_some() {
+            bars = bars.slice_time(from, to);
+            if bars.is_empty() {
+                bail!("{}: no bars between --from and --to", self.data);
+            }
+        }
+        Ok(bars)
+    }
+}
+
+/// Broker settings (shared by `run` and `sweep`).
+#[derive(Debug, Args)]
+pub(crate) struct BrokerArgs {
     /// Starting cash.
     #[arg(long, default_value_t = 10_000.0)]
     cash: f64,
@@ -58,6 +76,60 @@ pub(crate) struct RunArgs {
     /// Trade in multiples of this fraction of a unit (e.g. 1e-6, 1e-8 for satoshis).
     #[arg(long)]
     fractional_unit: Option<f64>,
+}
+
+impl BrokerArgs {
+    /// The validated broker configuration.
+    pub(crate) fn config(&self) -> Result<BrokerConfig> {
+        let commission = if self.commission_fixed == 0.0 && self.commission == 0.0 {
+            Commission::None
+        } else if self.commission_fixed == 0.0 {
+            Commission::Relative(self.commission)
+        } else {
+            Commission::FixedPlusRelative {
+                fixed: self.commission_fixed,
+                rate: self.commission,
+            }
+        };
+        let cfg = BrokerConfig {
+            cash: self.cash,
+            commission,
+            spread: self.spread,
+            margin: self.margin,
+            trade_on_close: self.trade_on_close,
+            hedging: self.hedging,
+            exclusive_orders: self.exclusive_orders,
+            finalize_trades: self.finalize_trades,
+            fractional_unit: self.fractional_unit,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+/// Splits `--param name=value` arguments.
+pub(crate) fn param_pairs(raw: &[String]) -> Result<Vec<(&str, &str)>> {
+    raw.iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => Ok((k.trim(), v)),
+            None => bail!("--param `{p}`: expected NAME=VALUE"),
+        })
+        .collect()
+}
+
+/// Arguments of `backtide run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Strategy name (see `backtide strategies`).
+    #[arg(long)]
+    strategy: String,
+    /// Strategy parameter `name=value` (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    #[command(flatten)]
+    broker: BrokerArgs,
     /// Print the result as JSON (`stats`, `trades`, `open_trades`, `equity`, `warnings`).
     #[arg(long)]
     json: bool,
@@ -83,49 +155,10 @@ fn bound(raw: &Option<String>, flag: &str, end_of_day: bool) -> Result<Option<Ti
 
 pub(crate) fn run(a: RunArgs) -> Result<()> {
     let info = builtin::find(&a.strategy)?;
-    let mut pairs = Vec::new();
-    for p in &a.params {
-        let Some((k, v)) = p.split_once('=') else {
-            bail!("--param `{p}`: expected NAME=VALUE");
-        };
-        pairs.push((k.trim(), v));
-    }
-    let params = Params::from_pairs(info.params, pairs)?;
+    let params = Params::from_pairs(info.params, param_pairs(&a.params)?)?;
     let mut strategy = info.build(&params)?;
-    let commission = if a.commission_fixed == 0.0 && a.commission == 0.0 {
-        Commission::None
-    } else if a.commission_fixed == 0.0 {
-        Commission::Relative(a.commission)
-    } else {
-        Commission::FixedPlusRelative {
-            fixed: a.commission_fixed,
-            rate: a.commission,
-        }
-    };
-    let cfg = BrokerConfig {
-        cash: a.cash,
-        commission,
-        spread: a.spread,
-        margin: a.margin,
-        trade_on_close: a.trade_on_close,
-        hedging: a.hedging,
-        exclusive_orders: a.exclusive_orders,
-        finalize_trades: a.finalize_trades,
-        fractional_unit: a.fractional_unit,
-    };
-    cfg.validate()?;
-
-    let mut bars = backtide_data::load(&a.data)?;
-    let (from, to) = (
-        bound(&a.from, "--from", false)?,
-        bound(&a.to, "--to", true)?,
-    );
-    if from.is_some() || to.is_some() {
-        bars = bars.slice_time(from, to);
-        if bars.is_empty() {
-            bail!("{}: no bars between --from and --to", a.data);
-        }
-    }
+    let cfg = a.broker.config()?;
+    let bars = a.data.load()?;
     let result = run_backtest(&bars, strategy.as_mut(), &cfg)?;
     let st = stats::compute(&bars, &result);
 

@@ -79,6 +79,9 @@ pub enum DataError {
         /// What went wrong.
         message: String,
     },
+    /// An engine error while producing output (e.g. during a sweep).
+    #[error(transparent)]
+    Engine(#[from] backtide_core::Error),
     /// `sample:NAME` with an unknown name.
     #[error("unknown sample `{name}` (available: {available})")]
     UnknownSample {

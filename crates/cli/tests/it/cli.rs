@@ -299,3 +299,182 @@ fn bad_arguments_exit_with_one_line() {
         &["/no/such.csv"],
     );
 }
+
+fn sweep_args(out: &std::path::Path) -> Vec<String> {
+    [
+        "sweep",
+        "--data",
+        "sample:GOOG",
+        "--strategy",
+        "sma_cross",
+        "--grid",
+        "fast=5:25:5",
+        "--grid",
+        "slow=10,15,20,25,30",
+        "--constraint",
+        "fast < slow",
+        "--maximize",
+        "equity_final",
+        "--commission",
+        "0.002",
+        "--exclusive-orders",
+        "--top",
+        "3",
+        "--out",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .chain([out.to_string_lossy().into_owned()])
+    .collect()
+}
+
+#[test]
+fn sweep_writes_csv_json_and_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let combos = 5 + 4 + 3 + 2 + 1; // fast < slow over the two axes
+    for ext in ["csv", "json", "parquet"] {
+        let path = dir.path().join(format!("r.{ext}"));
+        let out = backtide().args(sweep_args(&path)).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{ext}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            stdout.contains(&format!("{combos} of {combos} combinations")),
+            "{stdout}"
+        );
+        match ext {
+            "csv" => {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let mut lines = text.lines();
+                let header = lines.next().unwrap();
+                assert!(
+                    header.starts_with("fast,slow,direction,size,sl_pct,tp_pct,start,end,"),
+                    "{header}"
+                );
+                assert!(header.contains("sharpe_ratio"));
+                assert_eq!(lines.count(), combos);
+            }
+            "json" => {
+                let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                assert_eq!(v["combos"].as_array().unwrap().len(), combos);
+                assert_eq!(v["best"]["params"]["fast"], 10);
+                assert_eq!(v["best"]["params"]["slow"], 15);
+                assert_eq!(v["combos"][0]["stats"].as_object().unwrap().len(), 32);
+            }
+            _ => {
+                let bytes = std::fs::read(&path).unwrap();
+                assert_eq!(&bytes[..4], b"PAR1");
+            }
+        }
+    }
+    // Only the three outputs: no temporary files left.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+}
+
+#[test]
+fn sweep_rejects_bad_input_with_one_line() {
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=1:x:1",
+        ],
+        &["fast", "range"],
+    );
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "nope=1,2",
+        ],
+        &["nope", "not a parameter"],
+    );
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5,10",
+            "--maximize",
+            "profit",
+        ],
+        &["unknown statistic `profit`"],
+    );
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5,10",
+            "--constraint",
+            "fast < bogus",
+        ],
+        &["bogus"],
+    );
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5,10",
+            "--out",
+            "/tmp/x.txt",
+        ],
+        &[".csv, .json or .parquet"],
+    );
+}
+
+#[test]
+fn sweep_random_method_is_reproducible() {
+    let run = |seed: &str| {
+        let out = backtide()
+            .args([
+                "sweep",
+                "--data",
+                "sample:GOOG",
+                "--strategy",
+                "sma_cross",
+                "--grid",
+                "fast=2:30:1",
+            ])
+            .args([
+                "--grid",
+                "slow=10:100:5",
+                "--constraint",
+                "fast < slow",
+                "--method",
+                "random",
+            ])
+            .args(["--samples", "15", "--seed", seed, "--threads", "2"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(run("3"), run("3"));
+    assert!(run("3").starts_with("15 of 15 combinations"));
+}

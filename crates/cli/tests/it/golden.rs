@@ -487,3 +487,70 @@ fn optimize_grid_every_combination() {
         }
     }
 }
+
+/// The same optimize case through the sweep API (grid, constraint, objective): every
+/// combination's final equity equals backtesting.py's heat-map value, and the best
+/// parameters agree, with 1 thread and with all threads.
+#[test]
+fn optimize_through_the_sweep_api() {
+    use backtide_core::sweep::{
+        Axis, Constraint, Method, Objective, SweepControl, SweepSpec, run_sweep,
+    };
+    let g = golden("bt_optimize_smacross_goog");
+    let bars = backtide_data::sample("GOOG").unwrap();
+    let cfg = BrokerConfig {
+        commission: Commission::Relative(0.002),
+        exclusive_orders: true,
+        ..BrokerConfig::default()
+    };
+    let info = builtin::find("sma_cross").unwrap();
+    let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
+    let spec = SweepSpec {
+        strategy: info,
+        fixed: vec![],
+        axes: vec![
+            Axis::parse(p("fast"), "5:25:5").unwrap(),
+            Axis::parse(p("slow"), "10:65:5").unwrap(),
+        ],
+        constraint: Some(Constraint::parse("fast < slow", info.params).unwrap()),
+        method: Method::Grid,
+    };
+    let objective = Objective::new("equity_final", true).unwrap();
+    let heat = g["heatmap"].as_array().unwrap();
+    let mut per_threads = Vec::new();
+    for threads in [1, 0] {
+        let mut got = Vec::new();
+        let control = SweepControl {
+            threads,
+            ..SweepControl::default()
+        };
+        let out = run_sweep::<Error>(&bars, &spec, &cfg, &objective, &control, &mut |r| {
+            got.push((
+                r.values.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+                r.stats.equity_final,
+            ));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got.len(), heat.len());
+        for h in heat {
+            let key = vec![h["n1"].to_string(), h["n2"].to_string()];
+            let (_, v) = got.iter().find(|(k, _)| *k == key).unwrap();
+            assert!(
+                close(*v, h["value"].as_f64().unwrap(), 1e-9),
+                "{key:?}: ours {v}, golden {}",
+                h["value"]
+            );
+        }
+        let best = out.best.unwrap();
+        assert_eq!(
+            best.values
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>(),
+            vec!["10", "15"]
+        );
+        per_threads.push(got);
+    }
+    assert_eq!(per_threads[0], per_threads[1]);
+}

@@ -104,6 +104,7 @@ pub struct ComboResult {
 }
 
 /// How a sweep runs.
+#[derive(Default)]
 pub struct SweepControl<'a> {
     /// Worker threads; 0 means one per core.
     pub threads: usize,
@@ -111,16 +112,6 @@ pub struct SweepControl<'a> {
     pub cancel: Option<&'a AtomicBool>,
     /// Called after each chunk with (finished, total).
     pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
-}
-
-impl Default for SweepControl<'_> {
-    fn default() -> Self {
-        SweepControl {
-            threads: 0,
-            cancel: None,
-            progress: None,
-        }
-    }
 }
 
 /// The end of a sweep.

@@ -1,0 +1,229 @@
+//! `backtide sweep`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Result, bail};
+use backtide_core::strategy::builtin;
+use backtide_core::sweep::{
+    Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, run_sweep,
+};
+use backtide_data::SweepWriter;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::run::{BrokerArgs, DataArgs, param_pairs};
+
+/// Search method.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum MethodArg {
+    /// Every combination.
+    Grid,
+    /// A seeded random sample of `--samples` combinations.
+    Random,
+}
+
+/// Arguments of `backtide sweep`.
+#[derive(Debug, Args)]
+pub(crate) struct SweepArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Strategy name (see `backtide strategies`).
+    #[arg(long)]
+    strategy: String,
+    /// Swept parameter: `name=start:stop:step` (stop included) or `name=v1,v2,…` (repeatable).
+    #[arg(long = "grid", value_name = "NAME=VALUES", required = true)]
+    grid: Vec<String>,
+    /// Fixed strategy parameter `name=value` (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Condition on parameters, e.g. "fast < slow" (comparisons joined by `and`).
+    #[arg(long)]
+    constraint: Option<String>,
+    /// Statistic to maximise (a `--json` stats key, e.g. sharpe_ratio, equity_final, sqn).
+    #[arg(long, default_value = "sqn", conflicts_with = "minimize")]
+    maximize: String,
+    /// Statistic to minimise instead.
+    #[arg(long)]
+    minimize: Option<String>,
+    /// grid (every combination) or random (a seeded sample).
+    #[arg(long, value_enum, default_value_t = MethodArg::Grid)]
+    method: MethodArg,
+    /// Combinations drawn by `--method random`.
+    #[arg(long, default_value_t = 100)]
+    samples: usize,
+    /// Seed of `--method random`.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// How many of the best combinations to print.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Write every combination to this file (.csv, .json or .parquet).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    #[command(flatten)]
+    broker: BrokerArgs,
+}
+
+pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
+    let info = builtin::find(&a.strategy)?;
+    let mut axes = Vec::new();
+    for g in &a.grid {
+        let Some((name, values)) = g.split_once('=') else {
+            bail!("--grid `{g}`: expected NAME=start:stop:step or NAME=v1,v2,…");
+        };
+        let name = name.trim();
+        let Some(spec) = info.params.iter().find(|p| p.name == name) else {
+            bail!("--grid `{g}`: `{name}` is not a parameter of {}", info.name);
+        };
+        axes.push(Axis::parse(spec, values)?);
+    }
+    let fixed = param_pairs(&a.params)?
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let constraint = a
+        .constraint
+        .as_deref()
+        .map(|c| Constraint::parse(c, info.params))
+        .transpose()?;
+    let method = match a.method {
+        MethodArg::Grid => Method::Grid,
+        MethodArg::Random => Method::Random {
+            samples: a.samples,
+            seed: a.seed,
+        },
+    };
+    let objective = match &a.minimize {
+        Some(k) => Objective::new(k, false)?,
+        None => Objective::new(&a.maximize, true)?,
+    };
+    let spec = SweepSpec {
+        strategy: info,
+        fixed,
+        axes,
+        constraint,
+        method,
+    };
+    let cfg = a.broker.config()?;
+    let bars = a.data.load()?;
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let c = cancel.clone();
+        // Ctrl-C: finish the running combinations, keep what finished, write the output.
+        let _ = ctrlc::set_handler(move || c.store(true, Ordering::Relaxed));
+    }
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let pb = ProgressBar::new(0);
+        pb.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} combinations  {per_sec}  ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let progress = |done: usize, total: usize| {
+        if let Some(pb) = &bar {
+            pb.set_length(total as u64);
+            pb.set_position(done as u64);
+        }
+    };
+    let control = SweepControl {
+        threads: a.threads,
+        cancel: Some(&cancel),
+        progress: Some(&progress),
+    };
+
+    let mut writer = a
+        .out
+        .as_deref()
+        .map(|p| SweepWriter::create(p, info.params))
+        .transpose()?;
+    let mut top: Vec<(f64, ComboResult)> = Vec::new();
+    let outcome = run_sweep::<anyhow::Error>(&bars, &spec, &cfg, &objective, &control, &mut |r| {
+        if let Some(w) = writer.as_mut() {
+            w.write(r)?;
+        }
+        let v = objective.value(&r.stats);
+        if a.top > 0 && !v.is_nan() {
+            let pos = top
+                .iter()
+                .position(|(t, _)| objective.better(v, *t))
+                .unwrap_or(top.len());
+            if pos < a.top {
+                top.insert(pos, (v, r.clone()));
+                top.truncate(a.top);
+            }
+        }
+        Ok(())
+    })?;
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+    if let Some(w) = writer {
+        w.finish(outcome.best.as_ref())?;
+    }
+
+    println!(
+        "{} of {} combinations{}; {} by {} {}",
+        outcome.completed,
+        outcome.total,
+        if outcome.cancelled {
+            " (cancelled)"
+        } else {
+            ""
+        },
+        if objective.maximize { "best" } else { "lowest" },
+        objective.key,
+        if objective.maximize { "(max)" } else { "(min)" }
+    );
+    if outcome.failed.0 > 0 {
+        eprintln!(
+            "warning: {} combination(s) failed, first: {}",
+            outcome.failed.0,
+            outcome.failed.1.as_deref().unwrap_or("?")
+        );
+    }
+    let names: Vec<&str> = spec.axes.iter().map(|a| a.name.as_str()).collect();
+    println!(
+        "{:>4}  {}  {:>14}  {:>10}  {:>10}  {:>8}",
+        "rank",
+        names
+            .iter()
+            .map(|n| format!("{n:>10}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        objective.key,
+        "return_pct",
+        "max_dd_pct",
+        "trades"
+    );
+    for (k, (v, r)) in top.iter().enumerate() {
+        println!(
+            "{:>4}  {}  {:>14.6}  {:>10.3}  {:>10.3}  {:>8}",
+            k + 1,
+            r.values
+                .iter()
+                .map(|x| format!("{:>10}", x.to_string()))
+                .collect::<Vec<_>>()
+                .join(" "),
+            v,
+            r.stats.return_pct,
+            r.stats.max_drawdown_pct,
+            r.stats.num_trades
+        );
+    }
+    if outcome.cancelled {
+        bail!(
+            "cancelled after {} of {} combinations (finished ones were kept)",
+            outcome.completed,
+            outcome.total
+        );
+    }
+    Ok(())
+}

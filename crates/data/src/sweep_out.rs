@@ -1,0 +1,377 @@
+//! Streaming sweep output: CSV, JSON or Parquet, one row per combination, parameter
+//! columns first. Rows are written as combinations finish, so memory stays flat; the file
+//! appears (atomically renamed into place) only when the sweep ends, cancelled or not.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use backtide_core::stats::StatValue;
+use backtide_core::sweep::ComboResult;
+use backtide_core::{ParamSpec, ParamValue, Stats, strategy::ParamKind};
+use parquet::arrow::ArrowWriter;
+use serde_json::{Value, json};
+
+use crate::error::DataError;
+use crate::export::{stat_json, stats_json};
+use crate::time::format_timestamp;
+
+/// Output format, chosen by file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepFormat {
+    /// `.csv`
+    Csv,
+    /// `.json`
+    Json,
+    /// `.parquet` / `.pq`
+    Parquet,
+}
+
+impl SweepFormat {
+    /// The format for `path`'s extension.
+    pub fn from_path(path: &Path) -> Result<SweepFormat, DataError> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("csv") => Ok(SweepFormat::Csv),
+            Some("json") => Ok(SweepFormat::Json),
+            Some("parquet" | "pq") => Ok(SweepFormat::Parquet),
+            _ => Err(DataError::Parquet {
+                file: path.display().to_string(),
+                message: "unknown output format: use .csv, .json or .parquet".into(),
+            }),
+        }
+    }
+}
+
+enum Sink {
+    Csv(BufWriter<File>),
+    Json {
+        w: BufWriter<File>,
+        first: bool,
+    },
+    Parquet {
+        writer: Box<ArrowWriter<File>>,
+        rows: Vec<(Vec<Option<ParamValue>>, Stats)>,
+    },
+}
+
+/// Writes a sweep's combinations as they finish.
+pub struct SweepWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    params: Vec<ParamSpec>,
+    sink: Option<Sink>,
+}
+
+const PARQUET_BATCH: usize = 4096;
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> DataError + '_ {
+    move |source| DataError::Io {
+        path: path.into(),
+        source,
+    }
+}
+
+fn pq(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> DataError + '_ {
+    move |e| DataError::Parquet {
+        file: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn schema(params: &[ParamSpec]) -> Arc<Schema> {
+    let mut fields: Vec<Field> = params
+        .iter()
+        .map(|p| {
+            let t = match p.kind {
+                ParamKind::Int { .. } => DataType::Int64,
+                ParamKind::Float { .. } => DataType::Float64,
+                ParamKind::Choice(_) => DataType::Utf8,
+            };
+            Field::new(p.name, t, true)
+        })
+        .collect();
+    for key in Stats::keys() {
+        let t = match key {
+            "start" | "end" => DataType::Utf8,
+            "num_trades" => DataType::Int64,
+            _ => DataType::Float64,
+        };
+        fields.push(Field::new(key, t, true));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+fn csv_cell(v: StatValue) -> String {
+    match v {
+        StatValue::Time(t) => format_timestamp(t),
+        StatValue::Count(c) => c.to_string(),
+        other => {
+            let x = other.as_f64();
+            if x.is_nan() {
+                String::new()
+            } else {
+                format!("{x}")
+            }
+        }
+    }
+}
+
+impl SweepWriter {
+    /// Starts writing to a temporary file next to `path`; `params` are the strategy's
+    /// parameters (the leading columns).
+    pub fn create(path: &Path, params: &[ParamSpec]) -> Result<SweepWriter, DataError> {
+        let format = SweepFormat::from_path(path)?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let file = File::create(&tmp).map_err(io(path))?;
+        let sink = match format {
+            SweepFormat::Csv => {
+                let mut w = BufWriter::new(file);
+                let mut header: Vec<&str> = params.iter().map(|p| p.name).collect();
+                header.extend(Stats::keys());
+                writeln!(w, "{}", header.join(",")).map_err(io(path))?;
+                Sink::Csv(w)
+            }
+            SweepFormat::Json => {
+                let mut w = BufWriter::new(file);
+                w.write_all(b"{\"combos\":[").map_err(io(path))?;
+                Sink::Json { w, first: true }
+            }
+            SweepFormat::Parquet => Sink::Parquet {
+                writer: Box::new(
+                    ArrowWriter::try_new(file, schema(params), None).map_err(pq(path))?,
+                ),
+                rows: Vec::with_capacity(PARQUET_BATCH),
+            },
+        };
+        Ok(SweepWriter {
+            path: path.into(),
+            tmp,
+            params: params.to_vec(),
+            sink: Some(sink),
+        })
+    }
+
+    /// Appends one combination.
+    pub fn write(&mut self, r: &ComboResult) -> Result<(), DataError> {
+        let path = self.path.clone();
+        let values: Vec<Option<ParamValue>> = self
+            .params
+            .iter()
+            .map(|p| r.params.values().get(p.name).cloned())
+            .collect();
+        match self.sink.as_mut().expect("writer used after finish") {
+            Sink::Csv(w) => {
+                let mut cells: Vec<String> = values
+                    .iter()
+                    .map(|v| v.as_ref().map_or(String::new(), ToString::to_string))
+                    .collect();
+                cells.extend(r.stats.entries().into_iter().map(|(_, v)| csv_cell(v)));
+                writeln!(w, "{}", cells.join(",")).map_err(io(&path))
+            }
+            Sink::Json { w, first } => {
+                if !*first {
+                    w.write_all(b",").map_err(io(&path))?;
+                }
+                *first = false;
+                serde_json::to_writer(&mut *w, &combo_json(r)).map_err(|e| io(&path)(e.into()))
+            }
+            Sink::Parquet { writer, rows } => {
+                rows.push((values, r.stats.clone()));
+                if rows.len() >= PARQUET_BATCH {
+                    let batch = parquet_batch(&self.params, rows);
+                    rows.clear();
+                    writer.write(&batch?).map_err(pq(&path))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the trailer (JSON: the best combination), flushes, and moves the file into
+    /// place.
+    pub fn finish(mut self, best: Option<&ComboResult>) -> Result<(), DataError> {
+        let path = self.path.clone();
+        let file = match self.sink.take().expect("finish called once") {
+            Sink::Csv(w) => w.into_inner().map_err(|e| io(&path)(e.into_error()))?,
+            Sink::Json { mut w, .. } => {
+                let best = best.map_or(Value::Null, combo_json);
+                write!(w, "],\"best\":{}}}", best).map_err(io(&path))?;
+                w.into_inner().map_err(|e| io(&path)(e.into_error()))?
+            }
+            Sink::Parquet {
+                mut writer,
+                mut rows,
+            } => {
+                if !rows.is_empty() {
+                    let batch = parquet_batch(&self.params, &rows)?;
+                    rows.clear();
+                    writer.write(&batch).map_err(pq(&path))?;
+                }
+                writer.into_inner().map_err(pq(&path))?
+            }
+        };
+        file.sync_all().map_err(io(&path))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(io(&path))
+    }
+}
+
+impl Drop for SweepWriter {
+    fn drop(&mut self) {
+        // Not finished (an error): leave no half-written file behind.
+        if self.sink.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// `{"params": {...}, "stats": {...}}` for one combination.
+pub fn combo_json(r: &ComboResult) -> Value {
+    json!({"params": r.params, "stats": stats_json(&r.stats)})
+}
+
+fn parquet_batch(
+    params: &[ParamSpec],
+    rows: &[(Vec<Option<ParamValue>>, Stats)],
+) -> Result<RecordBatch, DataError> {
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    for (k, p) in params.iter().enumerate() {
+        let col: ArrayRef = match p.kind {
+            ParamKind::Int { .. } => {
+                let mut b = Int64Builder::with_capacity(rows.len());
+                for (v, _) in rows {
+                    b.append_option(match &v[k] {
+                        Some(ParamValue::Int(i)) => Some(*i),
+                        _ => None,
+                    });
+                }
+                Arc::new(b.finish())
+            }
+            ParamKind::Float { .. } => {
+                let mut b = Float64Builder::with_capacity(rows.len());
+                for (v, _) in rows {
+                    b.append_option(match &v[k] {
+                        Some(ParamValue::Float(f)) => Some(*f),
+                        Some(ParamValue::Int(i)) => Some(*i as f64),
+                        _ => None,
+                    });
+                }
+                Arc::new(b.finish())
+            }
+            ParamKind::Choice(_) => {
+                let mut b = StringBuilder::new();
+                for (v, _) in rows {
+                    b.append_option(v[k].as_ref().map(ToString::to_string));
+                }
+                Arc::new(b.finish())
+            }
+        };
+        cols.push(col);
+    }
+    for (j, key) in Stats::keys().iter().enumerate() {
+        let col: ArrayRef = match *key {
+            "start" | "end" => {
+                let mut b = StringBuilder::new();
+                for (_, s) in rows {
+                    b.append_value(stat_json(s.entries()[j].1).as_str().unwrap_or_default());
+                }
+                Arc::new(b.finish())
+            }
+            "num_trades" => {
+                let mut b = Int64Builder::with_capacity(rows.len());
+                for (_, s) in rows {
+                    b.append_value(s.num_trades as i64);
+                }
+                Arc::new(b.finish())
+            }
+            _ => {
+                let mut b = Float64Builder::with_capacity(rows.len());
+                for (_, s) in rows {
+                    let x = s.entries()[j].1.as_f64();
+                    b.append_option((!x.is_nan()).then_some(x));
+                }
+                Arc::new(b.finish())
+            }
+        };
+        cols.push(col);
+    }
+    RecordBatch::try_new(schema(params), cols).map_err(|e| DataError::Parquet {
+        file: "sweep output".into(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backtide_core::strategy::builtin;
+    use backtide_core::sweep::{Axis, Method, Objective, SweepControl, SweepSpec, run_sweep};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    #[test]
+    fn parquet_output_reads_back_with_one_row_per_combination() {
+        let bars = crate::sample("GOOG").unwrap();
+        let info = builtin::find("sma_cross").unwrap();
+        let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
+        let spec = SweepSpec {
+            strategy: info,
+            fixed: vec![],
+            axes: vec![
+                Axis::parse(p("fast"), "5,10").unwrap(),
+                Axis::parse(p("slow"), "20,30,40").unwrap(),
+            ],
+            constraint: None,
+            method: Method::Grid,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.parquet");
+        let mut w = SweepWriter::create(&path, info.params).unwrap();
+        let obj = Objective::new("sqn", true).unwrap();
+        let out = run_sweep::<DataError>(
+            &bars,
+            &spec,
+            &backtide_core::BrokerConfig::default(),
+            &obj,
+            &SweepControl::default(),
+            &mut |r| w.write(r),
+        )
+        .unwrap();
+        w.finish(out.best.as_ref()).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(rows, 6);
+        let schema = batches[0].schema();
+        assert_eq!(schema.field(0).name(), "fast");
+        assert_eq!(schema.field(1).name(), "slow");
+        assert!(schema.index_of("sharpe_ratio").is_ok());
+    }
+
+    #[test]
+    fn unfinished_writer_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let w = SweepWriter::create(&path, builtin::find("sma_cross").unwrap().params).unwrap();
+        drop(w);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
