@@ -115,7 +115,8 @@ fn run_units(
     let mut equity = vec![f64::NAN; n];
     let mut out_of_money = false;
     let mut completed = true;
-    for i in start..n {
+    let mut i = start;
+    while i < n {
         match broker.next_bar(bars, i) {
             Ok(e) => equity[i] = e,
             Err(_) => {
@@ -132,6 +133,22 @@ fn run_units(
             broker: &mut broker,
         };
         strategy.next(&mut ctx)?;
+        i += 1;
+        // Fast-forward over bars where the strategy promises to do nothing and no order is
+        // pending: only equity changes, computed exactly as `next_bar` computes it.
+        let idle_to = strategy.idle_until(i).min(n);
+        if idle_to > i && broker.orders.is_empty() {
+            let close = bars.close();
+            while i < idle_to {
+                let e = broker.equity(close[i]);
+                if e <= 0.0 {
+                    break; // let next_bar liquidate and stop, as on any bar
+                }
+                broker.i = i;
+                equity[i] = e;
+                i += 1;
+            }
+        }
     }
     if completed && cfg.finalize_trades && start < n {
         let ids: Vec<_> = broker.trades.iter().rev().map(|t| t.id).collect();

@@ -7,8 +7,10 @@
 
 pub mod builtin;
 mod params;
+mod signals;
 
 pub use params::{DefaultValue, ParamKind, ParamSpec, ParamValue, Params};
+pub use signals::{EntryRule, PerBar, SignalDriven, SignalStrategy, Signals};
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -54,6 +56,15 @@ pub trait Strategy: Send {
     /// Decides on bar `ctx.index()`, after its close. Market orders fill at the next bar's
     /// open (or this close with `trade_on_close`).
     fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error>;
+
+    /// The first bar at or after `from` on which `next` might act: a promise that `next`
+    /// would do nothing on the bars in between. The engine then only marks equity on those
+    /// bars (while no order is pending), which is what makes signal-driven strategies fast.
+    /// The default promises nothing. Decisions come from causal indicators, so this never
+    /// lets a strategy see the future; it only saves calls.
+    fn idle_until(&self, from: usize) -> usize {
+        from
+    }
 }
 
 /// Handle to an indicator registered in `init`.

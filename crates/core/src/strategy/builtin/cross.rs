@@ -4,7 +4,9 @@ use super::{Direction, SIZE, less_than, window};
 use crate::broker::OrderRequest;
 use crate::error::Error;
 use crate::indicators;
-use crate::strategy::{Context, Indicator, Init, Params, Strategy};
+use crate::strategy::{
+    Context, EntryRule, Indicator, Init, Params, PerBar, SignalStrategy, Signals, Strategy,
+};
 
 /// Which two lines cross.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,24 +85,8 @@ impl CrossStrategy {
         }
     }
 
-    fn request(&self, close: f64, long: bool) -> OrderRequest {
-        let mut r = OrderRequest {
-            size: self.size,
-            ..OrderRequest::default()
-        };
-        let sign = if long { 1.0 } else { -1.0 };
-        if let Some(sl) = self.sl_pct {
-            r.sl = Some(close * (1.0 - sign * sl));
-        }
-        if let Some(tp) = self.tp_pct {
-            r.tp = Some(close * (1.0 + sign * tp));
-        }
-        r
-    }
-}
-
-impl Strategy for CrossStrategy {
-    fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error> {
+    /// `fast line − slow line` and its name.
+    fn lines(&self, ctx: &Init<'_>) -> (String, Vec<f64>) {
         let close = ctx.bars().close();
         let (f, s) = (self.fast, self.slow);
         let (name, spread) = match self.lines {
@@ -121,6 +107,28 @@ impl Strategy for CrossStrategy {
                 indicators::macd(close, f, s, self.signal).histogram,
             ),
         };
+        (name, spread)
+    }
+
+    fn request(&self, close: f64, long: bool) -> OrderRequest {
+        let mut r = OrderRequest {
+            size: self.size,
+            ..OrderRequest::default()
+        };
+        let sign = if long { 1.0 } else { -1.0 };
+        if let Some(sl) = self.sl_pct {
+            r.sl = Some(close * (1.0 - sign * sl));
+        }
+        if let Some(tp) = self.tp_pct {
+            r.tp = Some(close * (1.0 + sign * tp));
+        }
+        r
+    }
+}
+
+impl Strategy for CrossStrategy {
+    fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error> {
+        let (name, spread) = self.lines(ctx);
         self.spread = Some(ctx.indicator(name, spread));
         Ok(())
     }
@@ -158,5 +166,45 @@ impl Strategy for CrossStrategy {
             }
         }
         Ok(())
+    }
+}
+
+impl SignalStrategy for CrossStrategy {
+    fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error> {
+        let (name, d) = self.lines(ctx);
+        let close = ctx.bars().close();
+        let n = d.len();
+        let rule = match self.direction {
+            Direction::LongShort => EntryRule::Reenter,
+            Direction::LongOnly => EntryRule::OnlyWhenFlat,
+        };
+        let mut s = Signals::none(n, rule);
+        let (mut sl, mut tp) = (vec![f64::NAN; n], vec![f64::NAN; n]);
+        for i in 1..n {
+            let up = d[i - 1] < 0.0 && d[i] > 0.0;
+            let down = d[i - 1] > 0.0 && d[i] < 0.0;
+            if up {
+                s.long_entry[i] = true;
+            } else if down {
+                match self.direction {
+                    Direction::LongShort => s.short_entry[i] = true,
+                    Direction::LongOnly => s.long_exit[i] = true,
+                }
+            }
+            if up || (down && self.direction == Direction::LongShort) {
+                let r = self.request(close[i], up);
+                sl[i] = r.sl.unwrap_or(f64::NAN);
+                tp[i] = r.tp.unwrap_or(f64::NAN);
+            }
+        }
+        s.size = self.size.map_or(PerBar::Unset, PerBar::Const);
+        if self.sl_pct.is_some() {
+            s.sl = PerBar::Values(sl);
+        }
+        if self.tp_pct.is_some() {
+            s.tp = PerBar::Values(tp);
+        }
+        ctx.indicator(name, d);
+        Ok(s)
     }
 }

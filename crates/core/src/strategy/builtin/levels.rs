@@ -5,7 +5,9 @@ use super::{Direction, less_than, window};
 use crate::broker::OrderRequest;
 use crate::error::Error;
 use crate::indicators;
-use crate::strategy::{Context, Indicator, Init, Params, Strategy};
+use crate::strategy::{
+    Context, EntryRule, Indicator, Init, Params, PerBar, SignalStrategy, Signals, Strategy,
+};
 
 /// Goes long (or short) on a signal, with the usual flat/long/short bookkeeping.
 fn enter(ctx: &mut Context<'_>, long: bool, size: Option<f64>) -> Result<(), Error> {
@@ -238,5 +240,85 @@ impl Strategy for BuyAndHold {
             })?;
         }
         Ok(())
+    }
+}
+
+fn size_of(size: Option<f64>) -> PerBar {
+    size.map_or(PerBar::Unset, PerBar::Const)
+}
+
+impl SignalStrategy for RsiReversion {
+    fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error> {
+        let r = indicators::rsi(ctx.bars().close(), self.period);
+        let mut s = Signals::none(r.len(), EntryRule::IfNotSameSide);
+        for (i, &x) in r.iter().enumerate() {
+            s.long_entry[i] = x < self.lower;
+            match self.direction {
+                Direction::LongShort => s.short_entry[i] = x > self.upper,
+                Direction::LongOnly => s.long_exit[i] = x > self.upper,
+            }
+        }
+        s.size = size_of(self.size);
+        ctx.indicator(format!("RSI({})", self.period), r);
+        Ok(s)
+    }
+}
+
+impl SignalStrategy for BollingerReversion {
+    fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error> {
+        let close = ctx.bars().close();
+        let b = indicators::bollinger(close, self.period, self.k);
+        let mut s = Signals::none(close.len(), EntryRule::OnlyWhenFlat);
+        for (i, &c) in close.iter().enumerate() {
+            s.long_entry[i] = c < b.lower[i];
+            s.short_entry[i] = self.direction == Direction::LongShort && c > b.upper[i];
+            s.long_exit[i] = c > b.middle[i];
+            s.short_exit[i] = c < b.middle[i];
+        }
+        s.size = size_of(self.size);
+        ctx.indicator("BB upper", b.upper);
+        ctx.indicator("BB middle", b.middle);
+        ctx.indicator("BB lower", b.lower);
+        Ok(s)
+    }
+}
+
+impl SignalStrategy for DonchianBreakout {
+    fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error> {
+        let (h, l, close) = (ctx.bars().high(), ctx.bars().low(), ctx.bars().close());
+        let eh = lag1(indicators::highest(h, self.entry));
+        let el = lag1(indicators::lowest(l, self.entry));
+        let xh = lag1(indicators::highest(h, self.exit));
+        let xl = lag1(indicators::lowest(l, self.exit));
+        let mut s = Signals::none(close.len(), EntryRule::IfNotSameSide);
+        for (i, &c) in close.iter().enumerate() {
+            s.long_entry[i] = c > eh[i];
+            s.short_entry[i] = self.direction == Direction::LongShort && c < el[i];
+            s.long_exit[i] = c < xl[i];
+            s.short_exit[i] = c > xh[i];
+        }
+        s.size = size_of(self.size);
+        for (name, v) in [
+            ("entry high", eh),
+            ("entry low", el),
+            ("exit high", xh),
+            ("exit low", xl),
+        ] {
+            ctx.indicator(name, v);
+        }
+        Ok(s)
+    }
+}
+
+impl SignalStrategy for BuyAndHold {
+    fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error> {
+        let n = ctx.bars().len();
+        let mut s = Signals::none(n, EntryRule::IfNotSameSide);
+        // The first bar `next` runs on (no indicators: bar 1).
+        if n > 1 {
+            s.long_entry[1] = true;
+        }
+        s.size = size_of(self.size);
+        Ok(s)
     }
 }

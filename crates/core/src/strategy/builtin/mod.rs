@@ -3,7 +3,7 @@
 mod cross;
 mod levels;
 
-use super::{DefaultValue, ParamKind, ParamSpec, Params, Strategy};
+use super::{DefaultValue, ParamKind, ParamSpec, Params, SignalDriven, Strategy};
 use crate::error::Error;
 
 pub use cross::{CrossLines, CrossStrategy};
@@ -36,12 +36,20 @@ pub struct StrategyInfo {
     /// Its parameters.
     pub params: &'static [ParamSpec],
     build: fn(&Params) -> Result<Box<dyn Strategy>, Error>,
+    build_signals: fn(&Params) -> Result<Box<dyn Strategy>, Error>,
 }
 
 impl StrategyInfo {
     /// Builds the strategy from validated parameters (checks cross-parameter rules).
     pub fn build(&self, params: &Params) -> Result<Box<dyn Strategy>, Error> {
         (self.build)(params)
+    }
+
+    /// The same strategy through the signal front end ([`crate::strategy::SignalDriven`]):
+    /// identical trades, computed with one vectorized pass and bars without a decision
+    /// skipped. Sweeps use it.
+    pub fn build_signals(&self, params: &Params) -> Result<Box<dyn Strategy>, Error> {
+        (self.build_signals)(params)
     }
 }
 
@@ -127,12 +135,24 @@ pub static STRATEGIES: &[StrategyInfo] = &[
         about: "SMA(fast) crossing SMA(slow): up-cross goes long, down-cross exits (or goes short)",
         params: MA_CROSS_PARAMS,
         build: |p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Sma, p)?)),
+        build_signals: |p| {
+            Ok(Box::new(SignalDriven::new(CrossStrategy::from_params(
+                CrossLines::Sma,
+                p,
+            )?)))
+        },
     },
     StrategyInfo {
         name: "ema_cross",
         about: "EMA(fast) crossing EMA(slow): up-cross goes long, down-cross exits (or goes short)",
         params: MA_CROSS_PARAMS,
         build: |p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Ema, p)?)),
+        build_signals: |p| {
+            Ok(Box::new(SignalDriven::new(CrossStrategy::from_params(
+                CrossLines::Ema,
+                p,
+            )?)))
+        },
     },
     StrategyInfo {
         name: "macd_cross",
@@ -147,6 +167,12 @@ pub static STRATEGIES: &[StrategyInfo] = &[
             TP_PCT,
         ],
         build: |p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Macd, p)?)),
+        build_signals: |p| {
+            Ok(Box::new(SignalDriven::new(CrossStrategy::from_params(
+                CrossLines::Macd,
+                p,
+            )?)))
+        },
     },
     StrategyInfo {
         name: "rsi_reversion",
@@ -165,6 +191,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
             SIZE,
         ],
         build: |p| Ok(Box::new(RsiReversion::from_params(p)?)),
+        build_signals: |p| Ok(Box::new(SignalDriven::new(RsiReversion::from_params(p)?))),
     },
     StrategyInfo {
         name: "bollinger_reversion",
@@ -183,6 +210,11 @@ pub static STRATEGIES: &[StrategyInfo] = &[
             SIZE,
         ],
         build: |p| Ok(Box::new(BollingerReversion::from_params(p)?)),
+        build_signals: |p| {
+            Ok(Box::new(SignalDriven::new(
+                BollingerReversion::from_params(p)?,
+            )))
+        },
     },
     StrategyInfo {
         name: "donchian_breakout",
@@ -195,12 +227,18 @@ pub static STRATEGIES: &[StrategyInfo] = &[
             SIZE,
         ],
         build: |p| Ok(Box::new(DonchianBreakout::from_params(p)?)),
+        build_signals: |p| {
+            Ok(Box::new(SignalDriven::new(DonchianBreakout::from_params(
+                p,
+            )?)))
+        },
     },
     StrategyInfo {
         name: "buy_and_hold",
         about: "buy on the first bar and hold",
         params: &[SIZE],
         build: |p| Ok(Box::new(BuyAndHold::from_params(p))),
+        build_signals: |p| Ok(Box::new(SignalDriven::new(BuyAndHold::from_params(p)))),
     },
 ];
 

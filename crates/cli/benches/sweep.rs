@@ -1,0 +1,119 @@
+//! Sweep throughput and memory.
+//!
+//! Workloads (fixed-seed synthetic random-walk minute bars, generated here), each
+//! `sma_cross` long/short with 0.1 % commission, statistics for every combination:
+//! 1. 1,000 combinations (fast 1..=20 × slow 30..=520 step 10) on 100k bars;
+//! 2. 100 combinations (fast 1..=10 × slow 30..=120 step 10) on 1M bars;
+//!
+//! each on 1 thread and on all threads, reported as bar·combos/s, plus peak RSS of the
+//! process (the last line; it covers every workload).
+//!
+//! Run: `cargo bench -p backtide-cli --bench sweep`.
+
+// A benchmark measures wall-clock time by definition; the ban protects the engine.
+#![allow(clippy::disallowed_methods)]
+
+use std::time::Instant;
+
+use backtide_core::strategy::builtin;
+use backtide_core::sweep::{Axis, Method, Objective, SweepControl, SweepSpec, run_sweep};
+use backtide_core::{Bars, BrokerConfig, Commission, Error};
+
+fn synthetic(n: usize, seed: u64) -> Bars {
+    let mut x = seed | 1;
+    let mut rnd = move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut cols: [Vec<f64>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut time = Vec::with_capacity(n);
+    let mut price = 100.0;
+    for i in 0..n {
+        let open = price;
+        price = (price * (1.0 + (rnd() - 0.5) * 0.004)).max(1.0);
+        time.push(1_600_000_000_000_000_000 + i as i64 * 60_000_000_000);
+        cols[0].push(open);
+        cols[1].push(open.max(price) * (1.0 + rnd() * 0.001));
+        cols[2].push(open.min(price) * (1.0 - rnd() * 0.001));
+        cols[3].push(price);
+        cols[4].push((rnd() * 1000.0).floor());
+    }
+    let [o, h, l, c, v] = cols;
+    Bars::try_new(time, o, h, l, c, v).expect("valid")
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn bench(label: &str, bars: &Bars, fast: &str, slow: &str) {
+    let info = builtin::find("sma_cross").unwrap();
+    let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
+    let spec = SweepSpec {
+        strategy: info,
+        fixed: vec![],
+        axes: vec![
+            Axis::parse(p("fast"), fast).unwrap(),
+            Axis::parse(p("slow"), slow).unwrap(),
+        ],
+        constraint: None,
+        method: Method::Grid,
+    };
+    let cfg = BrokerConfig {
+        commission: Commission::Relative(0.001),
+        ..BrokerConfig::default()
+    };
+    let obj = Objective::new("sharpe_ratio", true).unwrap();
+    let threads_all = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for threads in [1, threads_all] {
+        let control = SweepControl {
+            threads,
+            ..SweepControl::default()
+        };
+        let t0 = Instant::now();
+        let mut n = 0usize;
+        let out = run_sweep::<Error>(bars, &spec, &cfg, &obj, &control, &mut |_| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        let s = t0.elapsed().as_secs_f64();
+        assert_eq!(out.failed.0, 0);
+        println!(
+            "{label}: {n} combos x {} bars, {threads} thread(s): {s:.2} s = {:.1} M bar·combos/s",
+            bars.len(),
+            (n * bars.len()) as f64 / s / 1e6
+        );
+    }
+}
+
+fn main() {
+    bench(
+        "1000 combos",
+        &synthetic(100_000, 11),
+        "1:20:1",
+        "30:520:10",
+    );
+    bench(
+        "100 combos",
+        &synthetic(1_000_000, 12),
+        "1:10:1",
+        "30:120:10",
+    );
+    println!(
+        "peak RSS of the whole benchmark process: {:.1} MB",
+        peak_rss_mb()
+    );
+}

@@ -1,0 +1,190 @@
+//! The vectorized front end: a strategy computes all its decisions at once, as vectors,
+//! and [`SignalDriven`] feeds them to the same broker as any per-bar strategy.
+//!
+//! Because decisions are known up front, the engine skips the bars without one
+//! ([`Strategy::idle_until`]), which is what makes sweeps fast; the fills, costs and
+//! accounting are the broker's, so a per-bar strategy and its signal twin give identical
+//! trades and equity (property-tested for every built-in).
+
+use super::{Context, Init, Strategy};
+use crate::broker::OrderRequest;
+use crate::error::Error;
+
+/// A per-bar value that may be absent, the same on every bar, or given per bar.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum PerBar {
+    /// No value (the order's default).
+    #[default]
+    Unset,
+    /// The same value on every bar.
+    Const(f64),
+    /// One value per bar; NaN means unset on that bar.
+    Values(Vec<f64>),
+}
+
+impl PerBar {
+    /// The value at bar `i`, if any.
+    pub fn get(&self, i: usize) -> Option<f64> {
+        match self {
+            PerBar::Unset => None,
+            PerBar::Const(v) => Some(*v),
+            PerBar::Values(v) => v.get(i).copied().filter(|x| !x.is_nan()),
+        }
+    }
+}
+
+/// What an entry signal does when a position is already open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryRule {
+    /// Close whatever is open, then enter (a repeated signal re-enters): the
+    /// `position.close(); buy()` idiom of backtesting.py strategies.
+    Reenter,
+    /// Enter unless already on that side; an opposite position is closed first.
+    IfNotSameSide,
+    /// Enter only when flat.
+    OnlyWhenFlat,
+}
+
+/// Decisions for every bar. On bar `i`: a long entry is tried first, else a short entry;
+/// if neither placed an order, a long exit closes a long position and a short exit a short
+/// one. Orders fill like any other (next open, or this close with `trade_on_close`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signals {
+    /// Go long.
+    pub long_entry: Vec<bool>,
+    /// Close a long position.
+    pub long_exit: Vec<bool>,
+    /// Go short.
+    pub short_entry: Vec<bool>,
+    /// Close a short position.
+    pub short_exit: Vec<bool>,
+    /// Order size (fraction of margin below 1, else units); unset = all available margin.
+    pub size: PerBar,
+    /// Stop-loss price for entries.
+    pub sl: PerBar,
+    /// Take-profit price for entries.
+    pub tp: PerBar,
+    /// What entries do when a position is open.
+    pub entry_rule: EntryRule,
+}
+
+impl Signals {
+    /// No signals on `n` bars.
+    pub fn none(n: usize, entry_rule: EntryRule) -> Signals {
+        Signals {
+            long_entry: vec![false; n],
+            long_exit: vec![false; n],
+            short_entry: vec![false; n],
+            short_exit: vec![false; n],
+            size: PerBar::Unset,
+            sl: PerBar::Unset,
+            tp: PerBar::Unset,
+            entry_rule,
+        }
+    }
+
+    fn any(&self, i: usize) -> bool {
+        self.long_entry[i] || self.long_exit[i] || self.short_entry[i] || self.short_exit[i]
+    }
+}
+
+/// A strategy that decides in one vectorized pass.
+pub trait SignalStrategy: Send {
+    /// Computes indicators (registering them with `ctx` for the warm-up, as in
+    /// [`Strategy::init`]) and the decision for every bar. The decision at bar `i` must
+    /// depend on data up to bar `i` only.
+    fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error>;
+}
+
+/// Runs a [`SignalStrategy`] through the broker.
+pub struct SignalDriven<S> {
+    inner: S,
+    signals: Option<Signals>,
+    /// Bars with any signal, ascending: where `next` may act.
+    active: Vec<usize>,
+}
+
+impl<S: SignalStrategy> SignalDriven<S> {
+    /// Wraps a signal strategy.
+    pub fn new(inner: S) -> Self {
+        SignalDriven {
+            inner,
+            signals: None,
+            active: Vec::new(),
+        }
+    }
+
+    fn enter(s: &Signals, ctx: &mut Context<'_>, long: bool) -> Result<bool, Error> {
+        let pos = ctx.position();
+        let same = if long { pos.is_long() } else { pos.is_short() };
+        match s.entry_rule {
+            EntryRule::Reenter => ctx.close_position(),
+            EntryRule::IfNotSameSide if same => return Ok(false),
+            EntryRule::IfNotSameSide if !pos.is_flat() => ctx.close_position(),
+            EntryRule::IfNotSameSide => {}
+            EntryRule::OnlyWhenFlat if !pos.is_flat() => return Ok(false),
+            EntryRule::OnlyWhenFlat => {}
+        }
+        let i = ctx.index();
+        let req = OrderRequest {
+            size: s.size.get(i),
+            sl: s.sl.get(i),
+            tp: s.tp.get(i),
+            ..OrderRequest::default()
+        };
+        if long {
+            ctx.buy_with(req)?
+        } else {
+            ctx.sell_with(req)?
+        };
+        Ok(true)
+    }
+}
+
+impl<S: SignalStrategy> Strategy for SignalDriven<S> {
+    fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error> {
+        let s = self.inner.signals(ctx)?;
+        let n = ctx.bars().len();
+        for (name, v) in [
+            ("long_entry", &s.long_entry),
+            ("long_exit", &s.long_exit),
+            ("short_entry", &s.short_entry),
+            ("short_exit", &s.short_exit),
+        ] {
+            if v.len() != n {
+                return Err(Error::Param {
+                    param: name.into(),
+                    message: format!("signal vector has {} values for {n} bars", v.len()),
+                });
+            }
+        }
+        self.active = (0..n).filter(|&i| s.any(i)).collect();
+        self.signals = Some(s);
+        Ok(())
+    }
+
+    fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error> {
+        let Some(s) = &self.signals else {
+            return Ok(());
+        };
+        let i = ctx.index();
+        let mut placed = false;
+        if s.long_entry[i] {
+            placed = Self::enter(s, ctx, true)?;
+        } else if s.short_entry[i] {
+            placed = Self::enter(s, ctx, false)?;
+        }
+        if !placed {
+            let pos = ctx.position();
+            if (s.long_exit[i] && pos.is_long()) || (s.short_exit[i] && pos.is_short()) {
+                ctx.close_position();
+            }
+        }
+        Ok(())
+    }
+
+    fn idle_until(&self, from: usize) -> usize {
+        let k = self.active.partition_point(|&i| i < from);
+        self.active.get(k).copied().unwrap_or(usize::MAX)
+    }
+}
