@@ -315,7 +315,7 @@ fn run_one(
     values: &[ParamValue],
 ) -> Result<ComboResult, Error> {
     let params = spec.params_for(values)?;
-    let mut strategy = spec.strategy.build(&params)?;
+    let mut strategy = spec.strategy.build_signals(&params)?;
     let run = run_with_cache(bars, strategy.as_mut(), cfg, Some(cache))?;
     let stats = stats::compute(bars, &run);
     Ok(ComboResult {

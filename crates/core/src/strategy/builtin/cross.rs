@@ -90,6 +90,16 @@ impl CrossStrategy {
         let close = ctx.bars().close();
         let (f, s) = (self.fast, self.slow);
         let (name, spread) = match self.lines {
+            CrossLines::Sma if ctx.has_cache() => {
+                // In a sweep each SMA is computed once and shared; the subtraction is the
+                // same arithmetic as the fused kernel, so results are bit-identical.
+                let a = ctx.shared(&format!("SMA(close,{f})"), || indicators::sma(close, f));
+                let b = ctx.shared(&format!("SMA(close,{s})"), || indicators::sma(close, s));
+                (
+                    format!("SMA({f})-SMA({s})"),
+                    a.iter().zip(b.iter()).map(|(x, y)| x - y).collect(),
+                )
+            }
             CrossLines::Sma => (
                 format!("SMA({f})-SMA({s})"),
                 indicators::sma_difference(close, f, s),
