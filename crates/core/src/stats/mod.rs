@@ -265,34 +265,94 @@ fn data_period(time: &[TimestampNs]) -> i64 {
     }
 }
 
-/// Equity resampled to calendar buckets (last value of each), as period returns.
-fn period_returns(time: &[TimestampNs], equity: &[f64], bucket: Bucket) -> Vec<f64> {
-    let mut last: Vec<f64> = Vec::new();
-    let mut key = None;
-    for (&t, &e) in time.iter().zip(equity) {
-        let k = bucket.key(t);
-        if key == Some(k) {
-            *last.last_mut().expect("bucket opened") = e;
-        } else {
-            key = Some(k);
-            last.push(e);
+/// What the statistics need from the bars alone: computed once and shared by every run on
+/// the same bars (a sweep's combinations).
+#[derive(Debug, Clone)]
+pub struct StatsContext {
+    /// Median bar spacing (ns) of the last 100 bars.
+    period: i64,
+    /// Periods per year for annualisation.
+    annual: f64,
+    /// Index of the last bar of each resampling bucket (day, week, month or year).
+    bucket_ends: Vec<usize>,
+    /// Per-bar market log returns (`ln(c[i]/c[i−1])` at index `i−1`), minus their mean.
+    market_centered: Vec<f64>,
+    /// Σ of the squared centred market log returns.
+    market_ss: f64,
+}
+
+impl StatsContext {
+    /// Precomputes the bar-only parts of the statistics.
+    pub fn new(bars: &Bars) -> StatsContext {
+        let time = bars.time();
+        let close = bars.close();
+        let n = time.len();
+        let period = data_period(time);
+        let freq_days = period.div_euclid(NS_PER_DAY);
+        let weekend_share =
+            time.iter().filter(|&&t| weekday(t) >= 5).count() as f64 / n.max(1) as f64;
+        let (annual, bucket) = match freq_days {
+            7 => (52.0, Bucket::Week),
+            31 => (12.0, Bucket::Month),
+            365 => (1.0, Bucket::Year),
+            _ => (
+                if weekend_share > 2.0 / 7.0 * 0.6 {
+                    365.0
+                } else {
+                    252.0
+                },
+                Bucket::Day,
+            ),
+        };
+        let mut bucket_ends = Vec::new();
+        for i in 0..n {
+            if i + 1 == n || bucket.key(time[i + 1]) != bucket.key(time[i]) {
+                bucket_ends.push(i);
+            }
+        }
+        let mut market_centered: Vec<f64> = close.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+        let m = mean(market_centered.iter().copied());
+        for y in &mut market_centered {
+            *y -= m;
+        }
+        let market_ss = market_centered.iter().map(|y| y * y).sum();
+        StatsContext {
+            period,
+            annual,
+            bucket_ends,
+            market_centered,
+            market_ss,
         }
     }
-    last.windows(2)
-        .map(|w| w[1] / w[0] - 1.0)
-        .filter(|r| !r.is_nan())
-        .collect()
 }
 
 /// Computes every statistic for a run over `bars`.
 ///
 /// `bars` must be the series the run used (before any fractional-unit scaling).
 pub fn compute(bars: &Bars, run: &RunResult) -> Stats {
-    compute_parts(bars, &run.trades, &run.equity, run.warmup)
+    compute_with(
+        &StatsContext::new(bars),
+        bars,
+        &run.trades,
+        &run.equity,
+        run.warmup,
+    )
 }
 
 /// [`compute`] from its parts: closed trades, per-bar equity and the warm-up bar.
 pub fn compute_parts(bars: &Bars, trades: &[ClosedTrade], equity: &[f64], warmup: usize) -> Stats {
+    compute_with(&StatsContext::new(bars), bars, trades, equity, warmup)
+}
+
+/// [`compute_parts`] with the bar-only work precomputed in `ctx` (which must come from
+/// the same `bars`).
+pub fn compute_with(
+    ctx: &StatsContext,
+    bars: &Bars,
+    trades: &[ClosedTrade],
+    equity: &[f64],
+    warmup: usize,
+) -> Stats {
     let time = bars.time();
     let close = bars.close();
     let n = equity.len();
@@ -333,7 +393,7 @@ pub fn compute_parts(bars: &Bars, trades: &[ClosedTrade], equity: &[f64], warmup
         mean(dd_peaks.iter().copied())
     };
 
-    let period = data_period(time);
+    let period = ctx.period;
     let round = |v: Option<i64>| v.map(|x| ceil_to_resolution(x, period));
     let mean_ns = |v: &[i64]| {
         if v.is_empty() {
@@ -369,16 +429,13 @@ pub fn compute_parts(bars: &Bars, trades: &[ClosedTrade], equity: &[f64], warmup
         f64::NAN
     };
 
-    let freq_days = period.div_euclid(NS_PER_DAY);
-    let weekend_share = time.iter().filter(|&&t| weekday(t) >= 5).count() as f64 / n as f64;
-    let have_weekends = weekend_share > 2.0 / 7.0 * 0.6;
-    let (annual, bucket) = match freq_days {
-        7 => (52.0, Bucket::Week),
-        31 => (12.0, Bucket::Month),
-        365 => (1.0, Bucket::Year),
-        _ => (if have_weekends { 365.0 } else { 252.0 }, Bucket::Day),
-    };
-    let r = period_returns(time, equity, bucket);
+    let annual = ctx.annual;
+    let r: Vec<f64> = ctx
+        .bucket_ends
+        .windows(2)
+        .map(|w| equity[w[1]] / equity[w[0]] - 1.0)
+        .filter(|r| !r.is_nan())
+        .collect();
     let g = geometric_mean(&r);
     let ann_return = (1.0 + g).powf(annual) - 1.0;
     let var = var_ddof1(&r);
@@ -396,23 +453,28 @@ pub fn compute_parts(bars: &Bars, trades: &[ClosedTrade], equity: &[f64], warmup
     let sortino = ann_return / (downside * annual.sqrt());
     let calmar = ann_return / or_nan(max_dd);
 
-    // Beta from per-bar log returns, streamed (Welford co-moments, no per-bar vectors).
+    // Beta = cov(Δlog equity, Δlog close) / var(Δlog close). With the market returns
+    // centred once per bar series, the covariance is one pass: Σ x·ỹ (Σ ỹ = 0). Unchanged
+    // equity gives x = ln 1 = 0 without calling ln. A non-finite x (equity at 0) makes beta
+    // NaN, as numpy's covariance does.
     let beta = if n > 2 {
-        let (mut k, mut me, mut mm, mut cov, mut var_m) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let mut cov = 0.0;
+        let mut finite = true;
         for i in 1..n {
-            let (x, y) = (
-                (equity[i] / equity[i - 1]).ln(),
-                (close[i] / close[i - 1]).ln(),
-            );
-            k += 1.0;
-            let dx = x - me;
-            me += dx / k;
-            let dy = y - mm;
-            mm += dy / k;
-            cov += dx * (y - mm);
-            var_m += dy * (y - mm);
+            let (a, b) = (equity[i - 1], equity[i]);
+            let x = if a == b && a != 0.0 {
+                0.0
+            } else {
+                (b / a).ln()
+            };
+            finite &= x.is_finite();
+            cov += x * ctx.market_centered[i - 1];
         }
-        cov / var_m
+        if finite {
+            cov / ctx.market_ss
+        } else {
+            f64::NAN
+        }
     } else {
         f64::NAN
     };

@@ -21,7 +21,7 @@ use crate::bars::Bars;
 use crate::broker::BrokerConfig;
 use crate::engine::run_with_cache;
 use crate::error::Error;
-use crate::stats::{self, Stats};
+use crate::stats::{self, Stats, StatsContext};
 use crate::strategy::builtin::StrategyInfo;
 use crate::strategy::{IndicatorCache, ParamValue, Params};
 
@@ -254,6 +254,7 @@ pub fn run_sweep<E: From<Error>>(
     let workers = pool.current_num_threads();
     let chunk = (workers * 8).max(16);
     let cache = IndicatorCache::default();
+    let stats_ctx = StatsContext::new(bars);
     let cancelled = || control.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
 
     let mut outcome = SweepOutcome {
@@ -277,7 +278,14 @@ pub fn run_sweep<E: From<Error>>(
                     if cancelled() {
                         return None;
                     }
-                    Some(run_one(bars, spec, cfg, &cache, base + k, values))
+                    Some(run_one(
+                        bars,
+                        spec,
+                        cfg,
+                        (&cache, &stats_ctx),
+                        base + k,
+                        values,
+                    ))
                 })
                 .collect()
         });
@@ -310,14 +318,14 @@ fn run_one(
     bars: &Bars,
     spec: &SweepSpec,
     cfg: &BrokerConfig,
-    cache: &IndicatorCache,
+    (cache, stats_ctx): (&IndicatorCache, &StatsContext),
     index: usize,
     values: &[ParamValue],
 ) -> Result<ComboResult, Error> {
     let params = spec.params_for(values)?;
     let mut strategy = spec.strategy.build_signals(&params)?;
     let run = run_with_cache(bars, strategy.as_mut(), cfg, Some(cache))?;
-    let stats = stats::compute(bars, &run);
+    let stats = stats::compute_with(stats_ctx, bars, &run.trades, &run.equity, run.warmup);
     Ok(ComboResult {
         index,
         values: values.to_vec(),

@@ -484,7 +484,7 @@ fn random_params(name: &str, r: &[u64; 6], long_only: bool) -> Vec<(String, Stri
     if name != "buy_and_hold" {
         p.push(("direction".into(), dir.into()));
     }
-    if matches!(name, "sma_cross" | "ema_cross" | "macd_cross") && r[3] % 3 == 0 {
+    if matches!(name, "sma_cross" | "ema_cross" | "macd_cross") && r[3].is_multiple_of(3) {
         p.push((
             "sl_pct".into(),
             format!("{}", 0.01 + (r[4] % 5) as f64 / 100.0),
@@ -494,10 +494,10 @@ fn random_params(name: &str, r: &[u64; 6], long_only: bool) -> Vec<(String, Stri
             format!("{}", 0.02 + (r[5] % 5) as f64 / 100.0),
         ));
     }
-    if r[5] % 4 == 0 {
+    if r[5].is_multiple_of(4) {
         p.push((
             "size".into(),
-            if r[4] % 2 == 0 {
+            if r[4].is_multiple_of(2) {
                 "0.5".into()
             } else {
                 "3".into()

@@ -200,11 +200,20 @@ fn bad_objective_and_params_are_errors() {
 fn sweep_results_equal_standalone_runs() {
     let (results, _) = collect(0, Method::Grid, None, None);
     let b = bars(1500);
-    let cfg = BrokerConfig { commission: Commission::Relative(0.001), exclusive_orders: true, ..BrokerConfig::default() };
+    let cfg = BrokerConfig {
+        commission: Commission::Relative(0.001),
+        exclusive_orders: true,
+        ..BrokerConfig::default()
+    };
     let info = builtin::find("sma_cross").unwrap();
     for r in results.iter().step_by(7) {
         let mut s = info.build(&r.params).unwrap();
         let run = backtide_core::run(&b, s.as_mut(), &cfg).unwrap();
-        assert_eq!(backtide_core::stats::compute(&b, &run), r.stats, "{:?}", r.values);
+        assert_eq!(
+            backtide_core::stats::compute(&b, &run),
+            r.stats,
+            "{:?}",
+            r.values
+        );
     }
 }
