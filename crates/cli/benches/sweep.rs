@@ -5,8 +5,8 @@
 //! 1. 1,000 combinations (fast 1..=20 × slow 30..=520 step 10) on 100k bars;
 //! 2. 100 combinations (fast 1..=10 × slow 30..=120 step 10) on 1M bars;
 //!
-//! each on 1 thread and on all threads, reported as bar·combos/s, plus peak RSS of the
-//! process (the last line; it covers every workload).
+//! each on 1 thread and on all threads, reported as bar·combos/s, with the peak RSS of
+//! each workload (run in a child process of its own).
 //!
 //! Run: `cargo bench -p backtide-cli --bench sweep`.
 
@@ -100,20 +100,46 @@ fn bench(label: &str, bars: &Bars, fast: &str, slow: &str) {
 }
 
 fn main() {
-    bench(
-        "1000 combos",
-        &synthetic(100_000, 11),
-        "1:20:1",
-        "30:520:10",
-    );
-    bench(
-        "100 combos",
-        &synthetic(1_000_000, 12),
-        "1:10:1",
-        "30:120:10",
-    );
-    println!(
-        "peak RSS of the whole benchmark process: {:.1} MB",
-        peak_rss_mb()
-    );
+    // Each workload runs in its own process so its peak RSS is its own.
+    match std::env::args().nth(1).as_deref() {
+        Some("--workload-1000") => {
+            bench(
+                "1000 combos",
+                &synthetic(100_000, 11),
+                "1:20:1",
+                "30:520:10",
+            );
+            println!(
+                "  peak RSS (1000 x 100k, both thread counts): {:.1} MB",
+                peak_rss_mb()
+            );
+        }
+        Some("--workload-100") => {
+            bench(
+                "100 combos",
+                &synthetic(1_000_000, 12),
+                "1:10:1",
+                "30:120:10",
+            );
+            println!(
+                "  peak RSS (100 x 1M, both thread counts): {:.1} MB",
+                peak_rss_mb()
+            );
+        }
+        _ => {
+            let me = std::env::current_exe().expect("own path");
+            for w in ["--workload-1000", "--workload-100"] {
+                let out = std::process::Command::new(&me)
+                    .arg(w)
+                    .output()
+                    .expect("run workload");
+                print!("{}", String::from_utf8_lossy(&out.stdout));
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
 }

@@ -74,20 +74,50 @@ pub struct Indicator(usize);
 /// Indicator series shared between backtests on the same bars, e.g. the combinations of a
 /// parameter sweep: `SMA(20)` is computed once however many combinations use it. Values
 /// are the same whoever computes them first, so sharing never changes a result.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct IndicatorCache {
     map: RwLock<HashMap<String, Arc<[f64]>>>,
+    /// Bytes of series kept; beyond it, series are computed and not stored.
+    budget: usize,
+    used: std::sync::atomic::AtomicUsize,
+}
+
+impl Default for IndicatorCache {
+    /// A cache that keeps at most 64 MiB of series.
+    fn default() -> Self {
+        Self::with_budget(64 << 20)
+    }
 }
 
 impl IndicatorCache {
-    /// The series cached under `key`, computing it with `f` the first time.
+    /// A cache that keeps at most `bytes` of series, so a sweep's memory stays bounded
+    /// however many indicator variants it uses; results never depend on the budget.
+    pub fn with_budget(bytes: usize) -> Self {
+        IndicatorCache {
+            map: RwLock::new(HashMap::new()),
+            budget: bytes,
+            used: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// The series cached under `key`, computing it with `f` the first time (or every
+    /// time, once the budget is spent).
     pub fn get_or_compute(&self, key: &str, f: impl FnOnce() -> Vec<f64>) -> Arc<[f64]> {
+        use std::sync::atomic::Ordering;
         if let Some(v) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(key) {
             return v.clone();
         }
         let v: Arc<[f64]> = f().into();
+        let bytes = v.len() * std::mem::size_of::<f64>();
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        map.entry(key.to_string()).or_insert(v).clone()
+        if let Some(existing) = map.get(key) {
+            return existing.clone();
+        }
+        if self.used.load(Ordering::Relaxed) + bytes <= self.budget {
+            self.used.fetch_add(bytes, Ordering::Relaxed);
+            map.insert(key.to_string(), v.clone());
+        }
+        v
     }
 
     /// Number of cached series.
