@@ -359,36 +359,68 @@ pub fn compute_with(
     let (start, end) = (time[0], time[n - 1]);
     let duration = end - start;
 
-    // Drawdown, streamed: a period runs between consecutive bars at a peak (dd == 0),
-    // the last bar closing the final one; its depth is the deepest dd inside it.
-    let (mut peak, mut max_dd) = (f64::NEG_INFINITY, f64::NAN);
+    // Drawdown and beta in one pass over equity.
+    //
+    // Drawdown: dd = 1 − e/peak is 0 exactly when e is at its running peak; a period runs
+    // between consecutive such bars (the last bar closing the final one). Within a period the
+    // peak is fixed, so its depth is 1 − min(e)/peak: rounding is monotone, so this is the
+    // largest per-bar dd bit for bit, at one division per period instead of one per bar.
+    //
+    // Beta = cov(Δlog equity, Δlog close) / var(Δlog close). With the market returns centred
+    // once per bar series (`ctx`), the covariance is Σ x·ỹ (Σ ỹ = 0). Unchanged equity gives
+    // x = ln 1 = 0 without calling ln. A non-finite x (equity at 0) makes beta NaN, as
+    // numpy's covariance does.
+    let (mut peak, mut low, mut last_zero) = (f64::NEG_INFINITY, f64::INFINITY, 0usize);
     let (mut dd_durations, mut dd_peaks) = (Vec::new(), Vec::new());
-    let (mut last_zero, mut depth) = (0usize, f64::NAN);
-    let mut nonzero_dd = (0.0, 0usize);
+    let mut max_dd = 0.0f64;
+    let (mut cov, mut finite, mut prev) = (0.0f64, true, f64::NAN);
     for (i, &e) in equity.iter().enumerate() {
-        peak = peak.max(e);
-        let dd = 1.0 - e / peak;
-        max_dd = max_dd.max(dd);
-        if dd != 0.0 && !dd.is_nan() {
-            nonzero_dd = (nonzero_dd.0 + dd, nonzero_dd.1 + 1);
+        if i > 0 {
+            let x = if prev == e && e != 0.0 {
+                0.0
+            } else {
+                (e / prev).ln()
+            };
+            finite &= x.is_finite();
+            cov += x * ctx.market_centered[i - 1];
         }
-        depth = depth.max(dd);
-        if dd == 0.0 || i == n - 1 {
+        prev = e;
+        if e >= peak {
             if i > last_zero + 1 {
+                let depth = 1.0 - low / peak;
+                max_dd = max_dd.max(depth);
                 dd_durations.push(time[i] - time[last_zero]);
                 dd_peaks.push(depth);
             }
+            peak = e;
             last_zero = i;
-            depth = dd;
+            low = f64::INFINITY;
+        } else {
+            low = low.min(e);
         }
     }
-    let max_dd = if max_dd.is_nan() { 0.0 } else { max_dd };
-    let avg_dd_depth = if dd_peaks.is_empty() {
-        if nonzero_dd.1 == 0 {
-            f64::NAN
-        } else {
-            nonzero_dd.0 / nonzero_dd.1 as f64
+    // Still below the peak at the end: the last bar closes the final period (if it spans
+    // more than one bar) and counts toward the maximum either way.
+    let trailing = if low.is_finite() {
+        1.0 - low / peak
+    } else {
+        f64::NAN
+    };
+    if !trailing.is_nan() {
+        max_dd = max_dd.max(trailing);
+        if n - 1 > last_zero + 1 {
+            dd_durations.push(time[n - 1] - time[last_zero]);
+            dd_peaks.push(trailing);
         }
+    }
+    let beta = if n > 2 && finite {
+        cov / ctx.market_ss
+    } else {
+        f64::NAN
+    };
+    // With no period, pandas averages the non-zero drawdowns: only a last-bar dip can exist.
+    let avg_dd_depth = if dd_peaks.is_empty() {
+        trailing
     } else {
         mean(dd_peaks.iter().copied())
     };
@@ -452,32 +484,6 @@ pub fn compute_with(
     let downside = mean(r.iter().map(|x| x.min(0.0).powi(2))).sqrt();
     let sortino = ann_return / (downside * annual.sqrt());
     let calmar = ann_return / or_nan(max_dd);
-
-    // Beta = cov(Δlog equity, Δlog close) / var(Δlog close). With the market returns
-    // centred once per bar series, the covariance is one pass: Σ x·ỹ (Σ ỹ = 0). Unchanged
-    // equity gives x = ln 1 = 0 without calling ln. A non-finite x (equity at 0) makes beta
-    // NaN, as numpy's covariance does.
-    let beta = if n > 2 {
-        let mut cov = 0.0;
-        let mut finite = true;
-        for i in 1..n {
-            let (a, b) = (equity[i - 1], equity[i]);
-            let x = if a == b && a != 0.0 {
-                0.0
-            } else {
-                (b / a).ln()
-            };
-            finite &= x.is_finite();
-            cov += x * ctx.market_centered[i - 1];
-        }
-        if finite {
-            cov / ctx.market_ss
-        } else {
-            f64::NAN
-        }
-    } else {
-        f64::NAN
-    };
 
     let pnl: Vec<f64> = trades.iter().map(ClosedTrade::pnl).collect();
     let rets: Vec<f64> = trades.iter().map(ClosedTrade::return_frac).collect();

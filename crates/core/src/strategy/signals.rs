@@ -83,8 +83,21 @@ impl Signals {
         }
     }
 
-    fn any(&self, i: usize) -> bool {
-        self.long_entry[i] || self.long_exit[i] || self.short_entry[i] || self.short_exit[i]
+    /// Bars with any signal, ascending.
+    fn active(&self) -> Vec<usize> {
+        let (a, b, c, d) = (
+            &self.long_entry,
+            &self.long_exit,
+            &self.short_entry,
+            &self.short_exit,
+        );
+        a.iter()
+            .zip(b)
+            .zip(c.iter().zip(d))
+            .enumerate()
+            .filter(|(_, ((a, b), (c, d)))| **a | **b | **c | **d)
+            .map(|(i, _)| i)
+            .collect()
     }
 }
 
@@ -102,6 +115,8 @@ pub struct SignalDriven<S> {
     signals: Option<Signals>,
     /// Bars with any signal, ascending: where `next` may act.
     active: Vec<usize>,
+    /// Index into `active` of the last answer of `idle_until` (the engine asks in order).
+    cursor: std::cell::Cell<usize>,
 }
 
 impl<S: SignalStrategy> SignalDriven<S> {
@@ -111,6 +126,7 @@ impl<S: SignalStrategy> SignalDriven<S> {
             inner,
             signals: None,
             active: Vec::new(),
+            cursor: std::cell::Cell::new(0),
         }
     }
 
@@ -158,7 +174,8 @@ impl<S: SignalStrategy> Strategy for SignalDriven<S> {
                 });
             }
         }
-        self.active = (0..n).filter(|&i| s.any(i)).collect();
+        self.active = s.active();
+        self.cursor.set(0);
         self.signals = Some(s);
         Ok(())
     }
@@ -184,7 +201,16 @@ impl<S: SignalStrategy> Strategy for SignalDriven<S> {
     }
 
     fn idle_until(&self, from: usize) -> usize {
-        let k = self.active.partition_point(|&i| i < from);
+        // The engine asks with increasing `from`: walk forward from the last answer
+        // (amortised O(1)); fall back to a search if asked out of order.
+        let mut k = self.cursor.get();
+        if k > 0 && self.active.get(k - 1).is_some_and(|&i| i >= from) {
+            k = self.active.partition_point(|&i| i < from);
+        }
+        while self.active.get(k).is_some_and(|&i| i < from) {
+            k += 1;
+        }
+        self.cursor.set(k);
         self.active.get(k).copied().unwrap_or(usize::MAX)
     }
 }
