@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Result, bail};
 use backtide_core::strategy::builtin;
 use backtide_core::sweep::{
-    Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, run_sweep,
+    Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, WalkForward,
+    WalkForwardResult, run_sweep, run_walk_forward,
 };
 use backtide_data::SweepWriter;
 use clap::{Args, ValueEnum};
@@ -63,6 +64,11 @@ pub(crate) struct SweepArgs {
     /// Write every combination to this file (.csv, .json or .parquet).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Walk-forward validation `train=N,test=M[,anchored]` (bars): optimise on each training
+    /// window, trade the winner on the next test window, report both and the stitched
+    /// out-of-sample result. `--out` must then be a .json file.
+    #[arg(long, value_name = "train=N,test=M[,anchored]")]
+    walk_forward: Option<String>,
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -138,6 +144,15 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         cancel: Some(&cancel),
         progress: Some(&progress),
     };
+
+    if let Some(wf) = &a.walk_forward {
+        let wf = WalkForward::parse(wf)?;
+        let result = run_walk_forward(&bars, &spec, &cfg, &objective, &wf, &control);
+        if let Some(pb) = &bar {
+            pb.finish_and_clear();
+        }
+        return report_walk_forward(&bars, &spec, &objective, &result?, a.out.as_deref());
+    }
 
     let mut writer = a
         .out
@@ -225,5 +240,77 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
             outcome.total
         );
     }
+    Ok(())
+}
+
+fn report_walk_forward(
+    bars: &backtide_core::Bars,
+    spec: &SweepSpec,
+    objective: &Objective,
+    r: &WalkForwardResult,
+    out: Option<&std::path::Path>,
+) -> Result<()> {
+    if let Some(path) = out {
+        if !path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            bail!(
+                "{}: walk-forward results are written as JSON (use a .json file)",
+                path.display()
+            );
+        }
+        let text = serde_json::to_string(&backtide_data::walk_forward_json(bars, r))?;
+        backtide_data::write_bytes(path, text.as_bytes())?;
+    }
+    let day = |i: usize| backtide_data::format_timestamp(bars.time()[i])[..10].to_string();
+    let names: Vec<&str> = spec.axes.iter().map(|a| a.name.as_str()).collect();
+    println!(
+        "walk-forward: {} windows, objective {}",
+        r.windows.len(),
+        objective.key
+    );
+    println!(
+        "{:>3}  {:<21}  {:<21}  {}  {:>12}  {:>12}  {:>10}",
+        "#",
+        "train",
+        "test",
+        names
+            .iter()
+            .map(|n| format!("{n:>8}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        "in-sample",
+        "out-sample",
+        "oos_ret_%"
+    );
+    for (k, w) in r.windows.iter().enumerate() {
+        println!(
+            "{:>3}  {} {}  {} {}  {}  {:>12.4}  {:>12.4}  {:>10.3}",
+            k + 1,
+            day(w.train.start),
+            day(w.train.end - 1),
+            day(w.test.start),
+            day(w.test.end - 1),
+            w.best
+                .values
+                .iter()
+                .map(|v| format!("{:>8}", v.to_string()))
+                .collect::<Vec<_>>()
+                .join(" "),
+            objective.value(&w.best.stats),
+            objective.value(&w.oos),
+            w.oos.return_pct
+        );
+    }
+    let s = &r.oos_stats;
+    println!(
+        "stitched out-of-sample: return {:.3} %, {} {:.4}, max drawdown {:.3} %, {} trades",
+        s.return_pct,
+        objective.key,
+        objective.value(s),
+        s.max_drawdown_pct,
+        s.num_trades
+    );
     Ok(())
 }

@@ -11,7 +11,7 @@ use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use backtide_core::stats::StatValue;
-use backtide_core::sweep::ComboResult;
+use backtide_core::sweep::{ComboResult, WalkForwardResult};
 use backtide_core::{ParamSpec, ParamValue, Stats, strategy::ParamKind};
 use parquet::arrow::ArrowWriter;
 use serde_json::{Value, json};
@@ -315,6 +315,34 @@ fn parquet_batch(
         file: "sweep output".into(),
         message: e.to_string(),
     })
+}
+
+/// A walk-forward run as JSON: per window the ranges, the in-sample winner (its
+/// in-sample statistics) and its out-of-sample statistics; then the stitched
+/// out-of-sample statistics and equity.
+pub fn walk_forward_json(bars: &backtide_core::Bars, r: &WalkForwardResult) -> Value {
+    let t = bars.time();
+    let range = |r: &std::ops::Range<usize>| json!({"start": format_timestamp(t[r.start]), "end": format_timestamp(t[r.end - 1]), "bars": r.end - r.start});
+    let windows: Vec<Value> = r
+        .windows
+        .iter()
+        .map(|w| {
+            json!({
+                "train": range(&w.train),
+                "test": range(&w.test),
+                "params": w.best.params,
+                "in_sample": stats_json(&w.best.stats),
+                "out_of_sample": stats_json(&w.oos),
+            })
+        })
+        .collect();
+    let equity: Vec<Value> = r
+        .oos_equity
+        .iter()
+        .enumerate()
+        .map(|(k, e)| json!({"time": format_timestamp(t[r.oos_range.start + k]), "equity": e}))
+        .collect();
+    json!({"walk_forward": {"windows": windows, "out_of_sample": stats_json(&r.oos_stats), "equity": equity}})
 }
 
 #[cfg(test)]

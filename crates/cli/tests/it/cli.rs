@@ -478,3 +478,69 @@ fn sweep_random_method_is_reproducible() {
     assert_eq!(run("3"), run("3"));
     assert!(run("3").starts_with("15 of 15 combinations"));
 }
+
+#[test]
+fn sweep_walk_forward_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wf.json");
+    let out = backtide()
+        .args([
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5:20:5",
+        ])
+        .args([
+            "--grid",
+            "slow=30:60:10",
+            "--maximize",
+            "sharpe_ratio",
+            "--commission",
+            "0.002",
+        ])
+        .args([
+            "--walk-forward",
+            "train=500,test=250",
+            "--out",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("walk-forward: 7 windows"), "{stdout}");
+    assert!(stdout.contains("stitched out-of-sample"));
+    let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let wf = &v["walk_forward"];
+    let windows = wf["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 7);
+    assert_eq!(windows[0]["train"]["bars"], 500);
+    assert_eq!(windows[0]["test"]["bars"], 250);
+    assert_eq!(windows[6]["test"]["bars"], 2148 - 500 - 6 * 250);
+    for w in windows {
+        assert_eq!(w["in_sample"].as_object().unwrap().len(), 32);
+        assert_eq!(w["out_of_sample"].as_object().unwrap().len(), 32);
+    }
+    assert_eq!(wf["equity"].as_array().unwrap().len(), 2148 - 500);
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5,10",
+            "--walk-forward",
+            "train=10",
+        ],
+        &["walk_forward"],
+    );
+}

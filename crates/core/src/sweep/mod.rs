@@ -9,6 +9,7 @@
 //! delivers every combination that finished.
 
 mod grid;
+mod walk_forward;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -16,6 +17,7 @@ use rayon::prelude::*;
 
 pub use grid::{Axis, Constraint};
 use grid::{SplitMix, numeric};
+pub use walk_forward::{WalkForward, WalkForwardResult, WindowResult, run_walk_forward};
 
 use crate::bars::Bars;
 use crate::broker::BrokerConfig;

@@ -217,3 +217,94 @@ fn sweep_results_equal_standalone_runs() {
         );
     }
 }
+
+mod walk_forward {
+    use super::*;
+    use backtide_core::sweep::{WalkForward, run_walk_forward};
+
+    #[test]
+    fn windows_winners_and_stitched_equity() {
+        let b = bars(1500);
+        let cfg = BrokerConfig {
+            commission: Commission::Relative(0.001),
+            ..BrokerConfig::default()
+        };
+        let obj = Objective::new("sharpe_ratio", true).unwrap();
+        let wf = WalkForward::parse("train=500,test=250").unwrap();
+        let s = spec(Method::Grid);
+        let r = run_walk_forward(&b, &s, &cfg, &obj, &wf, &SweepControl::default()).unwrap();
+        assert_eq!(r.windows.len(), 4);
+        assert_eq!(r.oos_range, 500..1500);
+        assert_eq!(r.oos_equity.len(), 1000);
+        assert_eq!(r.oos_equity[0], cfg.cash);
+        for (k, w) in r.windows.iter().enumerate() {
+            assert_eq!(w.test.start, 500 + 250 * k);
+            // The in-sample winner is the winner of a standalone sweep on the training bars.
+            let t = b.time();
+            let train = b.slice_time(Some(t[w.train.start]), Some(t[w.train.end - 1]));
+            let alone = run_sweep::<Error>(
+                &train,
+                &s,
+                &cfg,
+                &obj,
+                &SweepControl::default(),
+                &mut |_| Ok(()),
+            )
+            .unwrap();
+            assert_eq!(alone.best.unwrap().values, w.best.values);
+            // Each test segment starts flat at the previous segment's final equity (up to the
+            // rounding of the compounding factor).
+            if k > 0 {
+                let seam = w.test.start - 500;
+                let (a, z) = (r.oos_equity[seam - 1], r.oos_equity[seam]);
+                assert!(
+                    (a - z).abs() <= 1e-12 * a.abs(),
+                    "seam {seam}: {a} then {z}"
+                );
+            }
+        }
+        // Trades fall inside the out-of-sample range and respect window bounds.
+        assert!(
+            r.oos_trades
+                .iter()
+                .all(|t| t.entry_bar <= t.exit_bar && t.exit_bar < 1000)
+        );
+        assert_eq!(r.oos_stats.num_trades, r.oos_trades.len());
+        assert_eq!(r.oos_stats.equity_final, *r.oos_equity.last().unwrap());
+    }
+
+    #[test]
+    fn anchored_training_grows() {
+        let b = bars(900);
+        let wf = WalkForward::parse("train=300,test=200,anchored").unwrap();
+        let obj = Objective::new("equity_final", true).unwrap();
+        let r = run_walk_forward(
+            &b,
+            &spec(Method::Grid),
+            &BrokerConfig::default(),
+            &obj,
+            &wf,
+            &SweepControl::default(),
+        )
+        .unwrap();
+        assert!(r.windows.iter().all(|w| w.train.start == 0));
+        assert_eq!(r.windows.last().unwrap().test, 700..900);
+    }
+
+    #[test]
+    fn too_few_bars_is_an_error() {
+        let wf = WalkForward::parse("train=5000,test=10").unwrap();
+        let obj = Objective::new("sqn", true).unwrap();
+        assert!(
+            run_walk_forward(
+                &bars(100),
+                &spec(Method::Grid),
+                &BrokerConfig::default(),
+                &obj,
+                &wf,
+                &SweepControl::default()
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,259 @@
+//! Walk-forward validation: optimise on a training window, trade the winner on the window
+//! that follows, roll forward, and judge the strategy only by the stitched out-of-sample
+//! results.
+
+use std::ops::Range;
+
+use super::{ComboResult, Objective, SweepControl, SweepSpec, run_sweep};
+use crate::bars::Bars;
+use crate::broker::{BrokerConfig, ClosedTrade};
+use crate::engine::run;
+use crate::error::Error;
+use crate::stats::{self, Stats};
+use crate::strategy::{Context, Init, Strategy};
+
+/// Window lengths in bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkForward {
+    /// Training window length.
+    pub train: usize,
+    /// Test (out-of-sample) window length; windows advance by this much.
+    pub test: usize,
+    /// Training windows all start at the first bar (expanding) instead of rolling.
+    pub anchored: bool,
+}
+
+impl WalkForward {
+    /// Parses `train=N,test=M[,anchored]`.
+    pub fn parse(text: &str) -> Result<WalkForward, Error> {
+        let err = |m: String| Error::Param {
+            param: "walk_forward".into(),
+            message: m,
+        };
+        let (mut train, mut test, mut anchored) = (None, None, false);
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.split_once('=') {
+                Some(("train", v)) => train = v.trim().parse::<usize>().ok(),
+                Some(("test", v)) => test = v.trim().parse::<usize>().ok(),
+                None if part == "anchored" => anchored = true,
+                _ => {
+                    return Err(err(format!(
+                        "`{part}`: expected train=N, test=M or anchored"
+                    )));
+                }
+            }
+        }
+        match (train, test) {
+            (Some(train), Some(test)) if train >= 2 && test >= 1 => Ok(WalkForward {
+                train,
+                test,
+                anchored,
+            }),
+            _ => Err(err(format!(
+                "`{text}`: expected train=N,test=M[,anchored] with N >= 2, M >= 1 bars"
+            ))),
+        }
+    }
+
+    /// (train, test) bar ranges over `n` bars; the last test window may be shorter.
+    pub fn windows(&self, n: usize) -> Vec<(Range<usize>, Range<usize>)> {
+        let mut out = Vec::new();
+        let mut test_start = self.train;
+        while test_start < n {
+            let train_start = if self.anchored {
+                0
+            } else {
+                test_start - self.train
+            };
+            out.push((
+                train_start..test_start,
+                test_start..(test_start + self.test).min(n),
+            ));
+            test_start += self.test;
+        }
+        out
+    }
+}
+
+/// One window's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowResult {
+    /// Training bars (indexes into the full series).
+    pub train: Range<usize>,
+    /// Test bars.
+    pub test: Range<usize>,
+    /// The best combination in sample (its statistics are in-sample).
+    pub best: ComboResult,
+    /// The best combination's statistics on the test window.
+    pub oos: Stats,
+}
+
+/// The outcome of a walk-forward run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalkForwardResult {
+    /// Per window.
+    pub windows: Vec<WindowResult>,
+    /// Bars covered by the test windows (contiguous).
+    pub oos_range: Range<usize>,
+    /// Out-of-sample equity, stitched: each test window starts from the previous one's end.
+    pub oos_equity: Vec<f64>,
+    /// Out-of-sample trades (bar indexes into `oos_range`, sizes scaled as the equity).
+    pub oos_trades: Vec<ClosedTrade>,
+    /// Statistics of the stitched out-of-sample run.
+    pub oos_stats: Stats,
+}
+
+/// Lets `inner` trade only from bar `from` on; before it, `next` is not called (so
+/// indicators warm up on earlier bars without any position).
+struct StartAt {
+    inner: Box<dyn Strategy>,
+    from: usize,
+}
+
+impl Strategy for StartAt {
+    fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error> {
+        self.inner.init(ctx)
+    }
+    fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error> {
+        if ctx.index() >= self.from {
+            self.inner.next(ctx)
+        } else {
+            Ok(())
+        }
+    }
+    fn idle_until(&self, from: usize) -> usize {
+        self.inner.idle_until(from.max(self.from))
+    }
+}
+
+fn slice(bars: &Bars, r: Range<usize>) -> Bars {
+    let t = bars.time();
+    let to = t[r.end - 1];
+    bars.slice_time(Some(t[r.start]), Some(to))
+}
+
+/// Runs the walk-forward: per window a sweep on the training bars, then the winner on the
+/// test bars, trades closed at each test window's end (`finalize_trades`).
+pub fn run_walk_forward(
+    bars: &Bars,
+    spec: &SweepSpec,
+    cfg: &BrokerConfig,
+    objective: &Objective,
+    wf: &WalkForward,
+    control: &SweepControl<'_>,
+) -> Result<WalkForwardResult, Error> {
+    let plan = wf.windows(bars.len());
+    if plan.is_empty() {
+        return Err(Error::TooFewBars {
+            needed: wf.train + 1,
+            got: bars.len(),
+        });
+    }
+    let oos_cfg = BrokerConfig {
+        finalize_trades: true,
+        ..cfg.clone()
+    };
+    let mut windows = Vec::with_capacity(plan.len());
+    let (mut oos_equity, mut oos_trades) = (Vec::new(), Vec::new());
+    let mut scale = 1.0;
+    for (train, test) in plan {
+        let train_bars = slice(bars, train.clone());
+        let out = run_sweep::<Error>(&train_bars, spec, cfg, objective, control, &mut |_| Ok(()))?;
+        if out.cancelled {
+            break;
+        }
+        let Some(best) = out.best else {
+            return Err(Error::Param {
+                param: "walk_forward".into(),
+                message: format!(
+                    "no combination produced a value for `{}` on training bars {train:?}",
+                    objective.key
+                ),
+            });
+        };
+        // Run over train+test so indicators are warm, trading from the test window only.
+        let span = slice(bars, train.start..test.end);
+        let from = test.start - train.start;
+        let mut strategy = StartAt {
+            inner: spec.strategy.build_signals(&best.params)?,
+            from,
+        };
+        let res = run(&span, &mut strategy, &oos_cfg)?;
+        let test_bars = slice(bars, test.clone());
+        let equity = &res.equity[from..];
+        let trades: Vec<ClosedTrade> = res
+            .trades
+            .iter()
+            .filter(|t| t.entry_bar >= from)
+            .map(|t| ClosedTrade {
+                entry_bar: t.entry_bar - from,
+                exit_bar: t.exit_bar - from,
+                ..t.clone()
+            })
+            .collect();
+        let oos = stats::compute_parts(&test_bars, &trades, equity, 0);
+        let offset = test.start
+            - windows
+                .first()
+                .map_or(test.start, |w: &WindowResult| w.test.start);
+        for t in &trades {
+            oos_trades.push(ClosedTrade {
+                entry_bar: t.entry_bar + offset,
+                exit_bar: t.exit_bar + offset,
+                size: t.size * scale,
+                commission: t.commission * scale,
+                ..t.clone()
+            });
+        }
+        oos_equity.extend(equity.iter().map(|e| e * scale));
+        scale = oos_equity.last().copied().unwrap_or(cfg.cash) / cfg.cash;
+        windows.push(WindowResult {
+            train,
+            test,
+            best,
+            oos,
+        });
+    }
+    let (first, last) = match (windows.first(), windows.last()) {
+        (Some(f), Some(l)) => (f.test.start, l.test.end),
+        _ => {
+            return Err(Error::Param {
+                param: "walk_forward".into(),
+                message: "cancelled before the first window".into(),
+            });
+        }
+    };
+    let oos_bars = slice(bars, first..last);
+    let oos_stats = stats::compute_parts(&oos_bars, &oos_trades, &oos_equity, 0);
+    Ok(WalkForwardResult {
+        windows,
+        oos_range: first..last,
+        oos_equity,
+        oos_trades,
+        oos_stats,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_windows() {
+        let wf = WalkForward::parse("train=100,test=50").unwrap();
+        let w = wf.windows(260);
+        assert_eq!(w.len(), 4);
+        assert_eq!(w[0], (0..100, 100..150));
+        assert_eq!(w[1], (50..150, 150..200));
+        assert_eq!(
+            w[3],
+            (150..250, 250..260),
+            "the last test window is cut at the end"
+        );
+        let a = WalkForward::parse("train=100, test=50, anchored").unwrap();
+        assert_eq!(a.windows(260)[2], (0..200, 200..250));
+        assert!(WalkForward::parse("train=100").is_err());
+        assert!(WalkForward::parse("train=1,test=5").is_err());
+        assert!(WalkForward::parse("train=10,test=5,sideways").is_err());
+    }
+}
