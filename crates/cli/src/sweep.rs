@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Result, bail};
 use backtide_core::strategy::builtin;
+use backtide_core::sweep::overfitting::overfitting_report;
 use backtide_core::sweep::{
     Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, WalkForward,
     WalkForwardResult, run_sweep, run_walk_forward,
@@ -69,6 +70,10 @@ pub(crate) struct SweepArgs {
     /// out-of-sample result. `--out` must then be a .json file.
     #[arg(long, value_name = "train=N,test=M[,anchored]")]
     walk_forward: Option<String>,
+    /// Blocks for the overfitting checks (PSR/DSR of the best combination and PBO by
+    /// combinatorially symmetric cross-validation); even, 2 to 24; 0 turns them off.
+    #[arg(long, default_value_t = 16)]
+    pbo_blocks: usize,
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -109,6 +114,12 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         Some(k) => Objective::new(k, false)?,
         None => Objective::new(&a.maximize, true)?,
     };
+    if a.pbo_blocks != 0 && (!a.pbo_blocks.is_multiple_of(2) || !(2..=24).contains(&a.pbo_blocks)) {
+        bail!(
+            "--pbo-blocks {}: expected an even number from 2 to 24 (or 0 to turn the checks off)",
+            a.pbo_blocks
+        );
+    }
     let spec = SweepSpec {
         strategy: info,
         fixed,
@@ -143,6 +154,7 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         threads: a.threads,
         cancel: Some(&cancel),
         progress: Some(&progress),
+        profile_blocks: a.pbo_blocks,
     };
 
     if let Some(wf) = &a.walk_forward {
@@ -160,9 +172,13 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         .map(|p| SweepWriter::create(p, info.params))
         .transpose()?;
     let mut top: Vec<(f64, ComboResult)> = Vec::new();
+    let mut profiles = Vec::new();
     let outcome = run_sweep::<anyhow::Error>(&bars, &spec, &cfg, &objective, &control, &mut |r| {
         if let Some(w) = writer.as_mut() {
             w.write(r)?;
+        }
+        if let Some(p) = &r.profile {
+            profiles.push(p.clone());
         }
         let v = objective.value(&r.stats);
         if a.top > 0 && !v.is_nan() {
@@ -180,8 +196,13 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
     if let Some(pb) = &bar {
         pb.finish_and_clear();
     }
+    let report = outcome
+        .best
+        .as_ref()
+        .and_then(|b| b.profile.as_ref())
+        .map(|bp| overfitting_report(&profiles, bp));
     if let Some(w) = writer {
-        w.finish(outcome.best.as_ref())?;
+        w.finish(outcome.best.as_ref(), report.as_ref())?;
     }
 
     println!(
@@ -231,6 +252,22 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
             r.stats.return_pct,
             r.stats.max_drawdown_pct,
             r.stats.num_trades
+        );
+    }
+    if let Some(r) = &report {
+        println!(
+            "overfitting: {} trials; best per-bar Sharpe {:.5} over {} returns; PSR(0) {:.4}; \
+             DSR {:.4} (SR0 {:.5}); PBO {}",
+            r.trials,
+            r.sharpe,
+            r.returns,
+            r.psr,
+            r.dsr,
+            r.expected_max_sharpe,
+            r.pbo.map_or("n/a".to_string(), |p| format!(
+                "{p:.3} ({} blocks)",
+                r.blocks
+            ))
         );
     }
     if outcome.cancelled {

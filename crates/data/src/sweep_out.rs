@@ -11,6 +11,7 @@ use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use backtide_core::stats::StatValue;
+use backtide_core::sweep::overfitting::OverfittingReport;
 use backtide_core::sweep::{ComboResult, WalkForwardResult};
 use backtide_core::{ParamSpec, ParamValue, Stats, strategy::ParamKind};
 use parquet::arrow::ArrowWriter;
@@ -206,13 +207,18 @@ impl SweepWriter {
 
     /// Writes the trailer (JSON: the best combination), flushes, and moves the file into
     /// place.
-    pub fn finish(mut self, best: Option<&ComboResult>) -> Result<(), DataError> {
+    pub fn finish(
+        mut self,
+        best: Option<&ComboResult>,
+        overfitting: Option<&OverfittingReport>,
+    ) -> Result<(), DataError> {
         let path = self.path.clone();
         let file = match self.sink.take().expect("finish called once") {
             Sink::Csv(w) => w.into_inner().map_err(|e| io(&path)(e.into_error()))?,
             Sink::Json { mut w, .. } => {
                 let best = best.map_or(Value::Null, combo_json);
-                write!(w, "],\"best\":{}}}", best).map_err(io(&path))?;
+                let over = overfitting.map_or(Value::Null, overfitting_json);
+                write!(w, "],\"best\":{best},\"overfitting\":{over}}}").map_err(io(&path))?;
                 w.into_inner().map_err(|e| io(&path)(e.into_error()))?
             }
             Sink::Parquet {
@@ -317,6 +323,24 @@ fn parquet_batch(
     })
 }
 
+/// The overfitting checks as JSON (NaN as `null`).
+pub fn overfitting_json(r: &OverfittingReport) -> Value {
+    let f = |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
+    json!({
+        "trials": r.trials,
+        "returns": r.returns,
+        "sharpe_per_bar": f(r.sharpe),
+        "skew": f(r.skew),
+        "kurtosis": f(r.kurtosis),
+        "sharpe_variance": f(r.sharpe_variance),
+        "psr": f(r.psr),
+        "expected_max_sharpe": f(r.expected_max_sharpe),
+        "dsr": f(r.dsr),
+        "pbo": r.pbo.map_or(Value::Null, f),
+        "blocks": r.blocks,
+    })
+}
+
 /// A walk-forward run as JSON: per window the ranges, the in-sample winner (its
 /// in-sample statistics) and its out-of-sample statistics; then the stitched
 /// out-of-sample statistics and equity.
@@ -380,7 +404,7 @@ mod tests {
             &mut |r| w.write(r),
         )
         .unwrap();
-        w.finish(out.best.as_ref()).unwrap();
+        w.finish(out.best.as_ref(), None).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
             .unwrap()
             .build()

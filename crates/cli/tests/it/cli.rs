@@ -345,6 +345,7 @@ fn sweep_writes_csv_json_and_parquet() {
             stdout.contains(&format!("{combos} of {combos} combinations")),
             "{stdout}"
         );
+        assert!(stdout.contains("overfitting: 15 trials"), "{stdout}");
         match ext {
             "csv" => {
                 let text = std::fs::read_to_string(&path).unwrap();
@@ -363,6 +364,17 @@ fn sweep_writes_csv_json_and_parquet() {
                 assert_eq!(v["best"]["params"]["fast"], 10);
                 assert_eq!(v["best"]["params"]["slow"], 15);
                 assert_eq!(v["combos"][0]["stats"].as_object().unwrap().len(), 32);
+                // The overfitting checks: N = 15 trials, probabilities in [0, 1], and the
+                // deflated Sharpe ratio never above the probabilistic one.
+                let o = &v["overfitting"];
+                assert_eq!(o["trials"], 15);
+                let (psr, dsr, pbo) = (
+                    o["psr"].as_f64().unwrap(),
+                    o["dsr"].as_f64().unwrap(),
+                    o["pbo"].as_f64().unwrap(),
+                );
+                assert!((0.0..=1.0).contains(&psr) && (0.0..=1.0).contains(&pbo));
+                assert!(dsr <= psr, "DSR {dsr} > PSR {psr}");
             }
             _ => {
                 let bytes = std::fs::read(&path).unwrap();

@@ -9,6 +9,7 @@
 //! delivers every combination that finished.
 
 mod grid;
+pub mod overfitting;
 mod walk_forward;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -103,6 +104,9 @@ pub struct ComboResult {
     pub params: Params,
     /// The backtest's statistics.
     pub stats: Stats,
+    /// Its returns reduced for the overfitting checks (when
+    /// [`SweepControl::profile_blocks`] is set).
+    pub profile: Option<overfitting::ReturnProfile>,
 }
 
 /// How a sweep runs.
@@ -114,6 +118,8 @@ pub struct SweepControl<'a> {
     pub cancel: Option<&'a AtomicBool>,
     /// Called after each chunk with (finished, total).
     pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+    /// CSCV blocks for the overfitting checks (even, 2..=24); 0 keeps no return profile.
+    pub profile_blocks: usize,
 }
 
 /// The end of a sweep.
@@ -285,6 +291,7 @@ pub fn run_sweep<E: From<Error>>(
                         spec,
                         cfg,
                         (&cache, &stats_ctx),
+                        control.profile_blocks,
                         base + k,
                         values,
                     ))
@@ -321,6 +328,7 @@ fn run_one(
     spec: &SweepSpec,
     cfg: &BrokerConfig,
     (cache, stats_ctx): (&IndicatorCache, &StatsContext),
+    profile_blocks: usize,
     index: usize,
     values: &[ParamValue],
 ) -> Result<ComboResult, Error> {
@@ -328,10 +336,13 @@ fn run_one(
     let mut strategy = spec.strategy.build_signals(&params)?;
     let run = run_with_cache(bars, strategy.as_mut(), cfg, Some(cache))?;
     let stats = stats::compute_with(stats_ctx, bars, &run.trades, &run.equity, run.warmup);
+    let profile = (profile_blocks > 0)
+        .then(|| overfitting::ReturnProfile::of_equity(&run.equity, profile_blocks));
     Ok(ComboResult {
         index,
         values: values.to_vec(),
         params,
         stats,
+        profile,
     })
 }

@@ -69,6 +69,7 @@ fn collect(
         threads,
         cancel,
         progress: Some(&progress),
+        profile_blocks: 0,
     };
     let mut got = Vec::new();
     let outcome = run_sweep::<Error>(&b, &spec(method), &cfg, &obj, &control, &mut |r| {

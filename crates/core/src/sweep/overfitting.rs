@@ -1,0 +1,439 @@
+//! Overfitting checks for a sweep: the Probabilistic and Deflated Sharpe Ratio and the
+//! Probability of Backtest Overfitting.
+//!
+//! # Formulas
+//!
+//! Per-period returns `r` of a combination (here: per-bar changes of equity) have Sharpe
+//! ratio `SR = mean(r) / std(r)` (not annualised), skewness `γ3` and (non-excess)
+//! kurtosis `γ4`, over `T` returns.
+//!
+//! **Probabilistic Sharpe Ratio** (Bailey & López de Prado, 2012): the probability that the
+//! true Sharpe ratio exceeds a benchmark `SR*`:
+//! `PSR(SR*) = Φ( (SR − SR*)·√(T−1) / √(1 − γ3·SR + (γ4 − 1)/4·SR²) )`.
+//!
+//! **Deflated Sharpe Ratio** (Bailey & López de Prado, 2014): the PSR of the best of `N`
+//! trials against the Sharpe ratio expected from the best of `N` unskilled trials,
+//! `SR0 = √V[SR_n] · ((1 − γ)·Φ⁻¹(1 − 1/N) + γ·Φ⁻¹(1 − 1/(N·e)))`, with `V[SR_n]` the
+//! variance of the trials' Sharpe ratios and `γ` the Euler–Mascheroni constant:
+//! `DSR = PSR(SR0)`. Here `N` is the number of combinations the sweep tried.
+//!
+//! **Probability of Backtest Overfitting** by combinatorially symmetric cross-validation
+//! (Bailey, Borwein, López de Prado & Zhu, 2015): split the `T` periods into `S` (even)
+//! blocks; for each of the `C(S, S/2)` ways to pick half of them as in-sample, find the
+//! combination with the best in-sample Sharpe ratio and its relative rank `ω` among all
+//! combinations out of sample (`rank / (N + 1)`, rank 1 = worst); its logit is
+//! `λ = ln(ω / (1 − ω))`. `PBO` is the share of splits with `λ ≤ 0`: how often the
+//! in-sample winner is no better than the median out of sample.
+
+/// Euler–Mascheroni constant.
+const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
+
+/// Standard normal CDF `Φ(x)`.
+pub fn norm_cdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// Inverse standard normal CDF `Φ⁻¹(p)`, `p` in (0, 1): Acklam's rational approximation
+/// refined by one Halley step on `Φ` (about 1e-15 relative).
+pub fn norm_inv_cdf(p: f64) -> f64 {
+    if !(p > 0.0 && p < 1.0) {
+        return if p == 0.0 {
+            f64::NEG_INFINITY
+        } else if p == 1.0 {
+            f64::INFINITY
+        } else {
+            f64::NAN
+        };
+    }
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.38357751867269e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    let x = if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    };
+    // Halley refinement.
+    let e = norm_cdf(x) - p;
+    let u = e * (2.0 * std::f64::consts::PI).sqrt() * (x * x / 2.0).exp();
+    x - u / (1.0 + x * u / 2.0)
+}
+
+/// Moments of a return series.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ReturnMoments {
+    /// Number of returns `T`.
+    pub n: usize,
+    /// Σr, Σr², Σr³, Σr⁴.
+    pub sums: [f64; 4],
+}
+
+impl ReturnMoments {
+    /// Accumulates one return.
+    pub fn push(&mut self, r: f64) {
+        self.n += 1;
+        let r2 = r * r;
+        self.sums[0] += r;
+        self.sums[1] += r2;
+        self.sums[2] += r2 * r;
+        self.sums[3] += r2 * r2;
+    }
+
+    /// Moments of a whole series.
+    pub fn of(returns: &[f64]) -> Self {
+        let mut m = ReturnMoments::default();
+        for &r in returns {
+            m.push(r);
+        }
+        m
+    }
+
+    /// `(SR, γ3, γ4)`: Sharpe ratio with the sample standard deviation, population skewness
+    /// and (non-excess) kurtosis. NaN when undefined.
+    pub fn sharpe_skew_kurt(&self) -> (f64, f64, f64) {
+        let n = self.n as f64;
+        if self.n < 2 {
+            return (f64::NAN, f64::NAN, f64::NAN);
+        }
+        let [s1, s2, s3, s4] = self.sums;
+        let mean = s1 / n;
+        // Central moments from raw sums.
+        let m2 = s2 / n - mean * mean;
+        let m3 = s3 / n - 3.0 * mean * s2 / n + 2.0 * mean.powi(3);
+        let m4 = s4 / n - 4.0 * mean * s3 / n + 6.0 * mean * mean * s2 / n - 3.0 * mean.powi(4);
+        let sd = (m2 * n / (n - 1.0)).sqrt();
+        (mean / sd, m3 / m2.powf(1.5), m4 / (m2 * m2))
+    }
+}
+
+/// Probabilistic Sharpe Ratio of an observed `sr` (per period, over `n` returns with
+/// skewness `skew` and kurtosis `kurt`) against the benchmark `sr_star`.
+pub fn probabilistic_sharpe(sr: f64, sr_star: f64, n: usize, skew: f64, kurt: f64) -> f64 {
+    let denom = (1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr * sr).sqrt();
+    norm_cdf((sr - sr_star) * ((n as f64) - 1.0).sqrt() / denom)
+}
+
+/// The Sharpe ratio expected from the best of `trials` unskilled trials whose Sharpe
+/// ratios have variance `var_sr` (the DSR's `SR0`).
+pub fn expected_max_sharpe(var_sr: f64, trials: usize) -> f64 {
+    if trials < 2 {
+        return 0.0;
+    }
+    let n = trials as f64;
+    var_sr.sqrt()
+        * ((1.0 - EULER_GAMMA) * norm_inv_cdf(1.0 - 1.0 / n)
+            + EULER_GAMMA * norm_inv_cdf(1.0 - 1.0 / (n * std::f64::consts::E)))
+}
+
+/// Deflated Sharpe Ratio: [`probabilistic_sharpe`] against [`expected_max_sharpe`].
+pub fn deflated_sharpe(sr: f64, n: usize, skew: f64, kurt: f64, var_sr: f64, trials: usize) -> f64 {
+    probabilistic_sharpe(sr, expected_max_sharpe(var_sr, trials), n, skew, kurt)
+}
+
+/// Per-block Σr, Σr² and count of one combination's returns (what CSCV needs: the Sharpe
+/// ratio of any union of blocks follows from them).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BlockSums {
+    /// (Σr, Σr², n) per block.
+    pub blocks: Vec<(f64, f64, usize)>,
+}
+
+impl BlockSums {
+    /// Splits `returns` into `s` contiguous blocks of (nearly) equal length.
+    pub fn of(returns: &[f64], s: usize) -> BlockSums {
+        let n = returns.len();
+        let blocks = (0..s)
+            .map(|b| {
+                let part = &returns[b * n / s..(b + 1) * n / s];
+                (
+                    part.iter().sum(),
+                    part.iter().map(|r| r * r).sum(),
+                    part.len(),
+                )
+            })
+            .collect();
+        BlockSums { blocks }
+    }
+
+    /// Sharpe ratio over the blocks whose bit is set in `mask`.
+    fn sharpe(&self, mask: u32) -> f64 {
+        let (mut s1, mut s2, mut n) = (0.0, 0.0, 0usize);
+        for (b, &(a, q, c)) in self.blocks.iter().enumerate() {
+            if mask & (1 << b) != 0 {
+                s1 += a;
+                s2 += q;
+                n += c;
+            }
+        }
+        if n < 2 {
+            return f64::NAN;
+        }
+        let nf = n as f64;
+        let mean = s1 / nf;
+        let var = (s2 - nf * mean * mean) / (nf - 1.0);
+        if var > 0.0 {
+            mean / var.sqrt()
+        } else {
+            f64::NAN
+        }
+    }
+}
+
+/// The result of CSCV.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pbo {
+    /// Probability of backtest overfitting: share of splits with logit ≤ 0.
+    pub pbo: f64,
+    /// The logit `λ` of each split.
+    pub logits: Vec<f64>,
+}
+
+/// Probability of Backtest Overfitting by CSCV over `combos` (each with the same `s`
+/// blocks; `s` even, 2..=24). `None` with fewer than 2 combinations.
+pub fn pbo_cscv(combos: &[BlockSums]) -> Option<Pbo> {
+    let s = combos.first()?.blocks.len();
+    if combos.len() < 2
+        || s < 2
+        || s % 2 != 0
+        || s > 24
+        || combos.iter().any(|c| c.blocks.len() != s)
+    {
+        return None;
+    }
+    let n = combos.len();
+    let full = (1u32 << s) - 1;
+    let mut logits = Vec::new();
+    let mut oos = vec![0.0; n];
+    for mask in 0..=full {
+        if mask.count_ones() as usize != s / 2 {
+            continue;
+        }
+        let mut best = None::<(usize, f64)>;
+        for (k, c) in combos.iter().enumerate() {
+            let v = c.sharpe(mask);
+            if !v.is_nan() && best.is_none_or(|(_, b)| v > b) {
+                best = Some((k, v));
+            }
+            oos[k] = c.sharpe(full & !mask);
+        }
+        let Some((star, _)) = best else { continue };
+        let mine = oos[star];
+        // Rank 1 = worst; NaN out-of-sample performance ranks lowest.
+        let below = oos
+            .iter()
+            .filter(|&&v| v < mine || (v.is_nan() && !mine.is_nan()))
+            .count();
+        let omega = (below + 1) as f64 / (n + 1) as f64;
+        logits.push((omega / (1.0 - omega)).ln());
+    }
+    if logits.is_empty() {
+        return None;
+    }
+    let pbo = logits.iter().filter(|&&l| l <= 0.0).count() as f64 / logits.len() as f64;
+    Some(Pbo { pbo, logits })
+}
+
+/// What a sweep keeps of one combination's returns for the overfitting checks: moments
+/// and per-block sums (a few hundred bytes, however long the series).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReturnProfile {
+    /// Moments of the per-bar returns.
+    pub moments: ReturnMoments,
+    /// Per-block sums for CSCV.
+    pub blocks: BlockSums,
+}
+
+impl ReturnProfile {
+    /// Per-bar returns of `equity` (`e[i]/e[i−1] − 1`), reduced to moments and `s` blocks.
+    pub fn of_equity(equity: &[f64], s: usize) -> ReturnProfile {
+        let r: Vec<f64> = equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+        ReturnProfile {
+            moments: ReturnMoments::of(&r),
+            blocks: BlockSums::of(&r, s),
+        }
+    }
+}
+
+/// The overfitting checks of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverfittingReport {
+    /// Combinations tried (`N`).
+    pub trials: usize,
+    /// The best combination's per-bar Sharpe ratio, skewness and kurtosis, over `returns`.
+    pub sharpe: f64,
+    /// Skewness of the best combination's returns.
+    pub skew: f64,
+    /// Kurtosis (non-excess) of the best combination's returns.
+    pub kurtosis: f64,
+    /// Number of returns `T`.
+    pub returns: usize,
+    /// Variance of the trials' per-bar Sharpe ratios.
+    pub sharpe_variance: f64,
+    /// PSR of the best combination against a zero Sharpe ratio.
+    pub psr: f64,
+    /// The Sharpe ratio expected from the best of `trials` unskilled trials (`SR0`).
+    pub expected_max_sharpe: f64,
+    /// Deflated Sharpe Ratio of the best combination.
+    pub dsr: f64,
+    /// Probability of backtest overfitting (CSCV), if computable.
+    pub pbo: Option<f64>,
+    /// CSCV blocks used.
+    pub blocks: usize,
+}
+
+/// Computes the checks from every combination's profile and the chosen best one.
+pub fn overfitting_report(profiles: &[ReturnProfile], best: &ReturnProfile) -> OverfittingReport {
+    let srs: Vec<f64> = profiles
+        .iter()
+        .map(|p| p.moments.sharpe_skew_kurt().0)
+        .filter(|x| x.is_finite())
+        .collect();
+    let var = if srs.len() > 1 {
+        let m = srs.iter().sum::<f64>() / srs.len() as f64;
+        srs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (srs.len() - 1) as f64
+    } else {
+        f64::NAN
+    };
+    let (sr, skew, kurt) = best.moments.sharpe_skew_kurt();
+    let n = best.moments.n;
+    let sr0 = expected_max_sharpe(var, profiles.len());
+    let blocks: Vec<BlockSums> = profiles.iter().map(|p| p.blocks.clone()).collect();
+    OverfittingReport {
+        trials: profiles.len(),
+        sharpe: sr,
+        skew,
+        kurtosis: kurt,
+        returns: n,
+        sharpe_variance: var,
+        psr: probabilistic_sharpe(sr, 0.0, n, skew, kurt),
+        expected_max_sharpe: sr0,
+        dsr: probabilistic_sharpe(sr, sr0, n, skew, kurt),
+        pbo: pbo_cscv(&blocks).map(|p| p.pbo),
+        blocks: best.blocks.blocks.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_distribution() {
+        assert!((norm_cdf(1.959963984540054) - 0.975).abs() < 1e-15);
+        assert!((norm_cdf(0.0) - 0.5).abs() < 1e-16);
+        assert!((norm_inv_cdf(0.99) - 2.3263478740408408).abs() < 1e-13);
+        assert!((norm_inv_cdf(0.001) + 3.090232306167813).abs() < 1e-12);
+        for p in [1e-10, 0.01, 0.3, 0.5, 0.77, 0.999999] {
+            assert!(
+                (norm_cdf(norm_inv_cdf(p)) - p).abs() < 1e-14 * p.max(1e-3),
+                "{p}"
+            );
+        }
+    }
+
+    /// The worked example of Bailey & López de Prado (2014), section on the DSR: an
+    /// annualised SR of 2.5 over 5 years of daily returns (T = 1250), skewness −3,
+    /// kurtosis 10, the best of N = 100 trials whose annualised Sharpe ratios have variance
+    /// 1/2. The paper reports SR0 ≈ 0.1132 (per day) and DSR ≈ 0.9004.
+    #[test]
+    fn deflated_sharpe_paper_example() {
+        let days = 250.0f64;
+        let sr = 2.5 / days.sqrt();
+        let var_sr = 0.5 / days;
+        let sr0 = expected_max_sharpe(var_sr, 100);
+        assert!((sr0 - 0.1132).abs() < 5e-5, "SR0 {sr0}");
+        let dsr = deflated_sharpe(sr, 1250, -3.0, 10.0, var_sr, 100);
+        assert!((dsr - 0.9004).abs() < 5e-4, "DSR {dsr}");
+    }
+
+    #[test]
+    fn psr_hand_computed() {
+        // At the benchmark the probability is exactly one half.
+        assert!((probabilistic_sharpe(0.1, 0.1, 500, -1.0, 6.0) - 0.5).abs() < 1e-15);
+        // Normal returns: Φ(SR·√(T−1) / √(1 + SR²/2)) = Φ(0.1·√99 / √1.005) = Φ(0.99247…).
+        let want = norm_cdf(0.1 * 99f64.sqrt() / 1.005f64.sqrt());
+        assert!((probabilistic_sharpe(0.1, 0.0, 100, 0.0, 3.0) - want).abs() < 1e-15);
+        assert!((want - 0.83952).abs() < 1e-4);
+    }
+
+    #[test]
+    fn moments_of_a_known_series() {
+        let m = ReturnMoments::of(&[1.0, 2.0, 3.0, 4.0, 10.0]);
+        let (sr, skew, kurt) = m.sharpe_skew_kurt();
+        // Deviations −3, −2, −1, 0, 6: population m2 = 10, m3 = 36, m4 = 278.8; sample sd
+        // √(50/4).
+        assert!((sr - 4.0 / 12.5f64.sqrt()).abs() < 1e-12);
+        assert!((skew - 36.0 / 10f64.powf(1.5)).abs() < 1e-12);
+        assert!((kurt - 278.8 / 100.0).abs() < 1e-12);
+    }
+
+    fn block(means: &[f64]) -> BlockSums {
+        // Each block: 10 returns alternating mean ± 1 (variance 1 within the block).
+        let r: Vec<f64> = means
+            .iter()
+            .flat_map(|&m| (0..10).map(move |k| if k % 2 == 0 { m + 1.0 } else { m - 1.0 }))
+            .collect();
+        BlockSums::of(&r, means.len())
+    }
+
+    #[test]
+    fn pbo_zero_when_the_best_stays_best() {
+        // A beats B in every block: whatever the split, the in-sample winner A is the best
+        // out of sample (ω = 2/3, λ > 0).
+        let p = pbo_cscv(&[block(&[0.5, 0.4, 0.6, 0.5]), block(&[0.1, 0.0, 0.2, 0.1])]).unwrap();
+        assert_eq!(p.logits.len(), 6);
+        assert_eq!(p.pbo, 0.0);
+    }
+
+    #[test]
+    fn pbo_one_when_in_sample_skill_reverses() {
+        // B = −A and A's block means sum to 0 with no two blocks summing to 0: in every
+        // split the in-sample winner has a positive in-sample mean, hence a negative
+        // out-of-sample one, and ranks last (ω = 1/3, λ < 0) in all C(4, 2) = 6 splits.
+        let a = block(&[0.9, 0.6, -0.7, -0.8]);
+        let b = block(&[-0.9, -0.6, 0.7, 0.8]);
+        let p = pbo_cscv(&[a, b]).unwrap();
+        assert_eq!(p.logits.len(), 6);
+        assert_eq!(p.pbo, 1.0);
+        assert!(p.logits.iter().all(|l| (l - (0.5f64).ln()).abs() < 1e-12));
+        assert!(
+            pbo_cscv(&[block(&[0.1, 0.2])]).is_none(),
+            "needs two combinations"
+        );
+    }
+}
