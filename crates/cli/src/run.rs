@@ -101,6 +101,7 @@ impl BrokerArgs {
             exclusive_orders: self.exclusive_orders,
             finalize_trades: self.finalize_trades,
             fractional_unit: self.fractional_unit,
+            ..BrokerConfig::default()
         };
         cfg.validate()?;
         Ok(cfg)

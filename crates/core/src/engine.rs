@@ -133,6 +133,20 @@ fn run_units(
             broker: &mut broker,
         };
         strategy.next(&mut ctx)?;
+        if cfg.same_bar_close_fills && !broker.orders.is_empty() {
+            broker.fill_at_close(bars, i);
+            let e = broker.equity(bars.close()[i]);
+            if e <= 0.0 {
+                // Liquidate at this close and stop, as `next_bar` would.
+                if broker.next_bar(bars, i).is_err() {
+                    equity[i..].fill(0.0);
+                    out_of_money = true;
+                    completed = false;
+                    break;
+                }
+            }
+            equity[i] = e;
+        }
         i += 1;
         // Fast-forward over bars where the strategy promises to do nothing and no order is
         // pending: only equity changes, computed exactly as `next_bar` computes it.

@@ -76,6 +76,7 @@ pub(crate) fn case(g: &Value) -> Case {
         exclusive_orders: t("exclusive_orders"),
         finalize_trades: t("finalize_trades"),
         fractional_unit: c["fractional_unit"].as_f64(),
+        ..BrokerConfig::default()
     };
     let p = &c["params"];
     let (n1, n2) = (p["n1"].as_u64().unwrap(), p["n2"].as_u64().unwrap());

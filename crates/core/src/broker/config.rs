@@ -28,6 +28,14 @@ pub struct BrokerConfig {
     /// Trade in multiples of this fraction of a unit (backtesting.py's
     /// `FractionalBacktest(fractional_unit=…)`); `None` trades whole units.
     pub fractional_unit: Option<f64>,
+    /// Fill market orders at the close of the bar whose `next` placed them, within that
+    /// bar, so its equity already includes the fill (vectorbt's `from_signals`). SL/TP are
+    /// checked from the following bar. Unlike `trade_on_close` (backtesting.py), which fills
+    /// at that close but books the fill on the next bar's update.
+    pub same_bar_close_fills: bool,
+    /// Size relative orders exactly (`margin / (price + commission per unit)`) instead of
+    /// rounding down to whole units (vectorbt's fractional sizes).
+    pub continuous_sizes: bool,
 }
 
 impl Default for BrokerConfig {
@@ -42,6 +50,8 @@ impl Default for BrokerConfig {
             exclusive_orders: false,
             finalize_trades: false,
             fractional_unit: None,
+            same_bar_close_fills: false,
+            continuous_sizes: false,
         }
     }
 }

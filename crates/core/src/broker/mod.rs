@@ -88,6 +88,8 @@ pub(crate) struct Broker {
     pub(crate) i: usize,
     pub(crate) warnings: Vec<String>,
     snapshot: Vec<OrderId>,
+    /// While filling at a bar's close within the bar: skip all but plain market orders.
+    pub(crate) market_only: bool,
 }
 
 /// Signals that equity fell to zero or below; the run stops.
@@ -129,6 +131,7 @@ impl Broker {
             i: 0,
             warnings: Vec::new(),
             snapshot: Vec::new(),
+            market_only: false,
         }
     }
 
@@ -246,7 +249,12 @@ impl Broker {
         let Some(t) = self.trades.iter().find(|t| t.id == id) else {
             return;
         };
-        let units = (t.size.abs() * portion).round_ties_even().max(1.0);
+        // backtesting.py closes whole units (its sizes are whole); exact sizes close exactly.
+        let units = if self.cfg.continuous_sizes {
+            t.size.abs() * portion
+        } else {
+            (t.size.abs() * portion).round_ties_even().max(1.0)
+        };
         let size = units.copysign(-t.size);
         let tag = t.tag.clone();
         let oid = OrderId(self.fresh_id());

@@ -43,6 +43,22 @@ impl Broker {
         Ok(equity)
     }
 
+    /// Fills the market orders placed on bar `i` at its close, within the bar
+    /// (`same_bar_close_fills`). Stop, limit and SL/TP orders wait for the next bar.
+    pub(crate) fn fill_at_close(&mut self, bars: &Bars, i: usize) {
+        let c = bars.close()[i];
+        let px = BarPrices {
+            open: c,
+            high: c,
+            low: c,
+            close: c,
+            prev_close: c,
+        };
+        self.market_only = true;
+        self.process_orders(px);
+        self.market_only = false;
+    }
+
     fn process_orders(&mut self, px: BarPrices) {
         let mut reprocess = true;
         while reprocess {
@@ -78,6 +94,9 @@ impl Broker {
         let order: Order = self.orders[pos].clone();
         let is_long = order.is_long();
         let contingent = self.is_contingent(&order);
+        if self.market_only && (contingent || order.stop.is_some() || order.limit.is_some()) {
+            return false;
+        }
 
         // A stop order waits until the bar touches its stop, then acts as market/limit.
         let stop_price = order.stop;
@@ -150,7 +169,11 @@ impl Broker {
         let mut size = order.size;
         if -1.0 < size && size < 1.0 {
             let avail = self.margin_available(px.close);
-            let units = py_floordiv(avail * self.leverage * size.abs(), per_unit);
+            let units = if self.cfg.continuous_sizes {
+                avail * self.leverage * size.abs() / per_unit
+            } else {
+                py_floordiv(avail * self.leverage * size.abs(), per_unit)
+            };
             size = units.copysign(size);
             if units == 0.0 {
                 self.warnings.push(format!(
@@ -187,7 +210,13 @@ impl Broker {
             }
         }
 
-        if need.abs() * per_unit > self.margin_available(px.close) * self.leverage {
+        // Exact sizes may overshoot the margin by a rounding error; allow for it.
+        let slack = if self.cfg.continuous_sizes {
+            1.0 + 1e-12
+        } else {
+            1.0
+        };
+        if need.abs() * per_unit > self.margin_available(px.close) * self.leverage * slack {
             self.warnings.push(format!(
                 "bar {}: broker cancelled an order of {} units: insufficient margin",
                 self.i, need
