@@ -45,6 +45,14 @@ pub fn stats_json(s: &Stats) -> Map<String, Value> {
         .collect()
 }
 
+/// vectorbt-dialect statistics as a JSON object, in vectorbt's order.
+pub fn vbt_stats_json(s: &backtide_core::stats::VbtStats) -> Map<String, Value> {
+    s.entries()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), stat_json(v)))
+        .collect()
+}
+
 /// One closed trade as JSON.
 pub fn trade_json(bars: &Bars, t: &ClosedTrade) -> Value {
     let time = bars.time();

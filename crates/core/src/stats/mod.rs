@@ -5,8 +5,10 @@
 //! durations are nanoseconds, `None` where backtesting.py reports `NaT`.
 
 mod calendar;
+mod vectorbt;
 
 use calendar::{Bucket, NS_PER_DAY, NS_PER_SEC, ceil_to_resolution, weekday};
+pub use vectorbt::{VbtStats, compute_vectorbt};
 
 use crate::bars::{Bars, TimestampNs};
 use crate::broker::ClosedTrade;

@@ -1,0 +1,263 @@
+//! Statistics in vectorbt 1.2's dialect (`Portfolio.stats()`), over the same trades and
+//! equity as the backtesting.py dialect.
+//!
+//! Conventions (see `shared/reference/vectorbt.md`): `freq` is the data period (median bar
+//! spacing), `ann_factor = 365 days / freq`; per-bar returns `r` of portfolio value, the
+//! first against the initial cash; durations count bars and are multiplied by `freq`; trade
+//! statistics use closed trades; a trade's return is `pnl / (|size| · entry price)`.
+
+use super::{StatsContext, mean};
+use crate::bars::{Bars, TimestampNs};
+use crate::broker::{BrokerConfig, ClosedTrade};
+use crate::engine::RunResult;
+
+/// vectorbt's `Portfolio.stats()` keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VbtStats {
+    /// First timestamp.
+    pub start: TimestampNs,
+    /// Last timestamp.
+    pub end: TimestampNs,
+    /// Bars × freq, ns.
+    pub period: i64,
+    /// Initial cash.
+    pub start_value: f64,
+    /// Final portfolio value.
+    pub end_value: f64,
+    /// %.
+    pub total_return_pct: f64,
+    /// Buy-and-hold of the close from the first to the last bar, %.
+    pub benchmark_return_pct: f64,
+    /// max(position value / portfolio value), % (signed: shorts count negative).
+    pub max_gross_exposure_pct: f64,
+    /// Fees of all orders (closed trades' entries and exits, open trades' entries).
+    pub total_fees_paid: f64,
+    /// Deepest drawdown, % (positive).
+    pub max_drawdown_pct: f64,
+    /// Longest drawdown (peak to recovery, +1 bar if not recovered), ns.
+    pub max_drawdown_duration: Option<i64>,
+    /// Closed + open trades.
+    pub total_trades: usize,
+    /// Closed trades.
+    pub total_closed_trades: usize,
+    /// Open trades.
+    pub total_open_trades: usize,
+    /// PnL of open trades at the last close (net of entry fees).
+    pub open_trade_pnl: f64,
+    /// %.
+    pub win_rate_pct: f64,
+    /// %.
+    pub best_trade_pct: f64,
+    /// %.
+    pub worst_trade_pct: f64,
+    /// %.
+    pub avg_winning_trade_pct: f64,
+    /// %.
+    pub avg_losing_trade_pct: f64,
+    /// ns.
+    pub avg_winning_trade_duration: Option<i64>,
+    /// ns.
+    pub avg_losing_trade_duration: Option<i64>,
+    /// Σ winning PnL / |Σ losing PnL|.
+    pub profit_factor: f64,
+    /// In cash: `W·mean(win PnL) − (1−W)·|mean(loss PnL)|`.
+    pub expectancy: f64,
+    /// `mean(r)/std(r)·√ann_factor`.
+    pub sharpe_ratio: f64,
+    /// Annualised return / max drawdown.
+    pub calmar_ratio: f64,
+    /// Σ gains / Σ losses of `r` (threshold 0).
+    pub omega_ratio: f64,
+    /// `mean(r)·√ann_factor / √mean(min(r, 0)²)`.
+    pub sortino_ratio: f64,
+}
+
+/// A duration of `bars` bars at `freq` ns per bar (fractional bars truncated to ns).
+fn bars_ns(bars: f64, freq: i64) -> Option<i64> {
+    bars.is_finite().then(|| (bars * freq as f64) as i64)
+}
+
+/// Computes vectorbt's statistics of a run (`cfg` supplies the open trades' entry fees).
+pub fn compute_vectorbt(bars: &Bars, run: &RunResult, cfg: &BrokerConfig) -> VbtStats {
+    let ctx = StatsContext::new(bars);
+    let freq = ctx.period;
+    let ann = 365.0 * 86_400e9 / freq as f64;
+    let time = bars.time();
+    let close = bars.close();
+    let eq = &run.equity;
+    let n = eq.len();
+    let init = cfg.cash;
+
+    // Per-bar position from the trade records: a trade is held at the close of its entry
+    // bar up to (not including) its exit bar.
+    let mut delta = vec![0.0; n + 1];
+    for t in &run.trades {
+        delta[t.entry_bar] += t.size;
+        delta[t.exit_bar.min(n)] -= t.size;
+    }
+    for t in &run.open_trades {
+        delta[t.entry_bar] += t.size;
+    }
+    let (mut pos, mut max_exposure) = (0.0, f64::NEG_INFINITY);
+    for i in 0..n {
+        pos += delta[i];
+        let exposure = if pos == 0.0 {
+            0.0
+        } else {
+            pos * close[i] / eq[i]
+        };
+        max_exposure = max_exposure.max(exposure);
+    }
+
+    // Returns, first bar against the initial cash.
+    let r: Vec<f64> = (0..n)
+        .map(|i| eq[i] / if i == 0 { init } else { eq[i - 1] } - 1.0)
+        .collect();
+    let mr = mean(r.iter().copied());
+    let sd = {
+        let v = r.iter().map(|x| (x - mr) * (x - mr)).sum::<f64>() / (n as f64 - 1.0);
+        v.sqrt()
+    };
+    let growth: f64 = r.iter().map(|x| 1.0 + x).product();
+    let ann_return = growth.powf(ann / n as f64) - 1.0;
+    let downside = mean(r.iter().map(|x| x.min(0.0).powi(2))).sqrt();
+    let gains: f64 = r.iter().filter(|x| **x > 0.0).sum();
+    let losses: f64 = -r.iter().filter(|x| **x < 0.0).sum::<f64>();
+
+    // Drawdown records in bars. vectorbt's record starts at the first bar below the peak and
+    // ends at the recovery (first bar back at the peak), or at the last bar +1 when still
+    // open; the golden cases pin this down (a peak-to-recovery count is one bar longer).
+    let (mut peak, mut peak_i, mut max_dd, mut longest) =
+        (f64::NEG_INFINITY, 0usize, 0.0f64, None::<usize>);
+    let mut in_dd = false;
+    for (i, &e) in eq.iter().enumerate() {
+        if e >= peak {
+            if in_dd {
+                let d = i - peak_i - 1;
+                longest = Some(longest.map_or(d, |l: usize| l.max(d)));
+                in_dd = false;
+            }
+            peak = e;
+            peak_i = i;
+        } else {
+            in_dd = true;
+            max_dd = max_dd.max(1.0 - e / peak);
+        }
+    }
+    if in_dd {
+        let d = (n - 1) - (peak_i + 1) + 1;
+        longest = Some(longest.map_or(d, |l| l.max(d)));
+    }
+
+    let closed = &run.trades;
+    let ret = |t: &ClosedTrade| t.pnl() / (t.size.abs() * t.entry_price);
+    let wins: Vec<&ClosedTrade> = closed.iter().filter(|t| t.pnl() > 0.0).collect();
+    let losses_t: Vec<&ClosedTrade> = closed.iter().filter(|t| t.pnl() < 0.0).collect();
+    let nt = closed.len();
+    let win_rate = if nt == 0 {
+        f64::NAN
+    } else {
+        wins.len() as f64 / nt as f64
+    };
+    let rets: Vec<f64> = closed.iter().map(ret).collect();
+    let dur = |ts: &[&ClosedTrade]| {
+        bars_ns(
+            mean(ts.iter().map(|t| (t.exit_bar - t.entry_bar) as f64)),
+            freq,
+        )
+    };
+    let avg_win_pnl = mean(wins.iter().map(|t| t.pnl()));
+    let avg_loss_pnl = mean(losses_t.iter().map(|t| t.pnl()));
+    let win_pnl: f64 = wins.iter().map(|t| t.pnl()).sum();
+    let loss_pnl: f64 = losses_t.iter().map(|t| t.pnl()).sum();
+    let last = close[n - 1];
+    let open_fees: f64 = run
+        .open_trades
+        .iter()
+        .map(|t| cfg.commission.of(t.size, t.entry_price))
+        .sum();
+    let open_pnl: f64 = run
+        .open_trades
+        .iter()
+        .map(|t| t.size * (last - t.entry_price) - cfg.commission.of(t.size, t.entry_price))
+        .sum();
+    let fold = |f: fn(f64, f64) -> f64| rets.iter().copied().reduce(f).unwrap_or(f64::NAN);
+
+    VbtStats {
+        start: time[0],
+        end: time[n - 1],
+        period: n as i64 * freq,
+        start_value: init,
+        end_value: eq[n - 1],
+        total_return_pct: (eq[n - 1] - init) / init * 100.0,
+        benchmark_return_pct: (close[n - 1] / close[0] - 1.0) * 100.0,
+        max_gross_exposure_pct: max_exposure * 100.0,
+        total_fees_paid: closed.iter().map(|t| t.commission).sum::<f64>() + open_fees,
+        max_drawdown_pct: max_dd * 100.0,
+        max_drawdown_duration: longest.map(|b| b as i64 * freq),
+        total_trades: nt + run.open_trades.len(),
+        total_closed_trades: nt,
+        total_open_trades: run.open_trades.len(),
+        open_trade_pnl: open_pnl,
+        win_rate_pct: win_rate * 100.0,
+        best_trade_pct: fold(f64::max) * 100.0,
+        worst_trade_pct: fold(f64::min) * 100.0,
+        avg_winning_trade_pct: mean(wins.iter().map(|t| ret(t))) * 100.0,
+        avg_losing_trade_pct: mean(losses_t.iter().map(|t| ret(t))) * 100.0,
+        avg_winning_trade_duration: dur(&wins),
+        avg_losing_trade_duration: dur(&losses_t),
+        profit_factor: win_pnl / loss_pnl.abs(),
+        expectancy: win_rate * avg_win_pnl - (1.0 - win_rate) * avg_loss_pnl.abs(),
+        sharpe_ratio: mr / sd * ann.sqrt(),
+        calmar_ratio: ann_return / max_dd,
+        omega_ratio: gains / losses,
+        sortino_ratio: mr * ann / (downside * ann.sqrt()),
+    }
+}
+
+impl VbtStats {
+    /// Every statistic under its JSON key (`shared/reference/vectorbt.md`), in vectorbt's
+    /// order; durations in ns.
+    pub fn entries(&self) -> [(&'static str, super::StatValue); 28] {
+        use super::StatValue::{Count, Duration, Num, Time};
+        [
+            ("start", Time(self.start)),
+            ("end", Time(self.end)),
+            ("period_s", Duration(Some(self.period))),
+            ("start_value", Num(self.start_value)),
+            ("end_value", Num(self.end_value)),
+            ("total_return_pct", Num(self.total_return_pct)),
+            ("benchmark_return_pct", Num(self.benchmark_return_pct)),
+            ("max_gross_exposure_pct", Num(self.max_gross_exposure_pct)),
+            ("total_fees_paid", Num(self.total_fees_paid)),
+            ("max_drawdown_pct", Num(self.max_drawdown_pct)),
+            (
+                "max_drawdown_duration_s",
+                Duration(self.max_drawdown_duration),
+            ),
+            ("total_trades", Count(self.total_trades)),
+            ("total_closed_trades", Count(self.total_closed_trades)),
+            ("total_open_trades", Count(self.total_open_trades)),
+            ("open_trade_pnl", Num(self.open_trade_pnl)),
+            ("win_rate_pct", Num(self.win_rate_pct)),
+            ("best_trade_pct", Num(self.best_trade_pct)),
+            ("worst_trade_pct", Num(self.worst_trade_pct)),
+            ("avg_winning_trade_pct", Num(self.avg_winning_trade_pct)),
+            ("avg_losing_trade_pct", Num(self.avg_losing_trade_pct)),
+            (
+                "avg_winning_trade_duration_s",
+                Duration(self.avg_winning_trade_duration),
+            ),
+            (
+                "avg_losing_trade_duration_s",
+                Duration(self.avg_losing_trade_duration),
+            ),
+            ("profit_factor", Num(self.profit_factor)),
+            ("expectancy", Num(self.expectancy)),
+            ("sharpe_ratio", Num(self.sharpe_ratio)),
+            ("calmar_ratio", Num(self.calmar_ratio)),
+            ("omega_ratio", Num(self.omega_ratio)),
+            ("sortino_ratio", Num(self.sortino_ratio)),
+        ]
+    }
+}
