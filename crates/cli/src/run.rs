@@ -43,9 +43,25 @@ impl DataArgs {
     }
 }
 
+/// Which tool's semantics and statistics to reproduce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Profile {
+    /// backtesting.py 0.6.6.
+    #[value(name = "backtesting_py")]
+    BacktestingPy,
+    /// vectorbt 1.2 `Portfolio.from_signals`.
+    #[value(name = "vectorbt")]
+    Vectorbt,
+}
+
 /// Broker settings (shared by `run` and `sweep`).
 #[derive(Debug, Args)]
 pub(crate) struct BrokerArgs {
+    /// Semantics and statistics dialect: `backtesting_py` (fills at the next open, whole
+    /// units, backtesting.py's statistics) or `vectorbt` (fills at the signal bar's close,
+    /// fractional sizes, vectorbt's `stats()`).
+    #[arg(long, value_enum, default_value_t = Profile::BacktestingPy)]
+    pub(crate) profile: Profile,
     /// Starting cash.
     #[arg(long, default_value_t = 10_000.0)]
     cash: f64,
@@ -101,8 +117,14 @@ impl BrokerArgs {
             exclusive_orders: self.exclusive_orders,
             finalize_trades: self.finalize_trades,
             fractional_unit: self.fractional_unit,
-            ..BrokerConfig::default()
+            same_bar_close_fills: self.profile == Profile::Vectorbt,
+            continuous_sizes: self.profile == Profile::Vectorbt && self.fractional_unit.is_none(),
         };
+        if self.profile == Profile::Vectorbt && self.trade_on_close {
+            bail!(
+                "--trade-on-close is backtesting.py's; the vectorbt profile already fills at the signal bar's close"
+            );
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -171,8 +193,25 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     }
     if a.json {
         let mut v = backtide_data::result_json(&bars, &result, &st);
+        if a.broker.profile == Profile::Vectorbt {
+            let vs = stats::compute_vectorbt(&bars, &result, &cfg);
+            v["stats"] = serde_json::Value::Object(backtide_data::vbt_stats_json(&vs));
+        }
+        v["profile"] = serde_json::json!(match a.broker.profile {
+            Profile::BacktestingPy => "backtesting_py",
+            Profile::Vectorbt => "vectorbt",
+        });
         v["strategy"] = serde_json::json!({"name": info.name, "params": params});
         println!("{}", serde_json::to_string(&v)?);
+    } else if a.broker.profile == Profile::Vectorbt {
+        print!(
+            "{}",
+            table::vbt_stats_table(&stats::compute_vectorbt(&bars, &result, &cfg))
+        );
+        println!("{:<30}{}({})", "_strategy", info.name, params_line(&params));
+        for w in &result.warnings {
+            eprintln!("warning: {w}");
+        }
     } else {
         print!("{}", table::stats_table(&st));
         println!("{:<26}{}({})", "_strategy", info.name, params_line(&params));

@@ -9,14 +9,14 @@ use anyhow::{Result, bail};
 use backtide_core::strategy::builtin;
 use backtide_core::sweep::overfitting::overfitting_report;
 use backtide_core::sweep::{
-    Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, WalkForward,
-    WalkForwardResult, run_sweep, run_walk_forward,
+    Axis, ComboResult, Constraint, Dialect, Method, Objective, SweepControl, SweepSpec,
+    WalkForward, WalkForwardResult, run_sweep, run_walk_forward,
 };
 use backtide_data::SweepWriter;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::run::{BrokerArgs, DataArgs, param_pairs};
+use crate::run::{BrokerArgs, DataArgs, Profile, param_pairs};
 
 /// Search method.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -44,9 +44,11 @@ pub(crate) struct SweepArgs {
     /// Condition on parameters, e.g. "fast < slow" (comparisons joined by `and`).
     #[arg(long)]
     constraint: Option<String>,
-    /// Statistic to maximise (a `--json` stats key, e.g. sharpe_ratio, equity_final, sqn).
-    #[arg(long, default_value = "sqn", conflicts_with = "minimize")]
-    maximize: String,
+    /// Statistic to maximise (a `--json` stats key of the profile's dialect, e.g.
+    /// sharpe_ratio, equity_final, sqn). Default: `sqn` (backtesting.py's `optimize`
+    /// default), or `sharpe_ratio` with `--profile vectorbt`.
+    #[arg(long, conflicts_with = "minimize")]
+    maximize: Option<String>,
     /// Statistic to minimise instead.
     #[arg(long)]
     minimize: Option<String>,
@@ -110,9 +112,20 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
             seed: a.seed,
         },
     };
+    let dialect = match a.broker.profile {
+        Profile::BacktestingPy => Dialect::BacktestingPy,
+        Profile::Vectorbt => Dialect::Vectorbt,
+    };
     let objective = match &a.minimize {
-        Some(k) => Objective::new(k, false)?,
-        None => Objective::new(&a.maximize, true)?,
+        Some(k) => Objective::in_dialect(dialect, k, false)?,
+        None => {
+            let default = if dialect == Dialect::Vectorbt {
+                "sharpe_ratio"
+            } else {
+                "sqn"
+            };
+            Objective::in_dialect(dialect, a.maximize.as_deref().unwrap_or(default), true)?
+        }
     };
     if a.pbo_blocks != 0 && (!a.pbo_blocks.is_multiple_of(2) || !(2..=24).contains(&a.pbo_blocks)) {
         bail!(
@@ -169,7 +182,7 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
     let mut writer = a
         .out
         .as_deref()
-        .map(|p| SweepWriter::create(p, info.params))
+        .map(|p| SweepWriter::create(p, info.params, dialect))
         .transpose()?;
     let mut top: Vec<(f64, ComboResult)> = Vec::new();
     let mut profiles = Vec::new();
@@ -180,7 +193,7 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         if let Some(p) = &r.profile {
             profiles.push(p.clone());
         }
-        let v = objective.value(&r.stats);
+        let v = objective.value_of(r);
         if a.top > 0 && !v.is_nan() {
             let pos = top
                 .iter()

@@ -74,6 +74,52 @@ pub(crate) fn stats_table(s: &Stats) -> String {
     out
 }
 
+/// vectorbt-dialect statistics with vectorbt's labels.
+pub(crate) fn vbt_stats_table(s: &backtide_core::stats::VbtStats) -> String {
+    let labels = [
+        "Start",
+        "End",
+        "Period",
+        "Start Value",
+        "End Value",
+        "Total Return [%]",
+        "Benchmark Return [%]",
+        "Max Gross Exposure [%]",
+        "Total Fees Paid",
+        "Max Drawdown [%]",
+        "Max Drawdown Duration",
+        "Total Trades",
+        "Total Closed Trades",
+        "Total Open Trades",
+        "Open Trade PnL",
+        "Win Rate [%]",
+        "Best Trade [%]",
+        "Worst Trade [%]",
+        "Avg Winning Trade [%]",
+        "Avg Losing Trade [%]",
+        "Avg Winning Trade Duration",
+        "Avg Losing Trade Duration",
+        "Profit Factor",
+        "Expectancy",
+        "Sharpe Ratio",
+        "Calmar Ratio",
+        "Omega Ratio",
+        "Sortino Ratio",
+    ];
+    let mut out = String::new();
+    for (label, (_, v)) in labels.iter().zip(s.entries()) {
+        use backtide_core::stats::StatValue;
+        let text = match v {
+            StatValue::Time(t) => time(t),
+            StatValue::Num(x) => num(x),
+            StatValue::Duration(d) => duration(d),
+            StatValue::Count(c) => c.to_string(),
+        };
+        let _ = writeln!(out, "{label:<30}{text:>22}");
+    }
+    out
+}
+
 /// Every built-in strategy with its parameters.
 pub(crate) fn strategies() -> String {
     let mut out = String::new();

@@ -28,7 +28,9 @@ pub use export::{
 };
 pub use parquet::{read_parquet, write_parquet};
 pub use samples::{SAMPLES, sample, sample_csv};
-pub use sweep_out::{SweepFormat, SweepWriter, combo_json, overfitting_json, walk_forward_json};
+pub use sweep_out::{
+    SweepFormat, SweepWriter, combo_json, combo_json_in, overfitting_json, walk_forward_json,
+};
 pub use time::{format_timestamp, parse_timestamp};
 
 use backtide_core::Bars;

@@ -11,8 +11,9 @@ use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use backtide_core::stats::StatValue;
+use backtide_core::stats::VbtStats;
 use backtide_core::sweep::overfitting::OverfittingReport;
-use backtide_core::sweep::{ComboResult, WalkForwardResult};
+use backtide_core::sweep::{ComboResult, Dialect, WalkForwardResult};
 use backtide_core::{ParamSpec, ParamValue, Stats, strategy::ParamKind};
 use parquet::arrow::ArrowWriter;
 use serde_json::{Value, json};
@@ -52,6 +53,9 @@ impl SweepFormat {
     }
 }
 
+/// One buffered Parquet row: parameter values and statistics.
+type ParquetRow = (Vec<Option<ParamValue>>, Vec<(&'static str, StatValue)>);
+
 enum Sink {
     Csv(BufWriter<File>),
     Json {
@@ -60,12 +64,13 @@ enum Sink {
     },
     Parquet {
         writer: Box<ArrowWriter<File>>,
-        rows: Vec<(Vec<Option<ParamValue>>, Stats)>,
+        rows: Vec<ParquetRow>,
     },
 }
 
 /// Writes a sweep's combinations as they finish.
 pub struct SweepWriter {
+    dialect: Dialect,
     path: PathBuf,
     tmp: PathBuf,
     params: Vec<ParamSpec>,
@@ -88,7 +93,34 @@ fn pq(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> DataError + '_ {
     }
 }
 
-fn schema(params: &[ParamSpec]) -> Arc<Schema> {
+/// Statistic keys of a dialect, in output order.
+fn stat_keys(dialect: Dialect) -> Vec<&'static str> {
+    match dialect {
+        Dialect::BacktestingPy => Stats::keys().to_vec(),
+        Dialect::Vectorbt => VbtStats::keys().to_vec(),
+    }
+}
+
+/// A combination's statistics in `dialect`.
+fn stat_entries(r: &ComboResult, dialect: Dialect) -> Vec<(&'static str, StatValue)> {
+    match (dialect, &r.vbt) {
+        (Dialect::Vectorbt, Some(v)) => v.entries().to_vec(),
+        (Dialect::Vectorbt, None) => VbtStats::keys()
+            .iter()
+            .map(|k| (*k, StatValue::Num(f64::NAN)))
+            .collect(),
+        (Dialect::BacktestingPy, _) => r.stats.entries().to_vec(),
+    }
+}
+
+const COUNT_KEYS: [&str; 4] = [
+    "num_trades",
+    "total_trades",
+    "total_closed_trades",
+    "total_open_trades",
+];
+
+fn schema(params: &[ParamSpec], dialect: Dialect) -> Arc<Schema> {
     let mut fields: Vec<Field> = params
         .iter()
         .map(|p| {
@@ -100,10 +132,10 @@ fn schema(params: &[ParamSpec]) -> Arc<Schema> {
             Field::new(p.name, t, true)
         })
         .collect();
-    for key in Stats::keys() {
+    for key in stat_keys(dialect) {
         let t = match key {
             "start" | "end" => DataType::Utf8,
-            "num_trades" => DataType::Int64,
+            k if COUNT_KEYS.contains(&k) => DataType::Int64,
             _ => DataType::Float64,
         };
         fields.push(Field::new(key, t, true));
@@ -129,7 +161,11 @@ fn csv_cell(v: StatValue) -> String {
 impl SweepWriter {
     /// Starts writing to a temporary file next to `path`; `params` are the strategy's
     /// parameters (the leading columns).
-    pub fn create(path: &Path, params: &[ParamSpec]) -> Result<SweepWriter, DataError> {
+    pub fn create(
+        path: &Path,
+        params: &[ParamSpec],
+        dialect: Dialect,
+    ) -> Result<SweepWriter, DataError> {
         let format = SweepFormat::from_path(path)?;
         let dir = path
             .parent()
@@ -145,7 +181,7 @@ impl SweepWriter {
             SweepFormat::Csv => {
                 let mut w = BufWriter::new(file);
                 let mut header: Vec<&str> = params.iter().map(|p| p.name).collect();
-                header.extend(Stats::keys());
+                header.extend(stat_keys(dialect));
                 writeln!(w, "{}", header.join(",")).map_err(io(path))?;
                 Sink::Csv(w)
             }
@@ -156,12 +192,13 @@ impl SweepWriter {
             }
             SweepFormat::Parquet => Sink::Parquet {
                 writer: Box::new(
-                    ArrowWriter::try_new(file, schema(params), None).map_err(pq(path))?,
+                    ArrowWriter::try_new(file, schema(params, dialect), None).map_err(pq(path))?,
                 ),
                 rows: Vec::with_capacity(PARQUET_BATCH),
             },
         };
         Ok(SweepWriter {
+            dialect,
             path: path.into(),
             tmp,
             params: params.to_vec(),
@@ -183,7 +220,11 @@ impl SweepWriter {
                     .iter()
                     .map(|v| v.as_ref().map_or(String::new(), ToString::to_string))
                     .collect();
-                cells.extend(r.stats.entries().into_iter().map(|(_, v)| csv_cell(v)));
+                cells.extend(
+                    stat_entries(r, self.dialect)
+                        .into_iter()
+                        .map(|(_, v)| csv_cell(v)),
+                );
                 writeln!(w, "{}", cells.join(",")).map_err(io(&path))
             }
             Sink::Json { w, first } => {
@@ -191,12 +232,13 @@ impl SweepWriter {
                     w.write_all(b",").map_err(io(&path))?;
                 }
                 *first = false;
-                serde_json::to_writer(&mut *w, &combo_json(r)).map_err(|e| io(&path)(e.into()))
+                serde_json::to_writer(&mut *w, &combo_json_in(r, self.dialect))
+                    .map_err(|e| io(&path)(e.into()))
             }
             Sink::Parquet { writer, rows } => {
-                rows.push((values, r.stats.clone()));
+                rows.push((values, stat_entries(r, self.dialect)));
                 if rows.len() >= PARQUET_BATCH {
-                    let batch = parquet_batch(&self.params, rows);
+                    let batch = parquet_batch(&self.params, self.dialect, rows);
                     rows.clear();
                     writer.write(&batch?).map_err(pq(&path))?;
                 }
@@ -216,7 +258,7 @@ impl SweepWriter {
         let file = match self.sink.take().expect("finish called once") {
             Sink::Csv(w) => w.into_inner().map_err(|e| io(&path)(e.into_error()))?,
             Sink::Json { mut w, .. } => {
-                let best = best.map_or(Value::Null, combo_json);
+                let best = best.map_or(Value::Null, |b| combo_json_in(b, self.dialect));
                 let over = overfitting.map_or(Value::Null, overfitting_json);
                 write!(w, "],\"best\":{best},\"overfitting\":{over}}}").map_err(io(&path))?;
                 w.into_inner().map_err(|e| io(&path)(e.into_error()))?
@@ -226,7 +268,7 @@ impl SweepWriter {
                 mut rows,
             } => {
                 if !rows.is_empty() {
-                    let batch = parquet_batch(&self.params, &rows)?;
+                    let batch = parquet_batch(&self.params, self.dialect, &rows)?;
                     rows.clear();
                     writer.write(&batch).map_err(pq(&path))?;
                 }
@@ -247,14 +289,24 @@ impl Drop for SweepWriter {
     }
 }
 
-/// `{"params": {...}, "stats": {...}}` for one combination.
+/// `{"params": {...}, "stats": {...}}` for one combination (backtesting.py dialect).
 pub fn combo_json(r: &ComboResult) -> Value {
-    json!({"params": r.params, "stats": stats_json(&r.stats)})
+    combo_json_in(r, Dialect::BacktestingPy)
+}
+
+/// `{"params": {...}, "stats": {...}}` with the statistics in `dialect`.
+pub fn combo_json_in(r: &ComboResult, dialect: Dialect) -> Value {
+    let stats: serde_json::Map<String, Value> = stat_entries(r, dialect)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), stat_json(v)))
+        .collect();
+    json!({"params": r.params, "stats": stats})
 }
 
 fn parquet_batch(
     params: &[ParamSpec],
-    rows: &[(Vec<Option<ParamValue>>, Stats)],
+    dialect: Dialect,
+    rows: &[ParquetRow],
 ) -> Result<RecordBatch, DataError> {
     let mut cols: Vec<ArrayRef> = Vec::new();
     for (k, p) in params.iter().enumerate() {
@@ -290,26 +342,26 @@ fn parquet_batch(
         };
         cols.push(col);
     }
-    for (j, key) in Stats::keys().iter().enumerate() {
-        let col: ArrayRef = match *key {
+    for (j, key) in stat_keys(dialect).into_iter().enumerate() {
+        let col: ArrayRef = match key {
             "start" | "end" => {
                 let mut b = StringBuilder::new();
-                for (_, s) in rows {
-                    b.append_value(stat_json(s.entries()[j].1).as_str().unwrap_or_default());
+                for (_, st) in rows {
+                    b.append_value(stat_json(st[j].1).as_str().unwrap_or_default());
                 }
                 Arc::new(b.finish())
             }
-            "num_trades" => {
+            k if COUNT_KEYS.contains(&k) => {
                 let mut b = Int64Builder::with_capacity(rows.len());
-                for (_, s) in rows {
-                    b.append_value(s.num_trades as i64);
+                for (_, st) in rows {
+                    b.append_value(st[j].1.as_f64() as i64);
                 }
                 Arc::new(b.finish())
             }
             _ => {
                 let mut b = Float64Builder::with_capacity(rows.len());
-                for (_, s) in rows {
-                    let x = s.entries()[j].1.as_f64();
+                for (_, st) in rows {
+                    let x = st[j].1.as_f64();
                     b.append_option((!x.is_nan()).then_some(x));
                 }
                 Arc::new(b.finish())
@@ -317,7 +369,7 @@ fn parquet_batch(
         };
         cols.push(col);
     }
-    RecordBatch::try_new(schema(params), cols).map_err(|e| DataError::Parquet {
+    RecordBatch::try_new(schema(params, dialect), cols).map_err(|e| DataError::Parquet {
         file: "sweep output".into(),
         message: e.to_string(),
     })
@@ -393,7 +445,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.parquet");
-        let mut w = SweepWriter::create(&path, info.params).unwrap();
+        let mut w = SweepWriter::create(&path, info.params, Dialect::BacktestingPy).unwrap();
         let obj = Objective::new("sqn", true).unwrap();
         let out = run_sweep::<DataError>(
             &bars,
@@ -422,7 +474,12 @@ mod tests {
     fn unfinished_writer_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");
-        let w = SweepWriter::create(&path, builtin::find("sma_cross").unwrap().params).unwrap();
+        let w = SweepWriter::create(
+            &path,
+            builtin::find("sma_cross").unwrap().params,
+            Dialect::BacktestingPy,
+        )
+        .unwrap();
         drop(w);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }

@@ -556,3 +556,137 @@ fn sweep_walk_forward_end_to_end() {
         &["walk_forward"],
     );
 }
+
+/// `backtide run --profile vectorbt --json` reproduces vectorbt's native golden cases.
+#[test]
+fn vectorbt_profile_through_the_cli() {
+    for (file, extra) in [
+        (
+            "vbt_goog_native_longonly",
+            vec!["--param", "direction=long_only"],
+        ),
+        (
+            "vbt_goog_native_longonly_sltp",
+            vec![
+                "--param",
+                "direction=long_only",
+                "--param",
+                "sl_pct=0.05",
+                "--param",
+                "tp_pct=0.1",
+            ],
+        ),
+        (
+            "vbt_goog_native_longshort",
+            vec!["--param", "direction=long_short"],
+        ),
+    ] {
+        let g = golden(file);
+        let out = backtide()
+            .args([
+                "run",
+                "--data",
+                "sample:GOOG",
+                "--strategy",
+                "sma_cross",
+                "--param",
+                "fast=10",
+                "--param",
+                "slow=20",
+            ])
+            .args(["--commission", "0.002", "--profile", "vectorbt", "--json"])
+            .args(&extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["profile"], "vectorbt");
+        let bad = crate::vectorbt::compare_stats(&g, v["stats"].as_object().unwrap());
+        assert!(bad.is_empty(), "{file}: {}", bad.join("\n"));
+        let closed = g["trades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["Status"] == "Closed")
+            .count();
+        assert_eq!(v["trades"].as_array().unwrap().len(), closed);
+    }
+    fails_with(
+        &[
+            "run",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--profile",
+            "vectorbt",
+            "--trade-on-close",
+        ],
+        &["trade-on-close"],
+    );
+}
+
+/// A sweep in the vectorbt profile reports vectorbt's statistics: the golden case as a
+/// one-combination sweep gives its exact numbers.
+#[test]
+fn vectorbt_profile_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.json");
+    let out = backtide()
+        .args([
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=10",
+        ])
+        .args([
+            "--grid",
+            "slow=20",
+            "--param",
+            "direction=long_only",
+            "--commission",
+            "0.002",
+        ])
+        .args([
+            "--profile",
+            "vectorbt",
+            "--maximize",
+            "total_return_pct",
+            "--out",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let g = golden("vbt_goog_native_longonly");
+    let bad = crate::vectorbt::compare_stats(&g, v["combos"][0]["stats"].as_object().unwrap());
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5,10",
+            "--profile",
+            "vectorbt",
+            "--maximize",
+            "sqn",
+        ],
+        &["unknown statistic `sqn`"],
+    );
+}

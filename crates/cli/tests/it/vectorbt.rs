@@ -170,7 +170,7 @@ const VBT_DURATIONS: &[(&str, &str)] = &[
     ("Avg Losing Trade Duration", "avg_losing_trade_duration_s"),
 ];
 
-fn compare_stats(g: &Value, ours: &serde_json::Map<String, Value>) -> Vec<String> {
+pub(crate) fn compare_stats(g: &Value, ours: &serde_json::Map<String, Value>) -> Vec<String> {
     let mut bad = Vec::new();
     let gs = &g["stats"];
     for (k, key) in VBT_KEYS {

@@ -12,7 +12,7 @@ use crate::broker::{BrokerConfig, ClosedTrade};
 use crate::engine::RunResult;
 
 /// vectorbt's `Portfolio.stats()` keys.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct VbtStats {
     /// First timestamp.
     pub start: TimestampNs,
@@ -74,7 +74,7 @@ pub struct VbtStats {
 
 /// A duration of `bars` bars at `freq` ns per bar (fractional bars truncated to ns).
 fn bars_ns(bars: f64, freq: i64) -> Option<i64> {
-    bars.is_finite().then(|| (bars * freq as f64) as i64)
+    bars.is_finite().then_some((bars * freq as f64) as i64)
 }
 
 /// Computes vectorbt's statistics of a run (`cfg` supplies the open trades' entry fees).
@@ -216,6 +216,19 @@ pub fn compute_vectorbt(bars: &Bars, run: &RunResult, cfg: &BrokerConfig) -> Vbt
 }
 
 impl VbtStats {
+    /// Every statistic key, in output order.
+    pub fn keys() -> [&'static str; 28] {
+        VbtStats::default().entries().map(|(k, _)| k)
+    }
+
+    /// A statistic by its JSON key.
+    pub fn get(&self, key: &str) -> Option<super::StatValue> {
+        self.entries()
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
     /// Every statistic under its JSON key (`shared/reference/vectorbt.md`), in vectorbt's
     /// order; durations in ns.
     pub fn entries(&self) -> [(&'static str, super::StatValue); 28] {

@@ -42,9 +42,21 @@ pub enum Method {
     },
 }
 
+/// Which statistics a sweep reports and optimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// backtesting.py's statistics ([`Stats`]).
+    #[default]
+    BacktestingPy,
+    /// vectorbt's `stats()` ([`crate::stats::VbtStats`]), computed per combination too.
+    Vectorbt,
+}
+
 /// The statistic to optimise.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Objective {
+    /// The statistics dialect `key` belongs to.
+    pub dialect: Dialect,
     /// A statistic key as in the `--json` output (`sharpe_ratio`, `equity_final`, `sqn`, …).
     pub key: &'static str,
     /// Maximise (true) or minimise.
@@ -52,11 +64,23 @@ pub struct Objective {
 }
 
 impl Objective {
-    /// Checks that `key` names a statistic.
+    /// Checks that `key` names a backtesting.py-dialect statistic.
     pub fn new(key: &str, maximize: bool) -> Result<Objective, Error> {
-        let keys = Stats::keys();
+        Self::in_dialect(Dialect::BacktestingPy, key, maximize)
+    }
+
+    /// Checks that `key` names a statistic of `dialect`.
+    pub fn in_dialect(dialect: Dialect, key: &str, maximize: bool) -> Result<Objective, Error> {
+        let keys: Vec<&'static str> = match dialect {
+            Dialect::BacktestingPy => Stats::keys().to_vec(),
+            Dialect::Vectorbt => crate::stats::VbtStats::keys().to_vec(),
+        };
         match keys.iter().find(|k| **k == key) {
-            Some(k) => Ok(Objective { key: k, maximize }),
+            Some(k) => Ok(Objective {
+                dialect,
+                key: k,
+                maximize,
+            }),
             None => Err(Error::Param {
                 param: "objective".into(),
                 message: format!("unknown statistic `{key}` (known: {})", keys.join(", ")),
@@ -64,9 +88,19 @@ impl Objective {
         }
     }
 
-    /// The objective's value in `stats` (NaN when undefined).
+    /// The objective's value in backtesting.py-dialect `stats` (NaN when undefined or of
+    /// another dialect).
     pub fn value(&self, stats: &Stats) -> f64 {
         stats.get(self.key).map_or(f64::NAN, |v| v.as_f64())
+    }
+
+    /// The objective's value for a combination, in the objective's dialect.
+    pub fn value_of(&self, r: &ComboResult) -> f64 {
+        match (self.dialect, &r.vbt) {
+            (Dialect::Vectorbt, Some(v)) => v.get(self.key).map_or(f64::NAN, |v| v.as_f64()),
+            (Dialect::Vectorbt, None) => f64::NAN,
+            (Dialect::BacktestingPy, _) => self.value(&r.stats),
+        }
     }
 
     /// True if `a` is strictly better than `b`; NaN is never better than anything.
@@ -104,6 +138,8 @@ pub struct ComboResult {
     pub params: Params,
     /// The backtest's statistics.
     pub stats: Stats,
+    /// vectorbt-dialect statistics, when the objective is in that dialect.
+    pub vbt: Option<crate::stats::VbtStats>,
     /// Its returns reduced for the overfitting checks (when
     /// [`SweepControl::profile_blocks`] is set).
     pub profile: Option<overfitting::ReturnProfile>,
@@ -291,7 +327,7 @@ pub fn run_sweep<E: From<Error>>(
                         spec,
                         cfg,
                         (&cache, &stats_ctx),
-                        control.profile_blocks,
+                        (control.profile_blocks, objective.dialect),
                         base + k,
                         values,
                     ))
@@ -306,7 +342,7 @@ pub fn run_sweep<E: From<Error>>(
                     outcome.failed.1.get_or_insert_with(|| e.to_string());
                 }
                 Some(Ok(res)) => {
-                    let v = objective.value(&res.stats);
+                    let v = objective.value_of(&res);
                     if outcome.best.is_none() || objective.better(v, best_value) {
                         best_value = v;
                         outcome.best = Some(res.clone());
@@ -328,7 +364,7 @@ fn run_one(
     spec: &SweepSpec,
     cfg: &BrokerConfig,
     (cache, stats_ctx): (&IndicatorCache, &StatsContext),
-    profile_blocks: usize,
+    (profile_blocks, dialect): (usize, Dialect),
     index: usize,
     values: &[ParamValue],
 ) -> Result<ComboResult, Error> {
@@ -338,11 +374,14 @@ fn run_one(
     let stats = stats::compute_with(stats_ctx, bars, &run.trades, &run.equity, run.warmup);
     let profile = (profile_blocks > 0)
         .then(|| overfitting::ReturnProfile::of_equity(&run.equity, profile_blocks));
+    let vbt =
+        (dialect == Dialect::Vectorbt).then(|| crate::stats::compute_vectorbt(bars, &run, cfg));
     Ok(ComboResult {
         index,
         values: values.to_vec(),
         params,
         stats,
+        vbt,
         profile,
     })
 }

@@ -142,6 +142,13 @@ pub fn run_walk_forward(
     wf: &WalkForward,
     control: &SweepControl<'_>,
 ) -> Result<WalkForwardResult, Error> {
+    if objective.dialect != super::Dialect::BacktestingPy {
+        return Err(Error::Param {
+            param: "walk_forward".into(),
+            message: "walk-forward reports backtesting.py-dialect statistics; use that profile"
+                .into(),
+        });
+    }
     let plan = wf.windows(bars.len());
     if plan.is_empty() {
         return Err(Error::TooFewBars {
