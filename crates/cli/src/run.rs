@@ -74,6 +74,9 @@ pub(crate) struct BrokerArgs {
     /// Relative bid-ask spread applied to entries.
     #[arg(long, default_value_t = 0.0)]
     spread: f64,
+    /// Relative slippage on every fill, entries and exits (vectorbt's `slippage`).
+    #[arg(long, default_value_t = 0.0)]
+    slippage: f64,
     /// Margin requirement in (0, 1]; leverage = 1 / margin.
     #[arg(long, default_value_t = 1.0)]
     margin: f64,
@@ -111,6 +114,7 @@ impl BrokerArgs {
             cash: self.cash,
             commission,
             spread: self.spread,
+            slippage: self.slippage,
             margin: self.margin,
             trade_on_close: self.trade_on_close,
             hedging: self.hedging,

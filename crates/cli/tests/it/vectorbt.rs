@@ -218,19 +218,7 @@ macro_rules! vbt_stats_case {
             };
             let ours = backtide_data::vbt_stats_json(&backtide_core::stats::compute_vectorbt(&bars, &res, &cfg));
             assert_eq!(ours.len(), 28);
-                        let mut bad = compare_stats(&g, &ours);
-            // Known difference, not yet explained: in the backtesting.py-emulation case
-            // (whole units, fills at the next open) vectorbt reports Max Gross Exposure
-            // 99.99465 %, while position value / portfolio value at every bar's close peaks
-            // at 99.80414 % (bar 1399); that close-based definition matches the three native
-            // cases exactly, and no open/high/low/close variant of it gives vectorbt's figure
-            // (searched bar by bar). Every other statistic of the case matches. Asserted so
-            // that a fix shows up here.
-            if $file == "vbt_goog_readme_btemu" {
-                let known = "Max Gross Exposure [%]: golden 99.99465165954965 ours 99.8041445846965";
-                assert_eq!(bad.iter().filter(|b| b.as_str() == known).count(), 1, "{bad:?}");
-                bad.retain(|b| b != known);
-            }
+                        let bad = compare_stats(&g, &ours);
             assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
         }
     )*};

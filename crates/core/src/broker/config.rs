@@ -15,6 +15,9 @@ pub struct BrokerConfig {
     pub commission: Commission,
     /// Relative bid-ask spread applied to entry prices (`price · (1 ± spread)`).
     pub spread: f64,
+    /// Relative slippage on every fill, entries and exits: buys at `price · (1 + slippage)`,
+    /// sells at `price · (1 − slippage)` (vectorbt's `slippage`).
+    pub slippage: f64,
     /// Margin requirement in `(0, 1]`; leverage is `1 / margin`.
     pub margin: f64,
     /// Fill market orders at the signal bar's close instead of the next bar's open.
@@ -44,6 +47,7 @@ impl Default for BrokerConfig {
             cash: 10_000.0,
             commission: Commission::None,
             spread: 0.0,
+            slippage: 0.0,
             margin: 1.0,
             trade_on_close: false,
             hedging: false,
@@ -70,6 +74,9 @@ impl BrokerConfig {
         }
         if !(self.spread.is_finite() && (0.0..1.0).contains(&self.spread)) {
             return bad("spread", "must be in [0, 1)");
+        }
+        if !(self.slippage.is_finite() && (0.0..1.0).contains(&self.slippage)) {
+            return bad("slippage", "must be in [0, 1)");
         }
         if !(self.margin.is_finite() && self.margin > 0.0 && self.margin <= 1.0) {
             return bad("margin", "must be in (0, 1]");

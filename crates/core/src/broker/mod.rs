@@ -159,8 +159,19 @@ impl Broker {
         (self.equity(last_price) - used).max(0.0)
     }
 
+    /// Entry price: the spread (backtesting.py) and slippage (vectorbt) both move it
+    /// against the order.
     fn adjusted_price(&self, size: f64, price: f64) -> f64 {
-        price * (1.0 + self.cfg.spread.copysign(size))
+        self.slipped(price * (1.0 + self.cfg.spread.copysign(size)), size)
+    }
+
+    /// `price` moved against an order of `size` by the slippage (on every fill).
+    fn slipped(&self, price: f64, size: f64) -> f64 {
+        if self.cfg.slippage == 0.0 {
+            price
+        } else {
+            price * (1.0 + self.cfg.slippage.copysign(size))
+        }
     }
 
     /// Places a new order, as backtesting.py's `Broker.new_order`.

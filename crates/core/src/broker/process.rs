@@ -157,7 +157,8 @@ impl Broker {
         if let Some(tid) = order.parent {
             if let Some(t) = self.trades.iter().find(|t| t.id == tid) {
                 let size = order.size.abs().min(t.size.abs()).copysign(order.size);
-                self.reduce_trade(tid, price, size, time_index);
+                let exit = self.slipped(price, size);
+                self.reduce_trade(tid, exit, size, time_index);
             }
             self.remove_order(oid);
             return false;
@@ -198,10 +199,12 @@ impl Broker {
                 .map(|t| (t.id, t.size))
             {
                 if need.abs() >= tsize.abs() {
-                    self.close_trade(tid, price, time_index);
+                    let exit = self.slipped(price, -tsize);
+                    self.close_trade(tid, exit, time_index);
                     need += tsize;
                 } else {
-                    self.reduce_trade(tid, price, need, time_index);
+                    let exit = self.slipped(price, need);
+                    self.reduce_trade(tid, exit, need, time_index);
                     need = 0.0;
                 }
                 if need == 0.0 {

@@ -28,7 +28,7 @@ pub struct VbtStats {
     pub total_return_pct: f64,
     /// Buy-and-hold of the close from the first to the last bar, %.
     pub benchmark_return_pct: f64,
-    /// max(position value / portfolio value), % (signed: shorts count negative).
+    /// max(|position value| / (|position value| + free cash)), %.
     pub max_gross_exposure_pct: f64,
     /// Fees of all orders (closed trades' entries and exits, open trades' entries).
     pub total_fees_paid: f64,
@@ -88,23 +88,44 @@ pub fn compute_vectorbt(bars: &Bars, run: &RunResult, cfg: &BrokerConfig) -> Vbt
     let n = eq.len();
     let init = cfg.cash;
 
-    // Per-bar position from the trade records: a trade is held at the close of its entry
-    // bar up to (not including) its exit bar.
-    let mut delta = vec![0.0; n + 1];
+    // Gross exposure = |asset value| / (|asset value| + free cash), per bar close. vectorbt
+    // books a short's entry value out of free cash as it does a long's, so with long value
+    // L, short value S (absolute) and short cost basis B (Σ |units| · entry price):
+    // cash = equity − L + S, free cash = cash − 2B, and exposure = (L + S) / (equity + 2S − 2B).
+    // (Checked against vectorbt 1.2 itself on the bt-emulation case, whose peak is on a
+    // short bar.) Positions per bar come from the trade records: held at the close of the
+    // entry bar up to, not including, the exit bar.
+    let mut d_long = vec![0.0; n + 1];
+    let mut d_short = vec![0.0; n + 1];
+    let mut d_basis = vec![0.0; n + 1];
+    let mut add = |entry: usize, exit: usize, size: f64, price: f64| {
+        let (units, basis) = (size.abs(), size.abs() * price);
+        if size > 0.0 {
+            d_long[entry] += units;
+            d_long[exit] -= units;
+        } else {
+            d_short[entry] += units;
+            d_short[exit] -= units;
+            d_basis[entry] += basis;
+            d_basis[exit] -= basis;
+        }
+    };
     for t in &run.trades {
-        delta[t.entry_bar] += t.size;
-        delta[t.exit_bar.min(n)] -= t.size;
+        add(t.entry_bar, t.exit_bar.min(n), t.size, t.entry_price);
     }
     for t in &run.open_trades {
-        delta[t.entry_bar] += t.size;
+        add(t.entry_bar, n, t.size, t.entry_price);
     }
-    let (mut pos, mut max_exposure) = (0.0, f64::NEG_INFINITY);
+    let (mut long, mut short, mut basis, mut max_exposure) = (0.0, 0.0, 0.0, f64::NEG_INFINITY);
     for i in 0..n {
-        pos += delta[i];
-        let exposure = if pos == 0.0 {
+        long += d_long[i];
+        short += d_short[i];
+        basis += d_basis[i];
+        let (l, s) = (long * close[i], short * close[i]);
+        let exposure = if l == 0.0 && s == 0.0 {
             0.0
         } else {
-            pos * close[i] / eq[i]
+            (l + s) / (eq[i] + 2.0 * s - 2.0 * basis)
         };
         max_exposure = max_exposure.max(exposure);
     }

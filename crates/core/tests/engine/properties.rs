@@ -374,6 +374,29 @@ mod orders {
     }
 
     #[test]
+    fn slippage_moves_entries_and_exits_against_the_order() {
+        // Buy 10 at bar 2's open (100) with 1 % slippage: 101. Close at bar 4's open (110):
+        // a sell, so 110 · 0.99 = 108.9. PnL = 10 · (108.9 − 101) = 79 (no commission).
+        let b = bars(&[FLAT, FLAT, FLAT, FLAT, (110.0, 111.0, 109.0, 110.0)]);
+        let mut s = Script(|ctx: &mut Context<'_>| {
+            if ctx.index() == 1 {
+                ctx.buy_with(OrderRequest::market().size(10.0))?;
+            } else if ctx.index() == 3 {
+                ctx.close_position();
+            }
+            Ok(())
+        });
+        let cfg = BrokerConfig {
+            slippage: 0.01,
+            ..BrokerConfig::default()
+        };
+        let r = run(&b, &mut s, &cfg).unwrap();
+        let t = &r.trades[0];
+        assert_eq!((t.entry_price, t.exit_price), (101.0, 108.9));
+        assert!((t.pnl() - 79.0).abs() < 1e-9);
+    }
+
+    #[test]
     fn cancelled_order_never_fills() {
         let b = bars(&[FLAT, FLAT, FLAT, FLAT]);
         let mut s = Script(|ctx: &mut Context<'_>| {
