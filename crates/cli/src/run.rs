@@ -134,6 +134,22 @@ impl BrokerArgs {
     }
 }
 
+/// The strategy's parameters as given, plus the profile's defaults: the vectorbt profile
+/// detects crosses with vectorbt's stateful rule unless `cross` is given.
+pub(crate) fn with_profile_defaults<'a>(
+    mut pairs: Vec<(&'a str, &'a str)>,
+    info: &builtin::StrategyInfo,
+    profile: Profile,
+) -> Vec<(&'a str, &'a str)> {
+    if profile == Profile::Vectorbt
+        && info.params.iter().any(|p| p.name == "cross")
+        && !pairs.iter().any(|(k, _)| *k == "cross")
+    {
+        pairs.push(("cross", "stateful"));
+    }
+    pairs
+}
+
 /// Splits `--param name=value` arguments.
 pub(crate) fn param_pairs(raw: &[String]) -> Result<Vec<(&str, &str)>> {
     raw.iter()
@@ -182,7 +198,8 @@ fn bound(raw: &Option<String>, flag: &str, end_of_day: bool) -> Result<Option<Ti
 
 pub(crate) fn run(a: RunArgs) -> Result<()> {
     let info = builtin::find(&a.strategy)?;
-    let params = Params::from_pairs(info.params, param_pairs(&a.params)?)?;
+    let pairs = with_profile_defaults(param_pairs(&a.params)?, info, a.broker.profile);
+    let params = Params::from_pairs(info.params, pairs)?;
     let mut strategy = info.build(&params)?;
     let cfg = a.broker.config()?;
     let bars = a.data.load()?;

@@ -96,7 +96,7 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         };
         axes.push(Axis::parse(spec, values)?);
     }
-    let fixed = param_pairs(&a.params)?
+    let fixed = crate::run::with_profile_defaults(param_pairs(&a.params)?, info, a.broker.profile)
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();

@@ -352,7 +352,7 @@ fn sweep_writes_csv_json_and_parquet() {
                 let mut lines = text.lines();
                 let header = lines.next().unwrap();
                 assert!(
-                    header.starts_with("fast,slow,direction,size,sl_pct,tp_pct,start,end,"),
+                    header.starts_with("fast,slow,direction,cross,size,sl_pct,tp_pct,start,end,"),
                     "{header}"
                 );
                 assert!(header.contains("sharpe_ratio"));

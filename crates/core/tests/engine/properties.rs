@@ -505,7 +505,16 @@ fn random_params(name: &str, r: &[u64; 6], long_only: bool) -> Vec<(String, Stri
         _ => vec![],
     };
     if name != "buy_and_hold" {
+        let cross = matches!(name, "sma_cross" | "ema_cross" | "macd_cross");
+        let dir = if cross && r[0].is_multiple_of(5) {
+            "short_only"
+        } else {
+            dir
+        };
         p.push(("direction".into(), dir.into()));
+        if cross && r[2].is_multiple_of(2) {
+            p.push(("cross".into(), "stateful".into()));
+        }
     }
     if matches!(name, "sma_cross" | "ema_cross" | "macd_cross") && r[3].is_multiple_of(3) {
         p.push((

@@ -37,6 +37,48 @@ pub struct CrossStrategy {
     /// `fast line − slow line`: its sign change is the cross (see
     /// [`indicators::sma_difference`] for why that is exact).
     spread: Option<Indicator>,
+    /// How crosses are detected, and the per-bar path's state.
+    crosses: Crosses,
+    /// Bars of the spread fed to `crosses` so far (per-bar path).
+    fed: usize,
+}
+
+/// Detects crosses of the spread `d = fast − slow` through zero, bar by bar.
+#[derive(Debug, Clone, Default)]
+struct Crosses {
+    /// vectorbt's rule instead of backtesting.py's.
+    stateful: bool,
+    /// Stateful rule: the spread was below / above zero since the last cross or NaN.
+    below: bool,
+    above: bool,
+}
+
+impl Crosses {
+    /// Feeds the spread at a bar (`prev` = the bar before, NaN for the first): (up, down).
+    fn step(&mut self, prev: f64, cur: f64) -> (bool, bool) {
+        if !self.stateful {
+            return (prev < 0.0 && cur > 0.0, prev > 0.0 && cur < 0.0);
+        }
+        if cur.is_nan() {
+            self.below = false;
+            self.above = false;
+            return (false, false);
+        }
+        let (up, down) = (cur > 0.0 && self.below, cur < 0.0 && self.above);
+        if cur < 0.0 {
+            self.below = true;
+        }
+        if cur > 0.0 {
+            self.above = true;
+        }
+        if up {
+            self.below = false;
+        }
+        if down {
+            self.above = false;
+        }
+        (up, down)
+    }
 }
 
 impl CrossStrategy {
@@ -63,6 +105,11 @@ impl CrossStrategy {
                 0
             },
             direction: Direction::from_params(p)?,
+            crosses: Crosses {
+                stateful: p.str("cross").is_ok_and(|c| c == "stateful"),
+                ..Crosses::default()
+            },
+            fed: 0,
             size,
             sl_pct: p.float_opt("sl_pct"),
             tp_pct: p.float_opt("tp_pct"),
@@ -82,6 +129,8 @@ impl CrossStrategy {
             sl_pct: None,
             tp_pct: None,
             spread: None,
+            crosses: Crosses::default(),
+            fed: 0,
         }
     }
 
@@ -140,6 +189,12 @@ impl Strategy for CrossStrategy {
     fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error> {
         let (name, spread) = self.lines(ctx);
         self.spread = Some(ctx.indicator(name, spread));
+        self.crosses = Crosses {
+            below: false,
+            above: false,
+            ..self.crosses
+        };
+        self.fed = 0;
         Ok(())
     }
 
@@ -147,11 +202,15 @@ impl Strategy for CrossStrategy {
         let Some(h) = self.spread else { return Ok(()) };
         let d = ctx.ind(h);
         let i = d.len() - 1;
-        if i == 0 {
-            return Ok(());
+        // Feed every bar up to this one (the first calls start after the warm-up).
+        let (mut up, mut down) = (false, false);
+        while self.fed <= i {
+            let k = self.fed;
+            (up, down) = self
+                .crosses
+                .step(if k == 0 { f64::NAN } else { d[k - 1] }, d[k]);
+            self.fed += 1;
         }
-        let up = d[i - 1] < 0.0 && d[i] > 0.0;
-        let down = d[i - 1] > 0.0 && d[i] < 0.0;
         if !up && !down {
             return Ok(());
         }
@@ -174,6 +233,14 @@ impl Strategy for CrossStrategy {
                     ctx.close_position();
                 }
             }
+            Direction::ShortOnly => {
+                let pos = ctx.position();
+                if down && pos.is_flat() {
+                    ctx.sell_with(self.request(close, false))?;
+                } else if up && pos.is_short() {
+                    ctx.close_position();
+                }
+            }
         }
         Ok(())
     }
@@ -186,22 +253,37 @@ impl SignalStrategy for CrossStrategy {
         let n = d.len();
         let rule = match self.direction {
             Direction::LongShort => EntryRule::Reenter,
-            Direction::LongOnly => EntryRule::OnlyWhenFlat,
+            Direction::LongOnly | Direction::ShortOnly => EntryRule::OnlyWhenFlat,
+        };
+        let mut crosses = Crosses {
+            below: false,
+            above: false,
+            ..self.crosses
         };
         let mut s = Signals::none(n, rule);
         let (mut sl, mut tp) = (vec![f64::NAN; n], vec![f64::NAN; n]);
-        for i in 1..n {
-            let up = d[i - 1] < 0.0 && d[i] > 0.0;
-            let down = d[i - 1] > 0.0 && d[i] < 0.0;
-            if up {
-                s.long_entry[i] = true;
-            } else if down {
-                match self.direction {
-                    Direction::LongShort => s.short_entry[i] = true,
-                    Direction::LongOnly => s.long_exit[i] = true,
+        for i in 0..n {
+            let (up, down) = crosses.step(if i == 0 { f64::NAN } else { d[i - 1] }, d[i]);
+            match self.direction {
+                Direction::LongShort => {
+                    s.long_entry[i] = up;
+                    s.short_entry[i] = down && !up;
+                }
+                Direction::LongOnly => {
+                    s.long_entry[i] = up;
+                    s.long_exit[i] = down && !up;
+                }
+                Direction::ShortOnly => {
+                    s.short_entry[i] = down;
+                    s.short_exit[i] = up && !down;
                 }
             }
-            if up || (down && self.direction == Direction::LongShort) {
+            let enters = match self.direction {
+                Direction::LongShort => up || down,
+                Direction::LongOnly => up,
+                Direction::ShortOnly => down,
+            };
+            if enters {
                 let r = self.request(close[i], up);
                 sl[i] = r.sl.unwrap_or(f64::NAN);
                 tp[i] = r.tp.unwrap_or(f64::NAN);
@@ -216,5 +298,44 @@ impl SignalStrategy for CrossStrategy {
         }
         ctx.indicator(name, d);
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_rule(stateful: bool, d: &[f64]) -> Vec<(bool, bool)> {
+        let mut c = Crosses {
+            stateful,
+            ..Crosses::default()
+        };
+        (0..d.len())
+            .map(|i| c.step(if i == 0 { f64::NAN } else { d[i - 1] }, d[i]))
+            .collect()
+    }
+
+    #[test]
+    fn a_tie_hides_a_strict_cross_but_not_a_stateful_one() {
+        let d = [-1.0, 0.0, 1.0, 0.0, -1.0];
+        let strict = run_rule(false, &d);
+        assert!(
+            strict.iter().all(|&(u, dn)| !u && !dn),
+            "ties hide both crosses"
+        );
+        let stateful = run_rule(true, &d);
+        assert_eq!(stateful[2], (true, false));
+        assert_eq!(stateful[4], (false, true));
+    }
+
+    #[test]
+    fn stateful_crosses_alternate_and_nan_resets() {
+        let d = [-1.0, 1.0, 2.0, f64::NAN, 1.0, -1.0, 1.0];
+        let s = run_rule(true, &d);
+        assert_eq!(s[1], (true, false));
+        assert_eq!(s[2], (false, false), "no repeat without going below again");
+        assert_eq!(s[4], (false, false), "NaN reset: not below since");
+        assert_eq!(s[5], (false, true));
+        assert_eq!(s[6], (true, false));
     }
 }

@@ -73,8 +73,8 @@ impl Strategy for RsiReversion {
         } else if r > self.upper {
             match self.direction {
                 Direction::LongShort => enter(ctx, false, self.size)?,
-                Direction::LongOnly if pos.is_long() => ctx.close_position(),
-                Direction::LongOnly => {}
+                Direction::LongOnly | Direction::ShortOnly if pos.is_long() => ctx.close_position(),
+                Direction::LongOnly | Direction::ShortOnly => {}
             }
         }
         Ok(())
@@ -255,7 +255,7 @@ impl SignalStrategy for RsiReversion {
             s.long_entry[i] = x < self.lower;
             match self.direction {
                 Direction::LongShort => s.short_entry[i] = x > self.upper,
-                Direction::LongOnly => s.long_exit[i] = x > self.upper,
+                Direction::LongOnly | Direction::ShortOnly => s.long_exit[i] = x > self.upper,
             }
         }
         s.size = size_of(self.size);

@@ -16,12 +16,16 @@ pub enum Direction {
     LongShort,
     /// Buy on long signals when flat; close on exit signals.
     LongOnly,
+    /// Sell short on short signals when flat; cover on the opposite signal (cross
+    /// strategies only).
+    ShortOnly,
 }
 
 impl Direction {
     fn from_params(p: &Params) -> Result<Self, Error> {
         Ok(match p.str("direction")? {
             "long_only" => Direction::LongOnly,
+            "short_only" => Direction::ShortOnly,
             _ => Direction::LongShort,
         })
     }
@@ -87,6 +91,17 @@ const DIRECTION: ParamSpec = ParamSpec {
     default: Some(DefaultValue::Str("long_short")),
     doc: "long_short: reverse on each signal; long_only: buy when flat, close on the exit signal",
 };
+const CROSS_DIRECTION: ParamSpec = ParamSpec {
+    kind: ParamKind::Choice(&["long_short", "long_only", "short_only"]),
+    doc: "long_short: reverse on each cross; long_only / short_only: enter when flat, exit on the opposite cross",
+    ..DIRECTION
+};
+const CROSS_RULE: ParamSpec = ParamSpec {
+    name: "cross",
+    kind: ParamKind::Choice(&["strict", "stateful"]),
+    default: Some(DefaultValue::Str("strict")),
+    doc: "strict: a[-2] < b[-2] and a[-1] > b[-1] (backtesting.py); stateful: above now and strictly below at some bar since the last cross or NaN (vectorbt); --profile vectorbt defaults to stateful",
+};
 const DIRECTION_LONG: ParamSpec = ParamSpec {
     default: Some(DefaultValue::Str("long_only")),
     ..DIRECTION
@@ -122,7 +137,8 @@ const MA_CROSS_PARAMS: &[ParamSpec] = &[
         "fast moving-average window (bars); must be < slow",
     ),
     int("slow", 2, 100_000, 20, "slow moving-average window (bars)"),
-    DIRECTION,
+    CROSS_DIRECTION,
+    CROSS_RULE,
     SIZE,
     SL_PCT,
     TP_PCT,
@@ -161,7 +177,8 @@ pub static STRATEGIES: &[StrategyInfo] = &[
             int("fast", 1, 100_000, 12, "fast EMA window; must be < slow"),
             int("slow", 2, 100_000, 26, "slow EMA window"),
             int("signal", 1, 100_000, 9, "signal EMA window"),
-            DIRECTION,
+            CROSS_DIRECTION,
+            CROSS_RULE,
             SIZE,
             SL_PCT,
             TP_PCT,
