@@ -19,30 +19,8 @@ use backtide_core::strategy::builtin;
 use backtide_core::sweep::{Axis, Method, Objective, SweepControl, SweepSpec, run_sweep};
 use backtide_core::{Bars, BrokerConfig, Commission, Error};
 
-fn synthetic(n: usize, seed: u64) -> Bars {
-    let mut x = seed | 1;
-    let mut rnd = move || {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let mut cols: [Vec<f64>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
-    let mut time = Vec::with_capacity(n);
-    let mut price = 100.0;
-    for i in 0..n {
-        let open = price;
-        price = (price * (1.0 + (rnd() - 0.5) * 0.004)).max(1.0);
-        time.push(1_600_000_000_000_000_000 + i as i64 * 60_000_000_000);
-        cols[0].push(open);
-        cols[1].push(open.max(price) * (1.0 + rnd() * 0.001));
-        cols[2].push(open.min(price) * (1.0 - rnd() * 0.001));
-        cols[3].push(price);
-        cols[4].push((rnd() * 1000.0).floor());
-    }
-    let [o, h, l, c, v] = cols;
-    Bars::try_new(time, o, h, l, c, v).expect("valid")
-}
+mod common;
+use common::synthetic;
 
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")

@@ -16,15 +16,7 @@ pub fn write_with(
         path: path.into(),
         source,
     };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = temp_path(path);
     let result = (|| {
         let mut w = BufWriter::new(File::create(&tmp).map_err(io)?);
         fill(&mut w)?;
@@ -36,6 +28,20 @@ pub fn write_with(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The temporary sibling a write to `path` goes through (same folder, so the final rename
+/// is atomic; hidden; unique per process).
+pub(crate) fn temp_path(path: &Path) -> std::path::PathBuf {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.join(format!(".{name}.tmp-{}", std::process::id()))
 }
 
 /// Writes bytes atomically.

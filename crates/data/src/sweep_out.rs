@@ -167,15 +167,7 @@ impl SweepWriter {
         dialect: Dialect,
     ) -> Result<SweepWriter, DataError> {
         let format = SweepFormat::from_path(path)?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let tmp = crate::atomic::temp_path(path);
         let file = File::create(&tmp).map_err(io(path))?;
         let sink = match format {
             SweepFormat::Csv => {

@@ -1,0 +1,324 @@
+//! `backtide sweep` end to end: outputs, walk-forward, profiles, bad input.
+
+use serde_json::Value;
+
+use crate::cli::{backtide, fails_with};
+use crate::golden::golden;
+
+fn sweep_args(out: &std::path::Path) -> Vec<String> {
+    [
+        "sweep",
+        "--data",
+        "sample:GOOG",
+        "--strategy",
+        "sma_cross",
+        "--grid",
+        "fast=5:25:5",
+        "--grid",
+        "slow=10,15,20,25,30",
+        "--constraint",
+        "fast < slow",
+        "--maximize",
+        "equity_final",
+        "--commission",
+        "0.002",
+        "--exclusive-orders",
+        "--top",
+        "3",
+        "--out",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .chain([out.to_string_lossy().into_owned()])
+    .collect()
+}
+
+#[test]
+fn sweep_writes_csv_json_and_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let combos = 5 + 4 + 3 + 2 + 1; // fast < slow over the two axes
+    for ext in ["csv", "json", "parquet"] {
+        let path = dir.path().join(format!("r.{ext}"));
+        let out = backtide().args(sweep_args(&path)).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{ext}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            stdout.contains(&format!("{combos} of {combos} combinations")),
+            "{stdout}"
+        );
+        assert!(stdout.contains("overfitting: 15 trials"), "{stdout}");
+        match ext {
+            "csv" => {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let mut lines = text.lines();
+                let header = lines.next().unwrap();
+                assert!(
+                    header.starts_with("fast,slow,direction,cross,size,sl_pct,tp_pct,start,end,"),
+                    "{header}"
+                );
+                assert!(header.contains("sharpe_ratio"));
+                assert_eq!(lines.count(), combos);
+            }
+            "json" => {
+                let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                assert_eq!(v["combos"].as_array().unwrap().len(), combos);
+                assert_eq!(v["best"]["params"]["fast"], 10);
+                assert_eq!(v["best"]["params"]["slow"], 15);
+                assert_eq!(v["combos"][0]["stats"].as_object().unwrap().len(), 32);
+                // The overfitting checks: N = 15 trials, probabilities in [0, 1], and the
+                // deflated Sharpe ratio never above the probabilistic one.
+                let o = &v["overfitting"];
+                assert_eq!(o["trials"], 15);
+                let (psr, dsr, pbo) = (
+                    o["psr"].as_f64().unwrap(),
+                    o["dsr"].as_f64().unwrap(),
+                    o["pbo"].as_f64().unwrap(),
+                );
+                assert!((0.0..=1.0).contains(&psr) && (0.0..=1.0).contains(&pbo));
+                assert!(dsr <= psr, "DSR {dsr} > PSR {psr}");
+            }
+            _ => {
+                let bytes = std::fs::read(&path).unwrap();
+                assert_eq!(&bytes[..4], b"PAR1");
+            }
+        }
+    }
+    // Only the three outputs: no temporary files left.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+}
+
+#[test]
+fn sweep_rejects_bad_input_with_one_line() {
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=1:x:1",
+        ],
+        &["fast", "range"],
+    );
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "nope=1,2",
+        ],
+        &["nope", "not a parameter"],
+    );
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5,10",
+            "--maximize",
+            "profit",
+        ],
+        &["unknown statistic `profit`"],
+    );
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5,10",
+            "--constraint",
+            "fast < bogus",
+        ],
+        &["bogus"],
+    );
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5,10",
+            "--out",
+            "/tmp/x.txt",
+        ],
+        &[".csv, .json or .parquet"],
+    );
+}
+
+#[test]
+fn sweep_random_method_is_reproducible() {
+    let run = |seed: &str| {
+        let out = backtide()
+            .args([
+                "sweep",
+                "--data",
+                "sample:GOOG",
+                "--strategy",
+                "sma_cross",
+                "--grid",
+                "fast=2:30:1",
+            ])
+            .args([
+                "--grid",
+                "slow=10:100:5",
+                "--constraint",
+                "fast < slow",
+                "--method",
+                "random",
+            ])
+            .args(["--samples", "15", "--seed", seed, "--threads", "2"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(run("3"), run("3"));
+    assert!(run("3").starts_with("15 of 15 combinations"));
+}
+
+#[test]
+fn sweep_walk_forward_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wf.json");
+    let out = backtide()
+        .args([
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5:20:5",
+        ])
+        .args([
+            "--grid",
+            "slow=30:60:10",
+            "--maximize",
+            "sharpe_ratio",
+            "--commission",
+            "0.002",
+        ])
+        .args([
+            "--walk-forward",
+            "train=500,test=250",
+            "--out",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("walk-forward: 7 windows"), "{stdout}");
+    assert!(stdout.contains("stitched out-of-sample"));
+    let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let wf = &v["walk_forward"];
+    let windows = wf["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 7);
+    assert_eq!(windows[0]["train"]["bars"], 500);
+    assert_eq!(windows[0]["test"]["bars"], 250);
+    assert_eq!(windows[6]["test"]["bars"], 2148 - 500 - 6 * 250);
+    for w in windows {
+        assert_eq!(w["in_sample"].as_object().unwrap().len(), 32);
+        assert_eq!(w["out_of_sample"].as_object().unwrap().len(), 32);
+    }
+    assert_eq!(wf["equity"].as_array().unwrap().len(), 2148 - 500);
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5,10",
+            "--walk-forward",
+            "train=10",
+        ],
+        &["walk_forward"],
+    );
+}
+
+/// A sweep in the vectorbt profile reports vectorbt's statistics: the golden case as a
+/// one-combination sweep gives its exact numbers.
+#[test]
+fn vectorbt_profile_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.json");
+    let out = backtide()
+        .args([
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=10",
+        ])
+        .args([
+            "--grid",
+            "slow=20",
+            "--param",
+            "direction=long_only",
+            "--commission",
+            "0.002",
+        ])
+        .args([
+            "--profile",
+            "vectorbt",
+            "--maximize",
+            "total_return_pct",
+            "--out",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let g = golden("vbt_goog_native_longonly");
+    let bad = crate::vectorbt::compare_stats(&g, v["combos"][0]["stats"].as_object().unwrap());
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    fails_with(
+        &[
+            "sweep",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5,10",
+            "--profile",
+            "vectorbt",
+            "--maximize",
+            "sqn",
+        ],
+        &["unknown statistic `sqn`"],
+    );
+}
