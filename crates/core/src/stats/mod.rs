@@ -277,15 +277,32 @@ pub struct StatsContext {
     annual: f64,
     /// Index of the last bar of each resampling bucket (day, week, month or year).
     bucket_ends: Vec<usize>,
-    /// Per-bar market log returns (`ln(c[i]/c[i−1])` at index `i−1`), minus their mean.
-    market_centered: Vec<f64>,
+    /// Per-bar market log returns (`ln(c[i]/c[i−1])` at index `i−1`), minus their mean;
+    /// kept only by [`StatsContext::new`] (sweeps), recomputed per use otherwise.
+    market_centered: Option<Vec<f64>>,
+    /// Mean of the market log returns.
+    market_mean: f64,
     /// Σ of the squared centred market log returns.
     market_ss: f64,
 }
 
 impl StatsContext {
-    /// Precomputes the bar-only parts of the statistics.
+    /// Precomputes the bar-only parts of the statistics, keeping the market returns
+    /// (8 bytes a bar) so many runs on the same bars share them.
     pub fn new(bars: &Bars) -> StatsContext {
+        let mut ctx = Self::lean(bars);
+        let close = bars.close();
+        ctx.market_centered = Some(
+            close
+                .windows(2)
+                .map(|w| (w[1] / w[0]).ln() - ctx.market_mean)
+                .collect(),
+        );
+        ctx
+    }
+
+    /// As [`StatsContext::new`] without the per-bar vector (one run: no extra memory a bar).
+    pub fn lean(bars: &Bars) -> StatsContext {
         let time = bars.time();
         let close = bars.close();
         let n = time.len();
@@ -312,17 +329,18 @@ impl StatsContext {
                 bucket_ends.push(i);
             }
         }
-        let mut market_centered: Vec<f64> = close.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
-        let m = mean(market_centered.iter().copied());
-        for y in &mut market_centered {
-            *y -= m;
-        }
-        let market_ss = market_centered.iter().map(|y| y * y).sum();
+        let market_mean = mean(close.windows(2).map(|w| (w[1] / w[0]).ln()));
+        let market_ss = close
+            .windows(2)
+            .map(|w| (w[1] / w[0]).ln() - market_mean)
+            .map(|y| y * y)
+            .sum();
         StatsContext {
             period,
             annual,
             bucket_ends,
-            market_centered,
+            market_centered: None,
+            market_mean,
             market_ss,
         }
     }
@@ -333,7 +351,7 @@ impl StatsContext {
 /// `bars` must be the series the run used (before any fractional-unit scaling).
 pub fn compute(bars: &Bars, run: &RunResult) -> Stats {
     compute_with(
-        &StatsContext::new(bars),
+        &StatsContext::lean(bars),
         bars,
         &run.trades,
         &run.equity,
@@ -343,7 +361,7 @@ pub fn compute(bars: &Bars, run: &RunResult) -> Stats {
 
 /// [`compute`] from its parts: closed trades, per-bar equity and the warm-up bar.
 pub fn compute_parts(bars: &Bars, trades: &[ClosedTrade], equity: &[f64], warmup: usize) -> Stats {
-    compute_with(&StatsContext::new(bars), bars, trades, equity, warmup)
+    compute_with(&StatsContext::lean(bars), bars, trades, equity, warmup)
 }
 
 /// [`compute_parts`] with the bar-only work precomputed in `ctx` (which must come from
@@ -384,7 +402,11 @@ pub fn compute_with(
                 (e / prev).ln()
             };
             finite &= x.is_finite();
-            cov += x * ctx.market_centered[i - 1];
+            let y = match &ctx.market_centered {
+                Some(m) => m[i - 1],
+                None => (close[i] / close[i - 1]).ln() - ctx.market_mean,
+            };
+            cov += x * y;
         }
         prev = e;
         if e >= peak {

@@ -79,7 +79,7 @@ fn bars_ns(bars: f64, freq: i64) -> Option<i64> {
 
 /// Computes vectorbt's statistics of a run (`cfg` supplies the open trades' entry fees).
 pub fn compute_vectorbt(bars: &Bars, run: &RunResult, cfg: &BrokerConfig) -> VbtStats {
-    let ctx = StatsContext::new(bars);
+    let ctx = StatsContext::lean(bars);
     let freq = ctx.period;
     let ann = 365.0 * 86_400e9 / freq as f64;
     let time = bars.time();
