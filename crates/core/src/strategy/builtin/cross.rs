@@ -261,32 +261,47 @@ impl SignalStrategy for CrossStrategy {
             ..self.crosses
         };
         let mut s = Signals::none(n, rule);
-        let (mut sl, mut tp) = (vec![f64::NAN; n], vec![f64::NAN; n]);
+        let (with_sl, with_tp) = (self.sl_pct.is_some(), self.tp_pct.is_some());
+        let mut sl = if with_sl {
+            vec![f64::NAN; n]
+        } else {
+            Vec::new()
+        };
+        let mut tp = if with_tp {
+            vec![f64::NAN; n]
+        } else {
+            Vec::new()
+        };
         for i in 0..n {
             let (up, down) = crosses.step(if i == 0 { f64::NAN } else { d[i - 1] }, d[i]);
-            match self.direction {
+            if !up && !down {
+                continue;
+            }
+            let enters = match self.direction {
                 Direction::LongShort => {
                     s.long_entry[i] = up;
-                    s.short_entry[i] = down && !up;
+                    s.short_entry[i] = down;
+                    true
                 }
                 Direction::LongOnly => {
                     s.long_entry[i] = up;
-                    s.long_exit[i] = down && !up;
+                    s.long_exit[i] = down;
+                    up
                 }
                 Direction::ShortOnly => {
                     s.short_entry[i] = down;
-                    s.short_exit[i] = up && !down;
+                    s.short_exit[i] = up;
+                    down
                 }
-            }
-            let enters = match self.direction {
-                Direction::LongShort => up || down,
-                Direction::LongOnly => up,
-                Direction::ShortOnly => down,
             };
-            if enters {
+            if enters && (with_sl || with_tp) {
                 let r = self.request(close[i], up);
-                sl[i] = r.sl.unwrap_or(f64::NAN);
-                tp[i] = r.tp.unwrap_or(f64::NAN);
+                if with_sl {
+                    sl[i] = r.sl.unwrap_or(f64::NAN);
+                }
+                if with_tp {
+                    tp[i] = r.tp.unwrap_or(f64::NAN);
+                }
             }
         }
         s.size = self.size.map_or(PerBar::Unset, PerBar::Const);
