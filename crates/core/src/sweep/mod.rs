@@ -175,10 +175,19 @@ pub struct SweepOutcome {
 }
 
 impl SweepSpec {
-    /// The combinations in sweep order, as value lists (one value per axis).
+    /// The combinations in sweep order, as value lists (one value per axis), collected.
+    /// Sweeps stream them instead ([`SweepSpec::stream`]).
     pub fn combinations(&self) -> Result<Vec<Vec<ParamValue>>, Error> {
+        Ok(self.stream()?.collect())
+    }
+
+    /// The combinations in sweep order, generated lazily: memory does not grow with the
+    /// grid. A random search first counts the combinations that meet the constraint, then
+    /// draws a seeded sample of their ordinals (Floyd's algorithm: memory for the sample
+    /// only) and keeps those, in grid order.
+    pub fn stream(&self) -> Result<Combinations<'_>, Error> {
         let sizes: Vec<usize> = self.axes.iter().map(|a| a.values.len()).collect();
-        let total: usize = sizes
+        let total = sizes
             .iter()
             .try_fold(1usize, |acc, &s| acc.checked_mul(s))
             .ok_or_else(|| Error::Param {
@@ -196,57 +205,53 @@ impl SweepSpec {
             .iter()
             .filter_map(|(k, v)| v.trim().parse::<f64>().ok().map(|x| (k.clone(), x)))
             .collect();
-        let mut out = Vec::new();
-        let mut idx = vec![0usize; sizes.len()];
-        for _ in 0..total {
-            let values: Vec<ParamValue> = idx
-                .iter()
-                .zip(&self.axes)
-                .map(|(&i, a)| a.values[i].clone())
-                .collect();
-            let keep = self.constraint.as_ref().is_none_or(|c| {
-                c.holds(&|name: &str| {
-                    self.axes
-                        .iter()
-                        .position(|a| a.name == name)
-                        .and_then(|k| numeric(&values[k]))
-                        .or_else(|| fixed.iter().find(|(k, _)| k == name).map(|(_, v)| *v))
-                        .or_else(|| {
-                            let spec = self.strategy.params.iter().find(|p| p.name == name)?;
-                            numeric(&spec.default_value()?)
-                        })
-                })
-            });
-            if keep {
-                out.push(values);
+        let mut it = Combinations {
+            spec: self,
+            sizes,
+            idx: Vec::new(),
+            left: total,
+            fixed,
+            ordinal: 0,
+            picked: None,
+        };
+        it.idx = vec![0; it.sizes.len()];
+        if let Method::Random { samples, seed } = self.method {
+            let valid = Combinations {
+                picked: None,
+                idx: vec![0; it.sizes.len()],
+                ..it.clone_state()
             }
-            // Odometer: the last axis turns fastest.
-            for k in (0..idx.len()).rev() {
-                idx[k] += 1;
-                if idx[k] < sizes[k] {
-                    break;
+            .count();
+            if samples < valid {
+                let mut rng = SplitMix(seed);
+                let mut set = std::collections::BTreeSet::new();
+                for j in (valid - samples)..valid {
+                    let t = rng.below(j as u64 + 1) as usize;
+                    if !set.insert(t) {
+                        set.insert(j);
+                    }
                 }
-                idx[k] = 0;
+                it.picked = Some(set.into_iter().collect::<Vec<_>>().into_iter().peekable());
             }
         }
-        if let Method::Random { samples, seed } = self.method
-            && samples < out.len()
-        {
-            // Partial Fisher-Yates: a seeded, distinct sample, then back in grid order.
-            let mut rng = SplitMix(seed);
-            let mut order: Vec<usize> = (0..out.len()).collect();
-            for i in 0..samples {
-                let j = i + rng.below((order.len() - i) as u64) as usize;
-                order.swap(i, j);
-            }
-            let mut picked = order[..samples].to_vec();
-            picked.sort_unstable();
-            out = picked
-                .into_iter()
-                .map(|i| std::mem::take(&mut out[i]))
-                .collect();
-        }
-        Ok(out)
+        Ok(it)
+    }
+
+    /// True if `values` (one per axis) meet the constraint.
+    fn admits(&self, values: &[ParamValue], fixed: &[(String, f64)]) -> bool {
+        self.constraint.as_ref().is_none_or(|c| {
+            c.holds(&|name: &str| {
+                self.axes
+                    .iter()
+                    .position(|a| a.name == name)
+                    .and_then(|k| numeric(&values[k]))
+                    .or_else(|| fixed.iter().find(|(k, _)| k == name).map(|(_, v)| *v))
+                    .or_else(|| {
+                        let spec = self.strategy.params.iter().find(|p| p.name == name)?;
+                        numeric(&spec.default_value()?)
+                    })
+            })
+        })
     }
 
     fn params_for(&self, values: &[ParamValue]) -> Result<Params, Error> {
@@ -271,6 +276,76 @@ impl SweepSpec {
     }
 }
 
+/// The combinations of a sweep, in order (see [`SweepSpec::stream`]).
+pub struct Combinations<'a> {
+    spec: &'a SweepSpec,
+    sizes: Vec<usize>,
+    /// Odometer position (the last axis turns fastest).
+    idx: Vec<usize>,
+    /// Grid points not yet visited.
+    left: usize,
+    fixed: Vec<(String, f64)>,
+    /// Ordinal of the next admitted combination.
+    ordinal: usize,
+    /// Random search: the sampled ordinals, ascending.
+    picked: Option<std::iter::Peekable<std::vec::IntoIter<usize>>>,
+}
+
+impl Combinations<'_> {
+    fn clone_state(&self) -> Self {
+        Combinations {
+            spec: self.spec,
+            sizes: self.sizes.clone(),
+            idx: self.idx.clone(),
+            left: self.left,
+            fixed: self.fixed.clone(),
+            ordinal: self.ordinal,
+            picked: None,
+        }
+    }
+}
+
+impl Iterator for Combinations<'_> {
+    type Item = Vec<ParamValue>;
+
+    fn next(&mut self) -> Option<Vec<ParamValue>> {
+        while self.left > 0 {
+            self.left -= 1;
+            let values: Vec<ParamValue> = self
+                .idx
+                .iter()
+                .zip(&self.spec.axes)
+                .map(|(&i, a)| a.values[i].clone())
+                .collect();
+            for k in (0..self.idx.len()).rev() {
+                self.idx[k] += 1;
+                if self.idx[k] < self.sizes[k] {
+                    break;
+                }
+                self.idx[k] = 0;
+            }
+            if !self.spec.admits(&values, &self.fixed) {
+                continue;
+            }
+            let ordinal = self.ordinal;
+            self.ordinal += 1;
+            match &mut self.picked {
+                None => return Some(values),
+                Some(p) => {
+                    if p.peek() == Some(&ordinal) {
+                        p.next();
+                        return Some(values);
+                    }
+                    if p.peek().is_none() {
+                        self.left = 0;
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
 /// Runs a sweep, delivering each finished combination to `sink` in combination order.
 ///
 /// The sink's error stops the sweep and is returned. Results do not depend on
@@ -286,8 +361,9 @@ pub fn run_sweep<E: From<Error>>(
     cfg.validate()?;
     // Validate the fixed parameters once, up front, with a clear error.
     spec.params_for(&[]).map_err(E::from)?;
-    let combos = spec.combinations()?;
-    let total = combos.len();
+    // Count first (cheap: parameter values only) so progress can say "k of N".
+    let total = spec.stream()?.count();
+    let mut combos = spec.stream()?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(control.threads)
         .build()
@@ -309,12 +385,16 @@ pub fn run_sweep<E: From<Error>>(
         best: None,
     };
     let mut best_value = f64::NAN;
-    for (c, part) in combos.chunks(chunk).enumerate() {
+    let mut base = 0;
+    loop {
+        let part: Vec<Vec<ParamValue>> = combos.by_ref().take(chunk).collect();
+        if part.is_empty() {
+            break;
+        }
         if cancelled() {
             outcome.cancelled = true;
             break;
         }
-        let base = c * chunk;
         let results: Vec<Option<Result<ComboResult, Error>>> = pool.install(|| {
             part.par_iter()
                 .enumerate()
@@ -355,6 +435,7 @@ pub fn run_sweep<E: From<Error>>(
         if let Some(p) = control.progress {
             p(base + part.len(), total);
         }
+        base += part.len();
     }
     Ok(outcome)
 }

@@ -309,3 +309,28 @@ mod walk_forward {
         );
     }
 }
+
+/// Combinations are generated lazily: the first ones of a ~50-million-point grid come at
+/// once (collecting it would take gigabytes).
+#[test]
+fn combinations_stream_without_materialising_the_grid() {
+    let info = builtin::find("sma_cross").unwrap();
+    let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
+    let s = SweepSpec {
+        strategy: info,
+        fixed: vec![],
+        axes: vec![
+            Axis::parse(p("fast"), "1:5000:1").unwrap(),
+            Axis::parse(p("slow"), "2:10000:1").unwrap(),
+        ],
+        constraint: Some(Constraint::parse("fast < slow", info.params).unwrap()),
+        method: Method::Grid,
+    };
+    let first: Vec<String> = s
+        .stream()
+        .unwrap()
+        .take(3)
+        .map(|v| format!("{}/{}", v[0], v[1]))
+        .collect();
+    assert_eq!(first, ["1/2", "1/3", "1/4"]);
+}
