@@ -41,6 +41,11 @@ pub struct CrossStrategy {
     crosses: Crosses,
     /// Bars of the spread fed to `crosses` so far (per-bar path).
     fed: usize,
+    /// Bars with a cross, ascending (computed in `init` from the causal spread): `next`
+    /// does nothing elsewhere, so the engine may skip those bars.
+    cross_bars: Vec<usize>,
+    /// Index into `cross_bars` of the last `idle_until` answer.
+    cursor: std::cell::Cell<usize>,
 }
 
 /// Detects crosses of the spread `d = fast − slow` through zero, bar by bar.
@@ -110,6 +115,8 @@ impl CrossStrategy {
                 ..Crosses::default()
             },
             fed: 0,
+            cross_bars: Vec::new(),
+            cursor: std::cell::Cell::new(0),
             size,
             sl_pct: p.float_opt("sl_pct"),
             tp_pct: p.float_opt("tp_pct"),
@@ -131,6 +138,8 @@ impl CrossStrategy {
             spread: None,
             crosses: Crosses::default(),
             fed: 0,
+            cross_bars: Vec::new(),
+            cursor: std::cell::Cell::new(0),
         }
     }
 
@@ -188,12 +197,21 @@ impl CrossStrategy {
 impl Strategy for CrossStrategy {
     fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error> {
         let (name, spread) = self.lines(ctx);
-        self.spread = Some(ctx.indicator(name, spread));
         self.crosses = Crosses {
             below: false,
             above: false,
             ..self.crosses
         };
+        let mut probe = self.crosses.clone();
+        self.cross_bars = (0..spread.len())
+            .filter(|&i| {
+                let (up, down) =
+                    probe.step(if i == 0 { f64::NAN } else { spread[i - 1] }, spread[i]);
+                up || down
+            })
+            .collect();
+        self.cursor.set(0);
+        self.spread = Some(ctx.indicator(name, spread));
         self.fed = 0;
         Ok(())
     }
@@ -243,6 +261,18 @@ impl Strategy for CrossStrategy {
             }
         }
         Ok(())
+    }
+
+    fn idle_until(&self, from: usize) -> usize {
+        let mut k = self.cursor.get();
+        if k > 0 && self.cross_bars.get(k - 1).is_some_and(|&i| i >= from) {
+            k = self.cross_bars.partition_point(|&i| i < from);
+        }
+        while self.cross_bars.get(k).is_some_and(|&i| i < from) {
+            k += 1;
+        }
+        self.cursor.set(k);
+        self.cross_bars.get(k).copied().unwrap_or(usize::MAX)
     }
 }
 
