@@ -137,13 +137,12 @@ fn run_units(
             broker.fill_at_close(bars, i);
             let e = broker.equity(bars.close()[i]);
             if e <= 0.0 {
-                // Liquidate at this close and stop, as `next_bar` would.
-                if broker.next_bar(bars, i).is_err() {
-                    equity[i..].fill(0.0);
-                    out_of_money = true;
-                    completed = false;
-                    break;
-                }
+                // As on any bar: liquidate at this close and stop.
+                broker.liquidate(bars.close()[i], i);
+                equity[i..].fill(0.0);
+                out_of_money = true;
+                completed = false;
+                break;
             }
             equity[i] = e;
         }
@@ -179,11 +178,12 @@ fn run_units(
             }
         }
     }
-    // Bars before the first decision carry the first recorded equity (the initial cash).
-    let first = equity.iter().position(|e| !e.is_nan());
-    let fill = first.map_or(broker.cash, |f| equity[f]);
-    for e in equity.iter_mut().take(first.unwrap_or(n)) {
-        *e = fill;
+    // Bars before the first decision carry the initial cash. (backtesting.py back-fills from
+    // the first recorded equity, which is always the initial cash there: no order can exist
+    // when it is recorded. A same-bar-close fill can change that bar's equity, so fill with
+    // the cash itself.)
+    for e in equity.iter_mut().take(start.min(n)) {
+        *e = cfg.cash;
     }
 
     let mut warnings = std::mem::take(&mut broker.warnings);

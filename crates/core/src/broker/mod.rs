@@ -88,8 +88,6 @@ pub(crate) struct Broker {
     pub(crate) i: usize,
     pub(crate) warnings: Vec<String>,
     snapshot: Vec<OrderId>,
-    /// While filling at a bar's close within the bar: skip all but plain market orders.
-    pub(crate) market_only: bool,
 }
 
 /// Signals that equity fell to zero or below; the run stops.
@@ -131,7 +129,6 @@ impl Broker {
             i: 0,
             warnings: Vec::new(),
             snapshot: Vec::new(),
-            market_only: false,
         }
     }
 

@@ -29,18 +29,23 @@ impl Broker {
                 close,
                 prev_close: bars.close()[i.saturating_sub(1)],
             };
-            self.process_orders(px);
+            self.process_orders(px, false);
         }
         let equity = self.equity(close);
         if equity <= 0.0 {
-            while let Some(t) = self.trades.first() {
-                let id = t.id;
-                self.close_trade(id, close, i);
-            }
-            self.cash = 0.0;
+            self.liquidate(close, i);
             return Err(OutOfMoney);
         }
         Ok(equity)
+    }
+
+    /// Equity fell to zero or below: close every trade at `close` on bar `i`; cash is 0.
+    pub(crate) fn liquidate(&mut self, close: f64, i: usize) {
+        while let Some(t) = self.trades.first() {
+            let id = t.id;
+            self.close_trade(id, close, i);
+        }
+        self.cash = 0.0;
     }
 
     /// Fills the market orders placed on bar `i` at its close, within the bar
@@ -54,12 +59,12 @@ impl Broker {
             close: c,
             prev_close: c,
         };
-        self.market_only = true;
-        self.process_orders(px);
-        self.market_only = false;
+        self.process_orders(px, true);
     }
 
-    fn process_orders(&mut self, px: BarPrices) {
+    /// Fills what the bar's prices allow; `market_only` leaves stop, limit and SL/TP orders
+    /// pending (fills at a bar's close within the bar).
+    fn process_orders(&mut self, px: BarPrices, market_only: bool) {
         let mut reprocess = true;
         while reprocess {
             reprocess = false;
@@ -67,7 +72,7 @@ impl Broker {
             snapshot.clear();
             snapshot.extend(self.orders.iter().map(|o| o.id));
             for &oid in &snapshot {
-                if self.process_one(oid, px) {
+                if self.process_one(oid, px, market_only) {
                     reprocess = true;
                 }
             }
@@ -87,14 +92,14 @@ impl Broker {
 
     /// Handles one order; returns true if the queue must be processed again on this bar
     /// (a market order opened a trade with SL/TP that may trigger within the same bar).
-    fn process_one(&mut self, oid: OrderId, px: BarPrices) -> bool {
+    fn process_one(&mut self, oid: OrderId, px: BarPrices, market_only: bool) -> bool {
         let Some(pos) = self.position_of(oid) else {
             return false;
         };
         let order: Order = self.orders[pos].clone();
         let is_long = order.is_long();
         let contingent = self.is_contingent(&order);
-        if self.market_only && (contingent || order.stop.is_some() || order.limit.is_some()) {
+        if market_only && (contingent || order.stop.is_some() || order.limit.is_some()) {
             return false;
         }
 

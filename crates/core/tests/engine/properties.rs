@@ -401,6 +401,38 @@ mod orders {
     }
 
     #[test]
+    fn a_same_bar_fill_that_wipes_out_equity_liquidates_on_that_bar() {
+        // 50x leverage, fixed commission 20,000 on 10,000 cash: buying 1 unit at bar 1's
+        // close (100) leaves equity at -10,000 right after the fill. The trade is closed at
+        // that same close (commission 20,000 each side) and equity is 0 from bar 1 on.
+        let b = bars(&[FLAT, FLAT, FLAT, FLAT]);
+        let mut s = Script(|ctx: &mut Context<'_>| {
+            if ctx.index() == 1 {
+                ctx.buy_with(OrderRequest::market().size(1.0))?;
+            }
+            Ok(())
+        });
+        let cfg = BrokerConfig {
+            margin: 0.02,
+            commission: Commission::FixedPlusRelative {
+                fixed: 20_000.0,
+                rate: 0.0,
+            },
+            same_bar_close_fills: true,
+            ..BrokerConfig::default()
+        };
+        let r = run(&b, &mut s, &cfg).unwrap();
+        assert!(r.out_of_money);
+        assert_eq!(r.equity, vec![10_000.0, 0.0, 0.0, 0.0]);
+        let t = &r.trades[0];
+        assert_eq!(
+            (t.entry_bar, t.exit_bar, t.entry_price, t.exit_price),
+            (1, 1, 100.0, 100.0)
+        );
+        assert_eq!(t.commission, 40_000.0);
+    }
+
+    #[test]
     fn cancelled_order_never_fills() {
         let b = bars(&[FLAT, FLAT, FLAT, FLAT]);
         let mut s = Script(|ctx: &mut Context<'_>| {
