@@ -186,6 +186,28 @@ impl SweepSpec {
     /// draws a seeded sample of their ordinals (Floyd's algorithm: memory for the sample
     /// only) and keeps those, in grid order.
     pub fn stream(&self) -> Result<Combinations<'_>, Error> {
+        let mut it = self.grid()?;
+        if let Method::Random { samples, seed } = self.method {
+            let valid = self.grid()?.count();
+            if samples < valid {
+                // Floyd's algorithm: `samples` distinct ordinals of `valid`, seeded.
+                let mut rng = SplitMix(seed);
+                let mut set = std::collections::BTreeSet::new();
+                for j in (valid - samples)..valid {
+                    let t = rng.below(j as u64 + 1) as usize;
+                    if !set.insert(t) {
+                        set.insert(j);
+                    }
+                }
+                it.picked = Some(set.into_iter().collect::<Vec<_>>().into_iter().peekable());
+            }
+            it.known_len = Some(samples.min(valid));
+        }
+        Ok(it)
+    }
+
+    /// Every grid point that meets the constraint, in order.
+    fn grid(&self) -> Result<Combinations<'_>, Error> {
         let sizes: Vec<usize> = self.axes.iter().map(|a| a.values.len()).collect();
         let total = sizes
             .iter()
@@ -200,41 +222,21 @@ impl SweepSpec {
                 message: format!("{total} combinations (at most 50,000,000)"),
             });
         }
-        let fixed: Vec<(String, f64)> = self
+        let fixed = self
             .fixed
             .iter()
             .filter_map(|(k, v)| v.trim().parse::<f64>().ok().map(|x| (k.clone(), x)))
             .collect();
-        let mut it = Combinations {
+        Ok(Combinations {
             spec: self,
+            idx: vec![0; sizes.len()],
             sizes,
-            idx: Vec::new(),
             left: total,
             fixed,
             ordinal: 0,
             picked: None,
-        };
-        it.idx = vec![0; it.sizes.len()];
-        if let Method::Random { samples, seed } = self.method {
-            let valid = Combinations {
-                picked: None,
-                idx: vec![0; it.sizes.len()],
-                ..it.clone_state()
-            }
-            .count();
-            if samples < valid {
-                let mut rng = SplitMix(seed);
-                let mut set = std::collections::BTreeSet::new();
-                for j in (valid - samples)..valid {
-                    let t = rng.below(j as u64 + 1) as usize;
-                    if !set.insert(t) {
-                        set.insert(j);
-                    }
-                }
-                it.picked = Some(set.into_iter().collect::<Vec<_>>().into_iter().peekable());
-            }
-        }
-        Ok(it)
+            known_len: None,
+        })
     }
 
     /// True if `values` (one per axis) meet the constraint.
@@ -289,19 +291,15 @@ pub struct Combinations<'a> {
     ordinal: usize,
     /// Random search: the sampled ordinals, ascending.
     picked: Option<std::iter::Peekable<std::vec::IntoIter<usize>>>,
+    /// Random search: the number of combinations it yields.
+    known_len: Option<usize>,
 }
 
 impl Combinations<'_> {
-    fn clone_state(&self) -> Self {
-        Combinations {
-            spec: self.spec,
-            sizes: self.sizes.clone(),
-            idx: self.idx.clone(),
-            left: self.left,
-            fixed: self.fixed.clone(),
-            ordinal: self.ordinal,
-            picked: None,
-        }
+    /// How many combinations the stream yields, when known without walking the grid
+    /// (a random search).
+    pub fn known_len(&self) -> Option<usize> {
+        self.known_len
     }
 }
 
@@ -361,9 +359,12 @@ pub fn run_sweep<E: From<Error>>(
     cfg.validate()?;
     // Validate the fixed parameters once, up front, with a clear error.
     spec.params_for(&[]).map_err(E::from)?;
-    // Count first (cheap: parameter values only) so progress can say "k of N".
-    let total = spec.stream()?.count();
     let mut combos = spec.stream()?;
+    // The total for progress: known for a random search, else one cheap walk of the grid.
+    let total = match combos.known_len() {
+        Some(t) => t,
+        None => spec.grid()?.count(),
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(control.threads)
         .build()
