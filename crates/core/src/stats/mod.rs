@@ -15,7 +15,7 @@ use crate::broker::ClosedTrade;
 use crate::engine::RunResult;
 
 /// The summary of a run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Stats {
     /// First timestamp.
     pub start: TimestampNs,
@@ -157,41 +157,7 @@ impl Stats {
 
     /// Every statistic key, in output order.
     pub fn keys() -> [&'static str; 32] {
-        let zero = Stats {
-            start: 0,
-            end: 0,
-            duration: 0,
-            exposure_time_pct: 0.0,
-            equity_final: 0.0,
-            equity_peak: 0.0,
-            commissions: 0.0,
-            return_pct: 0.0,
-            buy_and_hold_return_pct: 0.0,
-            return_ann_pct: 0.0,
-            volatility_ann_pct: 0.0,
-            cagr_pct: 0.0,
-            sharpe_ratio: 0.0,
-            sortino_ratio: 0.0,
-            calmar_ratio: 0.0,
-            alpha_pct: 0.0,
-            beta: 0.0,
-            max_drawdown_pct: 0.0,
-            avg_drawdown_pct: 0.0,
-            max_drawdown_duration: None,
-            avg_drawdown_duration: None,
-            num_trades: 0,
-            win_rate_pct: 0.0,
-            best_trade_pct: 0.0,
-            worst_trade_pct: 0.0,
-            avg_trade_pct: 0.0,
-            max_trade_duration: None,
-            avg_trade_duration: None,
-            profit_factor: 0.0,
-            expectancy_pct: 0.0,
-            sqn: 0.0,
-            kelly_criterion: 0.0,
-        };
-        zero.entries().map(|(k, _)| k)
+        Stats::default().entries().map(|(k, _)| k)
     }
 
     /// A statistic by its JSON key.

@@ -279,10 +279,8 @@ fn window(p: &Params, name: &str) -> Result<usize, Error> {
 }
 
 fn less_than(p: &Params, a: &str, b: &str) -> Result<(), Error> {
-    let (x, y) = (
-        p.float_opt(a).or(p.int(a).ok().map(|v| v as f64)),
-        p.float_opt(b).or(p.int(b).ok().map(|v| v as f64)),
-    );
+    // `float_opt` reads integer parameters too.
+    let (x, y) = (p.float_opt(a), p.float_opt(b));
     if let (Some(x), Some(y)) = (x, y)
         && x >= y
     {
