@@ -7,7 +7,7 @@
 
 pub mod builtin;
 mod params;
-mod signals;
+pub(crate) mod signals;
 
 pub use params::{DefaultValue, ParamKind, ParamSpec, ParamValue, Params};
 pub use signals::{EntryRule, PerBar, SignalDriven, SignalStrategy, Signals};

@@ -201,16 +201,43 @@ impl<S: SignalStrategy> Strategy for SignalDriven<S> {
     }
 
     fn idle_until(&self, from: usize) -> usize {
-        // The engine asks with increasing `from`: walk forward from the last answer
-        // (amortised O(1)); fall back to a search if asked out of order.
-        let mut k = self.cursor.get();
-        if k > 0 && self.active.get(k - 1).is_some_and(|&i| i >= from) {
-            k = self.active.partition_point(|&i| i < from);
-        }
-        while self.active.get(k).is_some_and(|&i| i < from) {
-            k += 1;
-        }
-        self.cursor.set(k);
-        self.active.get(k).copied().unwrap_or(usize::MAX)
+        next_active(&self.active, &self.cursor, from)
+    }
+}
+
+/// The first bar in `active` (ascending) at or after `from`, or `usize::MAX`: the answer to
+/// [`Strategy::idle_until`] for a strategy that knows its decision bars. The engine asks
+/// with increasing `from`, so the search walks on from the last answer (`cursor`,
+/// amortised O(1)) and falls back to a binary search if asked out of order.
+pub(crate) fn next_active(active: &[usize], cursor: &std::cell::Cell<usize>, from: usize) -> usize {
+    let mut k = cursor.get();
+    if k > 0 && active.get(k - 1).is_some_and(|&i| i >= from) {
+        k = active.partition_point(|&i| i < from);
+    }
+    while active.get(k).is_some_and(|&i| i < from) {
+        k += 1;
+    }
+    cursor.set(k);
+    active.get(k).copied().unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_active_walks_forward_and_handles_out_of_order_questions() {
+        let active = [3, 7, 7, 12];
+        let c = std::cell::Cell::new(0);
+        assert_eq!(next_active(&active, &c, 0), 3);
+        assert_eq!(next_active(&active, &c, 4), 7);
+        assert_eq!(next_active(&active, &c, 8), 12);
+        assert_eq!(next_active(&active, &c, 13), usize::MAX);
+        assert_eq!(
+            next_active(&active, &c, 5),
+            7,
+            "asked again from an earlier bar"
+        );
+        assert_eq!(next_active(&[], &c, 0), usize::MAX);
     }
 }

@@ -264,15 +264,7 @@ impl Strategy for CrossStrategy {
     }
 
     fn idle_until(&self, from: usize) -> usize {
-        let mut k = self.cursor.get();
-        if k > 0 && self.cross_bars.get(k - 1).is_some_and(|&i| i >= from) {
-            k = self.cross_bars.partition_point(|&i| i < from);
-        }
-        while self.cross_bars.get(k).is_some_and(|&i| i < from) {
-            k += 1;
-        }
-        self.cursor.set(k);
-        self.cross_bars.get(k).copied().unwrap_or(usize::MAX)
+        crate::strategy::signals::next_active(&self.cross_bars, &self.cursor, from)
     }
 }
 
