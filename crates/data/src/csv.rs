@@ -16,16 +16,58 @@ pub fn read_csv(path: &Path) -> Result<Bars, DataError> {
     parse_csv(&bytes, &path.display().to_string())
 }
 
-/// Where each required column sits in a row.
-struct Layout {
-    time: usize,
-    ohlc: [usize; 4],
-    volume: Option<usize>,
-    names: Vec<String>,
+/// Where each column sits in a row, by header name (shared by the CSV and Parquet readers).
+pub(crate) struct Layout {
+    pub(crate) time: usize,
+    pub(crate) ohlc: [usize; 4],
+    pub(crate) volume: Option<usize>,
+    pub(crate) names: Vec<String>,
+}
+
+impl Layout {
+    /// Matches header names case-insensitively: the time column is the one named date,
+    /// datetime, time or timestamp (or pandas' `__index_level_0__`), else the first; Open,
+    /// High, Low and Close are required; Volume is optional.
+    pub(crate) fn from_names(names: Vec<String>, file: &str) -> Result<Layout, DataError> {
+        let find = |want: &str| names.iter().position(|n| n.eq_ignore_ascii_case(want));
+        let time = ["date", "datetime", "time", "timestamp", "__index_level_0__"]
+            .iter()
+            .find_map(|w| find(w))
+            .unwrap_or(0);
+        let mut ohlc = [0; 4];
+        for (slot, want) in ohlc.iter_mut().zip(["Open", "High", "Low", "Close"]) {
+            *slot = find(want).ok_or_else(|| DataError::MissingColumn {
+                file: file.to_string(),
+                column: want,
+                found: names.join(","),
+            })?;
+        }
+        let volume = find("volume");
+        Ok(Layout {
+            time,
+            ohlc,
+            volume,
+            names,
+        })
+    }
+
+    /// The source's name for a bar column (for error messages).
+    pub(crate) fn name_of(&self, c: Column) -> String {
+        match c {
+            Column::Time => self.names[self.time].clone(),
+            Column::Open => self.names[self.ohlc[0]].clone(),
+            Column::High => self.names[self.ohlc[1]].clone(),
+            Column::Low => self.names[self.ohlc[2]].clone(),
+            Column::Close => self.names[self.ohlc[3]].clone(),
+            Column::Volume => self
+                .volume
+                .map_or("Volume".into(), |i| self.names[i].clone()),
+        }
+    }
 }
 
 fn layout(header: &csv::ByteRecord, file: &str) -> Result<Layout, DataError> {
-    let names: Vec<String> = header
+    let names = header
         .iter()
         .map(|h| {
             String::from_utf8_lossy(h)
@@ -34,25 +76,7 @@ fn layout(header: &csv::ByteRecord, file: &str) -> Result<Layout, DataError> {
                 .to_string()
         })
         .collect();
-    let find = |want: &str| names.iter().position(|n| n.eq_ignore_ascii_case(want));
-    let time = ["date", "datetime", "time", "timestamp"]
-        .iter()
-        .find_map(|w| find(w))
-        .unwrap_or(0);
-    let mut ohlc = [0; 4];
-    for (slot, want) in ohlc.iter_mut().zip(["Open", "High", "Low", "Close"]) {
-        *slot = find(want).ok_or_else(|| DataError::MissingColumn {
-            file: file.to_string(),
-            column: want,
-            found: names.join(","),
-        })?;
-    }
-    Ok(Layout {
-        time,
-        ohlc,
-        volume: find("volume"),
-        names,
-    })
+    Layout::from_names(names, file)
 }
 
 /// Parses CSV bytes; `file` names the source in errors.
@@ -139,16 +163,14 @@ pub fn parse_csv(bytes: &[u8], file: &str) -> Result<Bars, DataError> {
     if lay.volume.is_none() {
         volume = vec![f64::NAN; time.len()];
     }
-    let names = |c: Column| match c {
-        Column::Time => lay.names[lay.time].clone(),
-        Column::Open => lay.names[lay.ohlc[0]].clone(),
-        Column::High => lay.names[lay.ohlc[1]].clone(),
-        Column::Low => lay.names[lay.ohlc[2]].clone(),
-        Column::Close => lay.names[lay.ohlc[3]].clone(),
-        Column::Volume => lay.volume.map_or("Volume".into(), |i| lay.names[i].clone()),
-    };
-    Bars::try_new(time, open, high, low, close, volume)
-        .map_err(|e| invalid(e, file, |i| lines.get(i).copied().unwrap_or(0), names))
+    Bars::try_new(time, open, high, low, close, volume).map_err(|e| {
+        invalid(
+            e,
+            file,
+            |i| lines.get(i).copied().unwrap_or(0),
+            |c| lay.name_of(c),
+        )
+    })
 }
 
 fn csv_err(e: csv::Error, file: &str, line_offset: u64) -> DataError {

@@ -10,11 +10,11 @@ use arrow_array::{
     TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use backtide_core::{Bars, Column, TimestampNs};
+use backtide_core::{Bars, TimestampNs};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::csv::invalid;
+use crate::csv::{Layout, invalid};
 use crate::error::DataError;
 use crate::time::parse_timestamp;
 
@@ -47,27 +47,17 @@ pub fn read_parquet(path: &Path) -> Result<Bars, DataError> {
         Some(b) => b.schema(),
         None => return Err(DataError::Empty { file }),
     };
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let find = |w: &str| names.iter().position(|n| n.eq_ignore_ascii_case(w));
-    let tcol = ["date", "datetime", "time", "timestamp", "__index_level_0__"]
-        .iter()
-        .find_map(|w| find(w))
-        .unwrap_or(0);
-    let mut need = Vec::new();
-    for want in ["Open", "High", "Low", "Close"] {
-        need.push(find(want).ok_or_else(|| DataError::MissingColumn {
-            file: file.clone(),
-            column: want,
-            found: names.join(","),
-        })?);
-    }
-    let vcol = find("volume");
+    let lay = Layout::from_names(
+        schema.fields().iter().map(|f| f.name().clone()).collect(),
+        &file,
+    )?;
+    let (names, tcol, vcol) = (&lay.names, lay.time, lay.volume);
     let mut time = Vec::new();
     let mut cols: [Vec<f64>; 5] = Default::default();
     let mut row0 = 0u64;
     for batch in &batches {
         read_time(batch.column(tcol), &mut time, &file, &names[tcol], row0)?;
-        for (k, &idx) in need.iter().chain(vcol.iter()).enumerate() {
+        for (k, &idx) in lay.ohlc.iter().chain(vcol.iter()).enumerate() {
             read_f64(batch.column(idx), &mut cols[k], &file, &names[idx], row0)?;
         }
         row0 += batch.num_rows() as u64;
@@ -79,16 +69,8 @@ pub fn read_parquet(path: &Path) -> Result<Bars, DataError> {
     if vcol.is_none() {
         volume = vec![f64::NAN; time.len()];
     }
-    let name_of = |c: Column| match c {
-        Column::Time => names[tcol].clone(),
-        Column::Open => names[need[0]].clone(),
-        Column::High => names[need[1]].clone(),
-        Column::Low => names[need[2]].clone(),
-        Column::Close => names[need[3]].clone(),
-        Column::Volume => vcol.map_or("Volume".into(), |i| names[i].clone()),
-    };
     Bars::try_new(time, open, high, low, close, volume)
-        .map_err(|e| invalid(e, &file, |i| i as u64 + 1, name_of))
+        .map_err(|e| invalid(e, &file, |i| i as u64 + 1, |c| lay.name_of(c)))
 }
 
 fn null_err(file: &str, column: &str, row: u64) -> DataError {
