@@ -4,6 +4,7 @@
 //! engine, and prints. Errors print as one line on stderr with a non-zero exit code.
 
 mod run;
+mod serve;
 mod sweep;
 mod table;
 
@@ -25,6 +26,8 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Run a strategy over a grid (or a random sample) of parameters on all cores.
     Sweep(Box<sweep::SweepArgs>),
+    /// Serve the REST API: datasets, background backtest and sweep jobs, OpenAPI docs.
+    Serve(Box<serve::ServeArgs>),
     /// List the built-in strategies with their parameters, defaults and bounds.
     Strategies,
 }
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(*args),
         Command::Sweep(args) => sweep::sweep(*args),
+        Command::Serve(args) => serve::serve(*args),
         Command::Strategies => {
             print!("{}", table::strategies());
             Ok(())

@@ -54,6 +54,16 @@ pub(crate) enum Profile {
     Vectorbt,
 }
 
+impl Profile {
+    /// The engine's profile.
+    pub(crate) fn core(self) -> backtide_core::Profile {
+        match self {
+            Profile::BacktestingPy => backtide_core::Profile::BacktestingPy,
+            Profile::Vectorbt => backtide_core::Profile::Vectorbt,
+        }
+    }
+}
+
 /// Broker settings (shared by `run` and `sweep`).
 #[derive(Debug, Args)]
 pub(crate) struct BrokerArgs {
@@ -121,33 +131,10 @@ impl BrokerArgs {
             exclusive_orders: self.exclusive_orders,
             finalize_trades: self.finalize_trades,
             fractional_unit: self.fractional_unit,
-            same_bar_close_fills: self.profile == Profile::Vectorbt,
-            continuous_sizes: self.profile == Profile::Vectorbt && self.fractional_unit.is_none(),
+            ..BrokerConfig::default()
         };
-        if self.profile == Profile::Vectorbt && self.trade_on_close {
-            bail!(
-                "--trade-on-close is backtesting.py's; the vectorbt profile already fills at the signal bar's close"
-            );
-        }
-        cfg.validate()?;
-        Ok(cfg)
+        Ok(self.profile.core().configure(cfg)?)
     }
-}
-
-/// The strategy's parameters as given, plus the profile's defaults: the vectorbt profile
-/// detects crosses with vectorbt's stateful rule unless `cross` is given.
-pub(crate) fn with_profile_defaults<'a>(
-    mut pairs: Vec<(&'a str, &'a str)>,
-    info: &builtin::StrategyInfo,
-    profile: Profile,
-) -> Vec<(&'a str, &'a str)> {
-    if profile == Profile::Vectorbt
-        && info.params.iter().any(|p| p.name == "cross")
-        && !pairs.iter().any(|(k, _)| *k == "cross")
-    {
-        pairs.push(("cross", "stateful"));
-    }
-    pairs
 }
 
 /// Splits `--param name=value` arguments.
@@ -198,7 +185,11 @@ fn bound(raw: &Option<String>, flag: &str, end_of_day: bool) -> Result<Option<Ti
 
 pub(crate) fn run(a: RunArgs) -> Result<()> {
     let info = builtin::find(&a.strategy)?;
-    let pairs = with_profile_defaults(param_pairs(&a.params)?, info, a.broker.profile);
+    let pairs = a
+        .broker
+        .profile
+        .core()
+        .strategy_defaults(info, param_pairs(&a.params)?);
     let params = Params::from_pairs(info.params, pairs)?;
     let mut strategy = info.build(&params)?;
     let cfg = a.broker.config()?;
@@ -213,16 +204,14 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
         backtide_data::write_equity_csv(&bars, &result.equity, path)?;
     }
     if a.json {
-        let mut v = backtide_data::result_json(&bars, &result, &st);
-        if a.broker.profile == Profile::Vectorbt {
-            let vs = stats::compute_vectorbt(&bars, &result, &cfg);
-            v["stats"] = serde_json::Value::Object(backtide_data::vbt_stats_json(&vs));
-        }
-        v["profile"] = serde_json::json!(match a.broker.profile {
-            Profile::BacktestingPy => "backtesting_py",
-            Profile::Vectorbt => "vectorbt",
-        });
-        v["strategy"] = serde_json::json!({"name": info.name, "params": params});
+        let v = backtide_data::backtest_json(
+            &bars,
+            &result,
+            &cfg,
+            a.broker.profile.core(),
+            info.name,
+            &params,
+        );
         println!("{}", serde_json::to_string(&v)?);
     } else if a.broker.profile == Profile::Vectorbt {
         print!(

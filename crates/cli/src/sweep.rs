@@ -9,14 +9,14 @@ use anyhow::{Result, bail};
 use backtide_core::strategy::builtin;
 use backtide_core::sweep::overfitting::overfitting_report;
 use backtide_core::sweep::{
-    Axis, ComboResult, Constraint, Dialect, Method, Objective, SweepControl, SweepSpec,
-    WalkForward, WalkForwardResult, run_sweep, run_walk_forward,
+    Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, WalkForward,
+    WalkForwardResult, run_sweep, run_walk_forward,
 };
 use backtide_data::SweepWriter;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::run::{BrokerArgs, DataArgs, Profile, param_pairs};
+use crate::run::{BrokerArgs, DataArgs, param_pairs};
 
 /// Search method.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -96,7 +96,9 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         };
         axes.push(Axis::parse(spec, values)?);
     }
-    let fixed = crate::run::with_profile_defaults(param_pairs(&a.params)?, info, a.broker.profile)
+    let profile = a.broker.profile.core();
+    let fixed = profile
+        .strategy_defaults(info, param_pairs(&a.params)?)
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
@@ -112,20 +114,14 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
             seed: a.seed,
         },
     };
-    let dialect = match a.broker.profile {
-        Profile::BacktestingPy => Dialect::BacktestingPy,
-        Profile::Vectorbt => Dialect::Vectorbt,
-    };
+    let dialect = profile.dialect();
     let objective = match &a.minimize {
         Some(k) => Objective::in_dialect(dialect, k, false)?,
-        None => {
-            let default = if dialect == Dialect::Vectorbt {
-                "sharpe_ratio"
-            } else {
-                "sqn"
-            };
-            Objective::in_dialect(dialect, a.maximize.as_deref().unwrap_or(default), true)?
-        }
+        None => Objective::in_dialect(
+            dialect,
+            a.maximize.as_deref().unwrap_or(profile.default_objective()),
+            true,
+        )?,
     };
     if a.pbo_blocks != 0 && (!a.pbo_blocks.is_multiple_of(2) || !(2..=24).contains(&a.pbo_blocks)) {
         bail!(

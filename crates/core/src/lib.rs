@@ -34,6 +34,7 @@ mod broker;
 mod engine;
 mod error;
 pub mod indicators;
+mod profile;
 pub mod stats;
 pub mod strategy;
 pub mod sweep;
@@ -45,6 +46,7 @@ pub use broker::{
 };
 pub use engine::{OpenTrade, RunResult, run, run_with_cache};
 pub use error::{BarRule, BarsError, Error};
+pub use profile::Profile;
 pub use stats::Stats;
 pub use strategy::{
     Context, Indicator, IndicatorCache, Init, ParamSpec, ParamValue, Params, Position, Strategy,

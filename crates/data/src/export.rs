@@ -9,7 +9,9 @@ use std::io::Write;
 use std::path::Path;
 
 use backtide_core::stats::{StatValue, drawdown};
-use backtide_core::{Bars, ClosedTrade, OpenTrade, RunResult, Stats};
+use backtide_core::{
+    Bars, BrokerConfig, ClosedTrade, OpenTrade, Params, Profile, RunResult, Stats,
+};
 use serde_json::{Map, Value, json};
 
 use crate::error::DataError;
@@ -104,6 +106,27 @@ pub fn result_json(bars: &Bars, run: &RunResult, stats: &Stats) -> Value {
         "equity": equity,
         "warnings": run.warnings,
     })
+}
+
+/// A complete backtest as `backtide run --json` prints it and the service stores it:
+/// [`result_json`] with the stats in the profile's dialect, plus `profile` and
+/// `strategy` (`{"name", "params"}`) so a result says what produced it.
+pub fn backtest_json(
+    bars: &Bars,
+    run: &RunResult,
+    cfg: &BrokerConfig,
+    profile: Profile,
+    strategy: &str,
+    params: &Params,
+) -> Value {
+    let mut v = result_json(bars, run, &backtide_core::stats::compute(bars, run));
+    if profile == Profile::Vectorbt {
+        let vs = backtide_core::stats::compute_vectorbt(bars, run, cfg);
+        v["stats"] = Value::Object(vbt_stats_json(&vs));
+    }
+    v["profile"] = json!(profile.name());
+    v["strategy"] = json!({"name": strategy, "params": params});
+    v
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> DataError + '_ {

@@ -10,6 +10,7 @@
 
 mod atomic;
 mod csv;
+mod downsample;
 mod error;
 mod export;
 mod parquet;
@@ -21,12 +22,13 @@ use std::path::Path;
 
 pub use atomic::{write_bytes, write_with};
 pub use csv::{parse_csv, read_csv};
+pub use downsample::downsample_minmax;
 pub use error::DataError;
 pub use export::{
-    result_json, stat_json, stats_json, trade_json, vbt_stats_json, write_equity_csv,
-    write_trades_csv,
+    backtest_json, result_json, stat_json, stats_json, trade_json, vbt_stats_json,
+    write_equity_csv, write_trades_csv,
 };
-pub use parquet::{read_parquet, write_parquet};
+pub use parquet::{read_parquet, write_equity_parquet, write_parquet};
 pub use samples::{SAMPLES, sample, sample_csv};
 pub use sweep_out::{
     SweepFormat, SweepWriter, combo_json, combo_json_in, overfitting_json, walk_forward_json,

@@ -251,3 +251,36 @@ pub fn write_parquet(bars: &Bars, path: &Path) -> Result<(), DataError> {
         Ok(())
     })
 }
+
+/// Writes per-bar equity to Parquet (`time`, then `equity` and `drawdown` as float64, the
+/// drawdown a fraction below the running peak), atomically.
+pub fn write_equity_parquet(bars: &Bars, equity: &[f64], path: &Path) -> Result<(), DataError> {
+    let file = path.display().to_string();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(
+            "time",
+            DataType::Timestamp(TimeUnit::Nanosecond, None),
+            false,
+        ),
+        Field::new("equity", DataType::Float64, false),
+        Field::new("drawdown", DataType::Float64, false),
+    ]));
+    let n = equity.len().min(bars.len());
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(TimestampNanosecondArray::from(bars.time()[..n].to_vec())),
+            Arc::new(Float64Array::from(equity[..n].to_vec())),
+            Arc::new(Float64Array::from(backtide_core::stats::drawdown(
+                &equity[..n],
+            ))),
+        ],
+    )
+    .map_err(|e| pq_err(&file, e))?;
+    crate::atomic::write_with(path, |w| {
+        let mut writer = ArrowWriter::try_new(w, schema, None).map_err(|e| pq_err(&file, e))?;
+        writer.write(&batch).map_err(|e| pq_err(&file, e))?;
+        writer.close().map_err(|e| pq_err(&file, e))?;
+        Ok(())
+    })
+}

@@ -1,0 +1,103 @@
+//! `backtide serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use backtide_server::ServeConfig;
+use clap::Args;
+
+/// Arguments of `backtide serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    addr: SocketAddr,
+    /// Folder for the SQLite file, datasets and results (created on first start, sample
+    /// datasets registered).
+    #[arg(long, default_value = "./backtide-data")]
+    data_dir: PathBuf,
+    /// Jobs run at the same time (each sweep also uses every core).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Most queued jobs; further submissions get 429 with Retry-After.
+    #[arg(long, default_value_t = 1_000)]
+    queue_limit: usize,
+    /// Require `Authorization: Bearer TOKEN` on writes and job reads (also read from
+    /// BACKTIDE_TOKEN).
+    #[arg(long, env = "BACKTIDE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Largest request body (uploads included), in MiB.
+    #[arg(long, default_value_t = 256)]
+    max_body_mib: usize,
+    /// Most bars in an uploaded dataset.
+    #[arg(long, default_value_t = 20_000_000)]
+    max_bars: usize,
+    /// Most combinations in one sweep.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_combinations: usize,
+    /// Longest `?wait=` in seconds.
+    #[arg(long, default_value_t = 60)]
+    max_wait: u64,
+    /// Seconds running jobs get to finish on SIGINT/SIGTERM before they are put back in
+    /// the queue for the next start.
+    #[arg(long, default_value_t = 30)]
+    grace: u64,
+}
+
+pub(crate) fn serve(a: ServeArgs) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BACKTIDE_LOG")
+                .unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .with_target(false)
+        .init();
+    if a.workers == 0 || a.queue_limit == 0 {
+        anyhow::bail!("--workers and --queue-limit must be at least 1");
+    }
+    let config = ServeConfig {
+        addr: a.addr,
+        data_dir: a.data_dir,
+        workers: a.workers,
+        queue_limit: a.queue_limit,
+        token: a.token.filter(|t| !t.is_empty()),
+        max_body_bytes: a.max_body_mib.saturating_mul(1024 * 1024),
+        max_bars: a.max_bars,
+        max_combinations: a.max_combinations,
+        max_wait_secs: a.max_wait,
+        shutdown_grace: Duration::from_secs(a.grace),
+    };
+    println!(
+        "backtide serving on http://{0}  (docs: http://{0}/docs, data: {1})",
+        config.addr,
+        config.data_dir.display()
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(backtide_server::serve(config, shutdown_signal()))
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,211 @@
+//! Backtide's REST service: upload datasets, run backtests and sweeps as durable
+//! background jobs, follow their progress, fetch their results; documented by OpenAPI.
+//!
+//! [`app`] builds the axum router over an [`AppState`] (tests drive it directly with
+//! `tower::ServiceExt::oneshot`); [`serve`] binds a socket, starts the worker pool and
+//! shuts down gracefully. Jobs live in one SQLite file ([`Store`]); the [`Runner`]'s
+//! worker threads claim them, so CPU work never blocks the async runtime and an accepted
+//! job survives a crash.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let config = backtide_server::ServeConfig::new("./backtide-data");
+//! backtide_server::serve(config, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+
+mod datasets;
+mod error;
+mod metrics;
+mod openapi;
+mod routes;
+mod runner;
+mod spec;
+mod store;
+mod work;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+
+pub use error::{ApiError, Detail};
+pub use metrics::Metrics;
+pub use openapi::openapi;
+pub use runner::{Runner, RunnerConfig};
+pub use spec::{BacktestRequest, BrokerSettings, JobSpec, StrategyRef, SweepRequest};
+pub use store::{Dataset, JobState, Store};
+
+/// Everything `backtide serve` can be told.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// Folder for the SQLite file, datasets and results (created if missing).
+    pub data_dir: PathBuf,
+    /// Worker threads running jobs.
+    pub workers: usize,
+    /// Most jobs waiting in the queue; more get 429.
+    pub queue_limit: usize,
+    /// Bearer token required on writes and job reads, if set.
+    pub token: Option<String>,
+    /// Largest request body in bytes (uploads included); more gets 413.
+    pub max_body_bytes: usize,
+    /// Most bars in a dataset.
+    pub max_bars: usize,
+    /// Most combinations in a sweep.
+    pub max_combinations: usize,
+    /// Longest `?wait=` in seconds.
+    pub max_wait_secs: u64,
+    /// How long running jobs get to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl ServeConfig {
+    /// The defaults, with data under `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> ServeConfig {
+        ServeConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            data_dir: data_dir.into(),
+            workers: 2,
+            queue_limit: 1_000,
+            token: None,
+            max_body_bytes: 256 * 1024 * 1024,
+            max_bars: 20_000_000,
+            max_combinations: 1_000_000,
+            max_wait_secs: 60,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The worker pool.
+    pub runner: Arc<Runner>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Configuration.
+    pub config: Arc<ServeConfig>,
+}
+
+impl AppState {
+    /// Opens (or creates) the data folder: the SQLite file, the sample datasets, and the
+    /// runner (not started). Jobs a crash left running are queued again.
+    pub fn open(config: ServeConfig) -> anyhow::Result<AppState> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir.join("datasets"))
+            .with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir.join("results"))?;
+        let (store, requeued) = Store::open(&dir.join("backtide.sqlite"))
+            .with_context(|| format!("opening {}", dir.join("backtide.sqlite").display()))?;
+        if requeued > 0 {
+            tracing::warn!(requeued, "jobs interrupted by a crash are queued again");
+        }
+        let store = Arc::new(store);
+        register_samples(&store, dir, config.max_bars)?;
+        let metrics = Arc::new(Metrics::default());
+        let runner = Runner::new(
+            store.clone(),
+            dir,
+            RunnerConfig {
+                workers: config.workers,
+                max_combinations: config.max_combinations,
+            },
+            metrics.clone(),
+        );
+        Ok(AppState {
+            store,
+            runner,
+            metrics,
+            config: Arc::new(config),
+        })
+    }
+
+    /// Runs blocking store work off the async runtime.
+    pub(crate) async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)
+    }
+}
+
+fn register_samples(store: &Store, dir: &Path, max_bars: usize) -> anyhow::Result<()> {
+    for (name, csv) in backtide_data::SAMPLES {
+        let d = datasets::ingest(dir, name, csv.as_bytes(), max_bars)
+            .map_err(|e| anyhow::anyhow!("registering sample {name}: {e}"))?;
+        store.put_dataset(&d)?;
+    }
+    Ok(())
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    routes::router(state)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, gives running jobs the grace
+/// period and returns (jobs still queued run at the next start).
+pub async fn serve(
+    config: ServeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = config.addr;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    serve_on(listener, config, shutdown).await
+}
+
+/// [`serve`] on a bound listener (tests bind port 0).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    config: ServeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let grace = config.shutdown_grace;
+    let state = tokio::task::spawn_blocking(move || AppState::open(config)).await??;
+    let workers = state.runner.start();
+    let local = listener.local_addr()?;
+    tracing::info!(%local, docs = %format!("http://{local}/docs"), "listening");
+    let runner = state.runner.clone();
+    // On the signal, start stopping the workers at once (so event streams of running jobs
+    // end) while axum drains the open requests.
+    let stopping: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>> = Arc::default();
+    let signal = {
+        let (runner, stopping) = (runner.clone(), stopping.clone());
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections; running jobs get {grace:?}");
+            let handle = tokio::task::spawn_blocking(move || runner.shutdown(grace));
+            *stopping.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        }
+    };
+    axum::serve(listener, app(state).into_make_service())
+        .with_graceful_shutdown(signal)
+        .await
+        .context("serving HTTP")?;
+    let handle = stopping.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match handle {
+        Some(h) => h.await?,
+        None => tokio::task::spawn_blocking(move || runner.shutdown(grace)).await?,
+    }
+    for w in workers {
+        if w.is_finished() {
+            let _ = w.join();
+        }
+    }
+    tracing::info!("shut down");
+    Ok(())
+}

@@ -1,0 +1,678 @@
+//! `/v1/backtests`, `/v1/sweeps` and `/v1/jobs`: submit, follow, cancel, fetch results.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiJson, MessageBody, ValidationBody};
+use crate::spec::{BacktestRequest, JobSpec, SweepRequest, prepare_backtest, prepare_sweep};
+use crate::store::{CancelOutcome, JobRow, JobState};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/backtests", post(submit_backtest))
+        .route("/v1/sweeps", post(submit_sweep))
+        .route("/v1/jobs", get(list_jobs))
+        .route("/v1/jobs/{id}", get(get_job))
+        .route("/v1/jobs/{id}/cancel", post(cancel_job))
+        .route("/v1/jobs/{id}/events", get(job_events))
+        .route("/v1/jobs/{id}/result", get(job_result))
+        .route("/v1/jobs/{id}/trades.csv", get(job_trades_csv))
+        .route("/v1/jobs/{id}/equity.csv", get(job_equity_csv))
+        .route("/v1/jobs/{id}/result.parquet", get(job_parquet))
+}
+
+/// A job's status.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "3f2b8c1e9a7d4e0f8b6a5c4d3e2f1a0b", "kind": "backtest", "state": "succeeded",
+    "progress": 1.0, "dataset": "6f1c…", "created_at": "2026-11-24T12:00:00.000Z",
+    "started_at": "2026-11-24T12:00:00.010Z", "finished_at": "2026-11-24T12:00:00.020Z",
+    "error": null, "attempts": 1, "url": "/v1/jobs/3f2b8c1e9a7d4e0f8b6a5c4d3e2f1a0b",
+    "result_url": "/v1/jobs/3f2b8c1e9a7d4e0f8b6a5c4d3e2f1a0b/result"
+}))]
+pub(crate) struct JobView {
+    /// Job id.
+    id: String,
+    /// `backtest` or `sweep`.
+    kind: String,
+    /// Where it is.
+    state: JobState,
+    /// 0..1 (sweeps report per combination).
+    progress: f64,
+    /// Dataset id.
+    dataset: String,
+    /// When it was accepted.
+    created_at: String,
+    /// When a worker last started it.
+    started_at: Option<String>,
+    /// When it ended.
+    finished_at: Option<String>,
+    /// Why it failed.
+    error: Option<String>,
+    /// Times a worker started it (more than 1 after a restart interrupted it).
+    attempts: u32,
+    /// This job.
+    url: String,
+    /// Its result, once there is one.
+    result_url: Option<String>,
+    /// The result inline (`?wait=` answered in time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    result: Option<Value>,
+}
+
+impl JobView {
+    fn new(row: JobRow, live_progress: Option<f64>) -> JobView {
+        let url = format!("/v1/jobs/{}", row.id);
+        let has_result = matches!(row.state, JobState::Succeeded)
+            || (row.state == JobState::Cancelled && row.result_digest.is_some());
+        JobView {
+            result_url: has_result.then(|| format!("{url}/result")),
+            url,
+            id: row.id,
+            kind: row.kind,
+            state: row.state,
+            progress: if row.state == JobState::Running {
+                live_progress.unwrap_or(row.progress)
+            } else {
+                row.progress
+            },
+            dataset: row.dataset,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            error: row.error,
+            attempts: row.attempts,
+            result: None,
+        }
+    }
+}
+
+/// A page of jobs.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"jobs": [], "total": 0, "limit": 50, "offset": 0}))]
+pub(crate) struct JobList {
+    /// Newest first.
+    jobs: Vec<JobView>,
+    /// Jobs matching the filter.
+    total: u64,
+    /// Page size used.
+    limit: usize,
+    /// Offset used.
+    offset: usize,
+}
+
+/// `?wait=` on submission.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct WaitQuery {
+    /// Seconds to wait for the job to finish; when it does, the answer is 200 with the
+    /// result inline, else 202 as without `wait`.
+    wait: Option<f64>,
+}
+
+/// Filter and page of `GET /v1/jobs`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Only jobs in this state.
+    state: Option<JobState>,
+    /// Page size (1 to 1000, default 50).
+    limit: Option<usize>,
+    /// Jobs to skip.
+    offset: Option<usize>,
+}
+
+/// Paging of `GET /v1/jobs/{id}/result`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ResultQuery {
+    /// First trade (backtests) or combination (sweeps) to return.
+    offset: Option<usize>,
+    /// How many trades or combinations (default 100, at most 10000).
+    limit: Option<usize>,
+    /// Equity points after downsampling (default 2000; 0 for every bar). Each bucket keeps
+    /// its minimum and maximum, so drawdowns survive.
+    points: Option<usize>,
+}
+
+fn accepted(view: JobView) -> Response {
+    let location = view.url.clone();
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response()
+}
+
+async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Response, ApiError> {
+    let max_wait = state.config.max_wait_secs as f64;
+    let wait = match wait {
+        Some(w) if !(0.0..=max_wait).contains(&w) || w.is_nan() => {
+            return Err(ApiError::invalid(
+                &["query", "wait"],
+                format!("must be between 0 and {max_wait} seconds"),
+                "value_error",
+            ));
+        }
+        other => other.unwrap_or(0.0),
+    };
+    // Validate everything before accepting: a bad request never becomes a failed job.
+    let max_combos = state.config.max_combinations;
+    let checked = spec.clone();
+    tokio::task::spawn_blocking(move || match &checked {
+        JobSpec::Backtest(r) => prepare_backtest(r).map(drop),
+        JobSpec::Sweep(r) => prepare_sweep(r, max_combos).map(drop),
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let name = spec.dataset().to_string();
+    let Some(dataset) = state.db(move |s| s.dataset(&name)).await? else {
+        return Err(ApiError::invalid(
+            &["body", "dataset"],
+            format!(
+                "dataset `{}` not found (see GET /v1/datasets)",
+                spec.dataset()
+            ),
+            "value_error",
+        ));
+    };
+    if state.runner.is_closing() {
+        return Err(ApiError::Unavailable);
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let text = serde_json::to_string(&spec).map_err(ApiError::internal)?;
+    let kind = spec.kind();
+    // Register before committing, so a watcher sees the job from its first state.
+    let mut rx = state.runner.register(&id);
+    let (jid, ds, limit) = (id.clone(), dataset.id.clone(), state.config.queue_limit);
+    let committed = state
+        .db(move |s| s.submit(&jid, kind, &text, &ds, limit))
+        .await;
+    match committed {
+        Ok(true) => {}
+        Ok(false) => {
+            state.runner.forget(&id);
+            return Err(ApiError::QueueFull { retry_after: 1 });
+        }
+        Err(e) => {
+            state.runner.forget(&id);
+            return Err(e);
+        }
+    }
+    state.runner.notify();
+    tracing::info!(job = %id, kind, "accepted");
+    if wait > 0.0 {
+        let deadline = tokio::time::sleep(Duration::from_secs_f64(wait));
+        tokio::pin!(deadline);
+        loop {
+            if rx.borrow().state.is_terminal() {
+                break;
+            }
+            tokio::select! {
+                changed = rx.changed() => if changed.is_err() { break },
+                () = &mut deadline => break,
+            }
+        }
+    }
+    let jid = id.clone();
+    let row = state
+        .db(move |s| s.job(&jid))
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("job {id} vanished")))?;
+    let live = state.runner.progress(&id);
+    let mut view = JobView::new(row, live);
+    if wait > 0.0 && view.state.is_terminal() {
+        if view.result_url.is_some() {
+            view.result = Some(
+                read_result(
+                    &state,
+                    &view.id,
+                    &ResultQuery {
+                        offset: None,
+                        limit: None,
+                        points: None,
+                    },
+                    &view.kind,
+                )
+                .await?,
+            );
+        }
+        return Ok((StatusCode::OK, Json(view)).into_response());
+    }
+    Ok(accepted(view))
+}
+
+/// Run one backtest in the background.
+///
+/// Validated at once (422 with the path of each bad field); committed to the store before
+/// the 202, so it survives a crash. With `?wait=SECONDS` a backtest that finishes in time
+/// answers 200 with its result inline.
+#[utoipa::path(post, path = "/v1/backtests", tag = "jobs", params(WaitQuery),
+    request_body = BacktestRequest,
+    responses(
+        (status = 202, description = "Accepted; follow `url`", body = JobView),
+        (status = 200, description = "Finished within `wait`; result inline", body = JobView),
+        (status = 401, description = "Missing or wrong token", body = MessageBody),
+        (status = 413, description = "Body over the limit", body = MessageBody),
+        (status = 422, description = "Invalid request", body = ValidationBody),
+        (status = 429, description = "Queue full; see Retry-After", body = MessageBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn submit_backtest(
+    State(state): State<AppState>,
+    Query(q): Query<WaitQuery>,
+    ApiJson(req): ApiJson<BacktestRequest>,
+) -> Result<Response, ApiError> {
+    submit(state, JobSpec::Backtest(req), q.wait).await
+}
+
+/// Run a parameter sweep (or a walk-forward) in the background on all cores.
+#[utoipa::path(post, path = "/v1/sweeps", tag = "jobs", params(WaitQuery),
+    request_body = SweepRequest,
+    responses(
+        (status = 202, description = "Accepted; follow `url` or its events", body = JobView),
+        (status = 200, description = "Finished within `wait`; result inline", body = JobView),
+        (status = 401, description = "Missing or wrong token", body = MessageBody),
+        (status = 413, description = "Body over the limit", body = MessageBody),
+        (status = 422, description = "Invalid request, or more combinations than allowed", body = ValidationBody),
+        (status = 429, description = "Queue full; see Retry-After", body = MessageBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn submit_sweep(
+    State(state): State<AppState>,
+    Query(q): Query<WaitQuery>,
+    ApiJson(req): ApiJson<SweepRequest>,
+) -> Result<Response, ApiError> {
+    submit(state, JobSpec::Sweep(req), q.wait).await
+}
+
+/// List jobs, newest first.
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(ListQuery),
+    responses(
+        (status = 200, description = "A page of jobs", body = JobList),
+        (status = 401, description = "Missing or wrong token", body = MessageBody),
+        (status = 422, description = "Bad filter", body = ValidationBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn list_jobs(
+    State(state): State<AppState>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<JobList>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::invalid(&["query"], e.body_text(), "value_error"))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid(
+            &["query", "limit"],
+            "must be from 1 to 1000",
+            "value_error",
+        ));
+    }
+    let offset = q.offset.unwrap_or(0);
+    let filter = q.state;
+    let (rows, total) = state.db(move |s| s.jobs(filter, limit, offset)).await?;
+    let jobs = rows
+        .into_iter()
+        .map(|r| {
+            let live = state.runner.progress(&r.id);
+            JobView::new(r, live)
+        })
+        .collect();
+    Ok(Json(JobList {
+        jobs,
+        total,
+        limit,
+        offset,
+    }))
+}
+
+async fn job_row(state: &AppState, id: &str) -> Result<JobRow, ApiError> {
+    let key = id.to_string();
+    state
+        .db(move |s| s.job(&key))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("job `{id}` not found")))
+}
+
+/// A job's state and progress.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 401, description = "Missing or wrong token", body = MessageBody),
+        (status = 404, description = "No such job", body = MessageBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn get_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    let row = job_row(&state, &id).await?;
+    Ok(Json(JobView::new(row, state.runner.progress(&id))))
+}
+
+/// Cancel a job: a queued one at once; a running sweep stops within a second and keeps
+/// the combinations that finished (a running backtest is short and finishes).
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Cancelled (it was queued)", body = JobView),
+        (status = 202, description = "Stop requested (it is running)", body = JobView),
+        (status = 401, description = "Missing or wrong token", body = MessageBody),
+        (status = 404, description = "No such job", body = MessageBody),
+        (status = 409, description = "Already finished", body = MessageBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn cancel_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let key = id.clone();
+    let status = match state.db(move |s| s.cancel(&key)).await? {
+        CancelOutcome::NotFound => return Err(ApiError::NotFound(format!("job `{id}` not found"))),
+        CancelOutcome::AlreadyFinished(s) => {
+            return Err(ApiError::Conflict(format!(
+                "job `{id}` already {}",
+                s.as_str()
+            )));
+        }
+        CancelOutcome::Cancelled => {
+            state.runner.ended(&id, JobState::Cancelled);
+            StatusCode::OK
+        }
+        CancelOutcome::Requested => {
+            state.runner.cancel(&id);
+            StatusCode::ACCEPTED
+        }
+    };
+    let row = job_row(&state, &id).await?;
+    Ok((status, Json(JobView::new(row, state.runner.progress(&id)))).into_response())
+}
+
+/// Server-sent events: `progress` events (`{"state", "progress"}`) while the job is queued
+/// or running, then one `end` event with the job and the stream closes.
+#[utoipa::path(get, path = "/v1/jobs/{id}/events", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "text/event-stream", body = String, content_type = "text/event-stream",
+            example = "event: progress\ndata: {\"state\":\"running\",\"progress\":0.25}\n\nevent: end\ndata: {\"id\":\"…\",\"state\":\"succeeded\",…}\n\n"),
+        (status = 401, description = "Missing or wrong token", body = MessageBody),
+        (status = 404, description = "No such job", body = MessageBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn job_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let row = job_row(&state, &id).await?;
+    let rx = if row.state.is_terminal() {
+        None
+    } else {
+        Some(
+            state
+                .runner
+                .watch(&id)
+                .unwrap_or_else(|| state.runner.register(&id)),
+        )
+    };
+    struct Follow {
+        state: AppState,
+        id: String,
+        rx: Option<tokio::sync::watch::Receiver<crate::runner::Live>>,
+        first: bool,
+        done: bool,
+    }
+    let follow = Follow {
+        state,
+        id,
+        rx,
+        first: true,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(follow, |mut f| async move {
+        if f.done {
+            return None;
+        }
+        if let Some(rx) = f.rx.as_mut() {
+            if f.first {
+                f.first = false;
+                let live = *rx.borrow_and_update();
+                if !live.state.is_terminal() {
+                    let ev = Event::default()
+                        .event("progress")
+                        .data(json!({"state": live.state, "progress": live.progress}).to_string());
+                    return Some((Ok(ev), f));
+                }
+            }
+            loop {
+                // Re-read the store now and then: it is the truth if the in-memory
+                // channel missed the end (a race with a worker that just finished).
+                match tokio::time::timeout(Duration::from_secs(1), rx.changed()).await {
+                    Ok(Ok(())) => {
+                        let live = *rx.borrow_and_update();
+                        if live.state.is_terminal() {
+                            break;
+                        }
+                        let ev = Event::default().event("progress").data(
+                            json!({"state": live.state, "progress": live.progress}).to_string(),
+                        );
+                        return Some((Ok(ev), f));
+                    }
+                    Ok(Err(_)) => break,
+                    Err(_) => {
+                        let key = f.id.clone();
+                        let row = f.state.db(move |s| s.job(&key)).await.ok().flatten();
+                        if row.is_none_or(|r| r.state.is_terminal()) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        f.done = true;
+        let key = f.id.clone();
+        let row = f.state.db(move |s| s.job(&key)).await.ok().flatten();
+        let data = row.map_or(Value::Null, |r| json!(JobView::new(r, None)));
+        Some((Ok(Event::default().event("end").data(data.to_string())), f))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+async fn read_result(
+    state: &AppState,
+    id: &str,
+    q: &ResultQuery,
+    kind: &str,
+) -> Result<Value, ApiError> {
+    let path = state.runner.result_dir(id).join("result.json");
+    let bytes = tokio::fs::read(&path).await.map_err(ApiError::internal)?;
+    let limit = q.limit.unwrap_or(100);
+    if limit > 10_000 {
+        return Err(ApiError::invalid(
+            &["query", "limit"],
+            "must be at most 10000",
+            "value_error",
+        ));
+    }
+    let offset = q.offset.unwrap_or(0);
+    let points = q.points.unwrap_or(2_000);
+    let kind = kind.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut v: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+        let page = |arr: &mut Value| -> (Value, usize) {
+            let items = arr.as_array_mut().map(std::mem::take).unwrap_or_default();
+            let total = items.len();
+            (
+                Value::Array(items.into_iter().skip(offset).take(limit).collect()),
+                total,
+            )
+        };
+        if kind == "backtest" {
+            let (trades, total) = page(&mut v["trades"]);
+            v["trades"] = trades;
+            v["trades_total"] = json!(total);
+            let equity = v["equity"]
+                .as_array_mut()
+                .map(std::mem::take)
+                .unwrap_or_default();
+            let values: Vec<f64> = equity
+                .iter()
+                .map(|e| e["equity"].as_f64().unwrap_or(f64::NAN))
+                .collect();
+            let keep = if points == 0 {
+                (0..equity.len()).collect()
+            } else {
+                backtide_data::downsample_minmax(&values, points)
+            };
+            v["equity_total"] = json!(equity.len());
+            v["equity"] = Value::Array(keep.into_iter().map(|i| equity[i].clone()).collect());
+        } else if v.get("combos").is_some() {
+            let (combos, total) = page(&mut v["combos"]);
+            v["combos"] = combos;
+            v["combos_total"] = json!(total);
+        }
+        v["kind"] = json!(kind);
+        v["offset"] = json!(offset);
+        v["limit"] = json!(limit);
+        Ok::<Value, ApiError>(v)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+async fn finished(state: &AppState, id: &str) -> Result<JobRow, ApiError> {
+    let row = job_row(state, id).await?;
+    let has_result = row.state == JobState::Succeeded
+        || (row.state == JobState::Cancelled && row.result_digest.is_some());
+    if !has_result {
+        return Err(ApiError::Conflict(format!(
+            "job `{id}` is {} and has no result{}",
+            row.state.as_str(),
+            if row.state.is_terminal() { "" } else { " yet" }
+        )));
+    }
+    Ok(row)
+}
+
+/// The result: for a backtest `stats` (the profile's dialect, as `backtide run --json`),
+/// a page of `trades`, `open_trades` and downsampled `equity`; for a sweep a page of
+/// `combos`, `best` and `overfitting`; for a walk-forward its windows and stitched result.
+#[utoipa::path(get, path = "/v1/jobs/{id}/result", tag = "results",
+    params(("id" = String, Path, description = "Job id"), ResultQuery),
+    responses(
+        (status = 200, description = "The result", body = Object,
+            example = json!({"kind": "backtest", "stats": {"return_pct": 462.6, "num_trades": 93}, "trades": [], "trades_total": 93, "equity": [], "equity_total": 2148})),
+        (status = 401, description = "Missing or wrong token", body = MessageBody),
+        (status = 404, description = "No such job", body = MessageBody),
+        (status = 409, description = "No result yet", body = MessageBody),
+        (status = 422, description = "Bad paging", body = ValidationBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn job_result(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<ResultQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::invalid(&["query"], e.body_text(), "value_error"))?;
+    let row = finished(&state, &id).await?;
+    Ok(Json(read_result(&state, &id, &q, &row.kind).await?))
+}
+
+async fn file(
+    state: &AppState,
+    id: &str,
+    name: &str,
+    content_type: &'static str,
+) -> Result<Response, ApiError> {
+    let row = finished(state, id).await?;
+    let path = state.runner.result_dir(id).join(name);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => Ok((
+            [
+                (header::CONTENT_TYPE, content_type.to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{id}-{name}\""),
+                ),
+            ],
+            Body::from(bytes),
+        )
+            .into_response()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::NotFound(format!(
+            "a {} job has no {name}",
+            row.kind
+        ))),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// Closed trades of a backtest as CSV.
+#[utoipa::path(get, path = "/v1/jobs/{id}/trades.csv", tag = "results",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "CSV, one row per closed trade", body = String, content_type = "text/csv",
+            example = "entry_bar,exit_bar,entry_time,exit_time,size,entry_price,exit_price,sl,tp,pnl,return,commission,duration_s,tag\n"),
+        (status = 404, description = "No such job, or not a backtest", body = MessageBody),
+        (status = 409, description = "No result yet", body = MessageBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn job_trades_csv(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    file(&state, &id, "trades.csv", "text/csv").await
+}
+
+/// Per-bar equity and drawdown of a backtest as CSV.
+#[utoipa::path(get, path = "/v1/jobs/{id}/equity.csv", tag = "results",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "CSV, one row per bar", body = String, content_type = "text/csv",
+            example = "time,equity,drawdown\n2004-08-19T00:00:00,10000,0\n"),
+        (status = 404, description = "No such job, or not a backtest", body = MessageBody),
+        (status = 409, description = "No result yet", body = MessageBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn job_equity_csv(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    file(&state, &id, "equity.csv", "text/csv").await
+}
+
+/// The result as Parquet: per-bar equity of a backtest, one row per combination of a
+/// sweep.
+#[utoipa::path(get, path = "/v1/jobs/{id}/result.parquet", tag = "results",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Parquet file", body = Vec<u8>, content_type = "application/vnd.apache.parquet"),
+        (status = 404, description = "No such job, or a walk-forward (JSON only)", body = MessageBody),
+        (status = 409, description = "No result yet", body = MessageBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn job_parquet(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    file(
+        &state,
+        &id,
+        "result.parquet",
+        "application/vnd.apache.parquet",
+    )
+    .await
+}

@@ -1,0 +1,97 @@
+//! `/v1/strategies`: the built-in strategies and their parameters as JSON Schema.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use backtide_core::strategy::builtin::STRATEGIES;
+use backtide_core::strategy::{DefaultValue, ParamKind};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+
+use crate::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/v1/strategies", get(list_strategies))
+}
+
+/// A strategy and the JSON Schema of its `params`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "name": "sma_cross",
+    "about": "Long when the fast SMA crosses above the slow one, short when below",
+    "params": {"type": "object", "additionalProperties": false, "properties": {
+        "fast": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 10, "description": "fast SMA period"}
+    }}
+}))]
+pub(crate) struct StrategyDoc {
+    /// Name to use in requests.
+    name: &'static str,
+    /// What it does.
+    about: &'static str,
+    /// JSON Schema of `strategy.params`: each parameter's type, bounds and default.
+    #[schema(value_type = Object)]
+    params: Value,
+}
+
+fn schema_of(spec: &backtide_core::ParamSpec) -> Value {
+    let mut s = Map::new();
+    match spec.kind {
+        ParamKind::Int { min, max } => {
+            s.insert("type".into(), json!("integer"));
+            s.insert("minimum".into(), json!(min));
+            s.insert("maximum".into(), json!(max));
+        }
+        ParamKind::Float { min, max } => {
+            s.insert("type".into(), json!("number"));
+            s.insert("minimum".into(), json!(min));
+            s.insert("maximum".into(), json!(max));
+        }
+        ParamKind::Choice(words) => {
+            s.insert("type".into(), json!("string"));
+            s.insert("enum".into(), json!(words));
+        }
+    }
+    match spec.default {
+        Some(DefaultValue::Int(v)) => {
+            s.insert("default".into(), json!(v));
+        }
+        Some(DefaultValue::Float(v)) => {
+            s.insert("default".into(), json!(v));
+        }
+        Some(DefaultValue::Str(v)) => {
+            s.insert("default".into(), json!(v));
+        }
+        None => {
+            s.insert("nullable".into(), json!(true));
+        }
+    }
+    s.insert("description".into(), json!(spec.doc));
+    Value::Object(s)
+}
+
+/// The built-in strategies with their parameters' types, bounds and defaults.
+#[utoipa::path(get, path = "/v1/strategies", tag = "strategies",
+    responses((status = 200, description = "Every built-in strategy", body = Vec<StrategyDoc>)))]
+pub(crate) async fn list_strategies() -> Json<Vec<StrategyDoc>> {
+    Json(
+        STRATEGIES
+            .iter()
+            .map(|info| {
+                let props: Map<String, Value> = info
+                    .params
+                    .iter()
+                    .map(|p| (p.name.to_string(), schema_of(p)))
+                    .collect();
+                StrategyDoc {
+                    name: info.name,
+                    about: info.about,
+                    params: json!({
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": props,
+                    }),
+                }
+            })
+            .collect(),
+    )
+}

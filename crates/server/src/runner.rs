@@ -1,0 +1,356 @@
+//! The job runner: a fixed pool of worker threads fed by the job table.
+//!
+//! Workers are plain threads (the engine is synchronous and CPU-bound; sweeps fan out on
+//! rayon inside), so the async runtime that serves HTTP is never blocked. The runner keeps
+//! only what must be fast and need not survive a restart in memory: each active job's
+//! progress (a `watch` channel that server-sent events follow) and its stop flags.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use backtide_core::Bars;
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
+use crate::spec::JobSpec;
+use crate::store::{JobRow, JobState, Store};
+use crate::work::{Outcome, Signals, execute, finished_digest};
+
+/// A job's live status, as server-sent events report it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Live {
+    /// State.
+    pub state: JobState,
+    /// Progress 0..1.
+    pub progress: f64,
+}
+
+/// In-memory handle of a queued or running job.
+pub(crate) struct Active {
+    tx: watch::Sender<Live>,
+    stop: AtomicBool,
+    shutdown: AtomicBool,
+}
+
+/// Limits that apply to job execution.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Worker threads.
+    pub workers: usize,
+    /// Most combinations per sweep.
+    pub max_combinations: usize,
+}
+
+/// The pool.
+pub struct Runner {
+    store: Arc<Store>,
+    data_dir: PathBuf,
+    config: RunnerConfig,
+    metrics: Arc<Metrics>,
+    active: Mutex<HashMap<String, Arc<Active>>>,
+    wake: (Mutex<u64>, Condvar),
+    closing: AtomicBool,
+    running: AtomicU64,
+    bars: Mutex<Vec<(String, Arc<Bars>)>>,
+}
+
+/// Loaded datasets kept in memory (small backtests should not re-parse their CSV).
+const BARS_CACHE: usize = 4;
+
+impl Runner {
+    /// A runner over `store`; call [`Runner::start`] to launch the workers.
+    pub fn new(
+        store: Arc<Store>,
+        data_dir: &Path,
+        config: RunnerConfig,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Runner> {
+        Arc::new(Runner {
+            store,
+            data_dir: data_dir.to_path_buf(),
+            config,
+            metrics,
+            active: Mutex::new(HashMap::new()),
+            wake: (Mutex::new(0), Condvar::new()),
+            closing: AtomicBool::new(false),
+            running: AtomicU64::new(0),
+            bars: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Launches the worker threads.
+    pub fn start(self: &Arc<Self>) -> Vec<std::thread::JoinHandle<()>> {
+        (0..self.config.workers.max(1))
+            .map(|i| {
+                let me = self.clone();
+                std::thread::Builder::new()
+                    .name(format!("backtide-worker-{i}"))
+                    .spawn(move || me.work())
+                    .expect("spawning a worker thread")
+            })
+            .collect()
+    }
+
+    /// Wakes a worker: a job was queued.
+    pub fn notify(&self) {
+        let (m, cv) = &self.wake;
+        *m.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        cv.notify_one();
+    }
+
+    /// Follows a job's live status; `None` when the job is not active in this process.
+    pub fn watch(&self, id: &str) -> Option<watch::Receiver<Live>> {
+        self.lock_active().get(id).map(|a| a.tx.subscribe())
+    }
+
+    /// Registers a queued job so that watchers can follow it from the start.
+    pub fn register(&self, id: &str) -> watch::Receiver<Live> {
+        self.active_entry(id, JobState::Queued).tx.subscribe()
+    }
+
+    /// The live progress of an active job.
+    pub fn progress(&self, id: &str) -> Option<f64> {
+        self.lock_active().get(id).map(|a| a.tx.borrow().progress)
+    }
+
+    /// Asks a running job to stop; true if it was running here.
+    pub fn cancel(&self, id: &str) -> bool {
+        match self.lock_active().get(id) {
+            Some(a) => {
+                a.stop.store(true, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drops a registration whose job was never committed.
+    pub fn forget(&self, id: &str) {
+        self.lock_active().remove(id);
+    }
+
+    /// Marks a job's end for its watchers (e.g. a queued job cancelled).
+    pub fn ended(&self, id: &str, state: JobState) {
+        if let Some(a) = self.lock_active().remove(id) {
+            // Read first: a watch borrow held across the send would deadlock.
+            let progress = a.tx.borrow().progress;
+            a.tx.send_replace(Live { state, progress });
+        }
+    }
+
+    /// True once shutdown began: no new jobs are taken.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// Jobs running now.
+    pub fn running(&self) -> u64 {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Stops taking jobs; running ones get `grace` to finish, then are interrupted and put
+    /// back in the queue for the next start. Returns once every worker is idle.
+    pub fn shutdown(&self, grace: Duration) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.wake.1.notify_all();
+        let deadline = Instant::now() + grace;
+        while self.running() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.running() > 0 {
+            for a in self.lock_active().values() {
+                a.shutdown.store(true, Ordering::SeqCst);
+                a.stop.store(true, Ordering::SeqCst);
+            }
+            // A sweep notices within one chunk; a backtest cannot be interrupted, so wait
+            // a little and then leave it: the store still says running, and the next
+            // start puts it back in the queue.
+            let hard = Instant::now() + Duration::from_secs(5);
+            while self.running() > 0 && Instant::now() < hard {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Active>>> {
+        self.active.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn active_entry(&self, id: &str, state: JobState) -> Arc<Active> {
+        self.lock_active()
+            .entry(id.to_string())
+            .or_insert_with(|| {
+                Arc::new(Active {
+                    tx: watch::Sender::new(Live {
+                        state,
+                        progress: 0.0,
+                    }),
+                    stop: AtomicBool::new(false),
+                    shutdown: AtomicBool::new(false),
+                })
+            })
+            .clone()
+    }
+
+    fn work(self: Arc<Self>) {
+        loop {
+            if self.closing.load(Ordering::SeqCst) {
+                return;
+            }
+            let seen = *self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
+            let claimed = match self.store.claim() {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming a job failed");
+                    None
+                }
+            };
+            match claimed {
+                Some(job) => {
+                    self.running.fetch_add(1, Ordering::SeqCst);
+                    self.run_one(job);
+                    self.running.fetch_sub(1, Ordering::SeqCst);
+                }
+                None => {
+                    let (m, cv) = &self.wake;
+                    let guard = m.lock().unwrap_or_else(|p| p.into_inner());
+                    if *guard == seen && !self.closing.load(Ordering::SeqCst) {
+                        let _ = cv.wait_timeout(guard, Duration::from_millis(500));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The job's result folder.
+    pub fn result_dir(&self, id: &str) -> PathBuf {
+        self.data_dir.join("results").join(id)
+    }
+
+    /// Loads a dataset's bars (cached).
+    pub fn bars(&self, dataset_id: &str, format: &str) -> anyhow::Result<Arc<Bars>> {
+        {
+            let cache = self.bars.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, b)) = cache.iter().find(|(k, _)| k == dataset_id) {
+                return Ok(b.clone());
+            }
+        }
+        let path = crate::datasets::dataset_path(&self.data_dir, dataset_id, format);
+        let bars = Arc::new(backtide_data::load(&path.to_string_lossy())?);
+        let mut cache = self.bars.lock().unwrap_or_else(|p| p.into_inner());
+        if !cache.iter().any(|(k, _)| k == dataset_id) {
+            if cache.len() >= BARS_CACHE {
+                cache.remove(0);
+            }
+            cache.push((dataset_id.to_string(), bars.clone()));
+        }
+        Ok(bars)
+    }
+
+    /// Forgets a deleted dataset's cached bars.
+    pub fn forget_bars(&self, dataset_id: &str) {
+        self.bars
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(k, _)| k != dataset_id);
+    }
+
+    fn run_one(&self, job: JobRow) {
+        let started = Instant::now();
+        let id = job.id.clone();
+        let active = self.active_entry(&id, JobState::Running);
+        active.tx.send_replace(Live {
+            state: JobState::Running,
+            progress: 0.0,
+        });
+        let dir = self.result_dir(&id);
+        let span = tracing::info_span!("job", id = %id, kind = %job.kind, attempt = job.attempts);
+        let _enter = span.enter();
+
+        // Finished before a crash: keep that result, do not run again.
+        if let Some(digest) = finished_digest(&dir) {
+            tracing::info!("result already written before a restart; not running again");
+            self.finish(&id, JobState::Succeeded, None, Some(&digest));
+            return;
+        }
+        tracing::info!("started");
+        let last_saved = Mutex::new(Instant::now());
+        let progress = |p: f64| {
+            active.tx.send_if_modified(|l| {
+                // Report in steps of 0.1 % so watchers are not flooded.
+                if (p - l.progress).abs() >= 0.001 || p >= 1.0 {
+                    l.progress = p;
+                    true
+                } else {
+                    false
+                }
+            });
+            let mut last = last_saved.lock().unwrap_or_else(|x| x.into_inner());
+            if last.elapsed() >= Duration::from_millis(500) {
+                *last = Instant::now();
+                let _ = self.store.set_progress(&id, p);
+            }
+        };
+        let signals = Signals {
+            stop: &active.stop,
+            shutdown: &active.shutdown,
+            progress: &progress,
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let spec: JobSpec = serde_json::from_str(&job.spec)?;
+            let dataset = self
+                .store
+                .dataset(&job.dataset)?
+                .ok_or_else(|| anyhow::anyhow!("dataset {} was deleted", job.dataset))?;
+            let bars = self.bars(&dataset.id, &dataset.format)?;
+            execute(&spec, &bars, &dir, self.config.max_combinations, &signals)
+        }));
+        let seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok(Ok((Outcome::Succeeded, digest))) => {
+                self.metrics.job(&job.kind, seconds);
+                tracing::info!(seconds, "succeeded");
+                self.finish(&id, JobState::Succeeded, None, digest.as_deref());
+            }
+            Ok(Ok((Outcome::Cancelled, digest))) => {
+                tracing::info!(seconds, "cancelled");
+                self.finish(&id, JobState::Cancelled, None, digest.as_deref());
+            }
+            Ok(Ok((Outcome::Interrupted, _))) => {
+                tracing::info!("interrupted by shutdown; queued again for the next start");
+                if let Err(e) = self.store.requeue(&id) {
+                    tracing::error!(error = %e, "requeueing failed");
+                }
+                self.lock_active().remove(&id);
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = format!("{e:#}"), "failed");
+                self.finish(&id, JobState::Failed, Some(&format!("{e:#}")), None);
+            }
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                tracing::error!(panic = %msg, "job panicked");
+                self.finish(
+                    &id,
+                    JobState::Failed,
+                    Some(&format!("internal error: {msg}")),
+                    None,
+                );
+            }
+        }
+    }
+
+    fn finish(&self, id: &str, state: JobState, error: Option<&str>, digest: Option<&str>) {
+        if let Err(e) = self.store.finish(id, state, error, digest) {
+            tracing::error!(error = %e, "recording the job's end failed");
+        }
+        self.ended(id, state);
+    }
+}

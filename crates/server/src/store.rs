@@ -1,0 +1,630 @@
+//! The durable store: one SQLite file holding datasets' metadata and the job table.
+//!
+//! The job table is the queue. A job row is committed (WAL, `synchronous=FULL`) before
+//! the submitting request is answered; workers claim the oldest queued row with one
+//! `UPDATE … RETURNING`, so two workers never take the same job; rows left `running` by a
+//! crash go back to `queued` when the store opens. The store is synchronous: async code
+//! calls it through `spawn_blocking`.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Accepted and waiting for a worker.
+    Queued,
+    /// A worker is running it.
+    Running,
+    /// Finished; the result is available.
+    Succeeded,
+    /// Finished with an error (see `error`).
+    Failed,
+    /// Cancelled; a sweep keeps the combinations that finished.
+    Cancelled,
+}
+
+impl JobState {
+    /// Every state.
+    pub const ALL: [JobState; 5] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Cancelled,
+    ];
+
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state called `s`.
+    pub fn parse(s: &str) -> Option<JobState> {
+        JobState::ALL.into_iter().find(|j| j.as_str() == s)
+    }
+
+    /// Succeeded, failed or cancelled.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+/// A stored dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "6f1c…", "name": "GOOG", "format": "csv", "rows": 2148,
+    "first": "2004-08-19T00:00:00", "last": "2013-03-01T00:00:00",
+    "columns": ["Open", "High", "Low", "Close", "Volume"], "bytes": 118000,
+    "created_at": "2026-11-24T12:00:00Z"
+}))]
+pub struct Dataset {
+    /// SHA-256 of the content (hex): the same file always gets the same id.
+    pub id: String,
+    /// The name given at upload.
+    pub name: String,
+    /// `csv` or `parquet`.
+    pub format: String,
+    /// Number of bars.
+    pub rows: u64,
+    /// First timestamp (ISO 8601).
+    pub first: String,
+    /// Last timestamp (ISO 8601).
+    pub last: String,
+    /// Columns read (besides the timestamp).
+    pub columns: Vec<String>,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// When it was stored.
+    pub created_at: String,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRow {
+    /// Job id.
+    pub id: String,
+    /// `backtest` or `sweep`.
+    pub kind: String,
+    /// State.
+    pub state: JobState,
+    /// The stored request ([`crate::spec::JobSpec`] as JSON).
+    pub spec: String,
+    /// Resolved dataset id.
+    pub dataset: String,
+    /// Last recorded progress, 0..1.
+    pub progress: f64,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// How many times a worker started it.
+    pub attempts: u32,
+    /// How many times it ran to a terminal state (1 for a finished job; more would mean
+    /// it was run again after finishing).
+    pub completions: u32,
+    /// SHA-256 of the result file written by the first completion.
+    pub result_digest: Option<String>,
+    /// Timestamps (ISO 8601, UTC).
+    pub created_at: String,
+    /// When a worker last started it.
+    pub started_at: Option<String>,
+    /// When it reached its terminal state.
+    pub finished_at: Option<String>,
+}
+
+/// What a cancel request did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancelOutcome {
+    /// It was queued: now cancelled.
+    Cancelled,
+    /// It is running: the worker was asked to stop.
+    Requested,
+    /// Already finished in this state.
+    AlreadyFinished(JobState),
+    /// No such job.
+    NotFound,
+}
+
+/// Why a dataset cannot be deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteOutcome {
+    /// Deleted.
+    Deleted,
+    /// Queued or running jobs use it.
+    InUse(u64),
+    /// No such dataset.
+    NotFound,
+}
+
+/// The SQLite store.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+/// Now as ISO 8601 UTC with milliseconds.
+pub(crate) fn now_iso() -> String {
+    let ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    let ms = ns / 1_000_000 * 1_000_000;
+    let s = backtide_data::format_timestamp(ms);
+    let s = if s.len() > 23 { s[..23].to_string() } else { s };
+    format!("{s}Z")
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    format TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    first TEXT NOT NULL,
+    last TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS datasets_name ON datasets(name);
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    completions INTEGER NOT NULL DEFAULT 0,
+    result_digest TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);
+CREATE INDEX IF NOT EXISTS jobs_dataset ON jobs(dataset, state);
+";
+
+const JOB_COLUMNS: &str = "id, kind, state, spec, dataset, progress, error, attempts, \
+                           completions, result_digest, created_at, started_at, finished_at";
+
+fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
+    let state: String = r.get(2)?;
+    Ok(JobRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        state: JobState::parse(&state).unwrap_or(JobState::Failed),
+        spec: r.get(3)?,
+        dataset: r.get(4)?,
+        progress: r.get(5)?,
+        error: r.get(6)?,
+        attempts: r.get(7)?,
+        completions: r.get(8)?,
+        result_digest: r.get(9)?,
+        created_at: r.get(10)?,
+        started_at: r.get(11)?,
+        finished_at: r.get(12)?,
+    })
+}
+
+fn dataset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Dataset> {
+    let columns: String = r.get(6)?;
+    Ok(Dataset {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        format: r.get(2)?,
+        rows: r.get(3)?,
+        first: r.get(4)?,
+        last: r.get(5)?,
+        columns: serde_json::from_str(&columns).unwrap_or_default(),
+        bytes: r.get(7)?,
+        created_at: r.get(8)?,
+    })
+}
+
+const DATASET_COLUMNS: &str = "id, name, format, rows, first, last, columns, bytes, created_at";
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and puts jobs a crash left running
+    /// back in the queue. Returns the store and how many jobs were requeued.
+    pub fn open(path: &Path) -> rusqlite::Result<(Store, usize)> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        let requeued = conn.execute(
+            "UPDATE jobs SET state = 'queued', progress = 0 WHERE state = 'running'",
+            [],
+        )?;
+        Ok((
+            Store {
+                conn: Mutex::new(conn),
+            },
+            requeued,
+        ))
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (statements
+        // are atomic), so a poisoned lock is still usable.
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn)
+    }
+
+    /// Records a dataset; an existing id keeps its first record. Returns the stored one.
+    pub fn put_dataset(&self, d: &Dataset) -> rusqlite::Result<Dataset> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO datasets (id, name, format, rows, first, last, columns, bytes, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    d.id,
+                    d.name,
+                    d.format,
+                    d.rows,
+                    d.first,
+                    d.last,
+                    serde_json::to_string(&d.columns).unwrap_or_default(),
+                    d.bytes,
+                    d.created_at
+                ],
+            )?;
+            c.query_row(
+                &format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE id = ?1"),
+                [&d.id],
+                dataset_row,
+            )
+        })
+    }
+
+    /// A dataset by id, or else the most recent one with that name.
+    pub fn dataset(&self, id_or_name: &str) -> rusqlite::Result<Option<Dataset>> {
+        self.with(|c| {
+            let by_id = c
+                .query_row(
+                    &format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE id = ?1"),
+                    [id_or_name],
+                    dataset_row,
+                )
+                .optional()?;
+            if by_id.is_some() {
+                return Ok(by_id);
+            }
+            c.query_row(
+                &format!(
+                    "SELECT {DATASET_COLUMNS} FROM datasets WHERE name = ?1 \
+                     ORDER BY created_at DESC, id LIMIT 1"
+                ),
+                [id_or_name],
+                dataset_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Every dataset, by name.
+    pub fn datasets(&self) -> rusqlite::Result<Vec<Dataset>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {DATASET_COLUMNS} FROM datasets ORDER BY name, id"
+            ))?;
+            st.query_map([], dataset_row)?.collect()
+        })
+    }
+
+    /// Deletes a dataset unless queued or running jobs use it.
+    pub fn delete_dataset(&self, id: &str) -> rusqlite::Result<DeleteOutcome> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let users: u64 = tx.query_row(
+                "SELECT count(*) FROM jobs WHERE dataset = ?1 AND state IN ('queued', 'running')",
+                [id],
+                |r| r.get(0),
+            )?;
+            if users > 0 {
+                return Ok(DeleteOutcome::InUse(users));
+            }
+            let n = tx.execute("DELETE FROM datasets WHERE id = ?1", [id])?;
+            tx.commit()?;
+            Ok(if n == 0 {
+                DeleteOutcome::NotFound
+            } else {
+                DeleteOutcome::Deleted
+            })
+        })
+    }
+
+    /// Commits a new queued job unless `queue_limit` jobs are already queued; false means
+    /// the queue is full. The count and the insert are one statement, so concurrent
+    /// submissions cannot overfill the queue.
+    pub fn submit(
+        &self,
+        id: &str,
+        kind: &str,
+        spec: &str,
+        dataset: &str,
+        queue_limit: usize,
+    ) -> rusqlite::Result<bool> {
+        self.with(|c| {
+            let n = c.execute(
+                "INSERT INTO jobs (id, kind, state, spec, dataset, created_at)
+                 SELECT ?1, ?2, 'queued', ?3, ?4, ?5
+                 WHERE (SELECT count(*) FROM jobs WHERE state = 'queued') < ?6",
+                params![id, kind, spec, dataset, now_iso(), queue_limit as i64],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Claims the oldest queued job for a worker.
+    pub fn claim(&self) -> rusqlite::Result<Option<JobRow>> {
+        self.with(|c| {
+            c.query_row(
+                &format!(
+                    "UPDATE jobs SET state = 'running', attempts = attempts + 1, progress = 0,
+                         started_at = ?1
+                     WHERE seq = (SELECT seq FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1)
+                     RETURNING {JOB_COLUMNS}"
+                ),
+                [now_iso()],
+                job_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Records a running job's progress.
+    pub fn set_progress(&self, id: &str, progress: f64) -> rusqlite::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE jobs SET progress = ?2 WHERE id = ?1 AND state = 'running'",
+                params![id, progress],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Moves a running job to its terminal state. The first completion's result digest
+    /// is kept (results are immutable); `completions` counts every completion.
+    pub fn finish(
+        &self,
+        id: &str,
+        state: JobState,
+        error: Option<&str>,
+        digest: Option<&str>,
+    ) -> rusqlite::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE jobs SET state = ?2, error = ?3, progress = CASE WHEN ?2 = 'succeeded' THEN 1 ELSE progress END,
+                     completions = completions + 1,
+                     result_digest = COALESCE(result_digest, ?4), finished_at = ?5
+                 WHERE id = ?1 AND state = 'running'",
+                params![id, state.as_str(), error, digest, now_iso()],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Puts a running job back in the queue (shutdown interrupted it).
+    pub fn requeue(&self, id: &str) -> rusqlite::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE jobs SET state = 'queued', progress = 0 WHERE id = ?1 AND state = 'running'",
+                [id],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Cancels a queued job, or reports that it is running or finished.
+    pub fn cancel(&self, id: &str) -> rusqlite::Result<CancelOutcome> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let state: Option<String> = tx
+                .query_row("SELECT state FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?;
+            let out = match state.as_deref().and_then(JobState::parse) {
+                None => CancelOutcome::NotFound,
+                Some(JobState::Queued) => {
+                    tx.execute(
+                        "UPDATE jobs SET state = 'cancelled', finished_at = ?2 WHERE id = ?1",
+                        params![id, now_iso()],
+                    )?;
+                    CancelOutcome::Cancelled
+                }
+                Some(JobState::Running) => CancelOutcome::Requested,
+                Some(s) => CancelOutcome::AlreadyFinished(s),
+            };
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    /// One job.
+    pub fn job(&self, id: &str) -> rusqlite::Result<Option<JobRow>> {
+        self.with(|c| {
+            c.prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"))?
+                .query_row([id], job_row)
+                .optional()
+        })
+    }
+
+    /// A page of jobs, newest first, optionally in one state; with the total count.
+    pub fn jobs(
+        &self,
+        state: Option<JobState>,
+        limit: usize,
+        offset: usize,
+    ) -> rusqlite::Result<(Vec<JobRow>, u64)> {
+        self.with(|c| {
+            let filter = state.map(JobState::as_str);
+            let total: u64 = c.query_row(
+                "SELECT count(*) FROM jobs WHERE ?1 IS NULL OR state = ?1",
+                [filter],
+                |r| r.get(0),
+            )?;
+            let mut st = c.prepare(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE ?1 IS NULL OR state = ?1
+                 ORDER BY seq DESC LIMIT ?2 OFFSET ?3"
+            ))?;
+            let rows = st
+                .query_map(params![filter, limit as i64, offset as i64], job_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((rows, total))
+        })
+    }
+
+    /// How many jobs are in each state.
+    pub fn counts(&self) -> rusqlite::Result<Vec<(JobState, u64)>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT state, count(*) FROM jobs GROUP BY state")?;
+            let found: Vec<(String, u64)> = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(JobState::ALL
+                .into_iter()
+                .map(|s| {
+                    let n = found
+                        .iter()
+                        .find(|(k, _)| k == s.as_str())
+                        .map_or(0, |(_, n)| *n);
+                    (s, n)
+                })
+                .collect())
+        })
+    }
+
+    /// True if SQLite answers.
+    pub fn ping(&self) -> bool {
+        self.with(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn queue_limit_is_enforced_atomically() {
+        let (_d, s) = store();
+        assert!(s.submit("a", "backtest", "{}", "d", 2).unwrap());
+        assert!(s.submit("b", "backtest", "{}", "d", 2).unwrap());
+        assert!(!s.submit("c", "backtest", "{}", "d", 2).unwrap());
+        // Claiming frees a queue slot.
+        assert_eq!(s.claim().unwrap().unwrap().id, "a");
+        assert!(s.submit("c", "backtest", "{}", "d", 2).unwrap());
+    }
+
+    #[test]
+    fn jobs_are_claimed_oldest_first_and_once() {
+        let (_d, s) = store();
+        for id in ["a", "b"] {
+            s.submit(id, "backtest", "{}", "d", 10).unwrap();
+        }
+        let a = s.claim().unwrap().unwrap();
+        assert_eq!(
+            (a.id.as_str(), a.state, a.attempts),
+            ("a", JobState::Running, 1)
+        );
+        assert_eq!(s.claim().unwrap().unwrap().id, "b");
+        assert!(s.claim().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_crash_puts_running_jobs_back_in_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        {
+            let (s, _) = Store::open(&path).unwrap();
+            s.submit("a", "sweep", "{}", "d", 10).unwrap();
+            s.claim().unwrap();
+            // dropped without finishing: a crash
+        }
+        let (s, requeued) = Store::open(&path).unwrap();
+        assert_eq!(requeued, 1);
+        let again = s.claim().unwrap().unwrap();
+        assert_eq!((again.id.as_str(), again.attempts), ("a", 2));
+    }
+
+    #[test]
+    fn finishing_keeps_the_first_digest_and_counts_completions() {
+        let (_d, s) = store();
+        s.submit("a", "backtest", "{}", "d", 10).unwrap();
+        s.claim().unwrap();
+        s.finish("a", JobState::Succeeded, None, Some("x")).unwrap();
+        let j = s.job("a").unwrap().unwrap();
+        assert_eq!(
+            (j.state, j.completions, j.result_digest.as_deref()),
+            (JobState::Succeeded, 1, Some("x"))
+        );
+        assert_eq!(j.progress, 1.0);
+        // A finished job is not finished again.
+        s.finish("a", JobState::Failed, Some("late"), Some("y"))
+            .unwrap();
+        assert_eq!(s.job("a").unwrap().unwrap().state, JobState::Succeeded);
+    }
+
+    #[test]
+    fn cancel_and_delete_respect_states() {
+        let (_d, s) = store();
+        s.submit("a", "backtest", "{}", "d1", 10).unwrap();
+        s.submit("b", "backtest", "{}", "d1", 10).unwrap();
+        assert_eq!(s.cancel("b").unwrap(), CancelOutcome::Cancelled);
+        assert_eq!(s.cancel("nope").unwrap(), CancelOutcome::NotFound);
+        s.claim().unwrap();
+        assert_eq!(s.cancel("a").unwrap(), CancelOutcome::Requested);
+        let d = Dataset {
+            id: "d1".into(),
+            name: "X".into(),
+            format: "csv".into(),
+            rows: 1,
+            first: String::new(),
+            last: String::new(),
+            columns: vec![],
+            bytes: 1,
+            created_at: now_iso(),
+        };
+        s.put_dataset(&d).unwrap();
+        assert_eq!(s.delete_dataset("d1").unwrap(), DeleteOutcome::InUse(1));
+        s.finish("a", JobState::Cancelled, None, None).unwrap();
+        assert_eq!(
+            s.cancel("a").unwrap(),
+            CancelOutcome::AlreadyFinished(JobState::Cancelled)
+        );
+        assert_eq!(s.delete_dataset("d1").unwrap(), DeleteOutcome::Deleted);
+        assert_eq!(s.delete_dataset("d1").unwrap(), DeleteOutcome::NotFound);
+        let counts = s.counts().unwrap();
+        assert_eq!(
+            counts
+                .iter()
+                .find(|(k, _)| *k == JobState::Cancelled)
+                .unwrap()
+                .1,
+            2
+        );
+    }
+}

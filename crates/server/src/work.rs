@@ -1,0 +1,193 @@
+//! Executing one job: the synchronous part a worker thread runs.
+//!
+//! Results go to `results/<job id>/` through atomic writes; `result.json` is written
+//! last-but-one and the `DONE` marker (the result's digest) last, so a job found with a
+//! marker after a crash finished and is not run again: its result never changes.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context as _, Result};
+use backtide_core::Bars;
+use backtide_core::sweep::overfitting::overfitting_report;
+use backtide_core::sweep::{SweepControl, run_sweep, run_walk_forward};
+use backtide_data::SweepWriter;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::spec::{JobSpec, prepare_backtest, prepare_sweep};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Ran to the end.
+    Succeeded,
+    /// Stopped on request; a sweep's finished combinations were written.
+    Cancelled,
+    /// Stopped by a shutdown: nothing written, to be run again.
+    Interrupted,
+}
+
+/// Signals a worker passes to a running job.
+pub(crate) struct Signals<'a> {
+    /// Set to stop a sweep (cancel or shutdown).
+    pub stop: &'a AtomicBool,
+    /// Set (with `stop`) when the stop is a shutdown rather than a user's cancel.
+    pub shutdown: &'a AtomicBool,
+    /// Progress in 0..1.
+    pub progress: &'a (dyn Fn(f64) + Sync),
+}
+
+/// The digest file that marks a finished result.
+pub(crate) const DONE: &str = "DONE";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads the `DONE` marker: the result digest of a job that already finished.
+pub(crate) fn finished_digest(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join(DONE))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn invalid(e: ApiError) -> anyhow::Error {
+    match e {
+        ApiError::Invalid(d) => anyhow::anyhow!(
+            "invalid job: {}",
+            d.iter()
+                .map(|x| {
+                    let loc: Vec<String> = x
+                        .loc
+                        .iter()
+                        .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+                        .collect();
+                    format!("{}: {}", loc.join("."), x.msg)
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+/// Runs `spec` on `bars`, writing its result files into `dir`; returns how it ended and
+/// the digest of `result.json`.
+pub(crate) fn execute(
+    spec: &JobSpec,
+    bars: &Bars,
+    dir: &Path,
+    max_combinations: usize,
+    signals: &Signals<'_>,
+) -> Result<(Outcome, Option<String>)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let outcome = match spec {
+        JobSpec::Backtest(r) => {
+            let p = prepare_backtest(r).map_err(invalid)?;
+            let mut strategy = p.info.build(&p.params)?;
+            let result = backtide_core::run(bars, strategy.as_mut(), &p.cfg)?;
+            backtide_data::write_trades_csv(bars, &result.trades, &dir.join("trades.csv"))?;
+            backtide_data::write_equity_csv(bars, &result.equity, &dir.join("equity.csv"))?;
+            backtide_data::write_equity_parquet(bars, &result.equity, &dir.join("result.parquet"))?;
+            let v = backtide_data::backtest_json(
+                bars,
+                &result,
+                &p.cfg,
+                p.profile,
+                p.info.name,
+                &p.params,
+            );
+            backtide_data::write_bytes(
+                &dir.join("result.json"),
+                serde_json::to_string(&v)?.as_bytes(),
+            )?;
+            (signals.progress)(1.0);
+            Outcome::Succeeded
+        }
+        JobSpec::Sweep(r) => {
+            let p = prepare_sweep(r, max_combinations).map_err(invalid)?;
+            let progress = |done: usize, total: usize| {
+                (signals.progress)(if total == 0 {
+                    0.0
+                } else {
+                    done as f64 / total as f64
+                });
+            };
+            let control = SweepControl {
+                threads: 0,
+                cancel: Some(signals.stop),
+                progress: Some(&progress),
+                profile_blocks: p.pbo_blocks,
+            };
+            let stopped = || signals.stop.load(Ordering::Relaxed);
+            if let Some(wf) = &p.walk_forward {
+                let result = run_walk_forward(bars, &p.spec, &p.cfg, &p.objective, wf, &control)?;
+                if stopped() {
+                    // A walk-forward cut short has no meaningful stitched result.
+                    return Ok((stop_outcome(signals), None));
+                }
+                let text = serde_json::to_string(&backtide_data::walk_forward_json(bars, &result))?;
+                backtide_data::write_bytes(&dir.join("result.json"), text.as_bytes())?;
+                Outcome::Succeeded
+            } else {
+                let params = p.spec.strategy.params;
+                let dialect = p.profile.dialect();
+                let mut json = SweepWriter::create(&dir.join("result.json"), params, dialect)?;
+                let mut csv = SweepWriter::create(&dir.join("result.csv"), params, dialect)?;
+                let mut parquet =
+                    SweepWriter::create(&dir.join("result.parquet"), params, dialect)?;
+                let mut profiles = Vec::new();
+                let outcome = run_sweep::<anyhow::Error>(
+                    bars,
+                    &p.spec,
+                    &p.cfg,
+                    &p.objective,
+                    &control,
+                    &mut |c| {
+                        json.write(c)?;
+                        csv.write(c)?;
+                        parquet.write(c)?;
+                        if let Some(pr) = &c.profile {
+                            profiles.push(pr.clone());
+                        }
+                        Ok(())
+                    },
+                )?;
+                if outcome.cancelled && signals.shutdown.load(Ordering::Relaxed) {
+                    // Dropping the writers removes their temporary files.
+                    return Ok((Outcome::Interrupted, None));
+                }
+                let report = outcome
+                    .best
+                    .as_ref()
+                    .and_then(|b| b.profile.as_ref())
+                    .map(|bp| overfitting_report(&profiles, bp));
+                csv.finish(outcome.best.as_ref(), report.as_ref())?;
+                parquet.finish(outcome.best.as_ref(), report.as_ref())?;
+                json.finish(outcome.best.as_ref(), report.as_ref())?;
+                if outcome.cancelled {
+                    Outcome::Cancelled
+                } else {
+                    Outcome::Succeeded
+                }
+            }
+        }
+    };
+    let digest =
+        sha256_hex(&std::fs::read(dir.join("result.json")).context("reading back result.json")?);
+    if outcome == Outcome::Succeeded {
+        backtide_data::write_bytes(&dir.join(DONE), digest.as_bytes())?;
+    }
+    Ok((outcome, Some(digest)))
+}
+
+fn stop_outcome(signals: &Signals<'_>) -> Outcome {
+    if signals.shutdown.load(Ordering::Relaxed) {
+        Outcome::Interrupted
+    } else {
+        Outcome::Cancelled
+    }
+}
