@@ -109,7 +109,7 @@ impl AppState {
             tracing::warn!(requeued, "jobs interrupted by a crash are queued again");
         }
         let store = Arc::new(store);
-        register_samples(&store, dir, config.max_bars)?;
+        register_samples(&store, dir)?;
         let metrics = Arc::new(Metrics::default());
         let runner = Runner::new(
             store.clone(),
@@ -141,9 +141,10 @@ impl AppState {
     }
 }
 
-fn register_samples(store: &Store, dir: &Path, max_bars: usize) -> anyhow::Result<()> {
+/// Registers the bundled samples (exempt from `max_bars`: they are part of the binary).
+fn register_samples(store: &Store, dir: &Path) -> anyhow::Result<()> {
     for (name, csv) in backtide_data::SAMPLES {
-        let d = datasets::ingest(dir, name, csv.as_bytes(), max_bars)
+        let d = datasets::ingest(dir, name, csv.as_bytes(), usize::MAX)
             .map_err(|e| anyhow::anyhow!("registering sample {name}: {e}"))?;
         store.put_dataset(&d)?;
     }

@@ -659,7 +659,8 @@ pub(crate) async fn job_equity_csv(
 #[utoipa::path(get, path = "/v1/jobs/{id}/result.parquet", tag = "results",
     params(("id" = String, Path, description = "Job id")),
     responses(
-        (status = 200, description = "Parquet file", body = Vec<u8>, content_type = "application/vnd.apache.parquet"),
+        (status = 200, description = "Parquet file", body = Vec<u8>, content_type = "application/vnd.apache.parquet",
+            example = "PAR1 … PAR1 (columns: time, equity, drawdown for a backtest; parameters then statistics for a sweep)"),
         (status = 404, description = "No such job, or a walk-forward (JSON only)", body = MessageBody),
         (status = 409, description = "No result yet", body = MessageBody),
     ),
