@@ -133,6 +133,12 @@ impl BrokerArgs {
             fractional_unit: self.fractional_unit,
             ..BrokerConfig::default()
         };
+        if self.profile == Profile::Vectorbt && self.trade_on_close {
+            // Name the flag, not the engine's field.
+            bail!(
+                "--trade-on-close is backtesting.py's; the vectorbt profile already fills at the signal bar's close"
+            );
+        }
         Ok(self.profile.core().configure(cfg)?)
     }
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use backtide_server::ServeConfig;
 use clap::Args;
 
@@ -69,15 +69,21 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
         max_wait_secs: a.max_wait,
         shutdown_grace: Duration::from_secs(a.grace),
     };
-    println!(
-        "backtide serving on http://{0}  (docs: http://{0}/docs, data: {1})",
-        config.addr,
-        config.data_dir.display()
-    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(backtide_server::serve(config, shutdown_signal()))
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("binding {}", config.addr))?;
+        // The bound address (port 0 picks a free one), on stdout for people and scripts.
+        let local = listener.local_addr()?;
+        println!(
+            "backtide serving on http://{local}  (docs: http://{local}/docs, data: {})",
+            config.data_dir.display()
+        );
+        backtide_server::serve_on(listener, config, shutdown_signal()).await
+    })
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -237,10 +237,10 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result
             } else {
                 ("value_error", None)
             };
-            if let Some(f) = field {
-                if loc.last().map(String::as_str) != Some(f) {
-                    loc.push(f.to_string());
-                }
+            if let Some(f) = field
+                && loc.last().map(String::as_str) != Some(f)
+            {
+                loc.push(f.to_string());
             }
             // serde appends " at line L column C"; the path already says where.
             let msg = text

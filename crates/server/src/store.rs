@@ -177,7 +177,10 @@ CREATE TABLE IF NOT EXISTS datasets (
     bytes INTEGER NOT NULL,
     created_at TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS datasets_name ON datasets(name);
+CREATE TABLE IF NOT EXISTS dataset_names (
+    name TEXT PRIMARY KEY,
+    id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE
+);
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -236,6 +239,8 @@ fn dataset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Dataset> {
 }
 
 const DATASET_COLUMNS: &str = "id, name, format, rows, first, last, columns, bytes, created_at";
+const DATASET_COLUMNS_D: &str =
+    "d.id, d.name, d.format, d.rows, d.first, d.last, d.columns, d.bytes, d.created_at";
 
 impl Store {
     /// Opens (creating if needed) the store at `path` and puts jobs a crash left running
@@ -268,10 +273,13 @@ impl Store {
         f(&mut conn)
     }
 
-    /// Records a dataset; an existing id keeps its first record. Returns the stored one.
+    /// Records a dataset and points its name at it (an upload under an existing name
+    /// replaces what the name refers to; the same content under two names is stored once).
+    /// Returns the record as seen through the given name.
     pub fn put_dataset(&self, d: &Dataset) -> rusqlite::Result<Dataset> {
         self.with(|c| {
-            c.execute(
+            let tx = c.transaction()?;
+            tx.execute(
                 "INSERT OR IGNORE INTO datasets (id, name, format, rows, first, last, columns, bytes, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
@@ -286,15 +294,23 @@ impl Store {
                     d.created_at
                 ],
             )?;
-            c.query_row(
+            tx.execute(
+                "INSERT INTO dataset_names (name, id) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET id = excluded.id",
+                params![d.name, d.id],
+            )?;
+            let mut stored = tx.query_row(
                 &format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE id = ?1"),
                 [&d.id],
                 dataset_row,
-            )
+            )?;
+            tx.commit()?;
+            stored.name = d.name.clone();
+            Ok(stored)
         })
     }
 
-    /// A dataset by id, or else the most recent one with that name.
+    /// A dataset by id, or else by name.
     pub fn dataset(&self, id_or_name: &str) -> rusqlite::Result<Option<Dataset>> {
         self.with(|c| {
             let by_id = c
@@ -307,25 +323,36 @@ impl Store {
             if by_id.is_some() {
                 return Ok(by_id);
             }
-            c.query_row(
-                &format!(
-                    "SELECT {DATASET_COLUMNS} FROM datasets WHERE name = ?1 \
-                     ORDER BY created_at DESC, id LIMIT 1"
-                ),
-                [id_or_name],
-                dataset_row,
-            )
-            .optional()
+            let by_name = c
+                .query_row(
+                    &format!(
+                        "SELECT {} FROM dataset_names n JOIN datasets d ON d.id = n.id WHERE n.name = ?1",
+                        DATASET_COLUMNS_D
+                    ),
+                    [id_or_name],
+                    dataset_row,
+                )
+                .optional()?;
+            Ok(by_name.map(|mut d| {
+                d.name = id_or_name.to_string();
+                d
+            }))
         })
     }
 
-    /// Every dataset, by name.
+    /// Every dataset under each of its names, by name.
     pub fn datasets(&self) -> rusqlite::Result<Vec<Dataset>> {
         self.with(|c| {
             let mut st = c.prepare(&format!(
-                "SELECT {DATASET_COLUMNS} FROM datasets ORDER BY name, id"
+                "SELECT {DATASET_COLUMNS_D}, n.name FROM dataset_names n JOIN datasets d ON d.id = n.id
+                 ORDER BY n.name"
             ))?;
-            st.query_map([], dataset_row)?.collect()
+            st.query_map([], |r| {
+                let mut d = dataset_row(r)?;
+                d.name = r.get(9)?;
+                Ok(d)
+            })?
+            .collect()
         })
     }
 
@@ -341,6 +368,7 @@ impl Store {
             if users > 0 {
                 return Ok(DeleteOutcome::InUse(users));
             }
+            tx.execute("DELETE FROM dataset_names WHERE id = ?1", [id])?;
             let n = tx.execute("DELETE FROM datasets WHERE id = ?1", [id])?;
             tx.commit()?;
             Ok(if n == 0 {

@@ -3,4 +3,5 @@
 mod cli;
 mod cli_sweep;
 mod golden;
+mod serve;
 mod vectorbt;

@@ -34,7 +34,11 @@ impl TestServer {
         let http = reqwest::Client::new();
         // Ready once the samples are registered.
         for _ in 0..200 {
-            assert!(!done.is_finished(), "the server stopped during start-up: {:?}", done.await);
+            assert!(
+                !done.is_finished(),
+                "the server stopped during start-up: {:?}",
+                done.await
+            );
             if let Ok(r) = http.get(format!("{base}/readyz")).send().await
                 && r.status() == 200
             {
@@ -62,7 +66,13 @@ impl TestServer {
     }
 
     pub(crate) async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let r = self.http.post(self.url(path)).json(body).send().await.unwrap();
+        let r = self
+            .http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -76,20 +86,31 @@ impl TestServer {
             if ["succeeded", "failed", "cancelled"].contains(&job["state"].as_str().unwrap()) {
                 return job;
             }
-            assert!(tokio::time::Instant::now() < until, "job {id} did not finish: {job}");
+            assert!(
+                tokio::time::Instant::now() < until,
+                "job {id} did not finish: {job}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
     /// Polls until `pred` holds for the job.
-    pub(crate) async fn wait_for(&self, id: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_for(
+        &self,
+        id: &str,
+        within: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
         let until = tokio::time::Instant::now() + within;
         loop {
             let (_, job) = self.get(&format!("/v1/jobs/{id}")).await;
             if pred(&job) {
                 return job;
             }
-            assert!(tokio::time::Instant::now() < until, "condition not met: {job}");
+            assert!(
+                tokio::time::Instant::now() < until,
+                "condition not met: {job}"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
@@ -120,7 +141,10 @@ pub(crate) fn walk_csv(n: usize) -> String {
         let (hi, lo) = (open.max(price) * 1.002, open.min(price) * 0.998);
         let t = start + i as i64 * 86_400;
         let d = backtide_data::format_timestamp(t * 1_000_000_000);
-        s.push_str(&format!("{},{open:.4},{hi:.4},{lo:.4},{price:.4},1000\n", &d[..10]));
+        s.push_str(&format!(
+            "{},{open:.4},{hi:.4},{lo:.4},{price:.4},1000\n",
+            &d[..10]
+        ));
     }
     s
 }

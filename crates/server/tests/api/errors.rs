@@ -22,19 +22,84 @@ async fn invalid_requests_name_the_field() {
     let srv = TestServer::start(|c| c.max_combinations = 100).await;
     let sma = |p: Value| json!({"name": "sma_cross", "params": p});
     let cases: Vec<(&str, Value, Value, &str)> = vec![
-        ("unknown dataset", json!({"dataset": "NOPE", "strategy": sma(json!({}))}), json!(["body", "dataset"]), "value_error"),
-        ("missing strategy", json!({"dataset": "GOOG"}), json!(["body", "strategy"]), "missing"),
-        ("unknown strategy", backtest(json!({"name": "magic"}), json!({})), json!(["body", "strategy", "name"]), "value_error"),
-        ("unknown parameter", backtest(sma(json!({"fats": 5})), json!({})), json!(["body", "strategy", "params", "fats"]), "value_error"),
-        ("out of range", backtest(sma(json!({"fast": 0})), json!({})), json!(["body", "strategy", "params", "fast"]), "value_error"),
-        ("wrong type", backtest(sma(json!({"fast": "ten"})), json!({})), json!(["body", "strategy", "params", "fast"]), "value_error"),
-        ("not a scalar", backtest(sma(json!({"fast": [1]})), json!({})), json!(["body", "strategy", "params", "fast"]), "type_error"),
-        ("fast >= slow", backtest(sma(json!({"fast": 30, "slow": 20})), json!({})), json!(["body", "strategy", "params", "fast"]), "value_error"),
-        ("negative cash", backtest(sma(json!({})), json!({"cash": -5})), json!(["body", "broker", "cash"]), "value_error"),
-        ("cash as text", backtest(sma(json!({})), json!({"cash": "lots"})), json!(["body", "broker", "cash"]), "value_error"),
-        ("unknown broker field", backtest(sma(json!({})), json!({"leverage": 2})), json!(["body", "broker", "leverage"]), "extra_forbidden"),
-        ("bad profile", json!({"dataset": "GOOG", "strategy": sma(json!({})), "profile": "zipline"}), json!(["body", "profile"]), "value_error"),
-        ("vectorbt + trade_on_close", json!({"dataset": "GOOG", "strategy": sma(json!({})), "profile": "vectorbt", "broker": {"trade_on_close": true}}), json!(["body", "broker", "trade_on_close"]), "value_error"),
+        (
+            "unknown dataset",
+            json!({"dataset": "NOPE", "strategy": sma(json!({}))}),
+            json!(["body", "dataset"]),
+            "value_error",
+        ),
+        (
+            "missing strategy",
+            json!({"dataset": "GOOG"}),
+            json!(["body", "strategy"]),
+            "missing",
+        ),
+        (
+            "unknown strategy",
+            backtest(json!({"name": "magic"}), json!({})),
+            json!(["body", "strategy", "name"]),
+            "value_error",
+        ),
+        (
+            "unknown parameter",
+            backtest(sma(json!({"fats": 5})), json!({})),
+            json!(["body", "strategy", "params", "fats"]),
+            "value_error",
+        ),
+        (
+            "out of range",
+            backtest(sma(json!({"fast": 0})), json!({})),
+            json!(["body", "strategy", "params", "fast"]),
+            "value_error",
+        ),
+        (
+            "wrong type",
+            backtest(sma(json!({"fast": "ten"})), json!({})),
+            json!(["body", "strategy", "params", "fast"]),
+            "value_error",
+        ),
+        (
+            "not a scalar",
+            backtest(sma(json!({"fast": [1]})), json!({})),
+            json!(["body", "strategy", "params", "fast"]),
+            "type_error",
+        ),
+        (
+            "fast >= slow",
+            backtest(sma(json!({"fast": 30, "slow": 20})), json!({})),
+            json!(["body", "strategy", "params", "fast"]),
+            "value_error",
+        ),
+        (
+            "negative cash",
+            backtest(sma(json!({})), json!({"cash": -5})),
+            json!(["body", "broker", "cash"]),
+            "value_error",
+        ),
+        (
+            "cash as text",
+            backtest(sma(json!({})), json!({"cash": "lots"})),
+            json!(["body", "broker", "cash"]),
+            "value_error",
+        ),
+        (
+            "unknown broker field",
+            backtest(sma(json!({})), json!({"leverage": 2})),
+            json!(["body", "broker", "leverage"]),
+            "extra_forbidden",
+        ),
+        (
+            "bad profile",
+            json!({"dataset": "GOOG", "strategy": sma(json!({})), "profile": "zipline"}),
+            json!(["body", "profile"]),
+            "value_error",
+        ),
+        (
+            "vectorbt + trade_on_close",
+            json!({"dataset": "GOOG", "strategy": sma(json!({})), "profile": "vectorbt", "broker": {"trade_on_close": true}}),
+            json!(["body", "broker", "trade_on_close"]),
+            "value_error",
+        ),
     ];
     for (name, body, loc, kind) in cases {
         eprintln!("case: {name}");
@@ -48,17 +113,72 @@ async fn invalid_requests_name_the_field() {
         b
     };
     let cases: Vec<(&str, Value, Value, &str)> = vec![
-        ("grid over the maximum", sweep(json!({"grid": {"fast": "2:50:1", "slow": "51:100:1"}})), json!(["body", "grid"]), "too_many_combinations"),
-        ("grid of an unknown parameter", sweep(json!({"grid": {"speed": "1:3:1"}})), json!(["body", "grid", "speed"]), "value_error"),
-        ("bad range", sweep(json!({"grid": {"fast": "5:1:1"}})), json!(["body", "grid", "fast"]), "value_error"),
-        ("empty grid", sweep(json!({"grid": {}})), json!(["body", "grid"]), "value_error"),
-        ("unknown objective", sweep(json!({"objective": {"key": "happiness"}})), json!(["body", "objective", "key"]), "value_error"),
-        ("bad constraint", sweep(json!({"constraint": "fast ~ slow"})), json!(["body", "constraint"]), "value_error"),
-        ("nothing admitted", sweep(json!({"constraint": "fast > 100"})), json!(["body", "constraint"]), "value_error"),
-        ("bad method", sweep(json!({"method": {"kind": "annealing"}})), json!(["body", "method", "kind"]), "value_error"),
-        ("zero samples", sweep(json!({"method": {"kind": "random", "samples": 0}})), json!(["body", "method", "samples"]), "value_error"),
-        ("odd blocks", sweep(json!({"pbo_blocks": 3})), json!(["body", "pbo_blocks"]), "value_error"),
-        ("bad walk-forward", sweep(json!({"walk_forward": {"train": 0, "test": 10}})), json!(["body", "walk_forward"]), "value_error"),
+        (
+            "grid over the maximum",
+            sweep(json!({"grid": {"fast": "2:50:1", "slow": "51:100:1"}})),
+            json!(["body", "grid"]),
+            "too_many_combinations",
+        ),
+        (
+            "grid of an unknown parameter",
+            sweep(json!({"grid": {"speed": "1:3:1"}})),
+            json!(["body", "grid", "speed"]),
+            "value_error",
+        ),
+        (
+            "bad range",
+            sweep(json!({"grid": {"fast": "5:1:1"}})),
+            json!(["body", "grid", "fast"]),
+            "value_error",
+        ),
+        (
+            "empty grid",
+            sweep(json!({"grid": {}})),
+            json!(["body", "grid"]),
+            "value_error",
+        ),
+        (
+            "unknown objective",
+            sweep(json!({"objective": {"key": "happiness"}})),
+            json!(["body", "objective", "key"]),
+            "value_error",
+        ),
+        (
+            "bad constraint",
+            sweep(json!({"constraint": "fast ~ slow"})),
+            json!(["body", "constraint"]),
+            "value_error",
+        ),
+        (
+            "nothing admitted",
+            sweep(json!({"constraint": "fast > 100"})),
+            json!(["body", "constraint"]),
+            "value_error",
+        ),
+        (
+            "bad method",
+            sweep(json!({"method": {"kind": "annealing"}})),
+            json!(["body", "method", "kind"]),
+            "value_error",
+        ),
+        (
+            "zero samples",
+            sweep(json!({"method": {"kind": "random", "samples": 0}})),
+            json!(["body", "method", "samples"]),
+            "value_error",
+        ),
+        (
+            "odd blocks",
+            sweep(json!({"pbo_blocks": 3})),
+            json!(["body", "pbo_blocks"]),
+            "value_error",
+        ),
+        (
+            "bad walk-forward",
+            sweep(json!({"walk_forward": {"train": 0, "test": 10}})),
+            json!(["body", "walk_forward"]),
+            "value_error",
+        ),
     ];
     for (name, body, loc, kind) in cases {
         eprintln!("case: {name}");
@@ -76,20 +196,34 @@ async fn invalid_requests_name_the_field() {
     assert_eq!(r.status(), 422);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["detail"][0]["type"], "json_invalid");
-    assert!(v["detail"][0]["msg"].as_str().unwrap().contains("line 2"), "{v}");
+    assert!(
+        v["detail"][0]["msg"].as_str().unwrap().contains("line 2"),
+        "{v}"
+    );
 
     // Query problems.
     let (s, v) = srv
-        .post("/v1/backtests?wait=9999", &json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"}}))
+        .post(
+            "/v1/backtests?wait=9999",
+            &json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"}}),
+        )
         .await;
-    assert_eq!((s, v["detail"][0]["loc"].clone()), (422, json!(["query", "wait"])));
+    assert_eq!(
+        (s, v["detail"][0]["loc"].clone()),
+        (422, json!(["query", "wait"]))
+    );
     let (s, _) = srv.get("/v1/jobs?limit=0").await;
     assert_eq!(s, 422);
     let (s, _) = srv.get("/v1/jobs?state=sleeping").await;
     assert_eq!(s, 422);
 
     // Unknown things are 404 with a message.
-    for path in ["/v1/jobs/nope", "/v1/jobs/nope/result", "/v1/datasets/nope", "/v2/anything"] {
+    for path in [
+        "/v1/jobs/nope",
+        "/v1/jobs/nope/result",
+        "/v1/datasets/nope",
+        "/v2/anything",
+    ] {
         let (s, v) = srv.get(path).await;
         assert_eq!(s, 404, "{path}");
         assert!(v["detail"].is_string(), "{path}: {v}");
@@ -112,7 +246,13 @@ async fn invalid_requests_name_the_field() {
     let (_, list) = srv.get("/v1/datasets").await;
     assert!(list.as_array().unwrap().iter().all(|d| d["name"] != "bad"));
     // No name.
-    let r = srv.http.post(srv.url("/v1/datasets")).body(walk_csv(10)).send().await.unwrap();
+    let r = srv
+        .http
+        .post(srv.url("/v1/datasets"))
+        .body(walk_csv(10))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422);
     srv.stop().await;
 }
@@ -126,7 +266,13 @@ async fn limits_answer_413() {
     .await;
     let big = walk_csv(500);
     assert!(big.len() > 4_096);
-    let r = srv.http.post(srv.url("/v1/datasets?name=big")).body(big).send().await.unwrap();
+    let r = srv
+        .http
+        .post(srv.url("/v1/datasets?name=big"))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
     let v: Value = r.json().await.unwrap();
     assert!(v["detail"].is_string());
@@ -147,11 +293,20 @@ async fn limits_answer_413() {
     // A JSON body over the limit.
     let padding = "x".repeat(5_000);
     let (s, _) = srv
-        .post("/v1/backtests", &json!({"dataset": padding, "strategy": {"name": "sma_cross"}}))
+        .post(
+            "/v1/backtests",
+            &json!({"dataset": padding, "strategy": {"name": "sma_cross"}}),
+        )
         .await;
     assert_eq!(s, 413);
     // Under the byte limit but over the bar limit.
-    let r = srv.http.post(srv.url("/v1/datasets?name=bars")).body(walk_csv(60)).send().await.unwrap();
+    let r = srv
+        .http
+        .post(srv.url("/v1/datasets?name=bars"))
+        .body(walk_csv(60))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
     // A small multipart upload works and takes its name from the file.
     let form = format!(
@@ -168,6 +323,9 @@ async fn limits_answer_413() {
         .unwrap();
     assert_eq!(r.status(), 201);
     let v: Value = r.json().await.unwrap();
-    assert_eq!((v["name"].as_str(), v["rows"].as_u64()), (Some("small"), Some(20)));
+    assert_eq!(
+        (v["name"].as_str(), v["rows"].as_u64()),
+        (Some("small"), Some(20))
+    );
     srv.stop().await;
 }

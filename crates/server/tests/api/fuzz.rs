@@ -36,23 +36,29 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 fn base_bodies() -> Vec<(&'static str, Value)> {
     vec![
-        ("/v1/backtests", json!({
-            "dataset": "GOOG",
-            "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 20}},
-            "broker": {"cash": 10000, "commission": 0.002, "margin": 1.0, "exclusive_orders": true},
-            "profile": "backtesting_py"
-        })),
-        ("/v1/sweeps", json!({
-            "dataset": "GOOG",
-            "strategy": {"name": "sma_cross", "params": {"direction": "long_only"}},
-            "grid": {"fast": "5:20:5", "slow": [30, 40]},
-            "constraint": "fast < slow",
-            "objective": {"key": "sharpe_ratio", "maximize": true},
-            "method": {"kind": "random", "samples": 3, "seed": 1},
-            "walk_forward": {"train": 500, "test": 250},
-            "pbo_blocks": 4,
-            "profile": "vectorbt"
-        })),
+        (
+            "/v1/backtests",
+            json!({
+                "dataset": "GOOG",
+                "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 20}},
+                "broker": {"cash": 10000, "commission": 0.002, "margin": 1.0, "exclusive_orders": true},
+                "profile": "backtesting_py"
+            }),
+        ),
+        (
+            "/v1/sweeps",
+            json!({
+                "dataset": "GOOG",
+                "strategy": {"name": "sma_cross", "params": {"direction": "long_only"}},
+                "grid": {"fast": "5:20:5", "slow": [30, 40]},
+                "constraint": "fast < slow",
+                "objective": {"key": "sharpe_ratio", "maximize": true},
+                "method": {"kind": "random", "samples": 3, "seed": 1},
+                "walk_forward": {"train": 500, "test": 250},
+                "pbo_blocks": 4,
+                "profile": "vectorbt"
+            }),
+        ),
     ]
 }
 
@@ -103,8 +109,17 @@ struct Req {
 fn request() -> impl Strategy<Value = Req> {
     let mutated = (
         0usize..2,
-        prop::collection::vec((any::<usize>(), any::<u8>(), json_value(), "[a-z]{1,6}"), 1..4),
-        prop_oneof![Just(""), Just("?wait=0.01"), Just("?wait=-1"), Just("?wait=abc"), Just("?wait=1e9")],
+        prop::collection::vec(
+            (any::<usize>(), any::<u8>(), json_value(), "[a-z]{1,6}"),
+            1..4,
+        ),
+        prop_oneof![
+            Just(""),
+            Just("?wait=0.01"),
+            Just("?wait=-1"),
+            Just("?wait=abc"),
+            Just("?wait=1e9")
+        ],
     )
         .prop_map(|(which, muts, query)| {
             let (path, mut body) = base_bodies().swap_remove(which);
@@ -119,9 +134,19 @@ fn request() -> impl Strategy<Value = Req> {
             }
         });
     let raw = (
-        prop_oneof![Just("/v1/backtests"), Just("/v1/sweeps"), Just("/v1/datasets?name=x"), Just("/v1/datasets")],
+        prop_oneof![
+            Just("/v1/backtests"),
+            Just("/v1/sweeps"),
+            Just("/v1/datasets?name=x"),
+            Just("/v1/datasets")
+        ],
         prop::collection::vec(any::<u8>(), 0..200),
-        prop_oneof![Just(None), Just(Some("application/json")), Just(Some("multipart/form-data; boundary=b")), Just(Some("text/csv"))],
+        prop_oneof![
+            Just(None),
+            Just(Some("application/json")),
+            Just(Some("multipart/form-data; boundary=b")),
+            Just(Some("text/csv"))
+        ],
     )
         .prop_map(|(uri, body, content_type)| Req {
             method: "POST",
@@ -130,16 +155,23 @@ fn request() -> impl Strategy<Value = Req> {
             content_type,
         });
     let reads = (
+        prop_oneof![Just("GET"), Just("POST"), Just("DELETE"), Just("PUT")],
         prop_oneof![
-            Just("GET"), Just("POST"), Just("DELETE"), Just("PUT")
-        ],
-        prop_oneof![
-            Just("/v1/jobs"), Just("/v1/jobs/"), Just("/v1/datasets/"), Just("/v1/strategies"),
-            Just("/healthz"), Just("/metrics"), Just("/openapi.json")
+            Just("/v1/jobs"),
+            Just("/v1/jobs/"),
+            Just("/v1/datasets/"),
+            Just("/v1/strategies"),
+            Just("/healthz"),
+            Just("/metrics"),
+            Just("/openapi.json")
         ],
         "[a-zA-Z0-9%._-]{0,40}",
         prop_oneof![
-            Just(""), Just("/result"), Just("/events"), Just("/cancel"), Just("/trades.csv"),
+            Just(""),
+            Just("/result"),
+            Just("/events"),
+            Just("/cancel"),
+            Just("/trades.csv"),
             Just("/result.parquet")
         ],
         prop_oneof![
@@ -170,7 +202,9 @@ fn no_generated_request_gets_a_5xx() {
     cfg.max_wait_secs = 1;
     cfg.max_body_bytes = 64 * 1024;
     let state = rt
-        .block_on(async { tokio::task::spawn_blocking(move || backtide_server::AppState::open(cfg)).await })
+        .block_on(async {
+            tokio::task::spawn_blocking(move || backtide_server::AppState::open(cfg)).await
+        })
         .unwrap()
         .unwrap();
     let app = backtide_server::app(state);

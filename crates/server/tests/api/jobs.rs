@@ -13,11 +13,25 @@ async fn upload_backtest_and_fetch_every_result_form() {
     let first = upload(&srv, "goog", goog.clone()).await;
     assert_eq!(first["rows"], 2148);
     assert_eq!(first["first"], "2004-08-19T00:00:00");
-    assert_eq!(first["columns"], json!(["Open", "High", "Low", "Close", "Volume"]));
+    assert_eq!(
+        first["columns"],
+        json!(["Open", "High", "Low", "Close", "Volume"])
+    );
     // Same content, same id.
     let again = upload(&srv, "goog", goog).await;
     assert_eq!(first["id"], again["id"]);
     let id = first["id"].as_str().unwrap();
+    // The bundled GOOG has the same bytes: one dataset, reachable by both names.
+    let (_, by_sample) = srv.get("/v1/datasets/GOOG").await;
+    let (_, by_upload) = srv.get("/v1/datasets/goog").await;
+    assert_eq!(
+        (by_sample["id"].as_str(), by_upload["id"].as_str()),
+        (Some(id), Some(id))
+    );
+    assert_eq!(
+        (by_sample["name"].as_str(), by_upload["name"].as_str()),
+        (Some("GOOG"), Some("goog"))
+    );
 
     let request = json!({
         "dataset": id,
@@ -57,14 +71,23 @@ async fn upload_backtest_and_fetch_every_result_form() {
         .get(&format!("/v1/jobs/{jid}/result?limit=10000&points=0"))
         .await;
     assert_eq!(s, 200);
-    for key in ["stats", "trades", "open_trades", "equity", "strategy", "profile"] {
+    for key in [
+        "stats",
+        "trades",
+        "open_trades",
+        "equity",
+        "strategy",
+        "profile",
+    ] {
         assert_eq!(full[key], expected[key], "{key}");
     }
     assert_eq!(full["trades_total"], 93);
 
     // Paging and downsampling.
     let (_, page) = srv
-        .get(&format!("/v1/jobs/{jid}/result?offset=90&limit=10&points=100"))
+        .get(&format!(
+            "/v1/jobs/{jid}/result?offset=90&limit=10&points=100"
+        ))
         .await;
     assert_eq!(page["trades"].as_array().unwrap().len(), 3);
     assert_eq!(page["trades"][0], expected["trades"][90]);
@@ -170,7 +193,10 @@ async fn sweep_reports_progress_events_then_its_result() {
         .iter()
         .filter_map(|c| c["stats"]["sharpe_ratio"].as_f64())
         .fold(f64::NEG_INFINITY, f64::max);
-    assert_eq!(result["best"]["stats"]["sharpe_ratio"].as_f64().unwrap(), best);
+    assert_eq!(
+        result["best"]["stats"]["sharpe_ratio"].as_f64().unwrap(),
+        best
+    );
     assert!(result["overfitting"]["pbo"].is_number() || result["overfitting"]["pbo"].is_null());
     assert!(result["overfitting"]["dsr"].is_number());
     // Events of a finished job: just the end.
@@ -196,7 +222,10 @@ async fn cancelling_a_running_sweep_stops_it_within_a_second_and_keeps_what_fini
     let done = srv.wait_done(&id, Duration::from_secs(5)).await;
     let took = asked.elapsed();
     assert_eq!(done["state"], "cancelled");
-    assert!(took < Duration::from_millis(1_500), "stopped after {took:?}");
+    assert!(
+        took < Duration::from_millis(1_500),
+        "stopped after {took:?}"
+    );
     let (s, result) = srv.get(&format!("/v1/jobs/{id}/result?limit=1")).await;
     assert_eq!(s, 200, "{result}");
     let kept = result["combos_total"].as_u64().unwrap();
@@ -213,7 +242,8 @@ async fn a_full_queue_answers_429_with_retry_after() {
     upload(&srv, "walk", walk_csv(20_000)).await;
     let (_, sweep) = srv.post("/v1/sweeps", &long_sweep("walk")).await;
     let sid = sweep["id"].as_str().unwrap().to_string();
-    srv.wait_for(&sid, Duration::from_secs(60), |j| j["state"] == "running").await;
+    srv.wait_for(&sid, Duration::from_secs(60), |j| j["state"] == "running")
+        .await;
     let small = json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"}});
     let mut queued = Vec::new();
     for _ in 0..2 {
@@ -233,11 +263,14 @@ async fn a_full_queue_answers_429_with_retry_after() {
     // A queued job has no result yet; cancelling it is immediate.
     let (s, _) = srv.get(&format!("/v1/jobs/{}/result", queued[0])).await;
     assert_eq!(s, 409);
-    let (s, j) = srv.post(&format!("/v1/jobs/{}/cancel", queued[0]), &json!({})).await;
+    let (s, j) = srv
+        .post(&format!("/v1/jobs/{}/cancel", queued[0]), &json!({}))
+        .await;
     assert_eq!((s, j["state"].as_str()), (200, Some("cancelled")));
     let (_, list) = srv.get("/v1/jobs?state=queued").await;
     assert_eq!(list["total"], 1);
-    srv.post(&format!("/v1/jobs/{sid}/cancel"), &json!({})).await;
+    srv.post(&format!("/v1/jobs/{sid}/cancel"), &json!({}))
+        .await;
     let last = srv.wait_done(&queued[1], Duration::from_secs(60)).await;
     assert_eq!(last["state"], "succeeded");
     srv.stop().await;
@@ -277,7 +310,9 @@ async fn a_hundred_parallel_submissions_are_each_accepted_or_refused_and_none_is
     for id in &accepted {
         let j = srv.wait_done(id, Duration::from_secs(120)).await;
         assert_eq!(j["state"], "succeeded", "{j}");
-        let (_, r) = srv.get(&format!("/v1/jobs/{id}/result?limit=0&points=2")).await;
+        let (_, r) = srv
+            .get(&format!("/v1/jobs/{id}/result?limit=0&points=2"))
+            .await;
         digests.insert(r["stats"].to_string());
     }
     // Identical requests, identical results.
@@ -306,11 +341,24 @@ async fn auth_guards_writes_and_job_reads_but_not_health_or_docs() {
     assert_eq!(status("/v1/jobs", Some("s3cre")).await, 401);
     assert_eq!(status("/v1/jobs", Some("s3cret")).await, 200);
     assert_eq!(status("/v1/datasets", None).await, 401);
-    for open in ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs/", "/v1/strategies"] {
+    for open in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs/",
+        "/v1/strategies",
+    ] {
         assert_eq!(status(open, None).await, 200, "{open}");
     }
     let body = json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"}});
-    let r = srv.http.post(srv.url("/v1/backtests")).json(&body).send().await.unwrap();
+    let r = srv
+        .http
+        .post(srv.url("/v1/backtests"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
     let r = srv
@@ -337,11 +385,22 @@ async fn a_dataset_in_use_cannot_be_deleted() {
     let id = ds["id"].as_str().unwrap();
     let (_, sweep) = srv.post("/v1/sweeps", &long_sweep(id)).await;
     let sid = sweep["id"].as_str().unwrap().to_string();
-    let r = srv.http.delete(srv.url(&format!("/v1/datasets/{id}"))).send().await.unwrap();
+    let r = srv
+        .http
+        .delete(srv.url(&format!("/v1/datasets/{id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 409);
-    srv.post(&format!("/v1/jobs/{sid}/cancel"), &json!({})).await;
+    srv.post(&format!("/v1/jobs/{sid}/cancel"), &json!({}))
+        .await;
     srv.wait_done(&sid, Duration::from_secs(30)).await;
-    let r = srv.http.delete(srv.url(&format!("/v1/datasets/{id}"))).send().await.unwrap();
+    let r = srv
+        .http
+        .delete(srv.url(&format!("/v1/datasets/{id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     let (s, _) = srv.get(&format!("/v1/datasets/{id}")).await;
     assert_eq!(s, 404);
@@ -352,11 +411,25 @@ async fn a_dataset_in_use_cannot_be_deleted() {
 async fn metrics_count_jobs_and_requests() {
     let srv = TestServer::start(|_| {}).await;
     let (s, _) = srv
-        .post("/v1/backtests?wait=30", &json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"}}))
+        .post(
+            "/v1/backtests?wait=30",
+            &json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"}}),
+        )
         .await;
     assert_eq!(s, 200);
-    let text = srv.http.get(srv.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("backtide_jobs{state=\"succeeded\"} 1"), "{text}");
+    let text = srv
+        .http
+        .get(srv.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("backtide_jobs{state=\"succeeded\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("backtide_queue_depth 0"));
     assert!(text.contains("backtide_job_run_seconds_count{kind=\"backtest\"} 1"));
     assert!(text.contains("route=\"/v1/backtests\",status=\"200\""));

@@ -1,6 +1,8 @@
 //! Integration tests of the REST service over real HTTP on 127.0.0.1 (and a few through
 //! the router directly): jobs, validation errors, limits, auth, the OpenAPI document.
 
+#![allow(clippy::disallowed_methods, reason = "deadlines for jobs under test")]
+
 mod common;
 mod errors;
 mod fuzz;

@@ -3,7 +3,10 @@
 
 use serde_json::Value;
 
-const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/openapi.snapshot.json");
+const SNAPSHOT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/api/openapi.snapshot.json"
+);
 
 fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     match v.get("$ref").and_then(Value::as_str) {
@@ -61,8 +64,14 @@ fn every_route_has_schemas_and_examples() {
             let at = format!("{method} {path}");
             if let Some(body) = op.get("requestBody") {
                 for (_, media) in body["content"].as_object().unwrap() {
-                    assert!(media.get("schema").is_some(), "{at}: request body without schema");
-                    assert!(has_example(&doc, media), "{at}: request body without example");
+                    assert!(
+                        media.get("schema").is_some(),
+                        "{at}: request body without schema"
+                    );
+                    assert!(
+                        has_example(&doc, media),
+                        "{at}: request body without example"
+                    );
                 }
             }
             let responses = op["responses"].as_object().unwrap();

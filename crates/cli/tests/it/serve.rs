@@ -1,0 +1,384 @@
+//! `backtide serve` as a separate process: results equal `backtide run`/`sweep`, a
+//! SIGKILL loses no accepted job, SIGTERM leaves unfinished work queued for the next start.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "deadlines for a server process under test"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_backtide"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--workers",
+                "1",
+                "--grace",
+                "1",
+                "--data-dir",
+            ])
+            .arg(data)
+            .env("BACKTIDE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "backtide serving on http://127.0.0.1:PORT  (docs: …)"
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Server { child, base }
+    }
+
+    fn signal(&mut self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    fn wait_exit(&mut self, within: Duration) {
+        let until = Instant::now() + within;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < until, "server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn get(http: &reqwest::Client, url: String) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+async fn post(http: &reqwest::Client, url: String, body: &Value) -> (u16, Value) {
+    let r = http.post(url).json(body).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn wait_done(http: &reqwest::Client, base: &str, id: &str, within: Duration) -> Value {
+    let until = Instant::now() + within;
+    loop {
+        let j = get(http, format!("{base}/v1/jobs/{id}")).await;
+        if ["succeeded", "failed", "cancelled"].contains(&j["state"].as_str().unwrap_or("")) {
+            return j;
+        }
+        assert!(Instant::now() < until, "job {id} not finished: {j}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn cli_json(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_backtide"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A random-walk CSV (fixed seed).
+fn walk_csv(n: usize) -> String {
+    let mut s = String::from("Date,Open,High,Low,Close,Volume\n");
+    let (mut x, mut price) = (0x2545_F491_4F6C_DD1Du64, 100.0f64);
+    for i in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let open = price;
+        price = (price * (1.0 + 0.01 * ((x % 2001) as f64 / 1000.0 - 1.0))).max(1.0);
+        let day =
+            backtide_data::format_timestamp((946_684_800 + i as i64 * 86_400) * 1_000_000_000);
+        s.push_str(&format!(
+            "{},{open:.4},{:.4},{:.4},{price:.4},1000\n",
+            &day[..10],
+            open.max(price) * 1.002,
+            open.min(price) * 0.998
+        ));
+    }
+    s
+}
+
+#[tokio::test]
+async fn served_backtest_equals_the_cli_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path());
+    let http = reqwest::Client::new();
+    let goog = backtide_data::sample_csv("GOOG").unwrap();
+    let r = http
+        .post(format!("{}/v1/datasets?name=goog", srv.base))
+        .body(goog)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    for (profile, extra) in [
+        ("backtesting_py", vec!["--exclusive-orders"]),
+        ("vectorbt", vec![]),
+    ] {
+        let body = json!({
+            "dataset": "goog",
+            "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 20}},
+            "broker": {"commission": 0.002, "exclusive_orders": profile == "backtesting_py"},
+            "profile": profile,
+        });
+        let (s, job) = post(&http, format!("{}/v1/backtests?wait=60", srv.base), &body).await;
+        assert_eq!(s, 200, "{job}");
+        let id = job["id"].as_str().unwrap();
+        let served = get(
+            &http,
+            format!("{}/v1/jobs/{id}/result?limit=10000&points=0", srv.base),
+        )
+        .await;
+        let mut args = vec![
+            "run",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--param",
+            "fast=10",
+            "--param",
+            "slow=20",
+            "--commission",
+            "0.002",
+            "--profile",
+            profile,
+            "--json",
+        ];
+        args.extend(extra);
+        let cli = cli_json(&args);
+        for key in [
+            "stats",
+            "trades",
+            "open_trades",
+            "equity",
+            "warnings",
+            "strategy",
+            "profile",
+        ] {
+            assert_eq!(served[key], cli[key], "{profile}: {key}");
+        }
+    }
+}
+
+fn sweep_body() -> Value {
+    json!({
+        "dataset": "walk",
+        "strategy": {"name": "sma_cross"},
+        "grid": {"fast": "2:40:1", "slow": "5:150:1"},
+        "constraint": "fast < slow",
+        "objective": {"key": "sharpe_ratio"},
+        "pbo_blocks": 0,
+    })
+}
+
+#[tokio::test]
+async fn a_sigkill_loses_no_accepted_job_and_nothing_completes_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("walk.csv");
+    let csv = walk_csv(3_000);
+    std::fs::write(&csv_path, &csv).unwrap();
+    let data = dir.path().join("data");
+    let http = reqwest::Client::new();
+
+    let mut srv = Server::start(&data);
+    let r = http
+        .post(format!("{}/v1/datasets?name=walk", srv.base))
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (s, sweep) = post(&http, format!("{}/v1/sweeps", srv.base), &sweep_body()).await;
+    assert_eq!(s, 202, "{sweep}");
+    let sweep_id = sweep["id"].as_str().unwrap().to_string();
+    let mut backtests = Vec::new();
+    for fast in [5, 10] {
+        let body = json!({"dataset": "walk", "strategy": {"name": "sma_cross", "params": {"fast": fast, "slow": 40}}});
+        let (s, j) = post(&http, format!("{}/v1/backtests", srv.base), &body).await;
+        assert_eq!(s, 202);
+        backtests.push((fast, j["id"].as_str().unwrap().to_string()));
+    }
+    // Kill it while the sweep runs.
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = get(&http, format!("{}/v1/jobs/{sweep_id}", srv.base)).await;
+        if j["state"] == "running" && j["progress"].as_f64().unwrap() > 0.0 {
+            break;
+        }
+        assert!(
+            j["state"] != "succeeded",
+            "the sweep finished before the kill; make it longer"
+        );
+        assert!(Instant::now() < until);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    srv.child.kill().unwrap();
+    srv.child.wait().unwrap();
+
+    let srv = Server::start(&data);
+    let sweep_done = wait_done(&http, &srv.base, &sweep_id, Duration::from_secs(300)).await;
+    assert_eq!(sweep_done["state"], "succeeded", "{sweep_done}");
+    assert_eq!(sweep_done["attempts"], 2);
+    let csv_arg = csv_path.to_str().unwrap();
+    for (fast, id) in &backtests {
+        let j = wait_done(&http, &srv.base, id, Duration::from_secs(120)).await;
+        assert_eq!(j["state"], "succeeded", "{j}");
+        let served = get(
+            &http,
+            format!("{}/v1/jobs/{id}/result?limit=10000&points=0", srv.base),
+        )
+        .await;
+        let f = format!("fast={fast}");
+        let cli = cli_json(&[
+            "run",
+            "--data",
+            csv_arg,
+            "--strategy",
+            "sma_cross",
+            "--param",
+            &f,
+            "--param",
+            "slow=40",
+            "--json",
+        ]);
+        assert_eq!(served["stats"], cli["stats"]);
+        assert_eq!(served["trades"], cli["trades"]);
+    }
+    // The re-run sweep equals the CLI's sweep, combination by combination.
+    let out = dir.path().join("cli-sweep.json");
+    let status = Command::new(env!("CARGO_BIN_EXE_backtide"))
+        .args([
+            "sweep",
+            "--data",
+            csv_arg,
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=2:40:1",
+            "--grid",
+            "slow=5:150:1",
+            "--constraint",
+            "fast < slow",
+            "--maximize",
+            "sharpe_ratio",
+            "--pbo-blocks",
+            "0",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let cli: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let served = get(
+        &http,
+        format!("{}/v1/jobs/{sweep_id}/result?limit=10000", srv.base),
+    )
+    .await;
+    assert_eq!(served["combos"], cli["combos"]);
+    assert_eq!(served["best"], cli["best"]);
+
+    // Straight from the store: each job completed once, and its recorded digest is that
+    // of the result on disk.
+    let db = rusqlite::Connection::open(data.join("backtide.sqlite")).unwrap();
+    let mut st = db
+        .prepare("SELECT id, state, completions, result_digest FROM jobs")
+        .unwrap();
+    let rows: Vec<(String, String, u32, Option<String>)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for (id, state, completions, digest) in rows {
+        assert_eq!((state.as_str(), completions), ("succeeded", 1), "{id}");
+        let bytes = std::fs::read(data.join("results").join(&id).join("result.json")).unwrap();
+        let hex: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(digest.as_deref(), Some(hex.as_str()), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_stops_gracefully_and_leaves_unfinished_jobs_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let http = reqwest::Client::new();
+    let mut srv = Server::start(&data);
+    let r = http
+        .post(format!("{}/v1/datasets?name=walk", srv.base))
+        .body(walk_csv(3_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (_, sweep) = post(&http, format!("{}/v1/sweeps", srv.base), &sweep_body()).await;
+    let sweep_id = sweep["id"].as_str().unwrap().to_string();
+    let (_, queued) = post(
+        &http,
+        format!("{}/v1/backtests", srv.base),
+        &json!({"dataset": "walk", "strategy": {"name": "sma_cross"}}),
+    )
+    .await;
+    let queued_id = queued["id"].as_str().unwrap().to_string();
+    let until = Instant::now() + Duration::from_secs(60);
+    while get(&http, format!("{}/v1/jobs/{sweep_id}", srv.base)).await["state"] != "running" {
+        assert!(Instant::now() < until);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    srv.signal("-TERM");
+    // Grace is 1 s; the sweep is interrupted after it and the process exits.
+    srv.wait_exit(Duration::from_secs(20));
+    let db = rusqlite::Connection::open(data.join("backtide.sqlite")).unwrap();
+    let state = |id: &str| -> String {
+        db.query_row("SELECT state FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(state(&sweep_id), "queued");
+    assert_eq!(state(&queued_id), "queued");
+    drop(db);
+
+    let srv = Server::start(&data);
+    for id in [&sweep_id, &queued_id] {
+        let j = wait_done(&http, &srv.base, id, Duration::from_secs(300)).await;
+        assert_eq!(j["state"], "succeeded", "{j}");
+    }
+}
