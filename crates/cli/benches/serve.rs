@@ -48,7 +48,9 @@ impl Report {
         self.latencies.sort();
         let q = |p: f64| {
             let i = ((self.latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
-            self.latencies.get(i).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+            self.latencies
+                .get(i)
+                .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
         };
         println!(
             "{label:<44} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests, {} errors)",
@@ -74,7 +76,10 @@ where
         let make = make.clone();
         tasks.push(tokio::spawn(async move {
             // One client per connection: its own keep-alive connection.
-            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .unwrap();
             let (mut lat, mut errors) = (Vec::new(), 0);
             while Instant::now() < deadline {
                 let t = Instant::now();
@@ -160,9 +165,7 @@ fn main() {
         let url = status_url.clone();
         let mut r = load(32, Duration::from_secs(5), move |c| {
             let url = url.clone();
-            async move {
-                ok(c.get(&url).send().await).await
-            }
+            async move { ok(c.get(&url).send().await).await }
         })
         .await;
         r.print("GET /v1/jobs/{id}, 32 connections");
@@ -170,17 +173,12 @@ fn main() {
         let url = format!("{base}/v1/backtests?wait=10");
         let mut r = load(4, Duration::from_secs(5), move |c| {
             let (url, body) = (url.clone(), body.clone());
-            async move {
-                ok(c.post(&url).json(&body).send().await).await
-            }
+            async move { ok(c.post(&url).json(&body).send().await).await }
         })
         .await;
         r.print("POST /v1/backtests?wait=10, 4 connections");
     });
-    println!(
-        "server peak RSS: {:.1} MB",
-        rss_kb(pid, "VmHWM:") / 1024.0
-    );
+    println!("server peak RSS: {:.1} MB", rss_kb(pid, "VmHWM:") / 1024.0);
     let _ = child.kill();
     let _ = child.wait();
 }
