@@ -47,13 +47,17 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) fn serve(a: ServeArgs) -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BACKTIDE_LOG")
-                .unwrap_or_else(|_| "info,tower_http=info".into()),
-        )
-        .with_target(false)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BACKTIDE_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    // BACKTIDE_LOG_FORMAT=json: one JSON object per line, for log collectors.
+    if std::env::var("BACKTIDE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     if a.workers == 0 || a.queue_limit == 0 {
         anyhow::bail!("--workers and --queue-limit must be at least 1");
     }
