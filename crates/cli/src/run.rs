@@ -16,7 +16,7 @@ use crate::table;
 pub(crate) struct DataArgs {
     /// Data: a CSV or Parquet file, or `sample:GOOG`, `sample:EURUSD`, `sample:BTCUSD`.
     #[arg(long)]
-    data: String,
+    pub(crate) data: String,
     /// First timestamp to include (ISO 8601 date or datetime).
     #[arg(long)]
     from: Option<String>,
@@ -175,6 +175,9 @@ pub(crate) struct RunArgs {
     /// Write per-bar equity and drawdown to this CSV file.
     #[arg(long, value_name = "FILE")]
     equity_csv: Option<PathBuf>,
+    /// Write an interactive HTML report (one self-contained file) here.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 fn bound(raw: &Option<String>, flag: &str, end_of_day: bool) -> Result<Option<TimestampNs>> {
@@ -208,6 +211,25 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     }
     if let Some(path) = &a.equity_csv {
         backtide_data::write_equity_csv(&bars, &result.equity, path)?;
+    }
+    if let Some(path) = &a.report {
+        let v = backtide_data::backtest_json(
+            &bars,
+            &result,
+            &cfg,
+            a.broker.profile.core(),
+            info.name,
+            &params,
+        );
+        let empty = serde_json::Map::new();
+        let html = backtide_report::backtest_html(&backtide_report::BacktestReport {
+            title: &format!("{} · {}({})", a.data.data, info.name, params_line(&params)),
+            bars: &bars,
+            run: &result,
+            stats: v["stats"].as_object().unwrap_or(&empty),
+            cash: cfg.cash,
+        });
+        backtide_data::write_bytes(path, html.as_bytes())?;
     }
     if a.json {
         let v = backtide_data::backtest_json(

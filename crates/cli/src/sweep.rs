@@ -76,6 +76,10 @@ pub(crate) struct SweepArgs {
     /// combinatorially symmetric cross-validation); even, 2 to 24; 0 turns them off.
     #[arg(long, default_value_t = 16)]
     pbo_blocks: usize,
+    /// Write an interactive HTML report (heat-map, distribution, best combinations,
+    /// walk-forward windows, overfitting checks) here.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -172,7 +176,20 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         if let Some(pb) = &bar {
             pb.finish_and_clear();
         }
-        return report_walk_forward(&bars, &spec, &objective, &result?, a.out.as_deref());
+        let result = result?;
+        if let Some(path) = &a.report {
+            let wf = backtide_data::walk_forward_json(&bars, &result);
+            write_sweep_report(
+                path,
+                &spec,
+                &objective,
+                &[],
+                None,
+                None,
+                Some(&wf["walk_forward"]),
+            )?;
+        }
+        return report_walk_forward(&bars, &spec, &objective, &result, a.out.as_deref());
     }
 
     let mut writer = a
@@ -182,12 +199,16 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         .transpose()?;
     let mut top: Vec<(f64, ComboResult)> = Vec::new();
     let mut profiles = Vec::new();
+    let mut report_rows = Vec::new();
     let outcome = run_sweep::<anyhow::Error>(&bars, &spec, &cfg, &objective, &control, &mut |r| {
         if let Some(w) = writer.as_mut() {
             w.write(r)?;
         }
         if let Some(p) = &r.profile {
             profiles.push(p.clone());
+        }
+        if a.report.is_some() && report_rows.len() < MAX_REPORT_ROWS {
+            report_rows.push(backtide_data::combo_json_in(r, dialect));
         }
         let v = objective.value_of(r);
         if a.top > 0 && !v.is_nan() {
@@ -212,6 +233,22 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         .map(|bp| overfitting_report(&profiles, bp));
     if let Some(w) = writer {
         w.finish(outcome.best.as_ref(), report.as_ref())?;
+    }
+    if let Some(path) = &a.report {
+        let best = outcome
+            .best
+            .as_ref()
+            .map(|b| backtide_data::combo_json_in(b, dialect));
+        let over = report.as_ref().map(backtide_data::overfitting_json);
+        write_sweep_report(
+            path,
+            &spec,
+            &objective,
+            &report_rows,
+            best.as_ref(),
+            over.as_ref(),
+            None,
+        )?;
     }
 
     println!(
@@ -286,6 +323,42 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
             outcome.total
         );
     }
+    Ok(())
+}
+
+/// Combinations a sweep report carries (its table, heat-map and histogram); beyond, the
+/// report says how many it shows. About 0.5 KB each in memory while the sweep runs.
+const MAX_REPORT_ROWS: usize = 200_000;
+
+fn write_sweep_report(
+    path: &std::path::Path,
+    spec: &SweepSpec,
+    objective: &Objective,
+    combos: &[serde_json::Value],
+    best: Option<&serde_json::Value>,
+    overfitting: Option<&serde_json::Value>,
+    walk_forward: Option<&serde_json::Value>,
+) -> Result<()> {
+    let axes: Vec<String> = spec.axes.iter().map(|a| a.name.clone()).collect();
+    let html = backtide_report::sweep_html(&backtide_report::SweepReport {
+        title: &format!(
+            "{} of {}",
+            if walk_forward.is_some() {
+                "Walk-forward"
+            } else {
+                "Sweep"
+            },
+            spec.strategy.name
+        ),
+        axes: &axes,
+        objective: objective.key,
+        maximize: objective.maximize,
+        combos,
+        best,
+        overfitting,
+        walk_forward,
+    });
+    backtide_data::write_bytes(path, html.as_bytes())?;
     Ok(())
 }
 

@@ -22,7 +22,7 @@ use std::path::Path;
 
 pub use atomic::{write_bytes, write_with};
 pub use csv::{parse_csv, read_csv};
-pub use downsample::downsample_minmax;
+pub use downsample::{downsample_keep, downsample_minmax};
 pub use error::DataError;
 pub use export::{
     backtest_json, result_json, stat_json, stats_json, trade_json, vbt_stats_json,

@@ -3,5 +3,6 @@
 mod cli;
 mod cli_sweep;
 mod golden;
+mod report;
 mod serve;
 mod vectorbt;

@@ -1,0 +1,305 @@
+//! HTML reports opened in a real browser: headless Chromium through ChromeDriver's
+//! WebDriver protocol. Each report must load without console errors, draw every chart
+//! (non-blank canvases, the expected series and markers) and fill its tables; a screenshot
+//! of each is saved under `target/report-screenshots/`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (or BACKTIDE_CHROMIUM /
+//! BACKTIDE_CHROMEDRIVER). Without them the test says it is skipped, unless
+//! BACKTIDE_REQUIRE_BROWSER is set (as `.ci/run` does), where it fails instead.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "deadlines for a browser under test"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+fn tool(env: &str, default: &str) -> Option<PathBuf> {
+    let p = std::env::var_os(env).map_or_else(|| PathBuf::from(default), PathBuf::from);
+    p.exists().then_some(p)
+}
+
+struct Driver {
+    child: Child,
+    base: String,
+    session: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    fn start(driver: &Path, chromium: &Path) -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(20);
+        while http.get(format!("{base}/status")).send().is_err() {
+            assert!(Instant::now() < until, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu",
+                         "--disable-background-networking", "--window-size=1400,2200",
+                         "--hide-scrollbars"],
+            },
+            "goog:loggingPrefs": {"browser": "ALL"},
+        }}});
+        let r: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let session = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {r}"))
+            .to_string();
+        Driver {
+            child,
+            base,
+            session,
+            http,
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let rq = match method {
+            "GET" => self.http.get(url),
+            _ => self.http.post(url).json(&body.unwrap_or(json!({}))),
+        };
+        let v: Value = rq.send().unwrap().json().unwrap();
+        v["value"].clone()
+    }
+
+    fn script(&self, js: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": js, "args": []})),
+        )
+    }
+
+    /// Opens a report, waits until it says it is drawn, returns what it drew.
+    fn open(&self, file: &Path, shot: &Path) -> (Value, Vec<Value>) {
+        self.call(
+            "POST",
+            "/url",
+            Some(json!({"url": format!("file://{}", file.display())})),
+        );
+        let until = Instant::now() + Duration::from_secs(30);
+        while self.script("return window.__reportReady === true") != json!(true) {
+            assert!(Instant::now() < until, "report never finished drawing");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Let the charts paint, then look at their pixels.
+        std::thread::sleep(Duration::from_millis(500));
+        let drawn = self.script(
+            r#"
+            const r = window.__report;
+            const charts = r.charts.map((c) => {
+              const box = document.querySelector(`[data-chart="${c.name}"]`);
+              let inked = 0;
+              for (const cv of box.querySelectorAll("canvas")) {
+                if (!cv.width || !cv.height) continue;
+                const px = cv.getContext("2d").getImageData(0, 0, cv.width, cv.height).data;
+                for (let i = 0; i < px.length; i += 4 * 7) {
+                  if (px[i + 3] > 0 && (px[i] < 235 || px[i + 1] < 235 || px[i + 2] < 235)) inked++;
+                }
+              }
+              return { name: c.name, series: c.series, points: c.points, markers: c.markers, inked };
+            });
+            return { kind: r.kind, charts, tables: r.tables, errors: window.__errors,
+                     svgRects: document.querySelectorAll("svg[data-histogram] rect").length };
+            "#,
+        );
+        let logs = self.call("POST", "/se/log", Some(json!({"type": "browser"})));
+        let severe: Vec<Value> = logs
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|l| l["level"] == "SEVERE")
+            .collect();
+        let png = self.call("GET", "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"));
+        std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+        std::fs::write(shot, bytes).unwrap();
+        (drawn, severe)
+    }
+}
+
+fn backtide(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_backtide"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn chart<'a>(drawn: &'a Value, name: &str) -> &'a Value {
+    drawn["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no chart {name}: {drawn}"))
+}
+
+#[test]
+fn reports_render_in_headless_chromium() {
+    let (Some(chromium), Some(driver)) = (
+        tool("BACKTIDE_CHROMIUM", "/usr/bin/chromium"),
+        tool("BACKTIDE_CHROMEDRIVER", "/usr/bin/chromedriver"),
+    ) else {
+        assert!(
+            std::env::var_os("BACKTIDE_REQUIRE_BROWSER").is_none(),
+            "BACKTIDE_REQUIRE_BROWSER is set but chromium/chromedriver were not found"
+        );
+        eprintln!(
+            "SKIPPED reports_render_in_headless_chromium: install Debian's chromium and \
+             chromium-driver (or set BACKTIDE_CHROMIUM/BACKTIDE_CHROMEDRIVER)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots");
+    let run_html = dir.path().join("goog.html");
+    let json = backtide(&[
+        "run",
+        "--data",
+        "sample:GOOG",
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "sl_pct=0.05",
+        "--commission",
+        "0.002",
+        "--exclusive-orders",
+        "--json",
+        "--report",
+        run_html.to_str().unwrap(),
+    ]);
+    let result: Value = serde_json::from_str(&json).unwrap();
+    let trades = result["trades"].as_array().unwrap().len();
+    let open = result["open_trades"].as_array().unwrap().len();
+    let sweep_html = dir.path().join("sweep.html");
+    backtide(&[
+        "sweep",
+        "--data",
+        "sample:GOOG",
+        "--strategy",
+        "sma_cross",
+        "--grid",
+        "fast=5:50:5",
+        "--grid",
+        "slow=10:200:10",
+        "--constraint",
+        "fast < slow",
+        "--maximize",
+        "sharpe_ratio",
+        "--report",
+        sweep_html.to_str().unwrap(),
+    ]);
+    let wf_html = dir.path().join("wf.html");
+    backtide(&[
+        "sweep",
+        "--data",
+        "sample:GOOG",
+        "--strategy",
+        "sma_cross",
+        "--grid",
+        "fast=5:20:5",
+        "--grid",
+        "slow=30:60:10",
+        "--walk-forward",
+        "train=500,test=250",
+        "--report",
+        wf_html.to_str().unwrap(),
+    ]);
+
+    let d = Driver::start(&driver, &chromium);
+    let (drawn, severe) = d.open(&run_html, &shots.join("backtest.png"));
+    assert!(severe.is_empty(), "console errors: {severe:?}");
+    assert_eq!(drawn["errors"], json!([]), "{drawn}");
+    for name in ["price", "equity", "drawdown", "position"] {
+        let c = chart(&drawn, name);
+        assert!(
+            c["inked"].as_u64().unwrap() > 100,
+            "{name} looks blank: {c}"
+        );
+        // Every bar is drawn (2,148 bars: no downsampling below 10,000).
+        assert!(c["points"].as_u64().unwrap() >= 2148, "{name}: {c}");
+    }
+    assert_eq!(chart(&drawn, "equity")["points"], 2 * 2148);
+    assert_eq!(chart(&drawn, "drawdown")["points"], 2148);
+    // Candles plus the SL level line; equity and buy-and-hold.
+    assert_eq!(chart(&drawn, "price")["series"], 2);
+    assert_eq!(chart(&drawn, "equity")["series"], 2);
+    assert_eq!(
+        chart(&drawn, "price")["markers"].as_u64().unwrap() as usize,
+        2 * trades + open
+    );
+    assert_eq!(drawn["tables"]["trades"].as_u64().unwrap() as usize, trades);
+    assert!(drawn["tables"]["monthly"].as_u64().unwrap() > 90);
+    assert!(drawn["tables"]["stats"].as_u64().unwrap() > 25);
+
+    let (drawn, severe) = d.open(&sweep_html, &shots.join("sweep.png"));
+    assert!(severe.is_empty(), "console errors: {severe:?}");
+    assert_eq!(drawn["errors"], json!([]), "{drawn}");
+    // 10 fast values; slow values above each fast: the best's row and column are filled.
+    assert!(
+        drawn["tables"]["heatmap"].as_u64().unwrap() >= 100,
+        "{drawn}"
+    );
+    assert!(drawn["svgRects"].as_u64().unwrap() == 30, "{drawn}");
+    assert_eq!(drawn["tables"]["top"], 50);
+    assert_eq!(drawn["tables"]["overfitting"], 8);
+
+    let (drawn, severe) = d.open(&wf_html, &shots.join("walk-forward.png"));
+    assert!(severe.is_empty(), "console errors: {severe:?}");
+    assert_eq!(drawn["errors"], json!([]), "{drawn}");
+    assert!(drawn["tables"]["windows"].as_u64().unwrap() >= 5, "{drawn}");
+    assert!(chart(&drawn, "oos-equity")["inked"].as_u64().unwrap() > 100);
+    eprintln!("screenshots in {}", shots.display());
+}

@@ -1,0 +1,106 @@
+//! Self-contained interactive HTML reports: one file with the chart library and the data
+//! embedded, so it opens offline, by e-mail, years later.
+//!
+//! [`backtest_html`] draws price with entry/exit markers and SL/TP levels, equity against
+//! buy-and-hold, drawdown, position, the statistics, a sortable trade table and a
+//! monthly-returns heat-map, with zoom and pan linked across the charts.
+//! [`sweep_html`] draws a heat-map of the objective over any two parameters, its
+//! distribution, the best combinations, walk-forward windows and the overfitting checks.
+//! Long series are downsampled for display ([`backtide_data::downsample_keep`]): every
+//! bucket keeps its extremes and every trade keeps its bars, so a million-bar report stays
+//! a few megabytes and opens quickly.
+//!
+//! ```
+//! use backtide_core::{BrokerConfig, Params, run, stats, strategy::builtin};
+//!
+//! let bars = backtide_data::sample("GOOG")?;
+//! let info = builtin::find("sma_cross")?;
+//! let params = Params::from_pairs(info.params, [("fast", "10"), ("slow", "20")])?;
+//! let result = run(&bars, info.build(&params)?.as_mut(), &BrokerConfig::default())?;
+//! let stats = backtide_data::stats_json(&stats::compute(&bars, &result));
+//! let html = backtide_report::backtest_html(&backtide_report::BacktestReport {
+//!     title: "GOOG sma_cross(10, 20)",
+//!     bars: &bars,
+//!     run: &result,
+//!     stats: &stats,
+//!     cash: 10_000.0,
+//! });
+//! assert!(html.starts_with("<!DOCTYPE html>"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod backtest;
+mod sweep;
+
+pub use backtest::{BacktestReport, DISPLAY_BUCKETS, FULL_DETAIL_BARS, backtest_html};
+pub use sweep::{SweepReport, SweepRow, sweep_html};
+
+const CHARTS_JS: &str =
+    include_str!("../vendor/lightweight-charts/lightweight-charts.standalone.production.js");
+const REPORT_JS: &str = include_str!("../assets/report.js");
+const STYLE: &str = include_str!("../assets/style.css");
+
+/// The page around a report's data: `kind` selects the renderer in `report.js`.
+fn page(title: &str, kind: &str, data: &serde_json::Value) -> String {
+    // `</` cannot appear inside the embedded JSON, or it could close the script element.
+    let json = data.to_string().replace("</", "<\\/");
+    let title = escape(title);
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>{STYLE}</style>\
+         <script>window.__errors=[];addEventListener('error',function(e){{__errors.push(String(e.message||e))}});</script>\
+         </head>\n<body data-kind=\"{kind}\">\
+         <header><h1>{title}</h1><p class=\"sub\" id=\"subtitle\"></p></header>\
+         <main id=\"report\"></main>\
+         <footer>Made by Backtide. Charts: <a href=\"https://www.tradingview.com/\">TradingView \
+         Lightweight Charts™</a> Copyright (c) 2025 TradingView, Inc. (Apache-2.0).</footer>\n\
+         <script id=\"report-data\" type=\"application/json\">{json}</script>\n\
+         <script>{CHARTS_JS}</script>\n<script>{REPORT_JS}</script>\n</body></html>\n"
+    )
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A float rounded to `digits` significant digits (JSON size: a report carries hundreds of
+/// thousands of numbers, and a chart cannot show more precision than that). NaN → null.
+fn round(x: f64, digits: i32) -> serde_json::Value {
+    if !x.is_finite() {
+        return serde_json::Value::Null;
+    }
+    if x == 0.0 {
+        return serde_json::json!(0);
+    }
+    let scale = 10f64.powi(digits - 1 - x.abs().log10().floor() as i32);
+    let r = (x * scale).round() / scale;
+    serde_json::Number::from_f64(r).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_keeps_significant_digits() {
+        assert_eq!(round(123_456.789, 6), serde_json::json!(123_457.0));
+        assert_eq!(round(0.000_123_456_7, 4), serde_json::json!(0.000_123_5));
+        assert_eq!(round(f64::NAN, 4), serde_json::Value::Null);
+        assert_eq!(round(-2.5, 3), serde_json::json!(-2.5));
+    }
+
+    #[test]
+    fn embedded_json_cannot_close_the_script() {
+        let html = page(
+            "<b>x</b>",
+            "backtest",
+            &serde_json::json!({"a": "</script><script>alert(1)"}),
+        );
+        assert!(!html.contains("</script><script>alert"));
+        assert!(html.contains("<title>&lt;b&gt;x&lt;/b&gt;</title>"));
+    }
+}
