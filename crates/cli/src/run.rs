@@ -213,20 +213,13 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
         backtide_data::write_equity_csv(&bars, &result.equity, path)?;
     }
     if let Some(path) = &a.report {
-        let v = backtide_data::backtest_json(
-            &bars,
-            &result,
-            &cfg,
-            a.broker.profile.core(),
-            info.name,
-            &params,
-        );
-        let empty = serde_json::Map::new();
+        let stats =
+            backtide_data::profile_stats_json(&bars, &result, &cfg, a.broker.profile.core());
         let html = backtide_report::backtest_html(&backtide_report::BacktestReport {
             title: &format!("{} · {}({})", a.data.data, info.name, params_line(&params)),
             bars: &bars,
             run: &result,
-            stats: v["stats"].as_object().unwrap_or(&empty),
+            stats: &stats,
             cash: cfg.cash,
         });
         backtide_data::write_bytes(path, html.as_bytes())?;

@@ -108,6 +108,22 @@ pub fn result_json(bars: &Bars, run: &RunResult, stats: &Stats) -> Value {
     })
 }
 
+/// The statistics of a run in the profile's dialect, as in `backtest_json`'s `stats`
+/// (without building the per-bar parts).
+pub fn profile_stats_json(
+    bars: &Bars,
+    run: &RunResult,
+    cfg: &BrokerConfig,
+    profile: Profile,
+) -> Map<String, Value> {
+    match profile {
+        Profile::BacktestingPy => stats_json(&backtide_core::stats::compute(bars, run)),
+        Profile::Vectorbt => {
+            vbt_stats_json(&backtide_core::stats::compute_vectorbt(bars, run, cfg))
+        }
+    }
+}
+
 /// A complete backtest as `backtide run --json` prints it and the service stores it:
 /// [`result_json`] with the stats in the profile's dialect, plus `profile` and
 /// `strategy` (`{"name", "params"}`) so a result says what produced it.
@@ -121,8 +137,7 @@ pub fn backtest_json(
 ) -> Value {
     let mut v = result_json(bars, run, &backtide_core::stats::compute(bars, run));
     if profile == Profile::Vectorbt {
-        let vs = backtide_core::stats::compute_vectorbt(bars, run, cfg);
-        v["stats"] = Value::Object(vbt_stats_json(&vs));
+        v["stats"] = Value::Object(profile_stats_json(bars, run, cfg, profile));
     }
     v["profile"] = json!(profile.name());
     v["strategy"] = json!({"name": strategy, "params": params});

@@ -210,7 +210,8 @@ mod tests {
     }
 
     fn data_of(html: &str) -> Value {
-        let start = html.find("type=\"application/json\">").unwrap() + 25;
+        let tag = "type=\"application/json\">";
+        let start = html.find(tag).unwrap() + tag.len();
         let end = start + html[start..].find("</script>").unwrap();
         serde_json::from_str(&html[start..end].replace("<\\/", "</")).unwrap()
     }
@@ -234,6 +235,83 @@ mod tests {
         assert_eq!(d["trades"].as_array().unwrap().len(), r.trades.len());
         // Position is the open trades' size sum: flat before the first entry.
         assert_eq!(d["pos"][0], json!(0));
+    }
+
+    #[test]
+    fn a_million_bar_report_stays_under_five_megabytes_with_every_trade() {
+        let n = 1_000_000;
+        let mut x: u64 = 42;
+        let mut price = 100.0f64;
+        let mut close = Vec::with_capacity(n);
+        for _ in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            price *= 1.0 + 0.002 * ((x % 2001) as f64 / 1000.0 - 1.0);
+            close.push(price);
+        }
+        let open: Vec<f64> = std::iter::once(close[0])
+            .chain(close[..n - 1].iter().copied())
+            .collect();
+        let high: Vec<f64> = open
+            .iter()
+            .zip(&close)
+            .map(|(o, c)| o.max(*c) * 1.001)
+            .collect();
+        let low: Vec<f64> = open
+            .iter()
+            .zip(&close)
+            .map(|(o, c)| o.min(*c) * 0.999)
+            .collect();
+        let time: Vec<i64> = (0..n as i64)
+            .map(|i| 1_600_000_000_000_000_000 + i * 60_000_000_000)
+            .collect();
+        let bars = Bars::try_new(time, open, high, low, close, vec![f64::NAN; n]).unwrap();
+        let info = builtin::find("sma_cross").unwrap();
+        let params = Params::from_pairs(info.params, [("fast", "200"), ("slow", "900")]).unwrap();
+        let r = run(
+            &bars,
+            info.build(&params).unwrap().as_mut(),
+            &BrokerConfig::default(),
+        )
+        .unwrap();
+        assert!(r.trades.len() > 500, "{}", r.trades.len());
+        let stats = Map::new();
+        let html = backtest_html(&BacktestReport {
+            title: "1M",
+            bars: &bars,
+            run: &r,
+            stats: &stats,
+            cash: 10_000.0,
+        });
+        assert!(html.len() <= 5 * 1024 * 1024, "{} bytes", html.len());
+        let d = data_of(&html);
+        assert!(!d["full"].as_bool().unwrap());
+        let t = d["t"].as_array().unwrap();
+        assert!(
+            t.len() <= 4 * 2 * DISPLAY_BUCKETS + 2 * r.trades.len() + 3,
+            "{}",
+            t.len()
+        );
+        // Every trade's entry and exit bar is a drawn point.
+        let drawn: std::collections::HashSet<i64> = t.iter().map(|v| v.as_i64().unwrap()).collect();
+        for tr in &r.trades {
+            assert!(drawn.contains(&secs(bars.time()[tr.entry_bar])));
+            assert!(drawn.contains(&secs(bars.time()[tr.exit_bar])));
+        }
+        // The series' extremes survive.
+        let closes: Vec<f64> = d["c"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let max = bars.close().iter().copied().fold(f64::MIN, f64::max);
+        let drawn_max = closes.iter().copied().fold(f64::MIN, f64::max);
+        assert!(
+            (drawn_max - max).abs() <= 1e-7 * max,
+            "{drawn_max} vs {max}"
+        );
     }
 
     #[test]

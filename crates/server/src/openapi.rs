@@ -41,7 +41,7 @@ impl Modify for Bearer {
         upload_dataset, list_datasets, get_dataset, delete_dataset,
         list_strategies,
         submit_backtest, submit_sweep, list_jobs, get_job, cancel_job, job_events,
-        job_result, job_trades_csv, job_equity_csv, job_parquet,
+        job_result, job_trades_csv, job_equity_csv, job_parquet, job_report,
         healthz, readyz, metrics,
     ),
     components(schemas(

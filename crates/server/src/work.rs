@@ -191,3 +191,69 @@ fn stop_outcome(signals: &Signals<'_>) -> Outcome {
         Outcome::Cancelled
     }
 }
+
+/// The HTML report of a finished job, made on first request and kept beside the result
+/// (results never change, so neither does the report). A backtest is re-run to draw it
+/// (deterministic: the same trades as its result); a sweep is drawn from its result.
+pub(crate) fn report_html(
+    spec: &JobSpec,
+    bars: &Bars,
+    dir: &Path,
+    max_combinations: usize,
+) -> Result<Vec<u8>> {
+    let path = dir.join("report.html");
+    if let Ok(bytes) = std::fs::read(&path) {
+        return Ok(bytes);
+    }
+    let html = match spec {
+        JobSpec::Backtest(r) => {
+            let p = prepare_backtest(r).map_err(invalid)?;
+            let mut strategy = p.info.build(&p.params)?;
+            let result = backtide_core::run(bars, strategy.as_mut(), &p.cfg)?;
+            let stats = backtide_data::profile_stats_json(bars, &result, &p.cfg, p.profile);
+            let params: Vec<String> = p
+                .params
+                .values()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            backtide_report::backtest_html(&backtide_report::BacktestReport {
+                title: &format!("{} · {}({})", r.dataset, p.info.name, params.join(",")),
+                bars,
+                run: &result,
+                stats: &stats,
+                cash: p.cfg.cash,
+            })
+        }
+        JobSpec::Sweep(r) => {
+            let p = prepare_sweep(r, max_combinations).map_err(invalid)?;
+            let v: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(dir.join("result.json")).context("reading result.json")?,
+            )?;
+            let axes: Vec<String> = p.spec.axes.iter().map(|a| a.name.clone()).collect();
+            let combos = v["combos"].as_array().cloned().unwrap_or_default();
+            let wf = v.get("walk_forward");
+            backtide_report::sweep_html(&backtide_report::SweepReport {
+                title: &format!(
+                    "{} of {} on {}",
+                    if wf.is_some() {
+                        "Walk-forward"
+                    } else {
+                        "Sweep"
+                    },
+                    p.spec.strategy.name,
+                    r.dataset
+                ),
+                axes: &axes,
+                objective: p.objective.key,
+                maximize: p.objective.maximize,
+                combos: &combos,
+                best: v.get("best").filter(|b| !b.is_null()),
+                overfitting: v.get("overfitting").filter(|b| !b.is_null()),
+                walk_forward: wf,
+            })
+        }
+    };
+    backtide_data::write_bytes(&path, html.as_bytes())?;
+    Ok(html.into_bytes())
+}

@@ -32,6 +32,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/jobs/{id}/trades.csv", get(job_trades_csv))
         .route("/v1/jobs/{id}/equity.csv", get(job_equity_csv))
         .route("/v1/jobs/{id}/result.parquet", get(job_parquet))
+        .route("/v1/jobs/{id}/report.html", get(job_report))
 }
 
 /// A job's status.
@@ -676,4 +677,45 @@ pub(crate) async fn job_parquet(
         "application/vnd.apache.parquet",
     )
     .await
+}
+
+/// An interactive HTML report of the job (one self-contained file that works offline):
+/// for a backtest, price with trades, equity, drawdown, position, statistics, trades and
+/// monthly returns; for a sweep, the objective's heat-map and distribution, the best
+/// combinations, walk-forward windows and overfitting checks.
+#[utoipa::path(get, path = "/v1/jobs/{id}/report.html", tag = "results",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "HTML page", body = String, content_type = "text/html",
+            example = "<!DOCTYPE html><html lang=\"en\">…</html>"),
+        (status = 401, description = "Missing or wrong token", body = MessageBody),
+        (status = 404, description = "No such job", body = MessageBody),
+        (status = 409, description = "No result yet", body = MessageBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn job_report(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let row = finished(&state, &id).await?;
+    let spec: JobSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
+    let ds = row.dataset.clone();
+    let dataset = state.db(move |s| s.dataset(&ds)).await?.ok_or_else(|| {
+        ApiError::Conflict(format!("dataset {} of job `{id}` was deleted", row.dataset))
+    })?;
+    let runner = state.runner.clone();
+    let dir = state.runner.result_dir(&id);
+    let max = state.config.max_combinations;
+    let html = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+        let bars = runner.bars(&dataset.id, &dataset.format)?;
+        crate::work::report_html(&spec, &bars, &dir, max)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        Body::from(html),
+    )
+        .into_response())
 }

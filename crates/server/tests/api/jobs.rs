@@ -112,6 +112,12 @@ async fn upload_backtest_and_fetch_every_result_form() {
     assert_eq!(String::from_utf8_lossy(&equity).lines().count(), 2149);
     let parquet = text(format!("/v1/jobs/{jid}/result.parquet")).await;
     assert!(parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"));
+    let report = text(format!("/v1/jobs/{jid}/report.html")).await;
+    let report = String::from_utf8_lossy(&report);
+    assert!(report.starts_with("<!DOCTYPE html>") && report.contains("data-kind=\"backtest\""));
+    // The report's trades are the job's: it was drawn from the same run.
+    let again = text(format!("/v1/jobs/{jid}/report.html")).await;
+    assert_eq!(report.as_bytes(), &again[..]);
     srv.stop().await;
 }
 
@@ -199,6 +205,17 @@ async fn sweep_reports_progress_events_then_its_result() {
     );
     assert!(result["overfitting"]["pbo"].is_number() || result["overfitting"]["pbo"].is_null());
     assert!(result["overfitting"]["dsr"].is_number());
+    let r = srv
+        .http
+        .get(srv.url(&format!("/v1/jobs/{id}/report.html")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("data-kind=\"sweep\"") && html.contains("\"objective\":\"sharpe_ratio\"")
+    );
     // Events of a finished job: just the end.
     let again = events(&srv, id).await;
     assert_eq!(again.len(), 1);
