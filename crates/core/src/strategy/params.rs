@@ -23,6 +23,8 @@ pub enum ParamKind {
     },
     /// One of a fixed set of words.
     Choice(&'static [&'static str]),
+    /// Free text such as a file path (not sweepable as a range).
+    Text,
 }
 
 /// A parameter value.
@@ -88,6 +90,7 @@ impl ParamSpec {
             ParamKind::Int { min, max } => format!("int in [{min}, {max}]"),
             ParamKind::Float { min, max } => format!("float in [{min}, {max}]"),
             ParamKind::Choice(c) => format!("one of {}", c.join("|")),
+            ParamKind::Text => "text".to_string(),
         }
     }
 
@@ -123,7 +126,7 @@ impl ParamSpec {
                     .map_err(|_| err(format!("expected a number, got `{raw}`")))?;
                 self.check(ParamValue::Float(v))
             }
-            ParamKind::Choice(_) => self.check(ParamValue::Str(raw.to_string())),
+            ParamKind::Choice(_) | ParamKind::Text => self.check(ParamValue::Str(raw.to_string())),
         }
     }
 
@@ -154,6 +157,12 @@ impl ParamSpec {
             (ParamKind::Choice(c), ParamValue::Str(s)) => {
                 if !c.contains(&s.as_str()) {
                     return Err(err(format!("`{s}` is not one of {}", c.join(", "))));
+                }
+                Ok(ParamValue::Str(s))
+            }
+            (ParamKind::Text, ParamValue::Str(s)) => {
+                if s.trim().is_empty() {
+                    return Err(err("must not be empty".into()));
                 }
                 Ok(ParamValue::Str(s))
             }

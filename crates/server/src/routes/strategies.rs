@@ -50,6 +50,10 @@ fn schema_of(spec: &backtide_core::ParamSpec) -> Value {
             s.insert("type".into(), json!("string"));
             s.insert("enum".into(), json!(words));
         }
+        ParamKind::Text => {
+            s.insert("type".into(), json!("string"));
+            s.insert("minLength".into(), json!(1));
+        }
     }
     match spec.default {
         Some(DefaultValue::Int(v)) => {

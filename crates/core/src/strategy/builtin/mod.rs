@@ -44,6 +44,25 @@ pub struct StrategyInfo {
 }
 
 impl StrategyInfo {
+    /// Describes a strategy defined outside this crate (e.g. model strategies):
+    /// `build` makes its per-bar form, `build_signals` its signal form (for a strategy
+    /// that only has a signal form, both may wrap it in [`SignalDriven`]).
+    pub const fn new(
+        name: &'static str,
+        about: &'static str,
+        params: &'static [ParamSpec],
+        build: fn(&Params) -> Result<Box<dyn Strategy>, Error>,
+        build_signals: fn(&Params) -> Result<Box<dyn Strategy>, Error>,
+    ) -> StrategyInfo {
+        StrategyInfo {
+            name,
+            about,
+            params,
+            build,
+            build_signals,
+        }
+    }
+
     /// Builds the strategy from validated parameters (checks cross-parameter rules).
     pub fn build(&self, params: &Params) -> Result<Box<dyn Strategy>, Error> {
         (self.build)(params)
