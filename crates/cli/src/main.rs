@@ -3,6 +3,7 @@
 //! A thin clap front end: it turns raw arguments into validated configuration, calls the
 //! engine, and prints. Errors print as one line on stderr with a non-zero exit code.
 
+mod features;
 mod run;
 mod serve;
 mod sweep;
@@ -28,6 +29,8 @@ enum Command {
     Sweep(Box<sweep::SweepArgs>),
     /// Serve the REST API: datasets, background backtest and sweep jobs, OpenAPI docs.
     Serve(Box<serve::ServeArgs>),
+    /// Compute a feature matrix (and optionally a training label) for model strategies.
+    Features(Box<features::FeaturesArgs>),
     /// List the built-in strategies with their parameters, defaults and bounds.
     Strategies,
 }
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(*args),
         Command::Sweep(args) => sweep::sweep(*args),
         Command::Serve(args) => serve::serve(*args),
+        Command::Features(args) => features::features(*args),
         Command::Strategies => {
             print!("{}", table::strategies());
             Ok(())

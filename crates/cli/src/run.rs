@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result, bail};
 use backtide_core::{
     Bars, BrokerConfig, Commission, Params, TimestampNs, run as run_backtest, stats,
-    strategy::builtin,
 };
 use clap::Args;
 
@@ -193,7 +192,7 @@ fn bound(raw: &Option<String>, flag: &str, end_of_day: bool) -> Result<Option<Ti
 }
 
 pub(crate) fn run(a: RunArgs) -> Result<()> {
-    let info = builtin::find(&a.strategy)?;
+    let info = backtide_models::find_strategy(&a.strategy)?;
     let pairs = a
         .broker
         .profile

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Result, bail};
-use backtide_core::strategy::builtin;
 use backtide_core::sweep::overfitting::overfitting_report;
 use backtide_core::sweep::{
     Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, WalkForward,
@@ -88,7 +87,7 @@ pub(crate) struct SweepArgs {
 }
 
 pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
-    let info = builtin::find(&a.strategy)?;
+    let info = backtide_models::find_strategy(&a.strategy)?;
     let mut axes = Vec::new();
     for g in &a.grid {
         let Some((name, values)) = g.split_once('=') else {

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use backtide_core::{Stats, strategy::builtin::STRATEGIES};
+use backtide_models::MODEL_STRATEGIES;
 
 const DAY: i64 = 86_400_000_000_000;
 
@@ -123,7 +124,7 @@ pub(crate) fn vbt_stats_table(s: &backtide_core::stats::VbtStats) -> String {
 /// Every built-in strategy with its parameters.
 pub(crate) fn strategies() -> String {
     let mut out = String::new();
-    for s in STRATEGIES {
+    for s in STRATEGIES.iter().chain(MODEL_STRATEGIES.iter().copied()) {
         let _ = writeln!(out, "{}\n  {}", s.name, s.about);
         for p in s.params {
             let default = p

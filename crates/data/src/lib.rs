@@ -28,7 +28,7 @@ pub use export::{
     backtest_json, profile_stats_json, result_json, stat_json, stats_json, trade_json,
     vbt_stats_json, write_equity_csv, write_trades_csv,
 };
-pub use parquet::{read_parquet, write_equity_parquet, write_parquet};
+pub use parquet::{read_parquet, write_columns, write_equity_parquet, write_parquet};
 pub use samples::{SAMPLES, sample, sample_csv};
 pub use sweep_out::{
     SweepFormat, SweepWriter, combo_json, combo_json_in, overfitting_json, walk_forward_json,

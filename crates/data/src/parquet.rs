@@ -284,3 +284,63 @@ pub fn write_equity_parquet(bars: &Bars, equity: &[f64], path: &Path) -> Result<
         Ok(())
     })
 }
+
+/// Writes a table of named float columns with a leading `time` column, atomically: Parquet
+/// for `.parquet`/`.pq` paths, CSV otherwise (empty cells for NaN).
+pub fn write_columns(
+    time: &[TimestampNs],
+    names: &[String],
+    columns: &[Vec<f64>],
+    path: &Path,
+) -> Result<(), DataError> {
+    let file = path.display().to_string();
+    let parquet = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"));
+    if !parquet {
+        return crate::atomic::write_with(path, |w| {
+            use std::io::Write as _;
+            let io = |source| DataError::Io {
+                path: path.into(),
+                source,
+            };
+            writeln!(w, "time,{}", names.join(",")).map_err(io)?;
+            for (i, t) in time.iter().enumerate() {
+                write!(w, "{}", crate::time::format_timestamp(*t)).map_err(io)?;
+                for c in columns {
+                    let v = c[i];
+                    if v.is_nan() {
+                        write!(w, ",").map_err(io)?;
+                    } else {
+                        write!(w, ",{v}").map_err(io)?;
+                    }
+                }
+                writeln!(w).map_err(io)?;
+            }
+            Ok(())
+        });
+    }
+    let mut fields = vec![Field::new(
+        "time",
+        DataType::Timestamp(TimeUnit::Nanosecond, None),
+        false,
+    )];
+    fields.extend(names.iter().map(|n| Field::new(n, DataType::Float64, true)));
+    let schema = Arc::new(Schema::new(fields));
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(TimestampNanosecondArray::from(time.to_vec()))];
+    arrays.extend(columns.iter().map(|c| {
+        Arc::new(Float64Array::from(
+            c.iter()
+                .map(|v| (!v.is_nan()).then_some(*v))
+                .collect::<Vec<_>>(),
+        )) as ArrayRef
+    }));
+    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| pq_err(&file, e))?;
+    crate::atomic::write_with(path, |w| {
+        let mut writer = ArrowWriter::try_new(w, schema, None).map_err(|e| pq_err(&file, e))?;
+        writer.write(&batch).map_err(|e| pq_err(&file, e))?;
+        writer.close().map_err(|e| pq_err(&file, e))?;
+        Ok(())
+    })
+}

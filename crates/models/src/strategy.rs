@@ -165,6 +165,16 @@ pub fn scores(
 impl SignalStrategy for ModelStrategy {
     fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error> {
         let y = self.scores(ctx.bars())?;
+        let s = self.decide(&y);
+        ctx.indicator("model output", y);
+        Ok(s)
+    }
+}
+
+impl ModelStrategy {
+    /// Signals from model outputs, bar by bar: the decision at bar `i` reads output `i`
+    /// only.
+    pub fn decide(&self, y: &[f64]) -> Signals {
         let mut s = Signals::none(y.len(), EntryRule::IfNotSameSide);
         let mut sizes = vec![f64::NAN; y.len()];
         for (i, &v) in y.iter().enumerate() {
@@ -189,7 +199,102 @@ impl SignalStrategy for ModelStrategy {
         if self.regression && self.size_scale > 0.0 {
             s.size = PerBar::Values(sizes);
         }
-        ctx.indicator("model output", y);
-        Ok(s)
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn testdata(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/models")
+            .join(name)
+    }
+
+    fn bars(close: &[f64], volume: &[f64]) -> backtide_core::Bars {
+        let n = close.len();
+        backtide_core::Bars::try_new(
+            (0..n as i64).map(|i| i * 86_400_000_000_000).collect(),
+            close.to_vec(),
+            close.iter().map(|c| c * 1.01).collect(),
+            close.iter().map(|c| c * 0.99).collect(),
+            close.to_vec(),
+            volume.to_vec(),
+        )
+        .unwrap()
+    }
+
+    fn strategy(extra: &[(&str, &str)]) -> ModelStrategy {
+        let model = testdata("tiny.onnx");
+        let spec = testdata("tiny.features.json");
+        let mut pairs = vec![
+            ("model", model.to_str().unwrap()),
+            ("features", spec.to_str().unwrap()),
+        ];
+        pairs.extend_from_slice(extra);
+        ModelStrategy::from_params(&Params::from_pairs(PARAMS, pairs).unwrap()).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        /// Changing bars after `k` changes no model output and no signal at or before `k`.
+        #[test]
+        fn signals_cannot_see_the_future(
+            steps in proptest::collection::vec(-0.04f64..0.04, 80..160),
+            k in 50usize..80,
+            seed in any::<u64>(),
+        ) {
+            let mut close = vec![100.0];
+            for s in &steps { close.push(close.last().unwrap() * (1.0 + s)); }
+            let volume: Vec<f64> = (0..close.len()).map(|i| 1000.0 + ((i as u64 * 7919 + seed) % 700) as f64).collect();
+            let (mut close2, mut volume2) = (close.clone(), volume.clone());
+            for i in k + 1..close.len() {
+                close2[i] *= 1.0 + ((seed.wrapping_mul(i as u64 + 3) % 300) as f64 - 150.0) / 1000.0;
+                volume2[i] *= 2.0;
+            }
+            for extra in [vec![], vec![("direction", "long_short")], vec![("output", "regression"), ("size_scale", "2")]] {
+                let s = strategy(&extra);
+                let (a, b) = (bars(&close, &volume), bars(&close2, &volume2));
+                let (ya, yb) = (s.scores(&a).unwrap(), s.scores(&b).unwrap());
+                let (sa, sb) = (s.decide(&ya), s.decide(&yb));
+                for i in 0..=k {
+                    prop_assert!(ya[i] == yb[i] || (ya[i].is_nan() && yb[i].is_nan()), "output at {i}");
+                    prop_assert_eq!(sa.long_entry[i], sb.long_entry[i]);
+                    prop_assert_eq!(sa.long_exit[i], sb.long_exit[i]);
+                    prop_assert_eq!(sa.short_entry[i], sb.short_entry[i]);
+                    prop_assert_eq!(sa.size.get(i), sb.size.get(i));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn thresholds_map_outputs_to_signals() {
+        let s = strategy(&[("enter", "0.6"), ("exit", "0.4")]);
+        let sig = s.decide(&[f64::NAN, 0.7, 0.5, 0.3]);
+        assert_eq!(sig.long_entry, [false, true, false, false]);
+        assert_eq!(sig.long_exit, [false, false, false, true]);
+        assert_eq!(sig.short_entry, [false; 4]);
+        let r = strategy(&[
+            ("output", "regression"),
+            ("direction", "long_short"),
+            ("size_scale", "10"),
+            ("max_size", "0.5"),
+        ]);
+        let sig = r.decide(&[0.01, -0.2, 0.0]);
+        assert_eq!(
+            (sig.long_entry.clone(), sig.short_entry.clone()),
+            (vec![true, false, false], vec![false, true, false])
+        );
+        assert_eq!((sig.size.get(0), sig.size.get(1)), (Some(0.1), Some(0.5)));
+        let e = ModelStrategy::from_params(
+            &Params::from_pairs(PARAMS, [("features", "x.json")]).unwrap(),
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("`model`: required"), "{e}");
     }
 }

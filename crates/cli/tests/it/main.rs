@@ -3,6 +3,7 @@
 mod cli;
 mod cli_sweep;
 mod golden;
+mod models;
 mod report;
 mod serve;
 mod vectorbt;
