@@ -297,6 +297,41 @@ impl FeatureSpec {
     }
 }
 
+impl Feature {
+    /// The column's name: the given one, or the default for its kind.
+    pub fn column_name(&self) -> String {
+        match self {
+            Feature::Return { lag, name, .. } => name.clone().unwrap_or(format!("ret_{lag}")),
+            Feature::Indicator {
+                indicator,
+                period,
+                name,
+                ..
+            } => name.clone().unwrap_or(format!("{indicator}_{period}")),
+            Feature::Volatility { window, name, .. } => {
+                name.clone().unwrap_or(format!("vol_{window}"))
+            }
+            Feature::VolumeZ { window, name, .. } => {
+                name.clone().unwrap_or(format!("volz_{window}"))
+            }
+            Feature::Ratio { num, den, name, .. } => {
+                name.clone().unwrap_or(format!("{num}_over_{den}"))
+            }
+        }
+    }
+}
+
+impl FeatureSpec {
+    /// The model's input columns, in order.
+    pub fn input_names(&self) -> Vec<String> {
+        self.features
+            .iter()
+            .filter(|f| !is_hidden(f))
+            .map(Feature::column_name)
+            .collect()
+    }
+}
+
 fn is_hidden(f: &Feature) -> bool {
     match f {
         Feature::Return { hidden, .. }

@@ -12,7 +12,7 @@ use crate::spec::{
     BacktestRequest, BrokerSettings, GridValues, MethodSpec, ObjectiveSpec, ProfileName,
     StrategyRef, SweepRequest, WalkForwardSpec,
 };
-use crate::store::{Dataset, JobState};
+use crate::store::{Dataset, JobState, Model};
 
 struct Bearer;
 
@@ -40,12 +40,13 @@ impl Modify for Bearer {
     paths(
         upload_dataset, list_datasets, get_dataset, delete_dataset,
         list_strategies,
+        upload_model, list_models, get_model,
         submit_backtest, submit_sweep, list_jobs, get_job, cancel_job, job_events,
         job_result, job_trades_csv, job_equity_csv, job_parquet, job_report,
         healthz, readyz, metrics,
     ),
     components(schemas(
-        Dataset, StrategyDoc, BacktestRequest, SweepRequest, StrategyRef, BrokerSettings,
+        Dataset, Model, StrategyDoc, BacktestRequest, SweepRequest, StrategyRef, BrokerSettings,
         ProfileName, GridValues, ObjectiveSpec, MethodSpec, WalkForwardSpec, JobView, JobList,
         JobState, Detail, ValidationBody, MessageBody, Health,
     )),
@@ -53,6 +54,7 @@ impl Modify for Bearer {
     tags(
         (name = "datasets", description = "Bars to test on (samples GOOG, EURUSD, BTCUSD are preloaded)"),
         (name = "strategies", description = "Built-in strategies and their parameters"),
+        (name = "models", description = "ONNX models for the onnx_model strategy"),
         (name = "jobs", description = "Backtests and sweeps as background jobs"),
         (name = "results", description = "What finished jobs produced"),
         (name = "system", description = "Health, readiness, metrics"),

@@ -300,13 +300,23 @@ impl Runner {
             progress: &progress,
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let spec: JobSpec = serde_json::from_str(&job.spec)?;
+            let mut spec: JobSpec = serde_json::from_str(&job.spec)?;
+            let model =
+                crate::spec::resolve_model(spec.strategy_mut(), &self.store, &self.data_dir)
+                    .map_err(|e| anyhow::anyhow!("{}", crate::work::describe(e)))?;
             let dataset = self
                 .store
                 .dataset(&job.dataset)?
                 .ok_or_else(|| anyhow::anyhow!("dataset {} was deleted", job.dataset))?;
             let bars = self.bars(&dataset.id, &dataset.format)?;
-            execute(&spec, &bars, &dir, self.config.max_combinations, &signals)
+            execute(
+                &spec,
+                &bars,
+                &dir,
+                self.config.max_combinations,
+                &signals,
+                model.as_deref(),
+            )
         }));
         let seconds = started.elapsed().as_secs_f64();
         match result {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use backtide_core::strategy::builtin::{self, StrategyInfo};
+use backtide_core::strategy::builtin::StrategyInfo;
 use backtide_core::sweep::{Axis, Constraint, Method, Objective, SweepSpec, WalkForward};
 use backtide_core::{BrokerConfig, Commission, Params, Profile};
 use serde::{Deserialize, Serialize};
@@ -324,7 +324,7 @@ fn param_text(name: &str, v: &Value) -> Result<String, ApiError> {
 }
 
 fn strategy(name: &str) -> Result<&'static StrategyInfo, ApiError> {
-    builtin::find(name).map_err(|e| engine_error(&e, &PARAMS_AT))
+    backtide_models::find_strategy(name).map_err(|e| engine_error(&e, &PARAMS_AT))
 }
 
 /// Validates a backtest request (everything but the dataset, which the caller resolves).
@@ -551,5 +551,66 @@ fn error_message(e: &backtide_core::Error) -> String {
     match e {
         backtide_core::Error::Param { message, .. } => message.clone(),
         other => other.to_string(),
+    }
+}
+
+/// Where uploaded models live: `models/<id>/model.onnx` and `features.json`.
+pub(crate) fn model_dir(data_dir: &std::path::Path, id: &str) -> std::path::PathBuf {
+    data_dir.join("models").join(id)
+}
+
+/// For `onnx_model`: replaces the `model` parameter (an uploaded model's id or name) by
+/// the stored file and sets `features` to the model's own spec, so a request can only use
+/// models uploaded to this server, never a path of its choosing. Returns the model's id.
+pub(crate) fn resolve_model(
+    strategy: &mut StrategyRef,
+    store: &crate::store::Store,
+    data_dir: &std::path::Path,
+) -> Result<Option<String>, ApiError> {
+    if strategy.name != backtide_models::ONNX_MODEL.name {
+        return Ok(None);
+    }
+    if strategy.params.contains_key("features") {
+        return Err(ApiError::invalid(
+            &["body", "strategy", "params", "features"],
+            "comes with the uploaded model; do not give it",
+            "extra_forbidden",
+        ));
+    }
+    let Some(key) = strategy.params.get("model").and_then(Value::as_str) else {
+        return Err(ApiError::invalid(
+            &["body", "strategy", "params", "model"],
+            "required: the id or name of a model uploaded with POST /v1/models",
+            "missing",
+        ));
+    };
+    let model = store
+        .model(key)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::invalid(
+                &["body", "strategy", "params", "model"],
+                format!("no uploaded model `{key}` (see GET /v1/models)"),
+                "value_error",
+            )
+        })?;
+    let dir = model_dir(data_dir, &model.id);
+    let text = |p: std::path::PathBuf| Value::String(p.to_string_lossy().into_owned());
+    strategy
+        .params
+        .insert("model".into(), text(dir.join("model.onnx")));
+    strategy
+        .params
+        .insert("features".into(), text(dir.join("features.json")));
+    Ok(Some(model.id))
+}
+
+impl JobSpec {
+    /// The strategy of the request.
+    pub(crate) fn strategy_mut(&mut self) -> &mut StrategyRef {
+        match self {
+            JobSpec::Backtest(r) => &mut r.strategy,
+            JobSpec::Sweep(r) => &mut r.strategy,
+        }
     }
 }

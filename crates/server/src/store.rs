@@ -93,6 +93,28 @@ pub struct Dataset {
     pub created_at: String,
 }
 
+/// An uploaded ONNX model with its feature spec.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "9b2e…", "name": "my-model", "width": 6,
+    "inputs": ["ret_1", "ret_5", "rsi_14", "vol_20", "volz_20", "sma_10_over_sma_50"],
+    "bytes": 1234, "created_at": "2026-11-24T12:00:00.000Z"
+}))]
+pub struct Model {
+    /// SHA-256 of the model and its spec together.
+    pub id: String,
+    /// The name given at upload (the latest upload under a name wins).
+    pub name: String,
+    /// Features per row the model takes.
+    pub width: u64,
+    /// The feature columns, in the order the model takes them.
+    pub inputs: Vec<String>,
+    /// Size of the .onnx file.
+    pub bytes: u64,
+    /// When it was stored.
+    pub created_at: String,
+}
+
 /// A job as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRow {
@@ -181,6 +203,14 @@ CREATE TABLE IF NOT EXISTS dataset_names (
     name TEXT PRIMARY KEY,
     id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE
 );
+CREATE TABLE IF NOT EXISTS models (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    inputs TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -235,6 +265,18 @@ fn dataset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Dataset> {
         columns: serde_json::from_str(&columns).unwrap_or_default(),
         bytes: r.get(7)?,
         created_at: r.get(8)?,
+    })
+}
+
+fn model_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Model> {
+    let inputs: String = r.get(3)?;
+    Ok(Model {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        width: r.get(2)?,
+        inputs: serde_json::from_str(&inputs).unwrap_or_default(),
+        bytes: r.get(4)?,
+        created_at: r.get(5)?,
     })
 }
 
@@ -536,6 +578,49 @@ impl Store {
                     (s, n)
                 })
                 .collect())
+        })
+    }
+
+    /// Records a model (an existing id keeps its record, the name is updated).
+    pub fn put_model(&self, m: &Model) -> rusqlite::Result<Model> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO models (id, name, width, inputs, bytes, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+                params![
+                    m.id,
+                    m.name,
+                    m.width,
+                    serde_json::to_string(&m.inputs).unwrap_or_default(),
+                    m.bytes,
+                    m.created_at
+                ],
+            )?;
+            Ok(m.clone())
+        })
+    }
+
+    /// A model by id, or else the latest one with that name.
+    pub fn model(&self, id_or_name: &str) -> rusqlite::Result<Option<Model>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT id, name, width, inputs, bytes, created_at FROM models
+                 WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC, created_at DESC LIMIT 1",
+                [id_or_name],
+                model_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Every model, by name.
+    pub fn models(&self) -> rusqlite::Result<Vec<Model>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, name, width, inputs, bytes, created_at FROM models ORDER BY name, id",
+            )?;
+            st.query_map([], model_row)?.collect()
         })
     }
 

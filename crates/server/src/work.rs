@@ -55,8 +55,13 @@ pub(crate) fn finished_digest(dir: &Path) -> Option<String> {
 }
 
 fn invalid(e: ApiError) -> anyhow::Error {
+    anyhow::anyhow!("{}", describe(e))
+}
+
+/// An API error as one line (for a job's `error`).
+pub(crate) fn describe(e: ApiError) -> String {
     match e {
-        ApiError::Invalid(d) => anyhow::anyhow!(
+        ApiError::Invalid(d) => format!(
             "invalid job: {}",
             d.iter()
                 .map(|x| {
@@ -70,7 +75,7 @@ fn invalid(e: ApiError) -> anyhow::Error {
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
-        other => anyhow::anyhow!("{other}"),
+        other => other.to_string(),
     }
 }
 
@@ -82,6 +87,7 @@ pub(crate) fn execute(
     dir: &Path,
     max_combinations: usize,
     signals: &Signals<'_>,
+    model: Option<&str>,
 ) -> Result<(Outcome, Option<String>)> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let outcome = match spec {
@@ -92,7 +98,7 @@ pub(crate) fn execute(
             backtide_data::write_trades_csv(bars, &result.trades, &dir.join("trades.csv"))?;
             backtide_data::write_equity_csv(bars, &result.equity, &dir.join("equity.csv"))?;
             backtide_data::write_equity_parquet(bars, &result.equity, &dir.join("result.parquet"))?;
-            let v = backtide_data::backtest_json(
+            let mut v = backtide_data::backtest_json(
                 bars,
                 &result,
                 &p.cfg,
@@ -100,6 +106,11 @@ pub(crate) fn execute(
                 p.info.name,
                 &p.params,
             );
+            if let Some(id) = model {
+                // Name the uploaded model, not where this server keeps it.
+                v["strategy"]["params"]["model"] = serde_json::json!(id);
+                v["strategy"]["params"]["features"] = serde_json::json!(format!("(model {id})"));
+            }
             backtide_data::write_bytes(
                 &dir.join("result.json"),
                 serde_json::to_string(&v)?.as_bytes(),

@@ -174,10 +174,14 @@ async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Res
     };
     // Validate everything before accepting: a bad request never becomes a failed job.
     let max_combos = state.config.max_combinations;
-    let checked = spec.clone();
-    tokio::task::spawn_blocking(move || match &checked {
-        JobSpec::Backtest(r) => prepare_backtest(r).map(drop),
-        JobSpec::Sweep(r) => prepare_sweep(r, max_combos).map(drop),
+    let mut checked = spec.clone();
+    let (store, data_dir) = (state.store.clone(), state.config.data_dir.clone());
+    tokio::task::spawn_blocking(move || {
+        crate::spec::resolve_model(checked.strategy_mut(), &store, &data_dir)?;
+        match &checked {
+            JobSpec::Backtest(r) => prepare_backtest(r).map(drop),
+            JobSpec::Sweep(r) => prepare_sweep(r, max_combos).map(drop),
+        }
     })
     .await
     .map_err(ApiError::internal)??;
@@ -698,7 +702,13 @@ pub(crate) async fn job_report(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let row = finished(&state, &id).await?;
-    let spec: JobSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
+    let mut spec: JobSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
+    let (store, data_dir) = (state.store.clone(), state.config.data_dir.clone());
+    let spec = tokio::task::spawn_blocking(move || {
+        crate::spec::resolve_model(spec.strategy_mut(), &store, &data_dir).map(|_| spec)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let ds = row.dataset.clone();
     let dataset = state.db(move |s| s.dataset(&ds)).await?.ok_or_else(|| {
         ApiError::Conflict(format!("dataset {} of job `{id}` was deleted", row.dataset))

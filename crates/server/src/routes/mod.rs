@@ -2,6 +2,7 @@
 
 mod datasets;
 mod jobs;
+mod models;
 mod strategies;
 mod system;
 
@@ -28,6 +29,7 @@ pub(crate) use jobs::{
     __path_list_jobs, __path_submit_backtest, __path_submit_sweep,
 };
 pub(crate) use jobs::{JobList, JobView};
+pub(crate) use models::{__path_get_model, __path_list_models, __path_upload_model};
 pub(crate) use strategies::{__path_list_strategies, StrategyDoc};
 pub(crate) use system::{__path_healthz, __path_metrics, __path_readyz, Health};
 
@@ -39,6 +41,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(datasets::router())
         .merge(jobs::router())
+        .merge(models::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let open = Router::new()
         .merge(strategies::router())

@@ -4,6 +4,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use backtide_core::strategy::builtin::STRATEGIES;
 use backtide_core::strategy::{DefaultValue, ParamKind};
+use backtide_models::MODEL_STRATEGIES;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -73,13 +74,16 @@ fn schema_of(spec: &backtide_core::ParamSpec) -> Value {
     Value::Object(s)
 }
 
-/// The built-in strategies with their parameters' types, bounds and defaults.
+/// The built-in strategies with their parameters' types, bounds and defaults. For
+/// `onnx_model`, `model` is the id or name of a model uploaded with `POST /v1/models`, and
+/// `features` comes with it (not given in requests).
 #[utoipa::path(get, path = "/v1/strategies", tag = "strategies",
     responses((status = 200, description = "Every built-in strategy", body = Vec<StrategyDoc>)))]
 pub(crate) async fn list_strategies() -> Json<Vec<StrategyDoc>> {
     Json(
         STRATEGIES
             .iter()
+            .chain(MODEL_STRATEGIES.iter().copied())
             .map(|info| {
                 let props: Map<String, Value> = info
                     .params

@@ -7,4 +7,5 @@ mod common;
 mod errors;
 mod fuzz;
 mod jobs;
+mod models;
 mod openapi;
