@@ -109,16 +109,7 @@ pub(crate) struct BrokerArgs {
 impl BrokerArgs {
     /// The validated broker configuration.
     pub(crate) fn config(&self) -> Result<BrokerConfig> {
-        let commission = if self.commission_fixed == 0.0 && self.commission == 0.0 {
-            Commission::None
-        } else if self.commission_fixed == 0.0 {
-            Commission::Relative(self.commission)
-        } else {
-            Commission::FixedPlusRelative {
-                fixed: self.commission_fixed,
-                rate: self.commission,
-            }
-        };
+        let commission = Commission::from_parts(self.commission, self.commission_fixed);
         let cfg = BrokerConfig {
             cash: self.cash,
             commission,

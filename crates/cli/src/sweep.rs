@@ -126,11 +126,8 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
             true,
         )?,
     };
-    if a.pbo_blocks != 0 && (!a.pbo_blocks.is_multiple_of(2) || !(2..=24).contains(&a.pbo_blocks)) {
-        bail!(
-            "--pbo-blocks {}: expected an even number from 2 to 24 (or 0 to turn the checks off)",
-            a.pbo_blocks
-        );
+    if let Err(m) = backtide_core::sweep::overfitting::check_blocks(a.pbo_blocks) {
+        bail!("--pbo-blocks {}: {m}", a.pbo_blocks);
     }
     let spec = SweepSpec {
         strategy: info,

@@ -214,6 +214,21 @@ fn read_f64(
     Ok(())
 }
 
+/// Writes one record batch to `path` atomically.
+fn write_batch(
+    path: &Path,
+    file: &str,
+    schema: Arc<Schema>,
+    batch: &RecordBatch,
+) -> Result<(), DataError> {
+    crate::atomic::write_with(path, |w| {
+        let mut writer = ArrowWriter::try_new(w, schema, None).map_err(|e| pq_err(file, e))?;
+        writer.write(batch).map_err(|e| pq_err(file, e))?;
+        writer.close().map_err(|e| pq_err(file, e))?;
+        Ok(())
+    })
+}
+
 /// Writes bars to Parquet (`time` as a naive nanosecond timestamp, then
 /// `Open, High, Low, Close, Volume` as float64), atomically: a temporary file in the same
 /// folder is renamed over the target, so a failed write leaves no partial file.
@@ -244,12 +259,7 @@ pub fn write_parquet(bars: &Bars, path: &Path) -> Result<(), DataError> {
         ],
     )
     .map_err(|e| pq_err(&file, e))?;
-    crate::atomic::write_with(path, |w| {
-        let mut writer = ArrowWriter::try_new(w, schema, None).map_err(|e| pq_err(&file, e))?;
-        writer.write(&batch).map_err(|e| pq_err(&file, e))?;
-        writer.close().map_err(|e| pq_err(&file, e))?;
-        Ok(())
-    })
+    write_batch(path, &file, schema, &batch)
 }
 
 /// Writes per-bar equity to Parquet (`time`, then `equity` and `drawdown` as float64, the
@@ -277,12 +287,7 @@ pub fn write_equity_parquet(bars: &Bars, equity: &[f64], path: &Path) -> Result<
         ],
     )
     .map_err(|e| pq_err(&file, e))?;
-    crate::atomic::write_with(path, |w| {
-        let mut writer = ArrowWriter::try_new(w, schema, None).map_err(|e| pq_err(&file, e))?;
-        writer.write(&batch).map_err(|e| pq_err(&file, e))?;
-        writer.close().map_err(|e| pq_err(&file, e))?;
-        Ok(())
-    })
+    write_batch(path, &file, schema, &batch)
 }
 
 /// Writes a table of named float columns with a leading `time` column, atomically: Parquet
@@ -337,10 +342,5 @@ pub fn write_columns(
         )) as ArrayRef
     }));
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| pq_err(&file, e))?;
-    crate::atomic::write_with(path, |w| {
-        let mut writer = ArrowWriter::try_new(w, schema, None).map_err(|e| pq_err(&file, e))?;
-        writer.write(&batch).map_err(|e| pq_err(&file, e))?;
-        writer.close().map_err(|e| pq_err(&file, e))?;
-        Ok(())
-    })
+    write_batch(path, &file, schema, &batch)
 }

@@ -102,11 +102,7 @@ impl Default for BrokerSettings {
 impl BrokerSettings {
     /// The validated engine configuration under `profile`.
     pub fn config(&self, profile: Profile) -> Result<BrokerConfig, ApiError> {
-        let commission = match (self.commission, self.commission_fixed) {
-            (0.0, 0.0) => Commission::None,
-            (rate, 0.0) => Commission::Relative(rate),
-            (rate, fixed) => Commission::FixedPlusRelative { fixed, rate },
-        };
+        let commission = Commission::from_parts(self.commission, self.commission_fixed);
         let cfg = BrokerConfig {
             cash: self.cash,
             commission,
@@ -323,6 +319,14 @@ fn param_text(name: &str, v: &Value) -> Result<String, ApiError> {
     }
 }
 
+/// The strategy's parameters as `name=value` text, as the CLI's `--param` gives them.
+fn param_texts(s: &StrategyRef) -> Result<Vec<(String, String)>, ApiError> {
+    s.params
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), param_text(k, v)?)))
+        .collect()
+}
+
 fn strategy(name: &str) -> Result<&'static StrategyInfo, ApiError> {
     backtide_models::find_strategy(name).map_err(|e| engine_error(&e, &PARAMS_AT))
 }
@@ -331,12 +335,7 @@ fn strategy(name: &str) -> Result<&'static StrategyInfo, ApiError> {
 pub(crate) fn prepare_backtest(r: &BacktestRequest) -> Result<PreparedBacktest, ApiError> {
     let info = strategy(&r.strategy.name)?;
     let profile = Profile::from(r.profile);
-    let texts: Vec<(String, String)> = r
-        .strategy
-        .params
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), param_text(k, v)?)))
-        .collect::<Result<_, ApiError>>()?;
+    let texts = param_texts(&r.strategy)?;
     let pairs = profile.strategy_defaults(
         info,
         texts
@@ -420,12 +419,7 @@ pub(crate) fn prepare_sweep(
     if !problems.is_empty() {
         return Err(ApiError::Invalid(problems));
     }
-    let texts: Vec<(String, String)> = r
-        .strategy
-        .params
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), param_text(k, v)?)))
-        .collect::<Result<_, ApiError>>()?;
+    let texts = param_texts(&r.strategy)?;
     let fixed: Vec<(String, String)> = profile
         .strategy_defaults(
             info,
@@ -474,13 +468,8 @@ pub(crate) fn prepare_sweep(
             Method::Random { samples, seed }
         }
     };
-    if r.pbo_blocks != 0 && (!r.pbo_blocks.is_multiple_of(2) || !(2..=24).contains(&r.pbo_blocks)) {
-        return Err(ApiError::invalid(
-            &["body", "pbo_blocks"],
-            "expected an even number from 2 to 24 (or 0 to turn the checks off)",
-            "value_error",
-        ));
-    }
+    backtide_core::sweep::overfitting::check_blocks(r.pbo_blocks)
+        .map_err(|m| ApiError::invalid(&["body", "pbo_blocks"], m, "value_error"))?;
     let walk_forward = match &r.walk_forward {
         None => None,
         Some(w) => {

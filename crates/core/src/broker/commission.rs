@@ -30,6 +30,21 @@ pub enum Commission {
     Custom(Arc<dyn CommissionModel>),
 }
 
+impl Commission {
+    /// The schedule for a relative `rate` plus a `fixed` amount per fill, as the CLI's
+    /// `--commission`/`--commission-fixed` and the service's `commission`/`commission_fixed`
+    /// give them: `None` when both are zero.
+    pub fn from_parts(rate: f64, fixed: f64) -> Commission {
+        if fixed == 0.0 && rate == 0.0 {
+            Commission::None
+        } else if fixed == 0.0 {
+            Commission::Relative(rate)
+        } else {
+            Commission::FixedPlusRelative { fixed, rate }
+        }
+    }
+}
+
 impl std::fmt::Debug for Commission {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

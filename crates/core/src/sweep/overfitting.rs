@@ -348,6 +348,16 @@ pub fn overfitting_report(profiles: &[ReturnProfile], best: &ReturnProfile) -> O
     }
 }
 
+/// Checks a number of CSCV blocks: even, from 2 to 24, or 0 for no overfitting checks.
+/// Returns what was expected otherwise.
+pub fn check_blocks(blocks: usize) -> Result<(), &'static str> {
+    if blocks == 0 || (blocks.is_multiple_of(2) && (2..=24).contains(&blocks)) {
+        Ok(())
+    } else {
+        Err("expected an even number from 2 to 24 (or 0 to turn the checks off)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
