@@ -164,7 +164,30 @@ pub fn scores(
 
 impl SignalStrategy for ModelStrategy {
     fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error> {
-        let y = self.scores(ctx.bars())?;
+        // In a sweep the outputs depend only on the model and the spec, not on the swept
+        // thresholds: compute them once and share them between combinations.
+        let key = format!(
+            "onnx_model:{}|{}",
+            self.model.display(),
+            self.features.display()
+        );
+        let bars = ctx.bars();
+        let mut failed = None;
+        let shared = ctx.shared(&key, || {
+            self.scores(bars).unwrap_or_else(|e| {
+                failed = Some(e);
+                Vec::new()
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let y: Vec<f64> = if shared.len() == bars.len() {
+            shared.to_vec()
+        } else {
+            // A failure cached an empty entry: compute again for the error.
+            self.scores(bars)?
+        };
         let s = self.decide(&y);
         ctx.indicator("model output", y);
         Ok(s)

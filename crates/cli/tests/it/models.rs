@@ -147,3 +147,57 @@ fn features_export_with_a_clearly_named_label() {
     ]);
     assert!(std::fs::read(&pq).unwrap().starts_with(b"PAR1"));
 }
+
+/// A threshold sweep shares the model's outputs between combinations (one inference) and
+/// gives each combination the result of its own run.
+#[test]
+fn threshold_sweep_equals_single_runs() {
+    let (model, spec) = (fixture("tiny.onnx"), fixture("tiny.features.json"));
+    let (m, f) = (format!("model={model}"), format!("features={spec}"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.json");
+    backtide(&[
+        "sweep",
+        "--data",
+        "sample:GOOG",
+        "--strategy",
+        "onnx_model",
+        "--param",
+        &m,
+        "--param",
+        &f,
+        "--grid",
+        "enter=0.5,0.6",
+        "--grid",
+        "exit=0.4,0.45",
+        "--pbo-blocks",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let sweep: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let combos = sweep["combos"].as_array().unwrap();
+    assert_eq!(combos.len(), 4);
+    for c in combos {
+        let enter = format!("enter={}", c["params"]["enter"]);
+        let exit = format!("exit={}", c["params"]["exit"]);
+        let run: Value = serde_json::from_str(&backtide(&[
+            "run",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "onnx_model",
+            "--param",
+            &m,
+            "--param",
+            &f,
+            "--param",
+            &enter,
+            "--param",
+            &exit,
+            "--json",
+        ]))
+        .unwrap();
+        assert_eq!(c["stats"], run["stats"], "{enter} {exit}");
+    }
+}
