@@ -254,6 +254,52 @@ async fn invalid_requests_name_the_field() {
         .await
         .unwrap();
     assert_eq!(r.status(), 422);
+    // A broken Parquet file: 422, and nothing of it left in the datasets folder.
+    let before = std::fs::read_dir(srv.data_dir().join("datasets"))
+        .unwrap()
+        .count();
+    let r = srv
+        .http
+        .post(srv.url("/v1/datasets?name=broken"))
+        .body(b"PAR1 this is not parquet".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["detail"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("broken (upload)"),
+        "{v}"
+    );
+    let after = std::fs::read_dir(srv.data_dir().join("datasets"))
+        .unwrap()
+        .count();
+    assert_eq!(before, after);
+    // A valid Parquet file is stored.
+    let pq = srv.data_dir().join("goog.parquet");
+    backtide_data::write_parquet(&backtide_data::sample("GOOG").unwrap(), &pq).unwrap();
+    let r = srv
+        .http
+        .post(srv.url("/v1/datasets?name=goog-pq"))
+        .body(std::fs::read(&pq).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["format"].as_str(), v["rows"].as_u64()),
+        (Some("parquet"), Some(2148))
+    );
+    assert_eq!(
+        std::fs::read_dir(srv.data_dir().join("datasets"))
+            .unwrap()
+            .count(),
+        after + 1
+    );
     srv.stop().await;
 }
 
