@@ -183,6 +183,16 @@ pub(crate) fn engine_error(e: &backtide_core::Error, params_at: &[&str]) -> ApiE
     }
 }
 
+/// A body that could not be read: 413 when it is over the limit, else 422 at `loc` (`kind`
+/// says how). Every body extractor's rejection goes through here.
+pub(crate) fn unreadable(status: StatusCode, text: String, loc: &[&str], kind: &str) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge("request body is over the configured limit".into())
+    } else {
+        ApiError::invalid(loc, text, kind)
+    }
+}
+
 /// A JSON body extractor whose rejections use [`ApiError`]'s shapes: a syntax error names
 /// the line and column, a type error the JSON path (`["body", "broker", "cash"]`).
 pub(crate) struct ApiJson<T>(pub T);
@@ -197,13 +207,7 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::TooLarge("request body is over the configured limit".into())
-                } else {
-                    ApiError::invalid(&["body"], e.body_text(), "body_unreadable")
-                }
-            })?;
+            .map_err(|e| unreadable(e.status(), e.body_text(), &["body"], "body_unreadable"))?;
         parse_json(&bytes).map(ApiJson)
     }
 }

@@ -147,6 +147,15 @@ pub struct JobRow {
     pub finished_at: Option<String>,
 }
 
+impl JobRow {
+    /// True when a result was written: it succeeded, or it was cancelled after writing
+    /// the part that finished (a cancelled sweep).
+    pub fn has_result(&self) -> bool {
+        self.state == JobState::Succeeded
+            || (self.state == JobState::Cancelled && self.result_digest.is_some())
+    }
+}
+
 /// What a cancel request did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CancelOutcome {

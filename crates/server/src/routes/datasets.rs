@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::datasets::ingest;
-use crate::error::{ApiError, MessageBody, ValidationBody};
+use crate::error::{ApiError, MessageBody, ValidationBody, unreadable};
 use crate::store::{Dataset, DeleteOutcome};
 
 pub(super) fn router() -> Router<AppState> {
@@ -25,10 +25,6 @@ pub(super) fn router() -> Router<AppState> {
 pub(crate) struct UploadQuery {
     /// Name to list the dataset under (default: the multipart file name).
     name: Option<String>,
-}
-
-fn too_large() -> ApiError {
-    ApiError::TooLarge("request body is over the configured limit".into())
 }
 
 /// Upload a CSV or Parquet file of bars.
@@ -63,21 +59,15 @@ pub(crate) async fn upload_dataset(
             .await
             .map_err(|e| ApiError::invalid(&["body"], e.body_text(), "value_error"))?;
         let mut found = None;
-        while let Some(field) = form.next_field().await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                too_large()
-            } else {
-                ApiError::invalid(&["body"], e.body_text(), "value_error")
-            }
-        })? {
+        while let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|e| unreadable(e.status(), e.body_text(), &["body"], "value_error"))?
+        {
             if field.name() == Some("file") {
                 let name = field.file_name().map(str::to_string);
                 let data = field.bytes().await.map_err(|e| {
-                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                        too_large()
-                    } else {
-                        ApiError::invalid(&["body", "file"], e.body_text(), "value_error")
-                    }
+                    unreadable(e.status(), e.body_text(), &["body", "file"], "value_error")
                 })?;
                 found = Some((data, name));
                 break;
@@ -91,26 +81,12 @@ pub(crate) async fn upload_dataset(
             )
         })?
     } else {
-        let b = Bytes::from_request(req, &state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                too_large()
-            } else {
-                ApiError::invalid(&["body"], e.body_text(), "value_error")
-            }
-        })?;
+        let b = Bytes::from_request(req, &state)
+            .await
+            .map_err(|e| unreadable(e.status(), e.body_text(), &["body"], "value_error"))?;
         (b, None)
     };
-    let name = q
-        .name
-        .or_else(|| file_name.map(|f| f.rsplit_once('.').map_or(f.clone(), |(s, _)| s.to_string())))
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| {
-            ApiError::invalid(
-                &["query", "name"],
-                "give the dataset a name: ?name=NAME",
-                "missing",
-            )
-        })?;
+    let name = super::upload_name(q.name, file_name, "dataset")?;
     let dir = state.config.data_dir.clone();
     let max_bars = state.config.max_bars;
     let dataset = tokio::task::spawn_blocking(move || ingest(&dir, &name, &bytes, max_bars))

@@ -78,8 +78,7 @@ pub(crate) struct JobView {
 impl JobView {
     fn new(row: JobRow, live_progress: Option<f64>) -> JobView {
         let url = format!("/v1/jobs/{}", row.id);
-        let has_result = matches!(row.state, JobState::Succeeded)
-            || (row.state == JobState::Cancelled && row.result_digest.is_some());
+        let has_result = row.has_result();
         JobView {
             result_url: has_result.then(|| format!("{url}/result")),
             url,
@@ -561,9 +560,7 @@ async fn read_result(
 
 async fn finished(state: &AppState, id: &str) -> Result<JobRow, ApiError> {
     let row = job_row(state, id).await?;
-    let has_result = row.state == JobState::Succeeded
-        || (row.state == JobState::Cancelled && row.result_digest.is_some());
-    if !has_result {
+    if !row.has_result() {
         return Err(ApiError::Conflict(format!(
             "job `{id}` is {} and has no result{}",
             row.state.as_str(),

@@ -70,6 +70,25 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The name an upload is stored under: `?name=`, else the uploaded file's name without its
+/// extension.
+fn upload_name(
+    given: Option<String>,
+    file_name: Option<String>,
+    what: &str,
+) -> Result<String, ApiError> {
+    given
+        .or_else(|| file_name.map(|f| f.rsplit_once('.').map_or(f.clone(), |(s, _)| s.to_string())))
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                &["query", "name"],
+                format!("give the {what} a name: ?name=NAME"),
+                "missing",
+            )
+        })
+}
+
 /// Records each request's latency by route template and status.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::error::{ApiError, MessageBody, ValidationBody};
+use crate::error::{ApiError, MessageBody, ValidationBody, unreadable};
 use crate::spec::model_dir;
 use crate::store::{Model, now_iso};
 
@@ -126,25 +126,19 @@ pub(crate) async fn upload_model(
     })?;
     let (mut model, mut spec, mut file_name) = (None, None, None);
     loop {
-        let field = form.next_field().await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge("request body is over the configured limit".into())
-            } else {
-                ApiError::invalid(&["body"], e.body_text(), "value_error")
-            }
-        })?;
+        let field = form
+            .next_field()
+            .await
+            .map_err(|e| unreadable(e.status(), e.body_text(), &["body"], "value_error"))?;
         let Some(field) = field else { break };
         let name = field.name().unwrap_or("").to_string();
         if name == "model" {
             file_name = field.file_name().map(str::to_string);
         }
-        let bytes = field.bytes().await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge("request body is over the configured limit".into())
-            } else {
-                ApiError::invalid(&["body", &name], e.body_text(), "value_error")
-            }
-        })?;
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| unreadable(e.status(), e.body_text(), &["body", &name], "value_error"))?;
         match name.as_str() {
             "model" => model = Some(bytes),
             "features" => spec = Some(bytes),
@@ -166,17 +160,7 @@ pub(crate) async fn upload_model(
         )
     })?;
     let spec = String::from_utf8(spec.to_vec()).map_err(|_| bad("features", "not UTF-8 text"))?;
-    let name = q
-        .name
-        .or_else(|| file_name.map(|f| f.rsplit_once('.').map_or(f.clone(), |(s, _)| s.to_string())))
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| {
-            ApiError::invalid(
-                &["query", "name"],
-                "give the model a name: ?name=NAME",
-                "missing",
-            )
-        })?;
+    let name = super::upload_name(q.name, file_name, "model")?;
     let st = state.clone();
     let stored = tokio::task::spawn_blocking(move || store_model(&st, &name, &model, &spec))
         .await
