@@ -90,6 +90,21 @@ pub fn run_with_cache(
     }
 }
 
+/// Writes `equity_at(close[k])` into `out[k]` while it stays positive; returns how many
+/// bars were written (a non-positive equity is left for `next_bar`, which liquidates and
+/// stops, as on any bar).
+#[inline]
+fn fill_equity(out: &mut [f64], close: &[f64], equity_at: impl Fn(f64) -> f64) -> usize {
+    for (k, (o, &c)) in out.iter_mut().zip(close).enumerate() {
+        let e = equity_at(c);
+        if e <= 0.0 {
+            return k;
+        }
+        *o = e;
+    }
+    out.len()
+}
+
 fn run_units(
     bars: &Bars,
     strategy: &mut dyn Strategy,
@@ -151,15 +166,22 @@ fn run_units(
         // pending: only equity changes, computed exactly as `next_bar` computes it.
         let idle_to = strategy.idle_until(i).min(n);
         if idle_to > i && broker.orders.is_empty() {
-            let close = bars.close();
-            while i < idle_to {
-                let e = broker.equity(close[i]);
-                if e <= 0.0 {
-                    break; // let next_bar liquidate and stop, as on any bar
+            let close = &bars.close()[..idle_to];
+            let from = i;
+            i = match broker.trades.as_slice() {
+                // Flat: equity is the cash on every bar.
+                [] if broker.cash > 0.0 => {
+                    equity[i..idle_to].fill(broker.cash);
+                    idle_to - i
                 }
-                broker.i = i;
-                equity[i] = e;
-                i += 1;
+                // One trade (the usual case): the same sum as `Broker::equity`, inlined.
+                [t] => fill_equity(&mut equity[i..idle_to], &close[i..], |c| {
+                    broker.cash + t.pl_at(c)
+                }),
+                _ => fill_equity(&mut equity[i..idle_to], &close[i..], |c| broker.equity(c)),
+            } + from;
+            if i > from {
+                broker.i = i - 1;
             }
         }
     }

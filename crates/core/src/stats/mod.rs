@@ -223,14 +223,92 @@ fn geometric_mean(r: &[f64]) -> f64 {
 fn ln_ratio(b: f64, a: f64) -> f64 {
     let s = (b - a) / (b + a);
     if s.abs() < 0.05 {
-        let t = s * s;
-        let poly = 1.0
-            + t * (1.0 / 3.0
-                + t * (1.0 / 5.0
-                    + t * (1.0 / 7.0 + t * (1.0 / 9.0 + t * (1.0 / 11.0 + t * (1.0 / 13.0))))));
-        2.0 * s * poly
+        2.0 * s * ln_ratio_series(s * s)
     } else {
         (b / a).ln()
+    }
+}
+
+/// `1 + t/3 + t²/5 + … + t⁶/13`, the series of [`ln_ratio`] in `t = s²`.
+#[inline]
+fn ln_ratio_series(t: f64) -> f64 {
+    1.0 + t
+        * (1.0 / 3.0
+            + t * (1.0 / 5.0
+                + t * (1.0 / 7.0 + t * (1.0 / 9.0 + t * (1.0 / 11.0 + t * (1.0 / 13.0))))))
+}
+
+/// Bars per block of market returns when they are computed on the fly (a multiple of
+/// [`LANES`], so blocks keep the lanes of [`log_return_cov`]).
+const COV_BLOCK: usize = 256;
+
+/// Independent partial sums of the covariance: bar `k`'s term goes to lane `k % LANES`,
+/// which lets the compiler run the lanes side by side in vector registers.
+const LANES: usize = 4;
+
+/// `Σ ln(e[k+1]/e[k])·y[k]`, summed lane by lane ([`LANES`]).
+#[derive(Default)]
+struct CovSum {
+    lanes: [f64; LANES],
+}
+
+impl CovSum {
+    /// Adds the terms of `equity` (one longer than `y`) whose first bar is a multiple of
+    /// [`LANES`] bars after the first bar of the first call.
+    #[inline]
+    fn add(&mut self, equity: &[f64], y: &[f64]) {
+        debug_assert_eq!(equity.len(), y.len() + 1);
+        let whole = y.len() / LANES * LANES;
+        for (k, ys) in y[..whole].chunks_exact(LANES).enumerate() {
+            let e = &equity[k * LANES..k * LANES + LANES + 1];
+            // The series of `ln_ratio` without its branch, for every lane at once; a
+            // block with a large move (or a zero or non-finite equity) is redone exactly.
+            let mut x = [0.0f64; LANES];
+            let mut near = true;
+            for j in 0..LANES {
+                let (a, b) = (e[j], e[j + 1]);
+                let s = (b - a) / (b + a);
+                near &= s.abs() < 0.05;
+                x[j] = 2.0 * s * ln_ratio_series(s * s);
+            }
+            if !near {
+                for j in 0..LANES {
+                    x[j] = log_step(e[j], e[j + 1]);
+                }
+            }
+            for j in 0..LANES {
+                self.lanes[j] += x[j] * ys[j];
+            }
+        }
+        for (j, &yj) in y[whole..].iter().enumerate() {
+            let k = whole + j;
+            self.lanes[j] += log_step(equity[k], equity[k + 1]) * yj;
+        }
+    }
+
+    fn total(&self) -> f64 {
+        (self.lanes[0] + self.lanes[1]) + (self.lanes[2] + self.lanes[3])
+    }
+}
+
+/// `Σ ln(e[k+1]/e[k])·m[k]` over a whole equity curve and its centred market returns.
+fn log_return_cov(equity: &[f64], market: &[f64]) -> f64 {
+    let mut cov = CovSum::default();
+    let n = equity.len().min(market.len() + 1);
+    if n > 1 {
+        cov.add(&equity[..n], &market[..n - 1]);
+    }
+    cov.total()
+}
+
+/// One bar's log return of equity: 0 for unchanged equity (without a logarithm), else
+/// [`ln_ratio`].
+#[inline]
+fn log_step(a: f64, b: f64) -> f64 {
+    if a == b && b != 0.0 {
+        0.0
+    } else {
+        ln_ratio(b, a)
     }
 }
 
@@ -366,36 +444,40 @@ pub fn compute_with(
     let (start, end) = (time[0], time[n - 1]);
     let duration = end - start;
 
-    // Drawdown and beta in one pass over equity.
-    //
+    // Beta = cov(Δlog equity, Δlog close) / var(Δlog close). With the market returns centred
+    // once per bar series (`ctx`), the covariance is Σ x·ỹ (Σ ỹ = 0). A non-finite x (equity
+    // at 0) makes beta NaN, as numpy's covariance does: the sum is then non-finite too.
+    let cov = match &ctx.market_centered {
+        Some(m) => log_return_cov(equity, m),
+        None => {
+            // One run: the market returns in stack blocks (no per-bar vector), summed in the
+            // same lanes as a sweep's so both give the same bits.
+            let mut cov = CovSum::default();
+            let mut y = [0.0f64; COV_BLOCK];
+            let mut k = 0;
+            while k + 1 < n {
+                let m = COV_BLOCK.min(n - 1 - k);
+                for (j, v) in y[..m].iter_mut().enumerate() {
+                    *v = (close[k + j + 1] / close[k + j]).ln() - ctx.market_mean;
+                }
+                cov.add(&equity[k..k + m + 1], &y[..m]);
+                k += m;
+            }
+            cov.total()
+        }
+    };
+    let finite = cov.is_finite();
+
     // Drawdown: dd = 1 − e/peak is 0 exactly when e is at its running peak; a period runs
     // between consecutive such bars (the last bar closing the final one). Within a period the
     // peak is fixed, so its depth is 1 − min(e)/peak: rounding is monotone, so this is the
     // largest per-bar dd bit for bit, at one division per period instead of one per bar.
-    //
-    // Beta = cov(Δlog equity, Δlog close) / var(Δlog close). With the market returns centred
-    // once per bar series (`ctx`), the covariance is Σ x·ỹ (Σ ỹ = 0). Unchanged equity gives
-    // x = ln 1 = 0 without calling ln. A non-finite x (equity at 0) makes beta NaN, as
-    // numpy's covariance does.
     let (mut peak, mut low, mut last_zero) = (f64::NEG_INFINITY, f64::INFINITY, 0usize);
     let (mut dd_durations, mut dd_peaks) = (Vec::new(), Vec::new());
     let mut max_dd = 0.0f64;
-    let (mut cov, mut finite, mut prev) = (0.0f64, true, f64::NAN);
-    for (i, &e) in equity.iter().enumerate() {
-        if i > 0 {
-            let x = if prev == e && e != 0.0 {
-                0.0
-            } else {
-                ln_ratio(e, prev)
-            };
-            finite &= x.is_finite();
-            let y = match &ctx.market_centered {
-                Some(m) => m[i - 1],
-                None => (close[i] / close[i - 1]).ln() - ctx.market_mean,
-            };
-            cov += x * y;
-        }
-        prev = e;
+    let mut i = 0;
+    while i < n {
+        let e = equity[i];
         if e >= peak {
             if i > last_zero + 1 {
                 let depth = 1.0 - low / peak;
@@ -406,8 +488,23 @@ pub fn compute_with(
             peak = e;
             last_zero = i;
             low = f64::INFINITY;
+            i += 1;
         } else {
+            // Below the peak: most bars are. Runs of bars wholly below it are taken four
+            // at a time in four running minima (a minimum does not depend on the order).
             low = low.min(e);
+            i += 1;
+            let mut lanes = [low; 4];
+            while let Some(c) = equity.get(i..i + 4) {
+                if (c[0] >= peak) | (c[1] >= peak) | (c[2] >= peak) | (c[3] >= peak) {
+                    break;
+                }
+                for (l, &v) in lanes.iter_mut().zip(c) {
+                    *l = if v < *l { v } else { *l };
+                }
+                i += 4;
+            }
+            low = lanes[0].min(lanes[1]).min(lanes[2].min(lanes[3]));
         }
     }
     // Still below the peak at the end: the last bar closes the final period (if it spans
