@@ -3,7 +3,6 @@
 use crate::bars::Bars;
 use crate::broker::{Broker, BrokerConfig, ClosedTrade};
 use crate::error::Error;
-use crate::indicators::first_valid;
 use crate::strategy::{Context, IndicatorCache, Init, Strategy};
 
 /// A trade still open when the data ran out.
@@ -60,6 +59,19 @@ pub fn run_with_cache(
     cfg: &BrokerConfig,
     cache: Option<&IndicatorCache>,
 ) -> Result<RunResult, Error> {
+    run_reusing(bars, strategy, cfg, cache, Vec::new())
+}
+
+/// [`run_with_cache`] writing the equity curve into `equity` (its contents are replaced):
+/// a sweep hands each run the previous run's curve, so it allocates no new memory per
+/// combination.
+pub fn run_reusing(
+    bars: &Bars,
+    strategy: &mut dyn Strategy,
+    cfg: &BrokerConfig,
+    cache: Option<&IndicatorCache>,
+    equity: Vec<f64>,
+) -> Result<RunResult, Error> {
     cfg.validate()?;
     if bars.is_empty() {
         return Err(Error::TooFewBars { needed: 1, got: 0 });
@@ -70,7 +82,7 @@ pub fn run_with_cache(
             // back: backtesting.py's FractionalBacktest, and the same last bits.
             let scaled = bars.scaled_prices(unit);
             // The cache is keyed by series name, not data: scaled prices get no cache.
-            let mut res = run_units(&scaled, strategy, cfg, None)?;
+            let mut res = run_units(&scaled, strategy, cfg, None, equity)?;
             for t in &mut res.trades {
                 t.size *= unit;
                 t.entry_price /= unit;
@@ -86,7 +98,7 @@ pub fn run_with_cache(
             }
             Ok(res)
         }
-        _ => run_units(bars, strategy, cfg, cache),
+        _ => run_units(bars, strategy, cfg, cache, equity),
     }
 }
 
@@ -110,6 +122,7 @@ fn run_units(
     strategy: &mut dyn Strategy,
     cfg: &BrokerConfig,
     cache: Option<&IndicatorCache>,
+    mut equity: Vec<f64>,
 ) -> Result<RunResult, Error> {
     let n = bars.len();
     let mut init = Init::new(bars, cache);
@@ -118,16 +131,14 @@ fn run_units(
     // backtesting.py takes argmin of isnan: an all-NaN indicator counts as warm at 0.
     let warmup = indicators
         .iter()
-        .map(|(_, v)| {
-            let f = first_valid(v);
-            if f == v.len() { 0 } else { f }
-        })
+        .map(|r| if r.first_valid == n { 0 } else { r.first_valid })
         .max()
         .unwrap_or(0);
     let start = 1 + warmup;
 
     let mut broker = Broker::new(cfg.clone());
-    let mut equity = vec![f64::NAN; n];
+    equity.clear();
+    equity.resize(n, f64::NAN);
     let mut out_of_money = false;
     let mut completed = true;
     let mut i = start;
@@ -237,7 +248,7 @@ fn run_units(
         equity,
         warnings,
         warmup,
-        indicator_names: indicators.into_iter().map(|(name, _)| name).collect(),
+        indicator_names: indicators.into_iter().map(|r| r.name).collect(),
         out_of_money,
     })
 }

@@ -44,7 +44,7 @@ pub use broker::{
     BrokerConfig, ClosedTrade, Commission, CommissionModel, FULL_EQUITY, Order, OrderId,
     OrderRequest, Trade, TradeId,
 };
-pub use engine::{OpenTrade, RunResult, run, run_with_cache};
+pub use engine::{OpenTrade, RunResult, run, run_reusing, run_with_cache};
 pub use error::{BarRule, BarsError, Error};
 pub use profile::Profile;
 pub use stats::Stats;

@@ -238,9 +238,9 @@ fn ln_ratio_series(t: f64) -> f64 {
                 + t * (1.0 / 7.0 + t * (1.0 / 9.0 + t * (1.0 / 11.0 + t * (1.0 / 13.0))))))
 }
 
-/// Bars per block of market returns when they are computed on the fly (a multiple of
-/// [`LANES`], so blocks keep the lanes of [`log_return_cov`]).
-const COV_BLOCK: usize = 256;
+/// Bars per block of the statistics' walk over equity (a multiple of [`LANES`], so every
+/// block starts on lane 0 and the sums do not depend on how the walk is cut).
+const COV_BLOCK: usize = 2048;
 
 /// Independent partial sums of the covariance: bar `k`'s term goes to lane `k % LANES`,
 /// which lets the compiler run the lanes side by side in vector registers.
@@ -258,31 +258,58 @@ impl CovSum {
     #[inline]
     fn add(&mut self, equity: &[f64], y: &[f64]) {
         debug_assert_eq!(equity.len(), y.len() + 1);
-        let whole = y.len() / LANES * LANES;
-        for (k, ys) in y[..whole].chunks_exact(LANES).enumerate() {
-            let e = &equity[k * LANES..k * LANES + LANES + 1];
-            // The series of `ln_ratio` without its branch, for every lane at once; a
-            // block with a large move (or a zero or non-finite equity) is redone exactly.
-            let mut x = [0.0f64; LANES];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above), all `add_avx2` requires.
+            #[allow(unsafe_code, reason = "measured hot kernel: runtime CPU dispatch")]
+            unsafe {
+                self.add_avx2(equity, y)
+            };
+            return;
+        }
+        self.add_lanes(equity, y);
+    }
+
+    /// [`CovSum::add_lanes`] compiled for AVX2: four lanes in one register. No FMA, so
+    /// every operation rounds as in the portable build and the result is the same.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn add_avx2(&mut self, equity: &[f64], y: &[f64]) {
+        self.add_lanes(equity, y);
+    }
+
+    #[inline(always)]
+    fn add_lanes(&mut self, equity: &[f64], y: &[f64]) {
+        // Two lane groups per step, added in order, so the sums are those of one group a step.
+        const STEP: usize = 2 * LANES;
+        let whole = y.len() / STEP * STEP;
+        for (k, ys) in y[..whole].chunks_exact(STEP).enumerate() {
+            let e = &equity[k * STEP..k * STEP + STEP + 1];
+            // The series of `ln_ratio` without its branch, for every term at once; a
+            // step with a large move (or a zero or non-finite equity) is redone exactly.
+            let mut x = [0.0f64; STEP];
             let mut near = true;
-            for j in 0..LANES {
+            for j in 0..STEP {
                 let (a, b) = (e[j], e[j + 1]);
                 let s = (b - a) / (b + a);
                 near &= s.abs() < 0.05;
                 x[j] = 2.0 * s * ln_ratio_series(s * s);
             }
             if !near {
-                for j in 0..LANES {
+                for j in 0..STEP {
                     x[j] = log_step(e[j], e[j + 1]);
                 }
             }
             for j in 0..LANES {
                 self.lanes[j] += x[j] * ys[j];
             }
+            for j in 0..LANES {
+                self.lanes[j] += x[LANES + j] * ys[LANES + j];
+            }
         }
         for (j, &yj) in y[whole..].iter().enumerate() {
             let k = whole + j;
-            self.lanes[j] += log_step(equity[k], equity[k + 1]) * yj;
+            self.lanes[k % LANES] += log_step(equity[k], equity[k + 1]) * yj;
         }
     }
 
@@ -291,14 +318,76 @@ impl CovSum {
     }
 }
 
-/// `Σ ln(e[k+1]/e[k])·m[k]` over a whole equity curve and its centred market returns.
-fn log_return_cov(equity: &[f64], market: &[f64]) -> f64 {
-    let mut cov = CovSum::default();
-    let n = equity.len().min(market.len() + 1);
-    if n > 1 {
-        cov.add(&equity[..n], &market[..n - 1]);
+/// Drawdown periods, fed equity block by block.
+///
+/// dd = 1 − e/peak is 0 exactly when e is at its running peak; a period runs between
+/// consecutive such bars (the last bar closing the final one). Within a period the peak is
+/// fixed, so its depth is 1 − min(e)/peak: rounding is monotone, so this is the largest
+/// per-bar dd bit for bit, at one division per period instead of one per bar.
+struct Drawdowns {
+    peak: f64,
+    /// Lowest equity since the peak (infinite at the peak).
+    low: f64,
+    /// Bar of the current peak.
+    last_zero: usize,
+    /// Each finished period's length, ns, and depth.
+    durations: Vec<i64>,
+    depths: Vec<f64>,
+    /// Deepest finished period.
+    max: f64,
+}
+
+impl Default for Drawdowns {
+    fn default() -> Self {
+        Drawdowns {
+            peak: f64::NEG_INFINITY,
+            low: f64::INFINITY,
+            last_zero: 0,
+            durations: Vec::new(),
+            depths: Vec::new(),
+            max: 0.0,
+        }
     }
-    cov.total()
+}
+
+impl Drawdowns {
+    /// Feeds the equity of bars `from..from + equity.len()`.
+    fn feed(&mut self, equity: &[f64], from: usize, time: &[TimestampNs]) {
+        let mut i = 0;
+        while i < equity.len() {
+            let e = equity[i];
+            if e >= self.peak {
+                let bar = from + i;
+                if bar > self.last_zero + 1 {
+                    let depth = 1.0 - self.low / self.peak;
+                    self.max = self.max.max(depth);
+                    self.durations.push(time[bar] - time[self.last_zero]);
+                    self.depths.push(depth);
+                }
+                self.peak = e;
+                self.last_zero = bar;
+                self.low = f64::INFINITY;
+                i += 1;
+            } else {
+                // Below the peak: most bars are. Runs of bars wholly below it are taken
+                // four at a time in four running minima (a minimum does not depend on the
+                // order).
+                let peak = self.peak;
+                let mut lanes = [self.low.min(e); 4];
+                i += 1;
+                while let Some(c) = equity.get(i..i + 4) {
+                    if (c[0] >= peak) | (c[1] >= peak) | (c[2] >= peak) | (c[3] >= peak) {
+                        break;
+                    }
+                    for (l, &v) in lanes.iter_mut().zip(c) {
+                        *l = if v < *l { v } else { *l };
+                    }
+                    i += 4;
+                }
+                self.low = lanes[0].min(lanes[1]).min(lanes[2].min(lanes[3]));
+            }
+        }
+    }
 }
 
 /// One bar's log return of equity: 0 for unchanged equity (without a logarithm), else
@@ -447,66 +536,46 @@ pub fn compute_with(
     // Beta = cov(Δlog equity, Δlog close) / var(Δlog close). With the market returns centred
     // once per bar series (`ctx`), the covariance is Σ x·ỹ (Σ ỹ = 0). A non-finite x (equity
     // at 0) makes beta NaN, as numpy's covariance does: the sum is then non-finite too.
-    let cov = match &ctx.market_centered {
-        Some(m) => log_return_cov(equity, m),
-        None => {
-            // One run: the market returns in stack blocks (no per-bar vector), summed in the
-            // same lanes as a sweep's so both give the same bits.
-            let mut cov = CovSum::default();
-            let mut y = [0.0f64; COV_BLOCK];
-            let mut k = 0;
-            while k + 1 < n {
-                let m = COV_BLOCK.min(n - 1 - k);
-                for (j, v) in y[..m].iter_mut().enumerate() {
-                    *v = (close[k + j + 1] / close[k + j]).ln() - ctx.market_mean;
+    // Beta = cov(Δlog equity, Δlog close) / var(Δlog close). With the market returns centred
+    // once per bar series (`ctx`), the covariance is Σ x·ỹ (Σ ỹ = 0). A non-finite x (equity
+    // at 0) makes beta NaN, as numpy's covariance does: the sum is then non-finite too.
+    //
+    // Both that sum and the drawdowns walk the equity block by block, so the second reads
+    // a block the first has just brought into cache.
+    let mut cov = CovSum::default();
+    let mut dd = Drawdowns::default();
+    let mut y = [0.0f64; COV_BLOCK];
+    let mut k = 0;
+    while k < n {
+        let end = (k + COV_BLOCK).min(n);
+        // Terms k..m pair bar t with bar t + 1.
+        let m = end.min(n - 1);
+        if m > k {
+            let ys = match &ctx.market_centered {
+                Some(market) => &market[k..m],
+                None => {
+                    // One run: the market returns computed per block (no per-bar vector).
+                    for (j, v) in y[..m - k].iter_mut().enumerate() {
+                        *v = (close[k + j + 1] / close[k + j]).ln() - ctx.market_mean;
+                    }
+                    &y[..m - k]
                 }
-                cov.add(&equity[k..k + m + 1], &y[..m]);
-                k += m;
-            }
-            cov.total()
+            };
+            cov.add(&equity[k..=m], ys);
         }
-    };
-    let finite = cov.is_finite();
-
-    // Drawdown: dd = 1 − e/peak is 0 exactly when e is at its running peak; a period runs
-    // between consecutive such bars (the last bar closing the final one). Within a period the
-    // peak is fixed, so its depth is 1 − min(e)/peak: rounding is monotone, so this is the
-    // largest per-bar dd bit for bit, at one division per period instead of one per bar.
-    let (mut peak, mut low, mut last_zero) = (f64::NEG_INFINITY, f64::INFINITY, 0usize);
-    let (mut dd_durations, mut dd_peaks) = (Vec::new(), Vec::new());
-    let mut max_dd = 0.0f64;
-    let mut i = 0;
-    while i < n {
-        let e = equity[i];
-        if e >= peak {
-            if i > last_zero + 1 {
-                let depth = 1.0 - low / peak;
-                max_dd = max_dd.max(depth);
-                dd_durations.push(time[i] - time[last_zero]);
-                dd_peaks.push(depth);
-            }
-            peak = e;
-            last_zero = i;
-            low = f64::INFINITY;
-            i += 1;
-        } else {
-            // Below the peak: most bars are. Runs of bars wholly below it are taken four
-            // at a time in four running minima (a minimum does not depend on the order).
-            low = low.min(e);
-            i += 1;
-            let mut lanes = [low; 4];
-            while let Some(c) = equity.get(i..i + 4) {
-                if (c[0] >= peak) | (c[1] >= peak) | (c[2] >= peak) | (c[3] >= peak) {
-                    break;
-                }
-                for (l, &v) in lanes.iter_mut().zip(c) {
-                    *l = if v < *l { v } else { *l };
-                }
-                i += 4;
-            }
-            low = lanes[0].min(lanes[1]).min(lanes[2].min(lanes[3]));
-        }
+        dd.feed(&equity[k..end], k, time);
+        k = end;
     }
+    let cov = cov.total();
+    let finite = cov.is_finite();
+    let Drawdowns {
+        peak,
+        low,
+        last_zero,
+        durations: mut dd_durations,
+        depths: mut dd_peaks,
+        max: mut max_dd,
+    } = dd;
     // Still below the peak at the end: the last bar closes the final period (if it spans
     // more than one bar) and counts toward the maximum either way.
     let trailing = if low.is_finite() {

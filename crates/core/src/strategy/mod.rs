@@ -135,7 +135,17 @@ impl IndicatorCache {
 pub struct Init<'a> {
     bars: &'a Bars,
     cache: Option<&'a IndicatorCache>,
-    pub(crate) indicators: Vec<(String, Vec<f64>)>,
+    pub(crate) indicators: Vec<Registered>,
+}
+
+/// An indicator registered in `init`.
+#[derive(Debug)]
+pub(crate) struct Registered {
+    pub(crate) name: String,
+    /// Its values (empty when registered with [`Init::warmup_only`]).
+    pub(crate) values: Vec<f64>,
+    /// The first bar with a value, or the number of bars if none has one.
+    pub(crate) first_valid: usize,
 }
 
 impl<'a> Init<'a> {
@@ -178,8 +188,24 @@ impl<'a> Init<'a> {
             self.bars.len(),
             "an indicator needs one value per bar"
         );
-        self.indicators.push((name.into(), values));
+        self.indicators.push(Registered {
+            name: name.into(),
+            first_valid: crate::indicators::first_valid(&values),
+            values,
+        });
         Indicator(self.indicators.len() - 1)
+    }
+
+    /// Registers an indicator that `next` never reads (the lines behind a signal
+    /// strategy's vectors) by its name and its first bar with a value (the number of bars
+    /// if none has one), which counts toward the warm-up exactly as [`Init::indicator`]'s
+    /// NaN prefix does. A sweep then keeps no copy of the series per combination.
+    pub fn warmup_only(&mut self, name: impl Into<String>, first_valid: usize) {
+        self.indicators.push(Registered {
+            name: name.into(),
+            values: Vec::new(),
+            first_valid: first_valid.min(self.bars.len()),
+        });
     }
 }
 
@@ -211,7 +237,7 @@ impl Position {
 pub struct Context<'a> {
     pub(crate) i: usize,
     pub(crate) bars: &'a Bars,
-    pub(crate) indicators: &'a [(String, Vec<f64>)],
+    pub(crate) indicators: &'a [Registered],
     pub(crate) broker: &'a mut Broker,
 }
 
@@ -246,7 +272,7 @@ impl Context<'_> {
     }
     /// An indicator's values up to the current bar.
     pub fn ind(&self, h: Indicator) -> &[f64] {
-        &self.indicators[h.0].1[..=self.i]
+        &self.indicators[h.0].values[..=self.i]
     }
     /// True if `a` crossed above `b` on this bar (strict, as backtesting.py).
     pub fn crossover(&self, a: &[f64], b: &[f64]) -> bool {

@@ -86,18 +86,40 @@ impl Signals {
     /// Bars with any signal, ascending.
     fn active(&self) -> Vec<usize> {
         let (a, b, c, d) = (
-            &self.long_entry,
-            &self.long_exit,
-            &self.short_entry,
-            &self.short_exit,
+            &self.long_entry[..],
+            &self.long_exit[..],
+            &self.short_entry[..],
+            &self.short_exit[..],
         );
-        a.iter()
-            .zip(b)
-            .zip(c.iter().zip(d))
-            .enumerate()
-            .filter(|(_, ((a, b), (c, d)))| **a | **b | **c | **d)
-            .map(|(i, _)| i)
-            .collect()
+        let n = a.len().min(b.len()).min(c.len()).min(d.len());
+        let mut out = Vec::new();
+        // Signals are rare: OR whole blocks of bars (which vectorises) and look closer only
+        // where some is set.
+        const W: usize = 64;
+        let mut k = 0;
+        while k + W <= n {
+            let r = k..k + W;
+            let any = (a[r.clone()].iter().zip(&b[r.clone()]))
+                .zip(c[r.clone()].iter().zip(&d[r]))
+                .fold(false, |acc, ((a, b), (c, d))| acc | *a | *b | *c | *d);
+            if any {
+                // Branch-free: write every index, advance past those with a signal.
+                let mut buf = [0usize; W];
+                let mut m = 0;
+                let r = k..k + W;
+                let flags = (a[r.clone()].iter().zip(&b[r.clone()]))
+                    .zip(c[r.clone()].iter().zip(&d[r]))
+                    .map(|((a, b), (c, d))| *a | *b | *c | *d);
+                for (j, f) in flags.enumerate() {
+                    buf[m & (W - 1)] = k + j;
+                    m += f as usize;
+                }
+                out.extend_from_slice(&buf[..m]);
+            }
+            k += W;
+        }
+        out.extend((k..n).filter(|&i| a[i] | b[i] | c[i] | d[i]));
+        out
     }
 }
 

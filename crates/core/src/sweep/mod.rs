@@ -22,7 +22,7 @@ pub use walk_forward::{WalkForward, WalkForwardResult, WindowResult, run_walk_fo
 
 use crate::bars::Bars;
 use crate::broker::BrokerConfig;
-use crate::engine::run_with_cache;
+use crate::engine::run_reusing;
 use crate::error::Error;
 use crate::stats::{self, Stats, StatsContext};
 use crate::strategy::builtin::StrategyInfo;
@@ -399,7 +399,7 @@ pub fn run_sweep<E: From<Error>>(
         let results: Vec<Option<Result<ComboResult, Error>>> = pool.install(|| {
             part.par_iter()
                 .enumerate()
-                .map(|(k, values)| {
+                .map_init(Vec::new, |equity, (k, values)| {
                     if cancelled() {
                         return None;
                     }
@@ -407,7 +407,7 @@ pub fn run_sweep<E: From<Error>>(
                         bars,
                         spec,
                         cfg,
-                        (&cache, &stats_ctx),
+                        (&cache, &stats_ctx, equity),
                         (control.profile_blocks, objective.dialect),
                         base + k,
                         values,
@@ -445,19 +445,27 @@ fn run_one(
     bars: &Bars,
     spec: &SweepSpec,
     cfg: &BrokerConfig,
-    (cache, stats_ctx): (&IndicatorCache, &StatsContext),
+    (cache, stats_ctx, equity): (&IndicatorCache, &StatsContext, &mut Vec<f64>),
     (profile_blocks, dialect): (usize, Dialect),
     index: usize,
     values: &[ParamValue],
 ) -> Result<ComboResult, Error> {
     let params = spec.params_for(values)?;
     let mut strategy = spec.strategy.build_signals(&params)?;
-    let run = run_with_cache(bars, strategy.as_mut(), cfg, Some(cache))?;
+    // The worker's equity buffer goes through the run and comes back for the next one.
+    let mut run = run_reusing(
+        bars,
+        strategy.as_mut(),
+        cfg,
+        Some(cache),
+        std::mem::take(equity),
+    )?;
     let stats = stats::compute_with(stats_ctx, bars, &run.trades, &run.equity, run.warmup);
     let profile = (profile_blocks > 0)
         .then(|| overfitting::ReturnProfile::of_equity(&run.equity, profile_blocks));
     let vbt =
         (dialect == Dialect::Vectorbt).then(|| crate::stats::compute_vectorbt(bars, &run, cfg));
+    *equity = std::mem::take(&mut run.equity);
     Ok(ComboResult {
         index,
         values: values.to_vec(),

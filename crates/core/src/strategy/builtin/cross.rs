@@ -8,6 +8,12 @@ use crate::strategy::{
     Context, EntryRule, Indicator, Init, Params, PerBar, SignalStrategy, Signals, Strategy,
 };
 
+/// A cross strategy's lines: the two (shared between runs) or their difference.
+enum Spread {
+    Pair(std::sync::Arc<[f64]>, std::sync::Arc<[f64]>),
+    Owned(Vec<f64>),
+}
+
 /// Which two lines cross.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrossLines {
@@ -86,6 +92,37 @@ impl Crosses {
     }
 }
 
+impl Crosses {
+    /// The up and down crosses of the spread `d(0..n)`, from a fresh state: the same as
+    /// feeding [`Crosses::step`] bar by bar, but the common (strict) rule runs without
+    /// branches.
+    #[inline]
+    fn all(&self, n: usize, d: impl Fn(usize) -> f64) -> (Vec<bool>, Vec<bool>) {
+        let (mut up, mut down) = (vec![false; n], vec![false; n]);
+        if self.stateful {
+            let mut c = Crosses {
+                stateful: true,
+                ..Crosses::default()
+            };
+            let mut prev = f64::NAN;
+            for i in 0..n {
+                let cur = d(i);
+                (up[i], down[i]) = c.step(prev, cur);
+                prev = cur;
+            }
+        } else {
+            // Each bar's spread is recomputed for its successor instead of carried over, so
+            // the bars are independent and the loop vectorises.
+            for (i, (u, dn)) in up.iter_mut().zip(down.iter_mut()).enumerate().skip(1) {
+                let (prev, cur) = (d(i - 1), d(i));
+                *u = (prev < 0.0) & (cur > 0.0);
+                *dn = (prev > 0.0) & (cur < 0.0);
+            }
+        }
+        (up, down)
+    }
+}
+
 impl CrossStrategy {
     /// Builds from validated parameters; checks `fast < slow`.
     pub fn from_params(lines: CrossLines, p: &Params) -> Result<Self, Error> {
@@ -145,37 +182,44 @@ impl CrossStrategy {
 
     /// `fast line − slow line` and its name.
     fn lines(&self, ctx: &Init<'_>) -> (String, Vec<f64>) {
+        match self.line_pair(ctx) {
+            (name, Spread::Pair(a, b)) => {
+                (name, a.iter().zip(b.iter()).map(|(x, y)| x - y).collect())
+            }
+            (name, Spread::Owned(d)) => (name, d),
+        }
+    }
+
+    /// The two lines (shared with other runs in a sweep) or their difference, and its name.
+    fn line_pair(&self, ctx: &Init<'_>) -> (String, Spread) {
         let close = ctx.bars().close();
         let (f, s) = (self.fast, self.slow);
-        let (name, spread) = match self.lines {
-            CrossLines::Sma if ctx.has_cache() => {
-                // In a sweep each SMA is computed once and shared; the subtraction is the
-                // same arithmetic as the fused kernel, so results are bit-identical.
-                let a = ctx.shared(&format!("SMA(close,{f})"), || indicators::sma(close, f));
-                let b = ctx.shared(&format!("SMA(close,{s})"), || indicators::sma(close, s));
-                (
-                    format!("SMA({f})-SMA({s})"),
-                    a.iter().zip(b.iter()).map(|(x, y)| x - y).collect(),
-                )
-            }
+        match self.lines {
+            // In a sweep each SMA is computed once and shared; their difference is the same
+            // arithmetic as the fused kernel, so results are bit-identical.
+            CrossLines::Sma if ctx.has_cache() => (
+                format!("SMA({f})-SMA({s})"),
+                Spread::Pair(
+                    ctx.shared(&format!("SMA(close,{f})"), || indicators::sma(close, f)),
+                    ctx.shared(&format!("SMA(close,{s})"), || indicators::sma(close, s)),
+                ),
+            ),
             CrossLines::Sma => (
                 format!("SMA({f})-SMA({s})"),
-                indicators::sma_difference(close, f, s),
+                Spread::Owned(indicators::sma_difference(close, f, s)),
             ),
-            CrossLines::Ema => {
-                let a = ctx.shared(&format!("EMA(close,{f})"), || indicators::ema(close, f));
-                let b = ctx.shared(&format!("EMA(close,{s})"), || indicators::ema(close, s));
-                (
-                    format!("EMA({f})-EMA({s})"),
-                    a.iter().zip(b.iter()).map(|(x, y)| x - y).collect(),
-                )
-            }
+            CrossLines::Ema => (
+                format!("EMA({f})-EMA({s})"),
+                Spread::Pair(
+                    ctx.shared(&format!("EMA(close,{f})"), || indicators::ema(close, f)),
+                    ctx.shared(&format!("EMA(close,{s})"), || indicators::ema(close, s)),
+                ),
+            ),
             CrossLines::Macd => (
                 format!("MACD({f},{s},{}) histogram", self.signal),
-                indicators::macd(close, f, s, self.signal).histogram,
+                Spread::Owned(indicators::macd(close, f, s, self.signal).histogram),
             ),
-        };
-        (name, spread)
+        }
     }
 
     fn request(&self, close: f64, long: bool) -> OrderRequest {
@@ -270,62 +314,68 @@ impl Strategy for CrossStrategy {
 
 impl SignalStrategy for CrossStrategy {
     fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error> {
-        let (name, d) = self.lines(ctx);
+        let (name, spread) = self.line_pair(ctx);
         let close = ctx.bars().close();
-        let n = d.len();
+        let n = close.len();
+        // The spread's values only decide the signals: they are not kept (a sweep runs many
+        // of these), only where they start counts toward the warm-up.
+        let (up, down) = match &spread {
+            Spread::Pair(a, b) => {
+                let (a, b) = (&a[..n], &b[..n]);
+                self.crosses.all(n, |i| a[i] - b[i])
+            }
+            Spread::Owned(d) => {
+                let d = &d[..n];
+                self.crosses.all(n, |i| d[i])
+            }
+        };
+        let first = match &spread {
+            Spread::Pair(a, b) => (0..n).position(|i| !(a[i] - b[i]).is_nan()),
+            Spread::Owned(d) => d.iter().position(|x| !x.is_nan()),
+        };
+        ctx.warmup_only(name, first.unwrap_or(n));
         let rule = match self.direction {
             Direction::LongShort => EntryRule::Reenter,
             Direction::LongOnly | Direction::ShortOnly => EntryRule::OnlyWhenFlat,
         };
-        let mut crosses = Crosses {
-            below: false,
-            above: false,
-            ..self.crosses
-        };
-        let mut s = Signals::none(n, rule);
         let (with_sl, with_tp) = (self.sl_pct.is_some(), self.tp_pct.is_some());
-        let mut sl = if with_sl {
-            vec![f64::NAN; n]
-        } else {
-            Vec::new()
-        };
-        let mut tp = if with_tp {
-            vec![f64::NAN; n]
-        } else {
-            Vec::new()
-        };
-        for i in 0..n {
-            let (up, down) = crosses.step(if i == 0 { f64::NAN } else { d[i - 1] }, d[i]);
-            if !up && !down {
-                continue;
-            }
-            let enters = match self.direction {
-                Direction::LongShort => {
-                    s.long_entry[i] = up;
-                    s.short_entry[i] = down;
-                    true
-                }
-                Direction::LongOnly => {
-                    s.long_entry[i] = up;
-                    s.long_exit[i] = down;
-                    up
-                }
-                Direction::ShortOnly => {
-                    s.short_entry[i] = down;
-                    s.short_exit[i] = up;
-                    down
-                }
-            };
-            if enters && (with_sl || with_tp) {
-                let r = self.request(close[i], up);
-                if with_sl {
-                    sl[i] = r.sl.unwrap_or(f64::NAN);
-                }
-                if with_tp {
-                    tp[i] = r.tp.unwrap_or(f64::NAN);
+        let (mut sl, mut tp) = (Vec::new(), Vec::new());
+        if with_sl || with_tp {
+            sl = if with_sl { vec![f64::NAN; n] } else { sl };
+            tp = if with_tp { vec![f64::NAN; n] } else { tp };
+            for i in (0..n).filter(|&i| up[i] || down[i]) {
+                let enters = match self.direction {
+                    Direction::LongShort => true,
+                    Direction::LongOnly => up[i],
+                    Direction::ShortOnly => down[i],
+                };
+                if enters {
+                    let r = self.request(close[i], up[i]);
+                    if with_sl {
+                        sl[i] = r.sl.unwrap_or(f64::NAN);
+                    }
+                    if with_tp {
+                        tp[i] = r.tp.unwrap_or(f64::NAN);
+                    }
                 }
             }
         }
+        let none = || vec![false; n];
+        let (long_entry, long_exit, short_entry, short_exit) = match self.direction {
+            Direction::LongShort => (up, none(), down, none()),
+            Direction::LongOnly => (up, down, none(), none()),
+            Direction::ShortOnly => (none(), none(), down, up),
+        };
+        let mut s = Signals {
+            long_entry,
+            long_exit,
+            short_entry,
+            short_exit,
+            size: PerBar::Unset,
+            sl: PerBar::Unset,
+            tp: PerBar::Unset,
+            entry_rule: rule,
+        };
         s.size = self.size.map_or(PerBar::Unset, PerBar::Const);
         if self.sl_pct.is_some() {
             s.sl = PerBar::Values(sl);
@@ -333,7 +383,6 @@ impl SignalStrategy for CrossStrategy {
         if self.tp_pct.is_some() {
             s.tp = PerBar::Values(tp);
         }
-        ctx.indicator(name, d);
         Ok(s)
     }
 }
