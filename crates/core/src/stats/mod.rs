@@ -726,6 +726,144 @@ pub fn compute_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// An equity curve of `n` bars from `steps` (relative moves, some large, some exactly 0),
+    /// with an optional stretch at zero (an account wiped out).
+    fn curve(steps: &[f64], zero_at: Option<usize>) -> Vec<f64> {
+        let mut e = 10_000.0;
+        let mut out: Vec<f64> = steps
+            .iter()
+            .map(|r| {
+                e *= 1.0 + r;
+                e
+            })
+            .collect();
+        if let Some(z) = zero_at.filter(|&z| z < out.len()) {
+            out[z..].fill(0.0);
+        }
+        out
+    }
+
+    fn step() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            4 => -0.01f64..0.01,
+            1 => Just(0.0),
+            1 => -0.4f64..0.6,
+        ]
+    }
+
+    proptest! {
+        /// The covariance kernel: the dispatched (AVX2 where the CPU has it) and the
+        /// portable build give the same bits, cutting the walk into blocks changes nothing,
+        /// and the sum agrees with plain `ln` terms summed in order.
+        #[test]
+        fn covariance_kernel_is_exact_and_cut_independent(
+            steps in prop::collection::vec(step(), 2..300),
+            ys in prop::collection::vec(-0.01f64..0.01, 300),
+            zero_at in prop::option::of(0usize..300),
+            cut in 1usize..40,
+        ) {
+            let e = curve(&steps, zero_at);
+            let y = &ys[..e.len() - 1];
+            let mut whole = CovSum::default();
+            whole.add(&e, y);
+            let mut portable = CovSum::default();
+            portable.add_lanes(&e, y);
+            prop_assert_eq!(whole.total().to_bits(), portable.total().to_bits());
+            let mut blocks = CovSum::default();
+            let cut = cut * LANES;
+            let mut k = 0;
+            while k < y.len() {
+                let m = (k + cut).min(y.len());
+                blocks.add(&e[k..=m], &y[k..m]);
+                k = m;
+            }
+            prop_assert_eq!(whole.total().to_bits(), blocks.total().to_bits());
+            let plain: f64 = e.windows(2).zip(y).map(|(w, y)| (w[1] / w[0]).ln() * y).sum();
+            if plain.is_finite() {
+                prop_assert!((whole.total() - plain).abs() <= 1e-12 * plain.abs().max(1e-12));
+            } else {
+                prop_assert!(!whole.total().is_finite());
+            }
+        }
+
+        /// Drawdowns fed in blocks give the deepest per-bar drawdown bit for bit, and one
+        /// period per return to a peak.
+        #[test]
+        fn drawdowns_match_the_per_bar_series(
+            steps in prop::collection::vec(step(), 1..300),
+            cut in 1usize..50,
+        ) {
+            let e = curve(&steps, None);
+            let time: Vec<TimestampNs> = (0..e.len() as i64).collect();
+            let mut dd = Drawdowns::default();
+            let mut k = 0;
+            while k < e.len() {
+                let m = (k + cut).min(e.len());
+                dd.feed(&e[k..m], k, &time);
+                k = m;
+            }
+            let per_bar = drawdown(&e);
+            let trailing = if dd.low.is_finite() { 1.0 - dd.low / dd.peak } else { 0.0 };
+            let deepest = per_bar.iter().copied().fold(0.0f64, f64::max);
+            prop_assert_eq!(dd.max.max(trailing).to_bits(), deepest.to_bits());
+            let periods = per_bar
+                .windows(2)
+                .zip(1..)
+                .filter(|(w, i)| w[1] == 0.0 && w[0] > 0.0 && *i > 0)
+                .count();
+            prop_assert_eq!(dd.depths.len(), periods);
+        }
+    }
+
+    #[test]
+    fn sweep_and_single_run_contexts_give_the_same_bits() {
+        let n = 5_000;
+        let mut x = 7u64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut close = Vec::with_capacity(n);
+        let mut p = 100.0;
+        for _ in 0..n {
+            p *= 1.0 + (rnd() - 0.5) * 0.02;
+            close.push(p);
+        }
+        let time: Vec<i64> = (0..n as i64)
+            .map(|i| 1_600_000_000_000_000_000 + i * 60_000_000_000)
+            .collect();
+        let bars = Bars::try_new(
+            time,
+            close.clone(),
+            close.iter().map(|c| c * 1.001).collect(),
+            close.iter().map(|c| c * 0.999).collect(),
+            close.clone(),
+            vec![f64::NAN; n],
+        )
+        .unwrap();
+        // A leveraged-looking curve with flat stretches and a wipe-out-free big jump.
+        let equity: Vec<f64> = close
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i % 700 < 100 {
+                    10_000.0
+                } else {
+                    10_000.0 + 40.0 * (c - 100.0) + if i > 4000 { 3000.0 } else { 0.0 }
+                }
+            })
+            .collect();
+        let a = compute_with(&StatsContext::new(&bars), &bars, &[], &equity, 10);
+        let b = compute_with(&StatsContext::lean(&bars), &bars, &[], &equity, 10);
+        assert_eq!(a.beta.to_bits(), b.beta.to_bits());
+        // Debug prints each float's shortest round-trip form (and NaN as NaN).
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        assert!(a.beta.is_finite() && a.max_drawdown_pct < 0.0);
+    }
 
     #[test]
     fn geometric_mean_edge_cases() {

@@ -248,6 +248,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn active_bars_are_every_bar_with_a_signal() {
+        // Sparse and dense stretches, block edges (64) and a tail.
+        let n = 64 * 5 + 13;
+        let mut s = Signals::none(n, EntryRule::Reenter);
+        let mut want = Vec::new();
+        for i in 0..n {
+            let (a, b, c, d) = (
+                i % 97 == 3,
+                i % 130 == 64,
+                (130..200).contains(&i) && i % 3 == 0,
+                i + 1 == n,
+            );
+            s.long_entry[i] = a;
+            s.long_exit[i] = b;
+            s.short_entry[i] = c;
+            s.short_exit[i] = d;
+            if a | b | c | d {
+                want.push(i);
+            }
+        }
+        assert_eq!(s.active(), want);
+        assert!(Signals::none(7, EntryRule::Reenter).active().is_empty());
+    }
+
+    #[test]
     fn next_active_walks_forward_and_handles_out_of_order_questions() {
         let active = [3, 7, 7, 12];
         let c = std::cell::Cell::new(0);
