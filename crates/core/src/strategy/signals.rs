@@ -96,21 +96,20 @@ impl Signals {
         // Signals are rare: OR whole blocks of bars (which vectorises) and look closer only
         // where some is set.
         const W: usize = 64;
+        // Whether each bar of the block starting at `k` has a signal.
+        let flags = |k: usize| {
+            let r = k..k + W;
+            (a[r.clone()].iter().zip(&b[r.clone()]))
+                .zip(c[r.clone()].iter().zip(&d[r]))
+                .map(|((a, b), (c, d))| *a | *b | *c | *d)
+        };
         let mut k = 0;
         while k + W <= n {
-            let r = k..k + W;
-            let any = (a[r.clone()].iter().zip(&b[r.clone()]))
-                .zip(c[r.clone()].iter().zip(&d[r]))
-                .fold(false, |acc, ((a, b), (c, d))| acc | *a | *b | *c | *d);
-            if any {
+            if flags(k).fold(false, |acc, f| acc | f) {
                 // Branch-free: write every index, advance past those with a signal.
                 let mut buf = [0usize; W];
                 let mut m = 0;
-                let r = k..k + W;
-                let flags = (a[r.clone()].iter().zip(&b[r.clone()]))
-                    .zip(c[r.clone()].iter().zip(&d[r]))
-                    .map(|((a, b), (c, d))| *a | *b | *c | *d);
-                for (j, f) in flags.enumerate() {
+                for (j, f) in flags(k).enumerate() {
                     buf[m & (W - 1)] = k + j;
                     m += f as usize;
                 }
