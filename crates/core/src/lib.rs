@@ -35,6 +35,7 @@ mod engine;
 mod error;
 pub mod indicators;
 mod profile;
+mod simd;
 pub mod stats;
 pub mod strategy;
 pub mod sweep;

@@ -258,24 +258,9 @@ impl CovSum {
     #[inline]
     fn add(&mut self, equity: &[f64], y: &[f64]) {
         debug_assert_eq!(equity.len(), y.len() + 1);
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above), all `add_avx2` requires.
-            #[allow(unsafe_code, reason = "measured hot kernel: runtime CPU dispatch")]
-            unsafe {
-                self.add_avx2(equity, y)
-            };
-            return;
-        }
-        self.add_lanes(equity, y);
-    }
-
-    /// [`CovSum::add_lanes`] compiled for AVX2: four lanes in one register. No FMA, so
-    /// every operation rounds as in the portable build and the result is the same.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn add_avx2(&mut self, equity: &[f64], y: &[f64]) {
-        self.add_lanes(equity, y);
+        // Four lanes in one AVX2 register where the CPU has it; the same bits either way.
+        crate::simd::wide_kernel!(fn add_wide(s: &mut CovSum, equity: &[f64], y: &[f64]) = CovSum::add_lanes;);
+        add_wide(self, equity, y);
     }
 
     #[inline(always)]

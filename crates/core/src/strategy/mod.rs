@@ -10,7 +10,9 @@ mod params;
 pub(crate) mod signals;
 
 pub use params::{DefaultValue, ParamKind, ParamSpec, ParamValue, Params};
-pub use signals::{EntryRule, PerBar, SignalDriven, SignalStrategy, Signals};
+pub use signals::{
+    Decision, EntryRule, PerBar, SignalDriven, SignalStrategy, Signals, SparseSignals,
+};
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -83,8 +83,26 @@ impl Signals {
         }
     }
 
-    /// Bars with any signal, ascending.
-    fn active(&self) -> Vec<usize> {
+    /// Checks that every vector has one value per bar (`n` bars).
+    fn check_len(&self, n: usize) -> Result<(), Error> {
+        for (name, v) in [
+            ("long_entry", &self.long_entry),
+            ("long_exit", &self.long_exit),
+            ("short_entry", &self.short_entry),
+            ("short_exit", &self.short_exit),
+        ] {
+            if v.len() != n {
+                return Err(Error::Param {
+                    param: name.into(),
+                    message: format!("signal vector has {} values for {n} bars", v.len()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The same decisions, listed only where there is one.
+    pub fn into_sparse(self) -> SparseSignals {
         let (a, b, c, d) = (
             &self.long_entry[..],
             &self.long_exit[..],
@@ -92,33 +110,132 @@ impl Signals {
             &self.short_exit[..],
         );
         let n = a.len().min(b.len()).min(c.len()).min(d.len());
-        let mut out = Vec::new();
-        // Signals are rare: OR whole blocks of bars (which vectorises) and look closer only
-        // where some is set.
-        const W: usize = 64;
-        // Whether each bar of the block starting at `k` has a signal.
-        let flags = |k: usize| {
-            let r = k..k + W;
-            (a[r.clone()].iter().zip(&b[r.clone()]))
-                .zip(c[r.clone()].iter().zip(&d[r]))
-                .map(|((a, b), (c, d))| *a | *b | *c | *d)
-        };
-        let mut k = 0;
-        while k + W <= n {
-            if flags(k).fold(false, |acc, f| acc | f) {
-                // Branch-free: write every index, advance past those with a signal.
-                let mut buf = [0usize; W];
-                let mut m = 0;
-                for (j, f) in flags(k).enumerate() {
-                    buf[m & (W - 1)] = k + j;
-                    m += f as usize;
-                }
-                out.extend_from_slice(&buf[..m]);
-            }
-            k += W;
+        let decisions = active_bars(a, b, c, d)
+            .into_iter()
+            .map(|i| Decision {
+                bar: i,
+                long_entry: a[i],
+                long_exit: b[i],
+                short_entry: c[i],
+                short_exit: d[i],
+            })
+            .collect();
+        SparseSignals {
+            n,
+            decisions,
+            size: self.size,
+            sl: self.sl,
+            tp: self.tp,
+            entry_rule: self.entry_rule,
         }
-        out.extend((k..n).filter(|&i| a[i] | b[i] | c[i] | d[i]));
-        out
+    }
+}
+
+/// Bars with any of the four flags set, ascending.
+fn active_bars(a: &[bool], b: &[bool], c: &[bool], d: &[bool]) -> Vec<usize> {
+    let n = a.len().min(b.len()).min(c.len()).min(d.len());
+    let mut out = Vec::new();
+    // Signals are rare: OR whole blocks of bars (which vectorises) and look closer only
+    // where some is set.
+    const W: usize = 64;
+    // Whether each bar of the block starting at `k` has a signal.
+    let flags = |k: usize| {
+        let r = k..k + W;
+        (a[r.clone()].iter().zip(&b[r.clone()]))
+            .zip(c[r.clone()].iter().zip(&d[r]))
+            .map(|((a, b), (c, d))| *a | *b | *c | *d)
+    };
+    let mut k = 0;
+    while k + W <= n {
+        if flags(k).fold(false, |acc, f| acc | f) {
+            // Branch-free: write every index, advance past those with a signal.
+            let mut buf = [0usize; W];
+            let mut m = 0;
+            for (j, f) in flags(k).enumerate() {
+                buf[m & (W - 1)] = k + j;
+                m += f as usize;
+            }
+            out.extend_from_slice(&buf[..m]);
+        }
+        k += W;
+    }
+    out.extend((k..n).filter(|&i| a[i] | b[i] | c[i] | d[i]));
+    out
+}
+
+/// The decisions of one bar (see [`Signals`] for how they combine).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// The bar.
+    pub bar: usize,
+    /// Go long.
+    pub long_entry: bool,
+    /// Close a long position.
+    pub long_exit: bool,
+    /// Go short.
+    pub short_entry: bool,
+    /// Close a short position.
+    pub short_exit: bool,
+}
+
+/// [`Signals`] listed by bar: only the bars with a decision. Decisions are rare (a cross
+/// every few dozen bars), so a sweep that builds these directly writes and rereads a few
+/// kilobytes per combination instead of four vectors as long as the data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparseSignals {
+    /// Number of bars.
+    pub n: usize,
+    /// Bars with a decision, strictly ascending, each below `n`.
+    pub decisions: Vec<Decision>,
+    /// Order size, as in [`Signals::size`].
+    pub size: PerBar,
+    /// Stop-loss price for entries.
+    pub sl: PerBar,
+    /// Take-profit price for entries.
+    pub tp: PerBar,
+    /// What entries do when a position is open.
+    pub entry_rule: EntryRule,
+}
+
+impl SparseSignals {
+    /// The same decisions as four per-bar vectors.
+    pub fn into_dense(self) -> Signals {
+        let mut s = Signals::none(self.n, self.entry_rule);
+        for d in &self.decisions {
+            if d.bar < self.n {
+                s.long_entry[d.bar] = d.long_entry;
+                s.long_exit[d.bar] = d.long_exit;
+                s.short_entry[d.bar] = d.short_entry;
+                s.short_exit[d.bar] = d.short_exit;
+            }
+        }
+        s.size = self.size;
+        s.sl = self.sl;
+        s.tp = self.tp;
+        s
+    }
+
+    /// Checks the length and that bars ascend strictly within it.
+    fn check(&self, n: usize) -> Result<(), Error> {
+        let bad = |message: String| {
+            Err(Error::Param {
+                param: "decisions".into(),
+                message,
+            })
+        };
+        if self.n != n {
+            return bad(format!("signals cover {} bars, the data has {n}", self.n));
+        }
+        if let Some(w) = self.decisions.windows(2).find(|w| w[0].bar >= w[1].bar) {
+            return bad(format!(
+                "bars must ascend strictly, got {} then {}",
+                w[0].bar, w[1].bar
+            ));
+        }
+        if let Some(d) = self.decisions.last().filter(|d| d.bar >= n) {
+            return bad(format!("bar {} is past the data ({n} bars)", d.bar));
+        }
+        Ok(())
     }
 }
 
@@ -128,15 +245,23 @@ pub trait SignalStrategy: Send {
     /// [`Strategy::init`]) and the decision for every bar. The decision at bar `i` must
     /// depend on data up to bar `i` only.
     fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error>;
+
+    /// The same decisions listed by bar, which is what [`SignalDriven`] runs. The default
+    /// converts [`SignalStrategy::signals`]; a strategy whose decisions are rare may build
+    /// them directly (and derive `signals` from them with [`SparseSignals::into_dense`]).
+    fn sparse_signals(&mut self, ctx: &mut Init<'_>) -> Result<SparseSignals, Error> {
+        let s = self.signals(ctx)?;
+        s.check_len(ctx.bars().len())?;
+        Ok(s.into_sparse())
+    }
 }
 
 /// Runs a [`SignalStrategy`] through the broker.
 pub struct SignalDriven<S> {
     inner: S,
-    signals: Option<Signals>,
-    /// Bars with any signal, ascending: where `next` may act.
-    active: Vec<usize>,
-    /// Index into `active` of the last answer of `idle_until` (the engine asks in order).
+    signals: Option<SparseSignals>,
+    /// Index into the decisions of the last answer of `idle_until` (the engine asks in
+    /// order).
     cursor: std::cell::Cell<usize>,
 }
 
@@ -146,12 +271,11 @@ impl<S: SignalStrategy> SignalDriven<S> {
         SignalDriven {
             inner,
             signals: None,
-            active: Vec::new(),
             cursor: std::cell::Cell::new(0),
         }
     }
 
-    fn enter(s: &Signals, ctx: &mut Context<'_>, long: bool) -> Result<bool, Error> {
+    fn enter(s: &SparseSignals, ctx: &mut Context<'_>, long: bool) -> Result<bool, Error> {
         let pos = ctx.position();
         let same = if long { pos.is_long() } else { pos.is_short() };
         match s.entry_rule {
@@ -180,22 +304,8 @@ impl<S: SignalStrategy> SignalDriven<S> {
 
 impl<S: SignalStrategy> Strategy for SignalDriven<S> {
     fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error> {
-        let s = self.inner.signals(ctx)?;
-        let n = ctx.bars().len();
-        for (name, v) in [
-            ("long_entry", &s.long_entry),
-            ("long_exit", &s.long_exit),
-            ("short_entry", &s.short_entry),
-            ("short_exit", &s.short_exit),
-        ] {
-            if v.len() != n {
-                return Err(Error::Param {
-                    param: name.into(),
-                    message: format!("signal vector has {} values for {n} bars", v.len()),
-                });
-            }
-        }
-        self.active = s.active();
+        let s = self.inner.sparse_signals(ctx)?;
+        s.check(ctx.bars().len())?;
         self.cursor.set(0);
         self.signals = Some(s);
         Ok(())
@@ -206,15 +316,19 @@ impl<S: SignalStrategy> Strategy for SignalDriven<S> {
             return Ok(());
         };
         let i = ctx.index();
+        let k = next_active(&s.decisions, |d| d.bar, &self.cursor, i);
+        let Some(d) = s.decisions.get(k).filter(|d| d.bar == i) else {
+            return Ok(());
+        };
         let mut placed = false;
-        if s.long_entry[i] {
+        if d.long_entry {
             placed = Self::enter(s, ctx, true)?;
-        } else if s.short_entry[i] {
+        } else if d.short_entry {
             placed = Self::enter(s, ctx, false)?;
         }
         if !placed {
             let pos = ctx.position();
-            if (s.long_exit[i] && pos.is_long()) || (s.short_exit[i] && pos.is_short()) {
+            if (d.long_exit && pos.is_long()) || (d.short_exit && pos.is_short()) {
                 ctx.close_position();
             }
         }
@@ -222,24 +336,34 @@ impl<S: SignalStrategy> Strategy for SignalDriven<S> {
     }
 
     fn idle_until(&self, from: usize) -> usize {
-        next_active(&self.active, &self.cursor, from)
+        let Some(s) = &self.signals else {
+            return from;
+        };
+        let k = next_active(&s.decisions, |d| d.bar, &self.cursor, from);
+        s.decisions.get(k).map_or(usize::MAX, |d| d.bar)
     }
 }
 
-/// The first bar in `active` (ascending) at or after `from`, or `usize::MAX`: the answer to
-/// [`Strategy::idle_until`] for a strategy that knows its decision bars. The engine asks
-/// with increasing `from`, so the search walks on from the last answer (`cursor`,
-/// amortised O(1)) and falls back to a binary search if asked out of order.
-pub(crate) fn next_active(active: &[usize], cursor: &std::cell::Cell<usize>, from: usize) -> usize {
-    let mut k = cursor.get();
-    if k > 0 && active.get(k - 1).is_some_and(|&i| i >= from) {
-        k = active.partition_point(|&i| i < from);
+/// The index of the first item of `items` (ascending by `bar`) at or after bar `from`, or
+/// `items.len()`: how a strategy that knows its decision bars answers
+/// [`Strategy::idle_until`]. The engine asks with increasing `from`, so the search walks on
+/// from the last answer (`cursor`, amortised O(1)) and falls back to a binary search if
+/// asked out of order.
+pub(crate) fn next_active<T>(
+    items: &[T],
+    bar: impl Fn(&T) -> usize,
+    cursor: &std::cell::Cell<usize>,
+    from: usize,
+) -> usize {
+    let mut k = cursor.get().min(items.len());
+    if k > 0 && bar(&items[k - 1]) >= from {
+        k = items.partition_point(|t| bar(t) < from);
     }
-    while active.get(k).is_some_and(|&i| i < from) {
+    while items.get(k).is_some_and(|t| bar(t) < from) {
         k += 1;
     }
     cursor.set(k);
-    active.get(k).copied().unwrap_or(usize::MAX)
+    k
 }
 
 #[cfg(test)]
@@ -247,10 +371,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn active_bars_are_every_bar_with_a_signal() {
+    fn the_sparse_form_lists_every_bar_with_a_signal_and_converts_back() {
         // Sparse and dense stretches, block edges (64) and a tail.
         let n = 64 * 5 + 13;
         let mut s = Signals::none(n, EntryRule::Reenter);
+        s.size = PerBar::Const(0.5);
         let mut want = Vec::new();
         for i in 0..n {
             let (a, b, c, d) = (
@@ -267,23 +392,47 @@ mod tests {
                 want.push(i);
             }
         }
-        assert_eq!(s.active(), want);
-        assert!(Signals::none(7, EntryRule::Reenter).active().is_empty());
+        let sparse = s.clone().into_sparse();
+        assert_eq!(
+            sparse.decisions.iter().map(|d| d.bar).collect::<Vec<_>>(),
+            want
+        );
+        assert!(sparse.check(n).is_ok());
+        assert_eq!(sparse.into_dense(), s);
+        let none = Signals::none(7, EntryRule::Reenter).into_sparse();
+        assert!(none.decisions.is_empty());
+        assert_eq!(none.n, 7);
+    }
+
+    #[test]
+    fn sparse_signals_out_of_order_or_range_are_rejected_by_name() {
+        let mut s = Signals::none(10, EntryRule::Reenter).into_sparse();
+        let at = |bar| Decision {
+            bar,
+            long_entry: true,
+            ..Decision::default()
+        };
+        s.decisions = vec![at(4), at(4)];
+        let e = s.check(10).unwrap_err().to_string();
+        assert!(e.contains("decisions") && e.contains("ascend"), "{e}");
+        s.decisions = vec![at(4), at(10)];
+        let e = s.check(10).unwrap_err().to_string();
+        assert!(e.contains("past the data (10 bars)"), "{e}");
+        s.decisions = vec![at(4)];
+        let e = s.check(11).unwrap_err().to_string();
+        assert!(e.contains("cover 10 bars") && e.contains("11"), "{e}");
     }
 
     #[test]
     fn next_active_walks_forward_and_handles_out_of_order_questions() {
         let active = [3, 7, 7, 12];
         let c = std::cell::Cell::new(0);
-        assert_eq!(next_active(&active, &c, 0), 3);
-        assert_eq!(next_active(&active, &c, 4), 7);
-        assert_eq!(next_active(&active, &c, 8), 12);
-        assert_eq!(next_active(&active, &c, 13), usize::MAX);
-        assert_eq!(
-            next_active(&active, &c, 5),
-            7,
-            "asked again from an earlier bar"
-        );
-        assert_eq!(next_active(&[], &c, 0), usize::MAX);
+        let next = |from| next_active(&active, |&b| b, &c, from);
+        assert_eq!(next(0), 0);
+        assert_eq!(next(4), 1);
+        assert_eq!(next(8), 3);
+        assert_eq!(next(13), 4, "none left");
+        assert_eq!(next(5), 1, "asked again from an earlier bar");
+        assert_eq!(next_active(&[] as &[usize], |&b| b, &c, 0), 0);
     }
 }

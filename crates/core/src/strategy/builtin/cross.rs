@@ -5,7 +5,8 @@ use crate::broker::OrderRequest;
 use crate::error::Error;
 use crate::indicators;
 use crate::strategy::{
-    Context, EntryRule, Indicator, Init, Params, PerBar, SignalStrategy, Signals, Strategy,
+    Context, Decision, EntryRule, Indicator, Init, Params, PerBar, SignalStrategy, Signals,
+    SparseSignals, Strategy,
 };
 
 /// A cross strategy's lines: the two (shared between runs) or their difference.
@@ -93,12 +94,12 @@ impl Crosses {
 }
 
 impl Crosses {
-    /// The up and down crosses of the spread `d(0..n)`, from a fresh state: the same as
-    /// feeding [`Crosses::step`] bar by bar, but the common (strict) rule runs without
-    /// branches.
+    /// The crosses of the spread `d(0..n)` from a fresh state, as (bar, true for up),
+    /// ascending: the same as feeding [`Crosses::step`] bar by bar, but the common (strict)
+    /// rule runs branch-free over blocks of bars and only looks closer where one crossed.
     #[inline]
-    fn all(&self, n: usize, d: impl Fn(usize) -> f64) -> (Vec<bool>, Vec<bool>) {
-        let (mut up, mut down) = (vec![false; n], vec![false; n]);
+    fn events(&self, n: usize, d: impl Fn(usize) -> f64) -> Vec<(usize, bool)> {
+        let mut out = Vec::new();
         if self.stateful {
             let mut c = Crosses {
                 stateful: true,
@@ -107,19 +108,72 @@ impl Crosses {
             let mut prev = f64::NAN;
             for i in 0..n {
                 let cur = d(i);
-                (up[i], down[i]) = c.step(prev, cur);
+                match c.step(prev, cur) {
+                    (true, _) => out.push((i, true)),
+                    (_, true) => out.push((i, false)),
+                    _ => {}
+                }
                 prev = cur;
             }
-        } else {
-            // Each bar's spread is recomputed for its successor instead of carried over, so
-            // the bars are independent and the loop vectorises.
-            for (i, (u, dn)) in up.iter_mut().zip(down.iter_mut()).enumerate().skip(1) {
-                let (prev, cur) = (d(i - 1), d(i));
-                *u = (prev < 0.0) & (cur > 0.0);
-                *dn = (prev > 0.0) & (cur < 0.0);
+            return out;
+        }
+        strict_events(n, d, &mut out);
+        out
+    }
+
+    /// [`Crosses::events`] of the spread `a − b`, the strict rule compiled for the widest
+    /// vectors this CPU has (the same bits: see [`crate::simd`]).
+    fn pair_events(&self, a: &[f64], b: &[f64]) -> Vec<(usize, bool)> {
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        if self.stateful {
+            return self.events(n, |i| a[i] - b[i]);
+        }
+        #[inline(always)]
+        fn body(a: &[f64], b: &[f64], out: &mut Vec<(usize, bool)>) {
+            strict_events(a.len(), |i| a[i] - b[i], out);
+        }
+        crate::simd::wide_kernel!(fn strict(a: &[f64], b: &[f64], out: &mut Vec<(usize, bool)>) = body;);
+        let mut out = Vec::new();
+        strict(a, b, &mut out);
+        out
+    }
+}
+
+/// Appends the strict-rule crosses of the spread `d(0..n)` to `out` (see
+/// [`Crosses::events`]).
+#[inline(always)]
+fn strict_events(n: usize, d: impl Fn(usize) -> f64, out: &mut Vec<(usize, bool)>) {
+    // One byte a bar: 1 = up-cross, 2 = down-cross. Each bar's spread is recomputed for
+    // its successor instead of carried over, so the bars are independent and a block of
+    // them vectorises; a block is then read eight bars (one word) at a time.
+    const W: usize = 64;
+    let flag = |i: usize| {
+        let (prev, cur) = (d(i - 1), d(i));
+        ((prev < 0.0) & (cur > 0.0)) as u8 | (((prev > 0.0) & (cur < 0.0)) as u8) << 1
+    };
+    let mut i = 1;
+    while i + W <= n {
+        let mut f = [0u8; W];
+        for (j, v) in f.iter_mut().enumerate() {
+            *v = flag(i + j);
+        }
+        for (w, word) in f.chunks_exact(8).enumerate() {
+            let mut x = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+            while x != 0 {
+                let byte = x.trailing_zeros() as usize / 8;
+                out.push((i + 8 * w + byte, word[byte] == 1));
+                x &= !(0xff << (8 * byte));
             }
         }
-        (up, down)
+        i += W;
+    }
+    for i in i..n {
+        match flag(i) {
+            1 => out.push((i, true)),
+            2 => out.push((i, false)),
+            _ => {}
+        }
     }
 }
 
@@ -308,25 +362,28 @@ impl Strategy for CrossStrategy {
     }
 
     fn idle_until(&self, from: usize) -> usize {
-        crate::strategy::signals::next_active(&self.cross_bars, &self.cursor, from)
+        let k = crate::strategy::signals::next_active(&self.cross_bars, |&b| b, &self.cursor, from);
+        self.cross_bars.get(k).copied().unwrap_or(usize::MAX)
     }
 }
 
 impl SignalStrategy for CrossStrategy {
     fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error> {
+        Ok(self.sparse_signals(ctx)?.into_dense())
+    }
+
+    /// Crosses are rare, so the decisions are built as a list directly.
+    fn sparse_signals(&mut self, ctx: &mut Init<'_>) -> Result<SparseSignals, Error> {
         let (name, spread) = self.line_pair(ctx);
         let close = ctx.bars().close();
         let n = close.len();
         // The spread's values only decide the signals: they are not kept (a sweep runs many
         // of these), only where they start counts toward the warm-up.
-        let (up, down) = match &spread {
-            Spread::Pair(a, b) => {
-                let (a, b) = (&a[..n], &b[..n]);
-                self.crosses.all(n, |i| a[i] - b[i])
-            }
+        let crosses = match &spread {
+            Spread::Pair(a, b) => self.crosses.pair_events(&a[..n], &b[..n]),
             Spread::Owned(d) => {
                 let d = &d[..n];
-                self.crosses.all(n, |i| d[i])
+                self.crosses.events(n, |i| d[i])
             }
         };
         let first = match &spread {
@@ -339,18 +396,47 @@ impl SignalStrategy for CrossStrategy {
             Direction::LongOnly | Direction::ShortOnly => EntryRule::OnlyWhenFlat,
         };
         let (with_sl, with_tp) = (self.sl_pct.is_some(), self.tp_pct.is_some());
-        let (mut sl, mut tp) = (Vec::new(), Vec::new());
-        if with_sl || with_tp {
-            sl = if with_sl { vec![f64::NAN; n] } else { sl };
-            tp = if with_tp { vec![f64::NAN; n] } else { tp };
-            for i in (0..n).filter(|&i| up[i] || down[i]) {
-                let enters = match self.direction {
-                    Direction::LongShort => true,
-                    Direction::LongOnly => up[i],
-                    Direction::ShortOnly => down[i],
+        let mut sl = if with_sl {
+            vec![f64::NAN; n]
+        } else {
+            Vec::new()
+        };
+        let mut tp = if with_tp {
+            vec![f64::NAN; n]
+        } else {
+            Vec::new()
+        };
+        let decisions = crosses
+            .into_iter()
+            .map(|(i, up)| {
+                let (enters, d) = match self.direction {
+                    Direction::LongShort => (
+                        true,
+                        Decision {
+                            long_entry: up,
+                            short_entry: !up,
+                            ..Decision::default()
+                        },
+                    ),
+                    Direction::LongOnly => (
+                        up,
+                        Decision {
+                            long_entry: up,
+                            long_exit: !up,
+                            ..Decision::default()
+                        },
+                    ),
+                    Direction::ShortOnly => (
+                        !up,
+                        Decision {
+                            short_entry: !up,
+                            short_exit: up,
+                            ..Decision::default()
+                        },
+                    ),
                 };
-                if enters {
-                    let r = self.request(close[i], up[i]);
+                if enters && (with_sl || with_tp) {
+                    let r = self.request(close[i], up);
                     if with_sl {
                         sl[i] = r.sl.unwrap_or(f64::NAN);
                     }
@@ -358,32 +444,25 @@ impl SignalStrategy for CrossStrategy {
                         tp[i] = r.tp.unwrap_or(f64::NAN);
                     }
                 }
-            }
-        }
-        let none = || vec![false; n];
-        let (long_entry, long_exit, short_entry, short_exit) = match self.direction {
-            Direction::LongShort => (up, none(), down, none()),
-            Direction::LongOnly => (up, down, none(), none()),
-            Direction::ShortOnly => (none(), none(), down, up),
-        };
-        let mut s = Signals {
-            long_entry,
-            long_exit,
-            short_entry,
-            short_exit,
-            size: PerBar::Unset,
-            sl: PerBar::Unset,
-            tp: PerBar::Unset,
+                Decision { bar: i, ..d }
+            })
+            .collect();
+        Ok(SparseSignals {
+            n,
+            decisions,
+            size: self.size.map_or(PerBar::Unset, PerBar::Const),
+            sl: if with_sl {
+                PerBar::Values(sl)
+            } else {
+                PerBar::Unset
+            },
+            tp: if with_tp {
+                PerBar::Values(tp)
+            } else {
+                PerBar::Unset
+            },
             entry_rule: rule,
-        };
-        s.size = self.size.map_or(PerBar::Unset, PerBar::Const);
-        if self.sl_pct.is_some() {
-            s.sl = PerBar::Values(sl);
-        }
-        if self.tp_pct.is_some() {
-            s.tp = PerBar::Values(tp);
-        }
-        Ok(s)
+        })
     }
 }
 
@@ -423,5 +502,34 @@ mod tests {
         assert_eq!(s[4], (false, false), "NaN reset: not below since");
         assert_eq!(s[5], (false, true));
         assert_eq!(s[6], (true, false));
+    }
+
+    proptest::proptest! {
+        /// The block kernel finds exactly the crosses that feeding the rule bar by bar
+        /// finds: ties, NaN gaps, block edges (64 bars) and tails included.
+        #[test]
+        fn listed_crosses_are_the_bar_by_bar_crosses(
+            d in proptest::collection::vec(
+                proptest::prop_oneof![
+                    6 => -2.0f64..2.0,
+                    1 => proptest::strategy::Just(0.0),
+                    1 => proptest::strategy::Just(f64::NAN),
+                ],
+                0..300,
+            ),
+            stateful in proptest::bool::ANY,
+        ) {
+            let want: Vec<(usize, bool)> = run_rule(stateful, &d)
+                .into_iter()
+                .enumerate()
+                .filter(|(_, (u, dn))| *u || *dn)
+                .map(|(i, (u, _))| (i, u))
+                .collect();
+            let c = Crosses { stateful, ..Crosses::default() };
+            proptest::prop_assert_eq!(&c.events(d.len(), |i| d[i]), &want);
+            // The same spread as two lines, through the dispatched (AVX2) kernel.
+            let zero = vec![0.0; d.len()];
+            proptest::prop_assert_eq!(&c.pair_events(&d, &zero), &want);
+        }
     }
 }
