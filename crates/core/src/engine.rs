@@ -82,7 +82,7 @@ pub fn run_reusing(
             // back: backtesting.py's FractionalBacktest, and the same last bits.
             let scaled = bars.scaled_prices(unit);
             // The cache is keyed by series name, not data: scaled prices get no cache.
-            let mut res = run_units(&scaled, strategy, cfg, None, equity)?;
+            let mut res = run_units(&scaled, strategy, cfg, None, &mut Tape::whole(equity))?;
             for t in &mut res.trades {
                 t.size *= unit;
                 t.entry_price /= unit;
@@ -98,7 +98,155 @@ pub fn run_reusing(
             }
             Ok(res)
         }
-        _ => run_units(bars, strategy, cfg, cache, equity),
+        _ => run_units(bars, strategy, cfg, cache, &mut Tape::whole(equity)),
+    }
+}
+
+/// [`run_with_cache`] handing the equity curve to `sink` block by block instead of keeping
+/// it: `sink(block, first_bar)` gets consecutive blocks of [`STREAM_BLOCK`] bars (the
+/// last one shorter), each once and in order. The result's `equity` is empty. A sweep's
+/// statistics consume the blocks as they come, so no run holds a whole curve.
+///
+/// Runs with a fractional unit keep the whole curve (their prices are rescaled first).
+pub(crate) fn run_streaming(
+    bars: &Bars,
+    strategy: &mut dyn Strategy,
+    cfg: &BrokerConfig,
+    cache: Option<&IndicatorCache>,
+    sink: &mut dyn FnMut(&[f64], usize),
+) -> Result<RunResult, Error> {
+    if cfg.fractional_unit.is_some_and(|u| u != 1.0) {
+        let mut res = run_reusing(bars, strategy, cfg, cache, Vec::new())?;
+        for (k, block) in res.equity.chunks(STREAM_BLOCK).enumerate() {
+            sink(block, k * STREAM_BLOCK);
+        }
+        res.equity = Vec::new();
+        return Ok(res);
+    }
+    cfg.validate()?;
+    if bars.is_empty() {
+        return Err(Error::TooFewBars { needed: 1, got: 0 });
+    }
+    let mut tape = Tape {
+        buf: vec![f64::NAN; STREAM_BLOCK.min(bars.len())],
+        base: 0,
+        n: bars.len(),
+        sink: Some(sink),
+    };
+    let res = run_units(bars, strategy, cfg, cache, &mut tape)?;
+    tape.flush_rest();
+    Ok(res)
+}
+
+/// Receives a streamed equity curve: a block and the bar its first value belongs to.
+type EquitySink<'s> = dyn FnMut(&[f64], usize) + 's;
+
+/// Bars per block of a streamed equity curve ([`run_streaming`]); the statistics' walk
+/// takes blocks of this size.
+pub(crate) const STREAM_BLOCK: usize = crate::stats::COV_BLOCK;
+
+/// Where a run writes its equity: the whole curve, or one block of it at a time that goes
+/// to a sink once the run writes past it. The engine writes bars in order (a final-bar
+/// rewrite stays within the last block), so a block is complete when it is handed over.
+struct Tape<'s> {
+    /// The whole curve, or the current block.
+    buf: Vec<f64>,
+    /// First bar of `buf`.
+    base: usize,
+    /// Bars in the run.
+    n: usize,
+    sink: Option<&'s mut EquitySink<'s>>,
+}
+
+impl<'s> Tape<'s> {
+    /// The whole curve in `buf` (its old contents are replaced).
+    fn whole(buf: Vec<f64>) -> Tape<'s> {
+        Tape {
+            buf,
+            base: 0,
+            n: 0,
+            sink: None,
+        }
+    }
+
+    fn reset(&mut self, n: usize) {
+        self.n = n;
+        self.base = 0;
+        if self.sink.is_none() {
+            self.buf.clear();
+            self.buf.resize(n, f64::NAN);
+        }
+    }
+
+    /// The slots of bars `from..to`, as many of them as lie in one block (at least one
+    /// when `from < to`); blocks before `from` are handed to the sink.
+    #[inline]
+    fn window(&mut self, from: usize, to: usize) -> &mut [f64] {
+        let Some(sink) = &mut self.sink else {
+            return &mut self.buf[from..to];
+        };
+        let len = self.buf.len();
+        while from >= self.base + len {
+            sink(&self.buf, self.base);
+            self.base += len;
+        }
+        debug_assert!(from >= self.base, "bars are written in order");
+        let end = (to - self.base).min(len).min(self.n - self.base);
+        &mut self.buf[from - self.base..end]
+    }
+
+    #[inline]
+    fn set(&mut self, i: usize, v: f64) {
+        self.window(i, i + 1)[0] = v;
+    }
+
+    fn fill(&mut self, mut from: usize, to: usize, v: f64) {
+        while from < to {
+            let w = self.window(from, to);
+            w.fill(v);
+            from += w.len();
+        }
+    }
+
+    /// Writes `equity_at(close[k])` for bars `from..to` while it stays positive; returns the
+    /// first bar not written (a non-positive equity is left for `next_bar`, which
+    /// liquidates and stops, as on any bar).
+    #[inline]
+    fn fill_marked(
+        &mut self,
+        mut from: usize,
+        to: usize,
+        close: &[f64],
+        equity_at: impl Fn(f64) -> f64,
+    ) -> usize {
+        while from < to {
+            let w = self.window(from, to);
+            let done = fill_equity(w, &close[from..], &equity_at);
+            let whole = done == w.len();
+            from += done;
+            if !whole {
+                break;
+            }
+        }
+        from
+    }
+
+    /// Hands the last, partial block to the sink (streaming only).
+    fn flush_rest(&mut self) {
+        if let Some(sink) = &mut self.sink
+            && self.base < self.n
+        {
+            sink(&self.buf[..self.n - self.base], self.base);
+        }
+    }
+
+    /// The whole curve (empty when streaming).
+    fn take_whole(&mut self) -> Vec<f64> {
+        if self.sink.is_none() {
+            std::mem::take(&mut self.buf)
+        } else {
+            Vec::new()
+        }
     }
 }
 
@@ -122,7 +270,7 @@ fn run_units(
     strategy: &mut dyn Strategy,
     cfg: &BrokerConfig,
     cache: Option<&IndicatorCache>,
-    mut equity: Vec<f64>,
+    equity: &mut Tape<'_>,
 ) -> Result<RunResult, Error> {
     let n = bars.len();
     let mut init = Init::new(bars, cache);
@@ -137,16 +285,20 @@ fn run_units(
     let start = 1 + warmup;
 
     let mut broker = Broker::new(cfg.clone());
-    equity.clear();
-    equity.resize(n, f64::NAN);
+    equity.reset(n);
+    // Bars before the first decision carry the initial cash. (backtesting.py back-fills from
+    // the first recorded equity, which is always the initial cash there: no order can exist
+    // when it is recorded. A same-bar-close fill can change that bar's equity, so fill with
+    // the cash itself.)
+    equity.fill(0, start.min(n), cfg.cash);
     let mut out_of_money = false;
     let mut completed = true;
     let mut i = start;
     while i < n {
         match broker.next_bar(bars, i) {
-            Ok(e) => equity[i] = e,
+            Ok(e) => equity.set(i, e),
             Err(_) => {
-                equity[i..].fill(0.0);
+                equity.fill(i, n, 0.0);
                 out_of_money = true;
                 completed = false;
                 break;
@@ -165,12 +317,12 @@ fn run_units(
             if e <= 0.0 {
                 // As on any bar: liquidate at this close and stop.
                 broker.liquidate(bars.close()[i], i);
-                equity[i..].fill(0.0);
+                equity.fill(i, n, 0.0);
                 out_of_money = true;
                 completed = false;
                 break;
             }
-            equity[i] = e;
+            equity.set(i, e);
         }
         i += 1;
         // Fast-forward over bars where the strategy promises to do nothing and no order is
@@ -182,15 +334,13 @@ fn run_units(
             i = match broker.trades.as_slice() {
                 // Flat: equity is the cash on every bar.
                 [] if broker.cash > 0.0 => {
-                    equity[i..idle_to].fill(broker.cash);
-                    idle_to - i
+                    equity.fill(i, idle_to, broker.cash);
+                    idle_to
                 }
                 // One trade (the usual case): the same sum as `Broker::equity`, inlined.
-                [t] => fill_equity(&mut equity[i..idle_to], &close[i..], |c| {
-                    broker.cash + t.pl_at(c)
-                }),
-                _ => fill_equity(&mut equity[i..idle_to], &close[i..], |c| broker.equity(c)),
-            } + from;
+                [t] => equity.fill_marked(i, idle_to, close, |c| broker.cash + t.pl_at(c)),
+                _ => equity.fill_marked(i, idle_to, close, |c| broker.equity(c)),
+            };
             if i > from {
                 broker.i = i - 1;
             }
@@ -204,19 +354,12 @@ fn run_units(
         // Fill the closing orders (and anything placed on the last bar) once more on the
         // last bar's prices.
         match broker.next_bar(bars, n - 1) {
-            Ok(e) => equity[n - 1] = e,
+            Ok(e) => equity.set(n - 1, e),
             Err(_) => {
-                equity[n - 1] = 0.0;
+                equity.set(n - 1, 0.0);
                 out_of_money = true;
             }
         }
-    }
-    // Bars before the first decision carry the initial cash. (backtesting.py back-fills from
-    // the first recorded equity, which is always the initial cash there: no order can exist
-    // when it is recorded. A same-bar-close fill can change that bar's equity, so fill with
-    // the cash itself.)
-    for e in equity.iter_mut().take(start.min(n)) {
-        *e = cfg.cash;
     }
 
     let mut warnings = std::mem::take(&mut broker.warnings);
@@ -245,7 +388,7 @@ fn run_units(
     Ok(RunResult {
         trades: std::mem::take(&mut broker.closed),
         open_trades,
-        equity,
+        equity: equity.take_whole(),
         warnings,
         warmup,
         indicator_names: indicators.into_iter().map(|r| r.name).collect(),

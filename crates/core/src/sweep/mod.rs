@@ -22,9 +22,9 @@ pub use walk_forward::{WalkForward, WalkForwardResult, WindowResult, run_walk_fo
 
 use crate::bars::Bars;
 use crate::broker::BrokerConfig;
-use crate::engine::run_reusing;
+use crate::engine::{run_reusing, run_streaming};
 use crate::error::Error;
-use crate::stats::{self, Stats, StatsContext};
+use crate::stats::{self, EquityWalk, Stats, StatsContext};
 use crate::strategy::builtin::StrategyInfo;
 use crate::strategy::{IndicatorCache, ParamValue, Params};
 
@@ -452,20 +452,40 @@ fn run_one(
 ) -> Result<ComboResult, Error> {
     let params = spec.params_for(values)?;
     let mut strategy = spec.strategy.build_signals(&params)?;
-    // The worker's equity buffer goes through the run and comes back for the next one.
-    let mut run = run_reusing(
-        bars,
-        strategy.as_mut(),
-        cfg,
-        Some(cache),
-        std::mem::take(equity),
-    )?;
-    let stats = stats::compute_with(stats_ctx, bars, &run.trades, &run.equity, run.warmup);
-    let profile = (profile_blocks > 0)
-        .then(|| overfitting::ReturnProfile::of_equity(&run.equity, profile_blocks));
-    let vbt =
-        (dialect == Dialect::Vectorbt).then(|| crate::stats::compute_vectorbt(bars, &run, cfg));
-    *equity = std::mem::take(&mut run.equity);
+    let (stats, vbt, profile) = if dialect == Dialect::Vectorbt {
+        // vectorbt's statistics read the whole curve. The worker's equity buffer goes
+        // through the run and comes back for the next one.
+        let mut run = run_reusing(
+            bars,
+            strategy.as_mut(),
+            cfg,
+            Some(cache),
+            std::mem::take(equity),
+        )?;
+        let stats = stats::compute_with(stats_ctx, bars, &run.trades, &run.equity, run.warmup);
+        let profile = (profile_blocks > 0)
+            .then(|| overfitting::ReturnProfile::of_equity(&run.equity, profile_blocks));
+        let vbt = crate::stats::compute_vectorbt(bars, &run, cfg);
+        *equity = std::mem::take(&mut run.equity);
+        (stats, Some(vbt), profile)
+    } else {
+        // The statistics take each block of equity as the run marks it: no curve is kept.
+        let mut walk = EquityWalk::new(stats_ctx, bars, bars.len(), profile_blocks);
+        let run = run_streaming(
+            bars,
+            strategy.as_mut(),
+            cfg,
+            Some(cache),
+            &mut |block, _| walk.feed(block),
+        )?;
+        let mut summary = walk.finish();
+        let profile = summary.profile.take();
+        (
+            summary.stats(stats_ctx, bars, &run.trades, run.warmup),
+            None,
+            profile,
+        )
+    };
     Ok(ComboResult {
         index,
         values: values.to_vec(),

@@ -281,10 +281,89 @@ pub struct ReturnProfile {
 impl ReturnProfile {
     /// Per-bar returns of `equity` (`e[i]/e[i−1] − 1`), reduced to moments and `s` blocks.
     pub fn of_equity(equity: &[f64], s: usize) -> ReturnProfile {
-        let r: Vec<f64> = equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+        let mut w = ProfileWalk::new(equity.len(), s);
+        w.feed(equity);
+        w.finish()
+    }
+}
+
+/// Builds a [`ReturnProfile`] from equity fed in pieces, without the return series:
+/// [`ReturnProfile::of_equity`] and a sweep's streaming statistics both use it, so the
+/// sums are added in the same order either way (the same bits).
+#[derive(Debug, Clone)]
+pub(crate) struct ProfileWalk {
+    moments: ReturnMoments,
+    blocks: Vec<(f64, f64, usize)>,
+    /// Number of returns in the whole series (bars − 1).
+    returns: usize,
+    /// Current block, and the return index where it ends.
+    block: usize,
+    block_end: usize,
+    /// The last equity fed (NaN before the first).
+    prev: f64,
+    /// Equity values fed so far.
+    fed: usize,
+}
+
+impl ProfileWalk {
+    /// For an equity curve of `bars` values and `s` CSCV blocks.
+    pub(crate) fn new(bars: usize, s: usize) -> ProfileWalk {
+        let returns = bars.saturating_sub(1);
+        // The sum of no values, exactly as the standard library's `sum` gives it.
+        let zero: f64 = std::iter::empty::<f64>().sum();
+        let mut w = ProfileWalk {
+            moments: ReturnMoments::default(),
+            blocks: vec![(zero, zero, 0); s],
+            returns,
+            block: 0,
+            block_end: 0,
+            prev: f64::NAN,
+            fed: 0,
+        };
+        w.skip_empty_blocks(0);
+        w
+    }
+
+    /// Moves to the block holding return `k` (blocks split `returns` as [`BlockSums::of`]).
+    fn skip_empty_blocks(&mut self, k: usize) {
+        let s = self.blocks.len();
+        while self.block < s {
+            self.block_end = (self.block + 1) * self.returns / s;
+            if k < self.block_end {
+                break;
+            }
+            self.block += 1;
+        }
+    }
+
+    /// Feeds the next equity values.
+    #[inline]
+    pub(crate) fn feed(&mut self, equity: &[f64]) {
+        for &e in equity {
+            if self.fed > 0 {
+                let k = self.fed - 1;
+                let r = e / self.prev - 1.0;
+                self.moments.push(r);
+                if k >= self.block_end {
+                    self.skip_empty_blocks(k);
+                }
+                if let Some(b) = self.blocks.get_mut(self.block) {
+                    b.0 += r;
+                    b.1 += r * r;
+                    b.2 += 1;
+                }
+            }
+            self.prev = e;
+            self.fed += 1;
+        }
+    }
+
+    pub(crate) fn finish(self) -> ReturnProfile {
         ReturnProfile {
-            moments: ReturnMoments::of(&r),
-            blocks: BlockSums::of(&r, s),
+            moments: self.moments,
+            blocks: BlockSums {
+                blocks: self.blocks,
+            },
         }
     }
 }
@@ -445,5 +524,35 @@ mod tests {
             pbo_cscv(&[block(&[0.1, 0.2])]).is_none(),
             "needs two combinations"
         );
+    }
+
+    proptest::proptest! {
+        /// Fed in pieces, the profile has the bits of the one built from the whole return
+        /// series (moments and per-block sums), for any number of blocks.
+        #[test]
+        fn the_streamed_profile_equals_the_one_of_the_whole_series(
+            steps in proptest::collection::vec(-0.05f64..0.05, 0..200),
+            s in 1usize..30,
+            cut in 1usize..40,
+        ) {
+            let mut e = vec![100.0];
+            for x in &steps {
+                e.push(e[e.len() - 1] * (1.0 + x));
+            }
+            let r: Vec<f64> = e.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+            let mut walk = ProfileWalk::new(e.len(), s);
+            for piece in e.chunks(cut) {
+                walk.feed(piece);
+            }
+            let p = walk.finish();
+            let bits = |m: &ReturnMoments| m.sums.map(f64::to_bits);
+            proptest::prop_assert_eq!(bits(&p.moments), bits(&ReturnMoments::of(&r)));
+            proptest::prop_assert_eq!(p.moments.n, r.len());
+            let want = BlockSums::of(&r, s);
+            let bits = |b: &BlockSums| {
+                b.blocks.iter().map(|&(a, q, n)| (a.to_bits(), q.to_bits(), n)).collect::<Vec<_>>()
+            };
+            proptest::prop_assert_eq!(bits(&p.blocks), bits(&want));
+        }
     }
 }

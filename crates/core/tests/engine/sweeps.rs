@@ -334,3 +334,84 @@ fn combinations_stream_without_materialising_the_grid() {
         .collect();
     assert_eq!(first, ["1/2", "1/3", "1/4"]);
 }
+
+/// Sweeps hand statistics each block of equity as a run marks it and never hold a curve.
+/// Over several blocks (2,048 bars each) and every built-in strategy, with fills at the
+/// close, leverage deep enough to wipe the account out, and trades closed at the end, a
+/// sweep's statistics and overfitting profile have the bits of a standalone run's.
+mod streamed_statistics {
+    use super::*;
+    use backtide_core::sweep::overfitting::ReturnProfile;
+    use proptest::prelude::*;
+
+    fn random_bars(n: usize, seed: u64, vol: f64) -> Bars {
+        let mut x = seed | 1;
+        let mut c = 100.0;
+        let (mut t, mut o, mut h, mut l, mut cl) = (vec![], vec![], vec![], vec![], vec![]);
+        for i in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let r = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let open = c;
+            c = (c * (1.0 + (r - 0.5) * vol)).max(0.5);
+            t.push(i as i64 * 60_000_000_000);
+            o.push(open);
+            h.push(open.max(c) * 1.001);
+            l.push(open.min(c) * 0.999);
+            cl.push(c);
+        }
+        Bars::try_new(t, o, h, l, cl, vec![f64::NAN; n]).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn sweep_statistics_equal_a_standalone_runs(
+            n in 2_000usize..7_000,
+            seed in any::<u64>(),
+            strategy in 0usize..7,
+            trade_on_close in any::<bool>(),
+            finalize_trades in any::<bool>(),
+            leveraged in any::<bool>(),
+            blocks in prop_oneof![Just(0usize), Just(8)],
+        ) {
+            let b = random_bars(n, seed, if leveraged { 0.03 } else { 0.01 });
+            let names = [
+                "sma_cross", "ema_cross", "macd_cross", "rsi_reversion",
+                "bollinger_reversion", "donchian_breakout", "buy_and_hold",
+            ];
+            let info = builtin::find(names[strategy]).unwrap();
+            let spec = SweepSpec {
+                strategy: info,
+                fixed: vec![],
+                axes: vec![],
+                constraint: None,
+                method: Method::Grid,
+            };
+            let cfg = BrokerConfig {
+                commission: Commission::Relative(0.001),
+                trade_on_close,
+                finalize_trades,
+                margin: if leveraged { 0.02 } else { 1.0 },
+                ..BrokerConfig::default()
+            };
+            let obj = Objective::new("sharpe_ratio", true).unwrap();
+            let control = SweepControl { threads: 1, profile_blocks: blocks, ..SweepControl::default() };
+            let mut got = Vec::new();
+            run_sweep::<Error>(&b, &spec, &cfg, &obj, &control, &mut |r| {
+                got.push(r.clone());
+                Ok(())
+            })
+            .unwrap();
+            prop_assert_eq!(got.len(), 1);
+            let mut s = info.build(&got[0].params).unwrap();
+            let run = backtide_core::run(&b, s.as_mut(), &cfg).unwrap();
+            let want = backtide_core::stats::compute(&b, &run);
+            // Debug prints each float's shortest round-trip form (and NaN as NaN).
+            prop_assert_eq!(format!("{:?}", got[0].stats), format!("{want:?}"));
+            let profile = (blocks > 0).then(|| ReturnProfile::of_equity(&run.equity, blocks));
+            prop_assert_eq!(format!("{:?}", got[0].profile), format!("{profile:?}"));
+        }
+    }
+}
