@@ -208,7 +208,8 @@ impl<'s> Tape<'s> {
         }
     }
 
-    /// Writes `equity_at(close[k])` for bars `from..to` while it stays positive; returns the
+    /// Marks bars `from..to` with `mark(slots, close from the first slot's bar on)`, which
+    /// fills slots while equity stays positive and returns how many it filled; returns the
     /// first bar not written (a non-positive equity is left for `next_bar`, which
     /// liquidates and stops, as on any bar).
     #[inline]
@@ -217,11 +218,11 @@ impl<'s> Tape<'s> {
         mut from: usize,
         to: usize,
         close: &[f64],
-        equity_at: impl Fn(f64) -> f64,
+        mark: impl Fn(&mut [f64], &[f64]) -> usize,
     ) -> usize {
         while from < to {
             let w = self.window(from, to);
-            let done = fill_equity(w, &close[from..], &equity_at);
+            let done = mark(w, &close[from..]);
             let whole = done == w.len();
             from += done;
             if !whole {
@@ -264,6 +265,35 @@ fn fill_equity(out: &mut [f64], close: &[f64], equity_at: impl Fn(f64) -> f64) -
     }
     out.len()
 }
+
+/// [`fill_equity`] for one open trade, `cash + size·(c − entry)` (the sum
+/// `Broker::equity` makes), eight bars at a time: the usual case between two signals.
+#[inline(always)]
+fn mark_one_trade_body(out: &mut [f64], close: &[f64], cash: f64, size: f64, entry: f64) -> usize {
+    const W: usize = 8;
+    let n = out.len().min(close.len());
+    let mut k = 0;
+    while k + W <= n {
+        let mut e = [0.0f64; W];
+        let mut positive = true;
+        for (j, v) in e.iter_mut().enumerate() {
+            *v = cash + size * (close[k + j] - entry);
+            positive &= *v > 0.0;
+        }
+        if !positive {
+            // A bar at or below zero (or NaN) in these eight: the exact loop finds it.
+            break;
+        }
+        out[k..k + W].copy_from_slice(&e);
+        k += W;
+    }
+    k + fill_equity(&mut out[k..n], &close[k..n], |c| cash + size * (c - entry))
+}
+
+crate::simd::wide_kernel!(
+    fn mark_one_trade(out: &mut [f64], close: &[f64], cash: f64, size: f64, entry: f64) -> usize
+        = mark_one_trade_body;
+);
 
 fn run_units(
     bars: &Bars,
@@ -338,8 +368,12 @@ fn run_units(
                     idle_to
                 }
                 // One trade (the usual case): the same sum as `Broker::equity`, inlined.
-                [t] => equity.fill_marked(i, idle_to, close, |c| broker.cash + t.pl_at(c)),
-                _ => equity.fill_marked(i, idle_to, close, |c| broker.equity(c)),
+                [t] => equity.fill_marked(i, idle_to, close, |w, c| {
+                    mark_one_trade(w, c, broker.cash, t.size, t.entry_price)
+                }),
+                _ => equity.fill_marked(i, idle_to, close, |w, c| {
+                    fill_equity(w, c, |p| broker.equity(p))
+                }),
             };
             if i > from {
                 broker.i = i - 1;
@@ -394,4 +428,35 @@ fn run_units(
         indicator_names: indicators.into_iter().map(|r| r.name).collect(),
         out_of_money,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The eight-bars-at-a-time marking of one trade (AVX2 where the CPU has it) writes
+        /// the bits of the bar-by-bar sum and stops at the same bar: the first whose equity
+        /// is at or below zero (NaN equity is written, as bar by bar).
+        #[test]
+        fn one_trade_marking_equals_the_bar_by_bar_sum(
+            close in prop::collection::vec(
+                prop_oneof![8 => 50.0f64..150.0, 1 => Just(f64::NAN)],
+                0..100,
+            ),
+            cash in -100.0f64..10_000.0,
+            size in -120.0f64..120.0,
+            entry in 50.0f64..150.0,
+            slots in 0usize..100,
+        ) {
+            let slots = slots.min(close.len());
+            let (mut a, mut b) = (vec![-1.0; slots], vec![-1.0; slots]);
+            let got = mark_one_trade(&mut a, &close, cash, size, entry);
+            let want = fill_equity(&mut b, &close, |c| cash + size * (c - entry));
+            prop_assert_eq!(got, want);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&a[..got]), bits(&b[..want]));
+        }
+    }
 }

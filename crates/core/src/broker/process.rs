@@ -5,14 +5,42 @@ use crate::bars::Bars;
 
 /// Prices of the bar being processed.
 #[derive(Clone, Copy)]
-struct BarPrices {
+struct BarPrices<'b> {
     open: f64,
-    high: f64,
-    low: f64,
     /// This bar's close: what equity and margin are marked at.
     close: f64,
     /// The previous bar's close: the fill price with `trade_on_close`.
     prev_close: f64,
+    /// Where the high and low come from. Only stop, limit and SL/TP orders read them, so
+    /// a run of market orders never touches those columns (in a sweep they are cold in
+    /// cache: a load is a miss).
+    range: Range<'b>,
+}
+
+#[derive(Clone, Copy)]
+enum Range<'b> {
+    /// Bar `i` of the series.
+    Bar(&'b Bars, usize),
+    /// Every price at one level (a fill at the close within the bar).
+    Flat(f64),
+}
+
+impl BarPrices<'_> {
+    #[inline]
+    fn high(&self) -> f64 {
+        match self.range {
+            Range::Bar(bars, i) => bars.high()[i],
+            Range::Flat(p) => p,
+        }
+    }
+
+    #[inline]
+    fn low(&self) -> f64 {
+        match self.range {
+            Range::Bar(bars, i) => bars.low()[i],
+            Range::Flat(p) => p,
+        }
+    }
 }
 
 impl Broker {
@@ -24,10 +52,9 @@ impl Broker {
         if !self.orders.is_empty() {
             let px = BarPrices {
                 open: bars.open()[i],
-                high: bars.high()[i],
-                low: bars.low()[i],
                 close,
                 prev_close: bars.close()[i.saturating_sub(1)],
+                range: Range::Bar(bars, i),
             };
             self.process_orders(px, false);
         }
@@ -54,17 +81,16 @@ impl Broker {
         let c = bars.close()[i];
         let px = BarPrices {
             open: c,
-            high: c,
-            low: c,
             close: c,
             prev_close: c,
+            range: Range::Flat(c),
         };
         self.process_orders(px, true);
     }
 
     /// Fills what the bar's prices allow; `market_only` leaves stop, limit and SL/TP orders
     /// pending (fills at a bar's close within the bar).
-    fn process_orders(&mut self, px: BarPrices, market_only: bool) {
+    fn process_orders(&mut self, px: BarPrices<'_>, market_only: bool) {
         let mut reprocess = true;
         while reprocess {
             reprocess = false;
@@ -92,7 +118,7 @@ impl Broker {
 
     /// Handles one order; returns true if the queue must be processed again on this bar
     /// (a market order opened a trade with SL/TP that may trigger within the same bar).
-    fn process_one(&mut self, oid: OrderId, px: BarPrices, market_only: bool) -> bool {
+    fn process_one(&mut self, oid: OrderId, px: BarPrices<'_>, market_only: bool) -> bool {
         let Some(pos) = self.position_of(oid) else {
             return false;
         };
@@ -107,9 +133,9 @@ impl Broker {
         let stop_price = order.stop;
         if let Some(stop) = stop_price {
             let hit = if is_long {
-                px.high >= stop
+                px.high() >= stop
             } else {
-                px.low <= stop
+                px.low() <= stop
             };
             if !hit {
                 return false;
@@ -119,9 +145,9 @@ impl Broker {
 
         let price = if let Some(limit) = order.limit {
             let hit = if is_long {
-                px.low < limit
+                px.low() < limit
             } else {
-                px.high > limit
+                px.high() > limit
             };
             // Stop and limit hit in one bar: assume pessimistically the limit came first.
             let limit_before_stop = hit
@@ -248,16 +274,16 @@ impl Broker {
                     && order.limit.is_none()
                     && order.tp.is_some_and(|tp| {
                         if is_long {
-                            tp <= px.high && sl < px.low
+                            tp <= px.high() && sl < px.low()
                         } else {
-                            tp >= px.low && sl > px.high
+                            tp >= px.low() && sl > px.high()
                         }
                     })
                 {
                     // Stop entry and TP in the same bar but not the SL: unambiguous.
                     reprocess = true;
-                } else if order.sl.is_some_and(|p| px.low <= p && p <= px.high)
-                    || order.tp.is_some_and(|p| px.low <= p && p <= px.high)
+                } else if order.sl.is_some_and(|p| px.low() <= p && p <= px.high())
+                    || order.tp.is_some_and(|p| px.low() <= p && p <= px.high())
                 {
                     self.warnings.push(format!(
                         "bar {}: an SL/TP would trigger in the bar its stop/limit entry filled; \
