@@ -436,7 +436,7 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// The eight-bars-at-a-time marking of one trade (AVX2 where the CPU has it) writes
+        /// The eight-bars-at-a-time marking of one trade, at every instruction tier, writes
         /// the bits of the bar-by-bar sum and stops at the same bar: the first whose equity
         /// is at or below zero (NaN equity is written, as bar by bar).
         #[test]
@@ -451,12 +451,17 @@ mod tests {
             slots in 0usize..100,
         ) {
             let slots = slots.min(close.len());
-            let (mut a, mut b) = (vec![-1.0; slots], vec![-1.0; slots]);
-            let got = mark_one_trade(&mut a, &close, cash, size, entry);
+            let mut b = vec![-1.0; slots];
             let want = fill_equity(&mut b, &close, |c| cash + size * (c - entry));
-            prop_assert_eq!(got, want);
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            prop_assert_eq!(bits(&a[..got]), bits(&b[..want]));
+            for tier in crate::simd::TIERS {
+                let mut a = vec![-1.0; slots];
+                let got = crate::simd::capped(tier, || {
+                    mark_one_trade(&mut a, &close, cash, size, entry)
+                });
+                prop_assert_eq!(got, want, "{:?}", tier);
+                prop_assert_eq!(bits(&a[..got]), bits(&b[..want]), "{:?}", tier);
+            }
         }
     }
 }

@@ -869,6 +869,11 @@ mod tests {
             let mut portable = CovSum::default();
             portable.add_lanes(&e, y);
             prop_assert_eq!(whole.total().to_bits(), portable.total().to_bits());
+            for tier in crate::simd::TIERS {
+                let mut t = CovSum::default();
+                crate::simd::capped(tier, || t.add(&e, y));
+                prop_assert_eq!(t.total().to_bits(), portable.total().to_bits(), "{:?}", tier);
+            }
             let mut blocks = CovSum::default();
             let cut = cut * LANES;
             let mut k = 0;

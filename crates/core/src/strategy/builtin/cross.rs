@@ -527,9 +527,12 @@ mod tests {
                 .collect();
             let c = Crosses { stateful, ..Crosses::default() };
             proptest::prop_assert_eq!(&c.events(d.len(), |i| d[i]), &want);
-            // The same spread as two lines, through the dispatched (AVX2) kernel.
+            // The same spread as two lines, through the dispatched kernel at every tier.
             let zero = vec![0.0; d.len()];
-            proptest::prop_assert_eq!(&c.pair_events(&d, &zero), &want);
+            for tier in crate::simd::TIERS {
+                let got = crate::simd::capped(tier, || c.pair_events(&d, &zero));
+                proptest::prop_assert_eq!(&got, &want, "{:?}", tier);
+            }
         }
     }
 }
