@@ -82,7 +82,15 @@ pub fn run_reusing(
             // back: backtesting.py's FractionalBacktest, and the same last bits.
             let scaled = bars.scaled_prices(unit);
             // The cache is keyed by series name, not data: scaled prices get no cache.
-            let mut res = run_units(&scaled, strategy, cfg, None, &mut Tape::whole(equity))?;
+            let broker = Broker::new(cfg.clone());
+            let mut res = run_units(
+                &scaled,
+                strategy,
+                cfg,
+                broker,
+                None,
+                &mut Tape::whole(equity),
+            )?;
             for t in &mut res.trades {
                 t.size *= unit;
                 t.entry_price /= unit;
@@ -98,14 +106,22 @@ pub fn run_reusing(
             }
             Ok(res)
         }
-        _ => run_units(bars, strategy, cfg, cache, &mut Tape::whole(equity)),
+        _ => run_units(
+            bars,
+            strategy,
+            cfg,
+            Broker::new(cfg.clone()),
+            cache,
+            &mut Tape::whole(equity),
+        ),
     }
 }
 
 /// [`run_with_cache`] handing the equity curve to `sink` block by block instead of keeping
 /// it: `sink(block, first_bar)` gets consecutive blocks of [`STREAM_BLOCK`] bars (the
-/// last one shorter), each once and in order. The result's `equity` is empty. A sweep's
-/// statistics consume the blocks as they come, so no run holds a whole curve.
+/// last one shorter), each once and in order. The result's `equity` is empty, and so are
+/// its broker warnings. A sweep's statistics consume the blocks as they come, so no run
+/// holds a whole curve; `closed` is a spent trade list whose memory the run reuses.
 ///
 /// Runs with a fractional unit keep the whole curve (their prices are rescaled first).
 pub(crate) fn run_streaming(
@@ -113,6 +129,7 @@ pub(crate) fn run_streaming(
     strategy: &mut dyn Strategy,
     cfg: &BrokerConfig,
     cache: Option<&IndicatorCache>,
+    mut closed: Vec<ClosedTrade>,
     sink: &mut dyn FnMut(&[f64], usize),
 ) -> Result<RunResult, Error> {
     if cfg.fractional_unit.is_some_and(|u| u != 1.0) {
@@ -133,7 +150,13 @@ pub(crate) fn run_streaming(
         n: bars.len(),
         sink: Some(sink),
     };
-    let res = run_units(bars, strategy, cfg, cache, &mut tape)?;
+    // The sweep drops warnings (so they are not formatted) and hands back the previous
+    // run's closed-trade list, whose memory is reused.
+    let mut broker = Broker::new(cfg.clone());
+    broker.keep_warnings = false;
+    closed.clear();
+    broker.closed = closed;
+    let res = run_units(bars, strategy, cfg, broker, cache, &mut tape)?;
     tape.flush_rest();
     Ok(res)
 }
@@ -299,6 +322,7 @@ fn run_units(
     bars: &Bars,
     strategy: &mut dyn Strategy,
     cfg: &BrokerConfig,
+    mut broker: Broker,
     cache: Option<&IndicatorCache>,
     equity: &mut Tape<'_>,
 ) -> Result<RunResult, Error> {
@@ -314,7 +338,6 @@ fn run_units(
         .unwrap_or(0);
     let start = 1 + warmup;
 
-    let mut broker = Broker::new(cfg.clone());
     equity.reset(n);
     // Bars before the first decision carry the initial cash. (backtesting.py back-fills from
     // the first recorded equity, which is always the initial cash there: no order can exist

@@ -87,6 +87,8 @@ pub(crate) struct Broker {
     /// Current bar.
     pub(crate) i: usize,
     pub(crate) warnings: Vec<String>,
+    /// Whether warnings are kept: a sweep drops them, so it skips formatting them.
+    pub(crate) keep_warnings: bool,
     snapshot: Vec<OrderId>,
 }
 
@@ -128,6 +130,7 @@ impl Broker {
             next_id: 0,
             i: 0,
             warnings: Vec::new(),
+            keep_warnings: true,
             snapshot: Vec::new(),
         }
     }

@@ -208,13 +208,16 @@ impl Broker {
             };
             size = units.copysign(size);
             if units == 0.0 {
-                self.warnings.push(format!(
-                    "bar {}: broker cancelled the relative-sized order: insufficient margin \
+                if self.keep_warnings {
+                    let w = format!(
+                        "bar {}: broker cancelled the relative-sized order: insufficient margin \
                      (equity={:.2}, margin_available={:.2})",
-                    self.i,
-                    self.equity(px.close),
-                    avail
-                ));
+                        self.i,
+                        self.equity(px.close),
+                        avail
+                    );
+                    self.warnings.push(w);
+                }
                 self.remove_order(oid);
                 return false;
             }
@@ -251,10 +254,13 @@ impl Broker {
             1.0
         };
         if need.abs() * per_unit > self.margin_available(px.close) * self.leverage * slack {
-            self.warnings.push(format!(
-                "bar {}: broker cancelled an order of {} units: insufficient margin",
-                self.i, need
-            ));
+            if self.keep_warnings {
+                let w = format!(
+                    "bar {}: broker cancelled an order of {} units: insufficient margin",
+                    self.i, need
+                );
+                self.warnings.push(w);
+            }
             self.remove_order(oid);
             return false;
         }
@@ -285,11 +291,14 @@ impl Broker {
                 } else if order.sl.is_some_and(|p| px.low() <= p && p <= px.high())
                     || order.tp.is_some_and(|p| px.low() <= p && p <= px.high())
                 {
-                    self.warnings.push(format!(
-                        "bar {}: an SL/TP would trigger in the bar its stop/limit entry filled; \
+                    if self.keep_warnings {
+                        let w = format!(
+                            "bar {}: an SL/TP would trigger in the bar its stop/limit entry filled; \
                          it is checked from the next bar on, so this trade's result is uncertain",
-                        self.i
-                    ));
+                            self.i
+                        );
+                        self.warnings.push(w);
+                    }
                 }
             }
         }

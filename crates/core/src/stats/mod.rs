@@ -534,7 +534,6 @@ pub(crate) struct EquityWalk<'a> {
     dd: Drawdowns,
     first: f64,
     prev: f64,
-    peak: f64,
     /// Equity at each resampling bucket's last bar (`ctx.bucket_ends`), in order.
     bucket_equity: Vec<f64>,
     profile: Option<crate::sweep::overfitting::ProfileWalk>,
@@ -571,7 +570,6 @@ impl<'a> EquityWalk<'a> {
             dd: Drawdowns::default(),
             first: f64::NAN,
             prev: f64::NAN,
-            peak: f64::NAN,
             bucket_equity: Vec::with_capacity(ctx.bucket_ends.len()),
             profile: (profile_blocks > 0)
                 .then(|| crate::sweep::overfitting::ProfileWalk::new(n, profile_blocks)),
@@ -618,7 +616,6 @@ impl<'a> EquityWalk<'a> {
             self.cov.add(block, ys);
         }
         self.dd.feed(block, from, self.bars.time());
-        self.peak = block.iter().copied().fold(self.peak, f64::max);
         let ends = &self.ctx.bucket_ends[self.bucket_equity.len()..];
         let within = ends.partition_point(|&e| e < from + block.len());
         self.bucket_equity
@@ -636,7 +633,12 @@ impl<'a> EquityWalk<'a> {
             n: self.n,
             first: self.first,
             last: self.prev,
-            peak: self.peak,
+            // The drawdowns' running peak is the highest equity (NaN bars never count).
+            peak: if self.dd.peak == f64::NEG_INFINITY {
+                f64::NAN
+            } else {
+                self.dd.peak
+            },
             cov: self.cov.total(),
             dd: self.dd,
             bucket_equity: self.bucket_equity,

@@ -399,7 +399,7 @@ pub fn run_sweep<E: From<Error>>(
         let results: Vec<Option<Result<ComboResult, Error>>> = pool.install(|| {
             part.par_iter()
                 .enumerate()
-                .map_init(Vec::new, |equity, (k, values)| {
+                .map_init(Scratch::default, |scratch, (k, values)| {
                     if cancelled() {
                         return None;
                     }
@@ -407,7 +407,7 @@ pub fn run_sweep<E: From<Error>>(
                         bars,
                         spec,
                         cfg,
-                        (&cache, &stats_ctx, equity),
+                        (&cache, &stats_ctx, scratch),
                         (control.profile_blocks, objective.dialect),
                         base + k,
                         values,
@@ -441,11 +441,21 @@ pub fn run_sweep<E: From<Error>>(
     Ok(outcome)
 }
 
+/// A worker's buffers, reused from one combination to the next: allocating them afresh
+/// for every run cost page faults and copies as they grew.
+#[derive(Default)]
+struct Scratch {
+    /// The equity curve (only vectorbt's statistics need one).
+    equity: Vec<f64>,
+    /// Closed trades.
+    closed: Vec<crate::broker::ClosedTrade>,
+}
+
 fn run_one(
     bars: &Bars,
     spec: &SweepSpec,
     cfg: &BrokerConfig,
-    (cache, stats_ctx, equity): (&IndicatorCache, &StatsContext, &mut Vec<f64>),
+    (cache, stats_ctx, scratch): (&IndicatorCache, &StatsContext, &mut Scratch),
     (profile_blocks, dialect): (usize, Dialect),
     index: usize,
     values: &[ParamValue],
@@ -460,31 +470,30 @@ fn run_one(
             strategy.as_mut(),
             cfg,
             Some(cache),
-            std::mem::take(equity),
+            std::mem::take(&mut scratch.equity),
         )?;
         let stats = stats::compute_with(stats_ctx, bars, &run.trades, &run.equity, run.warmup);
         let profile = (profile_blocks > 0)
             .then(|| overfitting::ReturnProfile::of_equity(&run.equity, profile_blocks));
         let vbt = crate::stats::compute_vectorbt(bars, &run, cfg);
-        *equity = std::mem::take(&mut run.equity);
+        scratch.equity = std::mem::take(&mut run.equity);
         (stats, Some(vbt), profile)
     } else {
         // The statistics take each block of equity as the run marks it: no curve is kept.
         let mut walk = EquityWalk::new(stats_ctx, bars, bars.len(), profile_blocks);
-        let run = run_streaming(
+        let mut run = run_streaming(
             bars,
             strategy.as_mut(),
             cfg,
             Some(cache),
+            std::mem::take(&mut scratch.closed),
             &mut |block, _| walk.feed(block),
         )?;
         let mut summary = walk.finish();
         let profile = summary.profile.take();
-        (
-            summary.stats(stats_ctx, bars, &run.trades, run.warmup),
-            None,
-            profile,
-        )
+        let stats = summary.stats(stats_ctx, bars, &run.trades, run.warmup);
+        scratch.closed = std::mem::take(&mut run.trades);
+        (stats, None, profile)
     };
     Ok(ComboResult {
         index,
