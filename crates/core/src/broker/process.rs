@@ -288,17 +288,16 @@ impl Broker {
                 {
                     // Stop entry and TP in the same bar but not the SL: unambiguous.
                     reprocess = true;
-                } else if order.sl.is_some_and(|p| px.low() <= p && p <= px.high())
-                    || order.tp.is_some_and(|p| px.low() <= p && p <= px.high())
+                } else if (order.sl.is_some_and(|p| px.low() <= p && p <= px.high())
+                    || order.tp.is_some_and(|p| px.low() <= p && p <= px.high()))
+                    && self.keep_warnings
                 {
-                    if self.keep_warnings {
-                        let w = format!(
-                            "bar {}: an SL/TP would trigger in the bar its stop/limit entry filled; \
+                    let w = format!(
+                        "bar {}: an SL/TP would trigger in the bar its stop/limit entry filled; \
                          it is checked from the next bar on, so this trade's result is uncertain",
-                            self.i
-                        );
-                        self.warnings.push(w);
-                    }
+                        self.i
+                    );
+                    self.warnings.push(w);
                 }
             }
         }
