@@ -382,6 +382,10 @@ fn run_units(
         // pending: only equity changes, computed exactly as `next_bar` computes it.
         let idle_to = strategy.idle_until(i).min(n);
         if idle_to > i && broker.orders.is_empty() {
+            // An order placed on the decision bar `idle_to` fills at the next bar's open, a
+            // column nothing else reads in a sweep: a cache miss. Load it now, so the miss
+            // overlaps the marking below instead of stalling the fill.
+            let fill_open = bars.open().get(idle_to + 1).copied();
             let close = &bars.close()[..idle_to];
             let from = i;
             i = match broker.trades.as_slice() {
@@ -401,6 +405,7 @@ fn run_units(
             if i > from {
                 broker.i = i - 1;
             }
+            std::hint::black_box(fill_open);
         }
     }
     if completed && cfg.finalize_trades && start < n {
