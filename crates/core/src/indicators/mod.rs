@@ -23,6 +23,7 @@ pub use extremes::{highest, lowest};
 pub use macd::{Macd, macd};
 pub use roc::roc;
 pub use rsi::rsi;
+pub(crate) use sma::SmaStream;
 pub use sma::{sma, sma_difference};
 pub use stddev::rolling_std;
 pub use stochastic::{Stochastic, stochastic};

@@ -27,20 +27,52 @@
 /// ```
 pub fn sma(values: &[f64], n: usize) -> Vec<f64> {
     let mut out = vec![f64::NAN; values.len()];
-    if n == 0 {
-        return out;
-    }
-    let mut acc = RollingMean::default();
-    for (i, &x) in values.iter().enumerate() {
-        if i >= n {
-            acc.remove(values[i - n]);
-        }
-        acc.add(x);
-        if i + 1 >= n {
-            out[i] = acc.mean(n);
-        }
-    }
+    SmaStream::new(values, n).fill(&mut out);
     out
+}
+
+/// [`sma`] produced a block at a time, for a consumer that reads it once in order (a
+/// sweep's cross scan when the indicator cache is full): the same values, bit for bit,
+/// without a series as long as the data.
+#[derive(Debug, Clone)]
+pub(crate) struct SmaStream<'a> {
+    values: &'a [f64],
+    n: usize,
+    acc: RollingMean,
+    /// The next bar to produce.
+    i: usize,
+}
+
+impl<'a> SmaStream<'a> {
+    pub(crate) fn new(values: &'a [f64], n: usize) -> Self {
+        SmaStream {
+            values,
+            n,
+            acc: RollingMean::default(),
+            i: 0,
+        }
+    }
+
+    /// Writes the next `out.len()` values (NaN past the end of the input).
+    #[inline]
+    pub(crate) fn fill(&mut self, out: &mut [f64]) {
+        let (values, n) = (self.values, self.n);
+        for o in out.iter_mut() {
+            let i = self.i;
+            self.i += 1;
+            *o = f64::NAN;
+            if n == 0 || i >= values.len() {
+                continue;
+            }
+            if i >= n {
+                self.acc.remove(values[i - n]);
+            }
+            self.acc.add(values[i]);
+            if i + 1 >= n {
+                *o = self.acc.mean(n);
+            }
+        }
+    }
 }
 
 /// `SMA(fast) − SMA(slow)` in one pass, bit-identical to subtracting [`sma`]'s outputs.

@@ -122,6 +122,25 @@ impl IndicatorCache {
         v
     }
 
+    /// The series cached under `key`, computing and keeping it with `f` if the budget has
+    /// room for `bytes` more; `None` (without computing) once it has not, so the caller
+    /// can produce the values another way (a sweep streams them block by block).
+    pub fn get_if_room(
+        &self,
+        key: &str,
+        bytes: usize,
+        f: impl FnOnce() -> Vec<f64>,
+    ) -> Option<Arc<[f64]>> {
+        use std::sync::atomic::Ordering;
+        if let Some(v) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(key) {
+            return Some(v.clone());
+        }
+        if self.used.load(Ordering::Relaxed) + bytes > self.budget {
+            return None;
+        }
+        Some(self.get_or_compute(key, f))
+    }
+
     /// Number of cached series.
     pub fn len(&self) -> usize {
         self.map.read().unwrap_or_else(|e| e.into_inner()).len()
@@ -167,6 +186,18 @@ impl<'a> Init<'a> {
             Some(c) => c.get_or_compute(key, f),
             None => f().into(),
         }
+    }
+
+    /// [`Init::shared`] when the series is cached or the cache has room for it; `None`
+    /// when this run has no cache or the cache is full (the caller then computes the
+    /// values as it reads them, keeping memory flat).
+    pub(crate) fn shared_if_room(
+        &self,
+        key: &str,
+        f: impl FnOnce() -> Vec<f64>,
+    ) -> Option<Arc<[f64]>> {
+        let bytes = self.bars.len() * std::mem::size_of::<f64>();
+        self.cache.and_then(|c| c.get_if_room(key, bytes, f))
     }
 
     /// True when indicators are shared with other runs (a sweep).

@@ -415,3 +415,34 @@ mod streamed_statistics {
         }
     }
 }
+
+/// Once a sweep's indicator cache is full, SMAs are computed as the cross scan reads them
+/// instead of shared: runs are unchanged, to the bit, with either rule, on data several
+/// scan blocks (2,048 bars) long.
+#[test]
+fn a_full_indicator_cache_changes_no_result() {
+    use backtide_core::{IndicatorCache, Params};
+    let b = bars(7_000);
+    let info = builtin::find("sma_cross").unwrap();
+    let cfg = BrokerConfig {
+        commission: Commission::Relative(0.001),
+        ..BrokerConfig::default()
+    };
+    for (fast, slow, cross) in [("3", "40", "strict"), ("10", "25", "stateful")] {
+        let params = Params::from_pairs(
+            info.params,
+            [("fast", fast), ("slow", slow), ("cross", cross)],
+        )
+        .unwrap();
+        let alone = backtide_core::run(&b, info.build(&params).unwrap().as_mut(), &cfg).unwrap();
+        for budget in [0, 64 << 20] {
+            let cache = IndicatorCache::with_budget(budget);
+            let mut s = info.build_signals(&params).unwrap();
+            let swept = backtide_core::run_with_cache(&b, s.as_mut(), &cfg, Some(&cache)).unwrap();
+            assert_eq!(swept.trades, alone.trades, "{fast}/{slow} {cross}, budget {budget}");
+            assert_eq!(swept.equity, alone.equity, "{fast}/{slow} {cross}, budget {budget}");
+            assert_eq!(cache.len(), if budget == 0 { 0 } else { 2 });
+        }
+        assert!(alone.trades.len() > 20, "the data crosses often");
+    }
+}

@@ -9,11 +9,58 @@ use crate::strategy::{
     SparseSignals, Strategy,
 };
 
-/// A cross strategy's lines: the two (shared between runs) or their difference.
+/// A cross strategy's lines: the two (in a sweep) or their difference.
 enum Spread {
-    Pair(std::sync::Arc<[f64]>, std::sync::Arc<[f64]>),
+    Pair(Line, Line),
     Owned(Vec<f64>),
 }
+
+/// One line of a cross in a sweep: shared with the other runs through the indicator
+/// cache, or, once the cache is full, an SMA computed block by block as the cross scan
+/// reads it (the same values; no series as long as the data per run).
+enum Line {
+    Shared(std::sync::Arc<[f64]>),
+    Sma(usize),
+}
+
+impl Line {
+    /// The whole series.
+    fn values<'a>(&'a self, close: &[f64]) -> std::borrow::Cow<'a, [f64]> {
+        match self {
+            Line::Shared(v) => std::borrow::Cow::Borrowed(&v[..]),
+            Line::Sma(w) => std::borrow::Cow::Owned(indicators::sma(close, *w)),
+        }
+    }
+
+    fn reader<'a>(&'a self, close: &'a [f64]) -> LineReader<'a> {
+        match self {
+            Line::Shared(v) => LineReader::Shared(v),
+            Line::Sma(w) => LineReader::Sma(indicators::SmaStream::new(close, *w)),
+        }
+    }
+}
+
+/// Reads a [`Line`] block by block, in order.
+enum LineReader<'a> {
+    Shared(&'a [f64]),
+    Sma(indicators::SmaStream<'a>),
+}
+
+impl<'a> LineReader<'a> {
+    /// Bars `base..base + buf.len()` (computed into `buf` if need be).
+    fn block<'b>(&'b mut self, base: usize, buf: &'b mut [f64]) -> &'b [f64] {
+        match self {
+            LineReader::Shared(v) => &v[base..base + buf.len()],
+            LineReader::Sma(s) => {
+                s.fill(buf);
+                buf
+            }
+        }
+    }
+}
+
+/// Bars per block of the cross scan over two lines.
+const SCAN_BLOCK: usize = 2048;
 
 /// Which two lines cross.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,33 +164,84 @@ impl Crosses {
             }
             return out;
         }
-        strict_events(n, d, &mut out);
+        strict_events(n, d, 0, &mut out);
         out
     }
 
-    /// [`Crosses::events`] of the spread `a − b`, the strict rule compiled for the widest
-    /// vectors this CPU has (the same bits: see [`crate::simd`]).
-    fn pair_events(&self, a: &[f64], b: &[f64]) -> Vec<(usize, bool)> {
-        let n = a.len().min(b.len());
-        let (a, b) = (&a[..n], &b[..n]);
-        if self.stateful {
-            return self.events(n, |i| a[i] - b[i]);
-        }
-        #[inline(always)]
-        fn body(a: &[f64], b: &[f64], out: &mut Vec<(usize, bool)>) {
-            strict_events(a.len(), |i| a[i] - b[i], out);
-        }
-        crate::simd::wide_kernel!(fn strict(a: &[f64], b: &[f64], out: &mut Vec<(usize, bool)>) = body;);
+    /// [`Crosses::events`] of the spread `a − b` over `n` bars, read block by block (the
+    /// strict rule compiled for the widest vectors this CPU has: the same bits, see
+    /// [`crate::simd`]), and the first bar where the spread is a number.
+    fn pair_events(
+        &self,
+        a: &Line,
+        b: &Line,
+        close: &[f64],
+    ) -> (Vec<(usize, bool)>, Option<usize>) {
+        let n = close.len();
+        let (mut ra, mut rb) = (a.reader(close), b.reader(close));
+        let (mut buf_a, mut buf_b) = ([0.0f64; SCAN_BLOCK], [0.0f64; SCAN_BLOCK]);
         let mut out = Vec::new();
-        strict(a, b, &mut out);
-        out
+        let mut first = None;
+        let mut state = Crosses {
+            stateful: self.stateful,
+            ..Crosses::default()
+        };
+        let mut prev = f64::NAN;
+        let mut base = 0;
+        while base < n {
+            let len = SCAN_BLOCK.min(n - base);
+            let xa = ra.block(base, &mut buf_a[..len]);
+            let xb = rb.block(base, &mut buf_b[..len]);
+            if first.is_none() {
+                first = (0..len)
+                    .position(|j| !(xa[j] - xb[j]).is_nan())
+                    .map(|j| base + j);
+            }
+            if self.stateful {
+                for j in 0..len {
+                    let cur = xa[j] - xb[j];
+                    match state.step(prev, cur) {
+                        (true, _) => out.push((base + j, true)),
+                        (_, true) => out.push((base + j, false)),
+                        _ => {}
+                    }
+                    prev = cur;
+                }
+            } else {
+                strict_block(xa, xb, prev, base, &mut out);
+                prev = xa[len - 1] - xb[len - 1];
+            }
+            base += len;
+        }
+        (out, first)
     }
 }
 
-/// Appends the strict-rule crosses of the spread `d(0..n)` to `out` (see
-/// [`Crosses::events`]).
+/// Appends the strict-rule crosses of `a − b` for bars `base..base + a.len()`, where the
+/// spread on the bar before `base` was `prev` (NaN for none).
 #[inline(always)]
-fn strict_events(n: usize, d: impl Fn(usize) -> f64, out: &mut Vec<(usize, bool)>) {
+fn strict_block_body(a: &[f64], b: &[f64], prev: f64, base: usize, out: &mut Vec<(usize, bool)>) {
+    let n = a.len().min(b.len());
+    let Some(d0) = a.first().zip(b.first()).map(|(x, y)| x - y) else {
+        return;
+    };
+    if prev < 0.0 && d0 > 0.0 {
+        out.push((base, true));
+    } else if prev > 0.0 && d0 < 0.0 {
+        out.push((base, false));
+    }
+    strict_events(n, |i| a[i] - b[i], base, out);
+}
+
+crate::simd::wide_kernel!(
+    fn strict_block(a: &[f64], b: &[f64], prev: f64, base: usize, out: &mut Vec<(usize, bool)>)
+        = strict_block_body;
+);
+
+/// Appends the strict-rule crosses of the spread `d(1..n)` to `out`, as bars from `base`
+/// (see [`Crosses::events`]).
+#[inline(always)]
+fn strict_events(n: usize, d: impl Fn(usize) -> f64, base: usize, out: &mut Vec<(usize, bool)>) {
     // One byte a bar: 1 = up-cross, 2 = down-cross. Each bar's spread is recomputed for
     // its successor instead of carried over, so the bars are independent and a block of
     // them vectorises; a block is then read eight bars (one word) at a time.
@@ -162,7 +260,7 @@ fn strict_events(n: usize, d: impl Fn(usize) -> f64, out: &mut Vec<(usize, bool)
             let mut x = u64::from_le_bytes(word.try_into().expect("8 bytes"));
             while x != 0 {
                 let byte = x.trailing_zeros() as usize / 8;
-                out.push((i + 8 * w + byte, word[byte] == 1));
+                out.push((base + i + 8 * w + byte, word[byte] == 1));
                 x &= !(0xff << (8 * byte));
             }
         }
@@ -170,8 +268,8 @@ fn strict_events(n: usize, d: impl Fn(usize) -> f64, out: &mut Vec<(usize, bool)
     }
     for i in i..n {
         match flag(i) {
-            1 => out.push((i, true)),
-            2 => out.push((i, false)),
+            1 => out.push((base + i, true)),
+            2 => out.push((base + i, false)),
             _ => {}
         }
     }
@@ -236,8 +334,10 @@ impl CrossStrategy {
 
     /// `fast line − slow line` and its name.
     fn lines(&self, ctx: &Init<'_>) -> (String, Vec<f64>) {
+        let close = ctx.bars().close();
         match self.line_pair(ctx) {
             (name, Spread::Pair(a, b)) => {
+                let (a, b) = (a.values(close), b.values(close));
                 (name, a.iter().zip(b.iter()).map(|(x, y)| x - y).collect())
             }
             (name, Spread::Owned(d)) => (name, d),
@@ -249,15 +349,16 @@ impl CrossStrategy {
         let close = ctx.bars().close();
         let (f, s) = (self.fast, self.slow);
         match self.lines {
-            // In a sweep each SMA is computed once and shared; their difference is the same
-            // arithmetic as the fused kernel, so results are bit-identical.
-            CrossLines::Sma if ctx.has_cache() => (
-                format!("SMA({f})-SMA({s})"),
-                Spread::Pair(
-                    ctx.shared(&format!("SMA(close,{f})"), || indicators::sma(close, f)),
-                    ctx.shared(&format!("SMA(close,{s})"), || indicators::sma(close, s)),
-                ),
-            ),
+            // In a sweep each SMA is computed once and shared while the cache has room, and
+            // read as it is computed after that; their difference is the same arithmetic
+            // as the fused kernel, so results are bit-identical.
+            CrossLines::Sma if ctx.has_cache() => {
+                let line = |w: usize| {
+                    ctx.shared_if_room(&format!("SMA(close,{w})"), || indicators::sma(close, w))
+                        .map_or(Line::Sma(w), Line::Shared)
+                };
+                (format!("SMA({f})-SMA({s})"), Spread::Pair(line(f), line(s)))
+            }
             CrossLines::Sma => (
                 format!("SMA({f})-SMA({s})"),
                 Spread::Owned(indicators::sma_difference(close, f, s)),
@@ -265,8 +366,12 @@ impl CrossStrategy {
             CrossLines::Ema => (
                 format!("EMA({f})-EMA({s})"),
                 Spread::Pair(
-                    ctx.shared(&format!("EMA(close,{f})"), || indicators::ema(close, f)),
-                    ctx.shared(&format!("EMA(close,{s})"), || indicators::ema(close, s)),
+                    Line::Shared(
+                        ctx.shared(&format!("EMA(close,{f})"), || indicators::ema(close, f)),
+                    ),
+                    Line::Shared(
+                        ctx.shared(&format!("EMA(close,{s})"), || indicators::ema(close, s)),
+                    ),
                 ),
             ),
             CrossLines::Macd => (
@@ -379,16 +484,15 @@ impl SignalStrategy for CrossStrategy {
         let n = close.len();
         // The spread's values only decide the signals: they are not kept (a sweep runs many
         // of these), only where they start counts toward the warm-up.
-        let crosses = match &spread {
-            Spread::Pair(a, b) => self.crosses.pair_events(&a[..n], &b[..n]),
+        let (crosses, first) = match &spread {
+            Spread::Pair(a, b) => self.crosses.pair_events(a, b, close),
             Spread::Owned(d) => {
                 let d = &d[..n];
-                self.crosses.events(n, |i| d[i])
+                (
+                    self.crosses.events(n, |i| d[i]),
+                    d.iter().position(|x| !x.is_nan()),
+                )
             }
-        };
-        let first = match &spread {
-            Spread::Pair(a, b) => (0..n).position(|i| !(a[i] - b[i]).is_nan()),
-            Spread::Owned(d) => d.iter().position(|x| !x.is_nan()),
         };
         ctx.warmup_only(name, first.unwrap_or(n));
         let rule = match self.direction {
@@ -529,10 +633,49 @@ mod tests {
             proptest::prop_assert_eq!(&c.events(d.len(), |i| d[i]), &want);
             // The same spread as two lines, through the dispatched kernel at every tier.
             let zero = vec![0.0; d.len()];
+            let (a, b) = (Line::Shared(d.clone().into()), Line::Shared(zero.into()));
+            let first = d.iter().position(|x| !x.is_nan());
             for tier in crate::simd::TIERS {
-                let got = crate::simd::capped(tier, || c.pair_events(&d, &zero));
-                proptest::prop_assert_eq!(&got, &want, "{:?}", tier);
+                let got = crate::simd::capped(tier, || c.pair_events(&a, &b, &d));
+                proptest::prop_assert_eq!(&got.0, &want, "{:?}", tier);
+                proptest::prop_assert_eq!(got.1, first);
             }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Lines read block by block give the crosses of the whole series: SMAs computed
+        /// as they are read equal shared ones, over several scan blocks, NaN gaps included.
+        #[test]
+        fn streamed_lines_give_the_crosses_of_the_whole_series(
+            steps in proptest::collection::vec(-1.0f64..1.0, 1..5_000),
+            gaps in proptest::collection::vec(0usize..5_000, 0..3),
+            fast in 1usize..30,
+            extra in 1usize..60,
+            stateful in proptest::bool::ANY,
+        ) {
+            let mut close: Vec<f64> = steps
+                .iter()
+                .scan(100.0, |p, s| {
+                    *p += s;
+                    Some(*p)
+                })
+                .collect();
+            for g in gaps {
+                if g < close.len() {
+                    close[g] = f64::NAN;
+                }
+            }
+            let slow = fast + extra;
+            let (a, b) = (indicators::sma(&close, fast), indicators::sma(&close, slow));
+            let d: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
+            let c = Crosses { stateful, ..Crosses::default() };
+            let want = (c.events(d.len(), |i| d[i]), d.iter().position(|x| !x.is_nan()));
+            let streamed = c.pair_events(&Line::Sma(fast), &Line::Sma(slow), &close);
+            proptest::prop_assert_eq!(&streamed, &want);
+            let shared = c.pair_events(&Line::Shared(a.into()), &Line::Sma(slow), &close);
+            proptest::prop_assert_eq!(&shared, &want);
         }
     }
 }
