@@ -602,18 +602,17 @@ impl<'a> EquityWalk<'a> {
         }
         let terms = block.len() - 1;
         if terms > 0 {
-            let mut y = [0.0f64; COV_BLOCK];
-            let ys = match &self.ctx.market_centered {
-                Some(market) => &market[from..from + terms],
+            match &self.ctx.market_centered {
+                Some(market) => self.cov.add(block, &market[from..from + terms]),
                 None => {
                     // One run: the market returns computed per block (no per-bar vector).
+                    let mut y = [0.0f64; COV_BLOCK];
                     for (j, v) in y[..terms].iter_mut().enumerate() {
                         *v = self.market(from + j);
                     }
-                    &y[..terms]
+                    self.cov.add(block, &y[..terms]);
                 }
-            };
-            self.cov.add(block, ys);
+            }
         }
         self.dd.feed(block, from, self.bars.time());
         let ends = &self.ctx.bucket_ends[self.bucket_equity.len()..];
