@@ -5,8 +5,9 @@
 //! 1. 1,000 combinations (fast 1..=20 × slow 30..=520 step 10) on 100k bars;
 //! 2. 100 combinations (fast 1..=10 × slow 30..=120 step 10) on 1M bars;
 //!
-//! each on 1 thread and on all threads, reported as bar·combos/s, with the peak RSS of
-//! each workload (run in a child process of its own).
+//! each on 1 thread and on all threads (and on all threads with the overfitting checks'
+//! return profiles, as `backtide sweep` builds them by default), reported as
+//! bar·combos/s, with the peak RSS of each workload (run in a child process of its own).
 //!
 //! Run: `cargo bench -p backtide-cli --bench sweep`.
 
@@ -55,9 +56,12 @@ fn bench(label: &str, bars: &Bars, fast: &str, slow: &str) {
     };
     let obj = Objective::new("sharpe_ratio", true).unwrap();
     let threads_all = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for threads in [1, threads_all] {
+    // The last pass also builds the overfitting checks' return profiles, as `backtide
+    // sweep` does by default (`--pbo-blocks 16`).
+    for (threads, profile_blocks) in [(1, 0), (threads_all, 0), (threads_all, 16)] {
         let control = SweepControl {
             threads,
+            profile_blocks,
             ..SweepControl::default()
         };
         let t0 = Instant::now();
@@ -70,8 +74,13 @@ fn bench(label: &str, bars: &Bars, fast: &str, slow: &str) {
         let s = t0.elapsed().as_secs_f64();
         assert_eq!(out.failed.0, 0);
         println!(
-            "{label}: {n} combos x {} bars, {threads} thread(s): {s:.2} s = {:.1} M bar·combos/s",
+            "{label}: {n} combos x {} bars, {threads} thread(s){}: {s:.2} s = {:.1} M bar·combos/s",
             bars.len(),
+            if profile_blocks > 0 {
+                ", with overfitting profiles"
+            } else {
+                ""
+            },
             (n * bars.len()) as f64 / s / 1e6
         );
     }

@@ -104,23 +104,11 @@ pub struct ReturnMoments {
 }
 
 impl ReturnMoments {
-    /// Accumulates one return.
-    pub fn push(&mut self, r: f64) {
-        self.n += 1;
-        let r2 = r * r;
-        self.sums[0] += r;
-        self.sums[1] += r2;
-        self.sums[2] += r2 * r;
-        self.sums[3] += r2 * r2;
-    }
-
     /// Moments of a whole series.
     pub fn of(returns: &[f64]) -> Self {
-        let mut m = ReturnMoments::default();
-        for &r in returns {
-            m.push(r);
-        }
-        m
+        let mut m = MomentLanes::default();
+        m.add(returns, 0);
+        m.moments()
     }
 
     /// `(SR, γ3, γ4)`: Sharpe ratio with the sample standard deviation, population skewness
@@ -179,12 +167,10 @@ impl BlockSums {
         let n = returns.len();
         let blocks = (0..s)
             .map(|b| {
-                let part = &returns[b * n / s..(b + 1) * n / s];
-                (
-                    part.iter().sum(),
-                    part.iter().map(|r| r * r).sum(),
-                    part.len(),
-                )
+                let (from, to) = (b * n / s, (b + 1) * n / s);
+                let mut m = MomentLanes::default();
+                m.add(&returns[from..to], from);
+                m.block()
             })
             .collect();
         BlockSums { blocks }
@@ -287,80 +273,170 @@ impl ReturnProfile {
     }
 }
 
+/// Σr, Σr², Σr³, Σr⁴ and the count of a stretch of returns, in four lanes: return `k` of
+/// the series goes to lane `k % 4`, in order, and the lanes are added `(l0 + l1) + (l2 +
+/// l3)` at the end. The lanes let the sums run four returns a vector instruction (a
+/// single running sum is one long chain of dependent additions); every moment and block
+/// sum of this module is summed this way, so a profile has the same bits however its
+/// series is fed.
+#[derive(Debug, Clone, Copy, Default)]
+struct MomentLanes {
+    sums: [[f64; 4]; 4],
+    n: usize,
+}
+
+impl MomentLanes {
+    /// Adds `returns`, the first of which is return `k0` of the series.
+    #[inline]
+    fn add(&mut self, returns: &[f64], k0: usize) {
+        crate::simd::wide_kernel!(
+            fn add_wide(m: &mut MomentLanes, returns: &[f64], k0: usize) = MomentLanes::add_body;
+        );
+        add_wide(self, returns, k0);
+    }
+
+    #[inline(always)]
+    fn add_body(&mut self, returns: &[f64], k0: usize) {
+        self.n += returns.len();
+        // Up to the next multiple of four scalar, then four at a time, then the rest.
+        let head = ((4 - k0 % 4) % 4).min(returns.len());
+        for (j, &r) in returns[..head].iter().enumerate() {
+            self.push((k0 + j) % 4, r);
+        }
+        let body = &returns[head..];
+        let whole = body.len() / 4 * 4;
+        for c in body[..whole].chunks_exact(4) {
+            for (l, &r) in c.iter().enumerate() {
+                let r2 = r * r;
+                self.sums[0][l] += r;
+                self.sums[1][l] += r2;
+                self.sums[2][l] += r2 * r;
+                self.sums[3][l] += r2 * r2;
+            }
+        }
+        for (l, &r) in body[whole..].iter().enumerate() {
+            self.push(l, r);
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, lane: usize, r: f64) {
+        let r2 = r * r;
+        self.sums[0][lane] += r;
+        self.sums[1][lane] += r2;
+        self.sums[2][lane] += r2 * r;
+        self.sums[3][lane] += r2 * r2;
+    }
+
+    fn total(&self, power: usize) -> f64 {
+        let l = &self.sums[power];
+        (l[0] + l[1]) + (l[2] + l[3])
+    }
+
+    fn moments(&self) -> ReturnMoments {
+        ReturnMoments {
+            n: self.n,
+            sums: [0, 1, 2, 3].map(|p| self.total(p)),
+        }
+    }
+
+    /// (Σr, Σr², count), a CSCV block's entry.
+    fn block(&self) -> (f64, f64, usize) {
+        (self.total(0), self.total(1), self.n)
+    }
+}
+
 /// Builds a [`ReturnProfile`] from equity fed in pieces, without the return series:
 /// [`ReturnProfile::of_equity`] and a sweep's streaming statistics both use it, so the
-/// sums are added in the same order either way (the same bits).
+/// sums are the same bits either way.
 #[derive(Debug, Clone)]
 pub(crate) struct ProfileWalk {
-    moments: ReturnMoments,
+    moments: MomentLanes,
+    /// Finished blocks, and the one being filled.
     blocks: Vec<(f64, f64, usize)>,
-    /// Number of returns in the whole series (bars − 1).
+    block: MomentLanes,
+    /// CSCV blocks wanted.
+    s: usize,
+    /// Number of returns in the whole series (bars − 1), and seen so far.
     returns: usize,
-    /// Current block, and the return index where it ends.
-    block: usize,
+    seen: usize,
+    /// The return index where the block being filled ends.
     block_end: usize,
-    /// The last equity fed (NaN before the first).
-    prev: f64,
-    /// Equity values fed so far.
-    fed: usize,
+    /// The last equity fed.
+    prev: Option<f64>,
 }
 
 impl ProfileWalk {
     /// For an equity curve of `bars` values and `s` CSCV blocks.
     pub(crate) fn new(bars: usize, s: usize) -> ProfileWalk {
         let returns = bars.saturating_sub(1);
-        // The sum of no values, exactly as the standard library's `sum` gives it.
-        let zero: f64 = std::iter::empty::<f64>().sum();
-        let mut w = ProfileWalk {
-            moments: ReturnMoments::default(),
-            blocks: vec![(zero, zero, 0); s],
+        ProfileWalk {
+            moments: MomentLanes::default(),
+            blocks: Vec::with_capacity(s),
+            block: MomentLanes::default(),
+            s,
             returns,
-            block: 0,
-            block_end: 0,
-            prev: f64::NAN,
-            fed: 0,
-        };
-        w.skip_empty_blocks(0);
-        w
-    }
-
-    /// Moves to the block holding return `k` (blocks split `returns` as [`BlockSums::of`]).
-    fn skip_empty_blocks(&mut self, k: usize) {
-        let s = self.blocks.len();
-        while self.block < s {
-            self.block_end = (self.block + 1) * self.returns / s;
-            if k < self.block_end {
-                break;
-            }
-            self.block += 1;
+            seen: 0,
+            block_end: returns / s.max(1),
+            prev: None,
         }
     }
 
     /// Feeds the next equity values.
-    #[inline]
     pub(crate) fn feed(&mut self, equity: &[f64]) {
-        for &e in equity {
-            if self.fed > 0 {
-                let k = self.fed - 1;
-                let r = e / self.prev - 1.0;
-                self.moments.push(r);
-                if k >= self.block_end {
-                    self.skip_empty_blocks(k);
-                }
-                if let Some(b) = self.blocks.get_mut(self.block) {
-                    b.0 += r;
-                    b.1 += r * r;
-                    b.2 += 1;
-                }
+        let Some(&last) = equity.last() else { return };
+        let mut buf = [0.0f64; 2048];
+        // The first value's return is on the previous one (none before the first bar).
+        let (mut prev, mut rest) = match self.prev {
+            Some(p) => (p, equity),
+            None => (equity[0], &equity[1..]),
+        };
+        while !rest.is_empty() {
+            let len = rest.len().min(buf.len());
+            let r = &mut buf[..len];
+            r[0] = rest[0] / prev - 1.0;
+            for (j, v) in r.iter_mut().enumerate().skip(1) {
+                *v = rest[j] / rest[j - 1] - 1.0;
             }
-            self.prev = e;
-            self.fed += 1;
+            self.add_returns(r);
+            prev = rest[len - 1];
+            rest = &rest[len..];
+        }
+        self.prev = Some(last);
+    }
+
+    fn add_returns(&mut self, mut r: &[f64]) {
+        self.moments.add(r, self.seen);
+        while !r.is_empty() {
+            while self.blocks.len() < self.s && self.seen >= self.block_end {
+                self.close_block();
+            }
+            let take = if self.blocks.len() < self.s {
+                (self.block_end - self.seen).min(r.len())
+            } else {
+                r.len()
+            };
+            if self.blocks.len() < self.s {
+                self.block.add(&r[..take], self.seen);
+            }
+            self.seen += take;
+            r = &r[take..];
         }
     }
 
-    pub(crate) fn finish(self) -> ReturnProfile {
+    fn close_block(&mut self) {
+        self.blocks.push(self.block.block());
+        self.block = MomentLanes::default();
+        let b = self.blocks.len();
+        self.block_end = (b + 1) * self.returns / self.s;
+    }
+
+    pub(crate) fn finish(mut self) -> ReturnProfile {
+        while self.blocks.len() < self.s {
+            self.close_block();
+        }
         ReturnProfile {
-            moments: self.moments,
+            moments: self.moments.moments(),
             blocks: BlockSums {
                 blocks: self.blocks,
             },
@@ -548,6 +624,18 @@ mod tests {
             let bits = |m: &ReturnMoments| m.sums.map(f64::to_bits);
             proptest::prop_assert_eq!(bits(&p.moments), bits(&ReturnMoments::of(&r)));
             proptest::prop_assert_eq!(p.moments.n, r.len());
+            // Every instruction tier sums the lanes to the same bits, and the lanes agree
+            // with one running sum to rounding.
+            for tier in crate::simd::TIERS {
+                let m = crate::simd::capped(tier, || ReturnMoments::of(&r));
+                proptest::prop_assert_eq!(bits(&m), bits(&p.moments), "{:?}", tier);
+            }
+            for (k, &got) in p.moments.sums.iter().enumerate() {
+                let terms: Vec<f64> = r.iter().map(|x| x.powi(k as i32 + 1)).collect();
+                let plain: f64 = terms.iter().sum();
+                let scale: f64 = terms.iter().map(|t| t.abs()).sum();
+                proptest::prop_assert!((got - plain).abs() <= 1e-13 * scale.max(1e-300));
+            }
             let want = BlockSums::of(&r, s);
             let bits = |b: &BlockSums| {
                 b.blocks.iter().map(|&(a, q, n)| (a.to_bits(), q.to_bits(), n)).collect::<Vec<_>>()

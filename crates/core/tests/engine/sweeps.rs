@@ -439,8 +439,14 @@ fn a_full_indicator_cache_changes_no_result() {
             let cache = IndicatorCache::with_budget(budget);
             let mut s = info.build_signals(&params).unwrap();
             let swept = backtide_core::run_with_cache(&b, s.as_mut(), &cfg, Some(&cache)).unwrap();
-            assert_eq!(swept.trades, alone.trades, "{fast}/{slow} {cross}, budget {budget}");
-            assert_eq!(swept.equity, alone.equity, "{fast}/{slow} {cross}, budget {budget}");
+            assert_eq!(
+                swept.trades, alone.trades,
+                "{fast}/{slow} {cross}, budget {budget}"
+            );
+            assert_eq!(
+                swept.equity, alone.equity,
+                "{fast}/{slow} {cross}, budget {budget}"
+            );
             assert_eq!(cache.len(), if budget == 0 { 0 } else { 2 });
         }
         assert!(alone.trades.len() > 20, "the data crosses often");
