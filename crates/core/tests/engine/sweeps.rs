@@ -11,7 +11,13 @@ use backtide_core::{Bars, BrokerConfig, Commission, Error};
 const DAY: i64 = 86_400_000_000_000;
 
 fn bars(n: usize) -> Bars {
-    let mut x = 0x1234_5678_9abc_def1u64;
+    random_walk(n, 0x1234_5678_9abc_def1, 0.04, DAY, 0.005)
+}
+
+/// xorshift random walk: `vol` is the widest close-to-close move, `wick` how far high and
+/// low reach past open and close; prices stay at 0.5 or above.
+fn random_walk(n: usize, seed: u64, vol: f64, step_ns: i64, wick: f64) -> Bars {
+    let mut x = seed | 1;
     let mut c = 100.0;
     let (mut t, mut o, mut h, mut l, mut cl) = (vec![], vec![], vec![], vec![], vec![]);
     for i in 0..n {
@@ -20,11 +26,11 @@ fn bars(n: usize) -> Bars {
         x ^= x << 17;
         let r = (x >> 11) as f64 / (1u64 << 53) as f64;
         let open = c;
-        c = (c * (1.0 + (r - 0.5) * 0.04)).max(1.0);
-        t.push(i as i64 * DAY);
+        c = (c * (1.0 + (r - 0.5) * vol)).max(0.5);
+        t.push(i as i64 * step_ns);
         o.push(open);
-        h.push(open.max(c) * 1.005);
-        l.push(open.min(c) * 0.995);
+        h.push(open.max(c) * (1.0 + wick));
+        l.push(open.min(c) * (1.0 - wick));
         cl.push(c);
     }
     Bars::try_new(t, o, h, l, cl, vec![f64::NAN; n]).unwrap()
@@ -344,26 +350,6 @@ mod streamed_statistics {
     use backtide_core::sweep::overfitting::ReturnProfile;
     use proptest::prelude::*;
 
-    fn random_bars(n: usize, seed: u64, vol: f64) -> Bars {
-        let mut x = seed | 1;
-        let mut c = 100.0;
-        let (mut t, mut o, mut h, mut l, mut cl) = (vec![], vec![], vec![], vec![], vec![]);
-        for i in 0..n {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let r = (x >> 11) as f64 / (1u64 << 53) as f64;
-            let open = c;
-            c = (c * (1.0 + (r - 0.5) * vol)).max(0.5);
-            t.push(i as i64 * 60_000_000_000);
-            o.push(open);
-            h.push(open.max(c) * 1.001);
-            l.push(open.min(c) * 0.999);
-            cl.push(c);
-        }
-        Bars::try_new(t, o, h, l, cl, vec![f64::NAN; n]).unwrap()
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
@@ -376,7 +362,8 @@ mod streamed_statistics {
             leveraged in any::<bool>(),
             blocks in prop_oneof![Just(0usize), Just(8)],
         ) {
-            let b = random_bars(n, seed, if leveraged { 0.03 } else { 0.01 });
+            let vol = if leveraged { 0.03 } else { 0.01 };
+            let b = random_walk(n, seed, vol, 60_000_000_000, 0.001);
             let names = [
                 "sma_cross", "ema_cross", "macd_cross", "rsi_reversion",
                 "bollinger_reversion", "donchian_breakout", "buy_and_hold",
