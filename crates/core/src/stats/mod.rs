@@ -198,19 +198,23 @@ fn var_ddof1(v: &[f64]) -> f64 {
     v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64
 }
 
-/// `exp(mean(log(1 + r))) − 1`; 0 if any `1 + r <= 0`; NaN if empty.
+/// `exp(mean(log(1 + r))) − 1`; 0 if any `1 + r <= 0`; NaN if empty. NaN returns count as 0.
+///
+/// The logarithms go through [`ln_ratio`] (a trade's or a period's return is usually small,
+/// where its series is exact to a few ulps and several times cheaper than `ln`).
 fn geometric_mean(r: &[f64]) -> f64 {
-    let one_plus: Vec<f64> = r
-        .iter()
-        .map(|x| if x.is_nan() { 1.0 } else { x + 1.0 })
-        .collect();
-    if one_plus.iter().any(|x| *x <= 0.0) {
-        return 0.0;
-    }
-    if one_plus.is_empty() {
+    if r.is_empty() {
         return f64::NAN;
     }
-    (one_plus.iter().map(|x| x.ln()).sum::<f64>() / one_plus.len() as f64).exp() - 1.0
+    let mut sum = 0.0;
+    for x in r {
+        let one_plus = if x.is_nan() { 1.0 } else { x + 1.0 };
+        if one_plus <= 0.0 {
+            return 0.0;
+        }
+        sum += ln_ratio(one_plus, 1.0);
+    }
+    (sum / r.len() as f64).exp() - 1.0
 }
 
 /// `ln(b / a)`. Bar-to-bar equity ratios are close to 1, where

@@ -373,7 +373,7 @@ pub fn run_sweep<E: From<Error>>(
             message: e.to_string(),
         })?;
     let workers = pool.current_num_threads();
-    let chunk = (workers * 32).max(64);
+    let chunk = (workers * 64).max(64);
     let cache = IndicatorCache::with_budget(cache_budget(bars));
     let stats_ctx = StatsContext::new(bars);
     let cancelled = || control.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
