@@ -78,7 +78,10 @@ pub struct Indicator(usize);
 /// are the same whoever computes them first, so sharing never changes a result.
 #[derive(Debug)]
 pub struct IndicatorCache {
-    map: RwLock<HashMap<String, Arc<[f64]>>>,
+    map: RwLock<HashMap<String, Arc<Vec<f64>>>>,
+    /// Held while a missing series is computed: each is computed once, and two runs never
+    /// hold a duplicate of one (a whole series each) at the same time.
+    computing: std::sync::Mutex<()>,
     /// Bytes of series kept; beyond it, series are computed and not stored.
     budget: usize,
     used: std::sync::atomic::AtomicUsize,
@@ -97,29 +100,25 @@ impl IndicatorCache {
     pub fn with_budget(bytes: usize) -> Self {
         IndicatorCache {
             map: RwLock::new(HashMap::new()),
+            computing: std::sync::Mutex::new(()),
             budget: bytes,
             used: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
+    fn get(&self, key: &str) -> Option<Arc<Vec<f64>>> {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
     /// The series cached under `key`, computing it with `f` the first time (or every
     /// time, once the budget is spent).
-    pub fn get_or_compute(&self, key: &str, f: impl FnOnce() -> Vec<f64>) -> Arc<[f64]> {
-        use std::sync::atomic::Ordering;
-        if let Some(v) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(key) {
-            return v.clone();
-        }
-        let v: Arc<[f64]> = f().into();
-        let bytes = v.len() * std::mem::size_of::<f64>();
-        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(existing) = map.get(key) {
-            return existing.clone();
-        }
-        if self.used.load(Ordering::Relaxed) + bytes <= self.budget {
-            self.used.fetch_add(bytes, Ordering::Relaxed);
-            map.insert(key.to_string(), v.clone());
-        }
-        v
+    pub fn get_or_compute(&self, key: &str, f: impl FnOnce() -> Vec<f64>) -> Arc<Vec<f64>> {
+        self.compute(key, None, f)
+            .expect("without a size to check, a series is always computed")
     }
 
     /// The series cached under `key`, computing and keeping it with `f` if the budget has
@@ -130,15 +129,43 @@ impl IndicatorCache {
         key: &str,
         bytes: usize,
         f: impl FnOnce() -> Vec<f64>,
-    ) -> Option<Arc<[f64]>> {
+    ) -> Option<Arc<Vec<f64>>> {
+        self.compute(key, Some(bytes), f)
+    }
+
+    /// The cached series, or `f`'s, kept if it fits; with `need` set, `None` instead of
+    /// computing a series of that size that would not fit.
+    fn compute(
+        &self,
+        key: &str,
+        need: Option<usize>,
+        f: impl FnOnce() -> Vec<f64>,
+    ) -> Option<Arc<Vec<f64>>> {
         use std::sync::atomic::Ordering;
-        if let Some(v) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(key) {
-            return Some(v.clone());
+        if let Some(v) = self.get(key) {
+            return Some(v);
         }
-        if self.used.load(Ordering::Relaxed) + bytes > self.budget {
+        let _one_at_a_time = self.computing.lock().unwrap_or_else(|e| e.into_inner());
+        // Another run may have computed it while this one waited.
+        if let Some(v) = self.get(key) {
+            return Some(v);
+        }
+        let room = |bytes: usize| self.used.load(Ordering::Relaxed) + bytes <= self.budget;
+        if need.is_some_and(|b| !room(b)) {
             return None;
         }
-        Some(self.get_or_compute(key, f))
+        // Wrapped, not converted: an `Arc<[f64]>` would copy the series (twice the memory
+        // while both exist).
+        let v = Arc::new(f());
+        let bytes = v.len() * std::mem::size_of::<f64>();
+        if room(bytes) {
+            self.used.fetch_add(bytes, Ordering::Relaxed);
+            self.map
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.to_string(), v.clone());
+        }
+        Some(v)
     }
 
     /// Number of cached series.
@@ -181,10 +208,10 @@ impl<'a> Init<'a> {
     /// A series computed by `f`, shared through the run's [`IndicatorCache`] when there is
     /// one (sweeps), so identical indicators are computed once. `key` must identify the
     /// computation completely (e.g. `"SMA(close,20)"`).
-    pub fn shared(&self, key: &str, f: impl FnOnce() -> Vec<f64>) -> Arc<[f64]> {
+    pub fn shared(&self, key: &str, f: impl FnOnce() -> Vec<f64>) -> Arc<Vec<f64>> {
         match self.cache {
             Some(c) => c.get_or_compute(key, f),
-            None => f().into(),
+            None => Arc::new(f()),
         }
     }
 
@@ -195,7 +222,7 @@ impl<'a> Init<'a> {
         &self,
         key: &str,
         f: impl FnOnce() -> Vec<f64>,
-    ) -> Option<Arc<[f64]>> {
+    ) -> Option<Arc<Vec<f64>>> {
         let bytes = self.bars.len() * std::mem::size_of::<f64>();
         self.cache.and_then(|c| c.get_if_room(key, bytes, f))
     }
@@ -399,5 +426,46 @@ impl Context<'_> {
     /// Cash (equity less open trades' unrealised P/L).
     pub fn cash(&self) -> f64 {
         self.broker.cash
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_keeps_what_fits_and_computes_nothing_it_was_told_not_to() {
+        let series = |v: f64| vec![v; 100];
+        let cache = IndicatorCache::with_budget(100 * 8);
+        let a = cache.get_if_room("a", 800, || series(1.0)).unwrap();
+        assert_eq!(a[0], 1.0);
+        assert!(
+            cache
+                .get_if_room("b", 800, || panic!("no room: not computed"))
+                .is_none()
+        );
+        // Kept ones come back without computing; one that does not fit is computed, not kept.
+        let again = cache.get_if_room("a", 800, || panic!("cached")).unwrap();
+        assert!(Arc::ptr_eq(&a, &again));
+        assert_eq!(cache.get_or_compute("b", || series(2.0))[0], 2.0);
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn concurrent_runs_compute_a_series_once() {
+        let cache = IndicatorCache::default();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    cache.get_or_compute("x", || {
+                        calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        vec![1.0; 10]
+                    })
+                });
+            }
+        });
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 1);
     }
 }

@@ -19,7 +19,7 @@ enum Spread {
 /// cache, or, once the cache is full, an SMA computed block by block as the cross scan
 /// reads it (the same values; no series as long as the data per run).
 enum Line {
-    Shared(std::sync::Arc<[f64]>),
+    Shared(std::sync::Arc<Vec<f64>>),
     Sma(usize),
 }
 
@@ -633,7 +633,7 @@ mod tests {
             proptest::prop_assert_eq!(&c.events(d.len(), |i| d[i]), &want);
             // The same spread as two lines, through the dispatched kernel at every tier.
             let zero = vec![0.0; d.len()];
-            let (a, b) = (Line::Shared(d.clone().into()), Line::Shared(zero.into()));
+            let (a, b) = (Line::Shared(std::sync::Arc::new(d.clone())), Line::Shared(zero.into()));
             let first = d.iter().position(|x| !x.is_nan());
             for tier in crate::simd::TIERS {
                 let got = crate::simd::capped(tier, || c.pair_events(&a, &b, &d));
@@ -674,7 +674,7 @@ mod tests {
             let want = (c.events(d.len(), |i| d[i]), d.iter().position(|x| !x.is_nan()));
             let streamed = c.pair_events(&Line::Sma(fast), &Line::Sma(slow), &close);
             proptest::prop_assert_eq!(&streamed, &want);
-            let shared = c.pair_events(&Line::Shared(a.into()), &Line::Sma(slow), &close);
+            let shared = c.pair_events(&Line::Shared(std::sync::Arc::new(a)), &Line::Sma(slow), &close);
             proptest::prop_assert_eq!(&shared, &want);
         }
     }
