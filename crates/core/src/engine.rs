@@ -72,10 +72,7 @@ pub fn run_reusing(
     cache: Option<&IndicatorCache>,
     equity: Vec<f64>,
 ) -> Result<RunResult, Error> {
-    cfg.validate()?;
-    if bars.is_empty() {
-        return Err(Error::TooFewBars { needed: 1, got: 0 });
-    }
+    check_inputs(bars, cfg)?;
     match cfg.fractional_unit {
         Some(unit) if unit != 1.0 => {
             // Trade whole units of a series whose unit is `unit` of a share, then convert
@@ -140,10 +137,7 @@ pub(crate) fn run_streaming(
         res.equity = Vec::new();
         return Ok(res);
     }
-    cfg.validate()?;
-    if bars.is_empty() {
-        return Err(Error::TooFewBars { needed: 1, got: 0 });
-    }
+    check_inputs(bars, cfg)?;
     let mut tape = Tape {
         buf: vec![f64::NAN; STREAM_BLOCK.min(bars.len())],
         base: 0,
@@ -159,6 +153,15 @@ pub(crate) fn run_streaming(
     let res = run_units(bars, strategy, cfg, broker, cache, &mut tape)?;
     tape.flush_rest();
     Ok(res)
+}
+
+/// What every run needs before it starts: valid broker settings and at least one bar.
+fn check_inputs(bars: &Bars, cfg: &BrokerConfig) -> Result<(), Error> {
+    cfg.validate()?;
+    if bars.is_empty() {
+        return Err(Error::TooFewBars { needed: 1, got: 0 });
+    }
+    Ok(())
 }
 
 /// Receives a streamed equity curve: a block and the bar its first value belongs to.

@@ -307,11 +307,7 @@ impl MomentLanes {
         let whole = body.len() / 4 * 4;
         for c in body[..whole].chunks_exact(4) {
             for (l, &r) in c.iter().enumerate() {
-                let r2 = r * r;
-                self.sums[0][l] += r;
-                self.sums[1][l] += r2;
-                self.sums[2][l] += r2 * r;
-                self.sums[3][l] += r2 * r2;
+                self.push(l, r);
             }
         }
         for (l, &r) in body[whole..].iter().enumerate() {
