@@ -102,6 +102,9 @@ pub enum Error {
     /// An order was rejected when placed (e.g. SL above the entry of a long order).
     #[error("invalid order: {0}")]
     Order(String),
+    /// The assets do not form a valid universe.
+    #[error(transparent)]
+    Universe(#[from] crate::universe::UniverseError),
     /// Not enough bars to run.
     #[error("need at least {needed} bars, got {got}")]
     TooFewBars {

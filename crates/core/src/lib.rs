@@ -34,11 +34,13 @@ mod broker;
 mod engine;
 mod error;
 pub mod indicators;
+pub mod portfolio;
 mod profile;
 mod simd;
 pub mod stats;
 pub mod strategy;
 pub mod sweep;
+mod universe;
 
 pub use bars::{Bars, Column, TimestampNs};
 pub use broker::{
@@ -52,3 +54,4 @@ pub use stats::Stats;
 pub use strategy::{
     Context, Indicator, IndicatorCache, Init, ParamSpec, ParamValue, Params, Position, Strategy,
 };
+pub use universe::{Asset, Universe, UniverseError};

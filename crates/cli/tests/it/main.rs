@@ -4,6 +4,7 @@ mod cli;
 mod cli_sweep;
 mod golden;
 mod models;
+mod portfolio;
 mod report;
 mod serve;
 mod vectorbt;

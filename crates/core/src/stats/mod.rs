@@ -4,10 +4,11 @@
 //! field of [`Stats`]. Values backtesting.py reports as NaN are NaN here (`null` in JSON);
 //! durations are nanoseconds, `None` where backtesting.py reports `NaT`.
 
-mod calendar;
+pub(crate) mod calendar;
 mod vectorbt;
 
 use calendar::{Bucket, NS_PER_DAY, NS_PER_SEC, ceil_to_resolution, weekday};
+pub(crate) use vectorbt::VbtTrade;
 pub use vectorbt::{VbtStats, compute_vectorbt};
 
 use crate::bars::{Bars, TimestampNs};
@@ -395,7 +396,7 @@ fn or_nan(x: f64) -> f64 {
 }
 
 /// The data period: median of the last 100 timestamp differences.
-fn data_period(time: &[TimestampNs]) -> i64 {
+pub(crate) fn data_period(time: &[TimestampNs]) -> i64 {
     let tail = &time[time.len().saturating_sub(100)..];
     let mut d: Vec<i64> = tail.windows(2).map(|w| w[1] - w[0]).collect();
     if d.is_empty() {

@@ -8,7 +8,7 @@
 
 use super::{StatsContext, mean};
 use crate::bars::{Bars, TimestampNs};
-use crate::broker::{BrokerConfig, ClosedTrade};
+use crate::broker::BrokerConfig;
 use crate::engine::RunResult;
 
 /// vectorbt's `Portfolio.stats()` keys.
@@ -81,7 +81,6 @@ fn bars_ns(bars: f64, freq: i64) -> Option<i64> {
 pub fn compute_vectorbt(bars: &Bars, run: &RunResult, cfg: &BrokerConfig) -> VbtStats {
     let ctx = StatsContext::lean(bars);
     let freq = ctx.period;
-    let ann = 365.0 * 86_400e9 / freq as f64;
     let time = bars.time();
     let close = bars.close();
     let eq = &run.equity;
@@ -130,67 +129,7 @@ pub fn compute_vectorbt(bars: &Bars, run: &RunResult, cfg: &BrokerConfig) -> Vbt
         max_exposure = max_exposure.max(exposure);
     }
 
-    // Returns, first bar against the initial cash.
-    let r: Vec<f64> = (0..n)
-        .map(|i| eq[i] / if i == 0 { init } else { eq[i - 1] } - 1.0)
-        .collect();
-    let mr = mean(r.iter().copied());
-    let sd = {
-        let v = r.iter().map(|x| (x - mr) * (x - mr)).sum::<f64>() / (n as f64 - 1.0);
-        v.sqrt()
-    };
-    let growth: f64 = r.iter().map(|x| 1.0 + x).product();
-    let ann_return = growth.powf(ann / n as f64) - 1.0;
-    let downside = mean(r.iter().map(|x| x.min(0.0).powi(2))).sqrt();
-    let gains: f64 = r.iter().filter(|x| **x > 0.0).sum();
-    let losses: f64 = -r.iter().filter(|x| **x < 0.0).sum::<f64>();
-
-    // Drawdown records in bars. vectorbt's record starts at the first bar below the peak and
-    // ends at the recovery (first bar back at the peak), or at the last bar +1 when still
-    // open; the golden cases pin this down (a peak-to-recovery count is one bar longer).
-    let (mut peak, mut peak_i, mut max_dd, mut longest) =
-        (f64::NEG_INFINITY, 0usize, 0.0f64, None::<usize>);
-    let mut in_dd = false;
-    for (i, &e) in eq.iter().enumerate() {
-        if e >= peak {
-            if in_dd {
-                let d = i - peak_i - 1;
-                longest = Some(longest.map_or(d, |l: usize| l.max(d)));
-                in_dd = false;
-            }
-            peak = e;
-            peak_i = i;
-        } else {
-            in_dd = true;
-            max_dd = max_dd.max(1.0 - e / peak);
-        }
-    }
-    if in_dd {
-        let d = (n - 1) - (peak_i + 1) + 1;
-        longest = Some(longest.map_or(d, |l| l.max(d)));
-    }
-
     let closed = &run.trades;
-    let ret = |t: &ClosedTrade| t.pnl() / (t.size.abs() * t.entry_price);
-    let wins: Vec<&ClosedTrade> = closed.iter().filter(|t| t.pnl() > 0.0).collect();
-    let losses_t: Vec<&ClosedTrade> = closed.iter().filter(|t| t.pnl() < 0.0).collect();
-    let nt = closed.len();
-    let win_rate = if nt == 0 {
-        f64::NAN
-    } else {
-        wins.len() as f64 / nt as f64
-    };
-    let rets: Vec<f64> = closed.iter().map(ret).collect();
-    let dur = |ts: &[&ClosedTrade]| {
-        bars_ns(
-            mean(ts.iter().map(|t| (t.exit_bar - t.entry_bar) as f64)),
-            freq,
-        )
-    };
-    let avg_win_pnl = mean(wins.iter().map(|t| t.pnl()));
-    let avg_loss_pnl = mean(losses_t.iter().map(|t| t.pnl()));
-    let win_pnl: f64 = wins.iter().map(|t| t.pnl()).sum();
-    let loss_pnl: f64 = losses_t.iter().map(|t| t.pnl()).sum();
     let last = close[n - 1];
     let open_fees: f64 = run
         .open_trades
@@ -202,9 +141,7 @@ pub fn compute_vectorbt(bars: &Bars, run: &RunResult, cfg: &BrokerConfig) -> Vbt
         .iter()
         .map(|t| t.size * (last - t.entry_price) - cfg.commission.of(t.size, t.entry_price))
         .sum();
-    let fold = |f: fn(f64, f64) -> f64| rets.iter().copied().reduce(f).unwrap_or(f64::NAN);
-
-    VbtStats {
+    let mut s = VbtStats {
         start: time[0],
         end: time[n - 1],
         period: n as i64 * freq,
@@ -214,25 +151,116 @@ pub fn compute_vectorbt(bars: &Bars, run: &RunResult, cfg: &BrokerConfig) -> Vbt
         benchmark_return_pct: (close[n - 1] / close[0] - 1.0) * 100.0,
         max_gross_exposure_pct: max_exposure * 100.0,
         total_fees_paid: closed.iter().map(|t| t.commission).sum::<f64>() + open_fees,
-        max_drawdown_pct: max_dd * 100.0,
-        max_drawdown_duration: longest.map(|b| b as i64 * freq),
-        total_trades: nt + run.open_trades.len(),
-        total_closed_trades: nt,
+        total_trades: closed.len() + run.open_trades.len(),
         total_open_trades: run.open_trades.len(),
         open_trade_pnl: open_pnl,
-        win_rate_pct: win_rate * 100.0,
-        best_trade_pct: fold(f64::max) * 100.0,
-        worst_trade_pct: fold(f64::min) * 100.0,
-        avg_winning_trade_pct: mean(wins.iter().map(|t| ret(t))) * 100.0,
-        avg_losing_trade_pct: mean(losses_t.iter().map(|t| ret(t))) * 100.0,
-        avg_winning_trade_duration: dur(&wins),
-        avg_losing_trade_duration: dur(&losses_t),
-        profit_factor: win_pnl / loss_pnl.abs(),
-        expectancy: win_rate * avg_win_pnl - (1.0 - win_rate) * avg_loss_pnl.abs(),
-        sharpe_ratio: mr / sd * ann.sqrt(),
-        calmar_ratio: ann_return / max_dd,
-        omega_ratio: gains / losses,
-        sortino_ratio: mr * ann / (downside * ann.sqrt()),
+        ..VbtStats::default()
+    };
+    s.fill_returns(eq, init, freq);
+    s.fill_trades(
+        closed.iter().map(|t| VbtTrade {
+            pnl: t.pnl(),
+            ret: t.pnl() / (t.size.abs() * t.entry_price),
+            bars: (t.exit_bar - t.entry_bar) as f64,
+        }),
+        freq,
+    );
+    s
+}
+
+/// What vectorbt's trade statistics read of a closed trade.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VbtTrade {
+    /// Profit net of fees.
+    pub(crate) pnl: f64,
+    /// Return as a fraction of the entry value.
+    pub(crate) ret: f64,
+    /// Exit bar − entry bar.
+    pub(crate) bars: f64,
+}
+
+impl VbtStats {
+    /// The statistics of the value curve `eq` (drawdowns and risk-adjusted ratios), the
+    /// first bar's return against `init`, annualised with `freq` ns per bar.
+    pub(crate) fn fill_returns(&mut self, eq: &[f64], init: f64, freq: i64) {
+        let n = eq.len();
+        let ann = 365.0 * 86_400e9 / freq as f64;
+        // Returns, first bar against the initial cash.
+        let r: Vec<f64> = (0..n)
+            .map(|i| eq[i] / if i == 0 { init } else { eq[i - 1] } - 1.0)
+            .collect();
+        let mr = mean(r.iter().copied());
+        let sd = {
+            let v = r.iter().map(|x| (x - mr) * (x - mr)).sum::<f64>() / (n as f64 - 1.0);
+            v.sqrt()
+        };
+        let growth: f64 = r.iter().map(|x| 1.0 + x).product();
+        let ann_return = growth.powf(ann / n as f64) - 1.0;
+        let downside = mean(r.iter().map(|x| x.min(0.0).powi(2))).sqrt();
+        let gains: f64 = r.iter().filter(|x| **x > 0.0).sum();
+        let losses: f64 = -r.iter().filter(|x| **x < 0.0).sum::<f64>();
+
+        // Drawdown records in bars. vectorbt's record starts at the first bar below the peak and
+        // ends at the recovery (first bar back at the peak), or at the last bar +1 when still
+        // open; the golden cases pin this down (a peak-to-recovery count is one bar longer).
+        let (mut peak, mut peak_i, mut max_dd, mut longest) =
+            (f64::NEG_INFINITY, 0usize, 0.0f64, None::<usize>);
+        let mut in_dd = false;
+        for (i, &e) in eq.iter().enumerate() {
+            if e >= peak {
+                if in_dd {
+                    let d = i - peak_i - 1;
+                    longest = Some(longest.map_or(d, |l: usize| l.max(d)));
+                    in_dd = false;
+                }
+                peak = e;
+                peak_i = i;
+            } else {
+                in_dd = true;
+                max_dd = max_dd.max(1.0 - e / peak);
+            }
+        }
+        if in_dd {
+            let d = (n - 1) - (peak_i + 1) + 1;
+            longest = Some(longest.map_or(d, |l| l.max(d)));
+        }
+        self.max_drawdown_pct = max_dd * 100.0;
+        self.max_drawdown_duration = longest.map(|b| b as i64 * freq);
+        self.sharpe_ratio = mr / sd * ann.sqrt();
+        self.calmar_ratio = ann_return / max_dd;
+        self.omega_ratio = gains / losses;
+        self.sortino_ratio = mr * ann / (downside * ann.sqrt());
+    }
+
+    /// The statistics of closed trades (win rate, best/worst, averages, profit factor,
+    /// expectancy), durations at `freq` ns per bar.
+    pub(crate) fn fill_trades(&mut self, closed: impl Iterator<Item = VbtTrade>, freq: i64) {
+        let closed: Vec<VbtTrade> = closed.collect();
+        let wins: Vec<&VbtTrade> = closed.iter().filter(|t| t.pnl > 0.0).collect();
+        let losses_t: Vec<&VbtTrade> = closed.iter().filter(|t| t.pnl < 0.0).collect();
+        let nt = closed.len();
+        let win_rate = if nt == 0 {
+            f64::NAN
+        } else {
+            wins.len() as f64 / nt as f64
+        };
+        let dur = |ts: &[&VbtTrade]| bars_ns(mean(ts.iter().map(|t| t.bars)), freq);
+        let avg_win_pnl = mean(wins.iter().map(|t| t.pnl));
+        let avg_loss_pnl = mean(losses_t.iter().map(|t| t.pnl));
+        let win_pnl: f64 = wins.iter().map(|t| t.pnl).sum();
+        let loss_pnl: f64 = losses_t.iter().map(|t| t.pnl).sum();
+        let fold =
+            |f: fn(f64, f64) -> f64| closed.iter().map(|t| t.ret).reduce(f).unwrap_or(f64::NAN);
+        self.total_closed_trades = nt;
+        self.win_rate_pct = win_rate * 100.0;
+        self.best_trade_pct = fold(f64::max) * 100.0;
+        self.worst_trade_pct = fold(f64::min) * 100.0;
+        self.avg_winning_trade_pct = mean(wins.iter().map(|t| t.ret)) * 100.0;
+        self.avg_losing_trade_pct = mean(losses_t.iter().map(|t| t.ret)) * 100.0;
+        self.avg_winning_trade_duration = dur(&wins);
+        self.avg_losing_trade_duration = dur(&losses_t);
+        self.profit_factor = win_pnl / loss_pnl.abs();
+        self.expectancy = win_rate * avg_win_pnl - (1.0 - win_rate) * avg_loss_pnl.abs();
     }
 }
 

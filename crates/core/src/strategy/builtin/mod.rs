@@ -3,7 +3,7 @@
 mod cross;
 mod levels;
 
-use super::{DefaultValue, ParamKind, ParamSpec, Params, SignalDriven, Strategy};
+use super::{DefaultValue, ParamKind, ParamSpec, Params, SignalDriven, SignalStrategy, Strategy};
 use crate::error::Error;
 
 pub use cross::{CrossLines, CrossStrategy};
@@ -41,6 +41,7 @@ pub struct StrategyInfo {
     pub params: &'static [ParamSpec],
     build: fn(&Params) -> Result<Box<dyn Strategy>, Error>,
     build_signals: fn(&Params) -> Result<Box<dyn Strategy>, Error>,
+    signal_source: Option<fn(&Params) -> Result<Box<dyn SignalStrategy>, Error>>,
 }
 
 impl StrategyInfo {
@@ -60,7 +61,19 @@ impl StrategyInfo {
             params,
             build,
             build_signals,
+            signal_source: None,
         }
+    }
+
+    /// True when the strategy has a vectorized form ([`StrategyInfo::signal_source`]).
+    pub fn has_signal_source(&self) -> bool {
+        self.signal_source.is_some()
+    }
+
+    /// The strategy's vectorized decisions as a [`SignalStrategy`], when it has that form:
+    /// portfolios apply it to each asset on its own bars.
+    pub fn signal_source(&self, params: &Params) -> Option<Result<Box<dyn SignalStrategy>, Error>> {
+        self.signal_source.map(|f| f(params))
     }
 
     /// Builds the strategy from validated parameters (checks cross-parameter rules).
@@ -176,6 +189,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
                 p,
             )?)))
         },
+        signal_source: Some(|p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Sma, p)?))),
     },
     StrategyInfo {
         name: "ema_cross",
@@ -188,6 +202,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
                 p,
             )?)))
         },
+        signal_source: Some(|p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Ema, p)?))),
     },
     StrategyInfo {
         name: "macd_cross",
@@ -209,6 +224,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
                 p,
             )?)))
         },
+        signal_source: Some(|p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Macd, p)?))),
     },
     StrategyInfo {
         name: "rsi_reversion",
@@ -228,6 +244,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
         ],
         build: |p| Ok(Box::new(RsiReversion::from_params(p)?)),
         build_signals: |p| Ok(Box::new(SignalDriven::new(RsiReversion::from_params(p)?))),
+        signal_source: Some(|p| Ok(Box::new(RsiReversion::from_params(p)?))),
     },
     StrategyInfo {
         name: "bollinger_reversion",
@@ -251,6 +268,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
                 BollingerReversion::from_params(p)?,
             )))
         },
+        signal_source: Some(|p| Ok(Box::new(BollingerReversion::from_params(p)?))),
     },
     StrategyInfo {
         name: "donchian_breakout",
@@ -268,6 +286,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
                 p,
             )?)))
         },
+        signal_source: Some(|p| Ok(Box::new(DonchianBreakout::from_params(p)?))),
     },
     StrategyInfo {
         name: "buy_and_hold",
@@ -275,6 +294,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
         params: &[SIZE],
         build: |p| Ok(Box::new(BuyAndHold::from_params(p))),
         build_signals: |p| Ok(Box::new(SignalDriven::new(BuyAndHold::from_params(p)))),
+        signal_source: Some(|p| Ok(Box::new(BuyAndHold::from_params(p)))),
     },
 ];
 

@@ -1,0 +1,183 @@
+//! The portfolio bar loop.
+
+use super::account::{Account, Fill, Outcome, Rejected};
+use super::front::{PortfolioContext, PortfolioStrategy};
+use super::{CallSeq, FillAt, Intent, PortfolioConfig};
+use crate::error::Error;
+use crate::universe::Universe;
+
+/// What a portfolio run produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortfolioResult {
+    /// Initial cash.
+    pub init_cash: f64,
+    /// Filled orders in execution order.
+    pub fills: Vec<Fill>,
+    /// Orders that did not fill.
+    pub rejected: Vec<Rejected>,
+    /// Portfolio value after each bar: cash + Σ position × last close.
+    pub value: Vec<f64>,
+    /// Cash after each bar.
+    pub cash: Vec<f64>,
+}
+
+/// Runs `strategy` over `universe` with one shared account.
+pub fn run(
+    universe: &Universe,
+    strategy: &mut dyn PortfolioStrategy,
+    cfg: &PortfolioConfig,
+) -> Result<PortfolioResult, Error> {
+    cfg.validate()?;
+    strategy.init(universe)?;
+    let n = universe.len();
+    let na = universe.n_assets();
+    let assets = universe.assets();
+    let mut account = Account::new(cfg.cash, na);
+    // Per asset: own bars at or before the current union bar; whether it has one now.
+    let mut seen = vec![0usize; na];
+    let mut present = vec![false; na];
+    let mut last_close = vec![f64::NAN; na];
+    // The price a held asset is valued at before the bar's orders: the order price where
+    // it has a bar, else the last one (vectorbt's `ffill_val_price`).
+    let mut val_price = vec![f64::NAN; na];
+    // Orders decided and not yet executed (next open, or waiting for the asset's bar).
+    let mut pending: Vec<(usize, Intent)> = Vec::new();
+    let mut decided: Vec<(usize, Intent)> = Vec::new();
+    let mut batch: Vec<(usize, Intent, f64)> = Vec::new();
+    let mut out = PortfolioResult {
+        init_cash: cfg.cash,
+        fills: Vec::new(),
+        rejected: Vec::new(),
+        value: Vec::with_capacity(n),
+        cash: Vec::with_capacity(n),
+    };
+    let mut active = strategy.next_active(0);
+    for t in 0..n {
+        for (a, asset) in assets.iter().enumerate() {
+            let k = seen[a];
+            let here = k < asset.rows().len() && asset.rows()[k] as usize == t;
+            present[a] = here;
+            if here {
+                seen[a] = k + 1;
+            }
+        }
+        if cfg.fill == FillAt::NextOpen && !pending.is_empty() {
+            let price = |a: usize| assets[a].bars().open()[seen[a] - 1];
+            execute(
+                cfg,
+                t,
+                &present,
+                &price,
+                &mut val_price,
+                &mut account,
+                &mut pending,
+                &mut batch,
+                &mut out,
+            );
+        }
+        for a in 0..na {
+            if present[a] {
+                last_close[a] = assets[a].bars().close()[seen[a] - 1];
+            }
+        }
+        if t >= active {
+            decided.clear();
+            let mut ctx = PortfolioContext {
+                universe,
+                bar: t,
+                seen: &seen,
+                account: &account,
+                last_close: &last_close,
+                orders: &mut decided,
+            };
+            strategy.next(&mut ctx)?;
+            // A new decision for an asset replaces any order still waiting for it.
+            for &(a, intent) in &decided {
+                pending.retain(|(x, _)| *x != a);
+                pending.push((a, intent));
+            }
+            active = strategy.next_active(t + 1);
+        }
+        if cfg.fill == FillAt::Close && !pending.is_empty() {
+            let price = |a: usize| assets[a].bars().close()[seen[a] - 1];
+            execute(
+                cfg,
+                t,
+                &present,
+                &price,
+                &mut val_price,
+                &mut account,
+                &mut pending,
+                &mut batch,
+                &mut out,
+            );
+        }
+        let mut value = account.cash;
+        for (p, c) in account.position.iter().zip(&last_close) {
+            if *p != 0.0 {
+                value += p * c;
+            }
+        }
+        out.value.push(value);
+        out.cash.push(account.cash);
+    }
+    Ok(out)
+}
+
+/// Executes the pending orders of assets that have a bar at `t`, at `price(a)`, in the
+/// configured call sequence, all sized against the same pre-trade value.
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    cfg: &PortfolioConfig,
+    t: usize,
+    present: &[bool],
+    price: &dyn Fn(usize) -> f64,
+    val_price: &mut [f64],
+    account: &mut Account,
+    pending: &mut Vec<(usize, Intent)>,
+    batch: &mut Vec<(usize, Intent, f64)>,
+    out: &mut PortfolioResult,
+) {
+    for (a, v) in val_price.iter_mut().enumerate() {
+        if present[a] {
+            *v = price(a);
+        }
+    }
+    let mut value = account.cash;
+    for (p, v) in account.position.iter().zip(val_price.iter()) {
+        if *p != 0.0 {
+            value += p * v;
+        }
+    }
+    batch.clear();
+    pending.retain(|&(a, intent)| {
+        if present[a] {
+            batch.push((a, intent, 0.0));
+            false
+        } else {
+            true
+        }
+    });
+    // Column order first; `auto` then sorts stably by estimate, NaN last.
+    batch.sort_by_key(|(a, _, _)| *a);
+    if cfg.call_seq == CallSeq::Auto {
+        for (a, intent, est) in batch.iter_mut() {
+            *est = account.estimate(*a, *intent, val_price[*a], value);
+        }
+        batch.sort_by(|x, y| match (x.2.is_nan(), y.2.is_nan()) {
+            (false, false) => x.2.partial_cmp(&y.2).unwrap_or(std::cmp::Ordering::Equal),
+            (a, b) => a.cmp(&b),
+        });
+    }
+    for &(a, intent, _) in batch.iter() {
+        match account.execute(cfg, t, a, intent, price(a), val_price[a], value) {
+            Outcome::Filled(f) => out.fills.push(f),
+            Outcome::Rejected(reason) => out.rejected.push(Rejected {
+                bar: t,
+                asset: a,
+                reason,
+            }),
+            Outcome::Nothing => {}
+        }
+    }
+}
