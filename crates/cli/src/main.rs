@@ -4,6 +4,7 @@
 //! engine, and prints. Errors print as one line on stderr with a non-zero exit code.
 
 mod features;
+mod portfolio;
 mod run;
 mod serve;
 mod sweep;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use backtide_core::{
-    Bars, BrokerConfig, Commission, Params, TimestampNs, run as run_backtest, stats,
+    Bars, BrokerConfig, Commission, Params, TimestampNs, Universe, run as run_backtest, stats,
 };
 use clap::Args;
 
@@ -14,8 +14,10 @@ use crate::table;
 #[derive(Debug, Args)]
 pub(crate) struct DataArgs {
     /// Data: a CSV or Parquet file, or `sample:GOOG`, `sample:EURUSD`, `sample:BTCUSD`.
-    #[arg(long)]
-    pub(crate) data: String,
+    /// Repeat it, or give `SYMBOL=FILE`, a directory, a long file with a `symbol` column or
+    /// `sample:STOCKS`, for a portfolio of several assets sharing one account.
+    #[arg(long, required = true, value_name = "SPEC")]
+    pub(crate) data: Vec<String>,
     /// First timestamp to include (ISO 8601 date or datetime).
     #[arg(long)]
     from: Option<String>,
@@ -25,9 +27,44 @@ pub(crate) struct DataArgs {
 }
 
 impl DataArgs {
-    /// Loads and slices the bars.
+    /// The data specs as one line (for titles and messages).
+    pub(crate) fn label(&self) -> String {
+        self.data.join(" + ")
+    }
+
+    /// True when the specs name one plain single-asset source (a file, or a single-asset
+    /// sample), which the single-asset path reads exactly as before portfolios existed.
+    pub(crate) fn is_single(&self) -> bool {
+        match self.data.as_slice() {
+            [one] => backtide_data::is_single_asset_spec(one),
+            _ => false,
+        }
+    }
+
+    /// Loads and slices the universe.
+    pub(crate) fn load_universe(&self) -> Result<Universe> {
+        let u = backtide_data::load_universe(&self.data)?;
+        let (from, to) = (
+            bound(&self.from, "--from", false)?,
+            bound(&self.to, "--to", true)?,
+        );
+        if from.is_none() && to.is_none() {
+            return Ok(u);
+        }
+        u.slice_time(from, to)
+            .with_context(|| format!("{}: no bars between --from and --to", self.label()))
+    }
+
+    /// Loads and slices the bars of a single asset.
     pub(crate) fn load(&self) -> Result<Bars> {
-        let mut bars = backtide_data::load(&self.data)?;
+        let [data] = self.data.as_slice() else {
+            bail!(
+                "this command takes one --data, got {} ({}); portfolios of several assets run with `backtide run`",
+                self.data.len(),
+                self.label()
+            );
+        };
+        let mut bars = backtide_data::load(data)?;
         let (from, to) = (
             bound(&self.from, "--from", false)?,
             bound(&self.to, "--to", true)?,
@@ -35,7 +72,7 @@ impl DataArgs {
         if from.is_some() || to.is_some() {
             bars = bars.slice_time(from, to);
             if bars.is_empty() {
-                bail!("{}: no bars between --from and --to", self.data);
+                bail!("{data}: no bars between --from and --to");
             }
         }
         Ok(bars)
@@ -147,27 +184,30 @@ pub(crate) fn param_pairs(raw: &[String]) -> Result<Vec<(&str, &str)>> {
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     #[command(flatten)]
-    data: DataArgs,
+    pub(crate) data: DataArgs,
     /// Strategy name (see `backtide strategies`).
     #[arg(long)]
-    strategy: String,
+    pub(crate) strategy: String,
     /// Strategy parameter `name=value` (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE")]
-    params: Vec<String>,
+    pub(crate) params: Vec<String>,
     #[command(flatten)]
-    broker: BrokerArgs,
-    /// Print the result as JSON (`stats`, `trades`, `open_trades`, `equity`, `warnings`).
+    pub(crate) broker: BrokerArgs,
+    #[command(flatten)]
+    pub(crate) portfolio: crate::portfolio::PortfolioArgs,
+    /// Print the result as JSON (`stats`, `trades`, `open_trades`, `equity`, `warnings`;
+    /// portfolios add `orders`, `positions`, `assets`, `universe`).
     #[arg(long)]
-    json: bool,
-    /// Write closed trades to this CSV file.
+    pub(crate) json: bool,
+    /// Write closed trades to this CSV file (portfolios: with a `symbol` column).
     #[arg(long, value_name = "FILE")]
-    trades_csv: Option<PathBuf>,
-    /// Write per-bar equity and drawdown to this CSV file.
+    pub(crate) trades_csv: Option<PathBuf>,
+    /// Write per-bar equity and drawdown to this CSV file (portfolios: and cash).
     #[arg(long, value_name = "FILE")]
-    equity_csv: Option<PathBuf>,
+    pub(crate) equity_csv: Option<PathBuf>,
     /// Write an interactive HTML report (one self-contained file) here.
     #[arg(long, value_name = "FILE")]
-    report: Option<PathBuf>,
+    pub(crate) report: Option<PathBuf>,
 }
 
 fn bound(raw: &Option<String>, flag: &str, end_of_day: bool) -> Result<Option<TimestampNs>> {
@@ -183,6 +223,9 @@ fn bound(raw: &Option<String>, flag: &str, end_of_day: bool) -> Result<Option<Ti
 }
 
 pub(crate) fn run(a: RunArgs) -> Result<()> {
+    if crate::portfolio::wants_portfolio(&a) {
+        return crate::portfolio::run(&a);
+    }
     let info = backtide_models::find_strategy(&a.strategy)?;
     let pairs = a
         .broker
@@ -206,7 +249,12 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
         let stats =
             backtide_data::profile_stats_json(&bars, &result, &cfg, a.broker.profile.core());
         let html = backtide_report::backtest_html(&backtide_report::BacktestReport {
-            title: &format!("{} · {}({})", a.data.data, info.name, params_line(&params)),
+            title: &format!(
+                "{} · {}({})",
+                a.data.label(),
+                info.name,
+                params_line(&params)
+            ),
             bars: &bars,
             run: &result,
             stats: &stats,
@@ -243,7 +291,7 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn params_line(p: &Params) -> String {
+pub(crate) fn params_line(p: &Params) -> String {
     p.values()
         .iter()
         .map(|(k, v)| format!("{k}={v}"))

@@ -7,6 +7,7 @@
 
 use crate::broker::BrokerConfig;
 use crate::error::Error;
+use crate::strategy::ParamSpec;
 use crate::strategy::builtin::StrategyInfo;
 use crate::sweep::Dialect;
 
@@ -78,10 +79,19 @@ impl Profile {
     pub fn strategy_defaults<'a>(
         self,
         info: &StrategyInfo,
+        pairs: Vec<(&'a str, &'a str)>,
+    ) -> Vec<(&'a str, &'a str)> {
+        self.param_defaults(info.params, pairs)
+    }
+
+    /// [`Profile::strategy_defaults`] for any parameter list (portfolio strategies too).
+    pub fn param_defaults<'a>(
+        self,
+        params: &[ParamSpec],
         mut pairs: Vec<(&'a str, &'a str)>,
     ) -> Vec<(&'a str, &'a str)> {
         if self == Profile::Vectorbt
-            && info.params.iter().any(|p| p.name == "cross")
+            && params.iter().any(|p| p.name == "cross")
             && !pairs.iter().any(|(k, _)| *k == "cross")
         {
             pairs.push(("cross", "stateful"));

@@ -462,6 +462,12 @@ pub fn find(name: &str) -> Result<&'static PortfolioStrategyInfo, Error> {
 }
 
 impl PortfolioStrategyInfo {
+    /// True for a single-asset strategy applied per asset (false for the allocation
+    /// strategies, which only make sense on a universe).
+    pub fn is_per_asset(&self) -> bool {
+        matches!(self.kind, Kind::PerAsset(_))
+    }
+
     /// Builds the strategy from validated parameters.
     pub fn build(&self, p: &Params) -> Result<Box<dyn PortfolioStrategy>, Error> {
         let rebalance = || Rebalance::parse(p.str("rebalance")?);

@@ -1,0 +1,174 @@
+//! `backtide run` on a portfolio: several assets trading from one account.
+
+use std::fmt::Write as _;
+
+use anyhow::{Context as _, Result};
+use backtide_core::Params;
+use backtide_core::portfolio::{self, CallSeq, FillAt, PortfolioConfig, builtin};
+use clap::Args;
+
+use crate::run::{RunArgs, param_pairs, params_line};
+use crate::table;
+
+/// Order of execution within a bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum CallSeqArg {
+    /// Sales first, then buys from the smallest (vectorbt's `call_seq='auto'`).
+    Auto,
+    /// Column order (vectorbt's `call_seq='default'`).
+    Default,
+}
+
+/// When a decision fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FillArg {
+    /// At the close of the bar it was made on (vectorbt's default).
+    Close,
+    /// At the next bar's open (no look-ahead; backtesting.py's timing).
+    #[value(name = "next_open")]
+    NextOpen,
+}
+
+/// Settings that only portfolios have.
+#[derive(Debug, Args)]
+pub(crate) struct PortfolioArgs {
+    /// Portfolios: order of the orders within a bar: `auto` (sales first, then buys from
+    /// the smallest, as vectorbt's call_seq='auto') or `default` (column order).
+    #[arg(long, value_enum, default_value_t = CallSeqArg::Auto)]
+    call_seq: CallSeqArg,
+    /// Portfolios: when decisions fill: `close` or `next_open` (default by --profile:
+    /// vectorbt fills at the close, backtesting_py at the next open).
+    #[arg(long, value_enum)]
+    fill: Option<FillArg>,
+}
+
+impl PortfolioArgs {
+    fn call_seq(&self) -> CallSeq {
+        match self.call_seq {
+            CallSeqArg::Auto => CallSeq::Auto,
+            CallSeqArg::Default => CallSeq::Default,
+        }
+    }
+
+    fn fill(&self) -> Option<FillAt> {
+        self.fill.map(|f| match f {
+            FillArg::Close => FillAt::Close,
+            FillArg::NextOpen => FillAt::NextOpen,
+        })
+    }
+}
+
+/// A portfolio run: several assets, or an allocation strategy (meaningful only on a
+/// universe, even of one asset).
+pub(crate) fn wants_portfolio(a: &RunArgs) -> bool {
+    !a.data.is_single() || builtin::find(&a.strategy).is_ok_and(|i| !i.is_per_asset())
+}
+
+pub(crate) fn run(a: &RunArgs) -> Result<()> {
+    let info = builtin::find(&a.strategy).with_context(|| {
+        format!(
+            "{} is a portfolio ({} assets given)",
+            a.data.label(),
+            a.data.data.len()
+        )
+    })?;
+    let profile = a.broker.profile.core();
+    let pairs = profile.param_defaults(&info.params, param_pairs(&a.params)?);
+    let params = Params::from_pairs(&info.params, pairs)?;
+    let mut strategy = info.build(&params)?;
+    let cfg = PortfolioConfig::from_broker(
+        &a.broker.config()?,
+        profile,
+        a.portfolio.fill(),
+        a.portfolio.call_seq(),
+    )?;
+    let u = a.data.load_universe()?;
+    let res = portfolio::run(&u, strategy.as_mut(), &cfg)?;
+
+    if let Some(path) = &a.trades_csv {
+        backtide_data::write_portfolio_trades_csv(&u, &res, path)?;
+    }
+    if let Some(path) = &a.equity_csv {
+        backtide_data::write_portfolio_equity_csv(u.time(), &res, path)?;
+    }
+    let run_info = backtide_data::PortfolioRunInfo {
+        profile,
+        fill: cfg.fill,
+        call_seq: cfg.call_seq,
+        strategy: info.name,
+        params: &params,
+    };
+    if a.report.is_some() {
+        anyhow::bail!("--report does not draw portfolios yet; use --json or the CSV exports");
+    }
+    if a.json {
+        let v = backtide_data::portfolio_json(&u, &res, run_info);
+        println!("{}", serde_json::to_string(&v)?);
+        return Ok(());
+    }
+    let trades = portfolio::exit_trades(&u, &res);
+    match a.broker.profile {
+        crate::run::Profile::Vectorbt => {
+            print!(
+                "{}",
+                table::vbt_stats_table(&portfolio::stats::vectorbt(&u, &res, &trades))
+            );
+        }
+        crate::run::Profile::BacktestingPy => {
+            print!(
+                "{}",
+                table::stats_table(&portfolio::stats::backtesting_py(&u, &res, &trades))
+            );
+        }
+    }
+    println!("{:<26}{}({})", "_strategy", info.name, params_line(&params));
+    println!(
+        "{:<26}{} assets, {} bars, fill {}, call sequence {}",
+        "_universe",
+        u.n_assets(),
+        u.len(),
+        cfg.fill.name(),
+        cfg.call_seq.name()
+    );
+    println!();
+    print!(
+        "{}",
+        asset_table(&portfolio::stats::per_asset(&u, &res, &trades))
+    );
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for r in &res.rejected {
+        *counts.entry(r.reason.label()).or_default() += 1;
+    }
+    if !counts.is_empty() {
+        let list: Vec<String> = counts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        eprintln!(
+            "warning: {} orders not filled ({}); --json lists each",
+            res.rejected.len(),
+            list.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn asset_table(rows: &[portfolio::stats::AssetSummary]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<10}{:>8}{:>8}{:>14}{:>16}{:>16}{:>16}",
+        "symbol", "trades", "orders", "exposure [%]", "P/L [$]", "contrib. [%]", "weight [%]"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{:<10}{:>8}{:>8}{:>14.2}{:>16.2}{:>16.2}{:>16.2}",
+            r.symbol,
+            r.trades,
+            r.orders,
+            r.exposure_pct,
+            r.pnl,
+            r.contribution_pct,
+            r.final_weight_pct
+        );
+    }
+    out
+}
