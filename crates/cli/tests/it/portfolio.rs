@@ -24,13 +24,23 @@ pub(crate) fn stocks() -> Universe {
     // TEMP: until sample:STOCKS lands.
     Universe::try_new(["AAPL", "FB", "GOOG", "IBM", "MSFT"].map(|s| {
         let p = format!("/work/shared/data/stocks/{s}.csv");
-        (s.to_string(), p.clone(), backtide_data::read_csv(std::path::Path::new(&p)).unwrap())
+        (
+            s.to_string(),
+            p.clone(),
+            backtide_data::read_csv(std::path::Path::new(&p)).unwrap(),
+        )
     }))
     .unwrap()
 }
 
 /// The configuration and strategy of a golden case, from its recorded kwargs.
-pub(crate) fn setup(g: &Value) -> (PortfolioConfig, &'static builtin::PortfolioStrategyInfo, Params) {
+pub(crate) fn setup(
+    g: &Value,
+) -> (
+    PortfolioConfig,
+    &'static builtin::PortfolioStrategyInfo,
+    Params,
+) {
     let c = &g["case"];
     let kw = &c["kwargs"];
     let cfg = PortfolioConfig {
@@ -61,7 +71,10 @@ pub(crate) fn setup(g: &Value) -> (PortfolioConfig, &'static builtin::PortfolioS
         pairs.push(("size".into(), size.to_string()));
         pairs.push(("size_type".into(), kw["size_type"].as_str().unwrap().into()));
     }
-    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     // vectorbt's crossing rule, as `--profile vectorbt` picks it.
     let pairs = if info.params.iter().any(|p| p.name == "cross") {
         let mut p = pairs;
@@ -88,7 +101,11 @@ fn compare(g: &Value, u: &Universe, res: &PortfolioResult) -> Vec<String> {
     let symbols: Vec<&str> = u.symbols().collect();
     let want = g["orders"].as_array().unwrap();
     if want.len() != res.fills.len() {
-        bad.push(format!("orders: golden {} ours {}", want.len(), res.fills.len()));
+        bad.push(format!(
+            "orders: golden {} ours {}",
+            want.len(),
+            res.fills.len()
+        ));
     }
     for (i, (w, o)) in want.iter().zip(&res.fills).enumerate() {
         let side = match o.side {
@@ -118,7 +135,10 @@ fn compare(g: &Value, u: &Universe, res: &PortfolioResult) -> Vec<String> {
         if let Some(x) = w["requested_delta"].as_f64()
             && !close(x, o.requested, 1e-9)
         {
-            bad.push(format!("order {i} requested: golden {x} ours {}", o.requested));
+            bad.push(format!(
+                "order {i} requested: golden {x} ours {}",
+                o.requested
+            ));
         }
         if bad.len() > 10 {
             return bad;
@@ -131,7 +151,10 @@ fn compare(g: &Value, u: &Universe, res: &PortfolioResult) -> Vec<String> {
     }
     for (k, v) in g["rejected"]["counts"].as_object().unwrap() {
         if k != "Ignored/SizeNaN" && ours_rej.get(k.as_str()).copied() != v.as_u64() {
-            bad.push(format!("rejected {k}: golden {v} ours {:?}", ours_rej.get(k.as_str())));
+            bad.push(format!(
+                "rejected {k}: golden {v} ours {:?}",
+                ours_rej.get(k.as_str())
+            ));
         }
     }
     for (k, v) in &ours_rej {

@@ -75,8 +75,8 @@ pub struct Fill {
     pub price: f64,
     /// Fees paid (relative and fixed).
     pub fees: f64,
-    /// Signed units asked for before the cash limit (NaN for "all the cash").
-    pub requested: f64,
+    /// Signed units asked for before the cash limit (`None` for "all the cash").
+    pub requested: Option<f64>,
     /// Fewer units were bought than asked because the cash ran short.
     pub partial: bool,
     /// Shared cash just before this order.
@@ -235,7 +235,7 @@ impl Account {
             size,
             price,
             fees,
-            requested: if d.is_infinite() { f64::NAN } else { d },
+            requested: d.is_finite().then_some(d),
             partial,
             cash_before,
             group_value: value,

@@ -1,5 +1,7 @@
-//! Integration tests of the engine: indicator reference values and engine invariants.
+//! Integration tests of the engine: indicator reference values and engine invariants
+//! (single assets and portfolios).
 
 mod indicators_reference;
+mod portfolio;
 mod properties;
 mod sweeps;

@@ -1,0 +1,374 @@
+//! Portfolio invariants over random universes (assets that list late, skip bars and end
+//! early) and random decisions: the per-bar and planned front ends give identical orders
+//! and values; value = cash + Σ position × last close at every bar; no look-ahead for
+//! any asset; no fill for an asset on a bar it does not have.
+
+use backtide_core::portfolio::{
+    self, CallSeq, EntrySize, FillAt, Intent, OrderPlan, PlanDriven, PlannedOrder, PortfolioConfig,
+    PortfolioContext, PortfolioPlan, PortfolioResult, PortfolioStrategy,
+    builtin::{self, EqualWeight, Rebalance},
+};
+use backtide_core::{Bars, Error, Params, Universe};
+use proptest::prelude::*;
+
+const DAY: i64 = 86_400_000_000_000;
+
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407)
+            | 1)
+    }
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// One asset's random walk on days `start..end`, skipping about `gaps` of its days.
+fn asset(start: usize, end: usize, gaps: f64, seed: u64) -> Bars {
+    let mut r = Rng::new(seed);
+    let mut c = 20.0 + 80.0 * r.next();
+    let (mut t, mut o, mut h, mut l, mut cl) = (vec![], vec![], vec![], vec![], vec![]);
+    for d in start..end {
+        let open = c * (1.0 + (r.next() - 0.5) * 0.01);
+        c = (open * (1.0 + (r.next() - 0.5) * 0.05)).max(1.0);
+        // Always keep the first day so the asset is not empty.
+        if d > start && r.next() < gaps {
+            continue;
+        }
+        t.push(d as i64 * DAY);
+        o.push(open);
+        h.push(open.max(c) * (1.0 + r.next() * 0.01));
+        l.push(open.min(c) * (1.0 - r.next() * 0.01));
+        cl.push(c);
+    }
+    let n = t.len();
+    Bars::try_new(t, o, h, l, cl, vec![f64::NAN; n]).unwrap()
+}
+
+fn universe(n_assets: usize, days: usize, seed: u64) -> Universe {
+    let mut r = Rng::new(seed ^ 0xA5A5);
+    Universe::try_new((0..n_assets).map(|a| {
+        let start = if a == 0 {
+            0
+        } else {
+            (r.next() * days as f64 * 0.5) as usize
+        };
+        let end = if r.next() < 0.3 {
+            days - (r.next() * days as f64 * 0.2) as usize
+        } else {
+            days
+        };
+        let gaps = if r.next() < 0.5 { 0.0 } else { 0.1 };
+        let sym = format!("S{a}");
+        (
+            sym.clone(),
+            sym,
+            asset(
+                start,
+                end.max(start + 1),
+                gaps,
+                seed.wrapping_add(a as u64 * 7919),
+            ),
+        )
+    }))
+    .unwrap()
+}
+
+/// The same universe with every bar after union bar `k` replaced by other random prices.
+fn with_future_changed(u: &Universe, k: usize, seed: u64) -> Universe {
+    let cut = u.time()[k];
+    Universe::try_new(u.assets().iter().enumerate().map(|(a, x)| {
+        let b = x.bars();
+        let mut r = Rng::new(seed + a as u64);
+        let n = b.len();
+        let (mut o, mut h, mut l, mut c) = (vec![], vec![], vec![], vec![]);
+        for i in 0..n {
+            if b.time()[i] <= cut {
+                o.push(b.open()[i]);
+                h.push(b.high()[i]);
+                l.push(b.low()[i]);
+                c.push(b.close()[i]);
+            } else {
+                let open = 10.0 + 100.0 * r.next();
+                let close = 10.0 + 100.0 * r.next();
+                o.push(open);
+                c.push(close);
+                h.push(open.max(close) * 1.01);
+                l.push(open.min(close) * 0.99);
+            }
+        }
+        let bars = Bars::try_new(b.time().to_vec(), o, h, l, c, vec![f64::NAN; n]).unwrap();
+        (x.symbol().to_string(), x.symbol().to_string(), bars)
+    }))
+    .unwrap()
+}
+
+/// Decisions drawn from a seed, independent of any state: the same list feeds a plan and
+/// a per-bar strategy.
+fn random_decisions(u: &Universe, seed: u64) -> Vec<PlannedOrder> {
+    let mut r = Rng::new(seed);
+    let mut out = Vec::new();
+    for bar in 0..u.len() {
+        for a in 0..u.n_assets() {
+            if r.next() < 0.08 {
+                let x = r.next();
+                let intent = match (r.next() * 8.0) as u32 {
+                    0 => Intent::TargetPercent(x * 0.5),
+                    1 => Intent::TargetValue(x * 3_000.0),
+                    2 => Intent::TargetUnits(x * 50.0),
+                    3 => Intent::Units(x * 40.0 - 20.0),
+                    4 => Intent::Value(x * 2_000.0 - 500.0),
+                    5 => Intent::Close,
+                    6 => Intent::Enter(if x < 0.3 {
+                        EntrySize::AllCash
+                    } else {
+                        EntrySize::Percent(x)
+                    }),
+                    _ => Intent::Exit,
+                };
+                out.push(PlannedOrder {
+                    bar,
+                    asset: a,
+                    intent,
+                });
+            }
+        }
+    }
+    out
+}
+
+struct Planned(Vec<PlannedOrder>);
+
+impl PortfolioPlan for Planned {
+    fn plan(&mut self, _: &Universe) -> Result<OrderPlan, Error> {
+        Ok(OrderPlan {
+            orders: self.0.clone(),
+        })
+    }
+}
+
+/// The same decisions placed bar by bar through the context.
+struct PerBar(Vec<PlannedOrder>);
+
+impl PortfolioStrategy for PerBar {
+    fn next(&mut self, ctx: &mut PortfolioContext<'_>) -> Result<(), Error> {
+        let bar = ctx.index();
+        for o in self.0.iter().filter(|o| o.bar == bar) {
+            match o.intent {
+                Intent::TargetPercent(w) => ctx.order_target_percent(o.asset, w)?,
+                Intent::TargetValue(v) => ctx.order_target_value(o.asset, v)?,
+                Intent::TargetUnits(x) => ctx.order_target_units(o.asset, x)?,
+                Intent::Units(x) if x >= 0.0 => ctx.buy(o.asset, x)?,
+                Intent::Units(x) => ctx.sell(o.asset, -x)?,
+                Intent::Close => ctx.close(o.asset)?,
+                other => ctx.order(o.asset, other)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn cfg(fees: f64, fixed: f64, call_seq: CallSeq, fill: FillAt, whole: bool) -> PortfolioConfig {
+    PortfolioConfig {
+        cash: 10_000.0,
+        fees,
+        fixed_fees: fixed,
+        slippage: 0.001,
+        size_granularity: whole.then_some(1.0),
+        call_seq,
+        fill,
+    }
+}
+
+fn config() -> impl Strategy<Value = PortfolioConfig> {
+    (
+        0.0..0.01f64,
+        prop_oneof![Just(0.0), Just(1.0)],
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(fees, fixed, auto, close, whole)| {
+            cfg(
+                fees,
+                fixed,
+                if auto {
+                    CallSeq::Auto
+                } else {
+                    CallSeq::Default
+                },
+                if close {
+                    FillAt::Close
+                } else {
+                    FillAt::NextOpen
+                },
+                whole,
+            )
+        })
+}
+
+/// Every built-in portfolio strategy, with small windows so they act on short data.
+fn builtins() -> Vec<Box<dyn PortfolioStrategy>> {
+    let mk = |name: &str, pairs: &[(&str, &str)]| {
+        let info = builtin::find(name).unwrap();
+        info.build(&Params::from_pairs(&info.params, pairs.iter().copied()).unwrap())
+            .unwrap()
+    };
+    vec![
+        mk("equal_weight", &[("rebalance", "7")]),
+        mk(
+            "equal_weight",
+            &[("rebalance", "weekly"), ("threshold", "0.02")],
+        ),
+        mk(
+            "momentum_rotation",
+            &[("lookback", "10"), ("top", "2"), ("rebalance", "5")],
+        ),
+        mk(
+            "inverse_volatility",
+            &[("lookback", "8"), ("rebalance", "monthly")],
+        ),
+        mk(
+            "sma_cross",
+            &[
+                ("fast", "3"),
+                ("slow", "8"),
+                ("size", "1500"),
+                ("size_type", "value"),
+            ],
+        ),
+        mk("rsi_reversion", &[("period", "5")]),
+    ]
+}
+
+fn check_accounting(u: &Universe, res: &PortfolioResult) -> Result<(), TestCaseError> {
+    let pos = portfolio::positions_per_bar(u, res);
+    let mut last = vec![f64::NAN; u.n_assets()];
+    let mut k = vec![0usize; u.n_assets()];
+    for t in 0..u.len() {
+        let mut value = res.cash[t];
+        for (a, x) in u.assets().iter().enumerate() {
+            if k[a] < x.rows().len() && x.rows()[k[a]] as usize == t {
+                last[a] = x.bars().close()[k[a]];
+                k[a] += 1;
+            }
+            if pos[a][t] != 0.0 {
+                value += pos[a][t] * last[a];
+            }
+        }
+        let v = res.value[t];
+        prop_assert!(
+            (v - value).abs() <= 1e-9 * v.abs().max(1.0),
+            "bar {t}: value {v} vs {value}"
+        );
+        prop_assert!(res.cash[t] >= 0.0, "bar {t}: negative cash {}", res.cash[t]);
+    }
+    for f in &res.fills {
+        prop_assert!(
+            u.assets()[f.asset].row_at(f.bar).is_some(),
+            "fill for {} at bar {} where it has no bar",
+            u.assets()[f.asset].symbol(),
+            f.bar
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn per_bar_and_planned_decisions_fill_identically(
+        n in 1usize..6, days in 30usize..160, seed in any::<u64>(), cfg in config()
+    ) {
+        let u = universe(n, days, seed);
+        let d = random_decisions(&u, seed ^ 1);
+        let a = portfolio::run(&u, &mut PlanDriven::new(Planned(d.clone())), &cfg).unwrap();
+        let b = portfolio::run(&u, &mut PerBar(d), &cfg).unwrap();
+        prop_assert_eq!(&a, &b);
+        check_accounting(&u, &a)?;
+    }
+
+    #[test]
+    fn equal_weight_per_bar_equals_its_weight_matrix(
+        n in 1usize..6, days in 30usize..160, seed in any::<u64>(), cfg in config(), every in 1usize..30
+    ) {
+        let u = universe(n, days, seed);
+        let mut per_bar = EqualWeight::new(Rebalance::Bars(every), None);
+        let a = portfolio::run(&u, &mut per_bar, &cfg).unwrap();
+        // The weight matrix written out independently: 1/m for the m assets with a bar on
+        // each rebalance bar, NaN (no order) for the others.
+        let rows = (0..u.len()).step_by(every).map(|t| {
+            let present: Vec<bool> = u.assets().iter().map(|x| x.row_at(t).is_some()).collect();
+            let m = present.iter().filter(|p| **p).count();
+            (t, present.iter().map(|&p| if p { 1.0 / m as f64 } else { f64::NAN }).collect())
+        });
+        let plan = OrderPlan::from_weights(rows);
+        let b = portfolio::run(&u, &mut PlanDriven::new(Planned(plan.orders)), &cfg).unwrap();
+        prop_assert_eq!(&a, &b);
+    }
+
+    #[test]
+    fn builtins_keep_the_books_and_never_fill_a_missing_bar(
+        n in 1usize..6, days in 30usize..200, seed in any::<u64>(), cfg in config()
+    ) {
+        let u = universe(n, days, seed);
+        for mut s in builtins() {
+            let res = portfolio::run(&u, s.as_mut(), &cfg).unwrap();
+            check_accounting(&u, &res)?;
+        }
+    }
+
+    #[test]
+    fn changing_later_bars_changes_nothing_before(
+        n in 1usize..5, days in 40usize..160, seed in any::<u64>(), cfg in config(), cut in 0.1f64..0.9
+    ) {
+        let u = universe(n, days, seed);
+        let k = ((u.len() as f64 * cut) as usize).min(u.len() - 2);
+        let v = with_future_changed(&u, k, seed ^ 99);
+        for (mut s, mut s2) in builtins().into_iter().zip(builtins()) {
+            let a = portfolio::run(&u, s.as_mut(), &cfg).unwrap();
+            let b = portfolio::run(&v, s2.as_mut(), &cfg).unwrap();
+            let upto = |r: &PortfolioResult| r.fills.iter().filter(|f| f.bar <= k).copied().collect::<Vec<_>>();
+            prop_assert_eq!(upto(&a), upto(&b));
+            prop_assert_eq!(&a.value[..=k], &b.value[..=k]);
+            prop_assert_eq!(&a.cash[..=k], &b.cash[..=k]);
+        }
+    }
+}
+
+#[test]
+fn an_order_for_an_asset_without_a_bar_waits_for_its_next_bar() {
+    // B has no bar on day 1: the order placed there fills on day 2, at day 2's close.
+    let a = asset(0, 4, 0.0, 1);
+    let b = Bars::try_new(
+        vec![0, 2 * DAY, 3 * DAY],
+        vec![10.0, 12.0, 13.0],
+        vec![11.0, 13.0, 14.0],
+        vec![9.0, 11.0, 12.0],
+        vec![10.0, 12.5, 13.0],
+        vec![f64::NAN; 3],
+    )
+    .unwrap();
+    let u = Universe::try_new([("A".into(), "a".into(), a), ("B".into(), "b".into(), b)]).unwrap();
+    let plan = vec![PlannedOrder {
+        bar: 1,
+        asset: 1,
+        intent: Intent::TargetPercent(0.5),
+    }];
+    let res = portfolio::run(
+        &u,
+        &mut PlanDriven::new(Planned(plan)),
+        &PortfolioConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(res.fills.len(), 1);
+    assert_eq!((res.fills[0].bar, res.fills[0].price), (2, 12.5));
+}
