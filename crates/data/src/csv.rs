@@ -1,5 +1,6 @@
 //! CSV reading with validation.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use backtide_core::{Bars, BarsError, Column, TimestampNs};
@@ -16,24 +17,37 @@ pub fn read_csv(path: &Path) -> Result<Bars, DataError> {
     parse_csv(&bytes, &path.display().to_string())
 }
 
+/// Reads a CSV file into rows (see [`parse_table`]).
+pub(crate) fn read_csv_table(path: &Path, symbols: bool) -> Result<Table, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.into(),
+        source,
+    })?;
+    parse_table(&bytes, &path.display().to_string(), symbols)
+}
+
 /// Where each column sits in a row, by header name (shared by the CSV and Parquet readers).
 pub(crate) struct Layout {
     pub(crate) time: usize,
     pub(crate) ohlc: [usize; 4],
     pub(crate) volume: Option<usize>,
+    /// The `symbol` (or `ticker`) column of a long-format (multi-asset) file.
+    pub(crate) symbol: Option<usize>,
     pub(crate) names: Vec<String>,
 }
 
 impl Layout {
     /// Matches header names case-insensitively: the time column is the one named date,
-    /// datetime, time or timestamp (or pandas' `__index_level_0__`), else the first; Open,
-    /// High, Low and Close are required; Volume is optional.
+    /// datetime, time or timestamp (or pandas' `__index_level_0__`), else the first column
+    /// that is not the symbol column; Open, High, Low and Close are required; Volume is
+    /// optional; a column named symbol (else ticker) marks a long-format file.
     pub(crate) fn from_names(names: Vec<String>, file: &str) -> Result<Layout, DataError> {
         let find = |want: &str| names.iter().position(|n| n.eq_ignore_ascii_case(want));
+        let symbol = find("symbol").or_else(|| find("ticker"));
         let time = ["date", "datetime", "time", "timestamp", "__index_level_0__"]
             .iter()
             .find_map(|w| find(w))
-            .unwrap_or(0);
+            .unwrap_or(usize::from(symbol == Some(0)));
         let mut ohlc = [0; 4];
         for (slot, want) in ohlc.iter_mut().zip(["Open", "High", "Low", "Close"]) {
             *slot = find(want).ok_or_else(|| DataError::MissingColumn {
@@ -47,6 +61,7 @@ impl Layout {
             time,
             ohlc,
             volume,
+            symbol,
             names,
         })
     }
@@ -88,12 +103,108 @@ fn layout(header: &csv::ByteRecord, file: &str) -> Result<Layout, DataError> {
 /// milliseconds. Every rule of [`Bars::try_new`] is checked; the error names the file,
 /// line, column, value and rule.
 pub fn parse_csv(bytes: &[u8], file: &str) -> Result<Bars, DataError> {
+    parse_table(bytes, file, false)?.into_bars(file)
+}
+
+/// Rows read from a CSV or Parquet file, before they become bars.
+pub(crate) struct Table {
+    pub(crate) lay: Layout,
+    pub(crate) time: Vec<TimestampNs>,
+    /// Open, High, Low, Close, Volume (empty when the file has no Volume column).
+    pub(crate) cols: [Vec<f64>; 5],
+    pub(crate) lines: Lines,
+    /// For a long-format file read with symbols: each row's symbol.
+    pub(crate) symbols: Option<Symbols>,
+}
+
+/// The 1-based line (CSV) or row (Parquet) each row came from.
+pub(crate) enum Lines {
+    /// Listed per row (CSV: quoted fields and blank lines make lines differ from rows).
+    Listed(Vec<u64>),
+    /// Row `i` is line `i + 1` (Parquet).
+    Sequential,
+}
+
+impl Lines {
+    pub(crate) fn of(&self, i: usize) -> u64 {
+        match self {
+            Lines::Listed(l) => l.get(i).copied().unwrap_or(0),
+            Lines::Sequential => i as u64 + 1,
+        }
+    }
+}
+
+/// Interned symbols: row `i` has symbol `names[ids[i]]`.
+#[derive(Default)]
+pub(crate) struct Symbols {
+    pub(crate) ids: Vec<u32>,
+    pub(crate) names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Symbols {
+    /// The id of `name`, adding it if new.
+    pub(crate) fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.index.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), id);
+        id
+    }
+
+    /// The symbol of row `i`.
+    pub(crate) fn name_of_row(&self, i: usize) -> Option<&str> {
+        self.ids.get(i).map(|&id| self.names[id as usize].as_str())
+    }
+}
+
+/// Whether `s` can be a symbol (the rule of `backtide_core::Universe`, checked here so the
+/// error can name the line).
+pub(crate) fn valid_symbol(s: &str) -> bool {
+    !s.is_empty() && !s.contains([',', '=', '\n', '\r'])
+}
+
+/// What a symbol cell must hold (for parse errors).
+pub(crate) const SYMBOL_EXPECTED: &str =
+    "a symbol (non-empty text without commas, `=` or line breaks)";
+
+impl Table {
+    /// The bars of a single-asset file (any symbol column ignored); errors name the file,
+    /// line, column, value and rule; no rows is [`DataError::Empty`].
+    pub(crate) fn into_bars(self, file: &str) -> Result<Bars, DataError> {
+        let Table {
+            lay,
+            time,
+            cols,
+            lines,
+            ..
+        } = self;
+        if time.is_empty() {
+            return Err(DataError::Empty {
+                file: file.to_string(),
+            });
+        }
+        let [open, high, low, close, mut volume] = cols;
+        if lay.volume.is_none() {
+            volume = vec![f64::NAN; time.len()];
+        }
+        Bars::try_new(time, open, high, low, close, volume)
+            .map_err(|e| invalid(e, file, |i| lines.of(i), |c| lay.name_of(c)))
+    }
+}
+
+/// Parses CSV bytes into rows; with `symbols`, a file with a symbol column also gets each
+/// row's symbol. A file with a header but no rows gives a table without rows.
+pub(crate) fn parse_table(bytes: &[u8], file: &str, symbols: bool) -> Result<Table, DataError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .from_reader(bytes);
     let header = rdr.byte_headers().map_err(|e| csv_err(e, file, 0))?.clone();
     let lay = layout(&header, file)?;
+    let sym_col = if symbols { lay.symbol } else { None };
     let body_start = rdr.position().byte() as usize;
     let header_lines = rdr.position().line().saturating_sub(1);
     drop(rdr);
@@ -120,6 +231,7 @@ pub fn parse_csv(bytes: &[u8], file: &str) -> Result<Bars, DataError> {
             parts[0],
             first_lines[0],
             &lay,
+            sym_col,
             header.len(),
             file,
         )]
@@ -131,7 +243,7 @@ pub fn parse_csv(bytes: &[u8], file: &str) -> Result<Bars, DataError> {
                 .map(|(p, &l)| {
                     let lay = &lay;
                     let width = header.len();
-                    scope.spawn(move || parse_chunk(p, l, lay, width, file))
+                    scope.spawn(move || parse_chunk(p, l, lay, sym_col, width, file))
                 })
                 .collect();
             handles
@@ -151,25 +263,30 @@ pub fn parse_csv(bytes: &[u8], file: &str) -> Result<Bars, DataError> {
                 a.extend(b);
             }
             all.lines.extend(c.lines);
+            // Each piece interned its own symbols: map its ids onto the running set.
+            let remap: Vec<u32> = c
+                .symbols
+                .names
+                .iter()
+                .map(|n| all.symbols.intern(n))
+                .collect();
+            all.symbols
+                .ids
+                .extend(c.symbols.ids.iter().map(|&i| remap[i as usize]));
         }
     }
-    let Chunk { time, cols, lines } = all;
-    if time.is_empty() {
-        return Err(DataError::Empty {
-            file: file.to_string(),
-        });
-    }
-    let [open, high, low, close, mut volume] = cols;
-    if lay.volume.is_none() {
-        volume = vec![f64::NAN; time.len()];
-    }
-    Bars::try_new(time, open, high, low, close, volume).map_err(|e| {
-        invalid(
-            e,
-            file,
-            |i| lines.get(i).copied().unwrap_or(0),
-            |c| lay.name_of(c),
-        )
+    let Chunk {
+        time,
+        cols,
+        lines,
+        symbols,
+    } = all;
+    Ok(Table {
+        lay,
+        time,
+        cols,
+        lines: Lines::Listed(lines),
+        symbols: sym_col.map(|_| symbols),
     })
 }
 
@@ -205,6 +322,8 @@ struct Chunk {
     time: Vec<TimestampNs>,
     cols: [Vec<f64>; 5],
     lines: Vec<u64>,
+    /// Only filled when reading a symbol column.
+    symbols: Symbols,
 }
 
 /// Parses rows of a headerless piece whose first line is line `first_line` of the file.
@@ -212,6 +331,7 @@ fn parse_chunk(
     piece: &[u8],
     first_line: u64,
     lay: &Layout,
+    sym_col: Option<usize>,
     width: usize,
     file: &str,
 ) -> Result<Chunk, DataError> {
@@ -225,6 +345,7 @@ fn parse_chunk(
         time: Vec::with_capacity(cap),
         cols: std::array::from_fn(|_| Vec::with_capacity(cap)),
         lines: Vec::with_capacity(cap),
+        symbols: Symbols::default(),
     };
     let mut rec = csv::ByteRecord::new();
     while rdr
@@ -244,11 +365,30 @@ fn parse_chunk(
         }
         let field =
             |idx: usize| std::str::from_utf8(rec.get(idx).unwrap_or(b"")).unwrap_or("\u{fffd}");
+        let mut symbol = None;
+        if let Some(idx) = sym_col {
+            let raw = field(idx);
+            let s = raw.trim();
+            if !valid_symbol(s) {
+                return Err(DataError::Parse {
+                    file: file.to_string(),
+                    line,
+                    symbol: None,
+                    column: lay.names[idx].clone(),
+                    value: raw.to_string(),
+                    expected: SYMBOL_EXPECTED,
+                });
+            }
+            let id = out.symbols.intern(s);
+            out.symbols.ids.push(id);
+            symbol = Some(s);
+        }
         let t = field(lay.time);
         out.time
             .push(parse_timestamp(t).ok_or_else(|| DataError::Parse {
                 file: file.to_string(),
                 line,
+                symbol: symbol.map(str::to_string),
                 column: lay.names[lay.time].clone(),
                 value: t.to_string(),
                 expected: "an ISO 8601 date/datetime or epoch seconds/milliseconds",
@@ -258,6 +398,7 @@ fn parse_chunk(
             let v = parse_number(raw).ok_or_else(|| DataError::Parse {
                 file: file.to_string(),
                 line,
+                symbol: symbol.map(str::to_string),
                 column: lay.names[idx].clone(),
                 value: raw.to_string(),
                 expected: "a number",
@@ -285,6 +426,7 @@ pub(crate) fn invalid(
         } => DataError::Invalid {
             file: file.to_string(),
             line: line_of(index),
+            symbol: None,
             column: name_of(column),
             value: if column == Column::Time {
                 format_timestamp(value as i64)

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use backtide_core::BarRule;
+use backtide_core::{BarRule, UniverseError};
 
 /// Why a dataset could not be read or written. Every variant that concerns a value names
 /// the file, the 1-based line (CSV) or row (Parquet), the column and the value.
@@ -28,12 +28,17 @@ pub enum DataError {
         found: String,
     },
     /// A value that cannot be read as what the column holds.
-    #[error("{file}: line {line}, column `{column}`: value `{value}`: expected {expected}")]
+    #[error(
+        "{file}: line {line}{}, column `{column}`: value `{value}`: expected {expected}",
+        in_symbol(.symbol)
+    )]
     Parse {
         /// The file.
         file: String,
         /// 1-based line (or row for Parquet).
         line: u64,
+        /// The row's symbol, in a long-format (multi-asset) file.
+        symbol: Option<String>,
         /// Column name as in the header.
         column: String,
         /// The text found.
@@ -42,12 +47,14 @@ pub enum DataError {
         expected: &'static str,
     },
     /// A value that breaks a bar rule (price ≤ 0, High < max(Open, Close), …).
-    #[error("{file}: line {line}, column `{column}`: value `{value}`: {rule}")]
+    #[error("{file}: line {line}{}, column `{column}`: value `{value}`: {rule}", in_symbol(.symbol))]
     Invalid {
         /// The file.
         file: String,
         /// 1-based line (or row for Parquet).
         line: u64,
+        /// The row's symbol, in a long-format (multi-asset) file.
+        symbol: Option<String>,
         /// Column name.
         column: String,
         /// The value, as written (timestamps in ISO 8601).
@@ -82,6 +89,71 @@ pub enum DataError {
     /// An engine error while producing output (e.g. during a sweep).
     #[error(transparent)]
     Engine(#[from] backtide_core::Error),
+    /// In a long-format file, a row of a symbol earlier than that symbol's previous row.
+    #[error(
+        "{file}: line {line}: symbol `{symbol}`: timestamps must be strictly increasing \
+         within a symbol ({time} after {previous})"
+    )]
+    SymbolOutOfOrder {
+        /// The file.
+        file: String,
+        /// 1-based line (or row for Parquet) of the offending row.
+        line: u64,
+        /// The symbol.
+        symbol: String,
+        /// The row's timestamp (ISO 8601; the date alone at midnight).
+        time: String,
+        /// The timestamp of the symbol's previous row.
+        previous: String,
+    },
+    /// In a long-format file, two rows with the same symbol and timestamp.
+    #[error(
+        "{file}: line {line}: symbol `{symbol}`: duplicate (symbol, time) row: {time} is \
+         also on line {first_line}"
+    )]
+    SymbolDuplicateTime {
+        /// The file.
+        file: String,
+        /// 1-based line (or row for Parquet) of the second row.
+        line: u64,
+        /// The symbol.
+        symbol: String,
+        /// The timestamp (ISO 8601; the date alone at midnight).
+        time: String,
+        /// Line (or row) of the first row with that symbol and timestamp.
+        first_line: u64,
+    },
+    /// A `--data`-style spec that cannot be understood (e.g. `=file.csv`).
+    #[error("data spec `{spec}`: {problem}")]
+    BadSpec {
+        /// The spec as given.
+        spec: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// A directory spec with no data file in it.
+    #[error("{dir}: no .csv, .parquet or .pq file in this directory")]
+    NoDataFiles {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The assets do not form a valid universe (duplicate symbol, asset without rows, …).
+    #[error(transparent)]
+    Universe {
+        /// The universe's complaint.
+        #[from]
+        source: UniverseError,
+    },
+    /// A multi-asset sample asked for where one series is needed.
+    #[error("sample `{name}` holds {count} assets ({symbols}); it loads only as a universe")]
+    MultiAssetSample {
+        /// The sample's name.
+        name: String,
+        /// How many assets it holds.
+        count: usize,
+        /// Its symbols, comma-separated.
+        symbols: String,
+    },
     /// `sample:NAME` with an unknown name.
     #[error("unknown sample `{name}` (available: {available})")]
     UnknownSample {
@@ -90,4 +162,11 @@ pub enum DataError {
         /// Names available.
         available: String,
     },
+}
+
+/// `, symbol `X`` when the row has a symbol, else nothing (single-asset messages unchanged).
+fn in_symbol(symbol: &Option<String>) -> String {
+    symbol
+        .as_ref()
+        .map_or_else(String::new, |s| format!(", symbol `{s}`"))
 }

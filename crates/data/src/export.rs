@@ -192,7 +192,7 @@ pub fn write_trades_csv(bars: &Bars, trades: &[ClosedTrade], path: &Path) -> Res
     })
 }
 
-fn csv_quote(s: &str) -> String {
+pub(crate) fn csv_quote(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

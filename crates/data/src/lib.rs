@@ -1,10 +1,14 @@
 //! Backtide's data edge: reading bars from CSV and Parquet with validation errors that
-//! name the file, line, column, value and rule; the bundled sample datasets; and result
+//! name the file, line, column, value and rule; loading several assets into a
+//! [`Universe`](backtide_core::Universe) ([`load_universe`]: `SYMBOL=FILE`, directories,
+//! long-format files with a symbol column, samples); the bundled sample datasets; and result
 //! exports (the `--json` contract, trades and equity CSV, Parquet).
 //!
 //! ```
 //! let bars = backtide_data::load("sample:GOOG")?;
 //! assert_eq!(bars.len(), 2148);
+//! let universe = backtide_data::load_universe(&["sample:STOCKS"])?;
+//! assert_eq!(universe.symbols().collect::<Vec<_>>(), ["AAPL", "FB", "GOOG", "IBM", "MSFT"]);
 //! # Ok::<(), backtide_data::DataError>(())
 //! ```
 
@@ -14,9 +18,11 @@ mod downsample;
 mod error;
 mod export;
 mod parquet;
+mod portfolio_export;
 mod samples;
 mod sweep_out;
 mod time;
+mod universe;
 
 use std::path::Path;
 
@@ -29,11 +35,16 @@ pub use export::{
     vbt_stats_json, write_equity_csv, write_trades_csv,
 };
 pub use parquet::{read_parquet, write_columns, write_equity_parquet, write_parquet};
-pub use samples::{SAMPLES, sample, sample_csv};
+pub use portfolio_export::{
+    PortfolioRunInfo, asset_summary_json, portfolio_json, portfolio_stats_json, write_orders_csv,
+    write_portfolio_equity_csv, write_portfolio_trades_csv,
+};
+pub use samples::{SAMPLE_UNIVERSES, SAMPLES, sample, sample_csv, sample_universe};
 pub use sweep_out::{
     SweepFormat, SweepWriter, combo_json, combo_json_in, overfitting_json, walk_forward_json,
 };
 pub use time::{format_timestamp, parse_timestamp};
+pub use universe::load_universe;
 
 use backtide_core::Bars;
 
@@ -42,14 +53,60 @@ pub fn load(spec: &str) -> Result<Bars, DataError> {
     if let Some(name) = spec.strip_prefix("sample:") {
         return sample(name);
     }
-    let path = Path::new(spec);
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("parquet" | "pq") => read_parquet(path),
-        _ => read_csv(path),
+    read_file(Path::new(spec))
+}
+
+/// Reads a Parquet file (by extension) or else a CSV file.
+fn read_file(path: &Path) -> Result<Bars, DataError> {
+    if parquet::is_parquet(path) {
+        read_parquet(path)
+    } else {
+        read_csv(path)
     }
+}
+
+/// True when `spec` names one single-asset source: a single-asset sample, a file without a
+/// `symbol`/`ticker` column, or a path that does not exist (so reading it reports the
+/// missing file as it always has). The CLI runs such a spec through the single-asset path.
+pub fn is_single_asset_spec(spec: &str) -> bool {
+    if let Some(name) = spec.strip_prefix("sample:") {
+        return !SAMPLE_UNIVERSES
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name));
+    }
+    let path = Path::new(spec);
+    if path.is_dir() {
+        return false;
+    }
+    if !path.exists() {
+        return !spec.contains('=');
+    }
+    let names: Vec<String> = if parquet::is_parquet(path) {
+        match std::fs::File::open(path).ok().and_then(|f| {
+            ::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).ok()
+        }) {
+            Some(b) => b
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+            None => return true,
+        }
+    } else {
+        use std::io::BufRead;
+        let mut line = String::new();
+        match std::fs::File::open(path) {
+            Ok(f) => {
+                let _ = std::io::BufReader::new(f).read_line(&mut line);
+            }
+            Err(_) => return true,
+        }
+        line.split(',')
+            .map(|s| s.trim().trim_matches('"').to_string())
+            .collect()
+    };
+    !names
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case("symbol") || n.eq_ignore_ascii_case("ticker"))
 }

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
 use arrow_array::{
     Array, ArrayRef, Date32Array, Date64Array, Float32Array, Float64Array, Int32Array, Int64Array,
     LargeStringArray, RecordBatch, StringArray, TimestampMicrosecondArray,
@@ -14,7 +15,7 @@ use backtide_core::{Bars, TimestampNs};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::csv::{Layout, invalid};
+use crate::csv::{Layout, Lines, SYMBOL_EXPECTED, Symbols, Table, valid_symbol};
 use crate::error::DataError;
 use crate::time::parse_timestamp;
 
@@ -30,6 +31,13 @@ fn pq_err(file: &str, e: impl std::fmt::Display) -> DataError {
 /// timestamp of any unit (time zones converted to UTC), a date, epoch seconds or
 /// milliseconds, or ISO 8601 text; prices any float or integer type.
 pub fn read_parquet(path: &Path) -> Result<Bars, DataError> {
+    read_parquet_table(path, false)?.into_bars(&path.display().to_string())
+}
+
+/// Reads a Parquet file into rows (a file without row groups is [`DataError::Empty`]); with `symbols`, a file with a symbol column (text,
+/// large text, text view or dictionary-encoded text) also gets each row's symbol, and a
+/// value error names the row's symbol.
+pub(crate) fn read_parquet_table(path: &Path, symbols: bool) -> Result<Table, DataError> {
     let file = path.display().to_string();
     let f = File::open(path).map_err(|source| DataError::Io {
         path: path.into(),
@@ -52,31 +60,124 @@ pub fn read_parquet(path: &Path) -> Result<Bars, DataError> {
         &file,
     )?;
     let (names, tcol, vcol) = (&lay.names, lay.time, lay.volume);
+    let scol = if symbols { lay.symbol } else { None };
+    let mut syms = Symbols::default();
     let mut time = Vec::new();
     let mut cols: [Vec<f64>; 5] = Default::default();
     let mut row0 = 0u64;
     for batch in &batches {
-        read_time(batch.column(tcol), &mut time, &file, &names[tcol], row0)?;
+        if let Some(s) = scol {
+            read_symbols(batch.column(s), &mut syms, &file, &names[s], row0)?;
+        }
+        // A value error names the row's symbol when there is one.
+        let named = |e: DataError| match e {
+            DataError::Parse {
+                file,
+                line,
+                symbol: None,
+                column,
+                value,
+                expected,
+            } => DataError::Parse {
+                symbol: syms
+                    .name_of_row(line.saturating_sub(1) as usize)
+                    .map(str::to_string),
+                file,
+                line,
+                column,
+                value,
+                expected,
+            },
+            other => other,
+        };
+        read_time(batch.column(tcol), &mut time, &file, &names[tcol], row0).map_err(named)?;
         for (k, &idx) in lay.ohlc.iter().chain(vcol.iter()).enumerate() {
-            read_f64(batch.column(idx), &mut cols[k], &file, &names[idx], row0)?;
+            read_f64(batch.column(idx), &mut cols[k], &file, &names[idx], row0).map_err(named)?;
         }
         row0 += batch.num_rows() as u64;
     }
-    if time.is_empty() {
-        return Err(DataError::Empty { file });
+    Ok(Table {
+        lay,
+        time,
+        cols,
+        lines: Lines::Sequential,
+        symbols: scol.map(|_| syms),
+    })
+}
+
+/// Appends the symbols of one batch's symbol column.
+fn read_symbols(
+    a: &ArrayRef,
+    out: &mut Symbols,
+    file: &str,
+    col: &str,
+    row0: u64,
+) -> Result<(), DataError> {
+    // Dictionary-encoded text (pandas categoricals, polars enums): look up through the keys.
+    let (values, keys): (&dyn Array, Option<Vec<usize>>) = match a.as_any_dictionary_opt() {
+        Some(d) => (d.values().as_ref(), Some(d.normalized_keys())),
+        None => (a.as_ref(), None),
+    };
+    let text = |i: usize| -> Option<&str> {
+        if values.is_null(i) {
+            return None;
+        }
+        if let Some(s) = values.as_string_opt::<i32>() {
+            Some(s.value(i))
+        } else if let Some(s) = values.as_string_opt::<i64>() {
+            Some(s.value(i))
+        } else {
+            values.as_string_view_opt().map(|s| s.value(i))
+        }
+    };
+    if !matches!(
+        values.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) {
+        return Err(DataError::Parquet {
+            file: file.to_string(),
+            message: format!(
+                "column `{col}`: expected text symbols, found {}",
+                a.data_type()
+            ),
+        });
     }
-    let [open, high, low, close, mut volume] = cols;
-    if vcol.is_none() {
-        volume = vec![f64::NAN; time.len()];
+    for i in 0..a.len() {
+        let row = row0 + i as u64 + 1;
+        let s = if a.is_null(i) {
+            None
+        } else {
+            text(keys.as_ref().map_or(i, |k| k[i]))
+        };
+        let s = s.ok_or_else(|| null_err(file, col, row))?;
+        if !valid_symbol(s.trim()) {
+            return Err(DataError::Parse {
+                file: file.to_string(),
+                line: row,
+                symbol: None,
+                column: col.to_string(),
+                value: s.to_string(),
+                expected: SYMBOL_EXPECTED,
+            });
+        }
+        let id = out.intern(s.trim());
+        out.ids.push(id);
     }
-    Bars::try_new(time, open, high, low, close, volume)
-        .map_err(|e| invalid(e, &file, |i| i as u64 + 1, |c| lay.name_of(c)))
+    Ok(())
+}
+
+/// Whether a path names a Parquet file (`.parquet` or `.pq`, any case).
+pub(crate) fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"))
 }
 
 fn null_err(file: &str, column: &str, row: u64) -> DataError {
     DataError::Parse {
         file: file.to_string(),
         line: row,
+        symbol: None,
         column: column.to_string(),
         value: "null".into(),
         expected: "a value (row numbers are 1-based)",
@@ -159,6 +260,7 @@ fn read_time(
                 out.push(parse_timestamp(s).ok_or_else(|| DataError::Parse {
                     file: file.to_string(),
                     line: row,
+                    symbol: None,
                     column: col.to_string(),
                     value: s.to_string(),
                     expected: "an ISO 8601 date/datetime or epoch seconds/milliseconds",

@@ -172,7 +172,8 @@ fn compare(g: &Value, u: &Universe, res: &PortfolioResult) -> Vec<String> {
         for (i, (w, o)) in w.iter().zip(ours).enumerate() {
             let w = w.as_f64().unwrap();
             // Cash is exactly 0 after a partial fill; elsewhere compare relatively.
-            if !close(w, *o, 1e-9) && !(w.abs() < 1e-6 && o.abs() < 1e-6) && shown < 5 {
+            let both_zero = w.abs() < 1e-6 && o.abs() < 1e-6;
+            if !(close(w, *o, 1e-9) || both_zero) && shown < 5 {
                 bad.push(format!("{key} bar {i}: golden {w} ours {o}"));
                 shown += 1;
             }

@@ -137,6 +137,20 @@ pub(crate) struct Account {
 /// The minimum order size, as vectorbt's default `min_size`.
 const MIN_SIZE: f64 = 1e-8;
 
+/// One order and the prices it meets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OrderAt {
+    pub(crate) bar: usize,
+    pub(crate) asset: usize,
+    pub(crate) intent: Intent,
+    /// The fill price before slippage (the bar's close or open).
+    pub(crate) price: f64,
+    /// The asset's valuation price (sizes value-based orders).
+    pub(crate) val_price: f64,
+    /// The bar's pre-trade portfolio value.
+    pub(crate) value: f64,
+}
+
 /// What one order resolved to.
 pub(crate) enum Outcome {
     Filled(Fill),
@@ -207,19 +221,18 @@ impl Account {
         }
     }
 
-    /// Executes one order at `price` (the bar's close or open), sized against the
-    /// pre-trade portfolio value `value`. The caller has checked that the asset has a
-    /// price on this bar.
-    pub(crate) fn execute(
-        &mut self,
-        cfg: &PortfolioConfig,
-        bar: usize,
-        asset: usize,
-        intent: Intent,
-        price: f64,
-        val_price: f64,
-        value: f64,
-    ) -> Outcome {
+    /// Executes one order at its price (the bar's close or open), sized against the
+    /// pre-trade portfolio value. The caller has checked that the asset has a price on
+    /// this bar.
+    pub(crate) fn execute(&mut self, cfg: &PortfolioConfig, order: OrderAt) -> Outcome {
+        let OrderAt {
+            bar,
+            asset,
+            intent,
+            price,
+            val_price,
+            value,
+        } = order;
         let Some(d) = self.requested(asset, intent, val_price, value) else {
             return Outcome::Nothing;
         };
@@ -334,6 +347,17 @@ mod tests {
         }
     }
 
+    fn at(bar: usize, intent: Intent, price: f64, value: f64) -> OrderAt {
+        OrderAt {
+            bar,
+            asset: 0,
+            intent,
+            price,
+            val_price: price,
+            value,
+        }
+    }
+
     fn filled(o: Outcome) -> Fill {
         match o {
             Outcome::Filled(f) => f,
@@ -347,21 +371,13 @@ mod tests {
         // 1000 cash, 10 % fees, 1 fixed: 99 units asked at 10 cost 1090 > 1000, so it buys
         // (1000 − 1) / 1.1 = 908.18… worth, 90.818… units, and spends everything.
         let mut a = Account::new(1000.0, 1);
-        let f = filled(a.execute(
-            &cfg(0.1, 1.0),
-            0,
-            0,
-            Intent::Units(99.0),
-            10.0,
-            10.0,
-            1000.0,
-        ));
+        let f = filled(a.execute(&cfg(0.1, 1.0), at(0, Intent::Units(99.0), 10.0, 1000.0)));
         assert!(f.partial);
         assert_eq!(f.size, (999.0 / 1.1) / 10.0);
         assert_eq!(f.fees, 1000.0 - 999.0 / 1.1);
         assert_eq!(a.cash, 0.0);
         // Nothing left: the next buy is refused.
-        let o = a.execute(&cfg(0.1, 1.0), 0, 0, Intent::Units(1.0), 10.0, 10.0, 1000.0);
+        let o = a.execute(&cfg(0.1, 1.0), at(0, Intent::Units(1.0), 10.0, 1000.0));
         assert!(matches!(o, Outcome::Rejected(Rejection::NoCash)));
     }
 
@@ -369,38 +385,25 @@ mod tests {
     fn target_percent_sizes_against_the_pre_trade_value_and_sells_to_zero() {
         let mut a = Account::new(1000.0, 2);
         let c = cfg(0.0, 0.0);
-        filled(a.execute(&c, 0, 0, Intent::TargetPercent(0.5), 10.0, 10.0, 1000.0));
+        filled(a.execute(&c, at(0, Intent::TargetPercent(0.5), 10.0, 1000.0)));
         assert_eq!(a.position[0], 50.0);
         assert_eq!(a.cash, 500.0);
-        let f = filled(a.execute(&c, 1, 0, Intent::TargetPercent(0.0), 12.0, 12.0, 1100.0));
+        let f = filled(a.execute(&c, at(1, Intent::TargetPercent(0.0), 12.0, 1100.0)));
         assert_eq!(
             (f.side, f.size, a.position[0], a.cash),
             (Side::Sell, 50.0, 0.0, 1100.0)
         );
         // Signals act only on the position they expect.
         assert!(matches!(
-            a.execute(&c, 2, 0, Intent::Exit, 12.0, 12.0, 1100.0),
+            a.execute(&c, at(2, Intent::Exit, 12.0, 1100.0)),
             Outcome::Nothing
         ));
         filled(a.execute(
             &c,
-            2,
-            0,
-            Intent::Enter(EntrySize::Value(120.0)),
-            12.0,
-            12.0,
-            1100.0,
+            at(2, Intent::Enter(EntrySize::Value(120.0)), 12.0, 1100.0),
         ));
         assert!(matches!(
-            a.execute(
-                &c,
-                3,
-                0,
-                Intent::Enter(EntrySize::AllCash),
-                12.0,
-                12.0,
-                1100.0
-            ),
+            a.execute(&c, at(3, Intent::Enter(EntrySize::AllCash), 12.0, 1100.0)),
             Outcome::Nothing
         ));
     }
@@ -412,7 +415,7 @@ mod tests {
             size_granularity: Some(1.0),
             ..cfg(0.02, 0.0)
         };
-        let f = filled(a.execute(&c, 0, 0, Intent::TargetPercent(1.0), 30.0, 30.0, 1000.0));
+        let f = filled(a.execute(&c, at(0, Intent::TargetPercent(1.0), 30.0, 1000.0)));
         // 33.33 asked, 33 would cost 990 + 19.8 > 1000: the cash buys 32.68, rounded to 32.
         assert_eq!(f.size, 32.0);
         assert!(a.cash > 0.0);

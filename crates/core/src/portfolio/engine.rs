@@ -1,6 +1,6 @@
 //! The portfolio bar loop.
 
-use super::account::{Account, Fill, Outcome, Rejected};
+use super::account::{Account, Fill, OrderAt, Outcome, Rejected};
 use super::front::{PortfolioContext, PortfolioStrategy};
 use super::{CallSeq, FillAt, Intent, PortfolioConfig};
 use crate::error::Error;
@@ -32,25 +32,25 @@ pub fn run(
     let n = universe.len();
     let na = universe.n_assets();
     let assets = universe.assets();
-    let mut account = Account::new(cfg.cash, na);
+    let mut book = Book {
+        cfg,
+        account: Account::new(cfg.cash, na),
+        val_price: vec![f64::NAN; na],
+        pending: Vec::new(),
+        batch: Vec::new(),
+        out: PortfolioResult {
+            init_cash: cfg.cash,
+            fills: Vec::new(),
+            rejected: Vec::new(),
+            value: Vec::with_capacity(n),
+            cash: Vec::with_capacity(n),
+        },
+    };
     // Per asset: own bars at or before the current union bar; whether it has one now.
     let mut seen = vec![0usize; na];
     let mut present = vec![false; na];
     let mut last_close = vec![f64::NAN; na];
-    // The price a held asset is valued at before the bar's orders: the order price where
-    // it has a bar, else the last one (vectorbt's `ffill_val_price`).
-    let mut val_price = vec![f64::NAN; na];
-    // Orders decided and not yet executed (next open, or waiting for the asset's bar).
-    let mut pending: Vec<(usize, Intent)> = Vec::new();
     let mut decided: Vec<(usize, Intent)> = Vec::new();
-    let mut batch: Vec<(usize, Intent, f64)> = Vec::new();
-    let mut out = PortfolioResult {
-        init_cash: cfg.cash,
-        fills: Vec::new(),
-        rejected: Vec::new(),
-        value: Vec::with_capacity(n),
-        cash: Vec::with_capacity(n),
-    };
     let mut active = strategy.next_active(0);
     for t in 0..n {
         for (a, asset) in assets.iter().enumerate() {
@@ -61,19 +61,9 @@ pub fn run(
                 seen[a] = k + 1;
             }
         }
-        if cfg.fill == FillAt::NextOpen && !pending.is_empty() {
+        if cfg.fill == FillAt::NextOpen && !book.pending.is_empty() {
             let price = |a: usize| assets[a].bars().open()[seen[a] - 1];
-            execute(
-                cfg,
-                t,
-                &present,
-                &price,
-                &mut val_price,
-                &mut account,
-                &mut pending,
-                &mut batch,
-                &mut out,
-            );
+            book.execute(t, &present, &price);
         }
         for a in 0..na {
             if present[a] {
@@ -86,98 +76,109 @@ pub fn run(
                 universe,
                 bar: t,
                 seen: &seen,
-                account: &account,
+                account: &book.account,
                 last_close: &last_close,
                 orders: &mut decided,
             };
             strategy.next(&mut ctx)?;
             // A new decision for an asset replaces any order still waiting for it.
             for &(a, intent) in &decided {
-                pending.retain(|(x, _)| *x != a);
-                pending.push((a, intent));
+                book.pending.retain(|(x, _)| *x != a);
+                book.pending.push((a, intent));
             }
             active = strategy.next_active(t + 1);
         }
-        if cfg.fill == FillAt::Close && !pending.is_empty() {
+        if cfg.fill == FillAt::Close && !book.pending.is_empty() {
             let price = |a: usize| assets[a].bars().close()[seen[a] - 1];
-            execute(
-                cfg,
-                t,
-                &present,
-                &price,
-                &mut val_price,
-                &mut account,
-                &mut pending,
-                &mut batch,
-                &mut out,
-            );
+            book.execute(t, &present, &price);
         }
-        let mut value = account.cash;
-        for (p, c) in account.position.iter().zip(&last_close) {
+        let mut value = book.account.cash;
+        for (p, c) in book.account.position.iter().zip(&last_close) {
             if *p != 0.0 {
                 value += p * c;
             }
         }
-        out.value.push(value);
-        out.cash.push(account.cash);
+        book.out.value.push(value);
+        book.out.cash.push(book.account.cash);
     }
-    Ok(out)
+    Ok(book.out)
 }
 
-/// Executes the pending orders of assets that have a bar at `t`, at `price(a)`, in the
-/// configured call sequence, all sized against the same pre-trade value.
-#[allow(clippy::too_many_arguments)]
-fn execute(
-    cfg: &PortfolioConfig,
-    t: usize,
-    present: &[bool],
-    price: &dyn Fn(usize) -> f64,
-    val_price: &mut [f64],
-    account: &mut Account,
-    pending: &mut Vec<(usize, Intent)>,
-    batch: &mut Vec<(usize, Intent, f64)>,
-    out: &mut PortfolioResult,
-) {
-    for (a, v) in val_price.iter_mut().enumerate() {
-        if present[a] {
-            *v = price(a);
+/// The account and the orders on their way to it.
+struct Book<'a> {
+    cfg: &'a PortfolioConfig,
+    account: Account,
+    /// The price a held asset is valued at before the bar's orders: the order price where
+    /// it has a bar, else the last one (vectorbt's `ffill_val_price`).
+    val_price: Vec<f64>,
+    /// Orders decided and not yet executed (next open, or waiting for the asset's bar).
+    pending: Vec<(usize, Intent)>,
+    /// The bar's executable orders with their sort keys (reused).
+    batch: Vec<(usize, Intent, f64)>,
+    out: PortfolioResult,
+}
+
+impl Book<'_> {
+    /// Executes the pending orders of assets that have a bar at `t`, at `price(a)`, in the
+    /// configured call sequence, all sized against the same pre-trade value.
+    fn execute(&mut self, t: usize, present: &[bool], price: &dyn Fn(usize) -> f64) {
+        let Book {
+            cfg,
+            account,
+            val_price,
+            pending,
+            batch,
+            out,
+        } = self;
+        for (a, v) in val_price.iter_mut().enumerate() {
+            if present[a] {
+                *v = price(a);
+            }
         }
-    }
-    let mut value = account.cash;
-    for (p, v) in account.position.iter().zip(val_price.iter()) {
-        if *p != 0.0 {
-            value += p * v;
+        let mut value = account.cash;
+        for (p, v) in account.position.iter().zip(val_price.iter()) {
+            if *p != 0.0 {
+                value += p * v;
+            }
         }
-    }
-    batch.clear();
-    pending.retain(|&(a, intent)| {
-        if present[a] {
-            batch.push((a, intent, 0.0));
-            false
-        } else {
-            true
-        }
-    });
-    // Column order first; `auto` then sorts stably by estimate, NaN last.
-    batch.sort_by_key(|(a, _, _)| *a);
-    if cfg.call_seq == CallSeq::Auto {
-        for (a, intent, est) in batch.iter_mut() {
-            *est = account.estimate(*a, *intent, val_price[*a], value);
-        }
-        batch.sort_by(|x, y| match (x.2.is_nan(), y.2.is_nan()) {
-            (false, false) => x.2.partial_cmp(&y.2).unwrap_or(std::cmp::Ordering::Equal),
-            (a, b) => a.cmp(&b),
+        batch.clear();
+        pending.retain(|&(a, intent)| {
+            if present[a] {
+                batch.push((a, intent, 0.0));
+                false
+            } else {
+                true
+            }
         });
-    }
-    for &(a, intent, _) in batch.iter() {
-        match account.execute(cfg, t, a, intent, price(a), val_price[a], value) {
-            Outcome::Filled(f) => out.fills.push(f),
-            Outcome::Rejected(reason) => out.rejected.push(Rejected {
+        // Column order first; `auto` then sorts stably by estimate, NaN last.
+        batch.sort_by_key(|(a, _, _)| *a);
+        if cfg.call_seq == CallSeq::Auto {
+            for (a, intent, est) in batch.iter_mut() {
+                *est = account.estimate(*a, *intent, val_price[*a], value);
+            }
+            batch.sort_by(|x, y| match (x.2.is_nan(), y.2.is_nan()) {
+                (false, false) => x.2.partial_cmp(&y.2).unwrap_or(std::cmp::Ordering::Equal),
+                (a, b) => a.cmp(&b),
+            });
+        }
+        for &(a, intent, _) in batch.iter() {
+            let order = OrderAt {
                 bar: t,
                 asset: a,
-                reason,
-            }),
-            Outcome::Nothing => {}
+                intent,
+                price: price(a),
+                val_price: val_price[a],
+                value,
+            };
+            match account.execute(cfg, order) {
+                Outcome::Filled(f) => out.fills.push(f),
+                Outcome::Rejected(reason) => out.rejected.push(Rejected {
+                    bar: t,
+                    asset: a,
+                    reason,
+                }),
+                Outcome::Nothing => {}
+            }
         }
     }
 }

@@ -252,8 +252,8 @@ fn check_accounting(u: &Universe, res: &PortfolioResult) -> Result<(), TestCaseE
     let pos = portfolio::positions_per_bar(u, res);
     let mut last = vec![f64::NAN; u.n_assets()];
     let mut k = vec![0usize; u.n_assets()];
-    for t in 0..u.len() {
-        let mut value = res.cash[t];
+    for (t, (&cash, &v)) in res.cash.iter().zip(&res.value).enumerate() {
+        let mut value = cash;
         for (a, x) in u.assets().iter().enumerate() {
             if k[a] < x.rows().len() && x.rows()[k[a]] as usize == t {
                 last[a] = x.bars().close()[k[a]];
@@ -263,12 +263,11 @@ fn check_accounting(u: &Universe, res: &PortfolioResult) -> Result<(), TestCaseE
                 value += pos[a][t] * last[a];
             }
         }
-        let v = res.value[t];
         prop_assert!(
             (v - value).abs() <= 1e-9 * v.abs().max(1.0),
             "bar {t}: value {v} vs {value}"
         );
-        prop_assert!(res.cash[t] >= 0.0, "bar {t}: negative cash {}", res.cash[t]);
+        prop_assert!(cash >= 0.0, "bar {t}: negative cash {cash}");
     }
     for f in &res.fills {
         prop_assert!(

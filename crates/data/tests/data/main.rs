@@ -1,4 +1,5 @@
 //! Integration tests of reading, validating and writing data.
 
 mod roundtrip;
+mod universe;
 mod validation;

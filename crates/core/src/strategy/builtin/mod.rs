@@ -41,8 +41,11 @@ pub struct StrategyInfo {
     pub params: &'static [ParamSpec],
     build: fn(&Params) -> Result<Box<dyn Strategy>, Error>,
     build_signals: fn(&Params) -> Result<Box<dyn Strategy>, Error>,
-    signal_source: Option<fn(&Params) -> Result<Box<dyn SignalStrategy>, Error>>,
+    signal_source: Option<SignalSource>,
 }
+
+/// Builds a strategy's vectorized form from its parameters.
+type SignalSource = fn(&Params) -> Result<Box<dyn SignalStrategy>, Error>;
 
 impl StrategyInfo {
     /// Describes a strategy defined outside this crate (e.g. model strategies):

@@ -1,0 +1,352 @@
+//! Multi-asset universes from data specs (the repeated `--data` argument).
+//!
+//! Each spec adds assets, in the order the specs are given:
+//!
+//! | spec | assets |
+//! |---|---|
+//! | `SYMBOL=FILE` | one asset named `SYMBOL`, `FILE` read as by [`load`](crate::load) (a symbol column, if any, is ignored) |
+//! | a directory | one per `.csv`, `.parquet`, `.pq` file in it (not recursive), by file name, symbol = file stem |
+//! | a file with a `symbol` (or `ticker`) column | one per symbol, in byte order of the symbols (`AAPL` < `MSFT` < `aapl`) |
+//! | any other file | one asset whose symbol is the file stem (`data/AAPL.csv` → `AAPL`) |
+//! | `sample:NAME` | a bundled sample: `sample:STOCKS` (five assets), or one asset `NAME` in upper case |
+//!
+//! A spec is `SYMBOL=FILE` only when no file or directory has that exact name, so paths
+//! that contain `=` still load.
+//!
+//! A long-format file (rows of several symbols, in any interleaving) is split by symbol;
+//! each symbol's rows must be in strictly increasing time order. Every error names the file,
+//! the 1-based line (row for Parquet), the symbol and the rule; of several bad rows the
+//! earliest in the file is reported.
+
+use std::path::{Path, PathBuf};
+
+use backtide_core::{BarRule, Bars, BarsError, TimestampNs, Universe, UniverseError};
+
+use crate::csv::{Symbols, Table, invalid, read_csv_table};
+use crate::error::DataError;
+use crate::parquet::read_parquet_table;
+use crate::samples::sample_assets;
+use crate::time::format_timestamp;
+
+/// `(symbol, source, bars)` per asset, as `Universe::try_new` takes them.
+type Assets = Vec<(String, String, Bars)>;
+
+/// Loads the assets of every spec (see the module docs) into one universe on the union of
+/// their timestamps. One plain spec gives a universe of one asset.
+///
+/// Errors: anything a single-asset read reports (naming the symbol where the file is
+/// long-format), a row out of time order or duplicated within a symbol, a spec with an empty
+/// symbol or file, a directory without data files, a symbol given twice (naming both
+/// sources), an asset with no rows (naming the symbol).
+///
+/// ```
+/// let u = backtide_data::load_universe(&["sample:STOCKS"])?;
+/// assert_eq!(u.n_assets(), 5);
+/// assert_eq!(u.len(), 3270);
+/// # Ok::<(), backtide_data::DataError>(())
+/// ```
+pub fn load_universe<S: AsRef<str>>(specs: &[S]) -> Result<Universe, DataError> {
+    let mut assets = Vec::new();
+    for spec in specs {
+        assets.extend(spec_assets(spec.as_ref())?);
+    }
+    Ok(Universe::try_new(assets)?)
+}
+
+/// The assets one spec adds.
+fn spec_assets(spec: &str) -> Result<Assets, DataError> {
+    if let Some(name) = spec.strip_prefix("sample:") {
+        return sample_assets(name);
+    }
+    let path = Path::new(spec);
+    if path.is_dir() {
+        return dir_assets(path);
+    }
+    if !path.exists()
+        && let Some((symbol, file)) = spec.split_once('=')
+    {
+        let bad = |problem| DataError::BadSpec {
+            spec: spec.to_string(),
+            problem,
+        };
+        if symbol.is_empty() {
+            return Err(bad(
+                "expected SYMBOL=FILE, but the symbol before `=` is empty",
+            ));
+        }
+        if file.is_empty() {
+            return Err(bad("expected SYMBOL=FILE, but the file after `=` is empty"));
+        }
+        return Ok(vec![one_asset(
+            symbol,
+            file.to_string(),
+            crate::load(file),
+        )?]);
+    }
+    file_assets(path)
+}
+
+/// A single-asset read as an asset; a file with no rows is an error naming the symbol.
+fn one_asset(
+    symbol: &str,
+    source: String,
+    bars: Result<Bars, DataError>,
+) -> Result<(String, String, Bars), DataError> {
+    match bars {
+        Ok(bars) => Ok((symbol.to_string(), source, bars)),
+        Err(DataError::Empty { .. }) => Err(UniverseError::EmptyAsset {
+            symbol: symbol.to_string(),
+            source_name: source,
+        }
+        .into()),
+        Err(e) => Err(e),
+    }
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Every data file of a directory, by file name.
+fn dir_assets(dir: &Path) -> Result<Assets, DataError> {
+    let io = |source| DataError::Io {
+        path: dir.into(),
+        source,
+    };
+    let mut files: Vec<PathBuf> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if matches!(ext.as_deref(), Some("csv" | "parquet" | "pq")) && path.is_file() {
+            files.push(path);
+        }
+    }
+    if files.is_empty() {
+        return Err(DataError::NoDataFiles { dir: dir.into() });
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    files
+        .iter()
+        .map(|p| one_asset(&stem(p), p.display().to_string(), crate::read_file(p)))
+        .collect()
+}
+
+/// A file: long-format when it has a symbol column, else one asset named by its stem.
+fn file_assets(path: &Path) -> Result<Assets, DataError> {
+    let file = path.display().to_string();
+    let table = if crate::parquet::is_parquet(path) {
+        read_parquet_table(path, true)
+    } else {
+        read_csv_table(path, true)
+    };
+    let mut table = match table {
+        Ok(t) => t,
+        Err(e) => return Ok(vec![one_asset(&stem(path), file, Err(e))?]),
+    };
+    let Some(symbols) = table.symbols.take() else {
+        return Ok(vec![one_asset(
+            &stem(path),
+            file.clone(),
+            table.into_bars(&file),
+        )?]);
+    };
+    Ok(split_long(table, symbols, &file)?
+        .into_iter()
+        .map(|(symbol, bars)| (symbol, file.clone(), bars))
+        .collect())
+}
+
+/// Splits a long-format table by symbol (symbols in byte order, each symbol's rows in file
+/// order) and checks each symbol's bars; of several bad rows the earliest line is reported.
+fn split_long(
+    table: Table,
+    symbols: Symbols,
+    file: &str,
+) -> Result<Vec<(String, Bars)>, DataError> {
+    let Table {
+        lay,
+        time,
+        cols,
+        lines,
+        ..
+    } = table;
+    if time.is_empty() {
+        return Err(DataError::Empty {
+            file: file.to_string(),
+        });
+    }
+    let names = &symbols.names;
+    let k = names.len();
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| names[a].cmp(&names[b]));
+    let mut rank = vec![0usize; k];
+    for (r, &id) in order.iter().enumerate() {
+        rank[id] = r;
+    }
+    // Counting sort of the rows by symbol rank: stable, so each symbol keeps file order.
+    let mut start = vec![0usize; k + 1];
+    for &id in &symbols.ids {
+        start[rank[id as usize] + 1] += 1;
+    }
+    for r in 0..k {
+        start[r + 1] += start[r];
+    }
+    let mut rows = vec![0usize; time.len()];
+    let mut next = start.clone();
+    for (i, &id) in symbols.ids.iter().enumerate() {
+        let r = rank[id as usize];
+        rows[next[r]] = i;
+        next[r] += 1;
+    }
+
+    let mut out = Vec::with_capacity(k);
+    let mut first_err: Option<(u64, DataError)> = None;
+    for (r, &id) in order.iter().enumerate() {
+        let idx = &rows[start[r]..start[r + 1]];
+        let symbol = &names[id];
+        let pick = |c: &[f64]| idx.iter().map(|&i| c[i]).collect::<Vec<f64>>();
+        let volume = if lay.volume.is_some() {
+            pick(&cols[4])
+        } else {
+            vec![f64::NAN; idx.len()]
+        };
+        let bars = Bars::try_new(
+            idx.iter().map(|&i| time[i]).collect(),
+            pick(&cols[0]),
+            pick(&cols[1]),
+            pick(&cols[2]),
+            pick(&cols[3]),
+            volume,
+        );
+        match bars {
+            Ok(b) => out.push((symbol.clone(), b)),
+            Err(e) => {
+                let bad = match &e {
+                    BarsError::Invalid { index, .. } => *index,
+                    _ => 0,
+                };
+                let line = lines.of(idx[bad]);
+                let err = match e {
+                    BarsError::Invalid { rule, .. }
+                        if matches!(
+                            rule,
+                            BarRule::DuplicateTimestamp | BarRule::TimestampOutOfOrder
+                        ) =>
+                    {
+                        let (now, prev) = (idx[bad], idx[bad - 1]);
+                        if rule == BarRule::DuplicateTimestamp {
+                            DataError::SymbolDuplicateTime {
+                                file: file.to_string(),
+                                line,
+                                symbol: symbol.clone(),
+                                time: short_time(time[now]),
+                                first_line: lines.of(prev),
+                            }
+                        } else {
+                            DataError::SymbolOutOfOrder {
+                                file: file.to_string(),
+                                line,
+                                symbol: symbol.clone(),
+                                time: short_time(time[now]),
+                                previous: short_time(time[prev]),
+                            }
+                        }
+                    }
+                    e => {
+                        let mut err = invalid(e, file, |j| lines.of(idx[j]), |c| lay.name_of(c));
+                        if let DataError::Invalid { symbol: s, .. } = &mut err {
+                            *s = Some(symbol.clone());
+                        }
+                        err
+                    }
+                };
+                if first_err.as_ref().is_none_or(|(l, _)| line < *l) {
+                    first_err = Some((line, err));
+                }
+            }
+        }
+    }
+    match first_err {
+        Some((_, e)) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// ISO 8601, the date alone at midnight (`2020-01-03`, `2020-01-03T09:30:00`).
+fn short_time(t: TimestampNs) -> String {
+    let s = format_timestamp(t);
+    match s.strip_suffix("T00:00:00") {
+        Some(day) => day.to_string(),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::csv::parse_table;
+
+    fn split(csv: &str) -> Result<Vec<(String, Bars)>, DataError> {
+        let mut table = parse_table(csv.as_bytes(), "long.csv", true)?;
+        let symbols = table.symbols.take().expect("a symbol column");
+        split_long(table, symbols, "long.csv")
+    }
+
+    #[test]
+    fn symbols_sort_bytewise_and_rows_keep_file_order() {
+        let csv = "Ticker,Date,Open,High,Low,Close\n\
+                   b,2020-01-01,1,1,1,1\nMSFT,2020-01-02,2,2,2,2\nAAPL,2020-01-01,3,3,3,3\n\
+                   MSFT,2020-01-03,4,4,4,4\n";
+        let assets = split(csv).unwrap();
+        let syms: Vec<&str> = assets.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(syms, ["AAPL", "MSFT", "b"]);
+        assert_eq!(assets[1].1.close(), &[2.0, 4.0]);
+        assert!(!assets[0].1.has_volume());
+    }
+
+    #[test]
+    fn symbol_first_without_a_named_time_column_takes_the_next_as_time() {
+        let csv = "symbol,,Open,High,Low,Close\nA,2020-01-01,1,1,1,1\n";
+        let assets = split(csv).unwrap();
+        assert_eq!(assets[0].1.time()[0], 1_577_836_800_000_000_000);
+    }
+
+    #[test]
+    fn the_earliest_bad_row_is_reported() {
+        // MSFT's bad row (line 5) comes before AAPL's (line 6) though AAPL sorts first.
+        let csv = "symbol,date,Open,High,Low,Close\nAAPL,2020-01-01,1,1,1,1\n\
+                   MSFT,2020-01-01,1,1,1,1\nMSFT,2020-01-02,1,1,1,1\nMSFT,2020-01-03,1,0.5,1,1\n\
+                   AAPL,2020-01-02,-1,1,1,1\n";
+        assert_eq!(
+            split(csv).unwrap_err().to_string(),
+            "long.csv: line 5, symbol `MSFT`, column `High`: value `0.5`: High must be >= \
+             max(Open, Close)"
+        );
+    }
+
+    #[test]
+    fn bad_symbol_cells_name_the_line() {
+        let csv = "symbol,date,Open,High,Low,Close\nA,2020-01-01,1,1,1,1\n ,2020-01-02,1,1,1,1\n";
+        assert_eq!(
+            split(csv).unwrap_err().to_string(),
+            "long.csv: line 3, column `symbol`: value ` `: expected a symbol (non-empty text \
+             without commas, `=` or line breaks)"
+        );
+        let csv = "symbol,date,Open,High,Low,Close\nA,2020-01-01,x,1,1,1\n";
+        assert_eq!(
+            split(csv).unwrap_err().to_string(),
+            "long.csv: line 2, symbol `A`, column `Open`: value `x`: expected a number"
+        );
+    }
+
+    #[test]
+    fn times_print_short_at_midnight() {
+        assert_eq!(short_time(0), "1970-01-01");
+        assert_eq!(short_time(3_600_000_000_000), "1970-01-01T01:00:00");
+    }
+}
