@@ -41,7 +41,7 @@ fn bench(label: &str, bars: &Bars, fast: &str, slow: &str) {
     let info = builtin::find("sma_cross").unwrap();
     let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
     let spec = SweepSpec {
-        strategy: info,
+        strategy: info.into(),
         fixed: vec![],
         axes: vec![
             Axis::parse(p("fast"), fast).unwrap(),

@@ -7,7 +7,7 @@ use backtide_core::Params;
 use backtide_core::portfolio::{self, CallSeq, FillAt, PortfolioConfig, builtin};
 use clap::Args;
 
-use crate::run::{RunArgs, param_pairs, params_line};
+use crate::run::{DataArgs, RunArgs, param_pairs, params_line};
 use crate::table;
 
 /// Order of execution within a bar.
@@ -43,6 +43,20 @@ pub(crate) struct PortfolioArgs {
 }
 
 impl PortfolioArgs {
+    /// The portfolio settings implied by the broker settings, the profile and these flags.
+    pub(crate) fn config(
+        &self,
+        broker: &backtide_core::BrokerConfig,
+        profile: backtide_core::Profile,
+    ) -> Result<PortfolioConfig> {
+        Ok(PortfolioConfig::from_broker(
+            broker,
+            profile,
+            self.fill(),
+            self.call_seq(),
+        )?)
+    }
+
     fn call_seq(&self) -> CallSeq {
         match self.call_seq {
             CallSeqArg::Auto => CallSeq::Auto,
@@ -60,28 +74,23 @@ impl PortfolioArgs {
 
 /// A portfolio run: several assets, or an allocation strategy (meaningful only on a
 /// universe, even of one asset).
-pub(crate) fn wants_portfolio(a: &RunArgs) -> bool {
-    !a.data.is_single() || builtin::find(&a.strategy).is_ok_and(|i| !i.is_per_asset())
+pub(crate) fn wants_portfolio(data: &DataArgs, strategy: &str) -> bool {
+    !data.is_single() || builtin::find(strategy).is_ok_and(|i| !i.is_per_asset())
+}
+
+/// The portfolio strategy called `name`, or an error that says why a portfolio was asked
+/// for.
+pub(crate) fn find(data: &DataArgs, name: &str) -> Result<&'static builtin::PortfolioStrategyInfo> {
+    builtin::find(name).with_context(|| format!("--data {} is a portfolio", data.label()))
 }
 
 pub(crate) fn run(a: &RunArgs) -> Result<()> {
-    let info = builtin::find(&a.strategy).with_context(|| {
-        format!(
-            "{} is a portfolio ({} assets given)",
-            a.data.label(),
-            a.data.data.len()
-        )
-    })?;
+    let info = find(&a.data, &a.strategy)?;
     let profile = a.broker.profile.core();
     let pairs = profile.param_defaults(&info.params, param_pairs(&a.params)?);
     let params = Params::from_pairs(&info.params, pairs)?;
     let mut strategy = info.build(&params)?;
-    let cfg = PortfolioConfig::from_broker(
-        &a.broker.config()?,
-        profile,
-        a.portfolio.fill(),
-        a.portfolio.call_seq(),
-    )?;
+    let cfg = a.portfolio.config(&a.broker.config()?, profile)?;
     let u = a.data.load_universe()?;
     let res = portfolio::run(&u, strategy.as_mut(), &cfg)?;
 

@@ -223,7 +223,7 @@ fn bound(raw: &Option<String>, flag: &str, end_of_day: bool) -> Result<Option<Ti
 }
 
 pub(crate) fn run(a: RunArgs) -> Result<()> {
-    if crate::portfolio::wants_portfolio(&a) {
+    if crate::portfolio::wants_portfolio(&a.data, &a.strategy) {
         return crate::portfolio::run(&a);
     }
     let info = backtide_models::find_strategy(&a.strategy)?;

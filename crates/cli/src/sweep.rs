@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Result, bail};
 use backtide_core::sweep::overfitting::overfitting_report;
 use backtide_core::sweep::{
-    Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, WalkForward,
-    WalkForwardResult, run_sweep, run_walk_forward,
+    Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, SweepStrategy,
+    WalkForward, WalkForwardResult, run_portfolio_sweep, run_sweep, run_walk_forward,
 };
 use backtide_data::SweepWriter;
 use clap::{Args, ValueEnum};
@@ -84,31 +84,52 @@ pub(crate) struct SweepArgs {
     threads: usize,
     #[command(flatten)]
     broker: BrokerArgs,
+    #[command(flatten)]
+    portfolio: crate::portfolio::PortfolioArgs,
+}
+
+/// What a sweep runs on.
+enum Data {
+    /// One asset's bars.
+    Bars(backtide_core::Bars),
+    /// A universe, with the portfolio settings.
+    Universe(
+        backtide_core::Universe,
+        backtide_core::portfolio::PortfolioConfig,
+    ),
 }
 
 pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
-    let info = backtide_models::find_strategy(&a.strategy)?;
+    let portfolio = crate::portfolio::wants_portfolio(&a.data, &a.strategy);
+    let info: SweepStrategy = if portfolio {
+        crate::portfolio::find(&a.data, &a.strategy)?.into()
+    } else {
+        backtide_models::find_strategy(&a.strategy)?.into()
+    };
     let mut axes = Vec::new();
     for g in &a.grid {
         let Some((name, values)) = g.split_once('=') else {
             bail!("--grid `{g}`: expected NAME=start:stop:step or NAME=v1,v2,…");
         };
         let name = name.trim();
-        let Some(spec) = info.params.iter().find(|p| p.name == name) else {
-            bail!("--grid `{g}`: `{name}` is not a parameter of {}", info.name);
+        let Some(spec) = info.params().iter().find(|p| p.name == name) else {
+            bail!(
+                "--grid `{g}`: `{name}` is not a parameter of {}",
+                info.name()
+            );
         };
         axes.push(Axis::parse(spec, values)?);
     }
     let profile = a.broker.profile.core();
     let fixed = profile
-        .strategy_defaults(info, param_pairs(&a.params)?)
+        .param_defaults(info.params(), param_pairs(&a.params)?)
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let constraint = a
         .constraint
         .as_deref()
-        .map(|c| Constraint::parse(c, info.params))
+        .map(|c| Constraint::parse(c, info.params()))
         .transpose()?;
     let method = match a.method {
         MethodArg::Grid => Method::Grid,
@@ -137,7 +158,15 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         method,
     };
     let cfg = a.broker.config()?;
-    let bars = a.data.load()?;
+    let data = if portfolio {
+        if a.walk_forward.is_some() {
+            bail!("--walk-forward runs on one asset for now; sweep the portfolio without it");
+        }
+        let pcfg = a.portfolio.config(&cfg, profile)?;
+        Data::Universe(a.data.load_universe()?, pcfg)
+    } else {
+        Data::Bars(a.data.load()?)
+    };
 
     let cancel = Arc::new(AtomicBool::new(false));
     {
@@ -166,7 +195,7 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         profile_blocks: a.pbo_blocks,
     };
 
-    if let Some(wf) = &a.walk_forward {
+    if let (Some(wf), Data::Bars(bars)) = (&a.walk_forward, &data) {
         let wf = WalkForward::parse(wf)?;
         let result = run_walk_forward(&bars, &spec, &cfg, &objective, &wf, &control);
         if let Some(pb) = &bar {
@@ -191,12 +220,12 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
     let mut writer = a
         .out
         .as_deref()
-        .map(|p| SweepWriter::create(p, info.params, dialect))
+        .map(|p| SweepWriter::create(p, info.params(), dialect))
         .transpose()?;
     let mut top: Vec<(f64, ComboResult)> = Vec::new();
     let mut profiles = Vec::new();
     let mut report_rows = Vec::new();
-    let outcome = run_sweep::<anyhow::Error>(&bars, &spec, &cfg, &objective, &control, &mut |r| {
+    let mut sink = |r: &ComboResult| -> Result<()> {
         if let Some(w) = writer.as_mut() {
             w.write(r)?;
         }
@@ -218,7 +247,13 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
             }
         }
         Ok(())
-    })?;
+    };
+    let outcome = match &data {
+        Data::Bars(bars) => run_sweep(bars, &spec, &cfg, &objective, &control, &mut sink)?,
+        Data::Universe(u, pcfg) => {
+            run_portfolio_sweep(u, &spec, pcfg, &objective, &control, &mut sink)?
+        }
+    };
     if let Some(pb) = &bar {
         pb.finish_and_clear();
     }
@@ -344,7 +379,7 @@ fn write_sweep_report(
             } else {
                 "Sweep"
             },
-            spec.strategy.name
+            spec.strategy.name()
         ),
         axes: &axes,
         objective: objective.key,

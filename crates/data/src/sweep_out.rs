@@ -426,7 +426,7 @@ mod tests {
         let info = builtin::find("sma_cross").unwrap();
         let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
         let spec = SweepSpec {
-            strategy: info,
+            strategy: info.into(),
             fixed: vec![],
             axes: vec![
                 Axis::parse(p("fast"), "5,10").unwrap(),

@@ -486,7 +486,7 @@ pub(crate) fn prepare_sweep(
     };
     let cfg = r.broker.config(profile)?;
     let spec = SweepSpec {
-        strategy: info,
+        strategy: info.into(),
         fixed,
         axes,
         constraint,

@@ -144,7 +144,7 @@ pub(crate) fn execute(
                 backtide_data::write_bytes(&dir.join("result.json"), text.as_bytes())?;
                 Outcome::Succeeded
             } else {
-                let params = p.spec.strategy.params;
+                let params = p.spec.strategy.params();
                 let dialect = p.profile.dialect();
                 let mut json = SweepWriter::create(&dir.join("result.json"), params, dialect)?;
                 let mut csv = SweepWriter::create(&dir.join("result.csv"), params, dialect)?;
@@ -252,7 +252,7 @@ pub(crate) fn report_html(
                     } else {
                         "Sweep"
                     },
-                    p.spec.strategy.name,
+                    p.spec.strategy.name(),
                     r.dataset
                 ),
                 axes: &axes,

@@ -24,6 +24,7 @@ use crate::bars::Bars;
 use crate::broker::BrokerConfig;
 use crate::engine::{run_reusing, run_streaming};
 use crate::error::Error;
+use crate::portfolio::builtin::PortfolioStrategyInfo;
 use crate::stats::{self, EquityWalk, Stats, StatsContext};
 use crate::strategy::builtin::StrategyInfo;
 use crate::strategy::{IndicatorCache, ParamValue, Params};
@@ -112,11 +113,65 @@ impl Objective {
     }
 }
 
+/// The strategy a sweep runs: a single-asset strategy on bars, or a portfolio strategy on
+/// a universe. Both share the grid, constraints, objective and ordered delivery.
+#[derive(Clone, Copy)]
+pub enum SweepStrategy {
+    /// A single-asset strategy ([`run_sweep`]).
+    Asset(&'static StrategyInfo),
+    /// A portfolio strategy ([`run_portfolio_sweep`]).
+    Portfolio(&'static PortfolioStrategyInfo),
+}
+
+impl SweepStrategy {
+    /// The strategy's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SweepStrategy::Asset(i) => i.name,
+            SweepStrategy::Portfolio(i) => i.name,
+        }
+    }
+
+    /// The strategy's parameters.
+    pub fn params(&self) -> &'static [crate::strategy::ParamSpec] {
+        match self {
+            SweepStrategy::Asset(i) => i.params,
+            SweepStrategy::Portfolio(i) => &i.params,
+        }
+    }
+
+    /// The single-asset strategy, or an error naming the mismatch.
+    fn asset(&self) -> Result<&'static StrategyInfo, Error> {
+        match self {
+            SweepStrategy::Asset(i) => Ok(i),
+            SweepStrategy::Portfolio(i) => Err(Error::Param {
+                param: "strategy".into(),
+                message: format!(
+                    "`{}` is a portfolio strategy: it sweeps over a universe",
+                    i.name
+                ),
+            }),
+        }
+    }
+}
+
+impl From<&'static StrategyInfo> for SweepStrategy {
+    fn from(i: &'static StrategyInfo) -> Self {
+        SweepStrategy::Asset(i)
+    }
+}
+
+impl From<&'static PortfolioStrategyInfo> for SweepStrategy {
+    fn from(i: &'static PortfolioStrategyInfo) -> Self {
+        SweepStrategy::Portfolio(i)
+    }
+}
+
 /// What to sweep.
 #[derive(Clone)]
 pub struct SweepSpec {
     /// The strategy.
-    pub strategy: &'static StrategyInfo,
+    pub strategy: SweepStrategy,
     /// Parameters held fixed (`name=value` text, validated like `--param`).
     pub fixed: Vec<(String, String)>,
     /// Swept parameters, outermost first.
@@ -249,7 +304,7 @@ impl SweepSpec {
                     .and_then(|k| numeric(&values[k]))
                     .or_else(|| fixed.iter().find(|(k, _)| k == name).map(|(_, v)| *v))
                     .or_else(|| {
-                        let spec = self.strategy.params.iter().find(|p| p.name == name)?;
+                        let spec = self.strategy.params().iter().find(|p| p.name == name)?;
                         numeric(&spec.default_value()?)
                     })
             })
@@ -261,12 +316,12 @@ impl SweepSpec {
         for (k, v) in &self.fixed {
             let spec = self
                 .strategy
-                .params
+                .params()
                 .iter()
                 .find(|p| p.name == k)
                 .ok_or_else(|| Error::Param {
                     param: k.clone(),
-                    message: format!("unknown parameter of {}", self.strategy.name),
+                    message: format!("unknown parameter of {}", self.strategy.name()),
                 })?;
             all.push((k.clone(), spec.parse(v)?));
         }
@@ -274,7 +329,7 @@ impl SweepSpec {
             all.retain(|(k, _)| *k != a.name);
             all.push((a.name.clone(), v.clone()));
         }
-        Params::from_values(self.strategy.params, all)
+        Params::from_values(self.strategy.params(), all)
     }
 }
 
@@ -365,6 +420,100 @@ pub fn run_sweep<E: From<Error>>(
         Some(t) => t,
         None => spec.grid()?.count(),
     };
+    let cache = IndicatorCache::with_budget(cache_budget(bars));
+    let stats_ctx = StatsContext::new(bars);
+    drive(
+        objective,
+        control,
+        sink,
+        &mut combos,
+        total,
+        &|scratch: &mut Scratch, index, values| {
+            run_one(
+                bars,
+                spec,
+                cfg,
+                (&cache, &stats_ctx, scratch),
+                (control.profile_blocks, objective.dialect),
+                index,
+                values,
+            )
+        },
+    )
+}
+
+/// Runs a sweep of a portfolio strategy over `universe`, delivering each finished
+/// combination to `sink` in combination order; as [`run_sweep`] otherwise. Each
+/// combination's statistics are the portfolio's (both dialects are computed on its value
+/// curve); the overfitting profile comes from the same curve.
+pub fn run_portfolio_sweep<E: From<Error>>(
+    universe: &crate::universe::Universe,
+    spec: &SweepSpec,
+    cfg: &crate::portfolio::PortfolioConfig,
+    objective: &Objective,
+    control: &SweepControl<'_>,
+    sink: &mut dyn FnMut(&ComboResult) -> Result<(), E>,
+) -> Result<SweepOutcome, E> {
+    cfg.validate()?;
+    let SweepStrategy::Portfolio(info) = spec.strategy else {
+        return Err(E::from(Error::Param {
+            param: "strategy".into(),
+            message: format!(
+                "`{}` is a single-asset strategy; a universe sweeps portfolio strategies",
+                spec.strategy.name()
+            ),
+        }));
+    };
+    spec.params_for(&[]).map_err(E::from)?;
+    let mut combos = spec.stream()?;
+    let total = match combos.known_len() {
+        Some(t) => t,
+        None => spec.grid()?.count(),
+    };
+    drive(
+        objective,
+        control,
+        sink,
+        &mut combos,
+        total,
+        &|_: &mut (), index, values| {
+            use crate::portfolio;
+            let params = spec.params_for(values)?;
+            let mut strategy = info.build(&params)?;
+            let res = portfolio::run(universe, strategy.as_mut(), cfg)?;
+            let trades = portfolio::exit_trades(universe, &res);
+            let stats = portfolio::stats::backtesting_py(universe, &res, &trades);
+            let vbt = (objective.dialect == Dialect::Vectorbt)
+                .then(|| portfolio::stats::vectorbt(universe, &res, &trades));
+            let profile = (control.profile_blocks > 0)
+                .then(|| overfitting::ReturnProfile::of_equity(&res.value, control.profile_blocks));
+            Ok(ComboResult {
+                index,
+                values: values.to_vec(),
+                params,
+                stats,
+                vbt,
+                profile,
+            })
+        },
+    )
+}
+
+/// The chunked, ordered, cancellable loop shared by every kind of sweep: `run` computes
+/// one combination with a worker's reusable scratch `S`.
+fn drive<E, S, F>(
+    objective: &Objective,
+    control: &SweepControl<'_>,
+    sink: &mut dyn FnMut(&ComboResult) -> Result<(), E>,
+    combos: &mut Combinations<'_>,
+    total: usize,
+    run: &F,
+) -> Result<SweepOutcome, E>
+where
+    E: From<Error>,
+    S: Default + Send,
+    F: Fn(&mut S, usize, &[ParamValue]) -> Result<ComboResult, Error> + Sync,
+{
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(control.threads)
         .build()
@@ -374,8 +523,6 @@ pub fn run_sweep<E: From<Error>>(
         })?;
     let workers = pool.current_num_threads();
     let chunk = (workers * 64).max(64);
-    let cache = IndicatorCache::with_budget(cache_budget(bars));
-    let stats_ctx = StatsContext::new(bars);
     let cancelled = || control.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
 
     let mut outcome = SweepOutcome {
@@ -399,19 +546,11 @@ pub fn run_sweep<E: From<Error>>(
         let results: Vec<Option<Result<ComboResult, Error>>> = pool.install(|| {
             part.par_iter()
                 .enumerate()
-                .map_init(Scratch::default, |scratch, (k, values)| {
+                .map_init(S::default, |scratch, (k, values)| {
                     if cancelled() {
                         return None;
                     }
-                    Some(run_one(
-                        bars,
-                        spec,
-                        cfg,
-                        (&cache, &stats_ctx, scratch),
-                        (control.profile_blocks, objective.dialect),
-                        base + k,
-                        values,
-                    ))
+                    Some(run(scratch, base + k, values))
                 })
                 .collect()
         });
@@ -471,7 +610,7 @@ fn run_one(
     values: &[ParamValue],
 ) -> Result<ComboResult, Error> {
     let params = spec.params_for(values)?;
-    let mut strategy = spec.strategy.build_signals(&params)?;
+    let mut strategy = spec.strategy.asset()?.build_signals(&params)?;
     let (stats, vbt, profile) = if dialect == Dialect::Vectorbt {
         // vectorbt's statistics read the whole curve. The worker's equity buffer goes
         // through the run and comes back for the next one.

@@ -182,7 +182,7 @@ pub fn run_walk_forward(
         let span = slice(bars, train.start..test.end);
         let from = test.start - train.start;
         let mut strategy = StartAt {
-            inner: spec.strategy.build_signals(&best.params)?,
+            inner: spec.strategy.asset()?.build_signals(&best.params)?,
             from,
         };
         let res = run(&span, &mut strategy, &oos_cfg)?;

@@ -371,3 +371,70 @@ fn an_order_for_an_asset_without_a_bar_waits_for_its_next_bar() {
     assert_eq!(res.fills.len(), 1);
     assert_eq!((res.fills[0].bar, res.fills[0].price), (2, 12.5));
 }
+
+/// A portfolio sweep's combinations are the standalone runs of their parameters, in
+/// combination order, whatever the thread count.
+#[test]
+fn a_portfolio_sweep_equals_its_standalone_runs_on_any_thread_count() {
+    use backtide_core::sweep::{
+        Axis, ComboResult, Dialect, Method, Objective, SweepControl, SweepSpec, run_portfolio_sweep,
+    };
+    let u = universe(4, 300, 7);
+    let info = builtin::find("momentum_rotation").unwrap();
+    let spec = SweepSpec {
+        strategy: info.into(),
+        fixed: vec![("rebalance".into(), "10".into())],
+        axes: vec![
+            Axis::parse(&info.params[0], "5:40:5").unwrap(),
+            Axis::parse(&info.params[1], "1,2,3").unwrap(),
+        ],
+        constraint: None,
+        method: Method::Grid,
+    };
+    let cfg = cfg(0.001, 0.0, CallSeq::Auto, FillAt::Close, false);
+    let objective = Objective::in_dialect(Dialect::Vectorbt, "sharpe_ratio", true).unwrap();
+    let collect = |threads: usize| {
+        let mut out: Vec<ComboResult> = Vec::new();
+        let control = SweepControl {
+            threads,
+            profile_blocks: 4,
+            ..SweepControl::default()
+        };
+        let outcome =
+            run_portfolio_sweep::<Error>(&u, &spec, &cfg, &objective, &control, &mut |r| {
+                out.push(r.clone());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(outcome.completed, 24);
+        out
+    };
+    let one = collect(1);
+    assert_eq!(one, collect(2));
+    for r in &one {
+        let mut s = info.build(&r.params).unwrap();
+        let res = portfolio::run(&u, s.as_mut(), &cfg).unwrap();
+        let trades = portfolio::exit_trades(&u, &res);
+        assert_eq!(
+            r.vbt.as_ref(),
+            Some(&portfolio::stats::vectorbt(&u, &res, &trades))
+        );
+        assert_eq!(r.stats, portfolio::stats::backtesting_py(&u, &res, &trades));
+    }
+    // A single-asset strategy name is refused with a clear error, not run on one column.
+    let single = SweepSpec {
+        strategy: backtide_core::strategy::builtin::find("sma_cross")
+            .unwrap()
+            .into(),
+        ..spec.clone()
+    };
+    let e = run_portfolio_sweep::<Error>(
+        &u,
+        &single,
+        &cfg,
+        &objective,
+        &SweepControl::default(),
+        &mut |_| Ok(()),
+    );
+    assert!(e.unwrap_err().to_string().contains("single-asset"));
+}

@@ -40,7 +40,7 @@ fn spec(method: Method) -> SweepSpec {
     let info = builtin::find("sma_cross").unwrap();
     let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
     SweepSpec {
-        strategy: info,
+        strategy: info.into(),
         fixed: vec![("direction".into(), "long_short".into())],
         axes: vec![
             Axis::parse(p("fast"), "2:20:2").unwrap(),
@@ -323,7 +323,7 @@ fn combinations_stream_without_materialising_the_grid() {
     let info = builtin::find("sma_cross").unwrap();
     let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
     let s = SweepSpec {
-        strategy: info,
+        strategy: info.into(),
         fixed: vec![],
         axes: vec![
             Axis::parse(p("fast"), "1:5000:1").unwrap(),
@@ -370,7 +370,7 @@ mod streamed_statistics {
             ];
             let info = builtin::find(names[strategy]).unwrap();
             let spec = SweepSpec {
-                strategy: info,
+                strategy: info.into(),
                 fixed: vec![],
                 axes: vec![],
                 constraint: None,
