@@ -107,8 +107,19 @@ pub(crate) fn run(a: &RunArgs) -> Result<()> {
         strategy: info.name,
         params: &params,
     };
-    if a.report.is_some() {
-        anyhow::bail!("--report does not draw portfolios yet; use --json or the CSV exports");
+    if let Some(path) = &a.report {
+        let json = backtide_data::portfolio_json(&u, &res, run_info);
+        let html = backtide_report::portfolio_html(&backtide_report::PortfolioReport {
+            title: &format!(
+                "{} · {}({})",
+                a.data.label(),
+                info.name,
+                params_line(&params)
+            ),
+            universe: &u,
+            result: &json,
+        });
+        backtide_data::write_bytes(path, html.as_bytes())?;
     }
     if a.json {
         let v = backtide_data::portfolio_json(&u, &res, run_info);

@@ -197,13 +197,13 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
 
     if let (Some(wf), Data::Bars(bars)) = (&a.walk_forward, &data) {
         let wf = WalkForward::parse(wf)?;
-        let result = run_walk_forward(&bars, &spec, &cfg, &objective, &wf, &control);
+        let result = run_walk_forward(bars, &spec, &cfg, &objective, &wf, &control);
         if let Some(pb) = &bar {
             pb.finish_and_clear();
         }
         let result = result?;
         if let Some(path) = &a.report {
-            let wf = backtide_data::walk_forward_json(&bars, &result);
+            let wf = backtide_data::walk_forward_json(bars, &result);
             write_sweep_report(
                 path,
                 &spec,
@@ -214,7 +214,7 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
                 Some(&wf["walk_forward"]),
             )?;
         }
-        return report_walk_forward(&bars, &spec, &objective, &result, a.out.as_deref());
+        return report_walk_forward(bars, &spec, &objective, &result, a.out.as_deref());
     }
 
     let mut writer = a

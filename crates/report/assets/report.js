@@ -29,7 +29,8 @@
     return v.toLocaleString("en-US", { maximumFractionDigits: digits === undefined ? 4 : digits });
   };
   const label = (k) => k.replace(/_pct$/, " %").replace(/_s$/, "").replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
-  const duration = (k, v) => (/_s$/.test(k) && typeof v === "number" ? (v / 86400).toFixed(1) + " days" : fmt(v));
+  const duration = (k, v) => (/_s$/.test(k) && typeof v === "number" ? (v / 86400).toFixed(1) + " days"
+    : typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) ? v.replace("T", " ") : fmt(v));
 
   // A table whose headers sort it (numbers numerically, the rest as text).
   function sortableTable(name, columns, rows, render) {
@@ -163,6 +164,141 @@
 
     monthlyHeat();
     if (D.warnings.length) card("Warnings", "wide").append(el("ul", {}, ...D.warnings.map((w) => el("li", { text: w }))));
+  }
+
+  // Distinct colours for the assets of the allocation chart (cash is grey).
+  const PALETTE = ["#2962ff", "#26a69a", "#ff9800", "#ab47bc", "#ef5350", "#8d6e63", "#00acc1", "#c0ca33", "#ec407a", "#5c6bc0", "#66bb6a", "#ffa726"];
+  const assetColor = (k) => (k < PALETTE.length ? PALETTE[k] : `hsl(${Math.round((k * 137.5) % 360)},55%,52%)`);
+  const point = (time, v) => (v === null || v === undefined ? { time } : { time, value: v });
+
+  // Shares stacked to 100 %: each layer is drawn as the running sum up to it, filled down to
+  // zero, outermost first, so the opaque fills of the inner ones cover it. Shorts (negative
+  // shares) and borrowed cash stack below zero the same way.
+  function stacked(info, t, layers) {
+    const up = new Array(t.length).fill(0), down = new Array(t.length).fill(0);
+    const draws = [];
+    layers.forEach((l, k) => {
+      const color = l.symbol === "Cash" ? "#c9ced8" : assetColor(k);
+      const pos = [], neg = [];
+      let anyPos = false, anyNeg = false;
+      t.forEach((x, i) => {
+        const v = l.share[i];
+        if (v === null || v === undefined) { pos.push({ time: x }); neg.push({ time: x }); return; }
+        if (v > 0) { up[i] += v; anyPos = true; } else if (v < 0) { down[i] += v; anyNeg = true; }
+        pos.push({ time: x, value: up[i] }); neg.push({ time: x, value: down[i] });
+      });
+      if (anyPos) draws.push([color, pos]);
+      if (anyNeg) draws.push([color, neg]);
+      l.color = color;
+    });
+    // The scale always shows zero and 100 %, and any short or leverage beyond them.
+    const range = { minValue: Math.min(0, ...down), maxValue: Math.max(100, ...up) };
+    const tops = up.filter((v, i) => layers.some((l) => l.share[i] !== null && l.share[i] !== undefined));
+    info.stack = { max: Math.max(...tops), min_top: Math.min(...tops), min: Math.min(0, ...down) };
+    for (const [color, data] of draws.reverse()) {
+      series(info, "Baseline", {
+        autoscaleInfoProvider: () => ({ priceRange: range }),
+        baseValue: { type: "price", price: 0 }, lineWidth: 1, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false,
+        topLineColor: color, topFillColor1: color, topFillColor2: color, bottomLineColor: color, bottomFillColor1: color, bottomFillColor2: color,
+        priceFormat: { type: "custom", formatter: (v) => v.toFixed(0) + " %" },
+      }, data);
+    }
+  }
+
+  function portfolio() {
+    const t = D.t, u = D.universe || {}, st = D.strategy || {};
+    const symbols = u.symbols || [];
+    document.getElementById("subtitle").textContent =
+      `${D.from} → ${D.to} · ${D.bars.toLocaleString()} bars · ${symbols.length} assets` +
+      (D.full ? "" : ` (drawn: ${t.length.toLocaleString()} points; each bucket keeps the value's and the drawdown's extremes)`);
+    // Left column: the charts, then the per-asset table; the run and statistics beside.
+    const left = el("div", { class: "charts stack" });
+    root.append(left);
+    const charts = card(null, "", left);
+    const val = addChart(charts, "value", 330, "Portfolio value vs equal-weight buy-and-hold basket");
+    series(val, "Line", { color: "#2962ff", lineWidth: 2 }, t.map((x, i) => point(x, D.value[i])));
+    series(val, "Line", { color: "#9aa1b1", lineWidth: 1 }, t.map((x, i) => point(x, D.hold[i])));
+    const dd = addChart(charts, "drawdown", 140, "Drawdown %");
+    series(dd, "Area", { lineColor: "#d2453d", topColor: "rgba(210,69,61,0.05)", bottomColor: "rgba(210,69,61,0.35)", lineWidth: 1, invertFilledArea: true },
+      t.map((x, i) => point(x, D.dd[i])));
+    const al = addChart(charts, "allocation", 280, "Allocation: % of the value in each asset and in cash");
+    al.chart.applyOptions({ rightPriceScale: { scaleMargins: { top: 0.04, bottom: 0.02 } } });
+    stacked(al, t, D.alloc);
+    // The legend shows the shares at the bar under the cursor (the last bar otherwise).
+    const legend = el("div", { class: "legend" });
+    charts.append(legend);
+    const showShares = (i) => {
+      legend.replaceChildren(...D.alloc.map((l) => el("span", {}, el("i", { style: `background:${l.color}` }),
+        `${l.symbol} ${l.share[i] === null || l.share[i] === undefined ? "—" : l.share[i].toFixed(1) + " %"}`)));
+    };
+    showShares(t.length - 1);
+    const index = new Map(t.map((x, i) => [x, i]));
+    al.chart.subscribeCrosshairMove((p) => showShares(p && p.time !== undefined && index.has(p.time) ? index.get(p.time) : t.length - 1));
+    const all = [val, dd, al];
+    for (const c of all) c.chart.timeScale().fitContent();
+    link(all);
+
+    const side = el("div", { class: "side" });
+    root.append(side);
+    const run = card("Run", "", side);
+    const params = Object.entries(st.params || {}).map(([k, v]) => `${k}=${v}`).join(", ");
+    const runRows = [
+      ["Strategy", st.name], ["Parameters", params || "none"], ["Assets", symbols.join(", ")], ["Fill", u.fill], ["Call sequence", u.call_seq],
+      ["Profile", D.profile], ["Starting cash", fmt(D.init_cash, 2)], ["Orders", fmt(D.orders_total)],
+    ];
+    run.append(el("table", {}, ...runRows.map(([k, v]) => el("tr", {}, el("td", { text: k }), el("td", { text: v === undefined || v === null ? "—" : String(v) })))));
+    const stats = card("Statistics", "", side);
+    const stt = el("table");
+    for (const [k, v] of Object.entries(D.stats || {})) stt.append(el("tr", {}, el("td", { text: label(k) }), el("td", { text: duration(k, v) })));
+    stats.append(stt);
+    drawn.tables.stats = Object.keys(D.stats || {}).length;
+
+    // Per asset: P/L contribution and final weight as bars, sortable.
+    const ac = card("Per asset — contribution to the P/L and final weight (click a column to sort)", "", left);
+    const maxAbs = (i) => Math.max(1e-12, ...D.assets.map((r) => Math.abs(r[i] || 0)));
+    const scale = { 5: maxAbs(5), 6: maxAbs(6) };
+    ac.append(el("div", { class: "scroll" }, sortableTable("assets",
+      ["Symbol", "Trades", "Orders", "Exposure %", "P/L", "Contribution %", "Final weight %"], D.assets.slice(), (i, v) => {
+        const td = el("td", { text: i === 0 ? String(v) : fmt(v, 2) });
+        if ((i === 4 || i === 5) && typeof v === "number") td.className = v >= 0 ? "pos" : "neg";
+        if ((i === 5 || i === 6) && typeof v === "number") {
+          const w = Math.round((Math.abs(v) / scale[i]) * 140);
+          td.prepend(el("span", { class: "bar", style: `width:${w}px;background:${v >= 0 ? (i === 5 ? "#1a9a6c" : "#2962ff") : "#d2453d"}` }));
+        }
+        return td;
+      })));
+
+    // Trades, with a symbol column and a filter by symbol.
+    const tr = card(`Trades (${D.trades_total.toLocaleString()}${D.trades.length < D.trades_total ? `, first ${D.trades.length.toLocaleString()} listed` : ""}) — click a column to sort`, "wide");
+    const pick = el("select", { "data-filter": "symbol" }, el("option", { value: "", text: "all symbols" }), ...symbols.map((s) => el("option", { value: s, text: s })));
+    const holder = el("div", { class: "scroll" });
+    tr.append(el("label", { text: "Symbol:" }), pick, holder);
+    const cols = ["Symbol", "Entry time", "Exit time", "Side", "Size", "Entry price", "Exit price", "PnL", "Return %", "Bars", "Commission"];
+    const showTrades = () => {
+      const rows = D.trades.filter((r) => !pick.value || r[0] === pick.value);
+      holder.replaceChildren(sortableTable("trades", cols, rows, (i, v) => {
+        const td = el("td", { text: i === 1 || i === 2 ? String(v).replace("T", " ") : fmt(v) });
+        if ((i === 7 || i === 8) && typeof v === "number") td.className = v >= 0 ? "pos" : "neg";
+        return td;
+      }));
+    };
+    pick.addEventListener("change", showTrades);
+    showTrades();
+
+    if (D.open.length) {
+      const oc = card(`Open positions at the end (${D.open.length})`, "wide");
+      oc.append(el("div", { class: "scroll" }, sortableTable("open", ["Symbol", "Entry time", "Side", "Size", "Entry price", "Last price", "PnL"], D.open.slice(), (i, v) => {
+        const td = el("td", { text: i === 1 ? String(v).replace("T", " ") : fmt(v) });
+        if (i === 6 && typeof v === "number") td.className = v >= 0 ? "pos" : "neg";
+        return td;
+      })));
+    }
+
+    monthlyHeat();
+    if (D.warnings.length) {
+      const w = card(`Warnings (${D.warnings_total.toLocaleString()}${D.warnings.length < D.warnings_total ? `, first ${D.warnings.length} listed` : ""})`, "wide");
+      w.append(el("div", { class: "scroll" }, el("ul", {}, ...D.warnings.map((x) => el("li", { text: x })))));
+    }
   }
 
   function monthlyHeat() {
@@ -315,7 +451,7 @@
   }
 
   try {
-    if (drawn.kind === "backtest") backtest(); else sweep();
+    if (drawn.kind === "backtest") backtest(); else if (drawn.kind === "portfolio") portfolio(); else sweep();
   } finally {
     window.__reportReady = true;
   }

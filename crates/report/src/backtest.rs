@@ -28,7 +28,7 @@ pub struct BacktestReport<'a> {
     pub cash: f64,
 }
 
-fn secs(t: i64) -> i64 {
+pub(crate) fn secs(t: i64) -> i64 {
     t.div_euclid(1_000_000_000)
 }
 
@@ -52,16 +52,16 @@ fn positions(n: usize, run: &RunResult) -> Vec<f64> {
         .collect()
 }
 
-/// Month-by-month returns of the equity: `[year, month (1-12), return]`.
-fn monthly(bars: &Bars, equity: &[f64]) -> Vec<Value> {
+/// Month-by-month returns of the equity at the bars' times: `[year, month (1-12), return]`.
+pub(crate) fn monthly(time: &[i64], equity: &[f64]) -> Vec<Value> {
     let mut out = Vec::new();
     let mut start = equity.first().copied().unwrap_or(f64::NAN);
     let ym = |t: i64| {
         chrono::DateTime::from_timestamp(secs(t), 0).map_or((0, 0), |d| (d.year(), d.month()))
     };
-    let mut current = bars.time().first().map(|&t| ym(t)).unwrap_or((0, 0));
+    let mut current = time.first().map(|&t| ym(t)).unwrap_or((0, 0));
     for i in 0..equity.len() {
-        let m = ym(bars.time()[i]);
+        let m = ym(time[i]);
         if m != current {
             out.push(json!([
                 current.0,
@@ -189,7 +189,7 @@ pub fn backtest_html(r: &BacktestReport<'_>) -> String {
         "stats": r.stats,
         "trades": trades,
         "trades_total": run.trades.len(),
-        "monthly": monthly(bars, equity),
+        "monthly": monthly(bars.time(), equity),
         "warnings": run.warnings,
     });
     page(r.title, "backtest", &data)
@@ -317,7 +317,7 @@ mod tests {
     #[test]
     fn monthly_returns_compound_to_the_total() {
         let (bars, r) = goog();
-        let m = monthly(&bars, &r.equity);
+        let m = monthly(bars.time(), &r.equity);
         let total: f64 = m
             .iter()
             .map(|v| 1.0 + v[2].as_f64().unwrap())

@@ -6,6 +6,11 @@
 //! monthly-returns heat-map, with zoom and pan linked across the charts.
 //! [`sweep_html`] draws a heat-map of the objective over any two parameters, its
 //! distribution, the best combinations, walk-forward windows and the overfitting checks.
+//! [`portfolio_html`] draws a portfolio run (several assets, one account): its value
+//! against the equal-weight buy-and-hold basket, the drawdown, the allocation over time
+//! (each asset's share of the value and the cash, stacked to 100 %), each asset's
+//! contribution and final weight, the trades with their symbol, the statistics and the
+//! universe, strategy and parameters.
 //! Long series are downsampled for display ([`backtide_data::downsample_keep`]): every
 //! bucket keeps its extremes and every trade keeps its bars, so a million-bar report stays
 //! a few megabytes and opens quickly.
@@ -30,9 +35,11 @@
 //! ```
 
 mod backtest;
+mod portfolio;
 mod sweep;
 
 pub use backtest::{BacktestReport, DISPLAY_BUCKETS, FULL_DETAIL_BARS, backtest_html};
+pub use portfolio::{PORTFOLIO_BUCKETS, PORTFOLIO_FULL_BARS, PortfolioReport, portfolio_html};
 pub use sweep::{SweepReport, SweepRow, sweep_html};
 
 const CHARTS_JS: &str =

@@ -507,7 +507,7 @@ fn optimize_through_the_sweep_api() {
     let info = builtin::find("sma_cross").unwrap();
     let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
     let spec = SweepSpec {
-        strategy: info,
+        strategy: info.into(),
         fixed: vec![],
         axes: vec![
             Axis::parse(p("fast"), "5:25:5").unwrap(),

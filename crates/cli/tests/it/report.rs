@@ -139,7 +139,7 @@ impl Driver {
                   if (px[i + 3] > 0 && (px[i] < 235 || px[i + 1] < 235 || px[i + 2] < 235)) inked++;
                 }
               }
-              return { name: c.name, series: c.series, points: c.points, markers: c.markers, inked };
+              return { name: c.name, series: c.series, points: c.points, markers: c.markers, stack: c.stack, inked };
             });
             return { kind: r.kind, charts, tables: r.tables, errors: window.__errors,
                      svgRects: document.querySelectorAll("svg[data-histogram] rect").length };
@@ -186,8 +186,8 @@ fn chart<'a>(drawn: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no chart {name}: {drawn}"))
 }
 
-#[test]
-fn reports_render_in_headless_chromium() {
+/// Chromium and ChromeDriver, or `None` (after saying the test is skipped) without them.
+fn browser(test: &str) -> Option<(PathBuf, PathBuf)> {
     let (Some(chromium), Some(driver)) = (
         tool("BACKTIDE_CHROMIUM", "/usr/bin/chromium"),
         tool("BACKTIDE_CHROMEDRIVER", "/usr/bin/chromedriver"),
@@ -197,9 +197,17 @@ fn reports_render_in_headless_chromium() {
             "BACKTIDE_REQUIRE_BROWSER is set but chromium/chromedriver were not found"
         );
         eprintln!(
-            "SKIPPED reports_render_in_headless_chromium: install Debian's chromium and \
-             chromium-driver (or set BACKTIDE_CHROMIUM/BACKTIDE_CHROMEDRIVER)"
+            "SKIPPED {test}: install Debian's chromium and chromium-driver (or set \
+             BACKTIDE_CHROMIUM/BACKTIDE_CHROMEDRIVER)"
         );
+        return None;
+    };
+    Some((chromium, driver))
+}
+
+#[test]
+fn reports_render_in_headless_chromium() {
+    let Some((chromium, driver)) = browser("reports_render_in_headless_chromium") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -302,4 +310,141 @@ fn reports_render_in_headless_chromium() {
     assert!(drawn["tables"]["windows"].as_u64().unwrap() >= 5, "{drawn}");
     assert!(chart(&drawn, "oos-equity")["inked"].as_u64().unwrap() > 100);
     eprintln!("screenshots in {}", shots.display());
+}
+
+/// A portfolio run made through the library, as `backtide run --data sample:STOCKS
+/// --strategy equal_weight --commission 0.001 --profile vectorbt --json` makes it.
+fn stocks_equal_weight() -> (backtide_core::Universe, Value) {
+    use backtide_core::portfolio::{self, PortfolioConfig, builtin};
+    let u = backtide_data::load_universe(&["sample:STOCKS"]).unwrap();
+    let info = builtin::find("equal_weight").unwrap();
+    let params =
+        backtide_core::Params::from_pairs(&info.params, [("rebalance", "monthly")]).unwrap();
+    let cfg = PortfolioConfig {
+        fees: 0.001,
+        ..PortfolioConfig::default()
+    };
+    let res = portfolio::run(&u, info.build(&params).unwrap().as_mut(), &cfg).unwrap();
+    let json = backtide_data::portfolio_json(
+        &u,
+        &res,
+        backtide_data::PortfolioRunInfo {
+            profile: backtide_core::Profile::Vectorbt,
+            fill: cfg.fill,
+            call_seq: cfg.call_seq,
+            strategy: info.name,
+            params: &params,
+        },
+    );
+    (u, json)
+}
+
+#[test]
+fn portfolio_report_renders_in_headless_chromium() {
+    let Some((chromium, driver)) = browser("portfolio_report_renders_in_headless_chromium") else {
+        return;
+    };
+    let (u, result) = stocks_equal_weight();
+    let html = backtide_report::portfolio_html(&backtide_report::PortfolioReport {
+        title: "sample:STOCKS · equal_weight(rebalance=monthly)",
+        universe: &u,
+        result: &result,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("portfolio.html");
+    std::fs::write(&file, &html).unwrap();
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots");
+    let n = u.len() as u64;
+    let count = |key: &str| result[key].as_array().unwrap().len() as u64;
+
+    let d = Driver::start(&driver, &chromium);
+    let (drawn, severe) = d.open(&file, &shots.join("portfolio.png"));
+    assert!(severe.is_empty(), "console errors: {severe:?}");
+    assert_eq!(drawn["errors"], json!([]), "{drawn}");
+    assert_eq!(drawn["kind"], "portfolio");
+    for name in ["value", "drawdown", "allocation"] {
+        let c = chart(&drawn, name);
+        assert!(
+            c["inked"].as_u64().unwrap() > 100,
+            "{name} looks blank: {c}"
+        );
+    }
+    // 3,270 bars: every bar drawn; value and the basket; five assets stacked.
+    assert_eq!(chart(&drawn, "value")["series"], 2);
+    assert_eq!(chart(&drawn, "value")["points"], 2 * n);
+    assert_eq!(chart(&drawn, "drawdown")["points"], n);
+    let alloc = chart(&drawn, "allocation");
+    assert!(
+        (5..=12).contains(&alloc["series"].as_u64().unwrap()),
+        "{alloc}"
+    );
+    // The stacked allocation fills the chart: its top is 100 % at every bar.
+    let top = alloc["stack"]["max"].as_f64().unwrap();
+    let least = alloc["stack"]["min_top"].as_f64().unwrap();
+    assert!((99.9..=100.1).contains(&top), "{alloc}");
+    assert!((99.9..=100.1).contains(&least), "{alloc}");
+    assert!(alloc["inked"].as_u64().unwrap() > 10_000, "{alloc}");
+    assert_eq!(drawn["tables"]["trades"].as_u64().unwrap(), count("trades"));
+    assert_eq!(
+        drawn["tables"]["open"].as_u64().unwrap(),
+        count("open_trades")
+    );
+    assert_eq!(drawn["tables"]["assets"], 5);
+    assert_eq!(
+        drawn["tables"]["stats"].as_u64().unwrap() as usize,
+        result["stats"].as_object().unwrap().len()
+    );
+    assert!(drawn["tables"]["monthly"].as_u64().unwrap() > 150);
+    let run_card = d.script(
+        r#"return [...document.querySelectorAll(".side .card tr")].map((tr) => [...tr.cells].map((td) => td.textContent))"#,
+    );
+    for want in [
+        ["Strategy", "equal_weight"],
+        ["Parameters", "rebalance=monthly"],
+        ["Assets", "AAPL, FB, GOOG, IBM, MSFT"],
+        ["Fill", "close"],
+        ["Call sequence", "auto"],
+        ["Profile", "vectorbt"],
+        ["Starting cash", "10,000"],
+    ] {
+        assert!(
+            run_card.as_array().unwrap().contains(&json!(want)),
+            "{want:?} not in {run_card}"
+        );
+    }
+
+    // Filtering the trades by symbol lists that symbol's trades only.
+    let goog = result["trades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["symbol"] == "GOOG")
+        .count();
+    let listed = d.script(
+        r#"const s = document.querySelector("select[data-filter=symbol]");
+           s.value = "GOOG"; s.dispatchEvent(new Event("change"));
+           return window.__report.tables.trades"#,
+    );
+    assert_eq!(listed, json!(goog));
+    // Sorting the per-asset table by contribution puts the largest last after one click.
+    let order = d.script(
+        r#"const th = [...document.querySelectorAll("th")].find((h) => h.textContent === "Contribution %");
+           th.click();
+           return [...th.closest("table").querySelectorAll("tbody tr td:first-child")].map((td) => td.textContent)"#,
+    );
+    let mut by_contribution: Vec<(f64, String)> = result["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["contribution_pct"].as_f64().unwrap(),
+                a["symbol"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    by_contribution.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let want: Vec<String> = by_contribution.into_iter().map(|(_, s)| s).collect();
+    assert_eq!(order, json!(want));
+    eprintln!("screenshot in {}", shots.display());
 }
