@@ -131,6 +131,18 @@ pub enum DataError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// `SYMBOL=FILE` where the file's own symbol column names other symbols.
+    #[error(
+        "data spec `{spec}`: the file's symbol column holds {found}, not only `{symbol}` (give the file alone to load every symbol)"
+    )]
+    SymbolMismatch {
+        /// The spec as given.
+        spec: String,
+        /// The symbol the spec names.
+        symbol: String,
+        /// The symbols in the file, comma-separated.
+        found: String,
+    },
     /// A directory spec with no data file in it.
     #[error("{dir}: no .csv, .parquet or .pq file in this directory")]
     NoDataFiles {

@@ -4,7 +4,7 @@
 //!
 //! | spec | assets |
 //! |---|---|
-//! | `SYMBOL=FILE` | one asset named `SYMBOL`, `FILE` read as by [`load`](crate::load) (a symbol column, if any, is ignored) |
+//! | `SYMBOL=FILE` | one asset named `SYMBOL`, `FILE` read as by [`load`](crate::load); a file with a symbol column must hold only `SYMBOL` |
 //! | a directory | one per `.csv`, `.parquet`, `.pq` file in it (not recursive), by file name, symbol = file stem |
 //! | a file with a `symbol` (or `ticker`) column | one per symbol, in byte order of the symbols (`AAPL` < `MSFT` < `aapl`) |
 //! | any other file | one asset whose symbol is the file stem (`data/AAPL.csv` → `AAPL`) |
@@ -76,6 +76,24 @@ fn spec_assets(spec: &str) -> Result<Assets, DataError> {
         }
         if file.is_empty() {
             return Err(bad("expected SYMBOL=FILE, but the file after `=` is empty"));
+        }
+        if Path::new(file).is_file() && !crate::is_single_asset_spec(file) {
+            // A long file named for one symbol must hold that symbol only.
+            let assets = file_assets(Path::new(file))?;
+            if let [(s, _, _)] = assets.as_slice()
+                && s == symbol
+            {
+                return Ok(assets);
+            }
+            return Err(DataError::SymbolMismatch {
+                spec: spec.to_string(),
+                symbol: symbol.to_string(),
+                found: assets
+                    .iter()
+                    .map(|a| a.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
         }
         return Ok(vec![one_asset(
             symbol,

@@ -418,3 +418,202 @@ fn a_universe_of_one_gives_the_single_asset_result() {
     let bad = compare_stats(&g, &backtide_data::vbt_stats_json(&stats));
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// Bad universes stop `backtide run` with one line naming the file, symbol, line and rule.
+#[test]
+fn bad_universes_exit_with_one_line() {
+    use crate::cli::fails_with;
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let row = |d: &str, c: f64| format!("{d},{c},{},{},{c},100\n", c + 1.0, c - 1.0);
+    let header = "date,symbol,open,high,low,close,volume\n";
+    let long_row =
+        |d: &str, s: &str, c: f64| format!("{d},{s},{c},{},{},{c},100\n", c + 1.0, c - 1.0);
+    std::fs::write(
+        p("a.csv"),
+        format!(
+            "date,open,high,low,close,volume\n{}{}",
+            row("2020-01-01", 10.0),
+            row("2020-01-02", 11.0)
+        ),
+    )
+    .unwrap();
+    std::fs::write(p("empty.csv"), "date,open,high,low,close,volume\n").unwrap();
+    std::fs::write(
+        p("unsorted.csv"),
+        format!(
+            "{header}{}{}{}",
+            long_row("2020-01-02", "AAA", 10.0),
+            long_row("2020-01-02", "BBB", 5.0),
+            long_row("2020-01-01", "AAA", 10.0)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        p("dup.csv"),
+        format!(
+            "{header}{}{}{}",
+            long_row("2020-01-01", "AAA", 10.0),
+            long_row("2020-01-02", "BBB", 5.0),
+            long_row("2020-01-01", "AAA", 10.5)
+        ),
+    )
+    .unwrap();
+    let run = |specs: &[String]| {
+        let mut v = vec![
+            "run".to_string(),
+            "--strategy".into(),
+            "equal_weight".into(),
+        ];
+        for s in specs {
+            v.extend(["--data".into(), s.clone()]);
+        }
+        v
+    };
+    let check = |specs: &[String], parts: &[&str]| {
+        let args = run(specs);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails_with(&args, parts);
+    };
+    // Duplicate symbol across specs.
+    check(
+        &[format!("AAA={}", p("a.csv")), format!("AAA={}", p("a.csv"))],
+        &["symbol `AAA` appears twice", "a.csv"],
+    );
+    // A symbol with no rows.
+    check(
+        &[format!("EMPTY={}", p("empty.csv")), p("a.csv")],
+        &["symbol `EMPTY`", "empty.csv", "has no rows"],
+    );
+    // Unsorted and duplicate (symbol, time) rows in a long file.
+    check(
+        &[p("unsorted.csv")],
+        &[
+            "unsorted.csv",
+            "line 4",
+            "symbol `AAA`",
+            "strictly increasing",
+        ],
+    );
+    check(
+        &[p("dup.csv")],
+        &["dup.csv", "line 4", "symbol `AAA`", "duplicate"],
+    );
+    // A symbol that does not match the file's own symbol column.
+    std::fs::write(
+        p("two.csv"),
+        format!(
+            "{header}{}{}",
+            long_row("2020-01-01", "AAA", 10.0),
+            long_row("2020-01-01", "BBB", 5.0)
+        ),
+    )
+    .unwrap();
+    check(
+        &[format!("CCC={}", p("two.csv"))],
+        &["CCC=", "AAA, BBB", "not only `CCC`"],
+    );
+    // A bad value names the symbol too.
+    std::fs::write(
+        p("bad.csv"),
+        format!(
+            "{header}{}2020-01-02,BBB,5,4,3,5,100\n",
+            long_row("2020-01-01", "BBB", 5.0)
+        ),
+    )
+    .unwrap();
+    check(
+        &[p("bad.csv")],
+        &[
+            "bad.csv",
+            "line 3",
+            "symbol `BBB`",
+            "High",
+            "High must be >=",
+        ],
+    );
+    // Portfolio-only settings are refused by name; an unknown strategy lists the known ones.
+    fails_with(
+        &[
+            "run",
+            "--data",
+            "sample:STOCKS",
+            "--strategy",
+            "equal_weight",
+            "--margin",
+            "0.5",
+        ],
+        &["margin", "cash only"],
+    );
+    fails_with(
+        &["run", "--data", "sample:STOCKS", "--strategy", "nope"],
+        &[
+            "sample:STOCKS is a portfolio",
+            "equal_weight",
+            "momentum_rotation",
+        ],
+    );
+    fails_with(
+        &[
+            "run",
+            "--data",
+            "sample:STOCKS",
+            "--strategy",
+            "sma_cross",
+            "--param",
+            "direction=long_short",
+        ],
+        &["direction", "long_only"],
+    );
+}
+
+/// The portfolio commands of the README work verbatim on the bundled sample.
+#[test]
+fn readme_portfolio_commands_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = |f: &str| dir.path().join(f).display().to_string();
+    let cases: Vec<Vec<String>> = vec![
+        "run --data sample:STOCKS --strategy equal_weight --param rebalance=monthly --profile vectorbt --commission 0.001 --slippage 0.0005 --cash 100000",
+        "run --data sample:STOCKS --strategy momentum_rotation --param lookback=126 --param top=2 --fill next_open",
+        "run --data sample:STOCKS --strategy sma_cross --param fast=10 --param slow=30 --param size=2500 --param size_type=value --profile vectorbt --call-seq default",
+        "run --data sample:STOCKS --strategy inverse_volatility --param lookback=63 --param rebalance=quarterly",
+        "sweep --data sample:STOCKS --strategy momentum_rotation --grid lookback=21:252:21 --grid top=1,2,3 --profile vectorbt",
+    ]
+    .into_iter()
+    .map(|c| c.split(' ').map(String::from).collect())
+    .collect();
+    for args in cases {
+        let o = crate::cli::backtide().args(&args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let o = crate::cli::backtide()
+        .args([
+            "run",
+            "--data",
+            "sample:STOCKS",
+            "--strategy",
+            "equal_weight",
+            "--trades-csv",
+            &out("t.csv"),
+            "--equity-csv",
+            &out("e.csv"),
+            "--report",
+            &out("r.html"),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let trades = std::fs::read_to_string(out("t.csv")).unwrap();
+    assert!(trades.starts_with("symbol,entry_bar"));
+    assert!(trades.lines().nth(1).unwrap().starts_with("AAPL,"));
+    assert!(
+        std::fs::read_to_string(out("e.csv"))
+            .unwrap()
+            .starts_with("time,equity,drawdown,cash")
+    );
+    assert!(std::fs::metadata(out("r.html")).unwrap().len() > 10_000);
+}
