@@ -9,7 +9,8 @@ use anyhow::{Result, bail};
 use backtide_core::sweep::overfitting::overfitting_report;
 use backtide_core::sweep::{
     Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, SweepStrategy,
-    WalkForward, WalkForwardResult, run_portfolio_sweep, run_sweep, run_walk_forward,
+    WalkForward, WalkForwardResult, run_portfolio_sweep, run_portfolio_walk_forward, run_sweep,
+    run_walk_forward,
 };
 use backtide_data::SweepWriter;
 use clap::{Args, ValueEnum};
@@ -159,9 +160,6 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
     };
     let cfg = a.broker.config()?;
     let data = if portfolio {
-        if a.walk_forward.is_some() {
-            bail!("--walk-forward runs on one asset for now; sweep the portfolio without it");
-        }
         let pcfg = a.portfolio.config(&cfg, profile)?;
         Data::Universe(a.data.load_universe()?, pcfg)
     } else {
@@ -195,9 +193,21 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         profile_blocks: a.pbo_blocks,
     };
 
-    if let (Some(wf), Data::Bars(bars)) = (&a.walk_forward, &data) {
+    if let Some(wf) = &a.walk_forward {
         let wf = WalkForward::parse(wf)?;
-        let result = run_walk_forward(bars, &spec, &cfg, &objective, &wf, &control);
+        let (result, basket);
+        let bars = match &data {
+            Data::Bars(bars) => {
+                result = run_walk_forward(bars, &spec, &cfg, &objective, &wf, &control);
+                bars
+            }
+            Data::Universe(u, pcfg) => {
+                result = run_portfolio_walk_forward(u, &spec, pcfg, &objective, &wf, &control);
+                // Times and "the market" of a portfolio: its equal-weight basket.
+                basket = backtide_core::portfolio::stats::basket_bars(u, pcfg.cash);
+                &basket
+            }
+        };
         if let Some(pb) = &bar {
             pb.finish_and_clear();
         }

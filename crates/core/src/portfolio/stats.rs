@@ -33,6 +33,42 @@ pub fn benchmark(universe: &Universe, cash: f64) -> Vec<f64> {
     value
 }
 
+/// The [`benchmark`] basket as bars on the union timeline (open = high = low = close =
+/// its value): what the single-asset statistics and outputs read as "the market" of a
+/// portfolio.
+pub fn basket_bars(universe: &Universe, cash: f64) -> Bars {
+    let bench = benchmark(universe, cash);
+    let nan = vec![f64::NAN; bench.len()];
+    Bars::try_new(
+        universe.time().to_vec(),
+        bench.clone(),
+        bench.clone(),
+        bench.clone(),
+        bench,
+        nan,
+    )
+    .expect("a basket of valid bars is valid")
+}
+
+/// Closed trades as the single-asset statistics take them; the symbol goes in the tag.
+pub fn closed_trades(universe: &Universe, trades: &[AssetTrade]) -> Vec<ClosedTrade> {
+    trades
+        .iter()
+        .filter(|t| t.status == TradeStatus::Closed)
+        .map(|t| ClosedTrade {
+            size: t.size,
+            entry_bar: t.entry_bar,
+            exit_bar: t.exit_bar,
+            entry_price: t.entry_price,
+            exit_price: t.exit_price,
+            sl: None,
+            tp: None,
+            commission: t.entry_fees + t.exit_fees,
+            tag: Some(universe.assets()[t.asset].symbol().to_string()),
+        })
+        .collect()
+}
+
 /// vectorbt 1.2's `Portfolio.stats()` of a group with shared cash.
 pub fn vectorbt(universe: &Universe, result: &PortfolioResult, trades: &[AssetTrade]) -> VbtStats {
     let time = universe.time();
@@ -99,22 +135,7 @@ pub fn backtesting_py(
         nan,
     )
     .expect("a basket of valid bars is valid");
-    let closed: Vec<ClosedTrade> = trades
-        .iter()
-        .filter(|t| t.status == TradeStatus::Closed)
-        .map(|t| ClosedTrade {
-            size: t.size,
-            entry_bar: t.entry_bar,
-            exit_bar: t.exit_bar,
-            entry_price: t.entry_price,
-            exit_price: t.exit_price,
-            sl: None,
-            tp: None,
-            commission: t.entry_fees + t.exit_fees,
-            tag: None,
-        })
-        .collect();
-    stats::compute_parts(&bars, &closed, &result.value, 0)
+    stats::compute_parts(&bars, &closed_trades(universe, trades), &result.value, 0)
 }
 
 /// One asset's share of a portfolio run.

@@ -18,7 +18,9 @@ use rayon::prelude::*;
 
 pub use grid::{Axis, Constraint};
 use grid::{SplitMix, numeric};
-pub use walk_forward::{WalkForward, WalkForwardResult, WindowResult, run_walk_forward};
+pub use walk_forward::{
+    WalkForward, WalkForwardResult, WindowResult, run_portfolio_walk_forward, run_walk_forward,
+};
 
 use crate::bars::Bars;
 use crate::broker::BrokerConfig;

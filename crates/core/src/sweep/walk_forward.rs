@@ -9,8 +9,10 @@ use crate::bars::Bars;
 use crate::broker::{BrokerConfig, ClosedTrade};
 use crate::engine::run;
 use crate::error::Error;
+use crate::portfolio::{self, PortfolioConfig, PortfolioContext, PortfolioStrategy};
 use crate::stats::{self, Stats};
 use crate::strategy::{Context, Init, Strategy};
+use crate::universe::Universe;
 
 /// Window lengths in bars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +144,171 @@ pub fn run_walk_forward(
     wf: &WalkForward,
     control: &SweepControl<'_>,
 ) -> Result<WalkForwardResult, Error> {
+    let oos_cfg = BrokerConfig {
+        finalize_trades: true,
+        ..cfg.clone()
+    };
+    walk(
+        bars.len(),
+        cfg.cash,
+        objective,
+        wf,
+        &mut |train| {
+            run_sweep::<Error>(
+                &slice(bars, train),
+                spec,
+                cfg,
+                objective,
+                control,
+                &mut |_| Ok(()),
+            )
+        },
+        &mut |best, train, test| {
+            // Run over train+test so indicators are warm, trading from the test window only.
+            let span = slice(bars, train.start..test.end);
+            let from = test.start - train.start;
+            let mut strategy = StartAt {
+                inner: spec.strategy.asset()?.build_signals(&best.params)?,
+                from,
+            };
+            let res = run(&span, &mut strategy, &oos_cfg)?;
+            Ok((res.equity[from..].to_vec(), shift_trades(&res.trades, from)))
+        },
+        &mut |range, trades, equity| {
+            Ok(stats::compute_parts(&slice(bars, range), trades, equity, 0))
+        },
+    )
+}
+
+/// The walk-forward of a portfolio strategy over a universe: as [`run_walk_forward`], with
+/// every position sold at each test window's last close (at the next open with
+/// `FillAt::NextOpen`, which a window's last bar does not have: those stay valued at the
+/// close). Statistics use the equal-weight basket as the market.
+pub fn run_portfolio_walk_forward(
+    universe: &Universe,
+    spec: &SweepSpec,
+    cfg: &PortfolioConfig,
+    objective: &Objective,
+    wf: &WalkForward,
+    control: &SweepControl<'_>,
+) -> Result<WalkForwardResult, Error> {
+    let super::SweepStrategy::Portfolio(info) = spec.strategy else {
+        return Err(Error::Param {
+            param: "strategy".into(),
+            message: format!("`{}` is a single-asset strategy", spec.strategy.name()),
+        });
+    };
+    let cut = |r: Range<usize>| -> Result<Universe, Error> {
+        let t = universe.time();
+        universe
+            .slice_time(Some(t[r.start]), Some(t[r.end - 1]))
+            .ok_or_else(|| Error::Param {
+                param: "walk_forward".into(),
+                message: format!("no asset has a bar in bars {r:?}"),
+            })
+    };
+    walk(
+        universe.len(),
+        cfg.cash,
+        objective,
+        wf,
+        &mut |train| {
+            super::run_portfolio_sweep::<Error>(
+                &cut(train)?,
+                spec,
+                cfg,
+                objective,
+                control,
+                &mut |_| Ok(()),
+            )
+        },
+        &mut |best, train, test| {
+            let span = cut(train.start..test.end)?;
+            let from = test.start - train.start;
+            let mut strategy = PortfolioStartAt {
+                inner: info.build(&best.params)?,
+                from,
+                last: span.len() - 1,
+            };
+            let res = portfolio::run(&span, &mut strategy, cfg)?;
+            let trades =
+                portfolio::stats::closed_trades(&span, &portfolio::exit_trades(&span, &res));
+            Ok((res.value[from..].to_vec(), shift_trades(&trades, from)))
+        },
+        &mut |range, trades, equity| {
+            let bars = portfolio::stats::basket_bars(&cut(range)?, cfg.cash);
+            Ok(stats::compute_parts(&bars, trades, equity, 0))
+        },
+    )
+}
+
+/// Trades entered from bar `from` on, re-indexed from there.
+fn shift_trades(trades: &[ClosedTrade], from: usize) -> Vec<ClosedTrade> {
+    trades
+        .iter()
+        .filter(|t| t.entry_bar >= from)
+        .map(|t| ClosedTrade {
+            entry_bar: t.entry_bar - from,
+            exit_bar: t.exit_bar - from,
+            ..t.clone()
+        })
+        .collect()
+}
+
+/// Lets a portfolio strategy trade only from bar `from` on, and sells every position on
+/// bar `last` instead of asking it.
+struct PortfolioStartAt {
+    inner: Box<dyn PortfolioStrategy>,
+    from: usize,
+    last: usize,
+}
+
+impl PortfolioStrategy for PortfolioStartAt {
+    fn init(&mut self, universe: &Universe) -> Result<(), Error> {
+        self.inner.init(universe)
+    }
+    fn next(&mut self, ctx: &mut PortfolioContext<'_>) -> Result<(), Error> {
+        if ctx.index() == self.last {
+            for a in 0..ctx.n_assets() {
+                if ctx.position(a) != 0.0 {
+                    ctx.close(a)?;
+                }
+            }
+            return Ok(());
+        }
+        if ctx.index() >= self.from {
+            self.inner.next(ctx)?;
+        }
+        Ok(())
+    }
+    fn next_active(&self, from: usize) -> usize {
+        if from > self.last {
+            return usize::MAX;
+        }
+        self.inner.next_active(from.max(self.from)).min(self.last)
+    }
+}
+
+/// Sweeps a training range.
+type TrainFn<'a> = dyn FnMut(Range<usize>) -> Result<super::SweepOutcome, Error> + 'a;
+/// Runs the winner on a test range: equity and closed trades indexed from its start.
+type TradeFn<'a> = dyn FnMut(&ComboResult, Range<usize>, Range<usize>) -> Result<(Vec<f64>, Vec<ClosedTrade>), Error>
+    + 'a;
+/// Statistics of a range's trades and equity.
+type JudgeFn<'a> = dyn FnMut(Range<usize>, &[ClosedTrade], &[f64]) -> Result<Stats, Error> + 'a;
+
+/// The walk-forward loop shared by single assets and portfolios: `train` sweeps a training
+/// range, `trade` runs the winner on a test range (equity and trades indexed from the test
+/// start), `judge` computes statistics over a range.
+fn walk(
+    n: usize,
+    cash: f64,
+    objective: &Objective,
+    wf: &WalkForward,
+    train: &mut TrainFn<'_>,
+    trade: &mut TradeFn<'_>,
+    judge: &mut JudgeFn<'_>,
+) -> Result<WalkForwardResult, Error> {
     if objective.dialect != super::Dialect::BacktestingPy {
         return Err(Error::Param {
             param: "walk_forward".into(),
@@ -149,23 +316,18 @@ pub fn run_walk_forward(
                 .into(),
         });
     }
-    let plan = wf.windows(bars.len());
+    let plan = wf.windows(n);
     if plan.is_empty() {
         return Err(Error::TooFewBars {
             needed: wf.train + 1,
-            got: bars.len(),
+            got: n,
         });
     }
-    let oos_cfg = BrokerConfig {
-        finalize_trades: true,
-        ..cfg.clone()
-    };
     let mut windows = Vec::with_capacity(plan.len());
     let (mut oos_equity, mut oos_trades) = (Vec::new(), Vec::new());
     let mut scale = 1.0;
-    for (train, test) in plan {
-        let train_bars = slice(bars, train.clone());
-        let out = run_sweep::<Error>(&train_bars, spec, cfg, objective, control, &mut |_| Ok(()))?;
+    for (train_range, test) in plan {
+        let out = train(train_range.clone())?;
         if out.cancelled {
             break;
         }
@@ -173,32 +335,13 @@ pub fn run_walk_forward(
             return Err(Error::Param {
                 param: "walk_forward".into(),
                 message: format!(
-                    "no combination produced a value for `{}` on training bars {train:?}",
+                    "no combination produced a value for `{}` on training bars {train_range:?}",
                     objective.key
                 ),
             });
         };
-        // Run over train+test so indicators are warm, trading from the test window only.
-        let span = slice(bars, train.start..test.end);
-        let from = test.start - train.start;
-        let mut strategy = StartAt {
-            inner: spec.strategy.asset()?.build_signals(&best.params)?,
-            from,
-        };
-        let res = run(&span, &mut strategy, &oos_cfg)?;
-        let test_bars = slice(bars, test.clone());
-        let equity = &res.equity[from..];
-        let trades: Vec<ClosedTrade> = res
-            .trades
-            .iter()
-            .filter(|t| t.entry_bar >= from)
-            .map(|t| ClosedTrade {
-                entry_bar: t.entry_bar - from,
-                exit_bar: t.exit_bar - from,
-                ..t.clone()
-            })
-            .collect();
-        let oos = stats::compute_parts(&test_bars, &trades, equity, 0);
+        let (equity, trades) = trade(&best, train_range.clone(), test.clone())?;
+        let oos = judge(test.clone(), &trades, &equity)?;
         let offset = test.start
             - windows
                 .first()
@@ -213,9 +356,9 @@ pub fn run_walk_forward(
             });
         }
         oos_equity.extend(equity.iter().map(|e| e * scale));
-        scale = oos_equity.last().copied().unwrap_or(cfg.cash) / cfg.cash;
+        scale = oos_equity.last().copied().unwrap_or(cash) / cash;
         windows.push(WindowResult {
-            train,
+            train: train_range,
             test,
             best,
             oos,
@@ -230,8 +373,7 @@ pub fn run_walk_forward(
             });
         }
     };
-    let oos_bars = slice(bars, first..last);
-    let oos_stats = stats::compute_parts(&oos_bars, &oos_trades, &oos_equity, 0);
+    let oos_stats = judge(first..last, &oos_trades, &oos_equity)?;
     Ok(WalkForwardResult {
         windows,
         oos_range: first..last,

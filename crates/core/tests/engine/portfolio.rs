@@ -438,3 +438,41 @@ fn a_portfolio_sweep_equals_its_standalone_runs_on_any_thread_count() {
     );
     assert!(e.unwrap_err().to_string().contains("single-asset"));
 }
+
+/// Walk-forward over a portfolio strategy: every test window traded by its training
+/// winner, stitched, the same on any thread count; positions are sold at each window's end.
+#[test]
+fn a_portfolio_walk_forward_stitches_its_test_windows() {
+    use backtide_core::sweep::{
+        Axis, Method, Objective, SweepControl, SweepSpec, WalkForward, run_portfolio_walk_forward,
+    };
+    let u = universe(3, 400, 11);
+    let info = builtin::find("momentum_rotation").unwrap();
+    let spec = SweepSpec {
+        strategy: info.into(),
+        fixed: vec![("rebalance".into(), "5".into())],
+        axes: vec![Axis::parse(&info.params[0], "5,10,20").unwrap()],
+        constraint: None,
+        method: Method::Grid,
+    };
+    let cfg = cfg(0.001, 0.0, CallSeq::Auto, FillAt::Close, false);
+    let objective = Objective::new("equity_final", true).unwrap();
+    let wf = WalkForward::parse("train=100,test=50").unwrap();
+    let run = |threads| {
+        let control = SweepControl {
+            threads,
+            ..SweepControl::default()
+        };
+        run_portfolio_walk_forward(&u, &spec, &cfg, &objective, &wf, &control).unwrap()
+    };
+    let r = run(1);
+    // Debug text compares NaN statistics (no trades in a window) as equal.
+    assert_eq!(format!("{r:?}"), format!("{:?}", run(2)));
+    assert_eq!(r.windows.len(), wf.windows(u.len()).len());
+    assert_eq!(r.oos_equity.len(), r.oos_range.len());
+    assert_eq!(r.oos_range.start, 100);
+    // Each window starts from cash: its first value is the stitched scale times the cash
+    // less at most the first bar's fees.
+    assert!(r.oos_equity[0] <= cfg.cash && r.oos_equity[0] > cfg.cash * 0.99);
+    assert!(r.oos_trades.iter().all(|t| t.tag.is_some()));
+}
