@@ -121,27 +121,49 @@ pub(crate) fn vbt_stats_table(s: &backtide_core::stats::VbtStats) -> String {
     out
 }
 
-/// Every built-in strategy with its parameters.
+/// Every built-in strategy with its parameters: single-asset ones first, then the
+/// portfolio strategies (which run on several `--data`, or a universe).
 pub(crate) fn strategies() -> String {
     let mut out = String::new();
     for s in STRATEGIES.iter().chain(MODEL_STRATEGIES.iter().copied()) {
-        let _ = writeln!(out, "{}\n  {}", s.name, s.about);
-        for p in s.params {
-            let default = p
-                .default_value()
-                .map_or("(none)".to_string(), |d| d.to_string());
-            let _ = writeln!(
-                out,
-                "    {:<10} {:<34} default {:<11} {}",
-                p.name,
-                p.describe_kind(),
-                default,
-                p.doc
-            );
-        }
-        out.push('\n');
+        strategy_entry(&mut out, s.name, s.about, s.params);
     }
+    let _ = writeln!(
+        out,
+        "Portfolio strategies (several --data or a universe; one shared account):\n"
+    );
+    for s in backtide_core::portfolio::builtin::strategies() {
+        if !s.is_per_asset() {
+            strategy_entry(&mut out, s.name, &s.about, &s.params);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "every built-in signal strategy above (sma_cross to buy_and_hold)\n  applied per asset with shared cash: direction long_only, no sl_pct/tp_pct, plus\n    {:<10} {:<34} default {:<11} {}\n",
+        "size_type",
+        "one of amount|value|percent",
+        "amount",
+        "how `size` is read: units (default: all the cash left), cash worth, or fraction of the cash"
+    );
     out
+}
+
+fn strategy_entry(out: &mut String, name: &str, about: &str, params: &[backtide_core::ParamSpec]) {
+    let _ = writeln!(out, "{name}\n  {about}");
+    for p in params {
+        let default = p
+            .default_value()
+            .map_or("(none)".to_string(), |d| d.to_string());
+        let _ = writeln!(
+            out,
+            "    {:<10} {:<34} default {:<11} {}",
+            p.name,
+            p.describe_kind(),
+            default,
+            p.doc
+        );
+    }
+    out.push('\n');
 }
 
 #[cfg(test)]
