@@ -2,28 +2,78 @@
 
 use std::path::{Path, PathBuf};
 
-use backtide_core::Bars;
+use backtide_core::{Bars, Universe};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::store::{Dataset, now_iso};
 
-/// Refuses empty datasets (422) and datasets over `max_bars` (413).
-fn check_size(bars: Bars, max_bars: usize) -> Result<Bars, ApiError> {
-    if bars.is_empty() {
+/// Refuses empty datasets (422) and datasets over `max_bars` (413; a long-format file's
+/// bars of every symbol count).
+fn check_size(p: Parsed, max_bars: usize) -> Result<Parsed, ApiError> {
+    if p.rows == 0 {
         return Err(ApiError::invalid(
             &["body"],
             "the file has a header but no rows",
             "value_error",
         ));
     }
-    if bars.len() > max_bars {
+    if p.rows > max_bars {
         return Err(ApiError::TooLarge(format!(
             "the dataset has {} bars; this server accepts at most {max_bars}",
-            bars.len()
+            p.rows
         )));
     }
-    Ok(bars)
+    Ok(p)
+}
+
+/// A single-asset file's summary.
+fn single(bars: &Bars) -> Parsed {
+    Parsed {
+        rows: bars.len(),
+        first: bars.time().first().copied().unwrap_or(0),
+        last: bars.time().last().copied().unwrap_or(0),
+        volume: bars.volume().iter().any(|v| !v.is_nan()),
+        symbols: None,
+    }
+}
+
+/// A long-format file's summary: bars of every symbol, first and last time of any.
+fn long(u: &Universe) -> Parsed {
+    let assets = u.assets();
+    Parsed {
+        rows: assets.iter().map(|a| a.bars().len()).sum(),
+        first: u.time().first().copied().unwrap_or(0),
+        last: u.time().last().copied().unwrap_or(0),
+        volume: assets
+            .iter()
+            .any(|a| a.bars().volume().iter().any(|v| !v.is_nan())),
+        symbols: Some(u.symbols().map(str::to_string).collect()),
+    }
+}
+
+/// True when a CSV's header names a `symbol` (or `ticker`) column: a long-format file of
+/// several assets (the rule of `backtide_data::load_universe`).
+fn csv_has_symbol_column(bytes: &[u8]) -> bool {
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
+    let header = String::from_utf8_lossy(&bytes[..end]);
+    header
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .map(|s| s.trim().trim_matches('"').trim())
+        .any(|n| n.eq_ignore_ascii_case("symbol") || n.eq_ignore_ascii_case("ticker"))
+}
+
+/// What a validated upload holds.
+struct Parsed {
+    rows: usize,
+    first: i64,
+    last: i64,
+    volume: bool,
+    symbols: Option<Vec<String>>,
 }
 
 /// Where a dataset's file lives.
@@ -59,15 +109,26 @@ pub(crate) fn ingest(
     let path = dataset_path(data_dir, &id, format);
     std::fs::create_dir_all(path.parent().unwrap_or(data_dir)).map_err(ApiError::internal)?;
     let label = format!("{name} (upload)");
-    // The Parquet reader wants a file: read a private temporary copy, so that a file that
+    // The Parquet reader and the long-format reader want a file: read a private temporary
+    // copy (with the format's extension, which the readers go by), so that a file that
     // turns out invalid (or over the limits) is never left in the datasets folder.
-    let staged = (format == "parquet")
-        .then(|| path.with_file_name(format!(".{id}.upload-{}", uuid::Uuid::new_v4().simple())));
+    let csv_long = format == "csv" && csv_has_symbol_column(bytes);
+    let staged = (format == "parquet" || csv_long).then(|| {
+        path.with_file_name(format!(
+            ".{id}.upload-{}.{format}",
+            uuid::Uuid::new_v4().simple()
+        ))
+    });
     let parsed = match &staged {
-        None => backtide_data::parse_csv(bytes, &label),
-        Some(tmp) => {
-            backtide_data::write_bytes(tmp, bytes).and_then(|()| backtide_data::read_parquet(tmp))
-        }
+        None => backtide_data::parse_csv(bytes, &label).map(|b| single(&b)),
+        Some(tmp) => backtide_data::write_bytes(tmp, bytes).and_then(|()| {
+            let tmp_text = tmp.to_string_lossy();
+            if backtide_data::is_single_asset_spec(&tmp_text) {
+                backtide_data::read_parquet(tmp).map(|b| single(&b))
+            } else {
+                backtide_data::load_universe(&[&*tmp_text]).map(|u| long(&u))
+            }
+        }),
     };
     let checked = parsed
         .map_err(|e| {
@@ -78,8 +139,8 @@ pub(crate) fn ingest(
             };
             ApiError::invalid(&["body"], msg, "value_error")
         })
-        .and_then(|bars| check_size(bars, max_bars));
-    let bars = match checked {
+        .and_then(|p| check_size(p, max_bars));
+    let parsed = match checked {
         Ok(b) => b,
         Err(e) => {
             if let Some(tmp) = &staged {
@@ -99,18 +160,19 @@ pub(crate) fn ingest(
         None => {}
     }
     let mut columns: Vec<String> = ["Open", "High", "Low", "Close"].map(String::from).to_vec();
-    if bars.volume().iter().any(|v| !v.is_nan()) {
+    if parsed.volume {
         columns.push("Volume".into());
     }
     Ok(Dataset {
         id,
         name: name.to_string(),
         format: format.into(),
-        rows: bars.len() as u64,
-        first: backtide_data::format_timestamp(bars.time()[0]),
-        last: backtide_data::format_timestamp(bars.time()[bars.len() - 1]),
+        rows: parsed.rows as u64,
+        first: backtide_data::format_timestamp(parsed.first),
+        last: backtide_data::format_timestamp(parsed.last),
         columns,
         bytes: bytes.len() as u64,
         created_at: now_iso(),
+        symbols: parsed.symbols,
     })
 }

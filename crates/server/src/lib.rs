@@ -42,7 +42,10 @@ pub use error::{ApiError, Detail};
 pub use metrics::Metrics;
 pub use openapi::openapi;
 pub use runner::{Runner, RunnerConfig};
-pub use spec::{BacktestRequest, BrokerSettings, JobSpec, StrategyRef, SweepRequest};
+pub use spec::{
+    BacktestRequest, BrokerSettings, CallSeqName, DatasetsRef, FillName, JobSpec, Member,
+    StrategyRef, SweepRequest,
+};
 pub use store::{Dataset, JobState, Store};
 
 /// Everything `backtide serve` can be told.
@@ -148,13 +151,57 @@ impl AppState {
 }
 
 /// Registers the bundled samples (exempt from `max_bars`: they are part of the binary).
+///
+/// A multi-asset sample (`STOCKS`) is one long-format dataset under its name, holding every
+/// symbol (see [`long_csv`]); its members are not registered one by one, since their names
+/// would clash with the single-asset samples (`STOCKS`'s GOOG is an adjusted series, not
+/// the GOOG sample's).
 fn register_samples(store: &Store, dir: &Path) -> anyhow::Result<()> {
-    for (name, csv) in backtide_data::SAMPLES {
+    let universes = backtide_data::SAMPLE_UNIVERSES
+        .iter()
+        .map(|(name, members)| Ok((*name, long_csv(name, members)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let singles = backtide_data::SAMPLES
+        .iter()
+        .map(|(name, csv)| (*name, csv.to_string()));
+    for (name, csv) in singles.chain(universes) {
         let d = datasets::ingest(dir, name, csv.as_bytes(), usize::MAX)
             .map_err(|e| anyhow::anyhow!("registering sample {name}: {e}"))?;
         store.put_dataset(&d)?;
     }
     Ok(())
+}
+
+/// A multi-asset sample as one long-format CSV: `Symbol` then the members' shared header,
+/// then each member's rows (in the sample's order) with its symbol in front. The same bytes
+/// on every start, so the dataset's id is stable; parsing it gives the same bars as the
+/// sample's own files (the numbers are the same text).
+fn long_csv(name: &str, members: &[(&str, &str)]) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let mut header: Option<&str> = None;
+    for (symbol, csv) in members {
+        let mut lines = csv.lines();
+        let head = lines.next().unwrap_or_default();
+        match header {
+            None => {
+                header = Some(head);
+                out.push_str("Symbol,");
+                out.push_str(head);
+                out.push('\n');
+            }
+            Some(h) if h == head => {}
+            Some(h) => anyhow::bail!(
+                "sample {name}: {symbol}'s header `{head}` differs from the first member's `{h}`"
+            ),
+        }
+        for line in lines.filter(|l| !l.trim().is_empty()) {
+            out.push_str(symbol);
+            out.push(',');
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }
 
 /// The whole HTTP application.

@@ -9,8 +9,8 @@ use crate::AppState;
 use crate::error::{Detail, MessageBody, ValidationBody};
 use crate::routes::*;
 use crate::spec::{
-    BacktestRequest, BrokerSettings, GridValues, MethodSpec, ObjectiveSpec, ProfileName,
-    StrategyRef, SweepRequest, WalkForwardSpec,
+    BacktestRequest, BrokerSettings, CallSeqName, DatasetsRef, FillName, GridValues, Member,
+    MethodSpec, ObjectiveSpec, ProfileName, StrategyRef, SweepRequest, WalkForwardSpec,
 };
 use crate::store::{Dataset, JobState, Model};
 
@@ -42,17 +42,18 @@ impl Modify for Bearer {
         list_strategies,
         upload_model, list_models, get_model,
         submit_backtest, submit_sweep, list_jobs, get_job, cancel_job, job_events,
-        job_result, job_trades_csv, job_equity_csv, job_parquet, job_report,
+        job_result, job_trades_csv, job_equity_csv, job_orders_csv, job_parquet, job_report,
         healthz, readyz, metrics,
     ),
     components(schemas(
         Dataset, Model, StrategyDoc, BacktestRequest, SweepRequest, StrategyRef, BrokerSettings,
         ProfileName, GridValues, ObjectiveSpec, MethodSpec, WalkForwardSpec, JobView, JobList,
-        JobState, Detail, ValidationBody, MessageBody, Health,
+        JobState, Detail, ValidationBody, MessageBody, Health, DatasetsRef, Member, CallSeqName,
+        FillName,
     )),
     modifiers(&Bearer),
     tags(
-        (name = "datasets", description = "Bars to test on (samples GOOG, EURUSD, BTCUSD are preloaded)"),
+        (name = "datasets", description = "Bars to test on (samples GOOG, EURUSD, BTCUSD are preloaded, and STOCKS: five stocks in one long-format dataset)"),
         (name = "strategies", description = "Built-in strategies and their parameters"),
         (name = "models", description = "ONNX models for the onnx_model strategy"),
         (name = "jobs", description = "Backtests and sweeps as background jobs"),

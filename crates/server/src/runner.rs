@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use backtide_core::Bars;
+use backtide_core::{Bars, Universe};
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
-use crate::spec::JobSpec;
+use crate::spec::{JobSpec, Member};
 use crate::store::{JobRow, JobState, Store};
-use crate::work::{Outcome, Signals, execute, finished_digest};
+use crate::work::{JobData, Outcome, Signals, execute, finished_digest};
 
 /// A job's live status, as server-sent events report it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -250,6 +250,55 @@ impl Runner {
         Ok(bars)
     }
 
+    /// Loads a portfolio job's universe from its members (symbol and dataset content id
+    /// each): a single-asset dataset's bars, or a long-format dataset's rows of the symbol.
+    pub fn universe(&self, members: &[Member]) -> anyhow::Result<Universe> {
+        let mut long: Vec<(String, Universe)> = Vec::new();
+        let mut assets = Vec::with_capacity(members.len());
+        for m in members {
+            let d = self
+                .store
+                .dataset(&m.dataset)?
+                .ok_or_else(|| anyhow::anyhow!("dataset {} was deleted", m.dataset))?;
+            let bars = if d.symbols.is_some() {
+                if !long.iter().any(|(id, _)| *id == d.id) {
+                    let path = crate::datasets::dataset_path(&self.data_dir, &d.id, &d.format);
+                    let u = backtide_data::load_universe(&[path.to_string_lossy()])?;
+                    long.push((d.id.clone(), u));
+                }
+                let (_, u) = long
+                    .iter()
+                    .find(|(id, _)| *id == d.id)
+                    .ok_or_else(|| anyhow::anyhow!("dataset {} not loaded", d.id))?;
+                u.assets()
+                    .iter()
+                    .find(|a| a.symbol() == m.symbol)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("dataset {} has no symbol `{}`", d.id, m.symbol)
+                    })?
+                    .bars()
+                    .clone()
+            } else {
+                (*self.bars(&d.id, &d.format)?).clone()
+            };
+            assets.push((m.symbol.clone(), format!("dataset {}", d.id), bars));
+        }
+        Ok(Universe::try_new(assets)?)
+    }
+
+    /// The data of a job: its universe (a portfolio job) or its dataset's bars.
+    pub(crate) fn job_data(&self, job: &JobRow) -> anyhow::Result<JobData> {
+        if let Some(text) = &job.universe {
+            let members: Vec<Member> = serde_json::from_str(text)?;
+            return Ok(JobData::Universe(self.universe(&members)?));
+        }
+        let dataset = self
+            .store
+            .dataset(&job.dataset)?
+            .ok_or_else(|| anyhow::anyhow!("dataset {} was deleted", job.dataset))?;
+        Ok(JobData::Bars(self.bars(&dataset.id, &dataset.format)?))
+    }
+
     /// Forgets a deleted dataset's cached bars.
     pub fn forget_bars(&self, dataset_id: &str) {
         self.bars
@@ -304,14 +353,10 @@ impl Runner {
             let model =
                 crate::spec::resolve_model(spec.strategy_mut(), &self.store, &self.data_dir)
                     .map_err(|e| anyhow::anyhow!("{}", crate::work::describe(e)))?;
-            let dataset = self
-                .store
-                .dataset(&job.dataset)?
-                .ok_or_else(|| anyhow::anyhow!("dataset {} was deleted", job.dataset))?;
-            let bars = self.bars(&dataset.id, &dataset.format)?;
+            let data = self.job_data(&job)?;
             execute(
                 &spec,
-                &bars,
+                &data,
                 &dir,
                 self.config.max_combinations,
                 &signals,

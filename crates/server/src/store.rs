@@ -91,6 +91,12 @@ pub struct Dataset {
     pub bytes: u64,
     /// When it was stored.
     pub created_at: String,
+    /// A long-format file (a `symbol` or `ticker` column): its symbols, in byte order. Each
+    /// is one asset when the dataset is used; absent for a single-asset file, whose one
+    /// asset is named after the dataset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["AAPL", "FB", "GOOG", "IBM", "MSFT"]))]
+    pub symbols: Option<Vec<String>>,
 }
 
 /// An uploaded ONNX model with its feature spec.
@@ -126,8 +132,12 @@ pub struct JobRow {
     pub state: JobState,
     /// The stored request ([`crate::spec::JobSpec`] as JSON).
     pub spec: String,
-    /// Resolved dataset id.
+    /// Resolved dataset id (a universe's first asset's).
     pub dataset: String,
+    /// A portfolio job's universe as resolved at submission (JSON list of
+    /// [`crate::spec::Member`]: symbol and dataset content id per asset); `None` for a
+    /// single-asset job.
+    pub universe: Option<String>,
     /// Last recorded progress, 0..1.
     pub progress: f64,
     /// Why it failed.
@@ -206,7 +216,8 @@ CREATE TABLE IF NOT EXISTS datasets (
     last TEXT NOT NULL,
     columns TEXT NOT NULL,
     bytes INTEGER NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    symbols TEXT
 );
 CREATE TABLE IF NOT EXISTS dataset_names (
     name TEXT PRIMARY KEY,
@@ -234,14 +245,23 @@ CREATE TABLE IF NOT EXISTS jobs (
     result_digest TEXT,
     created_at TEXT NOT NULL,
     started_at TEXT,
-    finished_at TEXT
+    finished_at TEXT,
+    universe TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);
 CREATE INDEX IF NOT EXISTS jobs_dataset ON jobs(dataset, state);
 ";
 
 const JOB_COLUMNS: &str = "id, kind, state, spec, dataset, progress, error, attempts, \
-                           completions, result_digest, created_at, started_at, finished_at";
+                           completions, result_digest, created_at, started_at, finished_at, \
+                           universe";
+
+/// Columns added after the first release, with their declarations: a store created
+/// before them gets them on open (`CREATE TABLE IF NOT EXISTS` leaves old tables alone).
+const ADDED_COLUMNS: [(&str, &str, &str); 2] = [
+    ("datasets", "symbols", "TEXT"),
+    ("jobs", "universe", "TEXT"),
+];
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     let state: String = r.get(2)?;
@@ -259,6 +279,7 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
         created_at: r.get(10)?,
         started_at: r.get(11)?,
         finished_at: r.get(12)?,
+        universe: r.get(13)?,
     })
 }
 
@@ -274,6 +295,9 @@ fn dataset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Dataset> {
         columns: serde_json::from_str(&columns).unwrap_or_default(),
         bytes: r.get(7)?,
         created_at: r.get(8)?,
+        symbols: r
+            .get::<_, Option<String>>(9)?
+            .and_then(|s| serde_json::from_str(&s).ok()),
     })
 }
 
@@ -289,9 +313,10 @@ fn model_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Model> {
     })
 }
 
-const DATASET_COLUMNS: &str = "id, name, format, rows, first, last, columns, bytes, created_at";
-const DATASET_COLUMNS_D: &str =
-    "d.id, d.name, d.format, d.rows, d.first, d.last, d.columns, d.bytes, d.created_at";
+const DATASET_COLUMNS: &str =
+    "id, name, format, rows, first, last, columns, bytes, created_at, symbols";
+const DATASET_COLUMNS_D: &str = "d.id, d.name, d.format, d.rows, d.first, d.last, d.columns, \
+                                 d.bytes, d.created_at, d.symbols";
 
 impl Store {
     /// Opens (creating if needed) the store at `path` and puts jobs a crash left running
@@ -302,6 +327,16 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        for (table, column, decl) in ADDED_COLUMNS {
+            let has: bool = conn.query_row(
+                &format!("SELECT count(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+                [column],
+                |r| r.get(0),
+            )?;
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+            }
+        }
         let requeued = conn.execute(
             "UPDATE jobs SET state = 'queued', progress = 0 WHERE state = 'running'",
             [],
@@ -331,8 +366,8 @@ impl Store {
         self.with(|c| {
             let tx = c.transaction()?;
             tx.execute(
-                "INSERT OR IGNORE INTO datasets (id, name, format, rows, first, last, columns, bytes, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT OR IGNORE INTO datasets (id, name, format, rows, first, last, columns, bytes, created_at, symbols)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     d.id,
                     d.name,
@@ -342,7 +377,10 @@ impl Store {
                     d.last,
                     serde_json::to_string(&d.columns).unwrap_or_default(),
                     d.bytes,
-                    d.created_at
+                    d.created_at,
+                    d.symbols
+                        .as_ref()
+                        .map(|s| serde_json::to_string(s).unwrap_or_default())
                 ],
             )?;
             tx.execute(
@@ -400,19 +438,22 @@ impl Store {
             ))?;
             st.query_map([], |r| {
                 let mut d = dataset_row(r)?;
-                d.name = r.get(9)?;
+                d.name = r.get(10)?;
                 Ok(d)
             })?
             .collect()
         })
     }
 
-    /// Deletes a dataset unless queued or running jobs use it.
+    /// Deletes a dataset unless queued or running jobs use it (as their dataset or as one
+    /// of their universe's).
     pub fn delete_dataset(&self, id: &str) -> rusqlite::Result<DeleteOutcome> {
         self.with(|c| {
             let tx = c.transaction()?;
             let users: u64 = tx.query_row(
-                "SELECT count(*) FROM jobs WHERE dataset = ?1 AND state IN ('queued', 'running')",
+                "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running') AND (dataset = ?1
+                     OR (universe IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(jobs.universe)
+                         WHERE json_extract(value, '$.dataset') = ?1)))",
                 [id],
                 |r| r.get(0),
             )?;
@@ -432,21 +473,31 @@ impl Store {
 
     /// Commits a new queued job unless `queue_limit` jobs are already queued; false means
     /// the queue is full. The count and the insert are one statement, so concurrent
-    /// submissions cannot overfill the queue.
+    /// submissions cannot overfill the queue. `universe` is a portfolio job's resolved
+    /// universe (see [`JobRow::universe`]).
     pub fn submit(
         &self,
         id: &str,
         kind: &str,
         spec: &str,
         dataset: &str,
+        universe: Option<&str>,
         queue_limit: usize,
     ) -> rusqlite::Result<bool> {
         self.with(|c| {
             let n = c.execute(
-                "INSERT INTO jobs (id, kind, state, spec, dataset, created_at)
-                 SELECT ?1, ?2, 'queued', ?3, ?4, ?5
-                 WHERE (SELECT count(*) FROM jobs WHERE state = 'queued') < ?6",
-                params![id, kind, spec, dataset, now_iso(), queue_limit as i64],
+                "INSERT INTO jobs (id, kind, state, spec, dataset, universe, created_at)
+                 SELECT ?1, ?2, 'queued', ?3, ?4, ?5, ?6
+                 WHERE (SELECT count(*) FROM jobs WHERE state = 'queued') < ?7",
+                params![
+                    id,
+                    kind,
+                    spec,
+                    dataset,
+                    universe,
+                    now_iso(),
+                    queue_limit as i64
+                ],
             )?;
             Ok(n == 1)
         })
@@ -651,21 +702,83 @@ mod tests {
     }
 
     #[test]
+    fn a_store_from_before_universes_gains_their_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        {
+            // The first release's tables.
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE datasets (id TEXT PRIMARY KEY, name TEXT NOT NULL,
+                     format TEXT NOT NULL, rows INTEGER NOT NULL, first TEXT NOT NULL,
+                     last TEXT NOT NULL, columns TEXT NOT NULL, bytes INTEGER NOT NULL,
+                     created_at TEXT NOT NULL);
+                 CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+                     kind TEXT NOT NULL, state TEXT NOT NULL, spec TEXT NOT NULL,
+                     dataset TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, error TEXT,
+                     attempts INTEGER NOT NULL DEFAULT 0, completions INTEGER NOT NULL DEFAULT 0,
+                     result_digest TEXT, created_at TEXT NOT NULL, started_at TEXT,
+                     finished_at TEXT);
+                 INSERT INTO jobs (id, kind, state, spec, dataset, created_at)
+                     VALUES ('old', 'backtest', 'queued', '{}', 'd1', 'then');",
+            )
+            .unwrap();
+        }
+        let (s, _) = Store::open(&path).unwrap();
+        let old = s.claim().unwrap().unwrap();
+        assert_eq!((old.id.as_str(), old.universe), ("old", None));
+        let universe = r#"[{"symbol":"A","dataset":"d2"},{"symbol":"B","dataset":"d3"}]"#;
+        assert!(
+            s.submit("new", "backtest", "{}", "d2", Some(universe), 10)
+                .unwrap()
+        );
+        assert_eq!(
+            s.job("new").unwrap().unwrap().universe.as_deref(),
+            Some(universe)
+        );
+        let d = |id: &str, symbols: Option<Vec<String>>| Dataset {
+            id: id.into(),
+            name: id.to_uppercase(),
+            format: "csv".into(),
+            rows: 1,
+            first: String::new(),
+            last: String::new(),
+            columns: vec![],
+            bytes: 1,
+            created_at: now_iso(),
+            symbols,
+        };
+        s.put_dataset(&d("d3", Some(vec!["B".into(), "C".into()])))
+            .unwrap();
+        s.put_dataset(&d("d4", None)).unwrap();
+        assert_eq!(
+            s.dataset("D3").unwrap().unwrap().symbols,
+            Some(vec!["B".to_string(), "C".to_string()])
+        );
+        assert_eq!(s.dataset("d4").unwrap().unwrap().symbols, None);
+        // A dataset a queued job's universe uses is in use; opening twice is harmless.
+        assert_eq!(s.delete_dataset("d3").unwrap(), DeleteOutcome::InUse(1));
+        assert_eq!(s.delete_dataset("d4").unwrap(), DeleteOutcome::Deleted);
+        drop(s);
+        Store::open(&path).unwrap();
+    }
+
+    #[test]
     fn queue_limit_is_enforced_atomically() {
         let (_d, s) = store();
-        assert!(s.submit("a", "backtest", "{}", "d", 2).unwrap());
-        assert!(s.submit("b", "backtest", "{}", "d", 2).unwrap());
-        assert!(!s.submit("c", "backtest", "{}", "d", 2).unwrap());
+        assert!(s.submit("a", "backtest", "{}", "d", None, 2).unwrap());
+        assert!(s.submit("b", "backtest", "{}", "d", None, 2).unwrap());
+        assert!(!s.submit("c", "backtest", "{}", "d", None, 2).unwrap());
         // Claiming frees a queue slot.
         assert_eq!(s.claim().unwrap().unwrap().id, "a");
-        assert!(s.submit("c", "backtest", "{}", "d", 2).unwrap());
+        assert!(s.submit("c", "backtest", "{}", "d", None, 2).unwrap());
     }
 
     #[test]
     fn jobs_are_claimed_oldest_first_and_once() {
         let (_d, s) = store();
         for id in ["a", "b"] {
-            s.submit(id, "backtest", "{}", "d", 10).unwrap();
+            s.submit(id, "backtest", "{}", "d", None, 10).unwrap();
         }
         let a = s.claim().unwrap().unwrap();
         assert_eq!(
@@ -682,7 +795,7 @@ mod tests {
         let path = dir.path().join("db.sqlite");
         {
             let (s, _) = Store::open(&path).unwrap();
-            s.submit("a", "sweep", "{}", "d", 10).unwrap();
+            s.submit("a", "sweep", "{}", "d", None, 10).unwrap();
             s.claim().unwrap();
             // dropped without finishing: a crash
         }
@@ -695,7 +808,7 @@ mod tests {
     #[test]
     fn finishing_keeps_the_first_digest_and_counts_completions() {
         let (_d, s) = store();
-        s.submit("a", "backtest", "{}", "d", 10).unwrap();
+        s.submit("a", "backtest", "{}", "d", None, 10).unwrap();
         s.claim().unwrap();
         s.finish("a", JobState::Succeeded, None, Some("x")).unwrap();
         let j = s.job("a").unwrap().unwrap();
@@ -713,8 +826,8 @@ mod tests {
     #[test]
     fn cancel_and_delete_respect_states() {
         let (_d, s) = store();
-        s.submit("a", "backtest", "{}", "d1", 10).unwrap();
-        s.submit("b", "backtest", "{}", "d1", 10).unwrap();
+        s.submit("a", "backtest", "{}", "d1", None, 10).unwrap();
+        s.submit("b", "backtest", "{}", "d1", None, 10).unwrap();
         assert_eq!(s.cancel("b").unwrap(), CancelOutcome::Cancelled);
         assert_eq!(s.cancel("nope").unwrap(), CancelOutcome::NotFound);
         s.claim().unwrap();
@@ -729,6 +842,7 @@ mod tests {
             columns: vec![],
             bytes: 1,
             created_at: now_iso(),
+            symbols: None,
         };
         s.put_dataset(&d).unwrap();
         assert_eq!(s.delete_dataset("d1").unwrap(), DeleteOutcome::InUse(1));

@@ -5,17 +5,79 @@
 //! marker after a crash finished and is not run again: its result never changes.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result};
-use backtide_core::Bars;
 use backtide_core::sweep::overfitting::overfitting_report;
-use backtide_core::sweep::{SweepControl, run_sweep, run_walk_forward};
+use backtide_core::sweep::{SweepControl, run_portfolio_sweep, run_sweep, run_walk_forward};
+use backtide_core::{Bars, Params, Universe};
 use backtide_data::SweepWriter;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::spec::{JobSpec, prepare_backtest, prepare_sweep};
+use crate::spec::{
+    JobSpec, PreparedPortfolio, prepare_backtest, prepare_portfolio_backtest, prepare_sweep,
+};
+
+/// What a job runs on.
+pub(crate) enum JobData {
+    /// One asset's bars.
+    Bars(Arc<Bars>),
+    /// A portfolio's universe.
+    Universe(Universe),
+}
+
+impl JobData {
+    fn is_portfolio(&self) -> bool {
+        matches!(self, JobData::Universe(_))
+    }
+}
+
+fn params_line(p: &Params) -> String {
+    p.values()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Runs a portfolio backtest: its JSON result (as `backtide run --json` prints it) and
+/// its HTML report.
+fn portfolio_run(
+    spec: &JobSpec,
+    p: &PreparedPortfolio,
+    u: &Universe,
+) -> Result<(
+    backtide_core::portfolio::PortfolioResult,
+    serde_json::Value,
+    String,
+)> {
+    let mut strategy = p.info.build(&p.params)?;
+    let res = backtide_core::portfolio::run(u, strategy.as_mut(), &p.cfg)?;
+    let json = backtide_data::portfolio_json(
+        u,
+        &res,
+        backtide_data::PortfolioRunInfo {
+            profile: p.profile,
+            fill: p.cfg.fill,
+            call_seq: p.cfg.call_seq,
+            strategy: p.info.name,
+            params: &p.params,
+        },
+    );
+    let html = backtide_report::portfolio_html(&backtide_report::PortfolioReport {
+        title: &format!(
+            "{} · {}({})",
+            spec.data_label(),
+            p.info.name,
+            params_line(&p.params)
+        ),
+        universe: u,
+        result: &json,
+    });
+    Ok((res, json, html))
+}
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,19 +141,43 @@ pub(crate) fn describe(e: ApiError) -> String {
     }
 }
 
-/// Runs `spec` on `bars`, writing its result files into `dir`; returns how it ended and
+/// Runs `spec` on `data`, writing its result files into `dir`; returns how it ended and
 /// the digest of `result.json`.
 pub(crate) fn execute(
     spec: &JobSpec,
-    bars: &Bars,
+    data: &JobData,
     dir: &Path,
     max_combinations: usize,
     signals: &Signals<'_>,
     model: Option<&str>,
 ) -> Result<(Outcome, Option<String>)> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let outcome = match spec {
-        JobSpec::Backtest(r) => {
+    let outcome = match (spec, data) {
+        (JobSpec::Backtest(r), JobData::Universe(u)) => {
+            let p = prepare_portfolio_backtest(r).map_err(invalid)?;
+            let (res, json, html) = portfolio_run(spec, &p, u)?;
+            backtide_data::write_portfolio_trades_csv(u, &res, &dir.join("trades.csv"))?;
+            backtide_data::write_portfolio_equity_csv(u.time(), &res, &dir.join("equity.csv"))?;
+            backtide_data::write_orders_csv(u, &res, &dir.join("orders.csv"))?;
+            backtide_data::write_columns(
+                u.time(),
+                &["equity", "drawdown", "cash"].map(String::from),
+                &[
+                    res.value.clone(),
+                    backtide_core::stats::drawdown(&res.value),
+                    res.cash.clone(),
+                ],
+                &dir.join("result.parquet"),
+            )?;
+            backtide_data::write_bytes(&dir.join("report.html"), html.as_bytes())?;
+            backtide_data::write_bytes(
+                &dir.join("result.json"),
+                serde_json::to_string(&json)?.as_bytes(),
+            )?;
+            (signals.progress)(1.0);
+            Outcome::Succeeded
+        }
+        (JobSpec::Backtest(r), JobData::Bars(bars)) => {
             let p = prepare_backtest(r).map_err(invalid)?;
             let mut strategy = p.info.build(&p.params)?;
             let result = backtide_core::run(bars, strategy.as_mut(), &p.cfg)?;
@@ -118,8 +204,8 @@ pub(crate) fn execute(
             (signals.progress)(1.0);
             Outcome::Succeeded
         }
-        JobSpec::Sweep(r) => {
-            let p = prepare_sweep(r, max_combinations).map_err(invalid)?;
+        (JobSpec::Sweep(r), data) => {
+            let p = prepare_sweep(r, max_combinations, data.is_portfolio()).map_err(invalid)?;
             let progress = |done: usize, total: usize| {
                 (signals.progress)(if total == 0 {
                     0.0
@@ -134,7 +220,7 @@ pub(crate) fn execute(
                 profile_blocks: p.pbo_blocks,
             };
             let stopped = || signals.stop.load(Ordering::Relaxed);
-            if let Some(wf) = &p.walk_forward {
+            if let (Some(wf), JobData::Bars(bars)) = (&p.walk_forward, data) {
                 let result = run_walk_forward(bars, &p.spec, &p.cfg, &p.objective, wf, &control)?;
                 if stopped() {
                     // A walk-forward cut short has no meaningful stitched result.
@@ -151,22 +237,34 @@ pub(crate) fn execute(
                 let mut parquet =
                     SweepWriter::create(&dir.join("result.parquet"), params, dialect)?;
                 let mut profiles = Vec::new();
-                let outcome = run_sweep::<anyhow::Error>(
-                    bars,
-                    &p.spec,
-                    &p.cfg,
-                    &p.objective,
-                    &control,
-                    &mut |c| {
-                        json.write(c)?;
-                        csv.write(c)?;
-                        parquet.write(c)?;
-                        if let Some(pr) = &c.profile {
-                            profiles.push(pr.clone());
-                        }
-                        Ok(())
-                    },
-                )?;
+                let mut sink = |c: &backtide_core::sweep::ComboResult| -> Result<()> {
+                    json.write(c)?;
+                    csv.write(c)?;
+                    parquet.write(c)?;
+                    if let Some(pr) = &c.profile {
+                        profiles.push(pr.clone());
+                    }
+                    Ok(())
+                };
+                let outcome = match (data, &p.portfolio) {
+                    (JobData::Universe(u), Some(pcfg)) => run_portfolio_sweep::<anyhow::Error>(
+                        u,
+                        &p.spec,
+                        pcfg,
+                        &p.objective,
+                        &control,
+                        &mut sink,
+                    )?,
+                    (JobData::Bars(bars), None) => run_sweep::<anyhow::Error>(
+                        bars,
+                        &p.spec,
+                        &p.cfg,
+                        &p.objective,
+                        &control,
+                        &mut sink,
+                    )?,
+                    _ => anyhow::bail!("a portfolio sweep needs a universe"),
+                };
                 if outcome.cancelled && signals.shutdown.load(Ordering::Relaxed) {
                     // Dropping the writers removes their temporary files.
                     return Ok((Outcome::Interrupted, None));
@@ -205,10 +303,12 @@ fn stop_outcome(signals: &Signals<'_>) -> Outcome {
 
 /// The HTML report of a finished job, made on first request and kept beside the result
 /// (results never change, so neither does the report). A backtest is re-run to draw it
-/// (deterministic: the same trades as its result); a sweep is drawn from its result.
+/// (deterministic: the same trades as its result); a sweep is drawn from its result. A
+/// portfolio backtest wrote its report with its result. `data` loads the job's data when
+/// the report must be drawn.
 pub(crate) fn report_html(
     spec: &JobSpec,
-    bars: &Bars,
+    data: impl FnOnce() -> Result<JobData>,
     dir: &Path,
     max_combinations: usize,
 ) -> Result<Vec<u8>> {
@@ -216,8 +316,13 @@ pub(crate) fn report_html(
     if let Ok(bytes) = std::fs::read(&path) {
         return Ok(bytes);
     }
-    let html = match spec {
-        JobSpec::Backtest(r) => {
+    let data = data()?;
+    let html = match (spec, &data) {
+        (JobSpec::Backtest(r), JobData::Universe(u)) => {
+            let p = prepare_portfolio_backtest(r).map_err(invalid)?;
+            portfolio_run(spec, &p, u)?.2
+        }
+        (JobSpec::Backtest(r), JobData::Bars(bars)) => {
             let p = prepare_backtest(r).map_err(invalid)?;
             let mut strategy = p.info.build(&p.params)?;
             let result = backtide_core::run(bars, strategy.as_mut(), &p.cfg)?;
@@ -229,15 +334,20 @@ pub(crate) fn report_html(
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             backtide_report::backtest_html(&backtide_report::BacktestReport {
-                title: &format!("{} · {}({})", r.dataset, p.info.name, params.join(",")),
+                title: &format!(
+                    "{} · {}({})",
+                    spec.data_label(),
+                    p.info.name,
+                    params.join(",")
+                ),
                 bars,
                 run: &result,
                 stats: &stats,
                 cash: p.cfg.cash,
             })
         }
-        JobSpec::Sweep(r) => {
-            let p = prepare_sweep(r, max_combinations).map_err(invalid)?;
+        (JobSpec::Sweep(r), data) => {
+            let p = prepare_sweep(r, max_combinations, data.is_portfolio()).map_err(invalid)?;
             let v: serde_json::Value = serde_json::from_slice(
                 &std::fs::read(dir.join("result.json")).context("reading result.json")?,
             )?;
@@ -253,7 +363,7 @@ pub(crate) fn report_html(
                         "Sweep"
                     },
                     p.spec.strategy.name(),
-                    r.dataset
+                    spec.data_label()
                 ),
                 axes: &axes,
                 objective: p.objective.key,

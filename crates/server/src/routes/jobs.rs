@@ -17,7 +17,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiJson, MessageBody, ValidationBody};
-use crate::spec::{BacktestRequest, JobSpec, SweepRequest, prepare_backtest, prepare_sweep};
+use crate::spec::{
+    BacktestRequest, JobSpec, Member, Resolved, SweepRequest, check_data_fields, is_allocation,
+    prepare_backtest, prepare_portfolio_backtest, prepare_sweep, resolve_data,
+};
 use crate::store::{CancelOutcome, JobRow, JobState};
 
 pub(super) fn router() -> Router<AppState> {
@@ -31,6 +34,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/jobs/{id}/result", get(job_result))
         .route("/v1/jobs/{id}/trades.csv", get(job_trades_csv))
         .route("/v1/jobs/{id}/equity.csv", get(job_equity_csv))
+        .route("/v1/jobs/{id}/orders.csv", get(job_orders_csv))
         .route("/v1/jobs/{id}/result.parquet", get(job_parquet))
         .route("/v1/jobs/{id}/report.html", get(job_report))
 }
@@ -53,8 +57,12 @@ pub(crate) struct JobView {
     state: JobState,
     /// 0..1 (sweeps report per combination).
     progress: f64,
-    /// Dataset id.
+    /// Dataset id (a portfolio's: its first asset's; see `universe`).
     dataset: String,
+    /// A portfolio job's assets: symbol and dataset id each, in column order (absent for
+    /// one asset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    universe: Option<Vec<Member>>,
     /// When it was accepted.
     created_at: String,
     /// When a worker last started it.
@@ -91,6 +99,10 @@ impl JobView {
                 row.progress
             },
             dataset: row.dataset,
+            universe: row
+                .universe
+                .as_deref()
+                .and_then(|u| serde_json::from_str(u).ok()),
             created_at: row.created_at,
             started_at: row.started_at,
             finished_at: row.finished_at,
@@ -140,9 +152,9 @@ pub(crate) struct ListQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ResultQuery {
-    /// First trade (backtests) or combination (sweeps) to return.
+    /// First trade and order (backtests) or combination (sweeps) to return.
     offset: Option<usize>,
-    /// How many trades or combinations (default 100, at most 10000).
+    /// How many trades and orders, or combinations (default 100, at most 10000).
     limit: Option<usize>,
     /// Equity points after downsampling (default 2000; 0 for every bar). Each bucket keeps
     /// its minimum and maximum, so drawdowns survive.
@@ -172,28 +184,49 @@ async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Res
         other => other.unwrap_or(0.0),
     };
     // Validate everything before accepting: a bad request never becomes a failed job.
+    check_data_fields(&spec)?;
     let max_combos = state.config.max_combinations;
     let mut checked = spec.clone();
     let (store, data_dir) = (state.store.clone(), state.config.data_dir.clone());
-    tokio::task::spawn_blocking(move || {
+    let resolved = tokio::task::spawn_blocking(move || {
         crate::spec::resolve_model(checked.strategy_mut(), &store, &data_dir)?;
-        match &checked {
-            JobSpec::Backtest(r) => prepare_backtest(r).map(drop),
-            JobSpec::Sweep(r) => prepare_sweep(r, max_combos).map(drop),
-        }
+        // The data decides between one asset and a portfolio; its own errors come after
+        // the strategy's and the broker's, as they always have.
+        let allocation = is_allocation(&checked.strategy().name);
+        let resolved = resolve_data(&checked, &store, allocation);
+        let portfolio = match &resolved {
+            Ok(Some(Resolved::Universe(_))) => true,
+            Ok(Some(Resolved::Single(_))) => false,
+            _ => checked.datasets().is_some() || allocation,
+        };
+        match (&checked, portfolio) {
+            (JobSpec::Backtest(r), false) => prepare_backtest(r).map(drop),
+            (JobSpec::Backtest(r), true) => prepare_portfolio_backtest(r).map(drop),
+            (JobSpec::Sweep(r), portfolio) => prepare_sweep(r, max_combos, portfolio).map(drop),
+        }?;
+        resolved
     })
     .await
     .map_err(ApiError::internal)??;
-    let name = spec.dataset().to_string();
-    let Some(dataset) = state.db(move |s| s.dataset(&name)).await? else {
-        return Err(ApiError::invalid(
-            &["body", "dataset"],
-            format!(
-                "dataset `{}` not found (see GET /v1/datasets)",
-                spec.dataset()
-            ),
-            "value_error",
-        ));
+    let (dataset_id, universe) = match resolved {
+        Some(Resolved::Single(d)) => (d.id, None),
+        Some(Resolved::Universe(members)) => (
+            members
+                .first()
+                .map(|m| m.dataset.clone())
+                .unwrap_or_default(),
+            Some(serde_json::to_string(&members).map_err(ApiError::internal)?),
+        ),
+        None => {
+            return Err(ApiError::invalid(
+                &["body", "dataset"],
+                format!(
+                    "dataset `{}` not found (see GET /v1/datasets)",
+                    spec.dataset().unwrap_or_default()
+                ),
+                "value_error",
+            ));
+        }
     };
     if state.runner.is_closing() {
         return Err(ApiError::Unavailable);
@@ -203,9 +236,9 @@ async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Res
     let kind = spec.kind();
     // Register before committing, so a watcher sees the job from its first state.
     let mut rx = state.runner.register(&id);
-    let (jid, ds, limit) = (id.clone(), dataset.id.clone(), state.config.queue_limit);
+    let (jid, limit) = (id.clone(), state.config.queue_limit);
     let committed = state
-        .db(move |s| s.submit(&jid, kind, &text, &ds, limit))
+        .db(move |s| s.submit(&jid, kind, &text, &dataset_id, universe.as_deref(), limit))
         .await;
     match committed {
         Ok(true) => {}
@@ -266,8 +299,34 @@ async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Res
 /// Validated at once (422 with the path of each bad field); committed to the store before
 /// the 202, so it survives a crash. With `?wait=SECONDS` a backtest that finishes in time
 /// answers 200 with its result inline.
+///
+/// A portfolio (several assets trading from one account, as `backtide run` with several
+/// `--data`) runs when the request gives `datasets`, names a long-format dataset (such as
+/// `STOCKS`), or uses an allocation strategy (`equal_weight`, `momentum_rotation`,
+/// `inverse_volatility`: one dataset is then a universe of one). Its strategy is one of
+/// `GET /v1/strategies?universe=true`; its result is `backtide run --json`'s for a
+/// portfolio.
 #[utoipa::path(post, path = "/v1/backtests", tag = "jobs", params(WaitQuery),
-    request_body = BacktestRequest,
+    request_body(content = BacktestRequest, examples(
+        ("one_asset" = (summary = "sma_cross on the GOOG sample", value = json!({
+            "dataset": "GOOG",
+            "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 20}},
+            "broker": {"commission": 0.002, "exclusive_orders": true},
+            "profile": "backtesting_py"
+        }))),
+        ("portfolio" = (summary = "equal weight over the five STOCKS, monthly, as vectorbt", value = json!({
+            "dataset": "STOCKS",
+            "strategy": {"name": "equal_weight", "params": {"rebalance": "monthly"}},
+            "broker": {"cash": 100000, "commission": 0.001, "slippage": 0.0005,
+                       "call_seq": "auto", "fill": "close"},
+            "profile": "vectorbt"
+        }))),
+        ("symbols" = (summary = "two uploads named by symbol", value = json!({
+            "datasets": {"AAPL": "aapl", "MSFT": "msft"},
+            "strategy": {"name": "momentum_rotation", "params": {"lookback": 63, "top": 1}},
+            "profile": "vectorbt"
+        }))),
+    )),
     responses(
         (status = 202, description = "Accepted; follow `url`", body = JobView),
         (status = 200, description = "Finished within `wait`; result inline", body = JobView),
@@ -286,8 +345,26 @@ pub(crate) async fn submit_backtest(
 }
 
 /// Run a parameter sweep (or a walk-forward) in the background on all cores.
+///
+/// A universe (as for `POST /v1/backtests`) sweeps a portfolio strategy (no walk-forward
+/// yet).
 #[utoipa::path(post, path = "/v1/sweeps", tag = "jobs", params(WaitQuery),
-    request_body = SweepRequest,
+    request_body(content = SweepRequest, examples(
+        ("one_asset" = (summary = "sma_cross on the GOOG sample", value = json!({
+            "dataset": "GOOG",
+            "strategy": {"name": "sma_cross"},
+            "grid": {"fast": "5:50:5", "slow": "10:100:10"},
+            "constraint": "fast < slow",
+            "objective": {"key": "sharpe_ratio", "maximize": true}
+        }))),
+        ("portfolio" = (summary = "momentum rotation over the five STOCKS", value = json!({
+            "datasets": ["STOCKS"],
+            "strategy": {"name": "momentum_rotation"},
+            "grid": {"lookback": [63, 126], "top": [1, 2]},
+            "objective": {"key": "sharpe_ratio"},
+            "profile": "vectorbt"
+        }))),
+    )),
     responses(
         (status = 202, description = "Accepted; follow `url` or its events", body = JobView),
         (status = 200, description = "Finished within `wait`; result inline", body = JobView),
@@ -529,6 +606,12 @@ async fn read_result(
             let (trades, total) = page(&mut v["trades"]);
             v["trades"] = trades;
             v["trades_total"] = json!(total);
+            if v.get("orders").is_some() {
+                // A portfolio: its orders are paged like its trades.
+                let (orders, total) = page(&mut v["orders"]);
+                v["orders"] = orders;
+                v["orders_total"] = json!(total);
+            }
             let equity = v["equity"]
                 .as_array_mut()
                 .map(std::mem::take)
@@ -543,6 +626,16 @@ async fn read_result(
                 backtide_data::downsample_minmax(&values, points)
             };
             v["equity_total"] = json!(equity.len());
+            if let Some(positions) = v.get_mut("positions").and_then(Value::as_object_mut) {
+                // A portfolio's units held per bar stay aligned with the equity kept.
+                for units in positions.values_mut() {
+                    if let Some(all) = units.as_array() {
+                        *units = Value::Array(
+                            keep.iter().filter_map(|&i| all.get(i).cloned()).collect(),
+                        );
+                    }
+                }
+            }
             v["equity"] = Value::Array(keep.into_iter().map(|i| equity[i].clone()).collect());
         } else if v.get("combos").is_some() {
             let (combos, total) = page(&mut v["combos"]);
@@ -571,8 +664,10 @@ async fn finished(state: &AppState, id: &str) -> Result<JobRow, ApiError> {
 }
 
 /// The result: for a backtest `stats` (the profile's dialect, as `backtide run --json`),
-/// a page of `trades`, `open_trades` and downsampled `equity`; for a sweep a page of
-/// `combos`, `best` and `overfitting`; for a walk-forward its windows and stitched result.
+/// a page of `trades`, `open_trades` and downsampled `equity`; a portfolio backtest adds a
+/// page of `orders` (the same `offset` and `limit`), `positions` (units per symbol, kept at
+/// the same bars as `equity`), `assets` and `universe`; for a sweep a page of `combos`,
+/// `best` and `overfitting`; for a walk-forward its windows and stitched result.
 #[utoipa::path(get, path = "/v1/jobs/{id}/result", tag = "results",
     params(("id" = String, Path, description = "Job id"), ResultQuery),
     responses(
@@ -622,7 +717,7 @@ async fn file(
     }
 }
 
-/// Closed trades of a backtest as CSV.
+/// Closed trades of a backtest as CSV (a portfolio's with `symbol` first).
 #[utoipa::path(get, path = "/v1/jobs/{id}/trades.csv", tag = "results",
     params(("id" = String, Path, description = "Job id")),
     responses(
@@ -639,7 +734,24 @@ pub(crate) async fn job_trades_csv(
     file(&state, &id, "trades.csv", "text/csv").await
 }
 
-/// Per-bar equity and drawdown of a backtest as CSV.
+/// A portfolio backtest's orders (fills) as CSV.
+#[utoipa::path(get, path = "/v1/jobs/{id}/orders.csv", tag = "results",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "CSV, one row per fill", body = String, content_type = "text/csv",
+            example = "bar,time,symbol,side,size,price,fees\n0,2000-03-01T00:00:00,AAPL,buy,5361.02,4.1887,22.46\n"),
+        (status = 404, description = "No such job, or not a portfolio backtest", body = MessageBody),
+        (status = 409, description = "No result yet", body = MessageBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn job_orders_csv(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    file(&state, &id, "orders.csv", "text/csv").await
+}
+
+/// Per-bar equity and drawdown of a backtest as CSV (a portfolio's with `cash` last).
 #[utoipa::path(get, path = "/v1/jobs/{id}/equity.csv", tag = "results",
     params(("id" = String, Path, description = "Job id")),
     responses(
@@ -656,8 +768,8 @@ pub(crate) async fn job_equity_csv(
     file(&state, &id, "equity.csv", "text/csv").await
 }
 
-/// The result as Parquet: per-bar equity of a backtest, one row per combination of a
-/// sweep.
+/// The result as Parquet: per-bar equity of a backtest (a portfolio's with `cash`), one
+/// row per combination of a sweep.
 #[utoipa::path(get, path = "/v1/jobs/{id}/result.parquet", tag = "results",
     params(("id" = String, Path, description = "Job id")),
     responses(
@@ -706,16 +818,28 @@ pub(crate) async fn job_report(
     })
     .await
     .map_err(ApiError::internal)??;
-    let ds = row.dataset.clone();
-    let dataset = state.db(move |s| s.dataset(&ds)).await?.ok_or_else(|| {
-        ApiError::Conflict(format!("dataset {} of job `{id}` was deleted", row.dataset))
-    })?;
+    // Every dataset the job ran on must still be there to draw a report that is not kept.
+    let used: Vec<String> = match &row.universe {
+        Some(u) => serde_json::from_str::<Vec<Member>>(u)
+            .map_err(ApiError::internal)?
+            .into_iter()
+            .map(|m| m.dataset)
+            .collect(),
+        None => vec![row.dataset.clone()],
+    };
+    for ds in used {
+        let key = ds.clone();
+        if state.db(move |s| s.dataset(&key)).await?.is_none() {
+            return Err(ApiError::Conflict(format!(
+                "dataset {ds} of job `{id}` was deleted"
+            )));
+        }
+    }
     let runner = state.runner.clone();
     let dir = state.runner.result_dir(&id);
     let max = state.config.max_combinations;
     let html = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
-        let bars = runner.bars(&dataset.id, &dataset.format)?;
-        crate::work::report_html(&spec, &bars, &dir, max)
+        crate::work::report_html(&spec, || runner.job_data(&row), &dir, max)
     })
     .await
     .map_err(ApiError::internal)?

@@ -25,8 +25,8 @@ pub(crate) use datasets::__path_upload_dataset;
 pub(crate) use datasets::{__path_delete_dataset, __path_get_dataset, __path_list_datasets};
 pub(crate) use jobs::{
     __path_cancel_job, __path_get_job, __path_job_equity_csv, __path_job_events,
-    __path_job_parquet, __path_job_report, __path_job_result, __path_job_trades_csv,
-    __path_list_jobs, __path_submit_backtest, __path_submit_sweep,
+    __path_job_orders_csv, __path_job_parquet, __path_job_report, __path_job_result,
+    __path_job_trades_csv, __path_list_jobs, __path_submit_backtest, __path_submit_sweep,
 };
 pub(crate) use jobs::{JobList, JobView};
 pub(crate) use models::{__path_get_model, __path_list_models, __path_upload_model};

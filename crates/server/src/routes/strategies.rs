@@ -1,13 +1,14 @@
 //! `/v1/strategies`: the built-in strategies and their parameters as JSON Schema.
 
+use axum::extract::Query;
 use axum::routing::get;
 use axum::{Json, Router};
 use backtide_core::strategy::builtin::STRATEGIES;
 use backtide_core::strategy::{DefaultValue, ParamKind};
 use backtide_models::MODEL_STRATEGIES;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 
@@ -28,7 +29,7 @@ pub(crate) struct StrategyDoc {
     /// Name to use in requests.
     name: &'static str,
     /// What it does.
-    about: &'static str,
+    about: String,
     /// JSON Schema of `strategy.params`: each parameter's type, bounds and default.
     #[schema(value_type = Object)]
     params: Value,
@@ -74,32 +75,57 @@ fn schema_of(spec: &backtide_core::ParamSpec) -> Value {
     Value::Object(s)
 }
 
+fn doc(name: &'static str, about: String, params: &[backtide_core::ParamSpec]) -> StrategyDoc {
+    let props: Map<String, Value> = params
+        .iter()
+        .map(|p| (p.name.to_string(), schema_of(p)))
+        .collect();
+    StrategyDoc {
+        name,
+        about,
+        params: json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": props,
+        }),
+    }
+}
+
+/// Which strategies to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StrategiesQuery {
+    /// `true`: the portfolio strategies, which jobs on a universe (`datasets`, or a
+    /// long-format dataset) use: the allocation strategies (`equal_weight`,
+    /// `momentum_rotation`, `inverse_volatility`) and each signal strategy applied per
+    /// asset. Default: the single-asset strategies.
+    universe: Option<bool>,
+}
+
 /// The built-in strategies with their parameters' types, bounds and defaults. For
 /// `onnx_model`, `model` is the id or name of a model uploaded with `POST /v1/models`, and
 /// `features` comes with it (not given in requests).
-#[utoipa::path(get, path = "/v1/strategies", tag = "strategies",
+#[utoipa::path(get, path = "/v1/strategies", tag = "strategies", params(StrategiesQuery),
     responses((status = 200, description = "Every built-in strategy", body = Vec<StrategyDoc>)))]
-pub(crate) async fn list_strategies() -> Json<Vec<StrategyDoc>> {
-    Json(
+pub(crate) async fn list_strategies(
+    q: Result<Query<StrategiesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<StrategyDoc>>, crate::error::ApiError> {
+    let Query(q) = q.map_err(|e| {
+        crate::error::ApiError::invalid(&["query", "universe"], e.body_text(), "value_error")
+    })?;
+    if q.universe == Some(true) {
+        return Ok(Json(
+            backtide_core::portfolio::builtin::strategies()
+                .iter()
+                .map(|info| doc(info.name, info.about.clone(), &info.params))
+                .collect(),
+        ));
+    }
+    Ok(Json(
         STRATEGIES
             .iter()
             .chain(MODEL_STRATEGIES.iter().copied())
-            .map(|info| {
-                let props: Map<String, Value> = info
-                    .params
-                    .iter()
-                    .map(|p| (p.name.to_string(), schema_of(p)))
-                    .collect();
-                StrategyDoc {
-                    name: info.name,
-                    about: info.about,
-                    params: json!({
-                        "type": "object",
-                        "additionalProperties": false,
-                        "properties": props,
-                    }),
-                }
-            })
+            .map(|info| doc(info.name, info.about.to_string(), info.params))
             .collect(),
-    )
+    ))
 }

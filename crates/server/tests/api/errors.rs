@@ -375,3 +375,186 @@ async fn limits_answer_413() {
     );
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn invalid_universe_requests_name_the_field() {
+    let srv = TestServer::start(|c| c.max_combinations = 100).await;
+    let ew = json!({"name": "equal_weight", "params": {"rebalance": "monthly"}});
+    let with = |base: Value, extra: Value| {
+        let mut b = base;
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let universe = |extra: Value| with(json!({"datasets": ["STOCKS"], "strategy": ew}), extra);
+    let cases: Vec<(&str, Value, Value, &str)> = vec![
+        (
+            "dataset and datasets",
+            universe(json!({"dataset": "GOOG"})),
+            json!(["body", "datasets"]),
+            "value_error",
+        ),
+        (
+            "neither dataset nor datasets",
+            json!({"strategy": ew}),
+            json!(["body", "dataset"]),
+            "missing",
+        ),
+        (
+            "unknown dataset in the list",
+            universe(json!({"datasets": ["STOCKS", "NOPE"]})),
+            json!(["body", "datasets", 1]),
+            "value_error",
+        ),
+        (
+            "unknown dataset in the map",
+            universe(json!({"datasets": {"AAPL": "STOCKS", "XOM": "NOPE"}})),
+            json!(["body", "datasets", "XOM"]),
+            "value_error",
+        ),
+        (
+            "a numeric symbol stays text",
+            universe(json!({"datasets": {"7203": "NOPE"}})),
+            json!(["body", "datasets", "7203"]),
+            "value_error",
+        ),
+        (
+            "a symbol a long dataset lacks",
+            universe(json!({"datasets": {"TSLA": "STOCKS"}})),
+            json!(["body", "datasets", "TSLA"]),
+            "value_error",
+        ),
+        (
+            "a symbol twice (the GOOG sample and STOCKS' GOOG)",
+            universe(json!({"datasets": ["GOOG", "STOCKS"]})),
+            json!(["body", "datasets", 1]),
+            "value_error",
+        ),
+        (
+            "not a dataset reference",
+            universe(json!({"datasets": [7]})),
+            json!(["body", "datasets", 0]),
+            "type_error",
+        ),
+        (
+            "empty universe",
+            universe(json!({"datasets": []})),
+            json!(["body", "datasets"]),
+            "value_error",
+        ),
+        (
+            "datasets of the wrong type",
+            universe(json!({"datasets": "STOCKS"})),
+            json!(["body", "datasets"]),
+            "value_error",
+        ),
+        (
+            "allocation parameter out of range",
+            universe(json!({"strategy": {"name": "momentum_rotation", "params": {"top": 0}}})),
+            json!(["body", "strategy", "params", "top"]),
+            "value_error",
+        ),
+        (
+            "allocation parameter out of range, one dataset",
+            json!({"dataset": "GOOG", "strategy": {"name": "inverse_volatility", "params": {"lookback": 1}}}),
+            json!(["body", "strategy", "params", "lookback"]),
+            "value_error",
+        ),
+        (
+            "bad rebalance",
+            universe(
+                json!({"strategy": {"name": "equal_weight", "params": {"rebalance": "fortnightly"}}}),
+            ),
+            json!(["body", "strategy", "params", "rebalance"]),
+            "value_error",
+        ),
+        (
+            "not a portfolio strategy",
+            universe(json!({"strategy": {"name": "magic"}})),
+            json!(["body", "strategy", "name"]),
+            "value_error",
+        ),
+        (
+            "fill invalid",
+            universe(json!({"broker": {"fill": "tomorrow"}})),
+            json!(["body", "broker", "fill"]),
+            "value_error",
+        ),
+        (
+            "call_seq invalid",
+            universe(json!({"broker": {"call_seq": "random"}})),
+            json!(["body", "broker", "call_seq"]),
+            "value_error",
+        ),
+        (
+            "fill on one asset",
+            json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"}, "broker": {"fill": "close"}}),
+            json!(["body", "broker", "fill"]),
+            "value_error",
+        ),
+        (
+            "margin on a portfolio",
+            universe(json!({"broker": {"margin": 0.5}})),
+            json!(["body", "broker", "margin"]),
+            "value_error",
+        ),
+    ];
+    for (name, body, loc, kind) in cases {
+        eprintln!("case: {name}");
+        expect_422(&srv, "/v1/backtests", &body, loc, kind).await;
+    }
+    let sweep = |extra: Value| {
+        with(
+            json!({"datasets": ["STOCKS"], "strategy": {"name": "momentum_rotation"},
+                   "grid": {"lookback": "63,126"}}),
+            extra,
+        )
+    };
+    let cases: Vec<(&str, Value, Value, &str)> = vec![
+        (
+            "dataset and datasets",
+            sweep(json!({"dataset": "STOCKS"})),
+            json!(["body", "datasets"]),
+            "value_error",
+        ),
+        (
+            "unknown dataset",
+            sweep(json!({"datasets": {"AAPL": "nope"}})),
+            json!(["body", "datasets", "AAPL"]),
+            "value_error",
+        ),
+        (
+            "grid of a parameter the portfolio strategy lacks",
+            sweep(json!({"grid": {"fast": "5:20:5"}})),
+            json!(["body", "grid", "fast"]),
+            "value_error",
+        ),
+        (
+            "grid out of range",
+            sweep(json!({"grid": {"top": "0:2:1"}})),
+            json!(["body", "grid", "top"]),
+            "value_error",
+        ),
+        (
+            "walk-forward on a universe",
+            sweep(json!({"walk_forward": {"train": 500, "test": 250}})),
+            json!(["body", "walk_forward"]),
+            "value_error",
+        ),
+        (
+            "fill invalid",
+            sweep(json!({"broker": {"fill": "later"}})),
+            json!(["body", "broker", "fill"]),
+            "value_error",
+        ),
+    ];
+    for (name, body, loc, kind) in cases {
+        eprintln!("case: {name}");
+        expect_422(&srv, "/v1/sweeps", &body, loc, kind).await;
+    }
+    // Nothing invalid was queued.
+    let (_, jobs) = srv.get("/v1/jobs").await;
+    assert_eq!(jobs["total"], 0);
+    srv.stop().await;
+}

@@ -59,6 +59,15 @@ fn base_bodies() -> Vec<(&'static str, Value)> {
                 "profile": "vectorbt"
             }),
         ),
+        (
+            "/v1/backtests",
+            json!({
+                "datasets": {"AAPL": "STOCKS", "GOOG": "GOOG"},
+                "strategy": {"name": "momentum_rotation", "params": {"lookback": 20, "top": 1}},
+                "broker": {"cash": 10000, "commission": 0.001, "call_seq": "auto", "fill": "next_open"},
+                "profile": "vectorbt"
+            }),
+        ),
     ]
 }
 
@@ -108,7 +117,7 @@ struct Req {
 
 fn request() -> impl Strategy<Value = Req> {
     let mutated = (
-        0usize..2,
+        0usize..3,
         prop::collection::vec(
             (any::<usize>(), any::<u8>(), json_value(), "[a-z]{1,6}"),
             1..4,

@@ -9,3 +9,4 @@ mod fuzz;
 mod jobs;
 mod models;
 mod openapi;
+mod portfolio;
