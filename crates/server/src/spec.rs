@@ -698,13 +698,6 @@ pub(crate) fn prepare_sweep(
         .map_err(|m| ApiError::invalid(&["body", "pbo_blocks"], m, "value_error"))?;
     let walk_forward = match &r.walk_forward {
         None => None,
-        Some(_) if portfolio => {
-            return Err(ApiError::invalid(
-                &["body", "walk_forward"],
-                "walk-forward runs on one asset for now; sweep the portfolio without it",
-                "value_error",
-            ));
-        }
         Some(w) => {
             let text = format!(
                 "train={},test={}{}",

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result};
 use backtide_core::sweep::overfitting::overfitting_report;
-use backtide_core::sweep::{SweepControl, run_portfolio_sweep, run_sweep, run_walk_forward};
+use backtide_core::sweep::{
+    SweepControl, run_portfolio_sweep, run_portfolio_walk_forward, run_sweep, run_walk_forward,
+};
 use backtide_core::{Bars, Params, Universe};
 use backtide_data::SweepWriter;
 use sha2::{Digest, Sha256};
@@ -220,8 +222,31 @@ pub(crate) fn execute(
                 profile_blocks: p.pbo_blocks,
             };
             let stopped = || signals.stop.load(Ordering::Relaxed);
-            if let (Some(wf), JobData::Bars(bars)) = (&p.walk_forward, data) {
-                let result = run_walk_forward(bars, &p.spec, &p.cfg, &p.objective, wf, &control)?;
+            if let Some(wf) = &p.walk_forward {
+                let (result, basket);
+                let bars = match (data, &p.portfolio) {
+                    (JobData::Universe(u), Some(pcfg)) => {
+                        result = run_portfolio_walk_forward(
+                            u,
+                            &p.spec,
+                            pcfg,
+                            &p.objective,
+                            wf,
+                            &control,
+                        )?;
+                        // A portfolio's times and market: its equal-weight basket.
+                        basket = backtide_core::portfolio::stats::basket_bars(u, pcfg.cash);
+                        &basket
+                    }
+                    (JobData::Bars(bars), _) => {
+                        result =
+                            run_walk_forward(bars, &p.spec, &p.cfg, &p.objective, wf, &control)?;
+                        bars
+                    }
+                    (JobData::Universe(_), None) => {
+                        anyhow::bail!("a universe job without portfolio settings")
+                    }
+                };
                 if stopped() {
                     // A walk-forward cut short has no meaningful stitched result.
                     return Ok((stop_outcome(signals), None));

@@ -12,6 +12,62 @@ use crate::universe::Universe;
 /// ([`PortfolioStrategy::next_active`]); it sees each asset's bars up to the current one
 /// and places orders by asset, which fill at this close or the next open depending on the
 /// configuration.
+///
+/// ```
+/// use backtide_core::portfolio::{self, PortfolioConfig, PortfolioContext, PortfolioStrategy};
+/// use backtide_core::{Bars, Error, Universe};
+///
+/// /// Every 20 bars, all in the asset whose close rose most over those 20 bars.
+/// struct Leader;
+///
+/// impl PortfolioStrategy for Leader {
+///     fn next(&mut self, ctx: &mut PortfolioContext<'_>) -> Result<(), Error> {
+///         let mut best: Option<(f64, usize)> = None;
+///         for a in 0..ctx.n_assets() {
+///             let c = ctx.bars(a).close; // this asset's closes up to now
+///             if ctx.has_bar(a) && c.len() > 20 {
+///                 let r = c[c.len() - 1] / c[c.len() - 21];
+///                 if best.is_none_or(|(b, _)| r > b) {
+///                     best = Some((r, a));
+///                 }
+///             }
+///         }
+///         if let Some((_, winner)) = best {
+///             for a in 0..ctx.n_assets() {
+///                 if a != winner && ctx.position(a) > 0.0 {
+///                     ctx.close(a)?;
+///                 }
+///             }
+///             ctx.order_target_percent(winner, 0.99)?;
+///         }
+///         Ok(())
+///     }
+///     fn next_active(&self, from: usize) -> usize {
+///         from.next_multiple_of(20)
+///     }
+/// }
+///
+/// let day = 86_400_000_000_000i64;
+/// let asset = |drift: f64| {
+///     let close: Vec<f64> = (0..200).map(|i| 50.0 + drift * i as f64 + (i as f64).sin()).collect();
+///     Bars::try_new(
+///         (0..200).map(|i| i * day).collect(),
+///         close.clone(),
+///         close.iter().map(|c| c + 1.0).collect(),
+///         close.iter().map(|c| c - 1.0).collect(),
+///         close,
+///         vec![f64::NAN; 200],
+///     )
+/// };
+/// let u = Universe::try_new([
+///     ("UP".to_string(), "up".to_string(), asset(0.1)?),
+///     ("FLAT".to_string(), "flat".to_string(), asset(0.0)?),
+/// ])?;
+/// let res = portfolio::run(&u, &mut Leader, &PortfolioConfig::default())?;
+/// assert!(res.fills.iter().all(|f| f.asset == 0)); // it only ever holds UP
+/// assert!(res.value[199] > 10_000.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait PortfolioStrategy: Send {
     /// Called once before the first bar (compute indicators here).
     fn init(&mut self, universe: &Universe) -> Result<(), Error> {

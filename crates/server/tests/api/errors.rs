@@ -537,8 +537,8 @@ async fn invalid_universe_requests_name_the_field() {
             "value_error",
         ),
         (
-            "walk-forward on a universe",
-            sweep(json!({"walk_forward": {"train": 500, "test": 250}})),
+            "walk-forward windows out of range on a universe",
+            sweep(json!({"walk_forward": {"train": 1, "test": 250}})),
             json!(["body", "walk_forward"]),
             "value_error",
         ),

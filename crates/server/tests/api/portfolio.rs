@@ -628,3 +628,63 @@ async fn a_queued_portfolio_job_survives_a_restart() {
     let _ = tx.send(());
     server.await.unwrap().unwrap();
 }
+
+/// A walk-forward over a portfolio strategy runs as a job and equals the library's.
+#[tokio::test]
+async fn a_portfolio_walk_forward_runs_as_the_library_does() {
+    let srv = TestServer::start(|_| {}).await;
+    let (status, job) = srv
+        .post(
+            "/v1/sweeps?wait=60",
+            &json!({
+                "dataset": "STOCKS",
+                "strategy": {"name": "momentum_rotation", "params": {"top": 2}},
+                "grid": {"lookback": [63, 126]},
+                "objective": {"key": "equity_final"},
+                "walk_forward": {"train": 1000, "test": 500},
+                "broker": {"cash": 100000, "commission": 0.001}
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let wf = &job["result"]["walk_forward"];
+
+    use backtide_core::sweep::{
+        Axis, Method, Objective, SweepControl, SweepSpec, WalkForward, run_portfolio_walk_forward,
+    };
+    let info = builtin::find("momentum_rotation").unwrap();
+    let spec = SweepSpec {
+        strategy: info.into(),
+        fixed: vec![("top".into(), "2".into())],
+        axes: vec![
+            Axis::parse(
+                info.params.iter().find(|p| p.name == "lookback").unwrap(),
+                "63,126",
+            )
+            .unwrap(),
+        ],
+        constraint: None,
+        method: Method::Grid,
+    };
+    let broker = Profile::BacktestingPy
+        .configure(BrokerConfig {
+            cash: 100_000.0,
+            commission: Commission::Relative(0.001),
+            ..BrokerConfig::default()
+        })
+        .unwrap();
+    let pcfg =
+        PortfolioConfig::from_broker(&broker, Profile::BacktestingPy, None, CallSeq::Auto).unwrap();
+    let u = backtide_data::load_universe(&["sample:STOCKS"]).unwrap();
+    let objective = Objective::new("equity_final", true).unwrap();
+    let w = WalkForward::parse("train=1000,test=500").unwrap();
+    let lib =
+        run_portfolio_walk_forward(&u, &spec, &pcfg, &objective, &w, &SweepControl::default())
+            .unwrap();
+    let basket = backtide_core::portfolio::stats::basket_bars(&u, pcfg.cash);
+    let want = backtide_data::walk_forward_json(&basket, &lib);
+    assert_eq!(wf, &want["walk_forward"]);
+    assert_eq!(wf["windows"].as_array().unwrap().len(), 5);
+    srv.stop().await;
+}
