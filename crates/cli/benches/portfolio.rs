@@ -156,8 +156,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Wall seconds and peak RSS (MB) of a whole process, from GNU time.
-fn timed(cmd: &mut Command) -> Option<(f64, f64)> {
+/// Wall seconds and peak RSS (MB) of a whole process, from GNU time, and its stdout.
+fn timed(cmd: &mut Command) -> Option<(f64, f64, String)> {
     let out = cmd.output().ok()?;
     if !out.status.success() {
         eprintln!("failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -168,7 +168,11 @@ fn timed(cmd: &mut Command) -> Option<(f64, f64)> {
     let mut it = line.split_whitespace().skip(1);
     let wall: f64 = it.next()?.parse().ok()?;
     let kb: f64 = it.next()?.parse().ok()?;
-    Some((wall, kb / 1024.0))
+    Some((
+        wall,
+        kb / 1024.0,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
 }
 
 fn gnu_time() -> Command {
@@ -228,7 +232,7 @@ fn main() {
             for (k, v) in pairs.iter() {
                 cmd.args(["--param", &format!("{k}={v}")]);
             }
-            let runs: Vec<(f64, f64)> = (0..3).filter_map(|_| timed(&mut cmd)).collect();
+            let runs: Vec<(f64, f64, String)> = (0..3).filter_map(|_| timed(&mut cmd)).collect();
             let ours_wall = median(runs.iter().map(|r| r.0).collect());
             let ours_rss = runs.iter().map(|r| r.1).fold(0.0, f64::max);
             println!(
@@ -246,12 +250,31 @@ fn main() {
                 cmd.arg(py).arg(&script).arg(&dir).args(py_args.iter());
                 cmd.args(["--fees", "0.001", "--init-cash", "100000"]);
                 match timed(&mut cmd) {
-                    Some((wall, rss)) => println!(
-                        "    vectorbt 1.2 whole process {wall:.3} s, peak RSS {rss:.1} MB: \
-                         Backtide {:.1}× faster, {:.1}× less memory",
-                        wall / ours_wall,
-                        rss / ours_rss
-                    ),
+                    Some((wall, rss, stdout)) => {
+                        // The same portfolio, computed independently: say whether it agrees.
+                        let v: serde_json::Value = stdout
+                            .lines()
+                            .rev()
+                            .find_map(|l| serde_json::from_str(l).ok())
+                            .unwrap_or_default();
+                        let agree = v["orders"].as_u64() == Some(orders as u64)
+                            && v["final_value"]
+                                .as_f64()
+                                .is_some_and(|x| (x - final_value).abs() <= 1e-9 * x.abs());
+                        println!(
+                            "    vectorbt 1.2 whole process {wall:.3} s, peak RSS {rss:.1} MB \
+                             ({} orders, final value {}: {}): Backtide {:.1}× faster, {:.1}× less memory",
+                            v["orders"],
+                            v["final_value"],
+                            if agree {
+                                "same as Backtide"
+                            } else {
+                                "DIFFERS from Backtide"
+                            },
+                            wall / ours_wall,
+                            rss / ours_rss
+                        )
+                    }
                     None => println!("    vectorbt run failed (see above)"),
                 }
             }

@@ -123,14 +123,7 @@ impl Universe {
                 });
             }
         }
-        // Union of sorted timelines: a k-way merge by repeated two-way merges would be
-        // quadratic in N; collecting and sorting is O(total log total) and simple.
-        let mut time: Vec<TimestampNs> = assets
-            .iter()
-            .flat_map(|(_, _, b)| b.time().iter().copied())
-            .collect();
-        time.sort_unstable();
-        time.dedup();
+        let time = union(assets.iter().map(|(_, _, b)| b.time()));
         let assets = assets
             .into_iter()
             .map(|(symbol, _, bars)| {
@@ -200,6 +193,38 @@ impl Universe {
     }
 }
 
+/// The sorted union of ascending timelines. Assets usually share a calendar (or list
+/// later on it), so each timeline is first checked against the longest in one linear walk;
+/// only timelines with times of their own are merged, by a stable sort of their
+/// concatenation (which merges its ascending runs: O(total · log N)).
+fn union<'a>(timelines: impl Iterator<Item = &'a [TimestampNs]> + Clone) -> Vec<TimestampNs> {
+    let Some(longest) = timelines.clone().max_by_key(|t| t.len()) else {
+        return Vec::new();
+    };
+    let within = |t: &[TimestampNs]| {
+        let mut j = 0;
+        t.iter().all(|&x| {
+            while j < longest.len() && longest[j] < x {
+                j += 1;
+            }
+            j < longest.len() && longest[j] == x
+        })
+    };
+    let mut time = longest.to_vec();
+    let mut extra = false;
+    for t in timelines {
+        if !within(t) {
+            time.extend_from_slice(t);
+            extra = true;
+        }
+    }
+    if extra {
+        time.sort();
+        time.dedup();
+    }
+    time
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +256,22 @@ mod tests {
         assert!(c[0].is_nan() && c[1] == 20.0 && c[3].is_nan());
         assert_eq!(u.assets()[0].row_at(3), Some(2));
         assert_eq!(u.assets()[0].row_at(1), None);
+    }
+
+    #[test]
+    fn the_union_of_any_timelines_is_sorted_and_complete() {
+        let cases: [&[&[i64]]; 4] = [
+            &[&[1, 2, 3, 4], &[2, 3], &[4]],
+            &[&[1, 3, 5], &[2, 4, 6], &[0, 7]],
+            &[&[5], &[1, 2, 3, 4, 6, 7]],
+            &[&[1, 2, 3], &[1, 2, 3]],
+        ];
+        for c in cases {
+            let mut want: Vec<i64> = c.iter().flat_map(|t| t.iter().copied()).collect();
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(union(c.iter().copied()), want, "{c:?}");
+        }
     }
 
     #[test]

@@ -283,6 +283,13 @@ fn read_f64(
     row0: u64,
 ) -> Result<(), DataError> {
     let any = a.as_any();
+    if a.null_count() == 0
+        && let Some(x) = any.downcast_ref::<Float64Array>()
+    {
+        // The common case (float64 without nulls): one copy of the values buffer.
+        out.extend_from_slice(x.values());
+        return Ok(());
+    }
     let get: Box<dyn Fn(usize) -> f64> = match a.data_type() {
         DataType::Float64 => {
             let x = any.downcast_ref::<Float64Array>().expect("type checked");

@@ -148,10 +148,40 @@ fn dir_assets(dir: &Path) -> Result<Assets, DataError> {
         return Err(DataError::NoDataFiles { dir: dir.into() });
     }
     files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-    files
-        .iter()
-        .map(|p| one_asset(&stem(p), p.display().to_string(), crate::read_file(p)))
-        .collect()
+    let read = |p: &PathBuf| one_asset(&stem(p), p.display().to_string(), crate::read_file(p));
+    // Files are independent: read them on every core, keep them (and the first error) in
+    // file-name order.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len());
+    if threads <= 1 {
+        return files.iter().map(read).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut slots: Vec<Option<Result<(String, String, Bars), DataError>>> =
+        (0..files.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(p) = files.get(i) else { break };
+                        done.push((i, read(p)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for w in workers {
+            let done = w.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            for (i, r) in done {
+                slots[i] = Some(r);
+            }
+        }
+    });
+    slots.into_iter().flatten().collect()
 }
 
 /// A file: long-format when it has a symbol column, else one asset named by its stem.
