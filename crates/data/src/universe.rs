@@ -28,8 +28,10 @@ use crate::parquet::read_parquet_table;
 use crate::samples::sample_assets;
 use crate::time::format_timestamp;
 
-/// `(symbol, source, bars)` per asset, as `Universe::try_new` takes them.
-type Assets = Vec<(String, String, Bars)>;
+/// `(symbol, source, bars)`, as `Universe::try_new` takes an asset.
+type Asset = (String, String, Bars);
+/// Several assets.
+type Assets = Vec<Asset>;
 
 /// Loads the assets of every spec (see the module docs) into one universe on the union of
 /// their timestamps. One plain spec gives a universe of one asset.
@@ -158,8 +160,7 @@ fn dir_assets(dir: &Path) -> Result<Assets, DataError> {
         return files.iter().map(read).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut slots: Vec<Option<Result<(String, String, Bars), DataError>>> =
-        (0..files.len()).map(|_| None).collect();
+    let mut slots: Vec<Option<Result<Asset, DataError>>> = (0..files.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
