@@ -40,7 +40,7 @@
 //!     ("BBB".to_string(), "b".to_string(), asset(30, 90, 20.0)?),
 //! ])?;
 //! let mut strategy = builtin::EqualWeight::new(builtin::Rebalance::Bars(20), None);
-//! let result = portfolio::run(&u, &mut portfolio::PlanDriven::new(strategy), &PortfolioConfig::default())?;
+//! let result = portfolio::run(&u, &mut strategy, &PortfolioConfig::default())?;
 //! assert_eq!(result.value.len(), 120);
 //! assert!(result.fills.iter().any(|f| f.asset == 1));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
