@@ -139,31 +139,42 @@ pub(crate) fn strategies() -> String {
     }
     let _ = writeln!(
         out,
-        "every built-in signal strategy above (sma_cross to buy_and_hold)\n  applied per asset with shared cash: direction long_only, no sl_pct/tp_pct, plus\n    {:<10} {:<34} default {:<11} {}\n",
-        "size_type",
-        "one of amount|value|percent",
-        "amount",
-        "how `size` is read: units (default: all the cash left), cash worth, or fraction of the cash"
+        "every built-in signal strategy above (sma_cross to buy_and_hold)\n  applied per asset with shared cash: direction long_only, no sl_pct/tp_pct, plus"
     );
+    let per_asset = backtide_core::portfolio::builtin::strategies()
+        .iter()
+        .find(|s| s.is_per_asset());
+    for p in per_asset
+        .iter()
+        .flat_map(|s| &s.params)
+        .filter(|p| p.name == "size_type")
+    {
+        param_line(&mut out, p);
+    }
+    out.push('\n');
     out
 }
 
 fn strategy_entry(out: &mut String, name: &str, about: &str, params: &[backtide_core::ParamSpec]) {
     let _ = writeln!(out, "{name}\n  {about}");
     for p in params {
-        let default = p
-            .default_value()
-            .map_or("(none)".to_string(), |d| d.to_string());
-        let _ = writeln!(
-            out,
-            "    {:<10} {:<34} default {:<11} {}",
-            p.name,
-            p.describe_kind(),
-            default,
-            p.doc
-        );
+        param_line(out, p);
     }
     out.push('\n');
+}
+
+fn param_line(out: &mut String, p: &backtide_core::ParamSpec) {
+    let default = p
+        .default_value()
+        .map_or("(none)".to_string(), |d| d.to_string());
+    let _ = writeln!(
+        out,
+        "    {:<10} {:<34} default {:<11} {}",
+        p.name,
+        p.describe_kind(),
+        default,
+        p.doc
+    );
 }
 
 #[cfg(test)]
