@@ -237,7 +237,6 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     let cfg = a.broker.config()?;
     let bars = a.data.load()?;
     let result = run_backtest(&bars, strategy.as_mut(), &cfg)?;
-    let st = stats::compute(&bars, &result);
 
     if let Some(path) = &a.trades_csv {
         backtide_data::write_trades_csv(&bars, &result.trades, path)?;
@@ -263,15 +262,18 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
         backtide_data::write_bytes(path, html.as_bytes())?;
     }
     if a.json {
-        let v = backtide_data::backtest_json(
+        // Streamed: a million-bar result is never held as one document.
+        let mut out = std::io::stdout().lock();
+        backtide_data::write_backtest_json(
+            &mut out,
             &bars,
             &result,
             &cfg,
             a.broker.profile.core(),
             info.name,
             &params,
-        );
-        println!("{}", serde_json::to_string(&v)?);
+        )?;
+        std::io::Write::write_all(&mut out, b"\n")?;
     } else if a.broker.profile == Profile::Vectorbt {
         print!(
             "{}",
@@ -282,7 +284,7 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
             eprintln!("warning: {w}");
         }
     } else {
-        print!("{}", table::stats_table(&st));
+        print!("{}", table::stats_table(&stats::compute(&bars, &result)));
         println!("{:<26}{}({})", "_strategy", info.name, params_line(&params));
         for w in &result.warnings {
             eprintln!("warning: {w}");

@@ -211,3 +211,262 @@ pub fn write_equity_csv(bars: &Bars, equity: &[f64], path: &Path) -> Result<(), 
         Ok(())
     })
 }
+
+/// Writes the document of [`backtest_json`] to `w` as it goes, byte for byte the same as
+/// `serde_json::to_string(&backtest_json(…))`, without building it: the per-bar equity rows
+/// (the bulk of a long run) and the trades are written one at a time through a buffer, so
+/// memory stays at the result's own columns whatever the run's length.
+pub fn write_backtest_json<W: Write>(
+    w: W,
+    bars: &Bars,
+    run: &RunResult,
+    cfg: &BrokerConfig,
+    profile: Profile,
+    strategy: &str,
+    params: &Params,
+) -> Result<(), DataError> {
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
+    let e = |source| DataError::Io {
+        path: "<output>".into(),
+        source,
+    };
+    let js = |e: serde_json::Error| DataError::Io {
+        path: "<output>".into(),
+        source: e.into(),
+    };
+    w.write_all(b"{\"stats\":").map_err(e)?;
+    serde_json::to_writer(&mut w, &profile_stats_json(bars, run, cfg, profile)).map_err(js)?;
+    w.write_all(b",\"trades\":[").map_err(e)?;
+    let mut row = Vec::with_capacity(512);
+    let mut f = JsonFloat::default();
+    let time = bars.time();
+    for (i, t) in run.trades.iter().enumerate() {
+        // The fields of `trade_json`, in its order, written directly.
+        row.clear();
+        if i > 0 {
+            row.push(b',');
+        }
+        row.extend_from_slice(b"{\"entry_bar\":");
+        row.extend_from_slice(t.entry_bar.to_string().as_bytes());
+        row.extend_from_slice(b",\"exit_bar\":");
+        row.extend_from_slice(t.exit_bar.to_string().as_bytes());
+        row.extend_from_slice(b",\"entry_time\":\"");
+        crate::time::push_timestamp(&mut row, time[t.entry_bar]);
+        row.extend_from_slice(b"\",\"exit_time\":\"");
+        crate::time::push_timestamp(&mut row, time[t.exit_bar]);
+        row.extend_from_slice(b"\",\"size\":");
+        f.push(&mut row, t.size);
+        row.extend_from_slice(b",\"entry_price\":");
+        f.push(&mut row, t.entry_price);
+        row.extend_from_slice(b",\"exit_price\":");
+        f.push(&mut row, t.exit_price);
+        row.extend_from_slice(b",\"sl\":");
+        f.push(&mut row, t.sl.unwrap_or(f64::NAN));
+        row.extend_from_slice(b",\"tp\":");
+        f.push(&mut row, t.tp.unwrap_or(f64::NAN));
+        row.extend_from_slice(b",\"pnl\":");
+        f.push(&mut row, t.pnl());
+        row.extend_from_slice(b",\"return\":");
+        f.push(&mut row, t.return_frac());
+        row.extend_from_slice(b",\"commission\":");
+        f.push(&mut row, t.commission);
+        row.extend_from_slice(b",\"duration_s\":");
+        f.push(
+            &mut row,
+            (time[t.exit_bar] - time[t.entry_bar]) as f64 / 1e9,
+        );
+        row.extend_from_slice(b",\"tag\":");
+        match &t.tag {
+            Some(tag) => serde_json::to_writer(&mut row, tag).map_err(js)?,
+            None => row.extend_from_slice(b"null"),
+        }
+        row.push(b'}');
+        w.write_all(&row).map_err(e)?;
+    }
+    w.write_all(b"],\"open_trades\":[").map_err(e)?;
+    for (i, t) in run.open_trades.iter().enumerate() {
+        if i > 0 {
+            w.write_all(b",").map_err(e)?;
+        }
+        serde_json::to_writer(&mut w, &open_trade_json(bars, t)).map_err(js)?;
+    }
+    w.write_all(b"],\"equity\":[").map_err(e)?;
+    let dd = drawdown(&run.equity);
+    // Rows are formatted in blocks on every core and written in order.
+    let rows = |r: std::ops::Range<usize>| {
+        let mut out = Vec::with_capacity(r.len() * 80);
+        let mut f = JsonFloat::default();
+        for i in r {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"time\":\"");
+            crate::time::push_timestamp(&mut out, time[i]);
+            out.extend_from_slice(b"\",\"equity\":");
+            f.push(&mut out, run.equity[i]);
+            out.extend_from_slice(b",\"drawdown\":");
+            f.push(&mut out, dd[i]);
+            out.push(b'}');
+        }
+        out
+    };
+    const BLOCK: usize = 1 << 15;
+    let n = run.equity.len().min(time.len());
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .clamp(1, 8);
+    // A producer formats batches of blocks (the blocks of a batch in parallel) while this
+    // thread writes the previous ones: formatting and the kernel's copy overlap.
+    std::thread::scope(|scope| -> Result<(), DataError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2 * threads);
+        let rows = &rows;
+        scope.spawn(move || {
+            let mut from = 0;
+            while from < n {
+                let to = (from + BLOCK * threads).min(n);
+                let blocks: Vec<Vec<u8>> = std::thread::scope(|inner| {
+                    let jobs: Vec<_> = (from..to)
+                        .step_by(BLOCK)
+                        .map(|b| inner.spawn(move || rows(b..(b + BLOCK).min(to))))
+                        .collect();
+                    jobs.into_iter()
+                        .map(|j| j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                        .collect()
+                });
+                for b in blocks {
+                    // The writer stopped (an I/O error): nothing more to do.
+                    if tx.send(b).is_err() {
+                        return;
+                    }
+                }
+                from = to;
+            }
+        });
+        for b in rx {
+            w.write_all(&b).map_err(e)?;
+        }
+        Ok(())
+    })?;
+    w.write_all(b"],\"warnings\":").map_err(e)?;
+    serde_json::to_writer(&mut w, &run.warnings).map_err(js)?;
+    w.write_all(b",\"profile\":").map_err(e)?;
+    serde_json::to_writer(&mut w, profile.name()).map_err(js)?;
+    w.write_all(b",\"strategy\":").map_err(e)?;
+    serde_json::to_writer(&mut w, &json!({"name": strategy, "params": params})).map_err(js)?;
+    w.write_all(b"}").map_err(e)?;
+    w.flush().map_err(e)
+}
+
+/// Floats as serde_json writes them: ryu's shortest text, `null` for NaN and infinities
+/// (which `num` maps to `null` in the document form).
+#[derive(Default)]
+struct JsonFloat(ryu::Buffer);
+
+impl JsonFloat {
+    fn push(&mut self, out: &mut Vec<u8>, x: f64) {
+        if x.is_finite() {
+            out.extend_from_slice(self.0.format_finite(x).as_bytes());
+        } else {
+            out.extend_from_slice(b"null");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backtide_core::strategy::builtin::STRATEGIES;
+    use backtide_core::{Commission, run};
+
+    /// The streamed `--json` is the document's bytes, for every built-in strategy on every
+    /// bundled sample, both profiles, with stops, fees and open trades.
+    #[test]
+    fn the_streamed_json_is_the_documents_bytes() {
+        let mut checked = 0;
+        for sample in ["GOOG", "EURUSD", "BTCUSD"] {
+            let bars = crate::sample(sample).unwrap();
+            for info in STRATEGIES {
+                for (profile, extra) in [
+                    (Profile::BacktestingPy, vec![]),
+                    (Profile::Vectorbt, vec![("cross", "stateful")]),
+                ] {
+                    let mut pairs: Vec<(&str, &str)> = extra
+                        .into_iter()
+                        .filter(|(k, _)| info.params.iter().any(|p| p.name == *k))
+                        .collect();
+                    if info.params.iter().any(|p| p.name == "sl_pct") {
+                        pairs.push(("sl_pct", "0.03"));
+                    }
+                    let params = Params::from_pairs(info.params, pairs).unwrap();
+                    let cfg = profile
+                        .configure(BrokerConfig {
+                            commission: Commission::Relative(0.001),
+                            ..BrokerConfig::default()
+                        })
+                        .unwrap();
+                    let res = run(&bars, info.build(&params).unwrap().as_mut(), &cfg).unwrap();
+                    let want = serde_json::to_string(&backtest_json(
+                        &bars, &res, &cfg, profile, info.name, &params,
+                    ))
+                    .unwrap();
+                    let mut got = Vec::new();
+                    write_backtest_json(&mut got, &bars, &res, &cfg, profile, info.name, &params)
+                        .unwrap();
+                    assert!(
+                        got == want.as_bytes(),
+                        "{sample} {} {profile}: streamed JSON differs",
+                        info.name
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 3 * STRATEGIES.len() * 2);
+    }
+
+    /// Sub-second timestamps and runs longer than one formatting block keep the bytes.
+    #[test]
+    fn long_runs_and_fractional_times_keep_the_bytes() {
+        let n = 100_000;
+        let close: Vec<f64> = (0..n)
+            .map(|i| 100.0 + 10.0 * (i as f64 / 300.0).sin())
+            .collect();
+        let time: Vec<i64> = (0..n as i64)
+            .map(|i| 1_600_000_000_123_456_789 + i * 250_000_000)
+            .collect();
+        let bars = Bars::try_new(
+            time,
+            close.clone(),
+            close.iter().map(|c| c + 0.5).collect(),
+            close.iter().map(|c| c - 0.5).collect(),
+            close,
+            vec![f64::NAN; n],
+        )
+        .unwrap();
+        let info = backtide_core::strategy::builtin::find("sma_cross").unwrap();
+        let params = Params::from_pairs(info.params, [("tp_pct", "0.01")]).unwrap();
+        let cfg = BrokerConfig::default();
+        let res = run(&bars, info.build(&params).unwrap().as_mut(), &cfg).unwrap();
+        let want = serde_json::to_string(&backtest_json(
+            &bars,
+            &res,
+            &cfg,
+            Profile::BacktestingPy,
+            info.name,
+            &params,
+        ))
+        .unwrap();
+        let mut got = Vec::new();
+        write_backtest_json(
+            &mut got,
+            &bars,
+            &res,
+            &cfg,
+            Profile::BacktestingPy,
+            info.name,
+            &params,
+        )
+        .unwrap();
+        assert!(got == want.as_bytes());
+    }
+}

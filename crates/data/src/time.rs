@@ -112,6 +112,43 @@ pub fn format_timestamp(t: TimestampNs) -> String {
     }
 }
 
+/// Appends [`format_timestamp`]'s text to `out` without allocating: whole seconds in years
+/// 0000–9999 are formatted directly (the hot path of million-row outputs), anything else
+/// through chrono.
+pub(crate) fn push_timestamp(out: &mut Vec<u8>, t: TimestampNs) {
+    const NS: i64 = 1_000_000_000;
+    let days = t.div_euclid(86_400 * NS);
+    let secs = t.div_euclid(NS) - days * 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if t.rem_euclid(NS) != 0 || !(0..=9999).contains(&year) {
+        out.extend_from_slice(format_timestamp(t).as_bytes());
+        return;
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let d2 = |v: i64| [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+    out.extend_from_slice(&d2(year / 100));
+    out.extend_from_slice(&d2(year % 100));
+    out.push(b'-');
+    out.extend_from_slice(&d2(month));
+    out.push(b'-');
+    out.extend_from_slice(&d2(day));
+    out.push(b'T');
+    out.extend_from_slice(&d2(h));
+    out.push(b':');
+    out.extend_from_slice(&d2(m));
+    out.push(b':');
+    out.extend_from_slice(&d2(s));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +195,36 @@ mod tests {
             "12.5",
         ] {
             assert!(parse_timestamp(s).is_none(), "{s}");
+        }
+    }
+
+    #[test]
+    fn the_fast_timestamp_text_is_chronos() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut cases = vec![
+            0i64,
+            -1,
+            -1_000_000_000,
+            9_000_000_000_000_000_000,
+            951_782_400 * 1_000_000_000,
+        ];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Seconds across ±190 years, sometimes with a fraction.
+            let secs = (x % 12_000_000_000) as i64 - 6_000_000_000;
+            let frac = if x % 3 == 0 {
+                (x % 1_000_000_000) as i64
+            } else {
+                0
+            };
+            cases.push(secs * 1_000_000_000 + frac);
+        }
+        for t in cases {
+            let mut b = Vec::new();
+            push_timestamp(&mut b, t);
+            assert_eq!(String::from_utf8(b).unwrap(), format_timestamp(t), "{t}");
         }
     }
 }
