@@ -214,7 +214,7 @@ mod tests {
             x ^= x << 17;
             // Seconds across ±190 years, sometimes with a fraction.
             let secs = (x % 12_000_000_000) as i64 - 6_000_000_000;
-            let frac = if x % 3 == 0 {
+            let frac = if x.is_multiple_of(3) {
                 (x % 1_000_000_000) as i64
             } else {
                 0
