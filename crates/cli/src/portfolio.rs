@@ -122,8 +122,10 @@ pub(crate) fn run(a: &RunArgs) -> Result<()> {
         backtide_data::write_bytes(path, html.as_bytes())?;
     }
     if a.json {
-        let v = backtide_data::portfolio_json(&u, &res, run_info);
-        println!("{}", serde_json::to_string(&v)?);
+        // Streamed: the positions of every asset at every bar are never one document.
+        let mut out = std::io::stdout().lock();
+        backtide_data::write_portfolio_json(&mut out, &u, &res, run_info)?;
+        std::io::Write::write_all(&mut out, b"\n")?;
         return Ok(());
     }
     let trades = portfolio::exit_trades(&u, &res);

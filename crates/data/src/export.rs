@@ -360,10 +360,10 @@ pub fn write_backtest_json<W: Write>(
 /// Floats as serde_json writes them: ryu's shortest text, `null` for NaN and infinities
 /// (which `num` maps to `null` in the document form).
 #[derive(Default)]
-struct JsonFloat(ryu::Buffer);
+pub(crate) struct JsonFloat(ryu::Buffer);
 
 impl JsonFloat {
-    fn push(&mut self, out: &mut Vec<u8>, x: f64) {
+    pub(crate) fn push(&mut self, out: &mut Vec<u8>, x: f64) {
         if x.is_finite() {
             out.extend_from_slice(self.0.format_finite(x).as_bytes());
         } else {

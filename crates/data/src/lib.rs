@@ -37,7 +37,7 @@ pub use export::{
 pub use parquet::{read_parquet, write_columns, write_equity_parquet, write_parquet};
 pub use portfolio_export::{
     PortfolioRunInfo, asset_summary_json, portfolio_json, portfolio_stats_json, write_orders_csv,
-    write_portfolio_equity_csv, write_portfolio_trades_csv,
+    write_portfolio_equity_csv, write_portfolio_json, write_portfolio_trades_csv,
 };
 pub use samples::{SAMPLE_UNIVERSES, SAMPLES, sample, sample_csv, sample_universe};
 pub use sweep_out::{

@@ -254,3 +254,196 @@ pub fn write_portfolio_equity_csv(
         Ok(())
     })
 }
+
+/// Writes the document of [`portfolio_json`] to `w` as it goes, byte for byte the same as
+/// `serde_json::to_string(&portfolio_json(…))`: rows, orders and positions are written one
+/// at a time, so memory stays at the result's own columns.
+pub fn write_portfolio_json<W: Write>(
+    w: W,
+    u: &Universe,
+    res: &PortfolioResult,
+    run: PortfolioRunInfo<'_>,
+) -> Result<(), DataError> {
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
+    let path = || std::path::PathBuf::from("<output>");
+    let e = |source| DataError::Io {
+        path: path(),
+        source,
+    };
+    let js = |e: serde_json::Error| DataError::Io {
+        path: path(),
+        source: e.into(),
+    };
+    let trades = portfolio::exit_trades(u, res);
+    let time = u.time();
+    let mut f = crate::export::JsonFloat::default();
+    let mut row: Vec<u8> = Vec::with_capacity(256);
+    // `[a,b,…]` of `items`, each written by `one`.
+    macro_rules! array {
+        ($items:expr, |$x:ident| $one:expr) => {{
+            w.write_all(b"[").map_err(e)?;
+            for (i, $x) in $items.enumerate() {
+                if i > 0 {
+                    w.write_all(b",").map_err(e)?;
+                }
+                $one;
+            }
+            w.write_all(b"]").map_err(e)?;
+        }};
+    }
+    w.write_all(b"{\"stats\":").map_err(e)?;
+    serde_json::to_writer(&mut w, &portfolio_stats_json(u, res, &trades, run.profile))
+        .map_err(js)?;
+    w.write_all(b",\"trades\":").map_err(e)?;
+    array!(
+        trades.iter().filter(|t| t.status == TradeStatus::Closed),
+        |t| { serde_json::to_writer(&mut w, &closed_trade_json(u, t)).map_err(js)? }
+    );
+    w.write_all(b",\"open_trades\":").map_err(e)?;
+    array!(
+        trades.iter().filter(|t| t.status == TradeStatus::Open),
+        |t| { serde_json::to_writer(&mut w, &open_trade_json(u, t)).map_err(js)? }
+    );
+    w.write_all(b",\"equity\":").map_err(e)?;
+    let dd = drawdown(&res.value);
+    array!(0..u.len(), |i| {
+        row.clear();
+        row.extend_from_slice(b"{\"time\":\"");
+        crate::time::push_timestamp(&mut row, time[i]);
+        row.extend_from_slice(b"\",\"equity\":");
+        f.push(&mut row, res.value[i]);
+        row.extend_from_slice(b",\"drawdown\":");
+        f.push(&mut row, dd[i]);
+        row.extend_from_slice(b",\"cash\":");
+        f.push(&mut row, res.cash[i]);
+        row.push(b'}');
+        w.write_all(&row).map_err(e)?
+    });
+    w.write_all(b",\"warnings\":").map_err(e)?;
+    array!(res.rejected.iter(), |r| {
+        let text = format!(
+            "{} {}: order not filled ({})",
+            format_timestamp(time[r.bar]),
+            u.assets()[r.asset].symbol(),
+            r.reason.label()
+        );
+        serde_json::to_writer(&mut w, &text).map_err(js)?
+    });
+    w.write_all(b",\"orders\":").map_err(e)?;
+    array!(res.fills.iter(), |o| {
+        row.clear();
+        row.extend_from_slice(b"{\"bar\":");
+        row.extend_from_slice(o.bar.to_string().as_bytes());
+        row.extend_from_slice(b",\"time\":\"");
+        crate::time::push_timestamp(&mut row, time[o.bar]);
+        row.extend_from_slice(b"\",\"symbol\":");
+        serde_json::to_writer(&mut row, u.assets()[o.asset].symbol()).map_err(js)?;
+        row.extend_from_slice(b",\"side\":\"");
+        row.extend_from_slice(o.side.name().as_bytes());
+        row.extend_from_slice(b"\",\"size\":");
+        f.push(&mut row, o.size);
+        row.extend_from_slice(b",\"price\":");
+        f.push(&mut row, o.price);
+        row.extend_from_slice(b",\"fees\":");
+        f.push(&mut row, o.fees);
+        row.push(b'}');
+        w.write_all(&row).map_err(e)?
+    });
+    w.write_all(b",\"positions\":{").map_err(e)?;
+    for (k, (symbol, held)) in u
+        .symbols()
+        .zip(portfolio::positions_per_bar(u, res))
+        .enumerate()
+    {
+        if k > 0 {
+            w.write_all(b",").map_err(e)?;
+        }
+        serde_json::to_writer(&mut w, symbol).map_err(js)?;
+        w.write_all(b":").map_err(e)?;
+        array!(held.iter(), |x| {
+            row.clear();
+            f.push(&mut row, *x);
+            w.write_all(&row).map_err(e)?
+        });
+    }
+    w.write_all(b"},\"assets\":").map_err(e)?;
+    let assets: Vec<Value> = portfolio::stats::per_asset(u, res, &trades)
+        .iter()
+        .map(asset_summary_json)
+        .collect();
+    serde_json::to_writer(&mut w, &assets).map_err(js)?;
+    w.write_all(b",\"universe\":").map_err(e)?;
+    let universe = json!({
+        "symbols": u.symbols().collect::<Vec<_>>(),
+        "fill": run.fill.name(),
+        "call_seq": run.call_seq.name(),
+    });
+    serde_json::to_writer(&mut w, &universe).map_err(js)?;
+    w.write_all(b",\"profile\":").map_err(e)?;
+    serde_json::to_writer(&mut w, run.profile.name()).map_err(js)?;
+    w.write_all(b",\"strategy\":").map_err(e)?;
+    serde_json::to_writer(&mut w, &json!({"name": run.strategy, "params": run.params}))
+        .map_err(js)?;
+    w.write_all(b"}").map_err(e)?;
+    w.flush().map_err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backtide_core::portfolio::{PortfolioConfig, builtin};
+
+    /// The streamed portfolio `--json` is the document's bytes: fills at the close and at
+    /// the next open, whole and fractional units, rejected orders (warnings), open trades.
+    #[test]
+    fn the_streamed_portfolio_json_is_the_documents_bytes() {
+        let u = crate::load_universe(&["sample:STOCKS"]).unwrap();
+        let cases: [(&str, &[(&str, &str)], Profile, CallSeq); 4] = [
+            ("equal_weight", &[], Profile::Vectorbt, CallSeq::Auto),
+            (
+                "momentum_rotation",
+                &[("top", "3")],
+                Profile::BacktestingPy,
+                CallSeq::Auto,
+            ),
+            (
+                "sma_cross",
+                &[("fast", "20"), ("slow", "50")],
+                Profile::Vectorbt,
+                CallSeq::Default,
+            ),
+            (
+                "inverse_volatility",
+                &[],
+                Profile::BacktestingPy,
+                CallSeq::Default,
+            ),
+        ];
+        for (name, pairs, profile, call_seq) in cases {
+            let info = builtin::find(name).unwrap();
+            let params = Params::from_pairs(&info.params, pairs.iter().copied()).unwrap();
+            let broker = profile
+                .configure(backtide_core::BrokerConfig {
+                    commission: backtide_core::Commission::Relative(0.002),
+                    ..backtide_core::BrokerConfig::default()
+                })
+                .unwrap();
+            let cfg = PortfolioConfig::from_broker(&broker, profile, None, call_seq).unwrap();
+            let res = portfolio::run(&u, info.build(&params).unwrap().as_mut(), &cfg).unwrap();
+            let run = PortfolioRunInfo {
+                profile,
+                fill: cfg.fill,
+                call_seq,
+                strategy: name,
+                params: &params,
+            };
+            let want = serde_json::to_string(&portfolio_json(&u, &res, run)).unwrap();
+            let mut got = Vec::new();
+            write_portfolio_json(&mut got, &u, &res, run).unwrap();
+            assert!(got == want.as_bytes(), "{name}: streamed JSON differs");
+            if call_seq == CallSeq::Default && name == "sma_cross" {
+                assert!(!res.rejected.is_empty(), "the case covers warnings");
+            }
+        }
+    }
+}
