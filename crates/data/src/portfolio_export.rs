@@ -398,7 +398,13 @@ mod tests {
     #[test]
     fn the_streamed_portfolio_json_is_the_documents_bytes() {
         let u = crate::load_universe(&["sample:STOCKS"]).unwrap();
-        let cases: [(&str, &[(&str, &str)], Profile, CallSeq); 4] = [
+        type Case = (
+            &'static str,
+            &'static [(&'static str, &'static str)],
+            Profile,
+            CallSeq,
+        );
+        let cases: [Case; 4] = [
             ("equal_weight", &[], Profile::Vectorbt, CallSeq::Auto),
             (
                 "momentum_rotation",
