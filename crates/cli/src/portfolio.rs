@@ -100,6 +100,15 @@ pub(crate) fn run(a: &RunArgs) -> Result<()> {
     if let Some(path) = &a.equity_csv {
         backtide_data::write_portfolio_equity_csv(u.time(), &res, path)?;
     }
+    if let Some(path) = &a.equity_parquet {
+        let names = ["equity", "drawdown", "cash"].map(String::from);
+        let columns = [
+            res.value.clone(),
+            backtide_core::stats::drawdown(&res.value),
+            res.cash.clone(),
+        ];
+        backtide_data::write_columns(u.time(), &names, &columns, path)?;
+    }
     let run_info = backtide_data::PortfolioRunInfo {
         profile,
         fill: cfg.fill,
@@ -158,14 +167,19 @@ pub(crate) fn run(a: &RunArgs) -> Result<()> {
         asset_table(&portfolio::stats::per_asset(&u, &res, &trades))
     );
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
-    for r in &res.rejected {
+    let refused: Vec<_> = res
+        .rejected
+        .iter()
+        .filter(|r| r.reason.is_refusal())
+        .collect();
+    for r in &refused {
         *counts.entry(r.reason.label()).or_default() += 1;
     }
     if !counts.is_empty() {
         let list: Vec<String> = counts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         eprintln!(
             "warning: {} orders not filled ({}); --json lists each",
-            res.rejected.len(),
+            refused.len(),
             list.join(", ")
         );
     }

@@ -205,6 +205,9 @@ pub(crate) struct RunArgs {
     /// Write per-bar equity and drawdown to this CSV file (portfolios: and cash).
     #[arg(long, value_name = "FILE")]
     pub(crate) equity_csv: Option<PathBuf>,
+    /// Write per-bar equity and drawdown to this Parquet file (portfolios: and cash).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) equity_parquet: Option<PathBuf>,
     /// Write an interactive HTML report (one self-contained file) here.
     #[arg(long, value_name = "FILE")]
     pub(crate) report: Option<PathBuf>,
@@ -240,6 +243,9 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
 
     if let Some(path) = &a.trades_csv {
         backtide_data::write_trades_csv(&bars, &result.trades, path)?;
+    }
+    if let Some(path) = &a.equity_parquet {
+        backtide_data::write_equity_parquet(&bars, &result.equity, path)?;
     }
     if let Some(path) = &a.equity_csv {
         backtide_data::write_equity_csv(&bars, &result.equity, path)?;

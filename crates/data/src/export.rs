@@ -205,8 +205,14 @@ pub fn write_equity_csv(bars: &Bars, equity: &[f64], path: &Path) -> Result<(), 
     crate::atomic::write_with(path, |w| {
         let e = io(path);
         writeln!(w, "time,equity,drawdown").map_err(&e)?;
+        // One reused row buffer; timestamps without chrono (the same text).
+        let mut row = Vec::with_capacity(64);
         for ((&t, &v), d) in bars.time().iter().zip(equity).zip(drawdown(equity)) {
-            writeln!(w, "{},{},{}", format_timestamp(t), v, d).map_err(&e)?;
+            row.clear();
+            crate::time::push_timestamp(&mut row, t);
+            write!(row, ",{v},{d}").map_err(&e)?;
+            row.push(b'\n');
+            w.write_all(&row).map_err(&e)?;
         }
         Ok(())
     })

@@ -137,6 +137,7 @@ pub fn portfolio_json(u: &Universe, res: &PortfolioResult, run: PortfolioRunInfo
     let warnings: Vec<String> = res
         .rejected
         .iter()
+        .filter(|r| r.reason.is_refusal())
         .map(|r| {
             format!(
                 "{} {}: order not filled ({})",
@@ -320,7 +321,7 @@ pub fn write_portfolio_json<W: Write>(
         w.write_all(&row).map_err(e)?
     });
     w.write_all(b",\"warnings\":").map_err(e)?;
-    array!(res.rejected.iter(), |r| {
+    array!(res.rejected.iter().filter(|r| r.reason.is_refusal()), |r| {
         let text = format!(
             "{} {}: order not filled ({})",
             format_timestamp(time[r.bar]),

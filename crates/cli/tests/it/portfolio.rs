@@ -616,4 +616,24 @@ fn readme_portfolio_commands_run() {
             .starts_with("time,equity,drawdown,cash")
     );
     assert!(std::fs::metadata(out("r.html")).unwrap().len() > 10_000);
+    for (data, strategy) in [
+        ("sample:STOCKS", "equal_weight"),
+        ("sample:GOOG", "sma_cross"),
+    ] {
+        let o = crate::cli::backtide()
+            .args([
+                "run",
+                "--data",
+                data,
+                "--strategy",
+                strategy,
+                "--equity-parquet",
+                &out("e.parquet"),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let bytes = std::fs::read(out("e.parquet")).unwrap();
+        assert_eq!(&bytes[..4], b"PAR1", "{data}: a Parquet file");
+    }
 }

@@ -104,6 +104,12 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// True for a refused order, false for one that was ignored because it asked for
+    /// nothing (a size that rounds to zero): only refusals are worth a warning.
+    pub fn is_refusal(self) -> bool {
+        self != Rejection::SizeZero
+    }
+
     /// vectorbt's `Status/Info` label.
     pub fn label(self) -> &'static str {
         match self {
