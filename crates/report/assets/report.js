@@ -32,18 +32,39 @@
   const duration = (k, v) => (/_s$/.test(k) && typeof v === "number" ? (v / 86400).toFixed(1) + " days"
     : typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) ? v.replace("T", " ") : fmt(v));
 
-  // A table whose headers sort it (numbers numerically, the rest as text).
+  // A table whose headers sort it (numbers numerically, the rest as text). Past PAGE_ROWS
+  // rows it shows one page at a time (buttons above move between pages; sorting sorts every
+  // row and goes back to the first page), so a table of any length stays quick to draw.
+  const PAGE_ROWS = 1000;
+  drawn.pages = {};
   function sortableTable(name, columns, rows, render) {
     const table = el("table");
     const head = el("tr");
     const body = el("tbody");
     let order = { col: -1, dir: 1 };
+    const pages = Math.max(1, Math.ceil(rows.length / PAGE_ROWS));
+    const state = { rows: rows.length, page: 0, pages, shown: 0 };
+    drawn.pages[name] = state;
+    const status = el("span", { class: "note" });
+    const go = (p) => { state.page = Math.max(0, Math.min(pages - 1, p)); fill(); };
+    const button = (text, what, to) => {
+      const b = el("button", { type: "button", text, "data-page": what });
+      b.addEventListener("click", () => go(to()));
+      return b;
+    };
+    const pager = pages > 1 ? el("div", { class: "pager", "data-pager": name },
+      button("« First", "first", () => 0), button("‹ Prev", "prev", () => state.page - 1), status,
+      button("Next ›", "next", () => state.page + 1), button("Last »", "last", () => pages - 1)) : null;
     const fill = () => {
-      body.replaceChildren(...rows.map((r) => {
+      const from = state.page * PAGE_ROWS;
+      const shown = pages > 1 ? rows.slice(from, from + PAGE_ROWS) : rows;
+      body.replaceChildren(...shown.map((r) => {
         const tr = el("tr");
         r.forEach((v, i) => tr.append(render ? render(i, v, r) : el("td", { text: fmt(v) })));
         return tr;
       }));
+      state.shown = shown.length;
+      status.textContent = ` rows ${(from + 1).toLocaleString()}–${(from + shown.length).toLocaleString()} of ${rows.length.toLocaleString()} (page ${state.page + 1} of ${pages}) `;
     };
     columns.forEach((c, i) => {
       const th = el("th", { class: "sortable", text: c, title: "sort" });
@@ -56,14 +77,14 @@
           if (y === null) return -1;
           return (typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y))) * order.dir;
         });
-        fill();
+        go(0);
       });
       head.append(th);
     });
     table.append(el("thead", {}, head), body);
     fill();
     drawn.tables[name] = rows.length;
-    return table;
+    return pager ? el("div", {}, pager, table) : table;
   }
 
   const chartOptions = (height) => ({
@@ -105,17 +126,30 @@
     }
   }
 
+  // The first index of the sorted array `a` whose value is at least `x`.
+  const lowerBound = (a, x) => {
+    let lo = 0, hi = a.length;
+    while (lo < hi) { const m = (lo + hi) >> 1; if (a[m] < x) lo = m + 1; else hi = m; }
+    return lo;
+  };
+
   function backtest() {
-    const t = D.t;
+    // Times come as the first drawn point's second and each point's step from the last.
+    const t = new Array(D.dt.length);
+    let acc = 0;
+    D.dt.forEach((d, i) => { acc += d; t[i] = acc; });
+    const hold = D.c.map((c) => (c === null || D.hold_scale === null ? null : c * D.hold_scale));
+    const thinned = D.chart_trades < D.trades_total;
     document.getElementById("subtitle").textContent =
       `${D.from} → ${D.to} · ${D.bars.toLocaleString()} bars` +
-      (D.full ? "" : ` (drawn: ${t.length.toLocaleString()} points; each bucket keeps its extremes and every trade's bars)`);
+      (D.full ? "" : ` (drawn: ${t.length.toLocaleString()} points; each bucket keeps its extremes and the marked trades' bars)`) +
+      (thinned ? ` · markers for ${D.chart_trades.toLocaleString()} of ${D.trades_total.toLocaleString()} trades: the ${Math.floor(D.chart_trades / 2).toLocaleString()} with the largest |PnL| and an even sample of the rest (the table lists every trade)` : "");
     const charts = card(null, "charts");
     const price = addChart(charts, "price", 340, D.full ? "Price (candles), entries ▲▼ and exits ●, SL/TP" : "Close (downsampled), entries ▲▼ and exits ●, SL/TP");
     const priceSeries = D.full
       ? series(price, "Candlestick", { upColor: "#26a69a", downColor: "#ef5350", borderVisible: false, wickUpColor: "#26a69a", wickDownColor: "#ef5350" },
           t.map((x, i) => ({ time: x, open: D.o[i], high: D.h[i], low: D.l[i], close: D.c[i] })))
-      : series(price, "Line", { color: "#2962ff", lineWidth: 1 }, t.map((x, i) => ({ time: x, value: D.c[i] })));
+      : series(price, "Line", { color: "#2962ff", lineWidth: 1 }, t.map((x, i) => point(x, D.c[i])));
     const markers = D.markers.map(([time, kind, px, extra]) =>
       kind === "X"
         ? { time, position: "aboveBar", color: extra >= 0 ? "#1a9a6c" : "#d2453d", shape: "circle", text: "" }
@@ -126,21 +160,20 @@
     for (const [kind, color] of [["sl", "#d2453d"], ["tp", "#1a9a6c"]]) {
       const segs = D.levels.filter((l) => l[0] === kind);
       if (!segs.length) continue;
-      const value = new Map();
-      let j = 0;
+      const value = new Array(t.length);
       segs.sort((a, b) => a[1] - b[1]);
       for (const [, t0, t1, v] of segs) {
-        for (j = t.findIndex((x) => x >= t0); j >= 0 && j < t.length && t[j] <= t1; j++) value.set(t[j], v);
+        for (let j = lowerBound(t, t0); j < t.length && t[j] <= t1; j++) value[j] = v;
       }
       series(price, "Line", { color, lineWidth: 1, lineStyle: 2, priceLineVisible: false, lastValueVisible: false },
-        t.map((x) => (value.has(x) ? { time: x, value: value.get(x) } : { time: x })));
+        t.map((x, i) => point(x, value[i])));
     }
     const eq = addChart(charts, "equity", 200, "Equity vs buy-and-hold");
-    series(eq, "Line", { color: "#2962ff", lineWidth: 2 }, t.map((x, i) => ({ time: x, value: D.equity[i] })));
-    series(eq, "Line", { color: "#9aa1b1", lineWidth: 1 }, t.map((x, i) => ({ time: x, value: D.hold[i] })));
+    series(eq, "Line", { color: "#2962ff", lineWidth: 2 }, t.map((x, i) => point(x, D.equity[i])));
+    series(eq, "Line", { color: "#9aa1b1", lineWidth: 1 }, t.map((x, i) => point(x, hold[i])));
     const dd = addChart(charts, "drawdown", 130, "Drawdown %");
     series(dd, "Area", { lineColor: "#d2453d", topColor: "rgba(210,69,61,0.05)", bottomColor: "rgba(210,69,61,0.35)", lineWidth: 1, invertFilledArea: true },
-      t.map((x, i) => ({ time: x, value: D.dd[i] })));
+      t.map((x, i) => point(x, D.dd[i])));
     const pos = addChart(charts, "position", 110, "Position (units; short below zero)");
     series(pos, "Histogram", { color: "#7e57c2", priceLineVisible: false },
       t.map((x, i) => ({ time: x, value: D.pos[i], color: D.pos[i] >= 0 ? "#26a69a" : "#ef5350" })));
@@ -154,16 +187,35 @@
     side.append(st);
     drawn.tables.stats = Object.keys(D.stats).length;
 
-    const tr = card(`Trades (${D.trades_total.toLocaleString()}${D.trades.length < D.trades_total ? `, first ${D.trades.length.toLocaleString()} listed` : ""}) — click a column to sort`, "wide");
+    // Every closed trade, from columns: entry times as steps from the previous entry, exit
+    // times as the time since the entry, in units of `unit_ms` milliseconds.
+    const T = D.trades, n = T.size.length, unit = T.unit_ms;
+    const rows = new Array(n);
+    let entry = 0;
+    for (let k = 0; k < n; k++) {
+      entry += T.entry_t[k];
+      const s = T.size[k];
+      rows[k] = [entry, entry + T.exit_t[k], s > 0 ? "long" : "short", Math.abs(s), T.entry_px[k], T.exit_px[k], T.pnl[k], T.ret[k], T.bars[k]];
+    }
+    const when = (v) => {
+      const d = new Date(v * unit);
+      if (!isFinite(d.getTime())) return String(v);
+      const s = d.toISOString().replace("T", " ").replace("Z", "");
+      return unit === 1000 ? s.replace(/\.\d+$/, "") : s.replace(/\.?0+$/, "");
+    };
+    const tr = card(`Trades (${D.trades_total.toLocaleString()}${n > PAGE_ROWS ? `, ${PAGE_ROWS.toLocaleString()} a page` : ""}) — click a column to sort`, "wide");
     const cols = ["Entry time", "Exit time", "Side", "Size", "Entry price", "Exit price", "PnL", "Return %", "Bars"];
-    tr.append(el("div", { class: "scroll" }, sortableTable("trades", cols, D.trades.slice(), (i, v) => {
-      const td = el("td", { text: i < 2 ? String(v).replace("T", " ") : fmt(v) });
+    tr.append(el("div", { class: "scroll" }, sortableTable("trades", cols, rows, (i, v) => {
+      const td = el("td", { text: i < 2 ? when(v) : fmt(v) });
       if ((i === 6 || i === 7) && typeof v === "number") td.className = v >= 0 ? "pos" : "neg";
       return td;
     })));
 
     monthlyHeat();
-    if (D.warnings.length) card("Warnings", "wide").append(el("ul", {}, ...D.warnings.map((w) => el("li", { text: w }))));
+    if (D.warnings.length) {
+      const w = card(`Warnings (${D.warnings_total.toLocaleString()}${D.warnings.length < D.warnings_total ? `, first ${D.warnings.length} listed` : ""})`, "wide");
+      w.append(el("div", { class: "scroll" }, el("ul", {}, ...D.warnings.map((x) => el("li", { text: x })))));
+    }
   }
 
   // Distinct colours for the assets of the allocation chart (cash is grey).
@@ -453,6 +505,7 @@
   try {
     if (drawn.kind === "backtest") backtest(); else if (drawn.kind === "portfolio") portfolio(); else sweep();
   } finally {
+    drawn.ms = performance.now();
     window.__reportReady = true;
   }
 })();

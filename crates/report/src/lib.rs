@@ -11,9 +11,13 @@
 //! (each asset's share of the value and the cash, stacked to 100 %), each asset's
 //! contribution and final weight, the trades with their symbol, the statistics and the
 //! universe, strategy and parameters.
-//! Long series are downsampled for display ([`backtide_data::downsample_keep`]): every
-//! bucket keeps its extremes and every trade keeps its bars, so a million-bar report stays
-//! a few megabytes and opens quickly.
+//! Long series are downsampled for display: every bucket keeps its extremes (a backtest's
+//! in one pass over the bars, a portfolio's through [`backtide_data::downsample_keep`]). A
+//! backtest draws at most [`MAX_CHART_TRADES`] trades as markers (the half with the largest
+//! |PnL| and an even sample of the rest) and lists every trade in its table as compact
+//! columns, paged in the browser past 1,000 rows; a million bars with 20,000 trades make
+//! about 2 MB, written in a few tens of milliseconds (the `backtest` module says what
+//! each number keeps).
 //!
 //! ```
 //! use backtide_core::{BrokerConfig, Params, run, stats, strategy::builtin};
@@ -35,10 +39,14 @@
 //! ```
 
 mod backtest;
+mod json;
 mod portfolio;
 mod sweep;
 
-pub use backtest::{BacktestReport, DISPLAY_BUCKETS, FULL_DETAIL_BARS, backtest_html};
+pub use backtest::{
+    BacktestReport, DISPLAY_BUCKETS, FULL_DETAIL_BARS, MAX_CHART_OPEN, MAX_CHART_TRADES,
+    backtest_html,
+};
 pub use portfolio::{PORTFOLIO_BUCKETS, PORTFOLIO_FULL_BARS, PortfolioReport, portfolio_html};
 pub use sweep::{SweepReport, SweepRow, sweep_html};
 
@@ -51,8 +59,18 @@ const STYLE: &str = include_str!("../assets/style.css");
 fn page(title: &str, kind: &str, data: &serde_json::Value) -> String {
     // `</` cannot appear inside the embedded JSON, or it could close the script element.
     let json = data.to_string().replace("</", "<\\/");
+    let mut out = page_open(title, kind, json.len());
+    out.extend_from_slice(json.as_bytes());
+    page_close(out)
+}
+
+/// The page up to the opening of the data's script element; the caller appends the JSON
+/// (with no `</` in it) and then [`page_close`]. `data_len` is a capacity hint.
+fn page_open(title: &str, kind: &str, data_len: usize) -> Vec<u8> {
     let title = escape(title);
-    format!(
+    let mut out =
+        Vec::with_capacity(data_len + CHARTS_JS.len() + REPORT_JS.len() + STYLE.len() + 2048);
+    out.extend_from_slice(format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title><style>{STYLE}</style>\
@@ -62,9 +80,25 @@ fn page(title: &str, kind: &str, data: &serde_json::Value) -> String {
          <main id=\"report\"></main>\
          <footer>Made by Backtide. Charts: <a href=\"https://www.tradingview.com/\">TradingView \
          Lightweight Charts™</a> Copyright (c) 2025 TradingView, Inc. (Apache-2.0).</footer>\n\
-         <script id=\"report-data\" type=\"application/json\">{json}</script>\n\
-         <script>{CHARTS_JS}</script>\n<script>{REPORT_JS}</script>\n</body></html>\n"
-    )
+         <script id=\"report-data\" type=\"application/json\">"
+    ).as_bytes());
+    out
+}
+
+/// Closes what [`page_open`] opened (the chart library and the renderer) and returns the
+/// page.
+fn page_close(mut out: Vec<u8>) -> String {
+    for part in [
+        "</script>\n<script>",
+        CHARTS_JS,
+        "</script>\n<script>",
+        REPORT_JS,
+        "</script>\n</body></html>\n",
+    ] {
+        out.extend_from_slice(part.as_bytes());
+    }
+    // Everything written is UTF-8 (serde_json's text, ASCII numbers and markup).
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn escape(s: &str) -> String {

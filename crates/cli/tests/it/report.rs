@@ -312,6 +312,158 @@ fn reports_render_in_headless_chromium() {
     eprintln!("screenshots in {}", shots.display());
 }
 
+/// `n` minute bars of a seeded random walk.
+fn random_walk(n: usize) -> backtide_core::Bars {
+    let mut x: u64 = 7;
+    let mut price = 100.0f64;
+    let mut close = Vec::with_capacity(n);
+    for _ in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        price *= 1.0 + 0.002 * ((x % 2001) as f64 / 1000.0 - 1.0);
+        close.push(price);
+    }
+    let open: Vec<f64> = std::iter::once(close[0])
+        .chain(close[..n - 1].iter().copied())
+        .collect();
+    let high: Vec<f64> = open
+        .iter()
+        .zip(&close)
+        .map(|(o, c)| o.max(*c) * 1.001)
+        .collect();
+    let low: Vec<f64> = open
+        .iter()
+        .zip(&close)
+        .map(|(o, c)| o.min(*c) * 0.999)
+        .collect();
+    let time: Vec<i64> = (0..n as i64)
+        .map(|i| 1_600_000_000_000_000_000 + i * 60_000_000_000)
+        .collect();
+    backtide_core::Bars::try_new(time, open, high, low, close, vec![f64::NAN; n]).unwrap()
+}
+
+/// A 200,000-bar run with about 20,000 trades: the chart carries a bounded number of
+/// markers, and every trade is reachable in the table, page by page and sorted.
+#[test]
+fn a_large_report_pages_every_trade_in_headless_chromium() {
+    use backtide_core::{BrokerConfig, Params, strategy::builtin};
+    let Some((chromium, driver)) = browser("a_large_report_pages_every_trade_in_headless_chromium")
+    else {
+        return;
+    };
+    let bars = random_walk(200_000);
+    let info = builtin::find("sma_cross").unwrap();
+    let params = Params::from_pairs(info.params, [("fast", "4"), ("slow", "12")]).unwrap();
+    let r = backtide_core::run(
+        &bars,
+        info.build(&params).unwrap().as_mut(),
+        &BrokerConfig::default(),
+    )
+    .unwrap();
+    let m = r.trades.len();
+    assert!(m > 15_000, "{m} trades");
+    let stats = serde_json::Map::new();
+    let html = backtide_report::backtest_html(&backtide_report::BacktestReport {
+        title: "random walk · sma_cross(4, 12)",
+        bars: &bars,
+        run: &r,
+        stats: &stats,
+        cash: 10_000.0,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("large.html");
+    std::fs::write(&file, &html).unwrap();
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots");
+
+    let d = Driver::start(&driver, &chromium);
+    let (drawn, severe) = d.open(&file, &shots.join("large.png"));
+    assert!(severe.is_empty(), "console errors: {severe:?}");
+    assert_eq!(drawn["errors"], json!([]), "{drawn}");
+    for name in ["price", "equity", "drawdown", "position"] {
+        let c = chart(&drawn, name);
+        assert!(
+            c["inked"].as_u64().unwrap() > 100,
+            "{name} looks blank: {c}"
+        );
+    }
+    assert_eq!(
+        chart(&drawn, "price")["markers"].as_u64().unwrap() as usize,
+        2 * backtide_report::MAX_CHART_TRADES + r.open_trades.len()
+    );
+    assert_eq!(drawn["tables"]["trades"].as_u64().unwrap() as usize, m);
+    let pages = d.script("return [window.__report.pages.trades, window.__report.ms]");
+    let per_page = 1000;
+    assert_eq!(pages[0]["pages"], json!(m.div_ceil(per_page)), "{pages}");
+    assert_eq!(pages[0]["shown"], json!(per_page), "{pages}");
+    // Drawn (data parsed, table expanded, charts and one page built) in a few seconds.
+    assert!(pages[1].as_f64().unwrap() < 10_000.0, "{pages}");
+
+    // The first row is the first trade, its times as the bars' times.
+    let first = d.script(
+        r#"return [...document.querySelector("[data-pager=trades]").parentElement.querySelector("tbody tr").cells].map((td) => td.textContent)"#,
+    );
+    let t0 = &r.trades[0];
+    let when = |bar: usize| backtide_data::format_timestamp(bars.time()[bar]).replace('T', " ");
+    assert_eq!(first[0], json!(when(t0.entry_bar)), "{first}");
+    assert_eq!(first[1], json!(when(t0.exit_bar)), "{first}");
+    assert_eq!(
+        first[8],
+        json!((t0.exit_bar - t0.entry_bar).to_string()),
+        "{first}"
+    );
+
+    // Every trade is reachable page by page: each entry time once.
+    let walk = r#"
+        const pager = document.querySelector("[data-pager=trades]");
+        const body = pager.parentElement.querySelector("tbody");
+        const st = window.__report.pages.trades;
+        pager.querySelector("[data-page=first]").click();
+        const cells = [];
+        for (let p = 0; p < st.pages; p++) {
+          for (const tr of body.rows) cells.push(tr.cells[COL].textContent);
+          pager.querySelector("[data-page=next]").click();
+        }
+        return cells;
+    "#;
+    let entries = d.script(&walk.replace("COL", "0"));
+    let entries = entries.as_array().unwrap();
+    assert_eq!(entries.len(), m);
+    let unique: std::collections::HashSet<&str> =
+        entries.iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(unique.len(), m);
+
+    // Sorting by PnL sorts every row, across the pages.
+    d.script(
+        r#"[...document.querySelectorAll("th")].find((h) => h.textContent === "PnL").click()"#,
+    );
+    let pnl: Vec<f64> = d
+        .script(&walk.replace("COL", "6"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().replace(',', "").parse().unwrap())
+        .collect();
+    assert_eq!(pnl.len(), m);
+    assert!(pnl.windows(2).all(|w| w[0] <= w[1]), "not sorted");
+    let (lo, hi) = r
+        .trades
+        .iter()
+        .map(|t| t.pnl())
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p), b.max(p)));
+    assert!(
+        (pnl[0] - lo).abs() <= 1e-4 + 1e-9 * lo.abs(),
+        "{} vs {lo}",
+        pnl[0]
+    );
+    assert!(
+        (pnl[m - 1] - hi).abs() <= 1e-4 + 1e-9 * hi.abs(),
+        "{} vs {hi}",
+        pnl[m - 1]
+    );
+    eprintln!("screenshot in {}", shots.display());
+}
+
 /// A portfolio run made through the library, as `backtide run --data sample:STOCKS
 /// --strategy equal_weight --commission 0.001 --profile vectorbt --json` makes it.
 fn stocks_equal_weight() -> (backtide_core::Universe, Value) {
