@@ -286,15 +286,11 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
             table::vbt_stats_table(&stats::compute_vectorbt(&bars, &result, &cfg))
         );
         println!("{:<30}{}({})", "_strategy", info.name, params_line(&params));
-        for w in &result.warnings {
-            eprintln!("warning: {w}");
-        }
+        print_warnings(&result.warnings);
     } else {
         print!("{}", table::stats_table(&stats::compute(&bars, &result)));
         println!("{:<26}{}({})", "_strategy", info.name, params_line(&params));
-        for w in &result.warnings {
-            eprintln!("warning: {w}");
-        }
+        print_warnings(&result.warnings);
     }
     Ok(())
 }
@@ -305,4 +301,21 @@ pub(crate) fn params_line(p: &Params) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// At most this many warnings are printed one per line; `--json` carries all of them.
+const SHOWN_WARNINGS: usize = 20;
+
+/// Prints the run's warnings on stderr, the first few in full and a count of the rest
+/// (a run that cancels an order on every bar would otherwise print thousands of lines).
+fn print_warnings(warnings: &[String]) {
+    for w in warnings.iter().take(SHOWN_WARNINGS) {
+        eprintln!("warning: {w}");
+    }
+    if warnings.len() > SHOWN_WARNINGS {
+        eprintln!(
+            "warning: … and {} more (--json lists every warning)",
+            warnings.len() - SHOWN_WARNINGS
+        );
+    }
 }
