@@ -186,23 +186,36 @@ pub(crate) fn execute(
             backtide_data::write_trades_csv(bars, &result.trades, &dir.join("trades.csv"))?;
             backtide_data::write_equity_csv(bars, &result.equity, &dir.join("equity.csv"))?;
             backtide_data::write_equity_parquet(bars, &result.equity, &dir.join("result.parquet"))?;
-            let mut v = backtide_data::backtest_json(
-                bars,
-                &result,
-                &p.cfg,
-                p.profile,
-                p.info.name,
-                &p.params,
-            );
-            if let Some(id) = model {
-                // Name the uploaded model, not where this server keeps it.
-                v["strategy"]["params"]["model"] = serde_json::json!(id);
-                v["strategy"]["params"]["features"] = serde_json::json!(format!("(model {id})"));
+            let path = dir.join("result.json");
+            match model {
+                // Streamed, as `backtide run --json`: the same bytes, never one document.
+                None => backtide_data::write_with(&path, |w| {
+                    backtide_data::write_backtest_json(
+                        w,
+                        bars,
+                        &result,
+                        &p.cfg,
+                        p.profile,
+                        p.info.name,
+                        &p.params,
+                    )
+                })?,
+                Some(id) => {
+                    let mut v = backtide_data::backtest_json(
+                        bars,
+                        &result,
+                        &p.cfg,
+                        p.profile,
+                        p.info.name,
+                        &p.params,
+                    );
+                    // Name the uploaded model, not where this server keeps it.
+                    v["strategy"]["params"]["model"] = serde_json::json!(id);
+                    v["strategy"]["params"]["features"] =
+                        serde_json::json!(format!("(model {id})"));
+                    backtide_data::write_bytes(&path, serde_json::to_string(&v)?.as_bytes())?;
+                }
             }
-            backtide_data::write_bytes(
-                &dir.join("result.json"),
-                serde_json::to_string(&v)?.as_bytes(),
-            )?;
             (signals.progress)(1.0);
             Outcome::Succeeded
         }
