@@ -102,7 +102,9 @@ pub fn is_single_asset_spec(spec: &str) -> bool {
             }
             Err(_) => return true,
         }
-        line.split(',')
+        // A UTF-8 byte-order mark before the first name is not part of it.
+        line.trim_start_matches('\u{feff}')
+            .split(',')
             .map(|s| s.trim().trim_matches('"').to_string())
             .collect()
     };

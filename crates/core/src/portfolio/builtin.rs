@@ -225,9 +225,10 @@ impl PortfolioPlan for InverseVolatility {
     fn plan(&mut self, u: &Universe) -> Result<OrderPlan, Error> {
         let l = self.lookback;
         let mut orders = Vec::new();
-        let mut inv: Vec<(usize, f64)> = Vec::new();
+        // Per asset: 1 / volatility on this rebalance bar (0 = no weight).
+        let mut inv = vec![0.0; u.n_assets()];
         for i in self.rebalance.bars(u.time()) {
-            inv.clear();
+            inv.fill(0.0);
             for (a, asset) in u.assets().iter().enumerate() {
                 let Some(k) = asset.row_at(i) else { continue };
                 if k < l {
@@ -239,18 +240,18 @@ impl PortfolioPlan for InverseVolatility {
                 let var = r.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (l as f64 - 1.0);
                 let sd = var.sqrt();
                 if sd > 0.0 && sd.is_finite() {
-                    inv.push((a, 1.0 / sd));
+                    inv[a] = 1.0 / sd;
                 }
             }
-            let total: f64 = inv.iter().map(|x| x.1).sum();
-            if inv.is_empty() {
+            let total: f64 = inv.iter().sum();
+            if total == 0.0 {
                 continue;
             }
             for (a, asset) in u.assets().iter().enumerate() {
                 if asset.row_at(i).is_none() {
                     continue;
                 }
-                let w = inv.iter().find(|x| x.0 == a).map_or(0.0, |x| x.1 / total);
+                let w = inv[a] / total;
                 orders.push(PlannedOrder {
                     bar: i,
                     asset: a,

@@ -36,7 +36,8 @@ pub fn run(
         cfg,
         account: Account::new(cfg.cash, na),
         val_price: vec![f64::NAN; na],
-        pending: Vec::new(),
+        pending: vec![None; na],
+        waiting: 0,
         batch: Vec::new(),
         out: PortfolioResult {
             init_cash: cfg.cash,
@@ -61,7 +62,7 @@ pub fn run(
                 seen[a] = k + 1;
             }
         }
-        if cfg.fill == FillAt::NextOpen && !book.pending.is_empty() {
+        if cfg.fill == FillAt::NextOpen && book.waiting > 0 {
             let price = |a: usize| assets[a].bars().open()[seen[a] - 1];
             book.execute(t, &present, &price);
         }
@@ -83,12 +84,13 @@ pub fn run(
             strategy.next(&mut ctx)?;
             // A new decision for an asset replaces any order still waiting for it.
             for &(a, intent) in &decided {
-                book.pending.retain(|(x, _)| *x != a);
-                book.pending.push((a, intent));
+                if book.pending[a].replace(intent).is_none() {
+                    book.waiting += 1;
+                }
             }
             active = strategy.next_active(t + 1);
         }
-        if cfg.fill == FillAt::Close && !book.pending.is_empty() {
+        if cfg.fill == FillAt::Close && book.waiting > 0 {
             let price = |a: usize| assets[a].bars().close()[seen[a] - 1];
             book.execute(t, &present, &price);
         }
@@ -111,8 +113,11 @@ struct Book<'a> {
     /// The price a held asset is valued at before the bar's orders: the order price where
     /// it has a bar, else the last one (vectorbt's `ffill_val_price`).
     val_price: Vec<f64>,
-    /// Orders decided and not yet executed (next open, or waiting for the asset's bar).
-    pending: Vec<(usize, Intent)>,
+    /// Per asset, the order decided and not yet executed (next open, or waiting for the
+    /// asset's bar); a newer decision replaces it.
+    pending: Vec<Option<Intent>>,
+    /// How many assets have a pending order.
+    waiting: usize,
     /// The bar's executable orders with their sort keys (reused).
     batch: Vec<(usize, Intent, f64)>,
     out: PortfolioResult,
@@ -127,6 +132,7 @@ impl Book<'_> {
             account,
             val_price,
             pending,
+            waiting,
             batch,
             out,
         } = self;
@@ -141,17 +147,16 @@ impl Book<'_> {
                 value += p * v;
             }
         }
-        batch.clear();
-        pending.retain(|&(a, intent)| {
-            if present[a] {
-                batch.push((a, intent, 0.0));
-                false
-            } else {
-                true
-            }
-        });
         // Column order first; `auto` then sorts stably by estimate, NaN last.
-        batch.sort_by_key(|(a, _, _)| *a);
+        batch.clear();
+        for (a, slot) in pending.iter_mut().enumerate() {
+            if present[a]
+                && let Some(intent) = slot.take()
+            {
+                batch.push((a, intent, 0.0));
+                *waiting -= 1;
+            }
+        }
         if cfg.call_seq == CallSeq::Auto {
             for (a, intent, est) in batch.iter_mut() {
                 *est = account.estimate(*a, *intent, val_price[*a], value);

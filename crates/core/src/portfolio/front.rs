@@ -191,7 +191,7 @@ impl PortfolioContext<'_> {
             )));
         }
         intent.check()?;
-        self.orders.retain(|(x, _)| *x != a);
+        // The engine applies the bar's orders in turn: a later one for the same asset wins.
         self.orders.push((a, intent));
         Ok(())
     }

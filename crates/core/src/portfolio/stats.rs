@@ -165,16 +165,24 @@ pub fn per_asset(
 ) -> Vec<AssetSummary> {
     let n = universe.len();
     let final_value = result.value[n - 1];
+    // One pass over the fills and the trades, grouped by asset.
+    let mut fills: Vec<Vec<&super::Fill>> = vec![Vec::new(); universe.n_assets()];
+    for f in &result.fills {
+        fills[f.asset].push(f);
+    }
+    let mut traded = vec![(0usize, 0.0f64); universe.n_assets()];
+    for t in trades {
+        traded[t.asset].0 += 1;
+        traded[t.asset].1 += t.pnl();
+    }
     universe
         .assets()
         .iter()
-        .enumerate()
-        .map(|(a, asset)| {
-            let mine = trades.iter().filter(|t| t.asset == a);
-            let pnl: f64 = mine.clone().map(|t| t.pnl()).sum();
+        .zip(fills.iter().zip(&traded))
+        .map(|(asset, (fills, &(count, pnl)))| {
             // Bars held: from each position's first fill to the fill that empties it.
             let (mut held, mut since, mut pos) = (0usize, 0usize, 0.0f64);
-            for f in result.fills.iter().filter(|f| f.asset == a) {
+            for f in fills {
                 if pos == 0.0 && f.position_after != 0.0 {
                     since = f.bar;
                 } else if pos != 0.0 && f.position_after == 0.0 {
@@ -188,8 +196,8 @@ pub fn per_asset(
             let last_close = asset.bars().close()[asset.bars().len() - 1];
             AssetSummary {
                 symbol: asset.symbol().to_string(),
-                trades: mine.count(),
-                orders: result.fills.iter().filter(|f| f.asset == a).count(),
+                trades: count,
+                orders: fills.len(),
                 exposure_pct: held as f64 / n as f64 * 100.0,
                 pnl,
                 contribution_pct: pnl / result.init_cash * 100.0,

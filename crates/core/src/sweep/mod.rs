@@ -414,22 +414,13 @@ pub fn run_sweep<E: From<Error>>(
     sink: &mut dyn FnMut(&ComboResult) -> Result<(), E>,
 ) -> Result<SweepOutcome, E> {
     cfg.validate()?;
-    // Validate the fixed parameters once, up front, with a clear error.
-    spec.params_for(&[]).map_err(E::from)?;
-    let mut combos = spec.stream()?;
-    // The total for progress: known for a random search, else one cheap walk of the grid.
-    let total = match combos.known_len() {
-        Some(t) => t,
-        None => spec.grid()?.count(),
-    };
     let cache = IndicatorCache::with_budget(cache_budget(bars));
     let stats_ctx = StatsContext::new(bars);
     drive(
+        spec,
         objective,
         control,
         sink,
-        &mut combos,
-        total,
         &|scratch: &mut Scratch, index, values| {
             run_one(
                 bars,
@@ -466,18 +457,11 @@ pub fn run_portfolio_sweep<E: From<Error>>(
             ),
         }));
     };
-    spec.params_for(&[]).map_err(E::from)?;
-    let mut combos = spec.stream()?;
-    let total = match combos.known_len() {
-        Some(t) => t,
-        None => spec.grid()?.count(),
-    };
     drive(
+        spec,
         objective,
         control,
         sink,
-        &mut combos,
-        total,
         &|_: &mut (), index, values| {
             use crate::portfolio;
             let params = spec.params_for(values)?;
@@ -504,11 +488,10 @@ pub fn run_portfolio_sweep<E: From<Error>>(
 /// The chunked, ordered, cancellable loop shared by every kind of sweep: `run` computes
 /// one combination with a worker's reusable scratch `S`.
 fn drive<E, S, F>(
+    spec: &SweepSpec,
     objective: &Objective,
     control: &SweepControl<'_>,
     sink: &mut dyn FnMut(&ComboResult) -> Result<(), E>,
-    combos: &mut Combinations<'_>,
-    total: usize,
     run: &F,
 ) -> Result<SweepOutcome, E>
 where
@@ -516,6 +499,14 @@ where
     S: Default + Send,
     F: Fn(&mut S, usize, &[ParamValue]) -> Result<ComboResult, Error> + Sync,
 {
+    // Validate the fixed parameters once, up front, with a clear error.
+    spec.params_for(&[]).map_err(E::from)?;
+    let mut combos = spec.stream()?;
+    // The total for progress: known for a random search, else one cheap walk of the grid.
+    let total = match combos.known_len() {
+        Some(t) => t,
+        None => spec.grid()?.count(),
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(control.threads)
         .build()
