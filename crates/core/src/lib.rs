@@ -36,6 +36,7 @@ mod error;
 pub mod indicators;
 pub mod portfolio;
 mod profile;
+pub mod rules;
 mod simd;
 pub mod stats;
 pub mod strategy;

@@ -25,6 +25,8 @@ pub enum ParamKind {
     Choice(&'static [&'static str]),
     /// Free text such as a file path (not sweepable as a range).
     Text,
+    /// An expression of the rule language (`rules`), checked when the strategy is built.
+    Expr,
 }
 
 /// A parameter value.
@@ -91,6 +93,7 @@ impl ParamSpec {
             ParamKind::Float { min, max } => format!("float in [{min}, {max}]"),
             ParamKind::Choice(c) => format!("one of {}", c.join("|")),
             ParamKind::Text => "text".to_string(),
+            ParamKind::Expr => "a rule expression".to_string(),
         }
     }
 
@@ -126,7 +129,7 @@ impl ParamSpec {
                     .map_err(|_| err(format!("expected a number, got `{raw}`")))?;
                 self.check(ParamValue::Float(v))
             }
-            ParamKind::Choice(_) | ParamKind::Text => self.check(ParamValue::Str(raw.to_string())),
+            ParamKind::Choice(_) | ParamKind::Text | ParamKind::Expr => self.check(ParamValue::Str(raw.to_string())),
         }
     }
 
@@ -160,7 +163,7 @@ impl ParamSpec {
                 }
                 Ok(ParamValue::Str(s))
             }
-            (ParamKind::Text, ParamValue::Str(s)) => {
+            (ParamKind::Text | ParamKind::Expr, ParamValue::Str(s)) => {
                 if s.trim().is_empty() {
                     return Err(err("must not be empty".into()));
                 }

@@ -52,7 +52,7 @@ fn schema_of(spec: &backtide_core::ParamSpec) -> Value {
             s.insert("type".into(), json!("string"));
             s.insert("enum".into(), json!(words));
         }
-        ParamKind::Text => {
+        ParamKind::Text | ParamKind::Expr => {
             s.insert("type".into(), json!("string"));
             s.insert("minLength".into(), json!(1));
         }

@@ -104,7 +104,7 @@ pub struct CrossStrategy {
 
 /// Detects crosses of the spread `d = fast − slow` through zero, bar by bar.
 #[derive(Debug, Clone, Default)]
-struct Crosses {
+pub(crate) struct Crosses {
     /// vectorbt's rule instead of backtesting.py's.
     stateful: bool,
     /// Stateful rule: the spread was below / above zero since the last cross or NaN.
@@ -113,8 +113,16 @@ struct Crosses {
 }
 
 impl Crosses {
+    /// A fresh detector: vectorbt's stateful rule, or backtesting.py's strict one.
+    pub(crate) fn new(stateful: bool) -> Self {
+        Crosses {
+            stateful,
+            ..Crosses::default()
+        }
+    }
+
     /// Feeds the spread at a bar (`prev` = the bar before, NaN for the first): (up, down).
-    fn step(&mut self, prev: f64, cur: f64) -> (bool, bool) {
+    pub(crate) fn step(&mut self, prev: f64, cur: f64) -> (bool, bool) {
         if !self.stateful {
             return (prev < 0.0 && cur > 0.0, prev > 0.0 && cur < 0.0);
         }

@@ -6,6 +6,7 @@ mod levels;
 use super::{DefaultValue, ParamKind, ParamSpec, Params, SignalDriven, SignalStrategy, Strategy};
 use crate::error::Error;
 
+pub(crate) use cross::Crosses;
 pub use cross::{CrossLines, CrossStrategy};
 pub use levels::{BollingerReversion, BuyAndHold, DonchianBreakout, RsiReversion};
 
@@ -42,7 +43,13 @@ pub struct StrategyInfo {
     build: fn(&Params) -> Result<Box<dyn Strategy>, Error>,
     build_signals: fn(&Params) -> Result<Box<dyn Strategy>, Error>,
     signal_source: Option<SignalSource>,
+    /// For a strategy whose parameters depend on what is given (`rules`: its
+    /// expressions' `$parameters`), the description with those parameters.
+    specialize: Option<Specialize>,
 }
+
+/// Finds a strategy's description for the given `name=value` parameters.
+type Specialize = fn(&[(&str, &str)]) -> Result<&'static StrategyInfo, Error>;
 
 /// Builds a strategy's vectorized form from its parameters.
 type SignalSource = fn(&Params) -> Result<Box<dyn SignalStrategy>, Error>;
@@ -65,7 +72,61 @@ impl StrategyInfo {
             build,
             build_signals,
             signal_source: None,
+            specialize: None,
         }
+    }
+
+    /// A strategy with a signal form whose parameter list depends on what is given
+    /// (see [`StrategyInfo::specialize`]).
+    pub(crate) const fn with_specialize(
+        name: &'static str,
+        about: &'static str,
+        params: &'static [ParamSpec],
+        build: fn(&Params) -> Result<Box<dyn Strategy>, Error>,
+        build_signals: fn(&Params) -> Result<Box<dyn Strategy>, Error>,
+        signal_source: SignalSource,
+        specialize: Specialize,
+    ) -> StrategyInfo {
+        StrategyInfo {
+            name,
+            about,
+            params,
+            build,
+            build_signals,
+            signal_source: Some(signal_source),
+            specialize: Some(specialize),
+        }
+    }
+
+    /// The same strategy with another parameter list.
+    pub(crate) fn with_params(&self, params: &'static [ParamSpec]) -> StrategyInfo {
+        StrategyInfo {
+            params,
+            build: self.build,
+            build_signals: self.build_signals,
+            signal_source: self.signal_source,
+            specialize: self.specialize,
+            ..*self
+        }
+    }
+
+    /// The description to validate `given` (`name=value` pairs) against: the strategy
+    /// itself, or for `rules` the strategy with the `$parameters` its expressions use
+    /// (so they can be given, swept and constrained like any parameter). Errors in the
+    /// expressions are reported here, with their column.
+    pub fn specialize(
+        &'static self,
+        given: &[(&str, &str)],
+    ) -> Result<&'static StrategyInfo, Error> {
+        match self.specialize {
+            Some(f) => f(given),
+            None => Ok(self),
+        }
+    }
+
+    /// True when the parameter list depends on the given parameters (`rules`).
+    pub fn is_specialized_by_params(&self) -> bool {
+        self.specialize.is_some()
     }
 
     /// True when the strategy has a vectorized form ([`StrategyInfo::signal_source`]).
@@ -192,6 +253,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
                 p,
             )?)))
         },
+        specialize: None,
         signal_source: Some(|p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Sma, p)?))),
     },
     StrategyInfo {
@@ -205,6 +267,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
                 p,
             )?)))
         },
+        specialize: None,
         signal_source: Some(|p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Ema, p)?))),
     },
     StrategyInfo {
@@ -227,6 +290,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
                 p,
             )?)))
         },
+        specialize: None,
         signal_source: Some(|p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Macd, p)?))),
     },
     StrategyInfo {
@@ -247,6 +311,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
         ],
         build: |p| Ok(Box::new(RsiReversion::from_params(p)?)),
         build_signals: |p| Ok(Box::new(SignalDriven::new(RsiReversion::from_params(p)?))),
+        specialize: None,
         signal_source: Some(|p| Ok(Box::new(RsiReversion::from_params(p)?))),
     },
     StrategyInfo {
@@ -271,6 +336,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
                 BollingerReversion::from_params(p)?,
             )))
         },
+        specialize: None,
         signal_source: Some(|p| Ok(Box::new(BollingerReversion::from_params(p)?))),
     },
     StrategyInfo {
@@ -289,6 +355,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
                 p,
             )?)))
         },
+        specialize: None,
         signal_source: Some(|p| Ok(Box::new(DonchianBreakout::from_params(p)?))),
     },
     StrategyInfo {
@@ -298,7 +365,9 @@ pub static STRATEGIES: &[StrategyInfo] = &[
         build: |p| Ok(Box::new(BuyAndHold::from_params(p))),
         build_signals: |p| Ok(Box::new(SignalDriven::new(BuyAndHold::from_params(p)))),
         signal_source: Some(|p| Ok(Box::new(BuyAndHold::from_params(p)))),
+        specialize: None,
     },
+    crate::rules::RULES,
 ];
 
 /// Looks up a built-in strategy by name.

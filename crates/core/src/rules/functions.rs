@@ -1,0 +1,285 @@
+//! The functions a rule can call: their arguments, result, whether they count toward the
+//! warm-up, and how each is computed (always through [`crate::indicators`], so a rule
+//! and a built-in strategy see the same values bit for bit).
+
+use crate::indicators;
+
+/// What an argument must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arg {
+    /// A number series (`close`, an indicator, arithmetic on them).
+    Series,
+    /// A number or a number series.
+    Value,
+    /// A boolean series or constant.
+    Cond,
+    /// A window: a whole number ≥ 1 fixed for the run (a literal or a `$parameter`).
+    Window,
+    /// A shift: a whole number ≥ 0 fixed for the run (a negative one would look ahead).
+    Lag,
+    /// A number fixed for the run.
+    Number,
+}
+
+impl Arg {
+    /// For messages.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Arg::Series => "a number series (e.g. `close` or `sma(close, 20)`)",
+            Arg::Value => "a number or a number series",
+            Arg::Cond => "a condition (true/false per bar)",
+            Arg::Window => "a window: a whole number >= 1 (a literal or a $parameter)",
+            Arg::Lag => "a number of bars: a whole number >= 0 (a literal or a $parameter)",
+            Arg::Number => "a number (a literal or a $parameter)",
+        }
+    }
+}
+
+/// What a function returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Out {
+    /// A number series.
+    Num,
+    /// A boolean series.
+    Bool,
+}
+
+/// How a function is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Op {
+    Sma,
+    Ema,
+    Wma,
+    Rsi,
+    Roc,
+    Stddev,
+    Highest,
+    Lowest,
+    Atr,
+    TrueRange,
+    BbUpper,
+    BbMiddle,
+    BbLower,
+    Macd,
+    MacdSignal,
+    MacdHist,
+    StochK,
+    StochD,
+    Shift,
+    Ret,
+    Crossover,
+    Crossunder,
+    BarsSince,
+    Abs,
+    Log,
+    Min,
+    Max,
+}
+
+/// One callable function.
+#[derive(Debug)]
+pub struct Function {
+    /// Its name in rules.
+    pub name: &'static str,
+    pub(crate) args: &'static [(&'static str, Arg)],
+    pub(crate) out: Out,
+    /// Counts toward the warm-up as an indicator registered in `init` does (backtesting.py's
+    /// `self.I`): the first decision bar is 1 + the last first-valid bar of these.
+    pub registered: bool,
+    pub(crate) op: Op,
+    /// One line for `backtide strategies` and docs/rules.md.
+    pub doc: &'static str,
+}
+
+impl Function {
+    /// `name(arg, …)`.
+    pub fn signature(&self) -> String {
+        format!(
+            "{}({})",
+            self.name,
+            self.args
+                .iter()
+                .map(|(a, _)| *a)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+const X_N: &[(&str, Arg)] = &[("x", Arg::Series), ("n", Arg::Window)];
+const HLC: &[(&str, Arg)] = &[("high", Arg::Series), ("low", Arg::Series), ("close", Arg::Series)];
+const HLC_N: &[(&str, Arg)] = &[
+    ("high", Arg::Series),
+    ("low", Arg::Series),
+    ("close", Arg::Series),
+    ("n", Arg::Window),
+];
+const BB: &[(&str, Arg)] = &[("x", Arg::Series), ("n", Arg::Window), ("k", Arg::Number)];
+const MACD: &[(&str, Arg)] = &[
+    ("x", Arg::Series),
+    ("fast", Arg::Window),
+    ("slow", Arg::Window),
+    ("signal", Arg::Window),
+];
+const STOCH: &[(&str, Arg)] = &[
+    ("high", Arg::Series),
+    ("low", Arg::Series),
+    ("close", Arg::Series),
+    ("n", Arg::Window),
+    ("smooth_k", Arg::Window),
+    ("d", Arg::Window),
+];
+const PAIR: &[(&str, Arg)] = &[("a", Arg::Series), ("b", Arg::Series)];
+const VALUES: &[(&str, Arg)] = &[("a", Arg::Value), ("b", Arg::Value)];
+
+const fn ind(
+    name: &'static str,
+    args: &'static [(&'static str, Arg)],
+    op: Op,
+    doc: &'static str,
+) -> Function {
+    Function {
+        name,
+        args,
+        out: Out::Num,
+        registered: true,
+        op,
+        doc,
+    }
+}
+
+const fn plain(
+    name: &'static str,
+    args: &'static [(&'static str, Arg)],
+    out: Out,
+    op: Op,
+    doc: &'static str,
+) -> Function {
+    Function {
+        name,
+        args,
+        out,
+        registered: false,
+        op,
+        doc,
+    }
+}
+
+/// Every function, in the order docs list them.
+pub static FUNCTIONS: &[Function] = &[
+    ind("sma", X_N, Op::Sma, "simple moving average (pandas rolling mean); first value at n-1"),
+    ind("ema", X_N, Op::Ema, "exponential moving average seeded with the SMA (TA-Lib); first value at n-1"),
+    ind("wma", X_N, Op::Wma, "linearly weighted moving average (TA-Lib); first value at n-1"),
+    ind("rsi", X_N, Op::Rsi, "Wilder's RSI (TA-Lib); first value at n"),
+    ind("roc", X_N, Op::Roc, "rate of change in percent, 100*(x/x[n bars ago]-1) (TA-Lib); first value at n"),
+    ind("stddev", X_N, Op::Stddev, "rolling population standard deviation (TA-Lib STDDEV); first value at n-1"),
+    ind("highest", X_N, Op::Highest, "highest value of the last n bars (TA-Lib MAX); first value at n-1"),
+    ind("lowest", X_N, Op::Lowest, "lowest value of the last n bars (TA-Lib MIN); first value at n-1"),
+    ind("atr", HLC_N, Op::Atr, "Wilder's average true range (TA-Lib); first value at n"),
+    ind("true_range", HLC, Op::TrueRange, "true range (TA-Lib TRANGE); first value at 1"),
+    ind("bb_upper", BB, Op::BbUpper, "Bollinger upper band, SMA + k population deviations; first value at n-1"),
+    ind("bb_middle", BB, Op::BbMiddle, "Bollinger middle band (the SMA); first value at n-1"),
+    ind("bb_lower", BB, Op::BbLower, "Bollinger lower band, SMA - k population deviations; first value at n-1"),
+    ind("macd", MACD, Op::Macd, "MACD line, EMA(fast) - EMA(slow); first value at slow-1"),
+    ind("macd_signal", MACD, Op::MacdSignal, "EMA(signal) of the MACD line; first value at slow+signal-2"),
+    ind("macd_hist", MACD, Op::MacdHist, "MACD line - signal line; first value at slow+signal-2"),
+    ind("stoch_k", STOCH, Op::StochK, "slow stochastic %K (SMA smoothing, TA-Lib STOCH); first value at n+smooth_k-2"),
+    ind("stoch_d", STOCH, Op::StochD, "slow stochastic %D; first value at n+smooth_k+d-3"),
+    ind("shift", &[("x", Arg::Series), ("n", Arg::Lag)], Op::Shift, "x as it was n bars ago (n >= 0: a negative shift would look ahead)"),
+    ind("ret", &[("x", Arg::Series), ("n", Arg::Lag)], Op::Ret, "return over n bars, x/x[n bars ago] - 1"),
+    plain("crossover", PAIR, Out::Bool, Op::Crossover, "a crossed above b on this bar (the `cross` parameter picks backtesting.py's strict rule or vectorbt's stateful one)"),
+    plain("crossunder", PAIR, Out::Bool, Op::Crossunder, "a crossed below b on this bar"),
+    plain("bars_since", &[("condition", Arg::Cond)], Out::Num, Op::BarsSince, "bars since the condition was last true (0 on a bar where it is); NaN before it first is"),
+    plain("abs", &[("x", Arg::Value)], Out::Num, Op::Abs, "absolute value"),
+    plain("log", &[("x", Arg::Value)], Out::Num, Op::Log, "natural logarithm (NaN below 0)"),
+    plain("min", VALUES, Out::Num, Op::Min, "the smaller of a and b per bar (NaN if either is)"),
+    plain("max", VALUES, Out::Num, Op::Max, "the larger of a and b per bar (NaN if either is)"),
+];
+
+/// The function called `name`.
+pub(crate) fn find(name: &str) -> Option<&'static Function> {
+    FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+/// Computes an indicator-like function (`Out::Num`, series arguments first) from its
+/// series, windows/lags (`ints`) and numbers (`nums`), in argument order.
+pub(crate) fn compute(op: Op, s: &[&[f64]], ints: &[usize], nums: &[f64]) -> Vec<f64> {
+    match op {
+        Op::Sma => indicators::sma(s[0], ints[0]),
+        Op::Ema => indicators::ema(s[0], ints[0]),
+        Op::Wma => indicators::wma(s[0], ints[0]),
+        Op::Rsi => indicators::rsi(s[0], ints[0]),
+        Op::Roc => indicators::roc(s[0], ints[0]),
+        Op::Stddev => indicators::rolling_std(s[0], ints[0], 0),
+        Op::Highest => indicators::highest(s[0], ints[0]),
+        Op::Lowest => indicators::lowest(s[0], ints[0]),
+        Op::Atr => indicators::atr(s[0], s[1], s[2], ints[0]),
+        Op::TrueRange => indicators::true_range(s[0], s[1], s[2]),
+        Op::BbUpper => indicators::bollinger(s[0], ints[0], nums[0]).upper,
+        Op::BbMiddle => indicators::bollinger(s[0], ints[0], nums[0]).middle,
+        Op::BbLower => indicators::bollinger(s[0], ints[0], nums[0]).lower,
+        Op::Macd => indicators::macd(s[0], ints[0], ints[1], ints[2]).macd,
+        Op::MacdSignal => indicators::macd(s[0], ints[0], ints[1], ints[2]).signal,
+        Op::MacdHist => indicators::macd(s[0], ints[0], ints[1], ints[2]).histogram,
+        Op::StochK => indicators::stochastic(s[0], s[1], s[2], ints[0], ints[1], ints[2]).k,
+        Op::StochD => indicators::stochastic(s[0], s[1], s[2], ints[0], ints[1], ints[2]).d,
+        Op::Shift => {
+            let (x, k) = (s[0], ints[0]);
+            let mut out = vec![f64::NAN; x.len()];
+            if k < x.len() {
+                out[k..].copy_from_slice(&x[..x.len() - k]);
+            }
+            out
+        }
+        Op::Ret => {
+            let (x, k) = (s[0], ints[0]);
+            (0..x.len())
+                .map(|i| if i >= k { x[i] / x[i - k] - 1.0 } else { f64::NAN })
+                .collect()
+        }
+        Op::Crossover
+        | Op::Crossunder
+        | Op::BarsSince
+        | Op::Abs
+        | Op::Log
+        | Op::Min
+        | Op::Max => unreachable!("evaluated element-wise by the plan"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_registered_ones_return_numbers() {
+        for (i, f) in FUNCTIONS.iter().enumerate() {
+            assert!(FUNCTIONS[i + 1..].iter().all(|g| g.name != f.name), "{}", f.name);
+            if f.registered {
+                assert_eq!(f.out, Out::Num, "{}", f.name);
+                // Series first, then windows/lags, then numbers: what `compute` indexes.
+                let order: Vec<u8> = f
+                    .args
+                    .iter()
+                    .map(|(_, a)| match a {
+                        Arg::Series => 0,
+                        Arg::Window | Arg::Lag => 1,
+                        _ => 2,
+                    })
+                    .collect();
+                assert!(order.windows(2).all(|w| w[0] <= w[1]), "{}", f.name);
+            }
+        }
+    }
+
+    #[test]
+    fn shift_and_ret_look_back_only() {
+        let x = [1.0, 2.0, 4.0];
+        let s = compute(Op::Shift, &[&x], &[1], &[]);
+        assert!(s[0].is_nan());
+        assert_eq!(&s[1..], &[1.0, 2.0]);
+        assert!(compute(Op::Shift, &[&x], &[5], &[]).iter().all(|v| v.is_nan()));
+        let r = compute(Op::Ret, &[&x], &[1], &[]);
+        assert_eq!(&r[1..], &[1.0, 1.0]);
+    }
+}

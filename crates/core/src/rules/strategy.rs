@@ -1,0 +1,446 @@
+//! The `rules` strategy: entry/exit conditions, size and stops written as expressions,
+//! run through the signal front end like every built-in.
+
+use std::sync::Mutex;
+
+use super::plan::{self, CrossRule, NodeId, ParamUse, Plan};
+use super::syntax::{self, Expr};
+use crate::error::Error;
+use crate::strategy::builtin::StrategyInfo;
+use crate::strategy::{
+    DefaultValue, EntryRule, Init, ParamKind, ParamSpec, ParamValue, Params, PerBar,
+    SignalDriven, SignalStrategy, Signals,
+};
+
+/// The expression parameters, in the order their `$parameters` are typed.
+pub(crate) const ROLES: [&str; 7] = [
+    "entry",
+    "exit",
+    "short_entry",
+    "short_exit",
+    "size",
+    "sl",
+    "tp",
+];
+
+const fn expr(name: &'static str, doc: &'static str) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Expr,
+        default: None,
+        doc,
+    }
+}
+
+/// The `rules` strategy's own parameters (a specialised one adds its `$parameters`).
+pub(crate) static PARAMS: &[ParamSpec] = &[
+    expr(
+        "entry",
+        "condition to go long, e.g. `rsi(close, 14) < 30 and close > sma(close, 200)`",
+    ),
+    expr(
+        "exit",
+        "condition to close a long (with long_short and no short_entry: to reverse to short)",
+    ),
+    expr("short_entry", "condition to go short (long_short or short_only)"),
+    expr("short_exit", "condition to cover a short"),
+    expr(
+        "size",
+        "order size, a number or a series: fraction of available margin if < 1, whole units if >= 1 (default: all margin)",
+    ),
+    expr("sl", "stop-loss price at entry, e.g. `close - 2 * atr(high, low, close, 14)`"),
+    expr("tp", "take-profit price at entry"),
+    ParamSpec {
+        name: "sl_pct",
+        kind: ParamKind::Float {
+            min: 1e-6,
+            max: 0.99,
+        },
+        default: None,
+        doc: "stop-loss distance from the signal close, as a fraction",
+    },
+    ParamSpec {
+        name: "tp_pct",
+        kind: ParamKind::Float {
+            min: 1e-6,
+            max: 100.0,
+        },
+        default: None,
+        doc: "take-profit distance from the signal close, as a fraction",
+    },
+    ParamSpec {
+        name: "direction",
+        kind: ParamKind::Choice(&["long_only", "long_short", "short_only"]),
+        default: Some(DefaultValue::Str("long_only")),
+        doc: "long_only: enter on entry when flat, close on exit; long_short: also short (on short_entry, or on exit when short_entry is not given), reversing; short_only: short_entry / short_exit only",
+    },
+    ParamSpec {
+        name: "cross",
+        kind: ParamKind::Choice(&["strict", "stateful"]),
+        default: Some(DefaultValue::Str("strict")),
+        doc: "crossover/crossunder rule: strict (backtesting.py) or stateful (vectorbt); --profile vectorbt defaults to stateful",
+    },
+    ParamSpec {
+        name: "entries",
+        kind: ParamKind::Choice(&["reverse", "reenter", "when_flat"]),
+        default: Some(DefaultValue::Str("reverse")),
+        doc: "an entry while in a position: reverse closes an opposite one and is ignored on the same side; reenter closes and enters again (backtesting.py's `position.close(); buy()`); when_flat only enters when flat",
+    },
+];
+
+/// The strategy as the registry lists it (no `$parameters`).
+pub(crate) const RULES: StrategyInfo = StrategyInfo::with_specialize(
+    "rules",
+    "your own strategy: entry/exit conditions, size and stops as expressions over price \
+     series and indicators (docs/rules.md)",
+    PARAMS,
+    |p| Ok(Box::new(SignalDriven::new(RulesStrategy::from_params(p)?))),
+    |p| Ok(Box::new(SignalDriven::new(RulesStrategy::from_params(p)?))),
+    |p| Ok(Box::new(RulesStrategy::from_params(p)?)),
+    specialize,
+);
+
+/// The expressions of one strategy, parsed and checked, with their `$parameters`.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// (role, source text, tree), in [`ROLES`] order.
+    exprs: Vec<(&'static str, String, Expr)>,
+    /// `$parameters` in order of first use, with how each is used.
+    pub params: Vec<(String, ParamUse)>,
+}
+
+fn located(role: &str, source: &str, e: syntax::SyntaxError) -> Error {
+    Error::Param {
+        param: role.to_string(),
+        message: e.render(source),
+    }
+}
+
+impl Program {
+    /// Parses and type-checks the expression parameters among `given` (`name=text`).
+    pub fn parse<'a>(given: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Program, Error> {
+        let given: Vec<(&str, &str)> = given.into_iter().collect();
+        let mut exprs = Vec::new();
+        let mut params = Vec::new();
+        for role in ROLES {
+            let Some((_, text)) = given.iter().rev().find(|(k, _)| *k == role) else {
+                continue;
+            };
+            let e = syntax::parse(text).map_err(|e| located(role, text, e))?;
+            let (ty, constant) = plan::check(&e, &mut params).map_err(|e| located(role, text, e))?;
+            let want_bool = matches!(role, "entry" | "exit" | "short_entry" | "short_exit");
+            let ok = if want_bool {
+                ty == plan::Ty::Bool
+            } else {
+                ty == plan::Ty::Num
+            };
+            if !ok {
+                let got = match (ty, constant) {
+                    (plan::Ty::Num, true) => "a number",
+                    (plan::Ty::Num, false) => "a number series",
+                    (plan::Ty::Bool, _) => "a condition",
+                };
+                let want = if want_bool {
+                    "a condition (true/false per bar, e.g. `close > sma(close, 20)`)"
+                } else {
+                    "a number or a number series"
+                };
+                let e = syntax::SyntaxError {
+                    message: format!("{role} must be {want}, got {got}"),
+                    span: e.span.clone(),
+                };
+                return Err(located(role, text, e));
+            }
+            exprs.push((role, text.to_string(), e));
+        }
+        for (name, _) in &params {
+            if PARAMS.iter().any(|p| p.name == name.as_str()) {
+                return Err(Error::Param {
+                    param: name.clone(),
+                    message: format!(
+                        "`${name}` has the name of a parameter of `rules`; rename it (e.g. `${name}_`)"
+                    ),
+                });
+            }
+        }
+        Ok(Program { exprs, params })
+    }
+
+    fn get(&self, role: &str) -> Option<&(&'static str, String, Expr)> {
+        self.exprs.iter().find(|(r, _, _)| *r == role)
+    }
+
+    /// The `$parameters` as parameter specs: windows and shifts are whole numbers, the
+    /// rest any finite number.
+    fn specs(&self) -> Vec<ParamSpec> {
+        self.params
+            .iter()
+            .map(|(name, u)| ParamSpec {
+                name: intern(name),
+                kind: match u {
+                    ParamUse::Window => ParamKind::Int {
+                        min: 1,
+                        max: 100_000,
+                    },
+                    ParamUse::Lag => ParamKind::Int {
+                        min: 0,
+                        max: 100_000,
+                    },
+                    ParamUse::Number => ParamKind::Float {
+                        min: -f64::MAX,
+                        max: f64::MAX,
+                    },
+                },
+                default: None,
+                doc: match u {
+                    ParamUse::Window => "a window of the rule expressions (whole number >= 1)",
+                    ParamUse::Lag => "a shift of the rule expressions (whole number >= 0)",
+                    ParamUse::Number => "a number of the rule expressions",
+                },
+            })
+            .collect()
+    }
+}
+
+/// At most this many distinct sets of `$parameters` per process (each is registered once,
+/// like an interned string, so the registry can hand out `'static` strategy descriptions).
+const MAX_SPECIALISED: usize = 10_000;
+
+static SPECIALISED: Mutex<Vec<&'static StrategyInfo>> = Mutex::new(Vec::new());
+static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+fn intern(name: &str) -> &'static str {
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(n);
+    n
+}
+
+/// `rules` with the `$parameters` that the expressions among `given` use, so that they
+/// can be given (`--param fast=10`), swept (`--grid fast=5:30:5`) and constrained like
+/// any parameter.
+fn specialize(given: &[(&str, &str)]) -> Result<&'static StrategyInfo, Error> {
+    let program = Program::parse(given.iter().copied())?;
+    let listed = crate::strategy::builtin::find("rules")?;
+    if program.params.is_empty() {
+        return Ok(listed);
+    }
+    let extra = program.specs();
+    let mut all = SPECIALISED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(info) = all.iter().find(|i| i.params[PARAMS.len()..] == extra[..]) {
+        return Ok(info);
+    }
+    if all.len() >= MAX_SPECIALISED {
+        return Err(Error::Param {
+            param: "strategy".into(),
+            message: format!(
+                "more than {MAX_SPECIALISED} different sets of rule parameters in one process"
+            ),
+        });
+    }
+    let params: &'static [ParamSpec] =
+        Box::leak(PARAMS.iter().cloned().chain(extra).collect::<Vec<_>>().into_boxed_slice());
+    let info: &'static StrategyInfo = Box::leak(Box::new(listed.with_params(params)));
+    all.push(info);
+    Ok(info)
+}
+
+/// The signal strategy a `rules` parameter set compiles to.
+#[derive(Debug)]
+pub struct RulesStrategy {
+    plan: Plan,
+    long_entry: Option<NodeId>,
+    long_exit: Option<NodeId>,
+    short_entry: Option<NodeId>,
+    short_exit: Option<NodeId>,
+    size: Option<NodeId>,
+    sl: Option<NodeId>,
+    tp: Option<NodeId>,
+    sl_pct: Option<f64>,
+    tp_pct: Option<f64>,
+    cross: CrossRule,
+    entry_rule: EntryRule,
+}
+
+impl RulesStrategy {
+    /// Parses, checks and binds the expressions to the parameters' values.
+    pub fn from_params(p: &Params) -> Result<RulesStrategy, Error> {
+        let texts: Vec<(&str, &str)> = ROLES
+            .iter()
+            .filter_map(|r| match p.values().get(*r) {
+                Some(ParamValue::Str(s)) => Some((*r, s.as_str())),
+                _ => None,
+            })
+            .collect();
+        let program = Program::parse(texts)?;
+        let value = |name: &str| match p.values().get(name) {
+            Some(ParamValue::Int(v)) => Some(*v as f64),
+            Some(ParamValue::Float(v)) => Some(*v),
+            _ => None,
+        };
+        let all = || {
+            program
+                .params
+                .iter()
+                .map(|(n, _)| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for (name, _) in &program.params {
+            if value(name).is_none() {
+                return Err(Error::Param {
+                    param: name.clone(),
+                    message: format!(
+                        "is required: the expressions use {}; give it with --param {name}=VALUE \
+                         (or sweep it with --grid {name}=…)",
+                        all()
+                    ),
+                });
+            }
+        }
+        let direction = p.str("direction")?;
+        let has = |r: &str| program.get(r).is_some();
+        let refuse = |r: &str, why: &str| {
+            Err(Error::Param {
+                param: r.to_string(),
+                message: why.to_string(),
+            })
+        };
+        match direction {
+            "long_only" | "long_short" if !has("entry") => {
+                return refuse("entry", "is required (the condition to go long)");
+            }
+            "long_only" if has("short_entry") || has("short_exit") => {
+                let r = if has("short_entry") { "short_entry" } else { "short_exit" };
+                return refuse(r, "needs direction=long_short or short_only");
+            }
+            "long_short" if !has("short_entry") && !has("exit") => {
+                return refuse(
+                    "short_entry",
+                    "is required with long_short (or give exit, which then reverses to short)",
+                );
+            }
+            "short_only" if !has("short_entry") => {
+                return refuse("short_entry", "is required with short_only");
+            }
+            "short_only" if has("entry") || has("exit") => {
+                let r = if has("entry") { "entry" } else { "exit" };
+                return refuse(r, "is for longs; short_only takes short_entry and short_exit");
+            }
+            _ => {}
+        }
+        for (a, b) in [("sl", "sl_pct"), ("tp", "tp_pct")] {
+            if has(a) && p.float_opt(b).is_some() {
+                return refuse(a, &format!("give {a} or {b}, not both"));
+            }
+        }
+        let mut plan = Plan::default();
+        let mut lower = |role: &str| -> Result<Option<NodeId>, Error> {
+            match program.get(role) {
+                None => Ok(None),
+                Some((r, text, e)) => plan
+                    .lower(e, &value)
+                    .map(Some)
+                    .map_err(|err| located(r, text, err)),
+            }
+        };
+        let entry = lower("entry")?;
+        let exit = lower("exit")?;
+        let short_entry = lower("short_entry")?;
+        let short_exit = lower("short_exit")?;
+        let size = lower("size")?;
+        let sl = lower("sl")?;
+        let tp = lower("tp")?;
+        if let Some(id) = size
+            && let plan::Node::Num(s) = plan.nodes[id]
+            && !(s.is_finite() && s > 0.0 && (s < 1.0 || s.fract() == 0.0))
+        {
+            return refuse(
+                "size",
+                &format!(
+                    "must be a fraction in (0, 1) of available margin or a whole number of \
+                     units >= 1, got {s}"
+                ),
+            );
+        }
+        let (long_entry, long_exit, short_entry, short_exit) = match direction {
+            "long_only" => (entry, exit, None, None),
+            "short_only" => (None, None, short_entry, short_exit),
+            _ => (entry, exit, short_entry.or(exit), short_exit),
+        };
+        let entry_rule = match p.str("entries")? {
+            "reenter" => EntryRule::Reenter,
+            "when_flat" => EntryRule::OnlyWhenFlat,
+            _ => EntryRule::IfNotSameSide,
+        };
+        Ok(RulesStrategy {
+            plan,
+            long_entry,
+            long_exit,
+            short_entry,
+            short_exit,
+            size,
+            sl,
+            tp,
+            sl_pct: p.float_opt("sl_pct"),
+            tp_pct: p.float_opt("tp_pct"),
+            cross: if p.str("cross")? == "stateful" {
+                CrossRule::Stateful
+            } else {
+                CrossRule::Strict
+            },
+            entry_rule,
+        })
+    }
+}
+
+impl SignalStrategy for RulesStrategy {
+    fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error> {
+        let close = ctx.bars().close();
+        let n = close.len();
+        let vals = plan::evaluate(&self.plan, ctx, self.cross);
+        let flags = |id: Option<NodeId>| match id {
+            Some(id) => vals[id].flags(n).into_owned(),
+            None => vec![false; n],
+        };
+        let per_bar = |id: Option<NodeId>| match id.map(|id| &vals[id]) {
+            None => PerBar::Unset,
+            Some(plan::Val::Num(v)) => PerBar::Const(*v),
+            Some(plan::Val::Series(c)) => PerBar::Values(c.values().to_vec()),
+            Some(_) => unreachable!("checked: numbers"),
+        };
+        let mut s = Signals {
+            long_entry: flags(self.long_entry),
+            long_exit: flags(self.long_exit),
+            short_entry: flags(self.short_entry),
+            short_exit: flags(self.short_exit),
+            size: per_bar(self.size),
+            sl: per_bar(self.sl),
+            tp: per_bar(self.tp),
+            entry_rule: self.entry_rule,
+        };
+        // Percent stops from the signal bar's close, on the side the entry takes (a long
+        // entry is tried first), as the built-ins compute them.
+        for (pct, target, sign_of_stop) in [(self.sl_pct, &mut s.sl, -1.0), (self.tp_pct, &mut s.tp, 1.0)] {
+            if let Some(pct) = pct {
+                let v = (0..n)
+                    .map(|i| {
+                        let side = if s.long_entry[i] {
+                            1.0
+                        } else if s.short_entry[i] {
+                            -1.0
+                        } else {
+                            return f64::NAN;
+                        };
+                        close[i] * (1.0 + sign_of_stop * side * pct)
+                    })
+                    .collect();
+                *target = PerBar::Values(v);
+            }
+        }
+        Ok(s)
+    }
+}
