@@ -51,13 +51,14 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the chain of causes joined, so scripts can grep it.
+            // The chain of causes joined on the first line, so scripts can grep it; a rule
+            // expression's error adds the expression with a caret under the column.
             let msg = e
                 .chain()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(": ");
-            eprintln!("error: {}", msg.replace('\n', " "));
+            eprintln!("error: {msg}");
             ExitCode::FAILURE
         }
     }

@@ -229,12 +229,9 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     if crate::portfolio::wants_portfolio(&a.data, &a.strategy) {
         return crate::portfolio::run(&a);
     }
-    let info = backtide_models::find_strategy(&a.strategy)?;
-    let pairs = a
-        .broker
-        .profile
-        .core()
-        .strategy_defaults(info, param_pairs(&a.params)?);
+    let given = param_pairs(&a.params)?;
+    let info = backtide_models::find_strategy(&a.strategy)?.specialize(&given)?;
+    let pairs = a.broker.profile.core().strategy_defaults(info, given);
     let params = Params::from_pairs(info.params, pairs)?;
     let mut strategy = info.build(&params)?;
     let cfg = a.broker.config()?;

@@ -105,7 +105,9 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
     let info: SweepStrategy = if portfolio {
         crate::portfolio::find(&a.data, &a.strategy)?.into()
     } else {
-        backtide_models::find_strategy(&a.strategy)?.into()
+        backtide_models::find_strategy(&a.strategy)?
+            .specialize(&param_pairs(&a.params)?)?
+            .into()
     };
     let mut axes = Vec::new();
     for g in &a.grid {

@@ -143,6 +143,16 @@ fn schema(params: &[ParamSpec], dialect: Dialect) -> Arc<Schema> {
     Arc::new(Schema::new(fields))
 }
 
+/// A text cell, quoted (RFC 4180) when it holds a comma, quote or line break: a rule
+/// expression such as `crossover(sma(close, 10), …)` is one cell.
+fn csv_text(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 fn csv_cell(v: StatValue) -> String {
     match v {
         StatValue::Time(t) => format_timestamp(t),
@@ -210,7 +220,7 @@ impl SweepWriter {
             Sink::Csv(w) => {
                 let mut cells: Vec<String> = values
                     .iter()
-                    .map(|v| v.as_ref().map_or(String::new(), ToString::to_string))
+                    .map(|v| v.as_ref().map_or(String::new(), |v| csv_text(&v.to_string())))
                     .collect();
                 cells.extend(
                     stat_entries(r, self.dialect)

@@ -6,5 +6,6 @@ mod golden;
 mod models;
 mod portfolio;
 mod report;
+mod rules;
 mod serve;
 mod vectorbt;

@@ -24,3 +24,49 @@ pub use functions::{FUNCTIONS, Function};
 pub use plan::{ParamUse, SERIES};
 pub use strategy::{Program, RulesStrategy};
 pub(crate) use strategy::RULES;
+
+use crate::bars::Bars;
+use crate::error::Error;
+
+/// One expression's values on every bar.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// A condition.
+    Flags(Vec<bool>),
+    /// A number series.
+    Numbers(Vec<f64>),
+}
+
+/// Evaluates one expression over `bars`, with `$parameters` from `params` and crossings
+/// by vectorbt's stateful rule when `stateful_cross` (else backtesting.py's strict one):
+/// what a `rules` strategy computes for it, for inspection and tests.
+pub fn evaluate(
+    bars: &Bars,
+    source: &str,
+    params: &[(&str, f64)],
+    stateful_cross: bool,
+) -> Result<Values, Error> {
+    let at = |e: syntax::SyntaxError| Error::Param {
+        param: "expression".into(),
+        message: e.render(source),
+    };
+    let e = syntax::parse(source).map_err(at)?;
+    let mut uses = Vec::new();
+    plan::check(&e, &mut uses).map_err(at)?;
+    let mut p = plan::Plan::default();
+    let value = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+    let root = p.lower(&e, &value).map_err(at)?;
+    let mut ctx = crate::strategy::Init::new(bars, None);
+    let cross = if stateful_cross {
+        plan::CrossRule::Stateful
+    } else {
+        plan::CrossRule::Strict
+    };
+    let n = bars.len();
+    let vals = plan::evaluate(&p, &mut ctx, cross);
+    Ok(match &vals[root] {
+        plan::Val::Num(v) => Values::Numbers(vec![*v; n]),
+        plan::Val::Series(c) => Values::Numbers(c.values().to_vec()),
+        v @ (plan::Val::Bool(_) | plan::Val::Flags(_)) => Values::Flags(v.flags(n).into_owned()),
+    })
+}

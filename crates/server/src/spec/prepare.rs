@@ -78,8 +78,14 @@ fn param_texts(s: &StrategyRef) -> Result<Vec<(String, String)>, ApiError> {
         .collect()
 }
 
-fn strategy(name: &str) -> Result<&'static StrategyInfo, ApiError> {
-    backtide_models::find_strategy(name).map_err(|e| engine_error(&e, &PARAMS_AT))
+/// The strategy a request names, specialised by its parameters (a `rules` strategy gets
+/// the `$parameters` its expressions use; their errors point at the expression's field).
+fn strategy(s: &StrategyRef) -> Result<&'static StrategyInfo, ApiError> {
+    let texts = param_texts(s)?;
+    let given: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    backtide_models::find_strategy(&s.name)
+        .and_then(|i| i.specialize(&given))
+        .map_err(|e| engine_error(&e, &PARAMS_AT))
 }
 
 fn portfolio_strategy(name: &str) -> Result<&'static PortfolioStrategyInfo, ApiError> {
@@ -131,7 +137,7 @@ pub(crate) fn prepare_portfolio_backtest(
 /// Validates a backtest request (everything but the dataset, which the caller resolves).
 pub(crate) fn prepare_backtest(r: &BacktestRequest) -> Result<PreparedBacktest, ApiError> {
     r.broker.single_asset()?;
-    let info = strategy(&r.strategy.name)?;
+    let info = strategy(&r.strategy)?;
     let profile = Profile::from(r.profile);
     let texts = param_texts(&r.strategy)?;
     let pairs = profile.strategy_defaults(
@@ -166,7 +172,7 @@ pub(crate) fn prepare_sweep(
         portfolio_strategy(&r.strategy.name)?.into()
     } else {
         r.broker.single_asset()?;
-        strategy(&r.strategy.name)?.into()
+        strategy(&r.strategy)?.into()
     };
     let params = info.params();
     let profile = Profile::from(r.profile);
