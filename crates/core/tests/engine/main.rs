@@ -4,4 +4,5 @@
 mod indicators_reference;
 mod portfolio;
 mod properties;
+mod rules;
 mod sweeps;

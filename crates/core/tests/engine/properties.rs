@@ -10,7 +10,7 @@ use proptest::prelude::*;
 const DAY: i64 = 86_400_000_000_000;
 
 /// A random walk with consistent OHLC; `seed`-determined.
-fn walk(n: usize, seed: u64) -> Bars {
+pub(crate) fn walk(n: usize, seed: u64) -> Bars {
     let mut x = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
@@ -37,7 +37,7 @@ fn walk(n: usize, seed: u64) -> Bars {
 }
 
 /// The same bars with every bar after `k` replaced by another random walk's.
-fn with_future_changed(b: &Bars, k: usize, seed: u64) -> Bars {
+pub(crate) fn with_future_changed(b: &Bars, k: usize, seed: u64) -> Bars {
     let other = walk(b.len(), seed);
     let pick = |a: &[f64], o: &[f64]| {
         a[..=k]
