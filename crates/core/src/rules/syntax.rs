@@ -289,7 +289,12 @@ fn operand(i: &mut Input<'_>) -> PResult<Expr> {
 }
 
 fn number(i: &mut Input<'_>) -> PResult<Expr> {
-    preceded(peek(one_of(|c: char| c.is_ascii_digit() || c == '.')), float)
+    // A leading `-` belongs to the literal (in an operand's place), so a message about a
+    // negative number underlines its sign too.
+    preceded(
+        peek((opt('-'), one_of(|c: char| c.is_ascii_digit() || c == '.'))),
+        float,
+    )
         .with_span()
         .map(|(v, span): (f64, _)| Expr {
             kind: ExprKind::Number(v),
@@ -389,13 +394,18 @@ mod tests {
             .unwrap();
         assert_eq!(
             show(&e),
-            "(((rsi(close, 14) < 30) and (close > sma(close, 200))) or (not (x >= (((-2) * $k) + 1))))"
+            "(((rsi(close, 14) < 30) and (close > sma(close, 200))) or (not (x >= ((-2 * $k) + 1))))"
         );
         assert_eq!(show(&parse("a - b - c / d / e").unwrap()), "((a - b) - ((c / d) / e))");
         assert_eq!(show(&parse(" ( close ) ").unwrap()), "close");
         assert_eq!(show(&parse("f()").unwrap()), "f()");
         assert_eq!(show(&parse("android or notx").unwrap()), "(android or notx)");
         assert_eq!(show(&parse("1e-3 * .5").unwrap()), "(0.001 * 0.5)");
+        assert_eq!(show(&parse("2 - -3 - 1").unwrap()), "((2 - -3) - 1)");
+        assert_eq!(show(&parse("-close * 2").unwrap()), "((-close) * 2)");
+        let e = parse("shift(x, -3)").unwrap();
+        let ExprKind::Call { args, .. } = &e.kind else { panic!() };
+        assert_eq!(args[1].span, 9..11);
     }
 
     #[test]

@@ -10,3 +10,4 @@ mod jobs;
 mod models;
 mod openapi;
 mod portfolio;
+mod rules;
