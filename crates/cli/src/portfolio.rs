@@ -85,9 +85,10 @@ pub(crate) fn find(data: &DataArgs, name: &str) -> Result<&'static builtin::Port
 }
 
 pub(crate) fn run(a: &RunArgs) -> Result<()> {
-    let info = find(&a.data, &a.strategy)?;
+    let given = param_pairs(&a.params)?;
+    let info = find(&a.data, &a.strategy)?.specialize(&given)?;
     let profile = a.broker.profile.core();
-    let pairs = profile.param_defaults(&info.params, param_pairs(&a.params)?);
+    let pairs = profile.param_defaults(&info.params, given);
     let params = Params::from_pairs(&info.params, pairs)?;
     let mut strategy = info.build(&params)?;
     let cfg = a.portfolio.config(&a.broker.config()?, profile)?;

@@ -103,7 +103,9 @@ enum Data {
 pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
     let portfolio = crate::portfolio::wants_portfolio(&a.data, &a.strategy);
     let info: SweepStrategy = if portfolio {
-        crate::portfolio::find(&a.data, &a.strategy)?.into()
+        crate::portfolio::find(&a.data, &a.strategy)?
+            .specialize(&param_pairs(&a.params)?)?
+            .into()
     } else {
         backtide_models::find_strategy(&a.strategy)?
             .specialize(&param_pairs(&a.params)?)?

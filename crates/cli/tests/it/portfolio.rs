@@ -96,7 +96,7 @@ pub(crate) fn run_golden(g: &Value) -> (Universe, PortfolioResult) {
     (u, res)
 }
 
-fn compare(g: &Value, u: &Universe, res: &PortfolioResult) -> Vec<String> {
+pub(crate) fn compare(g: &Value, u: &Universe, res: &PortfolioResult) -> Vec<String> {
     let mut bad = Vec::new();
     let symbols: Vec<&str> = u.symbols().collect();
     let want = g["orders"].as_array().unwrap();

@@ -406,3 +406,89 @@ fn cli_errors_point_at_the_column_and_say_what_was_expected() {
     let e = cli_error(&["exit=close > 1"]);
     assert!(e.contains("parameter `entry`: is required"), "{e}");
 }
+
+/// The golden portfolios (vectorbt 1.2, `cash_sharing=True`) written as rules: the
+/// momentum rotation as a cross-sectional `score` with `top`, the per-asset crosses as
+/// `entry`/`exit` with `$parameters`. Same orders, value and statistics as vectorbt.
+#[test]
+fn golden_portfolios_written_as_rules_match_vectorbt() {
+    use crate::portfolio::{compare as compare_pf, golden_pf, setup, stocks};
+    use backtide_core::portfolio::{self, builtin as pf};
+    for (file, rules) in [
+        (
+            "vbtpf_momentum_top2_monthly",
+            vec![("score", "ret(close, $lookback)"), ("lookback", "126"), ("top", "2")],
+        ),
+        (
+            "vbtpf_sma_cross_value_sized",
+            vec![
+                ("entry", "crossover(sma(close, $fast), sma(close, $slow))"),
+                ("exit", "crossunder(sma(close, $fast), sma(close, $slow))"),
+                ("fast", "10"),
+                ("slow", "30"),
+            ],
+        ),
+        (
+            "vbtpf_sma_cross_all_cash_default_seq",
+            vec![
+                ("entry", "crossover(sma(close, 20), sma(close, 50))"),
+                ("exit", "crossunder(sma(close, 20), sma(close, 50))"),
+            ],
+        ),
+    ] {
+        let g = golden_pf(file);
+        // The golden's account settings and size; the strategy replaced by the rules.
+        let (cfg, _, golden_params) = setup(&g);
+        let mut pairs = rules.clone();
+        pairs.push(("cross", "stateful"));
+        let size = golden_params.values().get("size").map(|v| v.to_string());
+        let size_type = golden_params.values().get("size_type").map(|v| v.to_string());
+        if let (Some(s), Some(t)) = (&size, &size_type) {
+            pairs.push(("size", s));
+            pairs.push(("size_type", t));
+        }
+        let info = pf::find("rules").unwrap().specialize(&pairs).unwrap();
+        let params = Params::from_pairs(&info.params, pairs).unwrap();
+        let u = stocks();
+        let mut s = info.build(&params).unwrap();
+        let res = portfolio::run(&u, s.as_mut(), &cfg).unwrap();
+        let bad = compare_pf(&g, &u, &res);
+        assert!(bad.is_empty(), "{file}: {} mismatches:\n{}", bad.len(), bad.join("\n"));
+    }
+}
+
+#[test]
+fn portfolio_rules_errors_name_the_parameter() {
+    use backtide_core::portfolio::builtin as pf;
+    let build = |pairs: &[(&str, &str)]| {
+        let info = pf::find("rules").unwrap().specialize(pairs)?;
+        let p = Params::from_pairs(&info.params, pairs.iter().copied())?;
+        info.build(&p).map(|_| ())
+    };
+    let e = build(&[("score", "ret(close, 20)")]).unwrap_err().to_string();
+    assert!(e.contains("`top`: is required with score"), "{e}");
+    let e = build(&[("score", "ret(close, 20)"), ("top", "2"), ("entry", "close > 1")]).unwrap_err().to_string();
+    assert!(e.contains("`entry`: is per asset"), "{e}");
+    let e = build(&[("entry", "close > 1"), ("top", "2")]).unwrap_err().to_string();
+    assert!(e.contains("`top`: goes with score"), "{e}");
+    let e = build(&[("score", "close > 1"), ("top", "2")]).unwrap_err().to_string();
+    assert!(e.contains("score must be a number"), "{e}");
+    let e = build(&[("score", "ret(close, $n)"), ("top", "2")]).unwrap_err().to_string();
+    assert!(e.contains("`n`: is required"), "{e}");
+}
+
+#[test]
+fn a_cross_sectional_rule_through_the_cli_equals_momentum_rotation() {
+    let momentum = json_of(&[
+        "run", "--data", "sample:STOCKS", "--strategy", "momentum_rotation", "--param", "lookback=63",
+        "--param", "top=3", "--param", "rebalance=weekly",
+    ]);
+    let rules = json_of(&[
+        "run", "--data", "sample:STOCKS", "--strategy", "rules", "--param", "score=ret(close, 63)",
+        "--param", "top=3", "--param", "rebalance=weekly",
+    ]);
+    for key in ["stats", "orders", "trades", "equity"] {
+        assert!(momentum.get(key).is_some(), "{key}");
+        assert_eq!(momentum[key], rules[key], "{key}");
+    }
+}

@@ -351,16 +351,18 @@ enum Kind {
     Momentum,
     InverseVol,
     PerAsset(&'static StrategyInfo),
+    /// The rule language: per-asset entry/exit, or a cross-sectional score.
+    Rules,
 }
 
-const REBALANCE: ParamSpec = ParamSpec {
+pub(crate) const REBALANCE: ParamSpec = ParamSpec {
     name: "rebalance",
     kind: ParamKind::Text,
     default: Some(DefaultValue::Str("monthly")),
     doc: "daily, weekly, monthly, quarterly, yearly (first bar of each period of the union timeline) or every N bars",
 };
 
-const SIZE_TYPE: ParamSpec = ParamSpec {
+pub(crate) const SIZE_TYPE: ParamSpec = ParamSpec {
     name: "size_type",
     kind: ParamKind::Choice(&["amount", "value", "percent"]),
     default: Some(DefaultValue::Str("amount")),
@@ -416,7 +418,20 @@ pub fn strategies() -> &'static [PortfolioStrategyInfo] {
                 kind: Kind::InverseVol,
             },
         ];
-        for s in single::STRATEGIES.iter().filter(|s| s.has_signal_source()) {
+        v.push(PortfolioStrategyInfo {
+            name: "rules",
+            about: "your own rules (docs/rules.md): per asset, entry/exit with shared cash; or \
+                    across assets, hold the `top`/`bottom` by a `score` expression on each \
+                    rebalance bar, at equal weight or by a `weight` expression"
+                .into(),
+            params: crate::rules::portfolio_params(),
+            kind: Kind::Rules,
+        });
+        // `rules` has its own entry above (its parameters depend on its expressions).
+        for s in single::STRATEGIES
+            .iter()
+            .filter(|s| s.has_signal_source() && !s.is_specialized_by_params())
+        {
             let mut params: Vec<ParamSpec> = s
                 .params
                 .iter()
@@ -466,7 +481,45 @@ impl PortfolioStrategyInfo {
     /// True for a single-asset strategy applied per asset (false for the allocation
     /// strategies, which only make sense on a universe).
     pub fn is_per_asset(&self) -> bool {
-        matches!(self.kind, Kind::PerAsset(_))
+        matches!(self.kind, Kind::PerAsset(_) | Kind::Rules)
+    }
+
+    /// The description to validate `given` (`name=value` pairs) against: the strategy
+    /// itself, or for `rules` the strategy with the `$parameters` its expressions use.
+    pub fn specialize(
+        &'static self,
+        given: &[(&str, &str)],
+    ) -> Result<&'static PortfolioStrategyInfo, Error> {
+        if !matches!(self.kind, Kind::Rules) {
+            return Ok(self);
+        }
+        let extra = crate::rules::portfolio_dollar_params(given, &self.params)?;
+        if extra.is_empty() {
+            return Ok(self);
+        }
+        static SPECIALISED: std::sync::Mutex<Vec<&'static PortfolioStrategyInfo>> =
+            std::sync::Mutex::new(Vec::new());
+        let mut all = SPECIALISED.lock().unwrap_or_else(|e| e.into_inner());
+        let n = self.params.len();
+        if let Some(info) = all.iter().find(|i| i.params[n..] == extra[..]) {
+            return Ok(info);
+        }
+        if all.len() >= 10_000 {
+            return Err(Error::Param {
+                param: "strategy".into(),
+                message: "more than 10000 different sets of rule parameters in one process"
+                    .into(),
+            });
+        }
+        // Registered once per set of `$parameters`, like an interned string.
+        let info: &'static PortfolioStrategyInfo = Box::leak(Box::new(PortfolioStrategyInfo {
+            name: self.name,
+            about: self.about.clone(),
+            params: self.params.iter().cloned().chain(extra).collect(),
+            kind: Kind::Rules,
+        }));
+        all.push(info);
+        Ok(info)
     }
 
     /// Builds the strategy from validated parameters.
@@ -485,25 +538,31 @@ impl PortfolioStrategyInfo {
                 rebalance: rebalance()?,
             })),
             Kind::PerAsset(info) => {
-                let size = match (p.str("size_type")?, p.float_opt("size")) {
-                    (_, None) => EntrySize::AllCash,
-                    ("value", Some(v)) => EntrySize::Value(v),
-                    ("percent", Some(v)) if v <= 1.0 => EntrySize::Percent(v),
-                    ("percent", Some(v)) => {
-                        return Err(Error::Param {
-                            param: "size".into(),
-                            message: format!("with size_type=percent must be in (0, 1], got {v}"),
-                        });
-                    }
-                    (_, Some(v)) => EntrySize::Units(v),
-                };
+                let size = entry_size(p)?;
                 // The single-asset strategy checks its own rules (fast < slow, …) now,
                 // not on the first asset.
                 info.build(p)?;
                 Box::new(PlanDriven::new(PerAssetSignals::new(info, p.clone(), size)))
             }
+            Kind::Rules => crate::rules::portfolio_strategy(p, rebalance()?, entry_size(p)?)?,
         })
     }
+}
+
+/// How a per-asset entry is sized (`size` read as `size_type` says).
+fn entry_size(p: &Params) -> Result<EntrySize, Error> {
+    Ok(match (p.str("size_type")?, p.float_opt("size")) {
+        (_, None) => EntrySize::AllCash,
+        ("value", Some(v)) => EntrySize::Value(v),
+        ("percent", Some(v)) if v <= 1.0 => EntrySize::Percent(v),
+        ("percent", Some(v)) => {
+            return Err(Error::Param {
+                param: "size".into(),
+                message: format!("with size_type=percent must be in (0, 1], got {v}"),
+            });
+        }
+        (_, Some(v)) => EntrySize::Units(v),
+    })
 }
 
 #[cfg(test)]

@@ -17,12 +17,14 @@
 
 pub mod functions;
 mod plan;
+mod select;
 mod strategy;
 pub mod syntax;
 
 pub use functions::{FUNCTIONS, Function};
 pub use plan::{ParamUse, SERIES};
 pub use strategy::{Program, RulesStrategy};
+pub(crate) use select::{portfolio_dollar_params, portfolio_params, portfolio_strategy};
 pub(crate) use strategy::RULES;
 
 use crate::bars::Bars;

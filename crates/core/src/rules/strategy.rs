@@ -12,16 +12,16 @@ use crate::strategy::{
     SignalDriven, SignalStrategy, Signals,
 };
 
-/// The expression parameters, in the order their `$parameters` are typed.
-pub(crate) const ROLES: [&str; 7] = [
-    "entry",
-    "exit",
-    "short_entry",
-    "short_exit",
-    "size",
-    "sl",
-    "tp",
-];
+/// The expression texts among `p`'s values, for the roles in `roles`.
+pub(crate) fn expression_texts<'p>(p: &'p Params, roles: &[(&'static str, bool)]) -> Vec<(&'static str, &'p str)> {
+    roles
+        .iter()
+        .filter_map(|(r, _)| match p.values().get(*r) {
+            Some(ParamValue::Str(s)) => Some((*r, s.as_str())),
+            _ => None,
+        })
+        .collect()
+}
 
 const fn expr(name: &'static str, doc: &'static str) -> ParamSpec {
     ParamSpec {
@@ -116,19 +116,41 @@ fn located(role: &str, source: &str, e: syntax::SyntaxError) -> Error {
     }
 }
 
+/// The single-asset expression parameters and whether each is a condition.
+pub(crate) const ASSET_ROLES: &[(&str, bool)] = &[
+    ("entry", true),
+    ("exit", true),
+    ("short_entry", true),
+    ("short_exit", true),
+    ("size", false),
+    ("sl", false),
+    ("tp", false),
+];
+
 impl Program {
-    /// Parses and type-checks the expression parameters among `given` (`name=text`).
+    /// Parses and type-checks the single-asset expression parameters among `given`
+    /// (`name=text`).
     pub fn parse<'a>(given: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Program, Error> {
+        Self::parse_roles(given, ASSET_ROLES, PARAMS)
+    }
+
+    /// Parses and type-checks the expressions among `given` named in `roles` (name, and
+    /// whether it is a condition rather than a number); `$parameters` must not reuse the
+    /// names of `fixed`.
+    pub(crate) fn parse_roles<'a>(
+        given: impl IntoIterator<Item = (&'a str, &'a str)>,
+        roles: &[(&'static str, bool)],
+        fixed: &[ParamSpec],
+    ) -> Result<Program, Error> {
         let given: Vec<(&str, &str)> = given.into_iter().collect();
         let mut exprs = Vec::new();
         let mut params = Vec::new();
-        for role in ROLES {
+        for &(role, want_bool) in roles {
             let Some((_, text)) = given.iter().rev().find(|(k, _)| *k == role) else {
                 continue;
             };
             let e = syntax::parse(text).map_err(|e| located(role, text, e))?;
             let (ty, constant) = plan::check(&e, &mut params).map_err(|e| located(role, text, e))?;
-            let want_bool = matches!(role, "entry" | "exit" | "short_entry" | "short_exit");
             let ok = if want_bool {
                 ty == plan::Ty::Bool
             } else {
@@ -154,7 +176,7 @@ impl Program {
             exprs.push((role, text.to_string(), e));
         }
         for (name, _) in &params {
-            if PARAMS.iter().any(|p| p.name == name.as_str()) {
+            if fixed.iter().any(|p| p.name == name.as_str()) {
                 return Err(Error::Param {
                     param: name.clone(),
                     message: format!(
@@ -166,13 +188,61 @@ impl Program {
         Ok(Program { exprs, params })
     }
 
+    /// The bound plan node of `role`'s expression, if given.
+    pub(crate) fn lower(
+        &self,
+        role: &str,
+        plan: &mut Plan,
+        value: &dyn Fn(&str) -> Option<f64>,
+    ) -> Result<Option<NodeId>, Error> {
+        match self.get(role) {
+            None => Ok(None),
+            Some((r, text, e)) => plan
+                .lower(e, value)
+                .map(Some)
+                .map_err(|err| located(r, text, err)),
+        }
+    }
+
+    /// Checks that every `$parameter` has a value in `p`; the values by name.
+    pub(crate) fn values<'p>(&self, p: &'p Params) -> Result<impl Fn(&str) -> Option<f64> + 'p, Error> {
+        let value = move |name: &str| match p.values().get(name) {
+            Some(ParamValue::Int(v)) => Some(*v as f64),
+            Some(ParamValue::Float(v)) => Some(*v),
+            _ => None,
+        };
+        let all = self
+            .params
+            .iter()
+            .map(|(n, _)| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for (name, _) in &self.params {
+            if value(name).is_none() {
+                return Err(Error::Param {
+                    param: name.clone(),
+                    message: format!(
+                        "is required: the expressions use {all}; give it with --param {name}=VALUE \
+                         (or sweep it with --grid {name}=…)"
+                    ),
+                });
+            }
+        }
+        Ok(value)
+    }
+
+    /// True when `role` was given.
+    pub(crate) fn has(&self, role: &str) -> bool {
+        self.get(role).is_some()
+    }
+
     fn get(&self, role: &str) -> Option<&(&'static str, String, Expr)> {
         self.exprs.iter().find(|(r, _, _)| *r == role)
     }
 
     /// The `$parameters` as parameter specs: windows and shifts are whole numbers, the
     /// rest any finite number.
-    fn specs(&self) -> Vec<ParamSpec> {
+    pub(crate) fn specs(&self) -> Vec<ParamSpec> {
         self.params
             .iter()
             .map(|(name, u)| ParamSpec {
@@ -209,7 +279,7 @@ const MAX_SPECIALISED: usize = 10_000;
 static SPECIALISED: Mutex<Vec<&'static StrategyInfo>> = Mutex::new(Vec::new());
 static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 
-fn intern(name: &str) -> &'static str {
+pub(crate) fn intern(name: &str) -> &'static str {
     let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(n) = names.iter().find(|n| **n == name) {
         return n;
@@ -268,41 +338,10 @@ pub struct RulesStrategy {
 impl RulesStrategy {
     /// Parses, checks and binds the expressions to the parameters' values.
     pub fn from_params(p: &Params) -> Result<RulesStrategy, Error> {
-        let texts: Vec<(&str, &str)> = ROLES
-            .iter()
-            .filter_map(|r| match p.values().get(*r) {
-                Some(ParamValue::Str(s)) => Some((*r, s.as_str())),
-                _ => None,
-            })
-            .collect();
-        let program = Program::parse(texts)?;
-        let value = |name: &str| match p.values().get(name) {
-            Some(ParamValue::Int(v)) => Some(*v as f64),
-            Some(ParamValue::Float(v)) => Some(*v),
-            _ => None,
-        };
-        let all = || {
-            program
-                .params
-                .iter()
-                .map(|(n, _)| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        for (name, _) in &program.params {
-            if value(name).is_none() {
-                return Err(Error::Param {
-                    param: name.clone(),
-                    message: format!(
-                        "is required: the expressions use {}; give it with --param {name}=VALUE \
-                         (or sweep it with --grid {name}=…)",
-                        all()
-                    ),
-                });
-            }
-        }
+        let program = Program::parse(expression_texts(p, ASSET_ROLES))?;
+        let value = program.values(p)?;
         let direction = p.str("direction")?;
-        let has = |r: &str| program.get(r).is_some();
+        let has = |r: &str| program.has(r);
         let refuse = |r: &str, why: &str| {
             Err(Error::Param {
                 param: r.to_string(),
@@ -338,15 +377,7 @@ impl RulesStrategy {
             }
         }
         let mut plan = Plan::default();
-        let mut lower = |role: &str| -> Result<Option<NodeId>, Error> {
-            match program.get(role) {
-                None => Ok(None),
-                Some((r, text, e)) => plan
-                    .lower(e, &value)
-                    .map(Some)
-                    .map_err(|err| located(r, text, err)),
-            }
-        };
+        let mut lower = |role: &str| program.lower(role, &mut plan, &value);
         let entry = lower("entry")?;
         let exit = lower("exit")?;
         let short_entry = lower("short_entry")?;
@@ -371,7 +402,8 @@ impl RulesStrategy {
             "short_only" => (None, None, short_entry, short_exit),
             _ => (entry, exit, short_entry.or(exit), short_exit),
         };
-        let entry_rule = match p.str("entries")? {
+        // Portfolios have no `entries` (their per-asset entries only act when flat).
+        let entry_rule = match p.str("entries").unwrap_or("reverse") {
             "reenter" => EntryRule::Reenter,
             "when_flat" => EntryRule::OnlyWhenFlat,
             _ => EntryRule::IfNotSameSide,

@@ -88,8 +88,12 @@ fn strategy(s: &StrategyRef) -> Result<&'static StrategyInfo, ApiError> {
         .map_err(|e| engine_error(&e, &PARAMS_AT))
 }
 
-fn portfolio_strategy(name: &str) -> Result<&'static PortfolioStrategyInfo, ApiError> {
-    portfolio_builtin::find(name).map_err(|e| engine_error(&e, &PARAMS_AT))
+fn portfolio_strategy(s: &StrategyRef) -> Result<&'static PortfolioStrategyInfo, ApiError> {
+    let texts = param_texts(s)?;
+    let given: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    portfolio_builtin::find(&s.name)
+        .and_then(|i| i.specialize(&given))
+        .map_err(|e| engine_error(&e, &PARAMS_AT))
 }
 
 /// True for an allocation strategy (`equal_weight`, …): it runs on a universe, of one
@@ -119,7 +123,7 @@ fn validated_params(
 pub(crate) fn prepare_portfolio_backtest(
     r: &BacktestRequest,
 ) -> Result<PreparedPortfolio, ApiError> {
-    let info = portfolio_strategy(&r.strategy.name)?;
+    let info = portfolio_strategy(&r.strategy)?;
     let profile = Profile::from(r.profile);
     let params = validated_params(&info.params, &r.strategy, profile)?;
     // Building checks cross-parameter rules such as fast < slow.
@@ -169,7 +173,7 @@ pub(crate) fn prepare_sweep(
     portfolio: bool,
 ) -> Result<PreparedSweep, ApiError> {
     let info: SweepStrategy = if portfolio {
-        portfolio_strategy(&r.strategy.name)?.into()
+        portfolio_strategy(&r.strategy)?.into()
     } else {
         r.broker.single_asset()?;
         strategy(&r.strategy)?.into()
