@@ -492,3 +492,31 @@ fn a_cross_sectional_rule_through_the_cli_equals_momentum_rotation() {
         assert_eq!(momentum[key], rules[key], "{key}");
     }
 }
+
+#[test]
+fn weights_and_bottom_picks_across_assets() {
+    use backtide_core::portfolio::{self, PortfolioConfig, builtin as pf};
+    let u = crate::portfolio::stocks();
+    let cfg = PortfolioConfig::default();
+    let run = |name: &str, pairs: &[(&str, &str)]| {
+        let info = pf::find(name).unwrap().specialize(pairs).unwrap();
+        let p = Params::from_pairs(&info.params, pairs.iter().copied()).unwrap();
+        portfolio::run(&u, info.build(&p).unwrap().as_mut(), &cfg).unwrap()
+    };
+    // `bottom` of the negated score holds the same assets as `top` of the score.
+    let top = run("rules", &[("score", "ret(close, 126)"), ("top", "2")]);
+    let bottom = run("rules", &[("score", "-ret(close, 126)"), ("bottom", "2")]);
+    assert_eq!(format!("{:?}", top.value), format!("{:?}", bottom.value));
+    // Weights normalised over the chosen assets: every asset, weighted by 1/volatility, is
+    // inverse_volatility (its sample deviation against our population one: the factor
+    // cancels in the normalisation, leaving rounding).
+    let inv = run("inverse_volatility", &[("lookback", "63")]);
+    let rules = run(
+        "rules",
+        &[("score", "1"), ("top", "10000"), ("weight", "1 / stddev(ret(close, 1), 63)")],
+    );
+    let (a, b) = (inv.value.last().unwrap(), rules.value.last().unwrap());
+    assert!(((a - b) / a).abs() < 1e-9, "{a} vs {b}");
+    assert_eq!(inv.fills.len(), rules.fills.len());
+    assert!(inv.fills.len() > 100);
+}

@@ -141,17 +141,23 @@ fn naive_num(n: &Num, b: &Bars) -> Vec<f64> {
     match n {
         Num::Field(k) => [b.open(), b.high(), b.low(), b.close(), b.volume()][*k].to_vec(),
         Num::Ind(name, x, w, _) => {
-            let x = naive_num(x, b);
-            match *name {
-                "sma" => indicators::sma(&x, *w),
-                "ema" => indicators::ema(&x, *w),
-                "wma" => indicators::wma(&x, *w),
-                "rsi" => indicators::rsi(&x, *w),
-                "roc" => indicators::roc(&x, *w),
-                "stddev" => indicators::rolling_std(&x, *w, 0),
-                "highest" => indicators::highest(&x, *w),
-                _ => indicators::lowest(&x, *w),
-            }
+            // An indicator of a series with a NaN prefix starts at its first value.
+            let full = naive_num(x, b);
+            let start = full.iter().position(|v| !v.is_nan()).unwrap_or(len);
+            let x = &full[start..];
+            let tail = match *name {
+                "sma" => indicators::sma(x, *w),
+                "ema" => indicators::ema(x, *w),
+                "wma" => indicators::wma(x, *w),
+                "rsi" => indicators::rsi(x, *w),
+                "roc" => indicators::roc(x, *w),
+                "stddev" => indicators::rolling_std(x, *w, 0),
+                "highest" => indicators::highest(x, *w),
+                _ => indicators::lowest(x, *w),
+            };
+            let mut out = vec![f64::NAN; start];
+            out.extend(tail);
+            out
         }
         Num::Shift(x, k) => {
             let x = naive_num(x, b);
