@@ -128,18 +128,20 @@ pub(crate) fn strategies() -> String {
     for s in STRATEGIES.iter().chain(MODEL_STRATEGIES.iter().copied()) {
         strategy_entry(&mut out, s.name, s.about, s.params);
     }
+    rule_functions(&mut out);
     let _ = writeln!(
         out,
         "Portfolio strategies (several --data or a universe; one shared account):\n"
     );
     for s in backtide_core::portfolio::builtin::strategies() {
-        if !s.is_per_asset() {
+        // `rules` is listed in full: its portfolio form adds a cross-sectional score.
+        if !s.is_per_asset() || s.name == "rules" {
             strategy_entry(&mut out, s.name, &s.about, &s.params);
         }
     }
     let _ = writeln!(
         out,
-        "every built-in signal strategy above (sma_cross to buy_and_hold)\n  applied per asset with shared cash: direction long_only, no sl_pct/tp_pct, plus"
+        "every built-in signal strategy above (sma_cross to buy_and_hold; rules has its own entry)\n  applied per asset with shared cash: direction long_only, no sl_pct/tp_pct, plus"
     );
     let per_asset = backtide_core::portfolio::builtin::strategies()
         .iter()
@@ -153,6 +155,21 @@ pub(crate) fn strategies() -> String {
     }
     out.push('\n');
     out
+}
+
+/// What a `rules` expression can use (the grammar is in docs/rules.md).
+fn rule_functions(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "Rule expressions (--strategy rules; grammar and examples in docs/rules.md):\n  \
+         series {}; numbers; $name parameters (sweepable with --grid name=…);\n  \
+         + - * /, < <= > >= == !=, and or not, parentheses; functions:",
+        backtide_core::rules::SERIES.join(", ")
+    );
+    for f in backtide_core::rules::FUNCTIONS {
+        let _ = writeln!(out, "    {:<34} {}", f.signature(), f.doc);
+    }
+    out.push('\n');
 }
 
 fn strategy_entry(out: &mut String, name: &str, about: &str, params: &[backtide_core::ParamSpec]) {

@@ -520,3 +520,62 @@ fn weights_and_bottom_picks_across_assets() {
     assert_eq!(inv.fills.len(), rules.fills.len());
     assert!(inv.fills.len() > 100);
 }
+
+/// Splits a shell command line of the docs (words, single-quoted words).
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut words, mut cur, mut quoted, mut any) = (Vec::new(), String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        words.push(cur);
+    }
+    words
+}
+
+/// Every `backtide` command in docs/rules.md runs verbatim on the bundled data.
+#[test]
+fn every_command_in_the_rules_doc_runs() {
+    let doc = std::fs::read_to_string(crate::golden::testdata("../docs/rules.md")).unwrap();
+    let mut commands = Vec::new();
+    let mut in_sh = false;
+    let mut pending = String::new();
+    for line in doc.lines() {
+        if line.starts_with("```") {
+            in_sh = line == "```sh";
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        pending.push_str(line.trim_end_matches('\\').trim());
+        pending.push(' ');
+        if !line.ends_with('\\') {
+            commands.push(std::mem::take(&mut pending));
+        }
+    }
+    assert!(commands.len() >= 7, "{commands:?}");
+    for c in &commands {
+        let words = shell_words(c.trim());
+        assert_eq!(words[0], "backtide", "{c}");
+        let out = backtide().args(&words[1..]).output().unwrap();
+        assert!(out.status.success(), "{c}\n{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Trades") || text.contains("combinations"), "{c}\n{text}");
+    }
+}
