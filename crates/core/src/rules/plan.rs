@@ -595,9 +595,15 @@ fn call<'a>(
 ) -> Val<'a> {
     match f.op {
         Op::Crossover | Op::Crossunder => {
-            let (a, b) = (vals[args[0]].num(), vals[args[1]].num());
-            let d = zip_num(a, b, n, |p, q| p - q);
-            Val::Flags(crosses(&d, cross, f.op == Op::Crossover))
+            let up = f.op == Op::Crossover;
+            Val::Flags(match (vals[args[0]].num(), vals[args[1]].num()) {
+                // The spread is recomputed per bar rather than stored (a sweep runs many).
+                (Either::Slice(a), Either::Slice(b)) => crosses(n, |i| a[i] - b[i], cross, up),
+                (a, b) => {
+                    let d = zip_num(a, b, n, |p, q| p - q);
+                    crosses(n, |i| d[i], cross, up)
+                }
+            })
         }
         Op::BarsSince => {
             let c = vals[args[0]].flags(n);
@@ -648,11 +654,25 @@ fn call<'a>(
 /// Crosses of the spread `d = a − b` through zero, up (`up`) or down, by `rule`: the
 /// same detector the built-in cross strategies use, so a rule restating one agrees bar
 /// for bar.
-fn crosses(d: &[f64], rule: CrossRule, up: bool) -> Vec<bool> {
-    let mut c = Crosses::new(rule == CrossRule::Stateful);
+fn crosses(n: usize, d: impl Fn(usize) -> f64, rule: CrossRule, up: bool) -> Vec<bool> {
+    if rule == CrossRule::Strict {
+        // Branch-free over independent bars (it vectorises): the detector's strict step.
+        let mut out = vec![false; n];
+        for (i, o) in out.iter_mut().enumerate().skip(1) {
+            let (prev, cur) = (d(i - 1), d(i));
+            *o = if up {
+                (prev < 0.0) & (cur > 0.0)
+            } else {
+                (prev > 0.0) & (cur < 0.0)
+            };
+        }
+        return out;
+    }
+    let mut c = Crosses::new(true);
     let mut prev = f64::NAN;
-    d.iter()
-        .map(|&cur| {
+    (0..n)
+        .map(|i| {
+            let cur = d(i);
             let (u, dn) = c.step(prev, cur);
             prev = cur;
             if up { u } else { dn }

@@ -8,8 +8,8 @@ use super::syntax::{self, Expr};
 use crate::error::Error;
 use crate::strategy::builtin::StrategyInfo;
 use crate::strategy::{
-    DefaultValue, EntryRule, Init, ParamKind, ParamSpec, ParamValue, Params, PerBar,
-    SignalDriven, SignalStrategy, Signals,
+    Decision, DefaultValue, EntryRule, Init, ParamKind, ParamSpec, ParamValue, Params, PerBar,
+    SignalDriven, SignalStrategy, Signals, SparseSignals,
 };
 
 /// The expression texts among `p`'s values, for the roles in `roles`.
@@ -431,24 +431,56 @@ impl RulesStrategy {
 
 impl SignalStrategy for RulesStrategy {
     fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error> {
+        Ok(self.sparse_signals(ctx)?.into_dense())
+    }
+
+    /// Decisions listed where a condition holds, read from the plan's columns without
+    /// copying them (a sweep builds these for every combination).
+    fn sparse_signals(&mut self, ctx: &mut Init<'_>) -> Result<SparseSignals, Error> {
         let close = ctx.bars().close();
         let n = close.len();
         let vals = plan::evaluate(&self.plan, ctx, self.cross);
-        let flags = |id: Option<NodeId>| match id {
-            Some(id) => vals[id].flags(n).into_owned(),
-            None => vec![false; n],
-        };
+        let flags = |id: Option<NodeId>| id.map(|id| vals[id].flags(n));
+        let (le, lx, se, sx) = (
+            flags(self.long_entry),
+            flags(self.long_exit),
+            flags(self.short_entry),
+            flags(self.short_exit),
+        );
+        let at = |f: &Option<std::borrow::Cow<'_, [bool]>>, i: usize| f.as_ref().is_some_and(|v| v[i]);
+        let present: Vec<&[bool]> = [&le, &lx, &se, &sx].into_iter().flatten().map(|c| &c[..]).collect();
+        let mut decisions = Vec::new();
+        // Conditions are rare: OR whole blocks first and look closer only where one holds.
+        const W: usize = 64;
+        let mut base = 0;
+        while base < n {
+            let end = (base + W).min(n);
+            let any = present.iter().any(|v| v[base..end].iter().fold(false, |a, b| a | b));
+            if any {
+                for i in base..end {
+                    let d = Decision {
+                        bar: i,
+                        long_entry: at(&le, i),
+                        long_exit: at(&lx, i),
+                        short_entry: at(&se, i),
+                        short_exit: at(&sx, i),
+                    };
+                    if d.long_entry | d.long_exit | d.short_entry | d.short_exit {
+                        decisions.push(d);
+                    }
+                }
+            }
+            base = end;
+        }
         let per_bar = |id: Option<NodeId>| match id.map(|id| &vals[id]) {
             None => PerBar::Unset,
             Some(plan::Val::Num(v)) => PerBar::Const(*v),
             Some(plan::Val::Series(c)) => PerBar::Values(c.values().to_vec()),
             Some(_) => unreachable!("checked: numbers"),
         };
-        let mut s = Signals {
-            long_entry: flags(self.long_entry),
-            long_exit: flags(self.long_exit),
-            short_entry: flags(self.short_entry),
-            short_exit: flags(self.short_exit),
+        let mut s = SparseSignals {
+            n,
+            decisions,
             size: per_bar(self.size),
             sl: per_bar(self.sl),
             tp: per_bar(self.tp),
@@ -456,21 +488,20 @@ impl SignalStrategy for RulesStrategy {
         };
         // Percent stops from the signal bar's close, on the side the entry takes (a long
         // entry is tried first), as the built-ins compute them.
-        for (pct, target, sign_of_stop) in [(self.sl_pct, &mut s.sl, -1.0), (self.tp_pct, &mut s.tp, 1.0)] {
+        for (pct, sign_of_stop, stop) in [(self.sl_pct, -1.0, &mut s.sl), (self.tp_pct, 1.0, &mut s.tp)] {
             if let Some(pct) = pct {
-                let v = (0..n)
-                    .map(|i| {
-                        let side = if s.long_entry[i] {
-                            1.0
-                        } else if s.short_entry[i] {
-                            -1.0
-                        } else {
-                            return f64::NAN;
-                        };
-                        close[i] * (1.0 + sign_of_stop * side * pct)
-                    })
-                    .collect();
-                *target = PerBar::Values(v);
+                let mut v = vec![f64::NAN; n];
+                for d in &s.decisions {
+                    let side = if d.long_entry {
+                        1.0
+                    } else if d.short_entry {
+                        -1.0
+                    } else {
+                        continue;
+                    };
+                    v[d.bar] = close[d.bar] * (1.0 + sign_of_stop * side * pct);
+                }
+                *stop = PerBar::Values(v);
             }
         }
         Ok(s)
