@@ -11,7 +11,9 @@
 use std::time::Instant;
 
 use backtide_core::strategy::builtin;
-use backtide_core::sweep::{Axis, ComboResult, Method, Objective, SweepControl, SweepSpec, run_sweep};
+use backtide_core::sweep::{
+    Axis, ComboResult, Method, Objective, SweepControl, SweepSpec, run_sweep,
+};
 use backtide_core::{Bars, BrokerConfig, Commission, Error, Params};
 
 mod common;
@@ -31,7 +33,10 @@ fn spec(name: &str) -> SweepSpec {
     } else {
         vec![("direction".into(), "long_short".into())]
     };
-    let given: Vec<(&str, &str)> = fixed.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let given: Vec<(&str, &str)> = fixed
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let info = builtin::find(name).unwrap().specialize(&given).unwrap();
     let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
     SweepSpec {
@@ -83,14 +88,21 @@ fn main() {
             b = b.min(s);
             let (s, _, best_r) = sweep(&bars, &rules_spec, blocks);
             r = r.min(s);
-            assert_eq!(best_b, best_r, "the rules sweep finds the built-in's best combination");
+            assert_eq!(
+                best_b, best_r,
+                "the rules sweep finds the built-in's best combination"
+            );
             n = k;
         }
         let rate = |s: f64| (n * bars.len()) as f64 / s / 1e6;
         println!(
             "{n} combos x {} bars, all threads{}: sma_cross {:.0} M bar·combos/s, rules {:.0} M; rules take {:.2}x the built-in's time",
             bars.len(),
-            if blocks > 0 { ", with overfitting profiles" } else { "" },
+            if blocks > 0 {
+                ", with overfitting profiles"
+            } else {
+                ""
+            },
             rate(b),
             rate(r),
             r / b

@@ -220,7 +220,10 @@ impl SweepWriter {
             Sink::Csv(w) => {
                 let mut cells: Vec<String> = values
                     .iter()
-                    .map(|v| v.as_ref().map_or(String::new(), |v| csv_text(&v.to_string())))
+                    .map(|v| {
+                        v.as_ref()
+                            .map_or(String::new(), |v| csv_text(&v.to_string()))
+                    })
                     .collect();
                 cells.extend(
                     stat_entries(r, self.dialect)

@@ -101,14 +101,23 @@ const RESTATED: &[Restated] = &[
             ("direction", "long_only"),
         ],
         rules: &[
-            ("entry", "crossover(macd(close, 12, 26, 9), macd_signal(close, 12, 26, 9))"),
-            ("exit", "crossunder(macd(close, 12, 26, 9), macd_signal(close, 12, 26, 9))"),
+            (
+                "entry",
+                "crossover(macd(close, 12, 26, 9), macd_signal(close, 12, 26, 9))",
+            ),
+            (
+                "exit",
+                "crossunder(macd(close, 12, 26, 9), macd_signal(close, 12, 26, 9))",
+            ),
         ],
     },
     Restated {
         builtin: "rsi_reversion",
         params: &[("period", "14"), ("lower", "30"), ("upper", "70")],
-        rules: &[("entry", "rsi(close, 14) < 30"), ("exit", "rsi(close, 14) > 70")],
+        rules: &[
+            ("entry", "rsi(close, 14) < 30"),
+            ("exit", "rsi(close, 14) > 70"),
+        ],
     },
     // long_short: with no short_entry, `exit` reverses to short.
     Restated {
@@ -215,7 +224,12 @@ fn rules_restating_each_builtin_match_it_on_every_data_set() {
                 let mut params: Vec<(&str, &str)> = r.params.to_vec();
                 if profile == Profile::Vectorbt && !params.iter().any(|(k, _)| *k == "cross") {
                     // The profile's default for both (as `backtide run --profile vectorbt`).
-                    if builtin::find(r.builtin).unwrap().params.iter().any(|p| p.name == "cross") {
+                    if builtin::find(r.builtin)
+                        .unwrap()
+                        .params
+                        .iter()
+                        .any(|p| p.name == "cross")
+                    {
                         params.push(("cross", "stateful"));
                     }
                     rules.push(("cross", "stateful"));
@@ -265,7 +279,10 @@ fn run_rules_case(name: &str) -> Vec<String> {
             (k.clone(), v)
         })
         .collect();
-    let pairs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let info = builtin::find("rules").unwrap().specialize(&pairs).unwrap();
     let params = Params::from_pairs(info.params, pairs).unwrap();
     let mut s = info.build_signals(&params).unwrap();
@@ -277,13 +294,23 @@ fn run_rules_case(name: &str) -> Vec<String> {
 #[test]
 fn rsi_entry_filtered_by_sma200_with_a_stop_loss_matches_backtesting_py() {
     let bad = run_rules_case("bt_goog_rules_rsi_sma_sl");
-    assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 #[test]
 fn entry_on_bars_since_a_cross_with_an_atr_take_profit_matches_backtesting_py() {
     let bad = run_rules_case("bt_goog_rules_barssince_tp");
-    assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 fn backtide() -> Command {
@@ -292,14 +319,24 @@ fn backtide() -> Command {
 
 fn json_of(args: &[&str]) -> Value {
     let out = backtide().args(args).arg("--json").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
 fn the_cli_runs_rules_with_the_builtins_numbers() {
     let builtin = json_of(&[
-        "run", "--data", "sample:GOOG", "--strategy", "rsi_reversion", "--param", "period=14",
+        "run",
+        "--data",
+        "sample:GOOG",
+        "--strategy",
+        "rsi_reversion",
+        "--param",
+        "period=14",
     ]);
     let rules = json_of(&[
         "run",
@@ -323,18 +360,42 @@ fn the_cli_runs_rules_with_the_builtins_numbers() {
 fn a_rules_sweep_over_dollar_parameters_equals_the_builtin_sweep() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
-    let common = ["sweep", "--data", "sample:GOOG", "--constraint", "fast < slow"];
+    let common = [
+        "sweep",
+        "--data",
+        "sample:GOOG",
+        "--constraint",
+        "fast < slow",
+    ];
     let out = backtide()
         .args(common)
-        .args(["--strategy", "sma_cross", "--grid", "fast=5:20:5", "--grid", "slow=20:60:20"])
+        .args([
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5:20:5",
+            "--grid",
+            "slow=20:60:20",
+        ])
         .args(["--param", "direction=long_only", "--out"])
         .arg(&a)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = backtide()
         .args(common)
-        .args(["--strategy", "rules", "--grid", "fast=5:20:5", "--grid", "slow=20:60:20"])
+        .args([
+            "--strategy",
+            "rules",
+            "--grid",
+            "fast=5:20:5",
+            "--grid",
+            "slow=20:60:20",
+        ])
         .args([
             "--param",
             "entry=crossover(sma(close, $fast), sma(close, $slow))",
@@ -345,7 +406,11 @@ fn a_rules_sweep_over_dollar_parameters_equals_the_builtin_sweep() {
         .arg(&b)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Same statistics per combination; the rules file has the expressions as columns too.
     let read = |p: &std::path::Path| {
         let mut r = csv::Reader::from_path(p).unwrap();
@@ -356,7 +421,14 @@ fn a_rules_sweep_over_dollar_parameters_equals_the_builtin_sweep() {
     let ((ha, ra), (hb, rb)) = (read(&a), read(&b));
     assert_eq!(ra.len(), rb.len());
     assert!(ra.len() >= 10);
-    for key in ["fast", "slow", "sharpe_ratio", "equity_final", "num_trades", "sqn"] {
+    for key in [
+        "fast",
+        "slow",
+        "sharpe_ratio",
+        "equity_final",
+        "num_trades",
+        "sqn",
+    ] {
         let (ia, ib) = (
             ha.iter().position(|h| h == key).unwrap(),
             hb.iter().position(|h| h == key).unwrap(),
@@ -382,25 +454,46 @@ fn cli_error(params: &[&str]) -> String {
 fn cli_errors_point_at_the_column_and_say_what_was_expected() {
     let e = cli_error(&["entry=rsi(close, ) < 30"]);
     assert!(e.contains("parameter `entry`: expected an operand"), "{e}");
-    assert!(e.contains("at column 12\n  rsi(close, ) < 30\n             ^"), "{e}");
+    assert!(
+        e.contains("at column 12\n  rsi(close, ) < 30\n             ^"),
+        "{e}"
+    );
 
     let e = cli_error(&["entry=rsii(close, 14) < 30"]);
-    assert!(e.contains("unknown function `rsii` (did you mean `rsi`?)"), "{e}");
+    assert!(
+        e.contains("unknown function `rsii` (did you mean `rsi`?)"),
+        "{e}"
+    );
     let e = cli_error(&["entry=clsoe > 10"]);
-    assert!(e.contains("unknown series `clsoe` (did you mean `close`?)"), "{e}");
+    assert!(
+        e.contains("unknown series `clsoe` (did you mean `close`?)"),
+        "{e}"
+    );
 
     let e = cli_error(&["entry=close"]);
-    assert!(e.contains("entry must be a condition") && e.contains("got a number series"), "{e}");
+    assert!(
+        e.contains("entry must be a condition") && e.contains("got a number series"),
+        "{e}"
+    );
     let e = cli_error(&["entry=close > 1 and sma(close, 5)"]);
-    assert!(e.contains("`and` needs conditions on both sides, got a number series on the right"), "{e}");
+    assert!(
+        e.contains("`and` needs conditions on both sides, got a number series on the right"),
+        "{e}"
+    );
 
     let e = cli_error(&["entry=close > shift(close, -1)"]);
     assert!(e.contains("look-ahead is not allowed"), "{e}");
 
     let e = cli_error(&["entry=close > sma(close, $n)"]);
-    assert!(e.contains("parameter `n`: is required") && e.contains("$n"), "{e}");
+    assert!(
+        e.contains("parameter `n`: is required") && e.contains("$n"),
+        "{e}"
+    );
     let e = cli_error(&["entry=close > sma(close, $n)", "n=0"]);
-    assert!(e.contains("parameter `n`") && e.contains("[1, 100000]"), "{e}");
+    assert!(
+        e.contains("parameter `n`") && e.contains("[1, 100000]"),
+        "{e}"
+    );
     let e = cli_error(&["entry=close > sma(close, $size)"]);
     assert!(e.contains("has the name of a parameter of `rules`"), "{e}");
     let e = cli_error(&["exit=close > 1"]);
@@ -417,7 +510,11 @@ fn golden_portfolios_written_as_rules_match_vectorbt() {
     for (file, rules) in [
         (
             "vbtpf_momentum_top2_monthly",
-            vec![("score", "ret(close, $lookback)"), ("lookback", "126"), ("top", "2")],
+            vec![
+                ("score", "ret(close, $lookback)"),
+                ("lookback", "126"),
+                ("top", "2"),
+            ],
         ),
         (
             "vbtpf_sma_cross_value_sized",
@@ -442,7 +539,10 @@ fn golden_portfolios_written_as_rules_match_vectorbt() {
         let mut pairs = rules.clone();
         pairs.push(("cross", "stateful"));
         let size = golden_params.values().get("size").map(|v| v.to_string());
-        let size_type = golden_params.values().get("size_type").map(|v| v.to_string());
+        let size_type = golden_params
+            .values()
+            .get("size_type")
+            .map(|v| v.to_string());
         if let (Some(s), Some(t)) = (&size, &size_type) {
             pairs.push(("size", s));
             pairs.push(("size_type", t));
@@ -453,7 +553,12 @@ fn golden_portfolios_written_as_rules_match_vectorbt() {
         let mut s = info.build(&params).unwrap();
         let res = portfolio::run(&u, s.as_mut(), &cfg).unwrap();
         let bad = compare_pf(&g, &u, &res);
-        assert!(bad.is_empty(), "{file}: {} mismatches:\n{}", bad.len(), bad.join("\n"));
+        assert!(
+            bad.is_empty(),
+            "{file}: {} mismatches:\n{}",
+            bad.len(),
+            bad.join("\n")
+        );
     }
 }
 
@@ -465,27 +570,59 @@ fn portfolio_rules_errors_name_the_parameter() {
         let p = Params::from_pairs(&info.params, pairs.iter().copied())?;
         info.build(&p).map(|_| ())
     };
-    let e = build(&[("score", "ret(close, 20)")]).unwrap_err().to_string();
+    let e = build(&[("score", "ret(close, 20)")])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("`top`: is required with score"), "{e}");
-    let e = build(&[("score", "ret(close, 20)"), ("top", "2"), ("entry", "close > 1")]).unwrap_err().to_string();
+    let e = build(&[
+        ("score", "ret(close, 20)"),
+        ("top", "2"),
+        ("entry", "close > 1"),
+    ])
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("`entry`: is per asset"), "{e}");
-    let e = build(&[("entry", "close > 1"), ("top", "2")]).unwrap_err().to_string();
+    let e = build(&[("entry", "close > 1"), ("top", "2")])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("`top`: goes with score"), "{e}");
-    let e = build(&[("score", "close > 1"), ("top", "2")]).unwrap_err().to_string();
+    let e = build(&[("score", "close > 1"), ("top", "2")])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("score must be a number"), "{e}");
-    let e = build(&[("score", "ret(close, $n)"), ("top", "2")]).unwrap_err().to_string();
+    let e = build(&[("score", "ret(close, $n)"), ("top", "2")])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("`n`: is required"), "{e}");
 }
 
 #[test]
 fn a_cross_sectional_rule_through_the_cli_equals_momentum_rotation() {
     let momentum = json_of(&[
-        "run", "--data", "sample:STOCKS", "--strategy", "momentum_rotation", "--param", "lookback=63",
-        "--param", "top=3", "--param", "rebalance=weekly",
+        "run",
+        "--data",
+        "sample:STOCKS",
+        "--strategy",
+        "momentum_rotation",
+        "--param",
+        "lookback=63",
+        "--param",
+        "top=3",
+        "--param",
+        "rebalance=weekly",
     ]);
     let rules = json_of(&[
-        "run", "--data", "sample:STOCKS", "--strategy", "rules", "--param", "score=ret(close, 63)",
-        "--param", "top=3", "--param", "rebalance=weekly",
+        "run",
+        "--data",
+        "sample:STOCKS",
+        "--strategy",
+        "rules",
+        "--param",
+        "score=ret(close, 63)",
+        "--param",
+        "top=3",
+        "--param",
+        "rebalance=weekly",
     ]);
     for key in ["stats", "orders", "trades", "equity"] {
         assert!(momentum.get(key).is_some(), "{key}");
@@ -513,7 +650,11 @@ fn weights_and_bottom_picks_across_assets() {
     let inv = run("inverse_volatility", &[("lookback", "63")]);
     let rules = run(
         "rules",
-        &[("score", "1"), ("top", "10000"), ("weight", "1 / stddev(ret(close, 1), 63)")],
+        &[
+            ("score", "1"),
+            ("top", "10000"),
+            ("weight", "1 / stddev(ret(close, 1), 63)"),
+        ],
     );
     let (a, b) = (inv.value.last().unwrap(), rules.value.last().unwrap());
     assert!(((a - b) / a).abs() < 1e-9, "{a} vs {b}");
@@ -548,10 +689,8 @@ fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
-/// Every `backtide` command in docs/rules.md runs verbatim on the bundled data.
-#[test]
-fn every_command_in_the_rules_doc_runs() {
-    let doc = std::fs::read_to_string(crate::golden::testdata("../docs/rules.md")).unwrap();
+/// The `backtide` commands of the ```sh blocks of `doc` (continuation lines joined).
+fn doc_commands(doc: &str) -> Vec<String> {
     let mut commands = Vec::new();
     let mut in_sh = false;
     let mut pending = String::new();
@@ -569,13 +708,35 @@ fn every_command_in_the_rules_doc_runs() {
             commands.push(std::mem::take(&mut pending));
         }
     }
-    assert!(commands.len() >= 7, "{commands:?}");
-    for c in &commands {
+    commands
+}
+
+/// Every `backtide` command in docs/rules.md, and in the README's rules section, runs
+/// verbatim on the bundled data.
+#[test]
+fn every_command_in_the_rules_doc_runs() {
+    let doc = std::fs::read_to_string(crate::golden::testdata("../docs/rules.md")).unwrap();
+    let readme = std::fs::read_to_string(crate::golden::testdata("../README.md")).unwrap();
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Your own strategies as rules"))
+        .expect("the README's rules section");
+    let (from_doc, from_readme) = (doc_commands(&doc), doc_commands(section));
+    assert!(from_doc.len() >= 7, "{from_doc:?}");
+    assert_eq!(from_readme.len(), 3, "{from_readme:?}");
+    for c in from_doc.iter().chain(&from_readme) {
         let words = shell_words(c.trim());
         assert_eq!(words[0], "backtide", "{c}");
         let out = backtide().args(&words[1..]).output().unwrap();
-        assert!(out.status.success(), "{c}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{c}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("Trades") || text.contains("combinations"), "{c}\n{text}");
+        assert!(
+            text.contains("Trades") || text.contains("combinations"),
+            "{c}\n{text}"
+        );
     }
 }

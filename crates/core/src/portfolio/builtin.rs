@@ -507,8 +507,7 @@ impl PortfolioStrategyInfo {
         if all.len() >= 10_000 {
             return Err(Error::Param {
                 param: "strategy".into(),
-                message: "more than 10000 different sets of rule parameters in one process"
-                    .into(),
+                message: "more than 10000 different sets of rule parameters in one process".into(),
             });
         }
         // Registered once per set of `$parameters`, like an interned string.

@@ -107,7 +107,11 @@ impl Function {
 }
 
 const X_N: &[(&str, Arg)] = &[("x", Arg::Series), ("n", Arg::Window)];
-const HLC: &[(&str, Arg)] = &[("high", Arg::Series), ("low", Arg::Series), ("close", Arg::Series)];
+const HLC: &[(&str, Arg)] = &[
+    ("high", Arg::Series),
+    ("low", Arg::Series),
+    ("close", Arg::Series),
+];
 const HLC_N: &[(&str, Arg)] = &[
     ("high", Arg::Series),
     ("low", Arg::Series),
@@ -167,33 +171,175 @@ const fn plain(
 
 /// Every function, in the order docs list them.
 pub static FUNCTIONS: &[Function] = &[
-    ind("sma", X_N, Op::Sma, "simple moving average (pandas rolling mean); first value at n-1"),
-    ind("ema", X_N, Op::Ema, "exponential moving average seeded with the SMA (TA-Lib); first value at n-1"),
-    ind("wma", X_N, Op::Wma, "linearly weighted moving average (TA-Lib); first value at n-1"),
-    ind("rsi", X_N, Op::Rsi, "Wilder's RSI (TA-Lib); first value at n"),
-    ind("roc", X_N, Op::Roc, "rate of change in percent, 100*(x/x[n bars ago]-1) (TA-Lib); first value at n"),
-    ind("stddev", X_N, Op::Stddev, "rolling population standard deviation (TA-Lib STDDEV); first value at n-1"),
-    ind("highest", X_N, Op::Highest, "highest value of the last n bars (TA-Lib MAX); first value at n-1"),
-    ind("lowest", X_N, Op::Lowest, "lowest value of the last n bars (TA-Lib MIN); first value at n-1"),
-    ind("atr", HLC_N, Op::Atr, "Wilder's average true range (TA-Lib); first value at n"),
-    ind("true_range", HLC, Op::TrueRange, "true range (TA-Lib TRANGE); first value at 1"),
-    ind("bb_upper", BB, Op::BbUpper, "Bollinger upper band, SMA + k population deviations; first value at n-1"),
-    ind("bb_middle", BB, Op::BbMiddle, "Bollinger middle band (the SMA); first value at n-1"),
-    ind("bb_lower", BB, Op::BbLower, "Bollinger lower band, SMA - k population deviations; first value at n-1"),
-    ind("macd", MACD, Op::Macd, "MACD line, EMA(fast) - EMA(slow); first value at slow-1"),
-    ind("macd_signal", MACD, Op::MacdSignal, "EMA(signal) of the MACD line; first value at slow+signal-2"),
-    ind("macd_hist", MACD, Op::MacdHist, "MACD line - signal line; first value at slow+signal-2"),
-    ind("stoch_k", STOCH, Op::StochK, "slow stochastic %K (SMA smoothing, TA-Lib STOCH); first value at n+smooth_k-2"),
-    ind("stoch_d", STOCH, Op::StochD, "slow stochastic %D; first value at n+smooth_k+d-3"),
-    ind("shift", &[("x", Arg::Series), ("n", Arg::Lag)], Op::Shift, "x as it was n bars ago (n >= 0: a negative shift would look ahead)"),
-    ind("ret", &[("x", Arg::Series), ("n", Arg::Lag)], Op::Ret, "return over n bars, x/x[n bars ago] - 1"),
-    plain("crossover", PAIR, Out::Bool, Op::Crossover, "a crossed above b on this bar (the `cross` parameter picks backtesting.py's strict rule or vectorbt's stateful one)"),
-    plain("crossunder", PAIR, Out::Bool, Op::Crossunder, "a crossed below b on this bar"),
-    plain("bars_since", &[("condition", Arg::Cond)], Out::Num, Op::BarsSince, "bars since the condition was last true (0 on a bar where it is); NaN before it first is"),
-    plain("abs", &[("x", Arg::Value)], Out::Num, Op::Abs, "absolute value"),
-    plain("log", &[("x", Arg::Value)], Out::Num, Op::Log, "natural logarithm (NaN below 0)"),
-    plain("min", VALUES, Out::Num, Op::Min, "the smaller of a and b per bar (NaN if either is)"),
-    plain("max", VALUES, Out::Num, Op::Max, "the larger of a and b per bar (NaN if either is)"),
+    ind(
+        "sma",
+        X_N,
+        Op::Sma,
+        "simple moving average (pandas rolling mean); first value at n-1",
+    ),
+    ind(
+        "ema",
+        X_N,
+        Op::Ema,
+        "exponential moving average seeded with the SMA (TA-Lib); first value at n-1",
+    ),
+    ind(
+        "wma",
+        X_N,
+        Op::Wma,
+        "linearly weighted moving average (TA-Lib); first value at n-1",
+    ),
+    ind(
+        "rsi",
+        X_N,
+        Op::Rsi,
+        "Wilder's RSI (TA-Lib); first value at n",
+    ),
+    ind(
+        "roc",
+        X_N,
+        Op::Roc,
+        "rate of change in percent, 100*(x/x[n bars ago]-1) (TA-Lib); first value at n",
+    ),
+    ind(
+        "stddev",
+        X_N,
+        Op::Stddev,
+        "rolling population standard deviation (TA-Lib STDDEV); first value at n-1",
+    ),
+    ind(
+        "highest",
+        X_N,
+        Op::Highest,
+        "highest value of the last n bars (TA-Lib MAX); first value at n-1",
+    ),
+    ind(
+        "lowest",
+        X_N,
+        Op::Lowest,
+        "lowest value of the last n bars (TA-Lib MIN); first value at n-1",
+    ),
+    ind(
+        "atr",
+        HLC_N,
+        Op::Atr,
+        "Wilder's average true range (TA-Lib); first value at n",
+    ),
+    ind(
+        "true_range",
+        HLC,
+        Op::TrueRange,
+        "true range (TA-Lib TRANGE); first value at 1",
+    ),
+    ind(
+        "bb_upper",
+        BB,
+        Op::BbUpper,
+        "Bollinger upper band, SMA + k population deviations; first value at n-1",
+    ),
+    ind(
+        "bb_middle",
+        BB,
+        Op::BbMiddle,
+        "Bollinger middle band (the SMA); first value at n-1",
+    ),
+    ind(
+        "bb_lower",
+        BB,
+        Op::BbLower,
+        "Bollinger lower band, SMA - k population deviations; first value at n-1",
+    ),
+    ind(
+        "macd",
+        MACD,
+        Op::Macd,
+        "MACD line, EMA(fast) - EMA(slow); first value at slow-1",
+    ),
+    ind(
+        "macd_signal",
+        MACD,
+        Op::MacdSignal,
+        "EMA(signal) of the MACD line; first value at slow+signal-2",
+    ),
+    ind(
+        "macd_hist",
+        MACD,
+        Op::MacdHist,
+        "MACD line - signal line; first value at slow+signal-2",
+    ),
+    ind(
+        "stoch_k",
+        STOCH,
+        Op::StochK,
+        "slow stochastic %K (SMA smoothing, TA-Lib STOCH); first value at n+smooth_k-2",
+    ),
+    ind(
+        "stoch_d",
+        STOCH,
+        Op::StochD,
+        "slow stochastic %D; first value at n+smooth_k+d-3",
+    ),
+    ind(
+        "shift",
+        &[("x", Arg::Series), ("n", Arg::Lag)],
+        Op::Shift,
+        "x as it was n bars ago (n >= 0: a negative shift would look ahead)",
+    ),
+    ind(
+        "ret",
+        &[("x", Arg::Series), ("n", Arg::Lag)],
+        Op::Ret,
+        "return over n bars, x/x[n bars ago] - 1",
+    ),
+    plain(
+        "crossover",
+        PAIR,
+        Out::Bool,
+        Op::Crossover,
+        "a crossed above b on this bar (the `cross` parameter picks backtesting.py's strict rule or vectorbt's stateful one)",
+    ),
+    plain(
+        "crossunder",
+        PAIR,
+        Out::Bool,
+        Op::Crossunder,
+        "a crossed below b on this bar",
+    ),
+    plain(
+        "bars_since",
+        &[("condition", Arg::Cond)],
+        Out::Num,
+        Op::BarsSince,
+        "bars since the condition was last true (0 on a bar where it is); NaN before it first is",
+    ),
+    plain(
+        "abs",
+        &[("x", Arg::Value)],
+        Out::Num,
+        Op::Abs,
+        "absolute value",
+    ),
+    plain(
+        "log",
+        &[("x", Arg::Value)],
+        Out::Num,
+        Op::Log,
+        "natural logarithm (NaN below 0)",
+    ),
+    plain(
+        "min",
+        VALUES,
+        Out::Num,
+        Op::Min,
+        "the smaller of a and b per bar (NaN if either is)",
+    ),
+    plain(
+        "max",
+        VALUES,
+        Out::Num,
+        Op::Max,
+        "the larger of a and b per bar (NaN if either is)",
+    ),
 ];
 
 /// The function called `name`.
@@ -234,16 +380,18 @@ pub(crate) fn compute(op: Op, s: &[&[f64]], ints: &[usize], nums: &[f64]) -> Vec
         Op::Ret => {
             let (x, k) = (s[0], ints[0]);
             (0..x.len())
-                .map(|i| if i >= k { x[i] / x[i - k] - 1.0 } else { f64::NAN })
+                .map(|i| {
+                    if i >= k {
+                        x[i] / x[i - k] - 1.0
+                    } else {
+                        f64::NAN
+                    }
+                })
                 .collect()
         }
-        Op::Crossover
-        | Op::Crossunder
-        | Op::BarsSince
-        | Op::Abs
-        | Op::Log
-        | Op::Min
-        | Op::Max => unreachable!("evaluated element-wise by the plan"),
+        Op::Crossover | Op::Crossunder | Op::BarsSince | Op::Abs | Op::Log | Op::Min | Op::Max => {
+            unreachable!("evaluated element-wise by the plan")
+        }
     }
 }
 
@@ -254,7 +402,11 @@ mod tests {
     #[test]
     fn names_are_unique_and_registered_ones_return_numbers() {
         for (i, f) in FUNCTIONS.iter().enumerate() {
-            assert!(FUNCTIONS[i + 1..].iter().all(|g| g.name != f.name), "{}", f.name);
+            assert!(
+                FUNCTIONS[i + 1..].iter().all(|g| g.name != f.name),
+                "{}",
+                f.name
+            );
             if f.registered {
                 assert_eq!(f.out, Out::Num, "{}", f.name);
                 // Series first, then windows/lags, then numbers: what `compute` indexes.
@@ -278,7 +430,11 @@ mod tests {
         let s = compute(Op::Shift, &[&x], &[1], &[]);
         assert!(s[0].is_nan());
         assert_eq!(&s[1..], &[1.0, 2.0]);
-        assert!(compute(Op::Shift, &[&x], &[5], &[]).iter().all(|v| v.is_nan()));
+        assert!(
+            compute(Op::Shift, &[&x], &[5], &[])
+                .iter()
+                .all(|v| v.is_nan())
+        );
         let r = compute(Op::Ret, &[&x], &[1], &[]);
         assert_eq!(&r[1..], &[1.0, 1.0]);
     }

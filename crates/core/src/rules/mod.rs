@@ -23,9 +23,9 @@ pub mod syntax;
 
 pub use functions::{FUNCTIONS, Function};
 pub use plan::{ParamUse, SERIES};
-pub use strategy::{Program, RulesStrategy};
 pub(crate) use select::{portfolio_dollar_params, portfolio_params, portfolio_strategy};
 pub(crate) use strategy::RULES;
+pub use strategy::{Program, RulesStrategy};
 
 use crate::bars::Bars;
 use crate::error::Error;

@@ -368,7 +368,15 @@ impl Plan {
                     let v = elementwise(f.op, c[0], c.get(1).copied().unwrap_or(0.0));
                     return Ok(self.add(format!("{v:?}"), Node::Num(v)));
                 }
-                self.add(key, Node::Call { f, args: ids, ints, nums })
+                self.add(
+                    key,
+                    Node::Call {
+                        f,
+                        args: ids,
+                        ints,
+                        nums,
+                    },
+                )
             }
             ExprKind::Neg(a) => {
                 let id = self.lower(a, value)?;
@@ -396,7 +404,11 @@ impl Plan {
                         Scalar::Bool(v) => self.add(v.to_string(), Node::Bool(v)),
                     },
                     (Node::Bool(p), Node::Bool(q)) => {
-                        let v = if *op == BinOp::And { *p && *q } else { *p || *q };
+                        let v = if *op == BinOp::And {
+                            *p && *q
+                        } else {
+                            *p || *q
+                        };
                         self.add(v.to_string(), Node::Bool(v))
                     }
                     _ => {
@@ -516,11 +528,7 @@ pub(crate) enum CrossRule {
 /// Evaluates every node of `plan` over the bars of `ctx`, registering each registered
 /// function's series for the warm-up (by its first valid bar: no copy is kept) and sharing
 /// indicator series through the sweep's cache when there is one.
-pub(crate) fn evaluate<'a>(
-    plan: &Plan,
-    ctx: &mut Init<'a>,
-    cross: CrossRule,
-) -> Vec<Val<'a>> {
+pub(crate) fn evaluate<'a>(plan: &Plan, ctx: &mut Init<'a>, cross: CrossRule) -> Vec<Val<'a>> {
     let bars: &'a Bars = ctx.bars();
     let n = bars.len();
     let mut vals: Vec<Val<'a>> = Vec::with_capacity(plan.nodes.len());
@@ -545,9 +553,12 @@ pub(crate) fn evaluate<'a>(
                 _ => unreachable!("checked: a condition"),
             },
             Node::Bin(op, a, b) => binary(*op, &vals[*a], &vals[*b], n),
-            Node::Call { f, args, ints, nums } => {
-                call(f, args, ints, nums, &vals, &plan.keys[id], ctx, cross, n)
-            }
+            Node::Call {
+                f,
+                args,
+                ints,
+                nums,
+            } => call(f, args, ints, nums, &vals, &plan.keys[id], ctx, cross, n),
         };
         vals.push(v);
     }
@@ -617,7 +628,9 @@ fn call<'a>(
         },
         Op::Min | Op::Max => {
             let (a, b) = (vals[args[0]].num(), vals[args[1]].num());
-            Val::Series(Column::Owned(zip_num(a, b, n, |p, q| elementwise(f.op, p, q))))
+            Val::Series(Column::Owned(zip_num(a, b, n, |p, q| {
+                elementwise(f.op, p, q)
+            })))
         }
         _ => {
             let series: Vec<&[f64]> = args
@@ -685,7 +698,10 @@ mod tests {
     use super::super::syntax::parse;
     use super::*;
 
-    fn checked(src: &str) -> Result<(Ty, bool, Vec<(String, ParamUse)>), String> {
+    /// Type, constness and `$parameter` uses, or the rendered error.
+    type Checked = Result<(Ty, bool, Vec<(String, ParamUse)>), String>;
+
+    fn checked(src: &str) -> Checked {
         let e = parse(src).map_err(|e| e.render(src))?;
         let mut p = Vec::new();
         let (t, c) = check(&e, &mut p).map_err(|e| e.render(src))?;
@@ -694,8 +710,9 @@ mod tests {
 
     #[test]
     fn types_and_parameter_uses() {
-        let (t, c, p) = checked("crossover(ema(close, $fast), ema(close, $slow)) and close > $lvl * 2")
-            .unwrap();
+        let (t, c, p) =
+            checked("crossover(ema(close, $fast), ema(close, $slow)) and close > $lvl * 2")
+                .unwrap();
         assert_eq!((t, c), (Ty::Bool, false));
         assert_eq!(
             p,
@@ -705,16 +722,25 @@ mod tests {
                 ("lvl".into(), ParamUse::Number)
             ]
         );
-        assert_eq!(checked("shift(close, $k) > 0").unwrap().2[0].1, ParamUse::Lag);
+        assert_eq!(
+            checked("shift(close, $k) > 0").unwrap().2[0].1,
+            ParamUse::Lag
+        );
         assert_eq!(checked("2 * 3").unwrap().0, Ty::Num);
     }
 
     #[test]
     fn type_errors_name_both_sides() {
         let e = checked("close and rsi(close, 14) < 30").unwrap_err();
-        assert!(e.contains("`and` needs conditions on both sides, got a number series on the left"), "{e}");
+        assert!(
+            e.contains("`and` needs conditions on both sides, got a number series on the left"),
+            "{e}"
+        );
         let e = checked("sma(close > 1, 3)").unwrap_err();
-        assert!(e.contains("expected a number series") && e.contains("got a condition"), "{e}");
+        assert!(
+            e.contains("expected a number series") && e.contains("got a condition"),
+            "{e}"
+        );
         let e = checked("sma(close, close)").unwrap_err();
         assert!(e.contains("argument `n`") && e.contains("window"), "{e}");
         let e = checked("sma(close)").unwrap_err();
@@ -726,9 +752,15 @@ mod tests {
     #[test]
     fn unknown_names_suggest_the_nearest() {
         let e = checked("clsoe > 1").unwrap_err();
-        assert!(e.contains("unknown series `clsoe` (did you mean `close`?)"), "{e}");
+        assert!(
+            e.contains("unknown series `clsoe` (did you mean `close`?)"),
+            "{e}"
+        );
         let e = checked("rsii(close, 14) < 30").unwrap_err();
-        assert!(e.contains("unknown function `rsii` (did you mean `rsi`"), "{e}");
+        assert!(
+            e.contains("unknown function `rsii` (did you mean `rsi`"),
+            "{e}"
+        );
         assert!(e.contains("column 1"), "{e}");
         let e = checked("close() > 1").unwrap_err();
         assert!(e.contains("is a series"), "{e}");
@@ -745,12 +777,19 @@ mod tests {
         let smas = plan.keys.iter().filter(|k| k.starts_with("sma(")).count();
         assert_eq!(smas, 2, "{:?}", plan.keys);
         assert!(plan.keys.contains(&"7.0".to_string()), "{:?}", plan.keys);
-        assert!(!plan.keys.iter().any(|k| k.contains('*')), "{:?}", plan.keys);
+        assert!(
+            !plan.keys.iter().any(|k| k.contains('*')),
+            "{:?}",
+            plan.keys
+        );
     }
 
     #[test]
     fn a_negative_shift_is_look_ahead() {
-        for (src, v) in [("shift(close, -1) > 0", None), ("shift(close, $k) > 0", Some(-2.0))] {
+        for (src, v) in [
+            ("shift(close, -1) > 0", None),
+            ("shift(close, $k) > 0", Some(-2.0)),
+        ] {
             let e = parse(src).unwrap();
             let got = Plan::default().lower(&e, &|_| v).unwrap_err();
             assert!(got.message.contains("look-ahead"), "{}", got.message);

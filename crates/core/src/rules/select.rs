@@ -137,7 +137,10 @@ fn expr(name: &'static str, doc: &'static str) -> ParamSpec {
 fn count(name: &'static str, doc: &'static str) -> ParamSpec {
     ParamSpec {
         name,
-        kind: ParamKind::Int { min: 1, max: 10_000 },
+        kind: ParamKind::Int {
+            min: 1,
+            max: 10_000,
+        },
         default: None,
         doc,
     }
@@ -146,7 +149,10 @@ fn count(name: &'static str, doc: &'static str) -> ParamSpec {
 /// The portfolio `rules` strategy's own parameters.
 pub(crate) fn portfolio_params() -> Vec<ParamSpec> {
     vec![
-        expr("entry", "per asset: condition to buy when flat (shared cash)"),
+        expr(
+            "entry",
+            "per asset: condition to buy when flat (shared cash)",
+        ),
         expr("exit", "per asset: condition to sell the whole position"),
         expr(
             "score",
@@ -157,7 +163,10 @@ pub(crate) fn portfolio_params() -> Vec<ParamSpec> {
             "across assets: each chosen asset's weight before normalising to 1 (default: 1/top each)",
         ),
         count("top", "with score: hold the assets with the highest scores"),
-        count("bottom", "with score: hold the assets with the lowest scores"),
+        count(
+            "bottom",
+            "with score: hold the assets with the lowest scores",
+        ),
         REBALANCE,
         ParamSpec {
             name: "size",
@@ -199,7 +208,11 @@ pub(crate) fn portfolio_strategy(
     size: EntrySize,
 ) -> Result<Box<dyn PortfolioStrategy>, Error> {
     let fixed = portfolio_params();
-    let program = Program::parse_roles(expression_texts(p, PORTFOLIO_ROLES), PORTFOLIO_ROLES, &fixed)?;
+    let program = Program::parse_roles(
+        expression_texts(p, PORTFOLIO_ROLES),
+        PORTFOLIO_ROLES,
+        &fixed,
+    )?;
     // Every `$parameter` has a value.
     program.values(p).map(drop)?;
     let refuse = |param: &str, message: &str| {
@@ -241,7 +254,10 @@ pub(crate) fn portfolio_strategy(
         })));
     }
     if !program.has("entry") {
-        return refuse("entry", "is required (per asset), or give score to rank the assets");
+        return refuse(
+            "entry",
+            "is required (per asset), or give score to rank the assets",
+        );
     }
     for r in ["weight", "top", "bottom"] {
         if program.has(r) || int(r).is_some() {

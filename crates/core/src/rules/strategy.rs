@@ -13,7 +13,10 @@ use crate::strategy::{
 };
 
 /// The expression texts among `p`'s values, for the roles in `roles`.
-pub(crate) fn expression_texts<'p>(p: &'p Params, roles: &[(&'static str, bool)]) -> Vec<(&'static str, &'p str)> {
+pub(crate) fn expression_texts<'p>(
+    p: &'p Params,
+    roles: &[(&'static str, bool)],
+) -> Vec<(&'static str, &'p str)> {
     roles
         .iter()
         .filter_map(|(r, _)| match p.values().get(*r) {
@@ -42,13 +45,19 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         "exit",
         "condition to close a long (with long_short and no short_entry: to reverse to short)",
     ),
-    expr("short_entry", "condition to go short (long_short or short_only)"),
+    expr(
+        "short_entry",
+        "condition to go short (long_short or short_only)",
+    ),
     expr("short_exit", "condition to cover a short"),
     expr(
         "size",
         "order size, a number or a series: fraction of available margin if < 1, whole units if >= 1 (default: all margin)",
     ),
-    expr("sl", "stop-loss price at entry, e.g. `close - 2 * atr(high, low, close, 14)`"),
+    expr(
+        "sl",
+        "stop-loss price at entry, e.g. `close - 2 * atr(high, low, close, 14)`",
+    ),
     expr("tp", "take-profit price at entry"),
     ParamSpec {
         name: "sl_pct",
@@ -130,7 +139,9 @@ pub(crate) const ASSET_ROLES: &[(&str, bool)] = &[
 impl Program {
     /// Parses and type-checks the single-asset expression parameters among `given`
     /// (`name=text`).
-    pub fn parse<'a>(given: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Program, Error> {
+    pub fn parse<'a>(
+        given: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Program, Error> {
         Self::parse_roles(given, ASSET_ROLES, PARAMS)
     }
 
@@ -150,7 +161,8 @@ impl Program {
                 continue;
             };
             let e = syntax::parse(text).map_err(|e| located(role, text, e))?;
-            let (ty, constant) = plan::check(&e, &mut params).map_err(|e| located(role, text, e))?;
+            let (ty, constant) =
+                plan::check(&e, &mut params).map_err(|e| located(role, text, e))?;
             let ok = if want_bool {
                 ty == plan::Ty::Bool
             } else {
@@ -205,7 +217,10 @@ impl Program {
     }
 
     /// Checks that every `$parameter` has a value in `p`; the values by name.
-    pub(crate) fn values<'p>(&self, p: &'p Params) -> Result<impl Fn(&str) -> Option<f64> + 'p, Error> {
+    pub(crate) fn values<'p>(
+        &self,
+        p: &'p Params,
+    ) -> Result<impl Fn(&str) -> Option<f64> + 'p, Error> {
         let value = move |name: &str| match p.values().get(name) {
             Some(ParamValue::Int(v)) => Some(*v as f64),
             Some(ParamValue::Float(v)) => Some(*v),
@@ -311,8 +326,14 @@ fn specialize(given: &[(&str, &str)]) -> Result<&'static StrategyInfo, Error> {
             ),
         });
     }
-    let params: &'static [ParamSpec] =
-        Box::leak(PARAMS.iter().cloned().chain(extra).collect::<Vec<_>>().into_boxed_slice());
+    let params: &'static [ParamSpec] = Box::leak(
+        PARAMS
+            .iter()
+            .cloned()
+            .chain(extra)
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
     let info: &'static StrategyInfo = Box::leak(Box::new(listed.with_params(params)));
     all.push(info);
     Ok(info)
@@ -353,7 +374,11 @@ impl RulesStrategy {
                 return refuse("entry", "is required (the condition to go long)");
             }
             "long_only" if has("short_entry") || has("short_exit") => {
-                let r = if has("short_entry") { "short_entry" } else { "short_exit" };
+                let r = if has("short_entry") {
+                    "short_entry"
+                } else {
+                    "short_exit"
+                };
                 return refuse(r, "needs direction=long_short or short_only");
             }
             "long_short" if !has("short_entry") && !has("exit") => {
@@ -367,7 +392,10 @@ impl RulesStrategy {
             }
             "short_only" if has("entry") || has("exit") => {
                 let r = if has("entry") { "entry" } else { "exit" };
-                return refuse(r, "is for longs; short_only takes short_entry and short_exit");
+                return refuse(
+                    r,
+                    "is for longs; short_only takes short_entry and short_exit",
+                );
             }
             _ => {}
         }
@@ -447,15 +475,22 @@ impl SignalStrategy for RulesStrategy {
             flags(self.short_entry),
             flags(self.short_exit),
         );
-        let at = |f: &Option<std::borrow::Cow<'_, [bool]>>, i: usize| f.as_ref().is_some_and(|v| v[i]);
-        let present: Vec<&[bool]> = [&le, &lx, &se, &sx].into_iter().flatten().map(|c| &c[..]).collect();
+        let at =
+            |f: &Option<std::borrow::Cow<'_, [bool]>>, i: usize| f.as_ref().is_some_and(|v| v[i]);
+        let present: Vec<&[bool]> = [&le, &lx, &se, &sx]
+            .into_iter()
+            .flatten()
+            .map(|c| &c[..])
+            .collect();
         let mut decisions = Vec::new();
         // Conditions are rare: OR whole blocks first and look closer only where one holds.
         const W: usize = 64;
         let mut base = 0;
         while base < n {
             let end = (base + W).min(n);
-            let any = present.iter().any(|v| v[base..end].iter().fold(false, |a, b| a | b));
+            let any = present
+                .iter()
+                .any(|v| v[base..end].iter().fold(false, |a, b| a | b));
             if any {
                 for i in base..end {
                     let d = Decision {
@@ -488,7 +523,10 @@ impl SignalStrategy for RulesStrategy {
         };
         // Percent stops from the signal bar's close, on the side the entry takes (a long
         // entry is tried first), as the built-ins compute them.
-        for (pct, sign_of_stop, stop) in [(self.sl_pct, -1.0, &mut s.sl), (self.tp_pct, 1.0, &mut s.tp)] {
+        for (pct, sign_of_stop, stop) in [
+            (self.sl_pct, -1.0, &mut s.sl),
+            (self.tp_pct, 1.0, &mut s.tp),
+        ] {
             if let Some(pct) = pct {
                 let mut v = vec![f64::NAN; n];
                 for d in &s.decisions {

@@ -295,22 +295,25 @@ fn number(i: &mut Input<'_>) -> PResult<Expr> {
         peek((opt('-'), one_of(|c: char| c.is_ascii_digit() || c == '.'))),
         float,
     )
-        .with_span()
-        .map(|(v, span): (f64, _)| Expr {
-            kind: ExprKind::Number(v),
-            span,
-        })
-        .parse_next(i)
+    .with_span()
+    .map(|(v, span): (f64, _)| Expr {
+        kind: ExprKind::Number(v),
+        span,
+    })
+    .parse_next(i)
 }
 
 fn param(i: &mut Input<'_>) -> PResult<Expr> {
-    preceded('$', cut_err(ident.context(expected("a parameter name after `$`"))))
-        .with_span()
-        .map(|(name, span)| Expr {
-            kind: ExprKind::Param(name.to_string()),
-            span,
-        })
-        .parse_next(i)
+    preceded(
+        '$',
+        cut_err(ident.context(expected("a parameter name after `$`"))),
+    )
+    .with_span()
+    .map(|(name, span)| Expr {
+        kind: ExprKind::Param(name.to_string()),
+        span,
+    })
+    .parse_next(i)
 }
 
 fn parenthesized(i: &mut Input<'_>) -> PResult<Expr> {
@@ -367,7 +370,6 @@ fn name_or_call(i: &mut Input<'_>) -> PResult<Expr> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,15 +398,23 @@ mod tests {
             show(&e),
             "(((rsi(close, 14) < 30) and (close > sma(close, 200))) or (not (x >= ((-2 * $k) + 1))))"
         );
-        assert_eq!(show(&parse("a - b - c / d / e").unwrap()), "((a - b) - ((c / d) / e))");
+        assert_eq!(
+            show(&parse("a - b - c / d / e").unwrap()),
+            "((a - b) - ((c / d) / e))"
+        );
         assert_eq!(show(&parse(" ( close ) ").unwrap()), "close");
         assert_eq!(show(&parse("f()").unwrap()), "f()");
-        assert_eq!(show(&parse("android or notx").unwrap()), "(android or notx)");
+        assert_eq!(
+            show(&parse("android or notx").unwrap()),
+            "(android or notx)"
+        );
         assert_eq!(show(&parse("1e-3 * .5").unwrap()), "(0.001 * 0.5)");
         assert_eq!(show(&parse("2 - -3 - 1").unwrap()), "((2 - -3) - 1)");
         assert_eq!(show(&parse("-close * 2").unwrap()), "((-close) * 2)");
         let e = parse("shift(x, -3)").unwrap();
-        let ExprKind::Call { args, .. } = &e.kind else { panic!() };
+        let ExprKind::Call { args, .. } = &e.kind else {
+            panic!()
+        };
         assert_eq!(args[1].span, 9..11);
     }
 

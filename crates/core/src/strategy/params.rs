@@ -129,7 +129,9 @@ impl ParamSpec {
                     .map_err(|_| err(format!("expected a number, got `{raw}`")))?;
                 self.check(ParamValue::Float(v))
             }
-            ParamKind::Choice(_) | ParamKind::Text | ParamKind::Expr => self.check(ParamValue::Str(raw.to_string())),
+            ParamKind::Choice(_) | ParamKind::Text | ParamKind::Expr => {
+                self.check(ParamValue::Str(raw.to_string()))
+            }
         }
     }
 

@@ -39,14 +39,21 @@ enum Cond {
 }
 
 const FIELDS: [&str; 5] = ["open", "high", "low", "close", "volume"];
-const INDICATORS: [&str; 8] = ["sma", "ema", "wma", "rsi", "roc", "stddev", "highest", "lowest"];
+const INDICATORS: [&str; 8] = [
+    "sma", "ema", "wma", "rsi", "roc", "stddev", "highest", "lowest",
+];
 const CMP: [&str; 6] = ["<", "<=", ">", ">=", "==", "!="];
 
 fn num_tree() -> impl Strategy<Value = Num> {
     let leaf = (0..5usize).prop_map(Num::Field);
     leaf.prop_recursive(4, 24, 2, |inner| {
         prop_oneof![
-            (0..INDICATORS.len(), inner.clone(), 1..12usize, any::<bool>())
+            (
+                0..INDICATORS.len(),
+                inner.clone(),
+                1..12usize,
+                any::<bool>()
+            )
                 .prop_map(|(k, x, w, p)| Num::Ind(INDICATORS[k], Box::new(x), w, p)),
             (inner.clone(), 0..6usize).prop_map(|(x, k)| Num::Shift(Box::new(x), k)),
             (inner.clone(), 1..4usize).prop_map(|(x, k)| Num::Ret(Box::new(x), k)),
@@ -56,12 +63,19 @@ fn num_tree() -> impl Strategy<Value = Num> {
                 prop::sample::select(vec![0.5, 1.0, 2.0, 100.0])
             )
                 .prop_map(|(o, x, c)| Num::WithConst(o, Box::new(x), c)),
-            (prop::sample::select(vec!['+', '-', '*', '/']), inner.clone(), inner.clone())
+            (
+                prop::sample::select(vec!['+', '-', '*', '/']),
+                inner.clone(),
+                inner.clone()
+            )
                 .prop_map(|(o, a, b)| Num::Bin(o, Box::new(a), Box::new(b))),
             inner.clone().prop_map(|x| Num::Neg(Box::new(x))),
             inner.clone().prop_map(|x| Num::Abs(Box::new(x))),
-            (any::<bool>(), inner.clone(), inner.clone())
-                .prop_map(|(m, a, b)| Num::MinMax(m, Box::new(a), Box::new(b))),
+            (any::<bool>(), inner.clone(), inner.clone()).prop_map(|(m, a, b)| Num::MinMax(
+                m,
+                Box::new(a),
+                Box::new(b)
+            )),
             (0..6usize, inner.clone(), inner)
                 .prop_map(|(k, a, b)| Num::BarsSince(Box::new(Cond::Cross(k % 2 == 0, a, b)))),
         ]
@@ -71,12 +85,20 @@ fn num_tree() -> impl Strategy<Value = Num> {
 fn cond_tree() -> impl Strategy<Value = Cond> {
     let leaf = prop_oneof![
         (0..CMP.len(), num_tree(), num_tree()).prop_map(|(k, a, b)| Cond::Cmp(CMP[k], a, b)),
-        (0..CMP.len(), num_tree(), prop::sample::select(vec![0.0, 1.0, 2.0, 3.0, 50.0, 100.0]))
+        (
+            0..CMP.len(),
+            num_tree(),
+            prop::sample::select(vec![0.0, 1.0, 2.0, 3.0, 50.0, 100.0])
+        )
             .prop_map(|(k, a, c)| Cond::CmpConst(CMP[k], a, c)),
         // Ties: a series against itself, and bars_since against small counts.
         (0..CMP.len(), num_tree()).prop_map(|(k, a)| Cond::Cmp(CMP[k], a.clone(), a)),
         (0..CMP.len(), num_tree(), num_tree(), 0..4usize).prop_map(|(k, a, b, c)| {
-            Cond::CmpConst(CMP[k], Num::BarsSince(Box::new(Cond::Cross(true, a, b))), c as f64)
+            Cond::CmpConst(
+                CMP[k],
+                Num::BarsSince(Box::new(Cond::Cross(true, a, b))),
+                c as f64,
+            )
         }),
         (any::<bool>(), num_tree(), num_tree()).prop_map(|(up, a, b)| Cond::Cross(up, a, b)),
     ];
@@ -161,12 +183,20 @@ fn naive_num(n: &Num, b: &Bars) -> Vec<f64> {
         }
         Num::Shift(x, k) => {
             let x = naive_num(x, b);
-            (0..len).map(|i| if i >= *k { x[i - k] } else { f64::NAN }).collect()
+            (0..len)
+                .map(|i| if i >= *k { x[i - k] } else { f64::NAN })
+                .collect()
         }
         Num::Ret(x, k) => {
             let x = naive_num(x, b);
             (0..len)
-                .map(|i| if i >= *k { x[i] / x[i - k] - 1.0 } else { f64::NAN })
+                .map(|i| {
+                    if i >= *k {
+                        x[i] / x[i - k] - 1.0
+                    } else {
+                        f64::NAN
+                    }
+                })
                 .collect()
         }
         Num::WithConst(o, x, c) => naive_num(x, b).iter().map(|v| arith(*o, *v, *c)).collect(),
@@ -231,7 +261,10 @@ fn naive_cond(c: &Cond, b: &Bars) -> Vec<bool> {
             let (x, y) = (naive_num(x, b), naive_num(y, b));
             (0..len).map(|i| compare(op, x[i], y[i])).collect()
         }
-        Cond::CmpConst(op, x, v) => naive_num(x, b).iter().map(|a| compare(op, *a, *v)).collect(),
+        Cond::CmpConst(op, x, v) => naive_num(x, b)
+            .iter()
+            .map(|a| compare(op, *a, *v))
+            .collect(),
         // backtesting.py's `crossover(a, b)`: `a[-2] < b[-2] and a[-1] > b[-1]`.
         Cond::Cross(up, x, y) => {
             let (mut x, mut y) = (naive_num(x, b), naive_num(y, b));

@@ -82,7 +82,10 @@ fn param_texts(s: &StrategyRef) -> Result<Vec<(String, String)>, ApiError> {
 /// the `$parameters` its expressions use; their errors point at the expression's field).
 fn strategy(s: &StrategyRef) -> Result<&'static StrategyInfo, ApiError> {
     let texts = param_texts(s)?;
-    let given: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let given: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     backtide_models::find_strategy(&s.name)
         .and_then(|i| i.specialize(&given))
         .map_err(|e| engine_error(&e, &PARAMS_AT))
@@ -90,7 +93,10 @@ fn strategy(s: &StrategyRef) -> Result<&'static StrategyInfo, ApiError> {
 
 fn portfolio_strategy(s: &StrategyRef) -> Result<&'static PortfolioStrategyInfo, ApiError> {
     let texts = param_texts(s)?;
-    let given: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let given: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     portfolio_builtin::find(&s.name)
         .and_then(|i| i.specialize(&given))
         .map_err(|e| engine_error(&e, &PARAMS_AT))

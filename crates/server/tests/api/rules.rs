@@ -89,12 +89,20 @@ async fn every_error_class_is_a_422_at_the_expression() {
         (
             rules(json!({"entry": "sma(close, 20)"})),
             at("entry"),
-            vec!["entry must be a condition", "got a number series", "column 1"],
+            vec![
+                "entry must be a condition",
+                "got a number series",
+                "column 1",
+            ],
         ),
         (
             rules(json!({"entry": "close > 1 and volume"})),
             at("entry"),
-            vec!["`and` needs conditions on both sides", "on the right", "column 15"],
+            vec![
+                "`and` needs conditions on both sides",
+                "on the right",
+                "column 15",
+            ],
         ),
         (
             rules(json!({"entry": "close > shift(close, -3)"})),
@@ -121,5 +129,12 @@ async fn every_error_class_is_a_422_at_the_expression() {
         "strategy": {"name": "rules", "params": {"entry": "close > sma(close, $n)"}},
         "grid": {"m": "5:10:5"},
     });
-    expect_422(&srv, "/v1/sweeps", &body, json!(["body", "grid", "m"]), &["not a parameter of rules"]).await;
+    expect_422(
+        &srv,
+        "/v1/sweeps",
+        &body,
+        json!(["body", "grid", "m"]),
+        &["not a parameter of rules"],
+    )
+    .await;
 }
