@@ -403,6 +403,12 @@ mod tests {
                     if info.params.iter().any(|p| p.name == "sl_pct") {
                         pairs.push(("sl_pct", "0.03"));
                     }
+                    if info.name == "rules" {
+                        pairs.extend([
+                            ("entry", "close > sma(close, 20)"),
+                            ("exit", "close < sma(close, 20)"),
+                        ]);
+                    }
                     let params = Params::from_pairs(info.params, pairs).unwrap();
                     let cfg = profile
                         .configure(BrokerConfig {

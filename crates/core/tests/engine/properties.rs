@@ -619,7 +619,16 @@ proptest! {
 fn both_paths_trade_for_every_builtin() {
     let bars = walk(2000, 99);
     for info in builtin::STRATEGIES {
-        let params = Params::from_pairs(info.params, []).unwrap();
+        // `rules` has no default expressions: a close-over-SMA rule.
+        let given: &[(&str, &str)] = if info.name == "rules" {
+            &[
+                ("entry", "close > sma(close, 20)"),
+                ("exit", "close < sma(close, 20)"),
+            ]
+        } else {
+            &[]
+        };
+        let params = Params::from_pairs(info.params, given.iter().copied()).unwrap();
         let cfg = BrokerConfig {
             finalize_trades: true,
             ..BrokerConfig::default()

@@ -410,7 +410,13 @@ mod tests {
     #[test]
     fn every_strategy_builds_with_defaults() {
         for s in STRATEGIES {
-            let p = Params::from_pairs(s.params, []).unwrap();
+            // `rules` has no default expressions: the smallest strategy it takes.
+            let given: &[(&str, &str)] = if s.name == "rules" {
+                &[("entry", "close > 1")]
+            } else {
+                &[]
+            };
+            let p = Params::from_pairs(s.params, given.iter().copied()).unwrap();
             assert!(s.build(&p).is_ok(), "{}", s.name);
         }
     }
