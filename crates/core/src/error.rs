@@ -102,6 +102,10 @@ pub enum Error {
     /// An order was rejected when placed (e.g. SL above the entry of a long order).
     #[error("invalid order: {0}")]
     Order(String),
+    /// A strategy written outside Rust failed (e.g. a Python exception in `next`); the
+    /// front end that ran it reports the original error.
+    #[error("the strategy failed: {0}")]
+    Strategy(String),
     /// The assets do not form a valid universe.
     #[error(transparent)]
     Universe(#[from] crate::universe::UniverseError),

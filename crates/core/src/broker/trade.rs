@@ -4,9 +4,23 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OrderId(pub(crate) u64);
 
+impl OrderId {
+    /// The id as a number (for front ends that hand ids to another language).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
 /// Identifies a trade for the life of a backtest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TradeId(pub(crate) u64);
+
+impl TradeId {
+    /// The id as a number (for front ends that hand ids to another language).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
 
 /// A pending order.
 #[derive(Debug, Clone, PartialEq)]

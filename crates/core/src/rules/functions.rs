@@ -347,6 +347,31 @@ pub(crate) fn find(name: &str) -> Option<&'static Function> {
     FUNCTIONS.iter().find(|f| f.name == name)
 }
 
+/// [`compute`], where a series argument that starts with NaN (another indicator's
+/// warm-up) is taken from its first value on, as TA-Lib does: `stddev(ret(close, 1), 20)`
+/// is then the deviation of the returns, not NaN for ever. `n` is the series' length.
+pub(crate) fn compute_from_first_valid(
+    op: Op,
+    series: &[&[f64]],
+    ints: &[usize],
+    nums: &[f64],
+    n: usize,
+) -> Vec<f64> {
+    let start = series
+        .iter()
+        .map(|s| crate::indicators::first_valid(s))
+        .max()
+        .unwrap_or(0)
+        .min(n);
+    if start == 0 {
+        return compute(op, series, ints, nums);
+    }
+    let tail: Vec<&[f64]> = series.iter().map(|s| &s[start..]).collect();
+    let mut out = vec![f64::NAN; n];
+    out[start..].copy_from_slice(&compute(op, &tail, ints, nums));
+    out
+}
+
 /// Computes an indicator-like function (`Out::Num`, series arguments first) from its
 /// series, windows/lags (`ints`) and numbers (`nums`), in argument order.
 pub(crate) fn compute(op: Op, s: &[&[f64]], ints: &[usize], nums: &[f64]) -> Vec<f64> {

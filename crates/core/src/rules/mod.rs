@@ -72,3 +72,57 @@ pub fn evaluate(
         v @ (plan::Val::Bool(_) | plan::Val::Flags(_)) => Values::Flags(v.flags(n).into_owned()),
     })
 }
+
+/// Calls the indicator function `name` (see [`FUNCTIONS`]; `registered` ones) on whole
+/// series: its series arguments in `series`, then its windows, shifts and numbers in
+/// `numbers`, checked as in a rule. What `backtide.ta` calls from Python.
+pub fn call_indicator(name: &str, series: &[Vec<f64>], numbers: &[f64]) -> Result<Vec<f64>, Error> {
+    let bad = |message: String| Error::Param {
+        param: name.to_string(),
+        message,
+    };
+    let f = functions::FUNCTIONS
+        .iter()
+        .find(|f| f.name == name && f.registered)
+        .ok_or_else(|| bad("not an indicator function".into()))?;
+    let n_series = f
+        .args
+        .iter()
+        .filter(|(_, a)| *a == functions::Arg::Series)
+        .count();
+    if series.len() != n_series || series.len() + numbers.len() != f.args.len() {
+        return Err(bad(format!(
+            "{} takes {} series and {} numbers",
+            f.signature(),
+            n_series,
+            f.args.len() - n_series
+        )));
+    }
+    let n = series.first().map_or(0, Vec::len);
+    let (mut ints, mut nums) = (Vec::new(), Vec::new());
+    for ((arg, kind), v) in f.args[n_series..].iter().zip(numbers) {
+        match kind {
+            functions::Arg::Window | functions::Arg::Lag => {
+                let min = if *kind == functions::Arg::Window {
+                    1.0
+                } else {
+                    0.0
+                };
+                if !(v.fract() == 0.0 && *v >= min && *v <= 100_000.0) {
+                    return Err(bad(format!(
+                        "{arg}: expected a whole number in [{min}, 100000], got {v}"
+                    )));
+                }
+                ints.push(*v as usize);
+            }
+            _ if !v.is_finite() => {
+                return Err(bad(format!("{arg}: expected a finite number, got {v}")));
+            }
+            _ => nums.push(*v),
+        }
+    }
+    let cols: Vec<&[f64]> = series.iter().map(Vec::as_slice).collect();
+    Ok(functions::compute_from_first_valid(
+        f.op, &cols, &ints, &nums, n,
+    ))
+}

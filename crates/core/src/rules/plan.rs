@@ -640,23 +640,8 @@ fn call<'a>(
                     _ => unreachable!("checked: series arguments"),
                 })
                 .collect();
-            // A series argument that starts with NaN (another indicator's warm-up) is
-            // taken from its first value on, as TA-Lib does: `stddev(ret(close, 1), 20)`
-            // is then the deviation of the returns, not NaN for ever.
-            let start = series
-                .iter()
-                .map(|s| crate::indicators::first_valid(s))
-                .max()
-                .unwrap_or(0)
-                .min(n);
             let values = ctx.shared(&format!("rule:{key}"), || {
-                if start == 0 {
-                    return functions::compute(f.op, &series, ints, nums);
-                }
-                let tail: Vec<&[f64]> = series.iter().map(|s| &s[start..]).collect();
-                let mut out = vec![f64::NAN; n];
-                out[start..].copy_from_slice(&functions::compute(f.op, &tail, ints, nums));
-                out
+                functions::compute_from_first_valid(f.op, &series, ints, nums, n)
             });
             ctx.warmup_only(key, crate::indicators::first_valid(&values));
             Val::Series(Column::Shared(values))

@@ -1,0 +1,179 @@
+"""Bars from a pandas DataFrame, and the per-bar views a strategy sees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import _backtide
+
+REQUIRED = ("Open", "High", "Low", "Close")
+
+
+def _column(df: pd.DataFrame, name: str):
+    for c in df.columns:
+        if isinstance(c, str) and c.lower() == name.lower():
+            return c
+    return None
+
+
+def to_bars(data: pd.DataFrame):
+    """Validates `data` (a DataFrame with Open, High, Low, Close and optional Volume
+    columns and a DatetimeIndex) and returns the engine's bars and the index."""
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data: expected a pandas DataFrame, got {type(data).__name__}")
+    cols = {}
+    for name in REQUIRED:
+        c = _column(data, name)
+        if c is None:
+            raise ValueError(
+                f"data: a DataFrame without `{name}` (columns: {list(data.columns)}); "
+                "expected Open, High, Low, Close and optionally Volume")
+        cols[name] = c
+    vol = _column(data, "Volume")
+    index = data.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise TypeError(
+            f"data: the index must be a DatetimeIndex, got {type(index).__name__} "
+            "(e.g. df.index = pd.to_datetime(df.index))")
+    if len(data) < 2:
+        raise ValueError(f"data: need at least 2 bars, got {len(data)}")
+    if index.hasnans:
+        raise ValueError(f"data: the index has NaT at row {int(np.flatnonzero(index.isna())[0])}")
+    # Any unit, naive or timezone-aware: nanoseconds since the epoch in UTC.
+    t = index.as_unit("ns").asi8 if hasattr(index, "as_unit") else index.asi8
+    t = np.ascontiguousarray(t, dtype=np.int64)
+    bad = np.flatnonzero(np.diff(t) <= 0)
+    if len(bad):
+        k = int(bad[0]) + 1
+        raise ValueError(
+            f"data: the index must be strictly increasing; row {k} ({index[k]}) is not after "
+            f"row {k - 1} ({index[k - 1]}) — sort it (df.sort_index()) and drop duplicates")
+    arrays = {}
+    for name, c in cols.items():
+        try:
+            a = np.ascontiguousarray(data[c].to_numpy(dtype=float))
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"data: column `{c}` is not numeric ({e})") from None
+        nan = np.flatnonzero(~np.isfinite(a))
+        if len(nan):
+            k = int(nan[0])
+            raise ValueError(
+                f"data: `{c}` is {a[k]} at row {k} ({index[k]}); prices must be finite "
+                "numbers (drop or fill missing bars first)")
+        arrays[name] = a
+    if vol is not None:
+        v = np.ascontiguousarray(data[vol].to_numpy(dtype=float))
+    else:
+        v = np.full(len(data), np.nan)
+    bars = _backtide.Bars(t, arrays["Open"], arrays["High"], arrays["Low"], arrays["Close"], v)
+    return bars, arrays, v
+
+
+class _Array(np.ndarray):
+    """A column or indicator as a strategy sees it: a numpy array (a view up to the
+    current bar in `next`) that also knows its name and index (`.s`, `.df`)."""
+
+    def __new__(cls, values, name=None, index=None):
+        obj = np.asarray(values).view(cls)
+        obj.name = name
+        obj._index = index
+        return obj
+
+    def __array_finalize__(self, obj):
+        if obj is not None:
+            self.name = getattr(obj, "name", None)
+            self._index = getattr(obj, "_index", None)
+
+    def __bool__(self):
+        try:
+            return bool(self[-1])
+        except IndexError:
+            return super().__bool__()
+
+    def __float__(self):
+        try:
+            return float(self[-1])
+        except IndexError:
+            return super().__float__()
+
+    @property
+    def s(self) -> pd.Series:
+        values = np.asarray(self)
+        index = self._index[: values.shape[-1]] if self._index is not None else None
+        return pd.Series(values, index=index, name=self.name)
+
+    @property
+    def df(self) -> pd.DataFrame:
+        values = np.atleast_2d(np.asarray(self))
+        index = self._index[: values.shape[-1]] if self._index is not None else None
+        return pd.DataFrame(values.T, index=index)
+
+
+class _Indicator(_Array):
+    """A `Strategy.I` value: sliced to the current bar before each `next`."""
+
+    def __new__(cls, values, name=None, index=None, scatter=False):
+        obj = super().__new__(cls, values, name, index)
+        obj.scatter = scatter
+        obj._full = None
+        return obj
+
+    def __array_finalize__(self, obj):
+        super().__array_finalize__(obj)
+        if obj is not None:
+            self.scatter = getattr(obj, "scatter", False)
+            self._full = getattr(obj, "_full", None)
+
+
+class Data:
+    """`Strategy.data`: the columns up to the current bar (`[-1]` is now)."""
+
+    __slots__ = ("_arrays", "_index", "_df", "_len")
+
+    def __init__(self, df: pd.DataFrame, arrays: dict, volume: np.ndarray):
+        self._df = df
+        self._index = df.index
+        self._arrays = {
+            k: _Array(v, name=k, index=df.index) for k, v in arrays.items()
+        }
+        self._arrays["Volume"] = _Array(volume, name="Volume", index=df.index)
+        self._len = len(df)
+
+    def __len__(self):
+        return self._len
+
+    @property
+    def Open(self) -> _Array:  # noqa: N802 - backtesting.py's names
+        return self._arrays["Open"][: self._len]
+
+    @property
+    def High(self) -> _Array:  # noqa: N802
+        return self._arrays["High"][: self._len]
+
+    @property
+    def Low(self) -> _Array:  # noqa: N802
+        return self._arrays["Low"][: self._len]
+
+    @property
+    def Close(self) -> _Array:  # noqa: N802
+        return self._arrays["Close"][: self._len]
+
+    @property
+    def Volume(self) -> _Array:  # noqa: N802
+        return self._arrays["Volume"][: self._len]
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        return self._index[: self._len]
+
+    @property
+    def df(self) -> pd.DataFrame:
+        return self._df.iloc[: self._len]
+
+    def __getattr__(self, name):
+        # Extra columns of the DataFrame, as arrays up to the current bar.
+        df = object.__getattribute__(self, "_df")
+        if name in df.columns:
+            return _Array(df[name].to_numpy(), name=name, index=df.index)[: self._len]
+        raise AttributeError(f"data has no column {name!r}")
