@@ -11,6 +11,8 @@ from ._backtide import __version__
 from .backtest import Backtest, strategies
 from .strategy import Strategy
 from .sweep import sweep
+from .vectorized import Portfolio, from_orders, from_signals
 from . import lib, ta
 
-__all__ = ["Backtest", "Strategy", "lib", "ta", "sweep", "strategies", "__version__"]
+__all__ = ["Backtest", "Strategy", "lib", "ta", "sweep", "strategies", "from_signals",
+           "from_orders", "Portfolio", "__version__"]

@@ -12,6 +12,7 @@ mod config;
 mod result;
 mod runs;
 mod ta;
+mod vectorized;
 
 /// The module.
 #[pymodule]
@@ -24,6 +25,7 @@ fn _backtide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ta::indicator, m)?)?;
     m.add_function(wrap_pyfunction!(ta::indicator_names, m)?)?;
     m.add_function(wrap_pyfunction!(runs::report_html, m)?)?;
+    m.add_function(wrap_pyfunction!(vectorized::run_orders, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

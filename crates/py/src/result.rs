@@ -10,8 +10,15 @@ use pyo3::types::{PyDict, PyList};
 /// Statistics as `[(key, kind, value)]`, kind one of `time` (ns), `duration` (ns or
 /// None), `count`, `num`, in backtesting.py's order.
 pub(crate) fn stats_list<'py>(py: Python<'py>, s: &stats::Stats) -> PyResult<Bound<'py, PyList>> {
-    let items: Vec<Bound<'py, PyAny>> = s
-        .entries()
+    stats_entries(py, s.entries())
+}
+
+/// Any dialect's `(key, value)` entries as `[(key, kind, value)]`.
+pub(crate) fn stats_entries<'py>(
+    py: Python<'py>,
+    entries: impl IntoIterator<Item = (&'static str, StatValue)>,
+) -> PyResult<Bound<'py, PyList>> {
+    let items: Vec<Bound<'py, PyAny>> = entries
         .into_iter()
         .map(|(k, v)| {
             let (kind, value): (&str, Bound<'py, PyAny>) = match v {

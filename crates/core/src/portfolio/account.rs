@@ -9,7 +9,7 @@
 //! vectorbt's order, because the golden cases compare fills to 1e-9 and cash to the cent
 //! over thousands of chained orders.
 
-use super::{Intent, PortfolioConfig};
+use super::{EntrySize, Intent, PortfolioConfig};
 
 /// Relative tolerance of vectorbt's `is_close`.
 const RTOL: f64 = 1e-9;
@@ -199,7 +199,7 @@ impl Account {
                 if pos != 0.0 {
                     return None;
                 }
-                size.units(val_price, self.cash)
+                size.units(val_price)
             }
             Intent::Exit => {
                 if pos <= 0.0 {
@@ -264,19 +264,25 @@ impl Account {
             if self.cash <= ATOL {
                 return Outcome::Rejected(Rejection::NoCash);
             }
+            // vectorbt's `size_type='percent'`: all the cash it may use, fees included.
+            let percent = match intent {
+                Intent::Enter(EntrySize::Percent(f)) => Some(f),
+                _ => None,
+            };
+            let cash_limit = percent.map_or(self.cash, |f| self.cash.min(f * self.cash));
             let p = price * (1.0 + cfg.slippage);
             let want = cfg.granular(d);
             let req_cash = want * p;
             let req_fees = req_cash * cfg.fees + cfg.fixed_fees;
             let adj_req_cash = req_cash + req_fees;
             let (size, fees, cash, partial) =
-                if d.is_finite() && is_close_or_less(adj_req_cash, self.cash) {
+                if d.is_finite() && is_close_or_less(adj_req_cash, cash_limit) {
                     (want, req_fees, add(self.cash, -adj_req_cash), false)
                 } else {
-                    if is_close_or_less(self.cash, cfg.fixed_fees) {
+                    if is_close_or_less(cash_limit, cfg.fixed_fees) {
                         return Outcome::Rejected(Rejection::CantCoverFees);
                     }
-                    let max_req_cash = (self.cash - cfg.fixed_fees) / (1.0 + cfg.fees);
+                    let max_req_cash = (cash_limit - cfg.fixed_fees) / (1.0 + cfg.fees);
                     let size = max_req_cash / p;
                     if cfg.size_granularity.is_some() {
                         // Whole multiples only: buy what the rounded size costs.
@@ -290,7 +296,12 @@ impl Account {
                             d.is_finite(),
                         )
                     } else {
-                        (size, self.cash - max_req_cash, 0.0, d.is_finite())
+                        let left = if percent.is_some() {
+                            add(self.cash, -cash_limit)
+                        } else {
+                            0.0
+                        };
+                        (size, cash_limit - max_req_cash, left, d.is_finite())
                     }
                 };
             if is_close(d, 0.0) || size == 0.0 {

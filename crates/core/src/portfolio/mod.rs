@@ -123,12 +123,13 @@ pub enum EntrySize {
 
 impl EntrySize {
     /// Units asked for (`+inf` for all the cash).
-    pub(crate) fn units(self, val_price: f64, cash: f64) -> f64 {
+    pub(crate) fn units(self, val_price: f64) -> f64 {
         match self {
             EntrySize::AllCash => f64::INFINITY,
             EntrySize::Units(u) => u,
             EntrySize::Value(v) => v / val_price,
-            EntrySize::Percent(p) => p * cash / val_price,
+            // Like all the cash, with `p` of it as the limit (see `Account::execute`).
+            EntrySize::Percent(_) => f64::INFINITY,
         }
     }
 

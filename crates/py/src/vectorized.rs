@@ -1,0 +1,290 @@
+//! vectorbt-style runs from arrays: orders given per bar and column (entries and exits,
+//! or target weights), run through the shared-cash portfolio account (vectorbt 1.2's fill
+//! rules; one column is one asset).
+
+use backtide_core::portfolio::{
+    self, CallSeq, EntrySize, FillAt, Intent, OrderPlan, PlanDriven, PlannedOrder, PortfolioConfig,
+    PortfolioPlan, Side, TradeStatus,
+};
+use backtide_core::{Bars, Error, Universe};
+use numpy::{IntoPyArray, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::result::stats_entries;
+use crate::runs::value_error;
+
+/// A plan decided up front.
+struct Given(OrderPlan);
+
+impl PortfolioPlan for Given {
+    fn plan(&mut self, _: &Universe) -> Result<OrderPlan, Error> {
+        Ok(std::mem::take(&mut self.0))
+    }
+}
+
+/// What an order code means (see `backtide.vectorized`).
+fn intent(kind: i64, v: f64) -> PyResult<Intent> {
+    Ok(match kind {
+        0 => Intent::TargetPercent(v),
+        1 => Intent::Enter(EntrySize::AllCash),
+        2 => Intent::Enter(EntrySize::Units(v)),
+        3 => Intent::Enter(EntrySize::Value(v)),
+        4 => Intent::Enter(EntrySize::Percent(v)),
+        5 => Intent::Exit,
+        6 => Intent::TargetValue(v),
+        7 => Intent::TargetUnits(v),
+        other => return Err(PyValueError::new_err(format!("unknown order code {other}"))),
+    })
+}
+
+/// Runs the orders `(bar, column, code, value)` (sorted by bar, then column) on the
+/// columns' closes, filling at the close with vectorbt's `from_orders` /
+/// `from_signals` rules and one shared account. Returns the value and cash per bar,
+/// the fills, the exit trades and vectorbt's statistics.
+#[pyfunction]
+#[pyo3(signature = (time_ns, closes, bars, columns, codes, values, init_cash, fees, fixed_fees, slippage, call_seq, size_granularity=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_orders<'py>(
+    py: Python<'py>,
+    time_ns: PyReadonlyArray1<'py, i64>,
+    closes: Vec<PyReadonlyArray1<'py, f64>>,
+    bars: PyReadonlyArray1<'py, i64>,
+    columns: PyReadonlyArray1<'py, i64>,
+    codes: PyReadonlyArray1<'py, i64>,
+    values: PyReadonlyArray1<'py, f64>,
+    init_cash: f64,
+    fees: f64,
+    fixed_fees: f64,
+    slippage: f64,
+    call_seq: &str,
+    size_granularity: Option<f64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let time = time_ns.as_array().to_vec();
+    let mut assets = Vec::new();
+    for (k, c) in closes.iter().enumerate() {
+        let c = c.as_array();
+        // A close-only series on the rows where it has a price (an asset that lists late
+        // or has gaps has no bar there, as in vectorbt where its close is NaN); the bar's
+        // prices are its close (fills are at the close).
+        let rows: Vec<usize> = (0..c.len()).filter(|&i| !c[i].is_nan()).collect();
+        let t: Vec<i64> = rows.iter().map(|&i| time[i]).collect();
+        let p: Vec<f64> = rows.iter().map(|&i| c[i]).collect();
+        let bars = Bars::try_new(
+            t,
+            p.clone(),
+            p.clone(),
+            p.clone(),
+            p,
+            vec![f64::NAN; rows.len()],
+        )
+        .map_err(|e| PyValueError::new_err(format!("close: column {k}: {e}")))?;
+        assets.push((format!("col{k}"), "close".to_string(), bars));
+    }
+    let universe = Universe::try_new(assets).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    // The universe's timeline is the bars on which some column has a price; an order on
+    // another bar is ignored (vectorbt ignores orders at a NaN price).
+    let union: Vec<i64> = universe.time().to_vec();
+    let (b, a, k, v) = (
+        bars.as_array(),
+        columns.as_array(),
+        codes.as_array(),
+        values.as_array(),
+    );
+    let mut orders = Vec::with_capacity(b.len());
+    for j in 0..b.len() {
+        let Some(&t) = time.get(b[j] as usize) else {
+            return Err(PyValueError::new_err(format!(
+                "order {j}: bar {} is past the data",
+                b[j]
+            )));
+        };
+        if let Ok(row) = union.binary_search(&t) {
+            orders.push(PlannedOrder {
+                bar: row,
+                asset: a[j] as usize,
+                intent: intent(k[j], v[j])?,
+            });
+        }
+    }
+    let full_row = |row: usize| time.partition_point(|&x| x < union[row]) as i64;
+    let cfg = PortfolioConfig {
+        cash: init_cash,
+        fees,
+        fixed_fees,
+        slippage,
+        size_granularity,
+        call_seq: match call_seq {
+            "auto" => CallSeq::Auto,
+            "default" => CallSeq::Default,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "call_seq: expected 'default' or 'auto', got {other:?}"
+                )));
+            }
+        },
+        fill: FillAt::Close,
+    };
+    let mut strategy = PlanDriven::new(Given(OrderPlan { orders }));
+    let res = py
+        .detach(|| portfolio::run(&universe, &mut strategy, &cfg))
+        .map_err(value_error)?;
+    let trades = portfolio::exit_trades(&universe, &res);
+    let stats = portfolio::stats::vectorbt(&universe, &res, &trades);
+    let d = PyDict::new(py);
+    d.set_item("stats", stats_entries(py, stats.entries())?)?;
+    let f = &res.fills;
+    let fills = PyDict::new(py);
+    fills.set_item(
+        "bar",
+        f.iter()
+            .map(|x| full_row(x.bar))
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    fills.set_item(
+        "column",
+        f.iter()
+            .map(|x| x.asset as i64)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    fills.set_item(
+        "size",
+        f.iter()
+            .map(|x| x.size)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    fills.set_item(
+        "price",
+        f.iter()
+            .map(|x| x.price)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    fills.set_item(
+        "fees",
+        f.iter()
+            .map(|x| x.fees)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    fills.set_item(
+        "side",
+        f.iter()
+            .map(|x| matches!(x.side, Side::Sell) as i64)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    d.set_item("orders", fills)?;
+    let t = PyDict::new(py);
+    t.set_item(
+        "column",
+        trades
+            .iter()
+            .map(|x| x.asset as i64)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    t.set_item(
+        "size",
+        trades
+            .iter()
+            .map(|x| x.size)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    t.set_item(
+        "entry_idx",
+        trades
+            .iter()
+            .map(|x| full_row(x.entry_bar))
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    t.set_item(
+        "exit_idx",
+        trades
+            .iter()
+            .map(|x| full_row(x.exit_bar))
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    t.set_item(
+        "entry_price",
+        trades
+            .iter()
+            .map(|x| x.entry_price)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    t.set_item(
+        "exit_price",
+        trades
+            .iter()
+            .map(|x| x.exit_price)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    t.set_item(
+        "entry_fees",
+        trades
+            .iter()
+            .map(|x| x.entry_fees)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    t.set_item(
+        "exit_fees",
+        trades
+            .iter()
+            .map(|x| x.exit_fees)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    t.set_item(
+        "pnl",
+        trades
+            .iter()
+            .map(|x| x.pnl())
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    t.set_item(
+        "return",
+        trades
+            .iter()
+            .map(|x| x.return_frac())
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    t.set_item(
+        "status",
+        trades
+            .iter()
+            .map(|x| matches!(x.status, TradeStatus::Closed) as i64)
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    d.set_item("trades", t)?;
+    // Value and cash on every bar of the data: the initial cash before the first bar of
+    // the timeline, the last value on bars without a price.
+    let expand = |on_union: &[f64]| {
+        let mut out = vec![init_cash; time.len()];
+        let mut r = 0;
+        for i in 0..time.len() {
+            if r < union.len() && union[r] == time[i] {
+                out[i] = on_union[r];
+                r += 1;
+            } else if i > 0 {
+                out[i] = out[i - 1];
+            }
+        }
+        out
+    };
+    d.set_item("cash", expand(&res.cash).into_pyarray(py))?;
+    d.set_item("value", expand(&res.value).into_pyarray(py))?;
+    Ok(d)
+}
