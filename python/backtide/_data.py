@@ -43,47 +43,68 @@ def to_bars(data: pd.DataFrame):
     # Any unit, naive or timezone-aware: nanoseconds since the epoch in UTC.
     t = index.as_unit("ns").asi8 if hasattr(index, "as_unit") else index.asi8
     t = np.ascontiguousarray(t, dtype=np.int64)
-    bad = np.flatnonzero(np.diff(t) <= 0)
-    if len(bad):
-        k = int(bad[0]) + 1
-        raise ValueError(
-            f"data: the index must be strictly increasing; row {k} ({index[k]}) is not after "
-            f"row {k - 1} ({index[k - 1]}) — sort it (df.sort_index()) and drop duplicates")
     arrays = {}
     for name, c in cols.items():
         try:
-            a = np.ascontiguousarray(data[c].to_numpy(dtype=float))
+            arrays[name] = np.ascontiguousarray(data[c].to_numpy(dtype=float, copy=False))
         except (TypeError, ValueError) as e:
             raise TypeError(f"data: column `{c}` is not numeric ({e})") from None
-        nan = np.flatnonzero(~np.isfinite(a))
-        if len(nan):
-            k = int(nan[0])
-            raise ValueError(
-                f"data: `{c}` is {a[k]} at row {k} ({index[k]}); prices must be finite "
-                "numbers (drop or fill missing bars first)")
-        arrays[name] = a
     if vol is not None:
-        v = np.ascontiguousarray(data[vol].to_numpy(dtype=float))
+        v = np.ascontiguousarray(data[vol].to_numpy(dtype=float, copy=False))
     else:
         v = np.full(len(data), np.nan)
-    bars = _backtide.Bars(t, arrays["Open"], arrays["High"], arrays["Low"], arrays["Close"], v)
+    try:
+        bars = _backtide.Bars(t, arrays["Open"], arrays["High"], arrays["Low"],
+                              arrays["Close"], v)
+    except ValueError:
+        # The engine checked every rule; say it in the DataFrame's terms where we can.
+        bad = np.flatnonzero(np.diff(t) <= 0)
+        if len(bad):
+            k = int(bad[0]) + 1
+            raise ValueError(
+                f"data: the index must be strictly increasing; row {k} ({index[k]}) is not "
+                f"after row {k - 1} ({index[k - 1]}) — sort it (df.sort_index()) and drop "
+                "duplicates") from None
+        for name, c in cols.items():
+            a = arrays[name]
+            nan = np.flatnonzero(~np.isfinite(a))
+            if len(nan):
+                k = int(nan[0])
+                raise ValueError(
+                    f"data: `{c}` is {a[k]} at row {k} ({index[k]}); prices must be finite "
+                    "numbers (drop or fill missing bars first)") from None
+        raise
     return bars, arrays, v
 
 
 class _Array(np.ndarray):
     """A column or indicator as a strategy sees it: a numpy array (a view up to the
-    current bar in `next`) that also knows its name and index (`.s`, `.df`)."""
+    current bar in `next`) that also knows its name and index (`.s`, `.df`).
 
-    def __new__(cls, values, name=None, index=None):
-        obj = np.asarray(values).view(cls)
-        obj.name = name
-        obj._index = index
+    The array owns its memory, so every per-bar view's `.base` is it and the metadata is
+    read from there: no Python `__array_finalize__` runs on the millions of slices a run
+    makes."""
+
+    def __new__(cls, values, name=None, index=None, **meta):
+        values = np.asarray(values)
+        obj = np.ndarray.__new__(cls, values.shape, values.dtype)
+        obj[...] = values
+        obj._meta = dict(meta, name=name, index=index)
         return obj
 
-    def __array_finalize__(self, obj):
-        if obj is not None:
-            self.name = getattr(obj, "name", None)
-            self._index = getattr(obj, "_index", None)
+    def _m(self) -> dict:
+        m = self.__dict__.get("_meta")
+        if m is None:
+            m = getattr(self.base, "_meta", None) or {}
+        return m
+
+    @property
+    def name(self):
+        return self._m().get("name")
+
+    @property
+    def _index(self):
+        return self._m().get("index")
 
     def __bool__(self):
         try:
@@ -114,16 +135,11 @@ class _Indicator(_Array):
     """A `Strategy.I` value: sliced to the current bar before each `next`."""
 
     def __new__(cls, values, name=None, index=None, scatter=False):
-        obj = super().__new__(cls, values, name, index)
-        obj.scatter = scatter
-        obj._full = None
-        return obj
+        return super().__new__(cls, values, name, index, scatter=scatter)
 
-    def __array_finalize__(self, obj):
-        super().__array_finalize__(obj)
-        if obj is not None:
-            self.scatter = getattr(obj, "scatter", False)
-            self._full = getattr(obj, "_full", None)
+    @property
+    def scatter(self) -> bool:
+        return self._m().get("scatter", False)
 
 
 class Data:

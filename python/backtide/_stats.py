@@ -65,21 +65,23 @@ def stats_dict(rows, tz) -> dict:
     return out
 
 
-def equity_curve(equity: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
-    """`Equity`, `DrawdownPct` (1 − equity / running peak) and `DrawdownDuration` (the
-    length of each drawdown period, on its last bar)."""
-    peak = np.maximum.accumulate(equity)
-    dd = 1 - equity / peak
-    duration = pd.Series(pd.NaT, index=index, dtype="timedelta64[ns]")
-    zero = np.flatnonzero(dd == 0)
-    if len(zero):
-        ends = np.append(zero[1:], len(dd) - 1) if zero[-1] != len(dd) - 1 else zero[1:]
-        starts = zero[: len(ends)]
-        keep = ends > starts + 1
-        for s, e in zip(starts[keep], ends[keep]):
-            duration.iloc[e] = index[e] - index[s]
-    return pd.DataFrame({"Equity": equity, "DrawdownPct": dd,
-                         "DrawdownDuration": duration.values}, index=index)
+def equity_curve(equity: np.ndarray, dd: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """`Equity`, `DrawdownPct` (1 − equity / running peak) and `DrawdownDuration` (on the
+    bar that ends each drawdown period — the next bar at a peak, or the last bar — its
+    length from the peak that started it)."""
+    n = len(dd)
+    ends = np.unique(np.r_[np.flatnonzero(dd == 0), n - 1])
+    prev, cur = ends[:-1], ends[1:]
+    keep = cur > prev + 1
+    t = index.asi8
+    dur = np.full(n, np.timedelta64("NaT"), dtype="m8[ns]")
+    dur[cur[keep]] = (t[cur[keep]] - t[prev[keep]]).astype("m8[ns]")
+    return pd.DataFrame({"Equity": equity, "DrawdownPct": dd, "DrawdownDuration": dur},
+                        index=index, copy=False)
+
+
+def _stops(x: np.ndarray):
+    return np.full(len(x), None, dtype=object) if np.isnan(x).all() else x
 
 
 def trades_frame(t: dict, index: pd.DatetimeIndex, whole_units: bool) -> pd.DataFrame:
@@ -92,9 +94,9 @@ def trades_frame(t: dict, index: pd.DatetimeIndex, whole_units: bool) -> pd.Data
         "ExitBar": exit_,
         "EntryPrice": t["EntryPrice"],
         "ExitPrice": t["ExitPrice"],
-        # As backtesting.py builds them: None where unset (a column of None when none is).
-        "SL": [None if np.isnan(x) else float(x) for x in t["SL"]],
-        "TP": [None if np.isnan(x) else float(x) for x in t["TP"]],
+        # As backtesting.py builds them: NaN where unset, a column of None when none is.
+        "SL": _stops(t["SL"]),
+        "TP": _stops(t["TP"]),
         "PnL": t["PnL"],
         "Commission": t["Commission"],
         "ReturnPct": t["ReturnPct"],
@@ -109,6 +111,6 @@ def trades_frame(t: dict, index: pd.DatetimeIndex, whole_units: bool) -> pd.Data
 def result_series(res: dict, index: pd.DatetimeIndex, strategy, whole_units: bool) -> pd.Series:
     s = stats_dict(res["stats"], index.tz)
     s["_strategy"] = strategy
-    s["_equity_curve"] = equity_curve(res["equity"], index)
+    s["_equity_curve"] = equity_curve(res["equity"], res["drawdown"], index)
     s["_trades"] = trades_frame(res["trades"], index, whole_units)
     return pd.Series(s, dtype=object)

@@ -28,6 +28,12 @@ def _pair(s):
 def crossover(series1: Sequence, series2: Sequence) -> bool:
     """True if `series1` just crossed above `series2`: `a[-2] < b[-2] and a[-1] > b[-1]`
     (a number counts as a flat line)."""
+    # Two arrays (indicators, data columns): the common case, checked without ABCs.
+    if isinstance(series1, np.ndarray) and isinstance(series2, np.ndarray):
+        try:
+            return bool(series1[-2] < series2[-2] and series1[-1] > series2[-1])
+        except IndexError:
+            return False
     a, b = _pair(series1), _pair(series2)
     try:
         return bool(a[-2] < b[-2] and a[-1] > b[-1])

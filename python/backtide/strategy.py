@@ -294,7 +294,6 @@ class Strategy:
                 f'Indicators must return (optionally a tuple of) numpy arrays of the same length '
                 f'as `data` ({n} bars); indicator "{name}" has shape {value.shape}')
         ind = _Indicator(value, name=name, index=self._index, scatter=scatter)
-        ind._full = ind
         self._indicators.append(ind)
         return ind
 
@@ -381,8 +380,9 @@ class Strategy:
         data = self._data
         data._len = i + 1
         self._i = i
+        d = self.__dict__
         for attr, ind in self._ind_attrs:
-            setattr(self, attr, ind[..., : i + 1])
+            d[attr] = ind[..., : i + 1]
         self._equity = equity
         self._trade_rows = trades
         self._order_rows = orders

@@ -9,6 +9,7 @@ mod run;
 mod serve;
 mod sweep;
 mod table;
+mod timings;
 
 use std::process::ExitCode;
 

@@ -211,6 +211,10 @@ pub(crate) struct RunArgs {
     /// Write an interactive HTML report (one self-contained file) here.
     #[arg(long, value_name = "FILE")]
     pub(crate) report: Option<PathBuf>,
+    /// Print how long each phase took on stderr: load (read + validate), run (indicators
+    /// + engine), output (statistics + printing or writing).
+    #[arg(long)]
+    pub(crate) timings: bool,
 }
 
 fn bound(raw: &Option<String>, flag: &str, end_of_day: bool) -> Result<Option<TimestampNs>> {
@@ -235,8 +239,11 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     let params = Params::from_pairs(info.params, pairs)?;
     let mut strategy = info.build(&params)?;
     let cfg = a.broker.config()?;
+    let mut clock = crate::timings::Timings::start(a.timings);
     let bars = a.data.load()?;
+    clock.lap("load");
     let result = run_backtest(&bars, strategy.as_mut(), &cfg)?;
+    clock.lap("run");
 
     if let Some(path) = &a.trades_csv {
         backtide_data::write_trades_csv(&bars, &result.trades, path)?;
@@ -289,6 +296,8 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
         println!("{:<26}{}({})", "_strategy", info.name, params_line(&params));
         print_warnings(&result.warnings);
     }
+    clock.lap("output");
+    clock.finish();
     Ok(())
 }
 
