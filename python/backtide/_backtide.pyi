@@ -1,0 +1,57 @@
+"""Type stubs of the Rust extension module (see crates/py)."""
+
+from typing import Any, Callable, Optional
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class Bars:
+    def __init__(
+        self,
+        time_ns: npt.NDArray[np.int64],
+        open: npt.NDArray[np.float64],
+        high: npt.NDArray[np.float64],
+        low: npt.NDArray[np.float64],
+        close: npt.NDArray[np.float64],
+        volume: npt.NDArray[np.float64],
+    ) -> None: ...
+    def __len__(self) -> int: ...
+
+def run_builtin(bars: Bars, name: str, params: list[tuple[str, str]], **broker: Any) -> dict[str, Any]: ...
+def run_python(bars: Bars, strategy: Any, **broker: Any) -> dict[str, Any]: ...
+def run_sweep(
+    bars: Bars,
+    name: str,
+    fixed: list[tuple[str, str]],
+    grid: list[tuple[str, str]],
+    constraint: Optional[str] = None,
+    maximize: str = "sqn",
+    minimize: bool = False,
+    method: str = "grid",
+    samples: int = 0,
+    seed: int = 0,
+    threads: int = 0,
+    pbo_blocks: int = 16,
+    progress: Optional[Callable[[int, int], Any]] = None,
+    **broker: Any,
+) -> dict[str, Any]: ...
+def run_orders(
+    time_ns: npt.NDArray[np.int64],
+    closes: list[npt.NDArray[np.float64]],
+    bars: npt.NDArray[np.int64],
+    columns: npt.NDArray[np.int64],
+    codes: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+    init_cash: float,
+    fees: float,
+    fixed_fees: float,
+    slippage: float,
+    call_seq: str,
+    size_granularity: Optional[float] = None,
+) -> dict[str, Any]: ...
+def strategies() -> list[tuple[str, str, list[tuple[str, str, str, str]]]]: ...
+def indicator(name: str, series: list[npt.NDArray[np.float64]], numbers: list[float]) -> npt.NDArray[np.float64]: ...
+def indicator_names() -> list[tuple[str, str, str]]: ...
+def report_html(bars: Bars, name: str, params: list[tuple[str, str]], title: str, **broker: Any) -> str: ...
