@@ -244,6 +244,7 @@ class Strategy:
         self._index = data._index
         self._indicators: list[_Indicator] = []
         self._ind_attrs: list[tuple[str, _Indicator]] = []
+        self._ind_slices: list[tuple[str, _Indicator, bool]] = []
         self._trade_rows: list = []
         self._order_rows: list = []
         self._closed: list[ClosedTrade] = []
@@ -364,6 +365,7 @@ class Strategy:
         # counts as ready from bar 0, as `argmin` of all-True gives 0).
         self._ind_attrs = [(k, v) for k, v in self.__dict__.items()
                            if isinstance(v, _Indicator)]
+        self._ind_slices = [(k, v, v.ndim == 2) for k, v in self._ind_attrs]
         out = []
         for k, v in self._ind_attrs:
             if v.scatter:
@@ -377,24 +379,30 @@ class Strategy:
         return out
 
     def _bt_next(self, i, equity, trades, orders, closed):
-        data = self._data
-        data._len = i + 1
-        self._i = i
+        # Called on every bar: kept to the minimum (a 1-D indicator is sliced without
+        # an Ellipsis, lists are reused when `next` did nothing).
+        n = i + 1
+        self._data._len = n
         d = self.__dict__
-        for attr, ind in self._ind_attrs:
-            d[attr] = ind[..., : i + 1]
+        for attr, ind, two_d in self._ind_slices:
+            d[attr] = ind[:, :n] if two_d else ind[:n]
         self._equity = equity
-        self._trade_rows = trades
-        self._order_rows = orders
+        # None: unchanged since the last bar.
+        if trades is not None:
+            self._trade_rows = trades
+            self._order_rows = orders
         if closed:
             idx = self._index
             self._closed.extend(ClosedTrade(idx, r) for r in closed)
-        self._actions = []
-        self._new_orders = []
+        if self._actions:
+            self._actions = []
+        if self._new_orders:
+            self._new_orders = []
         self.next()
-        if not self._actions:
-            return self._actions
-        return [a for a in self._actions if a is not None]
+        actions = self._actions
+        if not actions:
+            return actions
+        return [a for a in actions if a is not None]
 
     def _bt_placed(self, ids):
         live = [o for o in self._new_orders if not o._cancelled]

@@ -21,6 +21,33 @@ pub(crate) struct Bridge {
     /// Closed trades already handed to Python.
     closed_sent: usize,
     calls: usize,
+    /// What the open trades and pending orders looked like when last handed over (they
+    /// are resent only when it changes or `next` acted: most bars change nothing).
+    sent: Option<Fingerprint>,
+}
+
+/// A cheap summary of the broker's open trades and pending orders.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fingerprint {
+    trades: usize,
+    last_trade: Option<u64>,
+    units: f64,
+    orders: usize,
+    last_order: Option<u64>,
+    stops: usize,
+}
+
+impl Fingerprint {
+    fn of(ctx: &Context<'_>) -> Fingerprint {
+        Fingerprint {
+            trades: ctx.trades().len(),
+            last_trade: ctx.trades().last().map(|t| t.id().get()),
+            units: ctx.trades().iter().map(|t| t.size).sum(),
+            orders: ctx.orders().len(),
+            last_order: ctx.orders().last().map(|o| o.id().get()),
+            stops: ctx.orders().iter().filter(|o| o.stop.is_some()).count(),
+        }
+    }
 }
 
 type TradeRow = (
@@ -72,6 +99,7 @@ impl Bridge {
             error: None,
             closed_sent: 0,
             calls: 0,
+            sent: None,
         }
     }
 
@@ -170,58 +198,65 @@ impl Strategy for Bridge {
         self.calls += 1;
         let check = self.calls.is_multiple_of(SIGNAL_CHECK);
         let closed_from = self.closed_sent;
-        let got = Python::attach(|py| -> PyResult<usize> {
+        let now = Fingerprint::of(ctx);
+        let resend = self.sent != Some(now);
+        let got = Python::attach(|py| -> PyResult<(usize, bool)> {
             if check {
                 py.check_signals()?;
             }
-            let trades: Vec<TradeRow> = ctx
-                .trades()
-                .iter()
-                .map(|t| {
-                    (
-                        t.id().get(),
-                        t.size,
-                        t.entry_price,
-                        t.entry_bar,
-                        t.sl,
-                        t.tp,
-                        t.tag.clone(),
-                    )
-                })
-                .collect();
-            let orders: Vec<OrderRow> = ctx
-                .orders()
-                .iter()
-                .map(|o| {
-                    (
-                        o.id().get(),
-                        o.size,
-                        o.limit,
-                        o.stop,
-                        o.sl,
-                        o.tp,
-                        o.tag.clone(),
-                        o.parent_trade().map(|t| t.get()),
-                    )
-                })
-                .collect();
-            let closed: Vec<ClosedRow> = ctx.closed_trades()[closed_from..]
-                .iter()
-                .map(|t| {
-                    (
-                        t.size,
-                        t.entry_bar,
-                        t.exit_bar,
-                        t.entry_price,
-                        t.exit_price,
-                        t.sl,
-                        t.tp,
-                        t.pnl(),
-                        t.commission,
-                        t.tag.clone(),
-                    )
-                })
-                .collect();
+            let trades: Option<Vec<TradeRow>> = resend.then(|| {
+                ctx.trades()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.id().get(),
+                            t.size,
+                            t.entry_price,
+                            t.entry_bar,
+                            t.sl,
+                            t.tp,
+                            t.tag.clone(),
+                        )
+                    })
+                    .collect()
+            });
+            let orders: Option<Vec<OrderRow>> = resend.then(|| {
+                ctx.orders()
+                    .iter()
+                    .map(|o| {
+                        (
+                            o.id().get(),
+                            o.size,
+                            o.limit,
+                            o.stop,
+                            o.sl,
+                            o.tp,
+                            o.tag.clone(),
+                            o.parent_trade().map(|t| t.get()),
+                        )
+                    })
+                    .collect()
+            });
+            let new_closed = &ctx.closed_trades()[closed_from..];
+            let closed: Option<Vec<ClosedRow>> = (!new_closed.is_empty()).then(|| {
+                new_closed
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.size,
+                            t.entry_bar,
+                            t.exit_bar,
+                            t.entry_price,
+                            t.exit_price,
+                            t.sl,
+                            t.tp,
+                            t.pnl(),
+                            t.commission,
+                            t.tag.clone(),
+                        )
+                    })
+                    .collect()
+            });
             let n_closed = ctx.closed_trades().len();
             let obj = self.obj.bind(py);
             let actions = obj.call_method1(
@@ -229,17 +264,21 @@ impl Strategy for Bridge {
                 (ctx.index(), ctx.equity(), trades, orders, closed),
             )?;
             let actions = actions.cast_into::<PyList>()?;
-            if !actions.is_empty() {
+            let acted = !actions.is_empty();
+            if acted {
                 let placed = Self::apply(ctx, &actions)?;
                 if !placed.is_empty() {
                     obj.call_method1("_bt_placed", (placed,))?;
                 }
             }
-            Ok(n_closed)
+            Ok((n_closed, acted))
         });
         match got {
-            Ok(n) => {
+            Ok((n, acted)) => {
                 self.closed_sent = n;
+                // After an action the broker's state differs from what Python holds (new
+                // orders, moved stops): resend on the next bar.
+                self.sent = (!acted).then_some(now);
                 Ok(())
             }
             Err(e) => Err(self.fail(e)),
