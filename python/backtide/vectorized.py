@@ -158,14 +158,21 @@ def _run(close: pd.DataFrame, plan, init_cash, fees, fixed_fees, slippage, cash_
     groups = [list(range(close.shape[1]))] if cash_sharing else [[j] for j in range(close.shape[1])]
     runs = []
     for g in groups:
-        keep = np.isin(columns, g)
-        remap = {c: k for k, c in enumerate(g)}
-        cc = np.array([remap[c] for c in columns[keep]], dtype=np.int64)
-        runs.append(_backtide.run_orders(
-            t, [cols[c] for c in g], np.ascontiguousarray(bars[keep]), cc,
-            np.ascontiguousarray(codes[keep]), np.ascontiguousarray(values[keep]),
-            float(init_cash), float(fees), float(fixed_fees), float(slippage), call_seq,
-            size_granularity))
+        if len(groups) == 1:
+            sel = (bars, columns, codes, values)
+        else:
+            keep = columns == g[0]
+            sel = (bars[keep], np.zeros(int(keep.sum()), dtype=np.int64), codes[keep],
+                   values[keep])
+        try:
+            runs.append(_backtide.run_orders(
+                t, [cols[c] for c in g], *(np.ascontiguousarray(a) for a in sel),
+                float(init_cash), float(fees), float(fixed_fees), float(slippage), call_seq,
+                size_granularity))
+        except ValueError:
+            # The engine checked every price; say it in the DataFrame's terms.
+            _check_close(close)
+            raise
     return Portfolio(close, runs, groups, cash_sharing)
 
 
@@ -193,7 +200,8 @@ def from_signals(close, entries=None, exits=None, *, short_entries=None, short_e
     if size_type not in ("amount", "value", "percent"):
         raise ValueError(f"size_type: expected 'amount', 'value' or 'percent', got {size_type!r}")
     close = _frame(close, "close")
-    _check_close(close)
+    if not isinstance(close.index, pd.DatetimeIndex):
+        raise TypeError("close: the index must be a DatetimeIndex")
     en = _like(entries, close, "entries", bool)
     ex = _like(exits, close, "exits", bool)
     sz = _like(size, close, "size", float)
@@ -229,7 +237,8 @@ def from_orders(close, size, *, size_type: str = "targetpercent", fees: float = 
     if size_type not in codes_by_type:
         raise ValueError(f"size_type: expected one of {', '.join(codes_by_type)}, got {size_type!r}")
     close = _frame(close, "close")
-    _check_close(close)
+    if not isinstance(close.index, pd.DatetimeIndex):
+        raise TypeError("close: the index must be a DatetimeIndex")
     sz = _like(size, close, "size", float)
     rows, cols = np.nonzero(~np.isnan(sz))
     order = np.lexsort((cols, rows))

@@ -68,18 +68,17 @@ pub(crate) fn run_orders<'py>(
         // A close-only series on the rows where it has a price (an asset that lists late
         // or has gaps has no bar there, as in vectorbt where its close is NaN); the bar's
         // prices are its close (fills are at the close).
-        let rows: Vec<usize> = (0..c.len()).filter(|&i| !c[i].is_nan()).collect();
-        let t: Vec<i64> = rows.iter().map(|&i| time[i]).collect();
-        let p: Vec<f64> = rows.iter().map(|&i| c[i]).collect();
-        let bars = Bars::try_new(
-            t,
-            p.clone(),
-            p.clone(),
-            p.clone(),
-            p,
-            vec![f64::NAN; rows.len()],
-        )
-        .map_err(|e| PyValueError::new_err(format!("close: column {k}: {e}")))?;
+        let (t, p): (Vec<i64>, Vec<f64>) = if c.iter().any(|x| x.is_nan()) {
+            (0..c.len())
+                .filter(|&i| !c[i].is_nan())
+                .map(|i| (time[i], c[i]))
+                .unzip()
+        } else {
+            (time.clone(), c.to_vec())
+        };
+        let n = t.len();
+        let bars = Bars::try_new(t, p.clone(), p.clone(), p.clone(), p, vec![f64::NAN; n])
+            .map_err(|e| PyValueError::new_err(format!("close: column {k}: {e}")))?;
         assets.push((format!("col{k}"), "close".to_string(), bars));
     }
     let universe = Universe::try_new(assets).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -271,7 +270,11 @@ pub(crate) fn run_orders<'py>(
     d.set_item("trades", t)?;
     // Value and cash on every bar of the data: the initial cash before the first bar of
     // the timeline, the last value on bars without a price.
-    let expand = |on_union: &[f64]| {
+    let expand = |on_union: Vec<f64>| {
+        if union.len() == time.len() {
+            // Every bar has a price somewhere: the timeline is the data's.
+            return on_union;
+        }
         let mut out = vec![init_cash; time.len()];
         let mut r = 0;
         for i in 0..time.len() {
@@ -284,7 +287,7 @@ pub(crate) fn run_orders<'py>(
         }
         out
     };
-    d.set_item("cash", expand(&res.cash).into_pyarray(py))?;
-    d.set_item("value", expand(&res.value).into_pyarray(py))?;
+    d.set_item("cash", expand(res.cash).into_pyarray(py))?;
+    d.set_item("value", expand(res.value).into_pyarray(py))?;
     Ok(d)
 }

@@ -185,21 +185,13 @@ impl VbtStats {
     pub(crate) fn fill_returns(&mut self, eq: &[f64], init: f64, freq: i64) {
         let n = eq.len();
         let ann = 365.0 * 86_400e9 / freq as f64;
-        // Returns, first bar against the initial cash.
-        let r: Vec<f64> = (0..n)
-            .map(|i| eq[i] / if i == 0 { init } else { eq[i - 1] } - 1.0)
-            .collect();
-        let mr = mean(r.iter().copied());
-        let sd = {
-            let v = r.iter().map(|x| (x - mr) * (x - mr)).sum::<f64>() / (n as f64 - 1.0);
-            v.sqrt()
-        };
-        let growth: f64 = r.iter().map(|x| 1.0 + x).product();
-        let ann_return = growth.powf(ann / n as f64) - 1.0;
-        let downside = mean(r.iter().map(|x| x.min(0.0).powi(2))).sqrt();
-        let gains: f64 = r.iter().filter(|x| **x > 0.0).sum();
-        let losses: f64 = -r.iter().filter(|x| **x < 0.0).sum::<f64>();
-
+        // Returns, first bar against the initial cash, recomputed where needed instead of
+        // stored. One pass folds every accumulator in bar order (the same sums, products
+        // and bits as separate passes: `Sum` of floats starts at −0.0, `mean` at 0.0) and
+        // the drawdown walk; a second pass takes the variance around the mean.
+        let ret = |i: usize| eq[i] / if i == 0 { init } else { eq[i - 1] } - 1.0;
+        let (mut sum, mut growth, mut down, mut gains, mut losses_neg) =
+            (0.0f64, 1.0f64, 0.0f64, -0.0f64, -0.0f64);
         // Drawdown records in bars. vectorbt's record starts at the first bar below the peak and
         // ends at the recovery (first bar back at the peak), or at the last bar +1 when still
         // open; the golden cases pin this down (a peak-to-recovery count is one bar longer).
@@ -207,6 +199,16 @@ impl VbtStats {
             (f64::NEG_INFINITY, 0usize, 0.0f64, None::<usize>);
         let mut in_dd = false;
         for (i, &e) in eq.iter().enumerate() {
+            let x = ret(i);
+            sum += x;
+            growth *= 1.0 + x;
+            down += x.min(0.0).powi(2);
+            if x > 0.0 {
+                gains += x;
+            }
+            if x < 0.0 {
+                losses_neg += x;
+            }
             if e >= peak {
                 if in_dd {
                     let d = i - peak_i - 1;
@@ -220,6 +222,22 @@ impl VbtStats {
                 max_dd = max_dd.max(1.0 - e / peak);
             }
         }
+        let nf = n as f64;
+        let (mr, downside) = if n == 0 {
+            (f64::NAN, f64::NAN)
+        } else {
+            (sum / nf, (down / nf).sqrt())
+        };
+        let sd = {
+            let mut v = -0.0f64;
+            for i in 0..n {
+                let x = ret(i);
+                v += (x - mr) * (x - mr);
+            }
+            (v / (nf - 1.0)).sqrt()
+        };
+        let ann_return = growth.powf(ann / nf) - 1.0;
+        let losses = -losses_neg;
         if in_dd {
             let d = (n - 1) - (peak_i + 1) + 1;
             longest = Some(longest.map_or(d, |l| l.max(d)));
