@@ -73,9 +73,10 @@ def equity_curve(equity: np.ndarray, dd: np.ndarray, index: pd.DatetimeIndex) ->
     ends = np.unique(np.r_[np.flatnonzero(dd == 0), n - 1])
     prev, cur = ends[:-1], ends[1:]
     keep = cur > prev + 1
-    t = index.asi8
-    dur = np.full(n, np.timedelta64("NaT"), dtype="m8[ns]")
-    dur[cur[keep]] = (t[cur[keep]] - t[prev[keep]]).astype("m8[ns]")
+    t = index.values  # datetime64 in the index's own unit (UTC if tz-aware)
+    delta = t[cur[keep]] - t[prev[keep]]
+    dur = np.full(n, np.timedelta64("NaT"), dtype=delta.dtype)
+    dur[cur[keep]] = delta
     return pd.DataFrame({"Equity": equity, "DrawdownPct": dd, "DrawdownDuration": dur},
                         index=index, copy=False)
 

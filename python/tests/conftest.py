@@ -79,6 +79,10 @@ def assert_same_results(ours: pd.Series, theirs: pd.Series):
     if len(diff):
         i = diff[0]
         bad.append(f"equity bar {i}: ours {e_o[i]} theirs {e_t[i]}")
+    dd_o = ours["_equity_curve"]["DrawdownDuration"]
+    dd_t = theirs["_equity_curve"]["DrawdownDuration"]
+    if not (dd_o.isna().equals(dd_t.isna()) and (dd_o.dropna() == dd_t.dropna()).all()):
+        bad.append("drawdown durations differ")
     d_o = ours["_equity_curve"]["DrawdownPct"].to_numpy()
     d_t = theirs["_equity_curve"]["DrawdownPct"].to_numpy()
     if not np.allclose(d_o, d_t, rtol=1e-9, atol=1e-12):
