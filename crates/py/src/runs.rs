@@ -32,6 +32,37 @@ fn strategy(name: &str, given: &[(&str, &str)]) -> PyResult<&'static StrategyInf
         .map_err(value_error)
 }
 
+/// A built-in strategy (or `rules`) called `name` with `params` (`name=value` text) run
+/// on `bars` with the broker arguments, without the GIL.
+fn run_named(
+    py: Python<'_>,
+    bars: &PyBars,
+    name: &str,
+    params: &[(String, String)],
+    broker: Option<&Bound<'_, PyDict>>,
+) -> PyResult<(
+    std::sync::Arc<backtide_core::Bars>,
+    backtide_core::RunResult,
+    backtide_core::BrokerConfig,
+    Profile,
+)> {
+    let (cfg, profile) = config::broker(&empty(py, broker))?;
+    let given: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let info = strategy(name, &given)?;
+    let pairs = profile.strategy_defaults(info, given);
+    let params = Params::from_pairs(info.params, pairs).map_err(value_error)?;
+    // The signal form: the same trades as the per-bar one (property-tested), faster.
+    let mut s = info.build_signals(&params).map_err(value_error)?;
+    let bars = bars.bars.clone();
+    let res = py
+        .detach(|| run(&bars, s.as_mut(), &cfg))
+        .map_err(value_error)?;
+    Ok((bars, res, cfg, profile))
+}
+
 /// Runs a built-in strategy (or `rules`) with `params` (`name=value` text) on `bars`,
 /// without the GIL.
 #[pyfunction]
@@ -43,19 +74,7 @@ pub(crate) fn run_builtin<'py>(
     params: Vec<(String, String)>,
     broker: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (cfg, profile) = config::broker(&empty(py, broker))?;
-    let given: Vec<(&str, &str)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let info = strategy(name, &given)?;
-    let pairs = profile.strategy_defaults(info, given);
-    let params = Params::from_pairs(info.params, pairs).map_err(value_error)?;
-    let mut s = info.build_signals(&params).map_err(value_error)?;
-    let bars = bars.bars.clone();
-    let res = py
-        .detach(|| run(&bars, s.as_mut(), &cfg))
-        .map_err(value_error)?;
+    let (bars, res, _, profile) = run_named(py, bars, name, &params, broker)?;
     let d = result::run_dict(py, &bars, res)?;
     d.set_item("profile", profile.name())?;
     Ok(d)
@@ -250,7 +269,6 @@ pub(crate) fn run_sweep<'py>(
         report.map(|r| backtide_data::overfitting_json(&r).to_string()),
     )?;
     d.set_item("profile", profile.name())?;
-    let _ = Profile::BacktestingPy;
     Ok(d)
 }
 
@@ -265,19 +283,7 @@ pub(crate) fn report_html<'py>(
     title: &str,
     broker: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<String> {
-    let (cfg, profile) = config::broker(&empty(py, broker))?;
-    let given: Vec<(&str, &str)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let info = strategy(name, &given)?;
-    let pairs = profile.strategy_defaults(info, given);
-    let params = Params::from_pairs(info.params, pairs).map_err(value_error)?;
-    let mut s = info.build(&params).map_err(value_error)?;
-    let bars = bars.bars.clone();
-    let res = py
-        .detach(|| run(&bars, s.as_mut(), &cfg))
-        .map_err(value_error)?;
+    let (bars, res, cfg, profile) = run_named(py, bars, name, &params, broker)?;
     let stats = backtide_data::profile_stats_json(&bars, &res, &cfg, profile);
     Ok(backtide_report::backtest_html(
         &backtide_report::BacktestReport {
