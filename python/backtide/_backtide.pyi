@@ -35,6 +35,7 @@ def run_sweep(
     threads: int = 0,
     pbo_blocks: int = 16,
     progress: Optional[Callable[[int, int], Any]] = None,
+    walk_forward: Optional[str] = None,
     **broker: Any,
 ) -> dict[str, Any]: ...
 def run_orders(

@@ -189,3 +189,21 @@ def test_a_bad_order_and_a_bad_indicator(goog):
 
     with pytest.raises(ValueError, match="same length as `data`"):
         Backtest(goog, BadIndicator).run()
+
+
+def test_walk_forward_from_python(goog):
+    df = backtide.sweep(goog, "sma_cross", {"fast": range(5, 30, 5), "slow": [30, 50, 100]},
+                        walk_forward="train=750,test=250", constraint="fast < slow",
+                        progress=False)
+    assert len(df) == 6  # ceil((2148 - 750) / 250) windows, the last one shorter
+    assert {"fast", "slow", "Return [%]", "test_start"} <= set(df.columns)
+    assert (df["test_start"] > df["train_end"]).all()
+    oos = df.attrs["oos"]
+    assert oos["# Trades"] >= df["# Trades"].sum() - len(df)
+    assert len(df.attrs["oos_equity"]) == 2148 - 750
+    same = backtide.sweep(goog, "sma_cross", {"fast": range(5, 30, 5), "slow": [30, 50, 100]},
+                          walk_forward={"train": 750, "test": 250}, constraint="fast < slow",
+                          progress=False)
+    pd.testing.assert_frame_equal(df, same)
+    with pytest.raises(ValueError, match="walk_forward"):
+        backtide.sweep(goog, "sma_cross", {"fast": [5, 10]}, walk_forward="train=1", progress=False)

@@ -26,4 +26,5 @@ def test_readme_python_example_runs(tmp_path):
     assert ns["best"]["Equity Final [$]"] >= ns["stats"]["Equity Final [$]"] * 0.9
     assert len(ns["sweep"]) > 50 and ns["sweep"].attrs["overfitting"] is not None
     assert ns["rsi"]["# Trades"] > 0
+    assert len(ns["windows"]) == 6
     assert len(ns["pf"].trades) > 10

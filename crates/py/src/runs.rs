@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use backtide_core::strategy::builtin::{self, StrategyInfo};
 use backtide_core::sweep::{
-    Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, overfitting,
-    run_sweep as core_sweep,
+    Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, WalkForward,
+    overfitting, run_sweep as core_sweep, run_walk_forward,
 };
 use backtide_core::{Error, ParamValue, Params, Profile, run};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
@@ -135,7 +135,7 @@ pub(crate) fn strategies() -> Vec<StrategyRow> {
 /// the overfitting checks. `progress(done, total)` is called between chunks; Ctrl-C
 /// stops the sweep and raises `KeyboardInterrupt`.
 #[pyfunction]
-#[pyo3(signature = (bars, name, fixed, grid, constraint=None, maximize="sqn", minimize=false, method="grid", samples=0, seed=0, threads=0, pbo_blocks=16, progress=None, **broker))]
+#[pyo3(signature = (bars, name, fixed, grid, constraint=None, maximize="sqn", minimize=false, method="grid", samples=0, seed=0, threads=0, pbo_blocks=16, progress=None, walk_forward=None, **broker))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_sweep<'py>(
     py: Python<'py>,
@@ -152,9 +152,14 @@ pub(crate) fn run_sweep<'py>(
     threads: usize,
     pbo_blocks: usize,
     progress: Option<Bound<'py, PyAny>>,
+    walk_forward: Option<&str>,
     broker: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (cfg, profile) = config::broker(&empty(py, broker))?;
+    let walk_forward = walk_forward
+        .map(WalkForward::parse)
+        .transpose()
+        .map_err(value_error)?;
     let given: Vec<(&str, &str)> = fixed
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -223,6 +228,13 @@ pub(crate) fn run_sweep<'py>(
         profile_blocks: pbo_blocks,
     };
     let bars = bars.bars.clone();
+    if let Some(wf) = walk_forward {
+        let res = py.detach(|| run_walk_forward(&bars, &spec, &cfg, &objective, &wf, &control));
+        if interrupted.load(Ordering::Relaxed) {
+            return Err(PyKeyboardInterrupt::new_err("walk-forward interrupted"));
+        }
+        return walk_forward_dict(py, &spec, res.map_err(value_error)?);
+    }
     let (rows, outcome) = py.detach(|| {
         let mut rows: Vec<ComboResult> = Vec::new();
         let out = core_sweep::<Error>(&bars, &spec, &cfg, &objective, &control, &mut |r| {
@@ -269,6 +281,42 @@ pub(crate) fn run_sweep<'py>(
         report.map(|r| backtide_data::overfitting_json(&r).to_string()),
     )?;
     d.set_item("profile", profile.name())?;
+    Ok(d)
+}
+
+/// Each window's ranges (bar indices), best parameters (in axis order) and out-of-sample
+/// statistics, and the stitched out-of-sample equity and statistics.
+fn walk_forward_dict<'py>(
+    py: Python<'py>,
+    spec: &SweepSpec,
+    r: backtide_core::sweep::WalkForwardResult,
+) -> PyResult<Bound<'py, PyDict>> {
+    let windows = PyList::empty(py);
+    for w in &r.windows {
+        let d = PyDict::new(py);
+        d.set_item("train", (w.train.start, w.train.end))?;
+        d.set_item("test", (w.test.start, w.test.end))?;
+        let best = PyDict::new(py);
+        for (a, v) in spec.axes.iter().zip(&w.best.values) {
+            match v {
+                ParamValue::Int(x) => best.set_item(&a.name, x)?,
+                ParamValue::Float(x) => best.set_item(&a.name, x)?,
+                ParamValue::Str(x) => best.set_item(&a.name, x)?,
+            }
+        }
+        d.set_item("best", best)?;
+        d.set_item("in_sample", result::stats_list(py, &w.best.stats)?)?;
+        d.set_item("oos", result::stats_list(py, &w.oos)?)?;
+        windows.append(d)?;
+    }
+    let d = PyDict::new(py);
+    d.set_item("windows", windows)?;
+    d.set_item("oos_range", (r.oos_range.start, r.oos_range.end))?;
+    d.set_item("oos_stats", result::stats_list(py, &r.oos_stats)?)?;
+    d.set_item(
+        "oos_equity",
+        numpy::IntoPyArray::into_pyarray(r.oos_equity, py),
+    )?;
     Ok(d)
 }
 
