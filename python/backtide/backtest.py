@@ -170,19 +170,22 @@ class Backtest:
         return stats
 
     def plot(self, *, filename: Optional[str] = None, open_browser: bool = False, **_ignored):
-        """Writes the self-contained HTML report of the last run (built-in strategies) to
-        `filename` (default: `<strategy>.html`) and returns its path; in Jupyter it is also
-        shown inline."""
+        """Writes the self-contained HTML report of the last run to `filename` (default:
+        `<strategy>.html`) and returns its path; in Jupyter it is also shown inline. (The
+        run is repeated with the same parameters to draw it.)"""
         if self._results is None:
             raise RuntimeError("run the backtest first (Backtest.run)")
-        if not isinstance(self._strategy, str):
-            raise NotImplementedError(
-                "plot: the HTML report is available for built-in strategies; for a Python "
-                "strategy use the returned statistics (_equity_curve, _trades)")
-        pairs = [(k, _text(v)) for k, v in self._last_params.items()]
-        html = _backtide.report_html(self._bars, self._strategy, pairs,
-                                     f"{self._strategy}", **self._broker)
-        filename = filename or f"{self._strategy}.html"
+        if isinstance(self._strategy, str):
+            name = self._strategy
+            pairs = [(k, _text(v)) for k, v in self._last_params.items()]
+            html = _backtide.report_html(self._bars, name, pairs, name, **self._broker)
+        else:
+            name = self._strategy.__name__
+            strategy = self._strategy(Data(self._df, self._arrays, self._volume),
+                                      self._last_params)
+            html = _backtide.run_python(self._bars, strategy, report_title=str(strategy),
+                                        **self._broker)["html"]
+        filename = filename or f"{name}.html"
         tmp = filename + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(html)

@@ -207,3 +207,24 @@ def test_walk_forward_from_python(goog):
     pd.testing.assert_frame_equal(df, same)
     with pytest.raises(ValueError, match="walk_forward"):
         backtide.sweep(goog, "sma_cross", {"fast": [5, 10]}, walk_forward="train=1", progress=False)
+
+
+def test_plot_writes_the_report_for_builtin_and_python_strategies(goog, tmp_path):
+    class Dip(Strategy):
+        def init(self):
+            self.sma = self.I(lambda c: pd.Series(c).rolling(20).mean(), self.data.Close)
+
+        def next(self):
+            if not self.position and self.data.Close[-1] < self.sma[-1] * 0.97:
+                self.buy()
+            elif self.position and self.data.Close[-1] > self.sma[-1]:
+                self.position.close()
+
+    for strategy in ("sma_cross", Dip):
+        bt = Backtest(goog, strategy)
+        with pytest.raises(RuntimeError, match="run the backtest first"):
+            bt.plot(filename=str(tmp_path / "x.html"))
+        bt.run()
+        path = bt.plot(filename=str(tmp_path / f"{getattr(strategy, '__name__', strategy)}.html"))
+        html = open(path, encoding="utf-8").read()
+        assert html.startswith("<!DOCTYPE html>") and len(html) > 10_000

@@ -81,22 +81,39 @@ pub(crate) fn run_builtin<'py>(
 }
 
 /// Runs a `backtide.Strategy` instance bar by bar through the broker. A Python exception
-/// in `init` or `next` is re-raised as it was (traceback included).
+/// in `init` or `next` is re-raised as it was (traceback included). With `report_title`,
+/// the result also carries the run's HTML report (`html`).
 #[pyfunction]
-#[pyo3(signature = (bars, strategy, **broker))]
+#[pyo3(signature = (bars, strategy, report_title=None, **broker))]
 pub(crate) fn run_python<'py>(
     py: Python<'py>,
     bars: &PyBars,
     strategy: Bound<'py, PyAny>,
+    report_title: Option<&str>,
     broker: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (cfg, _) = config::broker(&empty(py, broker))?;
+    let (cfg, profile) = config::broker(&empty(py, broker))?;
     let mut bridge = Bridge::new(strategy.unbind());
     let res = run(&bars.bars, &mut bridge, &cfg);
     if let Some(e) = bridge.take_error() {
         return Err(e);
     }
-    result::run_dict(py, &bars.bars, res.map_err(value_error)?)
+    let res = res.map_err(value_error)?;
+    let html = report_title.map(|title| {
+        let stats = backtide_data::profile_stats_json(&bars.bars, &res, &cfg, profile);
+        backtide_report::backtest_html(&backtide_report::BacktestReport {
+            title,
+            bars: &bars.bars,
+            run: &res,
+            stats: &stats,
+            cash: cfg.cash,
+        })
+    });
+    let d = result::run_dict(py, &bars.bars, res)?;
+    if let Some(h) = html {
+        d.set_item("html", h)?;
+    }
+    Ok(d)
 }
 
 /// A strategy's name, description and `(param, kind, default, doc)` rows.
