@@ -35,6 +35,31 @@ impl Arg {
     }
 }
 
+/// The largest window or shift (as the built-ins allow).
+pub(crate) const MAX_WINDOW: f64 = 100_000.0;
+
+impl Arg {
+    /// Checks a window or shift value of function `f` (a whole number, ≥ 1 for a
+    /// window, ≥ 0 for a shift — a negative shift would look ahead); the message says
+    /// what was expected.
+    pub(crate) fn whole(self, f: &Function, v: f64) -> Result<usize, String> {
+        let min = if self == Arg::Window { 1.0 } else { 0.0 };
+        if self == Arg::Lag && v < 0.0 {
+            return Err(format!(
+                "{} by {v} would read {} bar(s) ahead: look-ahead is not allowed, n must be >= 0",
+                f.name, -v
+            ));
+        }
+        if !(v.fract() == 0.0 && v >= min && v <= MAX_WINDOW) {
+            return Err(format!(
+                "{}: expected a whole number in [{min}, {MAX_WINDOW}], got {v}",
+                f.signature()
+            ));
+        }
+        Ok(v as usize)
+    }
+}
+
 /// What a function returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Out {

@@ -103,17 +103,7 @@ pub fn call_indicator(name: &str, series: &[Vec<f64>], numbers: &[f64]) -> Resul
     for ((arg, kind), v) in f.args[n_series..].iter().zip(numbers) {
         match kind {
             functions::Arg::Window | functions::Arg::Lag => {
-                let min = if *kind == functions::Arg::Window {
-                    1.0
-                } else {
-                    0.0
-                };
-                if !(v.fract() == 0.0 && *v >= min && *v <= 100_000.0) {
-                    return Err(bad(format!(
-                        "{arg}: expected a whole number in [{min}, 100000], got {v}"
-                    )));
-                }
-                ints.push(*v as usize);
+                ints.push(kind.whole(f, *v).map_err(|m| bad(format!("{arg}: {m}")))?);
             }
             _ if !v.is_finite() => {
                 return Err(bad(format!("{arg}: expected a finite number, got {v}")));

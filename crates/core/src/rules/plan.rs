@@ -273,9 +273,6 @@ pub(crate) struct Plan {
     index: HashMap<String, NodeId>,
 }
 
-/// The largest window or shift (as the built-ins allow).
-const MAX_WINDOW: f64 = 100_000.0;
-
 impl Plan {
     fn add(&mut self, key: String, node: Node) -> NodeId {
         if let Some(&id) = self.index.get(&key) {
@@ -326,28 +323,7 @@ impl Plan {
                         Arg::Series | Arg::Value | Arg::Cond => ids.push(id),
                         Arg::Window | Arg::Lag => {
                             let v = self.constant(id).unwrap_or(f64::NAN);
-                            let min = if *kind == Arg::Window { 1.0 } else { 0.0 };
-                            if v < 0.0 && *kind == Arg::Lag {
-                                return Err(err(
-                                    &a.span,
-                                    format!(
-                                        "{} by {v} would read {} bar(s) ahead: look-ahead is not \
-                                         allowed, n must be >= 0",
-                                        f.name, -v
-                                    ),
-                                ));
-                            }
-                            if !(v.fract() == 0.0 && v >= min && v <= MAX_WINDOW) {
-                                return Err(err(
-                                    &a.span,
-                                    format!(
-                                        "{}: expected a whole number in [{min}, {MAX_WINDOW}], \
-                                         got {v}",
-                                        f.signature()
-                                    ),
-                                ));
-                            }
-                            ints.push(v as usize);
+                            ints.push(kind.whole(f, v).map_err(|m| err(&a.span, m))?);
                         }
                         Arg::Number => {
                             let v = self.constant(id).unwrap_or(f64::NAN);
