@@ -118,32 +118,16 @@ class Backtest:
             if not vs:
                 raise ValueError(f"optimize: parameter {k!r} has no values")
             values.append(vs)
-        combos = [dict(zip(names, c)) for c in itertools.product(*values)]
-
-        class _Attrs(dict):
-            __getattr__ = dict.__getitem__
-
-        if callable(constraint):
-            combos = [c for c in combos if constraint(_Attrs(c))]
-        if max_tries is not None:
-            n = int(max_tries * len(combos)) if 0 < max_tries <= 1 and isinstance(max_tries, float) else int(max_tries)
-            rng = np.random.default_rng(random_state)
-            if n < len(combos):
-                pick = np.sort(rng.choice(len(combos), size=n, replace=False))
-                combos = [combos[i] for i in pick]
-        if not combos:
-            raise ValueError("optimize: no parameter combination meets the constraint")
-        key = maximize if callable(maximize) else (maximize if maximize in KEYS else None)
-        if key is None:
+        if not callable(maximize) and maximize not in KEYS:
             raise ValueError(f"maximize: unknown statistic {maximize!r} (known: {', '.join(KEYS)})")
-
-        def score(stats: pd.Series) -> float:
-            v = maximize(stats) if callable(maximize) else stats[maximize]
-            return float("nan") if v is None or pd.isna(v) else float(v)
-
+        in_rust = (isinstance(self._strategy, str) and not callable(maximize)
+                   and (constraint is None or isinstance(constraint, str)) and max_tries is None)
+        if isinstance(constraint, str) and not in_rust:
+            raise TypeError("constraint: a text constraint ('fast < slow') works with a built-in "
+                            "strategy; give a function of the parameters, e.g. "
+                            "lambda p: p.n1 < p.n2")
         heat = []
-        if (isinstance(self._strategy, str) and not callable(maximize)
-                and (constraint is None or isinstance(constraint, str)) and max_tries is None):
+        if in_rust:
             # Every core, in Rust; the best combination is then run in full.
             grid_text = [(k, ",".join(_text(x) for x in vs)) for k, vs in zip(names, values)]
             out = _backtide.run_sweep(self._bars, self._strategy, [], grid_text,
@@ -154,8 +138,29 @@ class Backtest:
                 st = dict((k, v) for k, _, v in out["stats"][j])
                 heat.append((row, st[KEYS[maximize]]))
         else:
+            combos = [dict(zip(names, c)) for c in itertools.product(*values)]
+
+            class _Attrs(dict):
+                __getattr__ = dict.__getitem__
+
+            if callable(constraint):
+                combos = [c for c in combos if constraint(_Attrs(c))]
+            if max_tries is not None:
+                frac = isinstance(max_tries, float) and 0 < max_tries <= 1
+                n = int(max_tries * len(combos)) if frac else int(max_tries)
+                if n < len(combos):
+                    rng = np.random.default_rng(random_state)
+                    pick = np.sort(rng.choice(len(combos), size=n, replace=False))
+                    combos = [combos[i] for i in pick]
+
+            def score(stats: pd.Series) -> float:
+                v = maximize(stats) if callable(maximize) else stats[maximize]
+                return float("nan") if v is None or pd.isna(v) else float(v)
+
             for c in combos:
                 heat.append((c, score(self.run(**c))))
+        if not heat:
+            raise ValueError("optimize: no parameter combination meets the constraint")
         vals = np.array([h[1] for h in heat], dtype=float)
         if np.all(np.isnan(vals)):
             best = heat[0][0]

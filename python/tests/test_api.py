@@ -228,3 +228,20 @@ def test_plot_writes_the_report_for_builtin_and_python_strategies(goog, tmp_path
         path = bt.plot(filename=str(tmp_path / f"{getattr(strategy, '__name__', strategy)}.html"))
         html = open(path, encoding="utf-8").read()
         assert html.startswith("<!DOCTYPE html>") and len(html) > 10_000
+
+
+def test_optimize_checks_its_arguments(goog):
+    class S(Strategy):
+        n = 3
+
+    with pytest.raises(TypeError, match="text constraint"):
+        Backtest(goog, S).optimize(n=[2, 3], constraint="n < 3")
+    with pytest.raises(ValueError, match="maximize: unknown statistic"):
+        Backtest(goog, "sma_cross").optimize(fast=[5, 10], maximize="Profit")
+    with pytest.raises(ValueError, match="no parameter combination"):
+        Backtest(goog, "sma_cross").optimize(fast=[50], slow=[20], constraint="fast < slow")
+    # max_tries samples the grid (seeded) through the per-combination path.
+    st, heat = Backtest(goog, "sma_cross").optimize(fast=range(5, 30, 5), slow=[30, 60],
+                                                    max_tries=4, random_state=1,
+                                                    return_heatmap=True)
+    assert len(heat) == 4 and st["# Trades"] > 0
