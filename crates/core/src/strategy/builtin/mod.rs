@@ -100,14 +100,7 @@ impl StrategyInfo {
 
     /// The same strategy with another parameter list.
     pub(crate) fn with_params(&self, params: &'static [ParamSpec]) -> StrategyInfo {
-        StrategyInfo {
-            params,
-            build: self.build,
-            build_signals: self.build_signals,
-            signal_source: self.signal_source,
-            specialize: self.specialize,
-            ..*self
-        }
+        StrategyInfo { params, ..*self }
     }
 
     /// The description to validate `given` (`name=value` pairs) against: the strategy
