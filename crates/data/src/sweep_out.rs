@@ -127,7 +127,9 @@ fn schema(params: &[ParamSpec], dialect: Dialect) -> Arc<Schema> {
             let t = match p.kind {
                 ParamKind::Int { .. } => DataType::Int64,
                 ParamKind::Float { .. } => DataType::Float64,
-                ParamKind::Choice(_) | ParamKind::Text | ParamKind::Expr => DataType::Utf8,
+                ParamKind::Choice(_) | ParamKind::Text | ParamKind::File | ParamKind::Expr => {
+                    DataType::Utf8
+                }
             };
             Field::new(p.name, t, true)
         })
@@ -337,7 +339,7 @@ fn parquet_batch(
                 }
                 Arc::new(b.finish())
             }
-            ParamKind::Choice(_) | ParamKind::Text | ParamKind::Expr => {
+            ParamKind::Choice(_) | ParamKind::Text | ParamKind::File | ParamKind::Expr => {
                 let mut b = StringBuilder::new();
                 for (v, _) in rows {
                     b.append_option(v[k].as_ref().map(ToString::to_string));

@@ -15,13 +15,13 @@ use crate::onnx::OnnxModel;
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "model",
-        kind: ParamKind::Text,
+        kind: ParamKind::File,
         default: None,
         doc: "path to the .onnx file (input [rows, features], one output per row)",
     },
     ParamSpec {
         name: "features",
-        kind: ParamKind::Text,
+        kind: ParamKind::File,
         default: None,
         doc: "path to the feature spec JSON the model was trained on",
     },

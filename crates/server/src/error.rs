@@ -78,6 +78,12 @@ pub enum ApiError {
     /// 413: the body or the data it describes is over a configured limit.
     #[error("{0}")]
     TooLarge(String),
+    /// 415: a body in a media type this endpoint does not read.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 507: the data directory's disk is full; nothing was written.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// 429: the job queue is full; retry after this many seconds.
     #[error("job queue is full")]
     QueueFull {
@@ -118,6 +124,8 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(m) => msg(StatusCode::NOT_FOUND, m),
             ApiError::Conflict(m) => msg(StatusCode::CONFLICT, m),
             ApiError::TooLarge(m) => msg(StatusCode::PAYLOAD_TOO_LARGE, m),
+            ApiError::UnsupportedMediaType(m) => msg(StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
+            ApiError::InsufficientStorage(m) => msg(StatusCode::INSUFFICIENT_STORAGE, m),
             ApiError::Unauthorized => {
                 let mut r = msg(StatusCode::UNAUTHORIZED, "not authenticated".into());
                 r.headers_mut()
@@ -205,6 +213,18 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as JSON with `content-type: application/json`".into(),
+            ));
+        }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| unreadable(e.status(), e.body_text(), &["body"], "body_unreadable"))?;
@@ -212,11 +232,19 @@ where
     }
 }
 
-/// Parses a JSON body, reporting problems FastAPI-style.
+/// Parses a JSON body, reporting problems FastAPI-style. The body is one JSON value and
+/// nothing after it but white space (a request with trailing bytes was not meant as sent).
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
+    match serde_path_to_error::deserialize::<_, T>(&mut *de) {
+        Ok(v) => match de.end() {
+            Ok(()) => Ok(v),
+            Err(e) => Err(ApiError::invalid(
+                &["body"],
+                format!("JSON decode error: {e} (the body must be one JSON value)"),
+                "json_invalid",
+            )),
+        },
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
@@ -255,6 +283,50 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result
             Err(ApiError::invalid(&loc, msg, kind))
         }
     }
+}
+
+/// A query-string extractor whose rejections are 422s in the body errors' shape, at
+/// `["query", field]` (axum's own answers `400 text/plain`).
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, ApiError> {
+        parse_query(parts.uri.query().unwrap_or_default()).map(ApiQuery)
+    }
+}
+
+/// Parses a query string, naming the field that is wrong.
+pub(crate) fn parse_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|err| {
+        let path = err.path().to_string();
+        let text = err.into_inner().to_string();
+        let field = between(&text, "unknown field `", "`")
+            .or_else(|| between(&text, "missing field `", "`"))
+            .map(str::to_string)
+            .or_else(|| (!path.is_empty() && path != "?").then_some(path));
+        let mut loc = vec!["query"];
+        if let Some(f) = &field {
+            loc.push(f);
+        }
+        let kind = if text.starts_with("missing field") {
+            "missing"
+        } else if text.starts_with("unknown field") {
+            "extra_forbidden"
+        } else {
+            "value_error"
+        };
+        ApiError::invalid(&loc, text, kind)
+    })
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {

@@ -383,7 +383,8 @@ impl Runner {
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = format!("{e:#}"), "failed");
-                self.finish(&id, JobState::Failed, Some(&format!("{e:#}")), None);
+                let shown = crate::work::redact(&format!("{e:#}"), &self.data_dir);
+                self.finish(&id, JobState::Failed, Some(&shown), None);
             }
             Err(panic) => {
                 let msg = panic
@@ -392,10 +393,11 @@ impl Runner {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
                 tracing::error!(panic = %msg, "job panicked");
+                let shown = crate::work::redact(&msg, &self.data_dir);
                 self.finish(
                     &id,
                     JobState::Failed,
-                    Some(&format!("internal error: {msg}")),
+                    Some(&format!("internal error: {shown}")),
                     None,
                 );
             }

@@ -4,16 +4,18 @@
 //! last-but-one and the `DONE` marker (the result's digest) last, so a job found with a
 //! marker after a crash finished and is not run again: its result never changes.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result};
+use backtide_core::sweep::ComboResult;
 use backtide_core::sweep::overfitting::overfitting_report;
 use backtide_core::sweep::{
     SweepControl, run_portfolio_sweep, run_portfolio_walk_forward, run_sweep, run_walk_forward,
 };
-use backtide_core::{Bars, Params, Universe};
+use backtide_core::{Bars, ParamValue, Params, Universe};
 use backtide_data::SweepWriter;
 use sha2::{Digest, Sha256};
 
@@ -33,6 +35,30 @@ pub(crate) enum JobData {
 impl JobData {
     fn is_portfolio(&self) -> bool {
         matches!(self, JobData::Universe(_))
+    }
+}
+
+/// The parameters as a result shows them: a stored model by its id, never the path this
+/// server read it from (a client must not learn where the data directory is).
+fn shown<'a>(params: &'a Params, model: Option<&str>) -> Cow<'a, Params> {
+    match model {
+        None => Cow::Borrowed(params),
+        Some(id) => Cow::Owned(
+            params
+                .relabelled("model", ParamValue::Str(id.to_string()))
+                .relabelled("features", ParamValue::Str(format!("(model {id})"))),
+        ),
+    }
+}
+
+/// A sweep's combination as its result shows it (see [`shown`]).
+fn shown_combo<'a>(c: &'a ComboResult, model: Option<&str>) -> Cow<'a, ComboResult> {
+    match shown(&c.params, model) {
+        Cow::Borrowed(_) => Cow::Borrowed(c),
+        Cow::Owned(params) => Cow::Owned(ComboResult {
+            params,
+            ..c.clone()
+        }),
     }
 }
 
@@ -118,6 +144,19 @@ pub(crate) fn finished_digest(dir: &Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// `text` with this server's data directory taken out of every path in it
+/// (`<data dir>/datasets/ab12….csv` reads `datasets/ab12….csv`): a job's error is shown
+/// to clients, who must not learn where the server keeps its files.
+pub(crate) fn redact(text: &str, data_dir: &Path) -> String {
+    let dir = data_dir.to_string_lossy();
+    let dir = dir.trim_end_matches(std::path::MAIN_SEPARATOR);
+    if dir.is_empty() {
+        return text.to_string();
+    }
+    text.replace(&format!("{dir}{}", std::path::MAIN_SEPARATOR), "")
+        .replace(dir, "(data)")
+}
+
 fn invalid(e: ApiError) -> anyhow::Error {
     anyhow::anyhow!("{}", describe(e))
 }
@@ -186,36 +225,18 @@ pub(crate) fn execute(
             backtide_data::write_trades_csv(bars, &result.trades, &dir.join("trades.csv"))?;
             backtide_data::write_equity_csv(bars, &result.equity, &dir.join("equity.csv"))?;
             backtide_data::write_equity_parquet(bars, &result.equity, &dir.join("result.parquet"))?;
-            let path = dir.join("result.json");
-            match model {
-                // Streamed, as `backtide run --json`: the same bytes, never one document.
-                None => backtide_data::write_with(&path, |w| {
-                    backtide_data::write_backtest_json(
-                        w,
-                        bars,
-                        &result,
-                        &p.cfg,
-                        p.profile,
-                        p.info.name,
-                        &p.params,
-                    )
-                })?,
-                Some(id) => {
-                    let mut v = backtide_data::backtest_json(
-                        bars,
-                        &result,
-                        &p.cfg,
-                        p.profile,
-                        p.info.name,
-                        &p.params,
-                    );
-                    // Name the uploaded model, not where this server keeps it.
-                    v["strategy"]["params"]["model"] = serde_json::json!(id);
-                    v["strategy"]["params"]["features"] =
-                        serde_json::json!(format!("(model {id})"));
-                    backtide_data::write_bytes(&path, serde_json::to_string(&v)?.as_bytes())?;
-                }
-            }
+            // Streamed, as `backtide run --json`: the same bytes, never one document.
+            backtide_data::write_with(&dir.join("result.json"), |w| {
+                backtide_data::write_backtest_json(
+                    w,
+                    bars,
+                    &result,
+                    &p.cfg,
+                    p.profile,
+                    p.info.name,
+                    &shown(&p.params, model),
+                )
+            })?;
             (signals.progress)(1.0);
             Outcome::Succeeded
         }
@@ -236,7 +257,7 @@ pub(crate) fn execute(
             };
             let stopped = || signals.stop.load(Ordering::Relaxed);
             if let Some(wf) = &p.walk_forward {
-                let (result, basket);
+                let (mut result, basket);
                 let bars = match (data, &p.portfolio) {
                     (JobData::Universe(u), Some(pcfg)) => {
                         result = run_portfolio_walk_forward(
@@ -264,6 +285,11 @@ pub(crate) fn execute(
                     // A walk-forward cut short has no meaningful stitched result.
                     return Ok((stop_outcome(signals), None));
                 }
+                for w in &mut result.windows {
+                    if let Cow::Owned(c) = shown_combo(&w.best, model) {
+                        w.best = c;
+                    }
+                }
                 let text = serde_json::to_string(&backtide_data::walk_forward_json(bars, &result))?;
                 backtide_data::write_bytes(&dir.join("result.json"), text.as_bytes())?;
                 Outcome::Succeeded
@@ -275,7 +301,8 @@ pub(crate) fn execute(
                 let mut parquet =
                     SweepWriter::create(&dir.join("result.parquet"), params, dialect)?;
                 let mut profiles = Vec::new();
-                let mut sink = |c: &backtide_core::sweep::ComboResult| -> Result<()> {
+                let mut sink = |c: &ComboResult| -> Result<()> {
+                    let c = &*shown_combo(c, model);
                     json.write(c)?;
                     csv.write(c)?;
                     parquet.write(c)?;
@@ -307,14 +334,14 @@ pub(crate) fn execute(
                     // Dropping the writers removes their temporary files.
                     return Ok((Outcome::Interrupted, None));
                 }
-                let report = outcome
-                    .best
-                    .as_ref()
+                let best = outcome.best.as_ref().map(|b| shown_combo(b, model));
+                let best = best.as_deref();
+                let report = best
                     .and_then(|b| b.profile.as_ref())
                     .map(|bp| overfitting_report(&profiles, bp));
-                csv.finish(outcome.best.as_ref(), report.as_ref())?;
-                parquet.finish(outcome.best.as_ref(), report.as_ref())?;
-                json.finish(outcome.best.as_ref(), report.as_ref())?;
+                csv.finish(best, report.as_ref())?;
+                parquet.finish(best, report.as_ref())?;
+                json.finish(best, report.as_ref())?;
                 if outcome.cancelled {
                     Outcome::Cancelled
                 } else {
@@ -349,6 +376,7 @@ pub(crate) fn report_html(
     data: impl FnOnce() -> Result<JobData>,
     dir: &Path,
     max_combinations: usize,
+    model: Option<&str>,
 ) -> Result<Vec<u8>> {
     let path = dir.join("report.html");
     if let Ok(bytes) = std::fs::read(&path) {
@@ -365,8 +393,7 @@ pub(crate) fn report_html(
             let mut strategy = p.info.build(&p.params)?;
             let result = backtide_core::run(bars, strategy.as_mut(), &p.cfg)?;
             let stats = backtide_data::profile_stats_json(bars, &result, &p.cfg, p.profile);
-            let params: Vec<String> = p
-                .params
+            let params: Vec<String> = shown(&p.params, model)
                 .values()
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))

@@ -23,8 +23,13 @@ pub enum ParamKind {
     },
     /// One of a fixed set of words.
     Choice(&'static [&'static str]),
-    /// Free text such as a file path (not sweepable as a range).
+    /// Free text (not sweepable as a range).
     Text,
+    /// A path to a file the strategy reads when it is built (an ONNX model, a feature
+    /// spec). Kept apart from [`ParamKind::Text`] because whoever accepts parameters from
+    /// someone else (the service) must never let them name its own files: it maps such a
+    /// parameter to a stored object and refuses it wherever it cannot (a sweep's grid).
+    File,
     /// An expression of the rule language (`rules`), checked when the strategy is built.
     Expr,
 }
@@ -93,6 +98,7 @@ impl ParamSpec {
             ParamKind::Float { min, max } => format!("float in [{min}, {max}]"),
             ParamKind::Choice(c) => format!("one of {}", c.join("|")),
             ParamKind::Text => "text".to_string(),
+            ParamKind::File => "a file path".to_string(),
             ParamKind::Expr => "a rule expression".to_string(),
         }
     }
@@ -129,7 +135,7 @@ impl ParamSpec {
                     .map_err(|_| err(format!("expected a number, got `{raw}`")))?;
                 self.check(ParamValue::Float(v))
             }
-            ParamKind::Choice(_) | ParamKind::Text | ParamKind::Expr => {
+            ParamKind::Choice(_) | ParamKind::Text | ParamKind::File | ParamKind::Expr => {
                 self.check(ParamValue::Str(raw.to_string()))
             }
         }
@@ -165,7 +171,7 @@ impl ParamSpec {
                 }
                 Ok(ParamValue::Str(s))
             }
-            (ParamKind::Text | ParamKind::Expr, ParamValue::Str(s)) => {
+            (ParamKind::Text | ParamKind::File | ParamKind::Expr, ParamValue::Str(s)) => {
                 if s.trim().is_empty() {
                     return Err(err("must not be empty".into()));
                 }
@@ -244,6 +250,17 @@ impl Params {
     /// A float parameter.
     pub fn float(&self, name: &str) -> Result<f64, Error> {
         self.float_opt(name).ok_or_else(|| missing(name))
+    }
+
+    /// These parameters with `name`'s value (if it has one) replaced by `value`: how a
+    /// result shows a parameter differently from how it ran, e.g. a stored model by its id
+    /// rather than by the path the server read it from.
+    pub fn relabelled(&self, name: &str, value: ParamValue) -> Params {
+        let mut out = self.clone();
+        if let Some(v) = out.0.get_mut(name) {
+            *v = value;
+        }
+        out
     }
 
     /// A word parameter.

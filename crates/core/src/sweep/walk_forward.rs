@@ -57,6 +57,22 @@ impl WalkForward {
         }
     }
 
+    /// Whether `n` bars hold at least one window (a training window and one test bar): the
+    /// check a service makes before accepting a walk-forward over data it knows the size of.
+    pub fn check(&self, n: usize) -> Result<(), Error> {
+        if self.train < n {
+            Ok(())
+        } else {
+            Err(Error::Param {
+                param: "walk_forward".into(),
+                message: format!(
+                    "train={} leaves no bar to test: the data has {n} bars; give train < {n}",
+                    self.train
+                ),
+            })
+        }
+    }
+
     /// (train, test) bar ranges over `n` bars; the last test window may be shorter.
     pub fn windows(&self, n: usize) -> Vec<(Range<usize>, Range<usize>)> {
         let mut out = Vec::new();
@@ -67,11 +83,13 @@ impl WalkForward {
             } else {
                 test_start - self.train
             };
+            // Saturating: a test window longer than any data (a client may ask for
+            // `test=2^64-1`) is simply the rest of the data.
             out.push((
                 train_start..test_start,
-                test_start..(test_start + self.test).min(n),
+                test_start..test_start.saturating_add(self.test).min(n),
             ));
-            test_start += self.test;
+            test_start = test_start.saturating_add(self.test);
         }
         out
     }
@@ -404,5 +422,16 @@ mod tests {
         assert!(WalkForward::parse("train=100").is_err());
         assert!(WalkForward::parse("train=1,test=5").is_err());
         assert!(WalkForward::parse("train=10,test=5,sideways").is_err());
+    }
+
+    #[test]
+    fn huge_windows_do_not_overflow() {
+        let wf = WalkForward::parse(&format!("train=2,test={}", usize::MAX)).unwrap();
+        assert_eq!(wf.windows(10), vec![(0..2, 2..10)]);
+        assert!(wf.check(10).is_ok());
+        let long = WalkForward::parse(&format!("train={},test=1", usize::MAX)).unwrap();
+        assert!(long.windows(10).is_empty());
+        let e = long.check(10).unwrap_err().to_string();
+        assert!(e.contains("the data has 10 bars"), "{e}");
     }
 }

@@ -1,7 +1,7 @@
 //! `/v1/datasets`: upload, list, show, delete.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::datasets::ingest;
-use crate::error::{ApiError, MessageBody, ValidationBody, unreadable};
+use crate::error::{ApiError, ApiQuery, MessageBody, ValidationBody, unreadable};
 use crate::store::{Dataset, DeleteOutcome};
 
 pub(super) fn router() -> Router<AppState> {
@@ -46,7 +46,7 @@ pub(crate) struct UploadQuery {
     security(("bearer" = [])))]
 pub(crate) async fn upload_dataset(
     State(state): State<AppState>,
-    Query(q): Query<UploadQuery>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
     req: Request,
 ) -> Result<(StatusCode, Json<Dataset>), ApiError> {
     let multipart = req

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::error::{ApiError, ApiJson, MessageBody, ValidationBody};
+use crate::error::{ApiError, ApiJson, ApiQuery, MessageBody, ValidationBody};
 use crate::spec::{
     BacktestRequest, JobSpec, Member, Resolved, SweepRequest, check_data_fields, is_allocation,
     prepare_backtest, prepare_portfolio_backtest, prepare_sweep, resolve_data,
@@ -136,6 +136,10 @@ pub(crate) struct WaitQuery {
     wait: Option<f64>,
 }
 
+/// The largest `offset` of any page: SQLite's own bound (an offset past it would wrap to
+/// the first page).
+const MAX_OFFSET: usize = i64::MAX as usize;
+
 /// Filter and page of `GET /v1/jobs`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -143,8 +147,10 @@ pub(crate) struct ListQuery {
     /// Only jobs in this state.
     state: Option<JobState>,
     /// Page size (1 to 1000, default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// Jobs to skip.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     offset: Option<usize>,
 }
 
@@ -153,8 +159,10 @@ pub(crate) struct ListQuery {
 #[into_params(parameter_in = Query)]
 pub(crate) struct ResultQuery {
     /// First trade and order (backtests) or combination (sweeps) to return.
+    #[param(minimum = 0)]
     offset: Option<usize>,
     /// How many trades and orders, or combinations (default 100, at most 10000).
+    #[param(minimum = 0, maximum = 10000)]
     limit: Option<usize>,
     /// Equity points after downsampling (default 2000; 0 for every bar). Each bucket keeps
     /// its minimum and maximum, so drawdowns survive.
@@ -169,6 +177,29 @@ fn accepted(view: JobView) -> Response {
         Json(view),
     )
         .into_response()
+}
+
+/// The most bars a job's data can have on its timeline: a dataset's own count, or for a
+/// universe the count of all its datasets' bars (the union timeline is at most that long).
+/// Enough to refuse, before accepting, windows that no bar count could fit.
+fn bars_at_most(data: &Resolved, store: &crate::store::Store) -> Result<usize, ApiError> {
+    match data {
+        Resolved::Single(d) => Ok(d.rows as usize),
+        Resolved::Universe(members) => {
+            let mut ids: Vec<&str> = members.iter().map(|m| m.dataset.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut n = 0usize;
+            for id in ids {
+                let rows = store
+                    .dataset(id)
+                    .map_err(ApiError::internal)?
+                    .map_or(0, |d| d.rows as usize);
+                n = n.saturating_add(rows);
+            }
+            Ok(n)
+        }
+    }
 }
 
 async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Response, ApiError> {
@@ -202,7 +233,15 @@ async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Res
         match (&checked, portfolio) {
             (JobSpec::Backtest(r), false) => prepare_backtest(r).map(drop),
             (JobSpec::Backtest(r), true) => prepare_portfolio_backtest(r).map(drop),
-            (JobSpec::Sweep(r), portfolio) => prepare_sweep(r, max_combos, portfolio).map(drop),
+            (JobSpec::Sweep(r), portfolio) => {
+                let p = prepare_sweep(r, max_combos, portfolio)?;
+                match (&p.walk_forward, &resolved) {
+                    (Some(wf), Ok(Some(data))) => wf
+                        .check(bars_at_most(data, &store)?)
+                        .map_err(|e| crate::error::engine_error(&e, &[])),
+                    _ => Ok(()),
+                }
+            }
         }?;
         resolved
     })
@@ -338,7 +377,7 @@ async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Res
     security(("bearer" = [])))]
 pub(crate) async fn submit_backtest(
     State(state): State<AppState>,
-    Query(q): Query<WaitQuery>,
+    ApiQuery(q): ApiQuery<WaitQuery>,
     ApiJson(req): ApiJson<BacktestRequest>,
 ) -> Result<Response, ApiError> {
     submit(state, JobSpec::Backtest(req), q.wait).await
@@ -376,7 +415,7 @@ pub(crate) async fn submit_backtest(
     security(("bearer" = [])))]
 pub(crate) async fn submit_sweep(
     State(state): State<AppState>,
-    Query(q): Query<WaitQuery>,
+    ApiQuery(q): ApiQuery<WaitQuery>,
     ApiJson(req): ApiJson<SweepRequest>,
 ) -> Result<Response, ApiError> {
     submit(state, JobSpec::Sweep(req), q.wait).await
@@ -392,9 +431,8 @@ pub(crate) async fn submit_sweep(
     security(("bearer" = [])))]
 pub(crate) async fn list_jobs(
     State(state): State<AppState>,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<JobList>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(&["query"], e.body_text(), "value_error"))?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid(
@@ -404,6 +442,13 @@ pub(crate) async fn list_jobs(
         ));
     }
     let offset = q.offset.unwrap_or(0);
+    if offset > MAX_OFFSET {
+        return Err(ApiError::invalid(
+            &["query", "offset"],
+            format!("must be at most {MAX_OFFSET}"),
+            "value_error",
+        ));
+    }
     let filter = q.state;
     let (rows, total) = state.db(move |s| s.jobs(filter, limit, offset)).await?;
     let jobs = rows
@@ -682,9 +727,8 @@ async fn finished(state: &AppState, id: &str) -> Result<JobRow, ApiError> {
 pub(crate) async fn job_result(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    q: Result<Query<ResultQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<ResultQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(&["query"], e.body_text(), "value_error"))?;
     let row = finished(&state, &id).await?;
     Ok(Json(read_result(&state, &id, &q, &row.kind).await?))
 }
@@ -813,8 +857,8 @@ pub(crate) async fn job_report(
     let row = finished(&state, &id).await?;
     let mut spec: JobSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
     let (store, data_dir) = (state.store.clone(), state.config.data_dir.clone());
-    let spec = tokio::task::spawn_blocking(move || {
-        crate::spec::resolve_model(spec.strategy_mut(), &store, &data_dir).map(|_| spec)
+    let (spec, model) = tokio::task::spawn_blocking(move || {
+        crate::spec::resolve_model(spec.strategy_mut(), &store, &data_dir).map(|m| (spec, m))
     })
     .await
     .map_err(ApiError::internal)??;
@@ -839,7 +883,7 @@ pub(crate) async fn job_report(
     let dir = state.runner.result_dir(&id);
     let max = state.config.max_combinations;
     let html = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
-        crate::work::report_html(&spec, || runner.job_data(&row), &dir, max)
+        crate::work::report_html(&spec, || runner.job_data(&row), &dir, max, model.as_deref())
     })
     .await
     .map_err(ApiError::internal)?

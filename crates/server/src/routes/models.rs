@@ -1,6 +1,6 @@
 //! `/v1/models`: upload ONNX models with their feature spec; list and show them.
 
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::error::{ApiError, MessageBody, ValidationBody, unreadable};
+use crate::error::{ApiError, ApiQuery, MessageBody, ValidationBody, unreadable};
 use crate::spec::model_dir;
 use crate::store::{Model, now_iso};
 
@@ -114,7 +114,7 @@ fn store_model(
     security(("bearer" = [])))]
 pub(crate) async fn upload_model(
     State(state): State<AppState>,
-    Query(q): Query<ModelQuery>,
+    ApiQuery(q): ApiQuery<ModelQuery>,
     req: Request,
 ) -> Result<(StatusCode, Json<Model>), ApiError> {
     let mut form = Multipart::from_request(req, &state).await.map_err(|e| {

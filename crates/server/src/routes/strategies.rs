@@ -1,6 +1,6 @@
 //! `/v1/strategies`: the built-in strategies and their parameters as JSON Schema.
 
-use axum::extract::Query;
+use crate::error::ApiQuery;
 use axum::routing::get;
 use axum::{Json, Router};
 use backtide_core::strategy::builtin::STRATEGIES;
@@ -52,7 +52,7 @@ fn schema_of(spec: &backtide_core::ParamSpec) -> Value {
             s.insert("type".into(), json!("string"));
             s.insert("enum".into(), json!(words));
         }
-        ParamKind::Text | ParamKind::Expr => {
+        ParamKind::Text | ParamKind::File | ParamKind::Expr => {
             s.insert("type".into(), json!("string"));
             s.insert("minLength".into(), json!(1));
         }
@@ -108,11 +108,8 @@ pub(crate) struct StrategiesQuery {
 #[utoipa::path(get, path = "/v1/strategies", tag = "strategies", params(StrategiesQuery),
     responses((status = 200, description = "Every built-in strategy", body = Vec<StrategyDoc>)))]
 pub(crate) async fn list_strategies(
-    q: Result<Query<StrategiesQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<StrategiesQuery>,
 ) -> Result<Json<Vec<StrategyDoc>>, crate::error::ApiError> {
-    let Query(q) = q.map_err(|e| {
-        crate::error::ApiError::invalid(&["query", "universe"], e.body_text(), "value_error")
-    })?;
     if q.universe == Some(true) {
         return Ok(Json(
             backtide_core::portfolio::builtin::strategies()

@@ -3,6 +3,7 @@
 
 use backtide_core::portfolio::PortfolioConfig;
 use backtide_core::portfolio::builtin::{self as portfolio_builtin, PortfolioStrategyInfo};
+use backtide_core::strategy::ParamKind;
 use backtide_core::strategy::builtin::StrategyInfo;
 use backtide_core::sweep::{
     Axis, Constraint, Method, Objective, SweepSpec, SweepStrategy, WalkForward,
@@ -205,6 +206,19 @@ pub(crate) fn prepare_sweep(
             ));
             continue;
         };
+        if spec.kind == ParamKind::File {
+            // A file parameter names a stored object that the submission resolves (a
+            // model's files); a grid would hand the worker paths of the client's choosing.
+            problems.push(Detail::new(
+                &at,
+                format!(
+                    "`{name}` names a stored file and cannot be swept; submit one sweep per \
+                     value"
+                ),
+                "value_error",
+            ));
+            continue;
+        }
         let text = match values {
             Value::String(s) => s.clone(),
             Value::Array(items) if !items.is_empty() => {

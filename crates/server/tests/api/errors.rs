@@ -189,6 +189,7 @@ async fn invalid_requests_name_the_field() {
     let r = srv
         .http
         .post(srv.url("/v1/backtests"))
+        .header("content-type", "application/json")
         .body("{\"dataset\": \"GOOG\",\n  \"strategy\": }")
         .send()
         .await

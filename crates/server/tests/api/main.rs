@@ -6,6 +6,7 @@
 mod common;
 mod errors;
 mod fuzz;
+mod hardening;
 mod jobs;
 mod models;
 mod openapi;

@@ -7,13 +7,18 @@ use serde_json::{Value, json};
 
 use crate::common::TestServer;
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/models")
         .join(name)
 }
 
-async fn upload(srv: &TestServer, name: &str, model: &[u8], spec: Option<&str>) -> (u16, Value) {
+pub(crate) async fn upload(
+    srv: &TestServer,
+    name: &str,
+    model: &[u8],
+    spec: Option<&str>,
+) -> (u16, Value) {
     let mut body = Vec::new();
     body.extend_from_slice(b"--XyZ\r\nContent-Disposition: form-data; name=\"model\"; filename=\"m.onnx\"\r\nContent-Type: application/octet-stream\r\n\r\n");
     body.extend_from_slice(model);

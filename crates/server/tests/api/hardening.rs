@@ -1,0 +1,265 @@
+//! One test per finding of the outside review of `backtide serve` (the service-hardening
+//! issue), each named for its finding and failing before the change that fixed it.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::{TestServer, upload};
+use crate::models::{fixture, upload as upload_model};
+
+/// Uploads the tiny test model and returns its id.
+async fn tiny_model(srv: &TestServer) -> String {
+    let spec = std::fs::read_to_string(fixture("tiny.features.json")).unwrap();
+    let tiny = std::fs::read(fixture("tiny.onnx")).unwrap();
+    let (s, m) = upload_model(srv, "tiny", &tiny, Some(&spec)).await;
+    assert_eq!(s, 201, "{m}");
+    m["id"].as_str().unwrap().to_string()
+}
+
+/// Every text the server could show of a finished job: its view, its result in each form
+/// and its report.
+async fn everything_shown(srv: &TestServer, id: &str) -> String {
+    let mut all = String::new();
+    for path in [
+        "",
+        "/result",
+        "/result.parquet",
+        "/report.html",
+        "/trades.csv",
+    ] {
+        let r = srv
+            .http
+            .get(srv.url(&format!("/v1/jobs/{id}{path}")))
+            .send()
+            .await
+            .unwrap();
+        all.push_str(&String::from_utf8_lossy(&r.bytes().await.unwrap()));
+    }
+    all
+}
+
+#[tokio::test]
+async fn finding_01_a_grid_cannot_name_server_files() {
+    let srv = TestServer::start(|_| {}).await;
+    let model = tiny_model(&srv).await;
+    for (param, values) in [
+        ("features", json!(["/etc/passwd"])),
+        ("features", json!("/dev/zero")),
+        ("model", json!(["/etc/passwd", model])),
+    ] {
+        for walk_forward in [Value::Null, json!({"train": 500, "test": 250})] {
+            let mut body = json!({
+                "dataset": "GOOG",
+                "strategy": {"name": "onnx_model", "params": {"model": model}},
+                "grid": {param: values, "enter": [0.5, 0.6]},
+                "pbo_blocks": 0,
+            });
+            if !walk_forward.is_null() {
+                body["walk_forward"] = walk_forward.clone();
+            }
+            let (s, v) = srv.post("/v1/sweeps", &body).await;
+            assert_eq!(s, 422, "{param}={values}: {v}");
+            assert_eq!(v["detail"][0]["loc"], json!(["body", "grid", param]), "{v}");
+            let msg = v["detail"][0]["msg"].as_str().unwrap();
+            assert!(msg.contains("cannot be swept"), "{msg}");
+        }
+    }
+    // Nor a fixed parameter, in a backtest or a sweep.
+    for path in ["/v1/backtests", "/v1/sweeps"] {
+        let mut body = json!({
+            "dataset": "GOOG",
+            "strategy": {"name": "onnx_model", "params": {"model": "/etc/passwd"}},
+        });
+        if path == "/v1/sweeps" {
+            body["grid"] = json!({"enter": [0.5, 0.6]});
+        }
+        let (s, v) = srv.post(path, &body).await;
+        assert_eq!(s, 422, "{v}");
+        assert_eq!(
+            v["detail"][0]["loc"],
+            json!(["body", "strategy", "params", "model"])
+        );
+    }
+    let (_, jobs) = srv.get("/v1/jobs").await;
+    assert_eq!(jobs["total"], 0, "nothing was accepted: {jobs}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn finding_02_results_and_errors_never_show_server_paths() {
+    let srv = TestServer::start(|_| {}).await;
+    let dir = srv.data_dir().to_string_lossy().into_owned();
+    let model = tiny_model(&srv).await;
+    let backtest = json!({"dataset": "GOOG",
+        "strategy": {"name": "onnx_model", "params": {"model": model}}});
+    let sweep = json!({"dataset": "GOOG",
+        "strategy": {"name": "onnx_model", "params": {"model": model}},
+        "grid": {"enter": [0.5, 0.55], "exit": [0.4, 0.45]}, "pbo_blocks": 0});
+    let walk = json!({"dataset": "GOOG",
+        "strategy": {"name": "onnx_model", "params": {"model": model}},
+        "grid": {"enter": [0.5, 0.55]}, "walk_forward": {"train": 1000, "test": 500}});
+    for (path, body) in [
+        ("/v1/backtests", &backtest),
+        ("/v1/sweeps", &sweep),
+        ("/v1/sweeps", &walk),
+    ] {
+        let (s, job) = srv.post(path, body).await;
+        assert_eq!(s, 202, "{job}");
+        let id = job["id"].as_str().unwrap();
+        let done = srv.wait_done(id, Duration::from_secs(120)).await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+        let (_, r) = srv.get(&format!("/v1/jobs/{id}/result")).await;
+        let shown = match r.get("best") {
+            Some(best) => &best["params"]["model"],
+            None if r.get("walk_forward").is_some() => {
+                &r["walk_forward"]["windows"][0]["params"]["model"]
+            }
+            None => &r["strategy"]["params"]["model"],
+        };
+        assert_eq!(shown, &json!(model), "{path}: {r}");
+        let all = everything_shown(&srv, id).await;
+        assert!(!all.contains(&dir), "{path} shows the data directory");
+        assert!(!all.contains("model.onnx"), "{path} shows a stored file");
+    }
+
+    // A job whose stored data turns out unreadable fails with a message that names the
+    // dataset's file within the store, never the data directory.
+    let d = upload(&srv, "walk", crate::common::walk_csv(300)).await;
+    let file = srv
+        .data_dir()
+        .join("datasets")
+        .join(format!("{}.csv", d["id"].as_str().unwrap()));
+    std::fs::write(&file, "Date,Open\nnot a date,1\n").unwrap();
+    let (s, job) = srv
+        .post(
+            "/v1/backtests",
+            &json!({"dataset": "walk", "strategy": {"name": "sma_cross"}}),
+        )
+        .await;
+    assert_eq!(s, 202, "{job}");
+    let done = srv
+        .wait_done(job["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(done["state"], "failed", "{done}");
+    let error = done["error"].as_str().unwrap();
+    assert!(!error.contains(&dir), "{error}");
+    assert!(error.contains("datasets/"), "{error}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn finding_05_walk_forward_windows_are_checked_before_acceptance() {
+    let srv = TestServer::start(|_| {}).await;
+    let body = |wf: Value| {
+        json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"},
+               "grid": {"fast": [5, 10]}, "walk_forward": wf})
+    };
+    // A window no data can hold: refused before it is queued.
+    let (s, v) = srv
+        .post("/v1/sweeps", &body(json!({"train": 5000, "test": 100})))
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["detail"][0]["loc"], json!(["body", "walk_forward"]));
+    assert!(
+        v["detail"][0]["msg"].as_str().unwrap().contains("bars"),
+        "{v}"
+    );
+    // The reviewer's case: a test window of 2^64-1 bars is the rest of the data.
+    let (s, job) = srv
+        .post("/v1/sweeps", &body(json!({"train": 2, "test": u64::MAX})))
+        .await;
+    assert_eq!(s, 202, "{job}");
+    let done = srv
+        .wait_done(job["id"].as_str().unwrap(), Duration::from_secs(120))
+        .await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let (_, jobs) = srv.get("/v1/jobs").await;
+    assert_eq!(jobs["total"], 1, "{jobs}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn finding_06_parsing_is_strict() {
+    let srv = TestServer::start(|_| {}).await;
+    let send = |body: &'static str, content_type: Option<&'static str>| {
+        let mut r = srv.http.post(srv.url("/v1/backtests")).body(body);
+        if let Some(ct) = content_type {
+            r = r.header("content-type", ct);
+        }
+        r.send()
+    };
+    let good = r#"{"dataset": "GOOG", "strategy": {"name": "sma_cross"}}"#;
+    // Trailing bytes after the JSON value.
+    let r = send(
+        r#"{"dataset": "GOOG", "strategy": {"name": "sma_cross"}} {"x": 1}"#,
+        Some("application/json"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["detail"][0]["type"], "json_invalid", "{v}");
+    // White space after it is fine.
+    let r = send(
+        "{\"dataset\": \"GOOG\", \"strategy\": {\"name\": \"sma_cross\"}}\n \n",
+        Some("application/json"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 202);
+    // JSON without a JSON content type, or with another one.
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let r = send(good, ct).await.unwrap();
+        assert_eq!(r.status(), 415, "{ct:?}");
+        let v: Value = r.json().await.unwrap();
+        assert!(v["detail"].as_str().unwrap().contains("application/json"));
+    }
+    let r = send(good, Some("application/json; charset=utf-8"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    // An offset past SQLite's range does not wrap to the first page.
+    let (s, v) = srv.get("/v1/jobs?offset=18446744073709551615").await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["detail"][0]["loc"], json!(["query", "offset"]));
+    let (s, v) = srv.get("/v1/jobs?offset=9223372036854775807").await;
+    assert_eq!((s, v["jobs"].clone()), (200, json!([])), "{v}");
+    // Query errors are 422s in the body errors' shape, naming the field.
+    for (path, field) in [
+        ("/v1/backtests?wait=true", "wait"),
+        ("/v1/jobs?limit=x", "limit"),
+        ("/v1/jobs?state=sleeping", "state"),
+        ("/v1/strategies?universe=maybe", "universe"),
+    ] {
+        let r = if path.starts_with("/v1/backtests") {
+            srv.http
+                .post(srv.url(path))
+                .header("content-type", "application/json")
+                .body(good)
+                .send()
+                .await
+                .unwrap()
+        } else {
+            srv.http.get(srv.url(path)).send().await.unwrap()
+        };
+        assert_eq!(r.status(), 422, "{path}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            v["detail"][0]["loc"],
+            json!(["query", field]),
+            "{path}: {v}"
+        );
+    }
+    srv.stop().await;
+}
