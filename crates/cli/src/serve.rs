@@ -25,9 +25,18 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 1_000)]
     queue_limit: usize,
     /// Require `Authorization: Bearer TOKEN` on writes and job reads (also read from
-    /// BACKTIDE_TOKEN).
-    #[arg(long, env = "BACKTIDE_TOKEN", hide_env_values = true)]
+    /// BACKTIDE_TOKEN). Other users of the machine can read a command line; prefer
+    /// --token-file or the variable.
+    #[arg(
+        long,
+        env = "BACKTIDE_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
     token: Option<String>,
+    /// Read the token from this file (its first line), e.g. a mounted secret.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
     /// Largest request body (uploads included), in MiB.
     #[arg(long, default_value_t = 256)]
     max_body_mib: usize,
@@ -44,6 +53,10 @@ pub(crate) struct ServeArgs {
     /// the queue for the next start.
     #[arg(long, default_value_t = 30)]
     grace: u64,
+    /// Seconds a client may take to send its request headers, or pause while sending a
+    /// body, before the connection is closed (headers) or the request answered 408.
+    #[arg(long, default_value_t = 15)]
+    read_timeout: u64,
 }
 
 pub(crate) fn serve(a: ServeArgs) -> Result<()> {
@@ -61,17 +74,38 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
     if a.workers == 0 || a.queue_limit == 0 {
         anyhow::bail!("--workers and --queue-limit must be at least 1");
     }
+    let token = match (&a.token, &a.token_file) {
+        (Some(t), _) => {
+            Some(backtide_server::Token::new(t).context("--token (or BACKTIDE_TOKEN)")?)
+        }
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--token-file {}", path.display()))?;
+            let first = text.lines().next().unwrap_or_default();
+            Some(
+                backtide_server::Token::new(first)
+                    .with_context(|| format!("--token-file {}", path.display()))?,
+            )
+        }
+        // clap takes an empty variable for an absent one; an empty token must not turn
+        // authentication off unnoticed.
+        (None, None) if std::env::var_os("BACKTIDE_TOKEN").is_some() => {
+            Some(backtide_server::Token::new("").context("BACKTIDE_TOKEN")?)
+        }
+        (None, None) => None,
+    };
     let config = ServeConfig {
         addr: a.addr,
         data_dir: a.data_dir,
         workers: a.workers,
         queue_limit: a.queue_limit,
-        token: a.token.filter(|t| !t.is_empty()),
+        token,
         max_body_bytes: a.max_body_mib.saturating_mul(1024 * 1024),
         max_bars: a.max_bars,
         max_combinations: a.max_combinations,
         max_wait_secs: a.max_wait,
         shutdown_grace: Duration::from_secs(a.grace),
+        read_timeout: Duration::from_secs(a.read_timeout.max(1)),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -76,6 +76,15 @@ struct Parsed {
     symbols: Option<Vec<String>>,
 }
 
+/// Deletes the files of contents the store no longer refers to (see
+/// [`crate::store::Store::unreferenced_datasets`]) and forgets their cached bars.
+pub(crate) async fn remove_files(state: &crate::AppState, removed: &[(String, String)]) {
+    for (id, format) in removed {
+        state.runner.forget_bars(id);
+        let _ = tokio::fs::remove_file(dataset_path(&state.config.data_dir, id, format)).await;
+    }
+}
+
 /// Where a dataset's file lives.
 pub(crate) fn dataset_path(data_dir: &Path, id: &str, format: &str) -> PathBuf {
     data_dir.join("datasets").join(format!("{id}.{format}"))

@@ -78,6 +78,9 @@ pub enum ApiError {
     /// 413: the body or the data it describes is over a configured limit.
     #[error("{0}")]
     TooLarge(String),
+    /// 408: the client stopped sending its body.
+    #[error("{0}")]
+    Timeout(String),
     /// 415: a body in a media type this endpoint does not read.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -124,6 +127,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(m) => msg(StatusCode::NOT_FOUND, m),
             ApiError::Conflict(m) => msg(StatusCode::CONFLICT, m),
             ApiError::TooLarge(m) => msg(StatusCode::PAYLOAD_TOO_LARGE, m),
+            ApiError::Timeout(m) => msg(StatusCode::REQUEST_TIMEOUT, m),
             ApiError::UnsupportedMediaType(m) => msg(StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
             ApiError::InsufficientStorage(m) => msg(StatusCode::INSUFFICIENT_STORAGE, m),
             ApiError::Unauthorized => {
@@ -191,11 +195,17 @@ pub(crate) fn engine_error(e: &backtide_core::Error, params_at: &[&str]) -> ApiE
     }
 }
 
+/// How tower-http's body timeout describes itself (its error type is boxed by the time a
+/// rejection carries it, so its text is what is left to recognise it by).
+const BODY_TIMEOUT: &str = "data was not received within the designated timeout";
+
 /// A body that could not be read: 413 when it is over the limit, else 422 at `loc` (`kind`
 /// says how). Every body extractor's rejection goes through here.
 pub(crate) fn unreadable(status: StatusCode, text: String, loc: &[&str], kind: &str) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::TooLarge("request body is over the configured limit".into())
+    } else if text.contains(BODY_TIMEOUT) {
+        ApiError::Timeout("the request body stopped arriving; send it without pauses".into())
     } else {
         ApiError::invalid(loc, text, kind)
     }

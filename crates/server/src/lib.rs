@@ -27,6 +27,7 @@ mod openapi;
 mod routes;
 mod runner;
 mod spec;
+mod storage;
 mod store;
 mod work;
 
@@ -48,6 +49,52 @@ pub use spec::{
 };
 pub use store::{Dataset, JobState, Store};
 
+/// The bearer token clients must send: 1 to 4096 visible ASCII characters (what an
+/// `Authorization` header carries unchanged). An empty token is not a token: it would
+/// turn authentication off without anyone asking for that, so it cannot be made.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// Checks `text` (a trailing line break, as token files end, is not part of it).
+    pub fn new(text: &str) -> Result<Token, TokenError> {
+        let t = text.trim_end_matches(['\n', '\r']);
+        if t.is_empty() {
+            return Err(TokenError::Empty);
+        }
+        if t.len() > 4096 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(TokenError::Characters);
+        }
+        Ok(Token(t.to_string()))
+    }
+
+    /// The token's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    // Never printed: logs and panics must not carry it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(…)")
+    }
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Nothing given.
+    #[error(
+        "the token is empty; give a non-empty token, or no token at all to serve without \
+         authentication"
+    )]
+    Empty,
+    /// Spaces, control or non-ASCII characters, or too long.
+    #[error("a token is 1 to 4096 visible ASCII characters (no spaces or line breaks inside)")]
+    Characters,
+}
+
 /// Everything `backtide serve` can be told.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -60,7 +107,7 @@ pub struct ServeConfig {
     /// Most jobs waiting in the queue; more get 429.
     pub queue_limit: usize,
     /// Bearer token required on writes and job reads, if set.
-    pub token: Option<String>,
+    pub token: Option<Token>,
     /// Largest request body in bytes (uploads included); more gets 413.
     pub max_body_bytes: usize,
     /// Most bars in a dataset.
@@ -71,6 +118,10 @@ pub struct ServeConfig {
     pub max_wait_secs: u64,
     /// How long running jobs get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's headers, and may leave its body
+    /// without sending more of it; then the connection is closed (headers) or the request
+    /// answered 408 (body), so slow or stalled clients do not hold connections.
+    pub read_timeout: Duration,
 }
 
 impl ServeConfig {
@@ -87,6 +138,7 @@ impl ServeConfig {
             max_combinations: 1_000_000,
             max_wait_secs: 60,
             shutdown_grace: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -116,6 +168,17 @@ impl AppState {
             .with_context(|| format!("opening {}", dir.join("backtide.sqlite").display()))?;
         if requeued > 0 {
             tracing::warn!(requeued, "jobs interrupted by a crash are queued again");
+        }
+        let (leftovers, bytes) = storage::remove_leftovers(dir);
+        if leftovers > 0 {
+            tracing::warn!(
+                leftovers,
+                bytes,
+                "removed temporary files a crash left behind"
+            );
+        }
+        for (id, format) in store.unreferenced_datasets()? {
+            let _ = std::fs::remove_file(datasets::dataset_path(dir, &id, &format));
         }
         let store = Arc::new(store);
         register_samples(&store, dir)?;
@@ -209,6 +272,55 @@ pub fn app(state: AppState) -> Router {
     routes::router(state)
 }
 
+/// Accepts connections until `signal` resolves, serving each with HTTP/1 (hyper's own
+/// builder rather than `axum::serve`, which sets no timer and so no header read timeout),
+/// then lets the open connections finish their requests.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    read_timeout: Duration,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(signal);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut closing = closing_rx.clone();
+        connections.spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(read_timeout);
+            let conn = http
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = closing.wait_for(|c| *c) => conn.as_mut().graceful_shutdown(),
+            }
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    let _ = closing_tx.send(true);
+    while connections.join_next().await.is_some() {}
+}
+
 /// Serves until `shutdown` resolves, then stops accepting, gives running jobs the grace
 /// period and returns (jobs still queued run at the next start).
 pub async fn serve(
@@ -229,6 +341,7 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let grace = config.shutdown_grace;
+    let read_timeout = config.read_timeout;
     let state = tokio::task::spawn_blocking(move || AppState::open(config)).await??;
     let workers = state.runner.start();
     let local = listener.local_addr()?;
@@ -246,10 +359,7 @@ pub async fn serve_on(
             *stopping.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
         }
     };
-    axum::serve(listener, app(state).into_make_service())
-        .with_graceful_shutdown(signal)
-        .await
-        .context("serving HTTP")?;
+    accept_loop(listener, app(state), read_timeout, signal).await;
     let handle = stopping.lock().unwrap_or_else(|p| p.into_inner()).take();
     match handle {
         Some(h) => h.await?,
@@ -262,4 +372,20 @@ pub async fn serve_on(
     }
     tracing::info!("shut down");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_never_empty_and_never_printed() {
+        assert_eq!(Token::new(""), Err(TokenError::Empty));
+        assert_eq!(Token::new("\n"), Err(TokenError::Empty));
+        assert_eq!(Token::new("two words"), Err(TokenError::Characters));
+        assert_eq!(Token::new("é"), Err(TokenError::Characters));
+        let t = Token::new("s3cret\n").unwrap();
+        assert_eq!(t.as_str(), "s3cret");
+        assert!(!format!("{t:?}").contains("s3cret"));
+    }
 }

@@ -179,15 +179,47 @@ pub enum CancelOutcome {
     NotFound,
 }
 
-/// Why a dataset cannot be deleted.
+/// What deleting a dataset did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeleteOutcome {
-    /// Deleted.
-    Deleted,
-    /// Queued or running jobs use it.
+    /// The name (or, by id, the content and every name of it) is gone; `removed` lists
+    /// the contents (id, format) that no name and no queued or running job refers to any
+    /// more, whose files the caller deletes.
+    Deleted {
+        /// Contents no longer referred to.
+        removed: Vec<(String, String)>,
+    },
+    /// Deleting by id: queued or running jobs use the content.
     InUse(u64),
     /// No such dataset.
     NotFound,
+}
+
+/// Jobs that still need a content id: queued or running, as their dataset or in their
+/// universe.
+const ACTIVE_USERS: &str = "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running') \
+     AND (dataset = ?1 OR (universe IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(jobs.universe) \
+     WHERE json_extract(value, '$.dataset') = ?1)))";
+
+/// Deletes, within `tx`, the dataset records no name and no queued or running job refers
+/// to; returns their (id, format).
+fn unreferenced(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Vec<(String, String)>> {
+    let candidates: Vec<(String, String)> = tx
+        .prepare(
+            "SELECT id, format FROM datasets d
+             WHERE NOT EXISTS (SELECT 1 FROM dataset_names n WHERE n.id = d.id)",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut removed = Vec::new();
+    for (id, format) in candidates {
+        let users: u64 = tx.query_row(ACTIVE_USERS, [&id], |r| r.get(0))?;
+        if users == 0 {
+            tx.execute("DELETE FROM datasets WHERE id = ?1", [&id])?;
+            removed.push((id, format));
+        }
+    }
+    Ok(removed)
 }
 
 /// The SQLite store.
@@ -445,29 +477,44 @@ impl Store {
         })
     }
 
-    /// Deletes a dataset unless queued or running jobs use it (as their dataset or as one
-    /// of their universe's).
-    pub fn delete_dataset(&self, id: &str) -> rusqlite::Result<DeleteOutcome> {
+    /// Deletes a dataset name, or by content id the content and every name of it (refused
+    /// while queued or running jobs use it). Names are aliases: deleting one never touches
+    /// what another name refers to, and content goes only once no name and no queued or
+    /// running job refers to it (see [`Store::unreferenced_datasets`]).
+    pub fn delete_dataset(&self, key: &str) -> rusqlite::Result<DeleteOutcome> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let users: u64 = tx.query_row(
-                "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running') AND (dataset = ?1
-                     OR (universe IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(jobs.universe)
-                         WHERE json_extract(value, '$.dataset') = ?1)))",
-                [id],
-                |r| r.get(0),
-            )?;
-            if users > 0 {
-                return Ok(DeleteOutcome::InUse(users));
+            let named = tx.execute("DELETE FROM dataset_names WHERE name = ?1", [key])?;
+            if named == 0 {
+                let exists: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM datasets WHERE id = ?1)",
+                    [key],
+                    |r| r.get(0),
+                )?;
+                if !exists {
+                    return Ok(DeleteOutcome::NotFound);
+                }
+                let users: u64 = tx.query_row(ACTIVE_USERS, [key], |r| r.get(0))?;
+                if users > 0 {
+                    return Ok(DeleteOutcome::InUse(users));
+                }
+                tx.execute("DELETE FROM dataset_names WHERE id = ?1", [key])?;
             }
-            tx.execute("DELETE FROM dataset_names WHERE id = ?1", [id])?;
-            let n = tx.execute("DELETE FROM datasets WHERE id = ?1", [id])?;
+            let removed = unreferenced(&tx)?;
             tx.commit()?;
-            Ok(if n == 0 {
-                DeleteOutcome::NotFound
-            } else {
-                DeleteOutcome::Deleted
-            })
+            Ok(DeleteOutcome::Deleted { removed })
+        })
+    }
+
+    /// Removes the records of contents that no name and no queued or running job refers
+    /// to (left by deleted names whose jobs have since finished) and returns them (id,
+    /// format) so that their files can go too.
+    pub fn unreferenced_datasets(&self) -> rusqlite::Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let removed = unreferenced(&tx)?;
+            tx.commit()?;
+            Ok(removed)
         })
     }
 
@@ -758,7 +805,10 @@ mod tests {
         assert_eq!(s.dataset("d4").unwrap().unwrap().symbols, None);
         // A dataset a queued job's universe uses is in use; opening twice is harmless.
         assert_eq!(s.delete_dataset("d3").unwrap(), DeleteOutcome::InUse(1));
-        assert_eq!(s.delete_dataset("d4").unwrap(), DeleteOutcome::Deleted);
+        assert!(matches!(
+            s.delete_dataset("d4").unwrap(),
+            DeleteOutcome::Deleted { removed } if removed.len() == 1
+        ));
         drop(s);
         Store::open(&path).unwrap();
     }
@@ -824,6 +874,43 @@ mod tests {
     }
 
     #[test]
+    fn names_are_aliases_with_their_own_lifecycle() {
+        let (_d, s) = store();
+        let d = |name: &str| Dataset {
+            id: "same".into(),
+            name: name.into(),
+            format: "csv".into(),
+            rows: 1,
+            first: String::new(),
+            last: String::new(),
+            columns: vec![],
+            bytes: 1,
+            created_at: now_iso(),
+            symbols: None,
+        };
+        s.put_dataset(&d("alice")).unwrap();
+        s.put_dataset(&d("bob")).unwrap();
+        s.submit("j", "backtest", "{}", "same", None, 10).unwrap();
+        // One name goes; the other still reaches the content.
+        let none = DeleteOutcome::Deleted { removed: vec![] };
+        assert_eq!(s.delete_dataset("alice").unwrap(), none);
+        assert!(s.dataset("alice").unwrap().is_none());
+        assert_eq!(s.dataset("bob").unwrap().unwrap().id, "same");
+        // The last name goes while a job still needs the content: it stays until then.
+        assert_eq!(s.delete_dataset("bob").unwrap(), none);
+        assert_eq!(s.dataset("same").unwrap().unwrap().id, "same");
+        assert_eq!(s.unreferenced_datasets().unwrap(), vec![]);
+        s.claim().unwrap();
+        s.finish("j", JobState::Succeeded, None, Some("x")).unwrap();
+        assert_eq!(
+            s.unreferenced_datasets().unwrap(),
+            vec![("same".into(), "csv".into())]
+        );
+        assert!(s.dataset("same").unwrap().is_none());
+        assert_eq!(s.delete_dataset("bob").unwrap(), DeleteOutcome::NotFound);
+    }
+
+    #[test]
     fn cancel_and_delete_respect_states() {
         let (_d, s) = store();
         s.submit("a", "backtest", "{}", "d1", None, 10).unwrap();
@@ -851,7 +938,12 @@ mod tests {
             s.cancel("a").unwrap(),
             CancelOutcome::AlreadyFinished(JobState::Cancelled)
         );
-        assert_eq!(s.delete_dataset("d1").unwrap(), DeleteOutcome::Deleted);
+        assert_eq!(
+            s.delete_dataset("d1").unwrap(),
+            DeleteOutcome::Deleted {
+                removed: vec![("d1".into(), "csv".into())]
+            }
+        );
         assert_eq!(s.delete_dataset("d1").unwrap(), DeleteOutcome::NotFound);
         let counts = s.counts().unwrap();
         assert_eq!(

@@ -129,7 +129,11 @@ pub(crate) async fn get_dataset(
         .ok_or_else(|| ApiError::NotFound(format!("dataset `{id}` not found")))
 }
 
-/// Delete a dataset (409 while a queued or running job uses it).
+/// Delete a dataset name, or by id the content and all its names.
+///
+/// Names are aliases: deleting one never removes what another name refers to. The
+/// content's file goes once no name and no queued or running job refers to it (by id,
+/// 409 while such jobs use it).
 #[utoipa::path(delete, path = "/v1/datasets/{id}", tag = "datasets",
     params(("id" = String, Path, description = "Dataset id or name")),
     responses(
@@ -143,15 +147,9 @@ pub(crate) async fn delete_dataset(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let key = id.clone();
-    let Some(d) = state.db(move |s| s.dataset(&key)).await? else {
-        return Err(ApiError::NotFound(format!("dataset `{id}` not found")));
-    };
-    let did = d.id.clone();
-    match state.db(move |s| s.delete_dataset(&did)).await? {
-        DeleteOutcome::Deleted => {
-            state.runner.forget_bars(&d.id);
-            let path = crate::datasets::dataset_path(&state.config.data_dir, &d.id, &d.format);
-            let _ = tokio::fs::remove_file(path).await;
+    match state.db(move |s| s.delete_dataset(&key)).await? {
+        DeleteOutcome::Deleted { removed } => {
+            crate::datasets::remove_files(&state, &removed).await;
             Ok(StatusCode::NO_CONTENT)
         }
         DeleteOutcome::InUse(n) => Err(ApiError::Conflict(format!(

@@ -53,6 +53,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            state.config.read_timeout,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -92,7 +95,12 @@ fn upload_name(
 /// Records each request's latency by route template and status.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().as_str().to_string();
+    // Labels come from closed sets (made-up methods and unknown paths fold into one
+    // series each), so no client can grow the metrics without bound.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m.to_string(),
+        _ => "other".to_string(),
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -110,7 +118,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 /// Checks `Authorization: Bearer <token>` in constant time (both sides are hashed first,
 /// so not even the token's length leaks).
 async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(expected) = state.config.token.as_deref() else {
+    let Some(expected) = state.config.token.as_ref().map(crate::Token::as_str) else {
         return next.run(req).await;
     };
     let given = req

@@ -263,3 +263,145 @@ async fn finding_06_parsing_is_strict() {
     }
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn finding_07_dataset_names_are_aliases() {
+    let srv = TestServer::start(|_| {}).await;
+    let csv = crate::common::walk_csv(300);
+    let alice = upload(&srv, "alice", csv.clone()).await;
+    let bob = upload(&srv, "bob", csv).await;
+    assert_eq!(alice["id"], bob["id"], "one content, two names");
+    let id = alice["id"].as_str().unwrap().to_string();
+    let file = srv.data_dir().join("datasets").join(format!("{id}.csv"));
+    let r = srv
+        .http
+        .delete(srv.url("/v1/datasets/alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(srv.get("/v1/datasets/alice").await.0, 404);
+    assert_eq!(srv.get("/v1/datasets/bob").await.0, 200);
+    assert!(file.exists(), "bob's data is still there");
+    let (s, job) = srv
+        .post(
+            "/v1/backtests?wait=30",
+            &json!({"dataset": "bob", "strategy": {"name": "sma_cross"}}),
+        )
+        .await;
+    assert_eq!(
+        (s, job["state"].as_str()),
+        (200, Some("succeeded")),
+        "{job}"
+    );
+    // The last name goes: so does the content, which no job still needs.
+    let r = srv
+        .http
+        .delete(srv.url("/v1/datasets/bob"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(!file.exists());
+    assert_eq!(srv.get(&format!("/v1/datasets/{id}")).await.0, 404);
+    // Deleting by id takes the content and all its names.
+    let a = upload(&srv, "a", crate::common::walk_csv(200)).await;
+    upload(&srv, "b", crate::common::walk_csv(200)).await;
+    let r = srv
+        .http
+        .delete(srv.url(&format!("/v1/datasets/{}", a["id"].as_str().unwrap())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(srv.get("/v1/datasets/a").await.0, 404);
+    assert_eq!(srv.get("/v1/datasets/b").await.0, 404);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn finding_08_a_start_removes_what_a_crash_left() {
+    let planted = [
+        "datasets/.abc.upload-1234.parquet",
+        "models/.upload-99/model.onnx",
+        "results/job1/.result.json.tmp-4242-0",
+        "results/job1/.result.parquet.tmp-4242-1",
+    ];
+    let srv = TestServer::start(|c| {
+        for p in planted {
+            let path = c.data_dir.join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, vec![7u8; 4096]).unwrap();
+        }
+    })
+    .await;
+    for p in planted {
+        assert!(!srv.data_dir().join(p).exists(), "{p} is still there");
+    }
+    assert!(!srv.data_dir().join("models/.upload-99").exists());
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn finding_12_slow_clients_do_not_hold_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = TestServer::start(|c| c.read_timeout = Duration::from_secs(1)).await;
+    let addr = srv.base.trim_start_matches("http://").to_string();
+    // Headers that never end: the connection is closed.
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(b"GET /v1/jobs HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "still open after 10 s");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A body that stops arriving: 408.
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(
+        b"POST /v1/backtests HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"data",
+    )
+    .await
+    .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "still open after 10 s");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("stopped arriving"), "{text}");
+    // The server still answers others.
+    assert_eq!(srv.get("/healthz").await.0, 200);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn finding_13_metrics_labels_come_from_closed_sets() {
+    let srv = TestServer::start(|_| {}).await;
+    for i in 0..300 {
+        let method = reqwest::Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
+        let _ = srv
+            .http
+            .request(method, srv.url(&format!("/v1/nowhere/{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = srv
+        .http
+        .get(srv.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("MADEUP"), "a made-up method became a label");
+    assert!(
+        !text.contains("/v1/nowhere"),
+        "an unknown path became a label"
+    );
+    assert!(text.contains("method=\"other\""), "{text}");
+    assert!(text.len() < 20_000, "{} bytes", text.len());
+    srv.stop().await;
+}

@@ -341,7 +341,8 @@ async fn a_hundred_parallel_submissions_are_each_accepted_or_refused_and_none_is
 
 #[tokio::test]
 async fn auth_guards_writes_and_job_reads_but_not_health_or_docs() {
-    let srv = TestServer::start(|c| c.token = Some("s3cret".into())).await;
+    let srv =
+        TestServer::start(|c| c.token = Some(backtide_server::Token::new("s3cret").unwrap())).await;
     let status = |path: &'static str, token: Option<&'static str>| {
         let http = srv.http.clone();
         let url = srv.url(path);
