@@ -389,3 +389,70 @@ async fn sigterm_stops_gracefully_and_leaves_unfinished_jobs_queued() {
         assert_eq!(j["state"], "succeeded", "{j}");
     }
 }
+
+/// Finding 14 of the service review: an empty token silently turned authentication off,
+/// and the only way to give one was a command line anyone on the machine can read.
+#[tokio::test]
+async fn finding_14_an_empty_token_is_refused_and_a_token_file_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = |args: &[&str], env: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_backtide"));
+        c.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("d"))
+            .args(args)
+            .env_remove("BACKTIDE_TOKEN");
+        if let Some(v) = env {
+            c.env("BACKTIDE_TOKEN", v);
+        }
+        let out = c.output().unwrap();
+        assert!(!out.status.success(), "{args:?} started");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = refused(&["--token", ""], None);
+    assert!(e.contains("--token") && e.contains("empty"), "{e}");
+    let e = refused(&[], Some(""));
+    assert!(e.contains("BACKTIDE_TOKEN") && e.contains("empty"), "{e}");
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let e = refused(&["--token-file", empty.to_str().unwrap()], None);
+    assert!(e.contains("--token-file") && e.contains("empty"), "{e}");
+    let e = refused(&["--token-file", "/nonexistent/token"], None);
+    assert!(e.contains("/nonexistent/token"), "{e}");
+
+    // A token from a file (a mounted secret ends with a line break).
+    let file = dir.path().join("token");
+    std::fs::write(&file, "s3cret\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backtide"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("d"))
+        .arg("--token-file")
+        .arg(&file)
+        .env_remove("BACKTIDE_TOKEN")
+        .env("BACKTIDE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    let status = |token: Option<&'static str>| {
+        let mut r = http.get(format!("{base}/v1/jobs"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    assert_eq!(status(None).await.unwrap().status(), 401);
+    assert_eq!(status(Some("s3cre")).await.unwrap().status(), 401);
+    assert_eq!(status(Some("s3cret")).await.unwrap().status(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+}
