@@ -57,6 +57,10 @@ pub(crate) struct ServeArgs {
     /// body, before the connection is closed (headers) or the request answered 408.
     #[arg(long, default_value_t = 15)]
     read_timeout: u64,
+    /// MiB to keep free on the data directory's disk: uploads and submissions that would
+    /// leave less get 507, /readyz reports it, and jobs wait for room before they start.
+    #[arg(long, default_value_t = 64)]
+    min_free_mib: u64,
 }
 
 pub(crate) fn serve(a: ServeArgs) -> Result<()> {
@@ -106,6 +110,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
         max_wait_secs: a.max_wait,
         shutdown_grace: Duration::from_secs(a.grace),
         read_timeout: Duration::from_secs(a.read_timeout.max(1)),
+        min_free_bytes: a.min_free_mib.saturating_mul(1 << 20),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

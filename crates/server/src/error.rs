@@ -98,7 +98,13 @@ pub enum ApiError {
     Unavailable,
     /// 500: our fault; logged, not shown.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> ApiError {
+        ApiError::internal(e)
+    }
 }
 
 impl ApiError {
@@ -107,9 +113,17 @@ impl ApiError {
         ApiError::Invalid(vec![Detail::new(loc, msg, kind)])
     }
 
-    /// A 500 from any error.
+    /// A 500 from any error, or a 507 when the error is a full disk (a client can retry
+    /// that, and should be told so).
     pub fn internal(e: impl Into<anyhow::Error>) -> ApiError {
-        ApiError::Internal(e.into())
+        let e = e.into();
+        if crate::storage::is_disk_full(&e) {
+            tracing::error!(error = format!("{e:#}"), "disk full");
+            return ApiError::InsufficientStorage(
+                "the server's disk is full; nothing was written; retry once space is freed".into(),
+            );
+        }
+        ApiError::Internal(e)
     }
 }
 

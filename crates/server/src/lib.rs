@@ -122,6 +122,10 @@ pub struct ServeConfig {
     /// without sending more of it; then the connection is closed (headers) or the request
     /// answered 408 (body), so slow or stalled clients do not hold connections.
     pub read_timeout: Duration,
+    /// Free space to keep on the data directory's disk: uploads and submissions that
+    /// would leave less are answered 507, `/readyz` reports it, and workers wait for room
+    /// before starting a job.
+    pub min_free_bytes: u64,
 }
 
 impl ServeConfig {
@@ -139,6 +143,7 @@ impl ServeConfig {
             max_wait_secs: 60,
             shutdown_grace: Duration::from_secs(30),
             read_timeout: Duration::from_secs(15),
+            min_free_bytes: 64 << 20,
         }
     }
 }
@@ -189,6 +194,7 @@ impl AppState {
             RunnerConfig {
                 workers: config.workers,
                 max_combinations: config.max_combinations,
+                min_free_bytes: config.min_free_bytes,
             },
             metrics.clone(),
         );

@@ -42,6 +42,8 @@ pub struct RunnerConfig {
     pub workers: usize,
     /// Most combinations per sweep.
     pub max_combinations: usize,
+    /// Free space a job needs on the data directory's disk before it starts.
+    pub min_free_bytes: u64,
 }
 
 /// The pool.
@@ -201,13 +203,17 @@ impl Runner {
                 return;
             }
             let seen = *self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
-            let claimed = match self.store.claim() {
+            // A full disk would fail the job's result: leave it queued until there is room.
+            let room =
+                crate::storage::ensure_room(&self.data_dir, 0, self.config.min_free_bytes).is_ok();
+            let claimed = match room.then(|| self.store.claim()).transpose() {
                 Ok(j) => j,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming a job failed");
                     None
                 }
-            };
+            }
+            .flatten();
             match claimed {
                 Some(job) => {
                     self.running.fetch_add(1, Ordering::SeqCst);
@@ -380,6 +386,20 @@ impl Runner {
                     tracing::error!(error = %e, "requeueing failed");
                 }
                 self.lock_active().remove(&id);
+            }
+            Ok(Err(e)) if crate::storage::is_disk_full(&e) => {
+                // Not the job's fault: it runs again once there is room (workers wait for
+                // it); its result files are written atomically, so none is half-written.
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "disk full; the job is queued again"
+                );
+                if let Err(e) = self.store.requeue(&id) {
+                    tracing::error!(error = %e, "requeueing failed");
+                }
+                self.lock_active().remove(&id);
+                // Room is short even above the reserve: do not spin on the same job.
+                std::thread::sleep(Duration::from_secs(1));
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = format!("{e:#}"), "failed");

@@ -6,6 +6,42 @@
 
 use std::path::Path;
 
+use crate::error::ApiError;
+
+/// Bytes free to this process on the file system holding `dir`.
+pub(crate) fn free_bytes(dir: &Path) -> std::io::Result<u64> {
+    let s = rustix::fs::statvfs(dir)?;
+    Ok(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+/// Refuses (507) a write of about `need` bytes that would leave less than `reserve` free
+/// in `dir`: a full disk is answered before anything is half-written, and the reserve
+/// keeps room for the results of jobs already accepted.
+pub(crate) fn ensure_room(dir: &Path, need: u64, reserve: u64) -> Result<(), ApiError> {
+    let free = free_bytes(dir).map_err(ApiError::internal)?;
+    if free < need.saturating_add(reserve) {
+        return Err(ApiError::InsufficientStorage(format!(
+            "the server's disk is full: {} MiB free, {} MiB needed plus a reserve of {} MiB; \
+             retry once space is freed",
+            free >> 20,
+            need.div_ceil(1 << 20),
+            reserve >> 20
+        )));
+    }
+    Ok(())
+}
+
+/// Whether an error comes from a full disk (an I/O error `ENOSPC`, or SQLite's
+/// `SQLITE_FULL`) anywhere in its chain.
+pub(crate) fn is_disk_full(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)
+            || c.downcast_ref::<rusqlite::Error>()
+                .is_some_and(|r| r.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+    })
+}
+
 /// Removes the temporary files and folders a crash left in `data_dir` (staged uploads,
 /// half-written results); returns how many entries and bytes went.
 pub(crate) fn remove_leftovers(data_dir: &Path) -> (usize, u64) {
@@ -55,6 +91,18 @@ fn size_of(path: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn room_is_checked_against_the_reserve() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(ensure_room(d.path(), 0, 0).is_ok());
+        let e = ensure_room(d.path(), 1, u64::MAX / 2).unwrap_err();
+        assert!(matches!(e, ApiError::InsufficientStorage(ref m) if m.contains("disk is full")));
+        let full = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::StorageFull))
+            .context("writing result.json");
+        assert!(is_disk_full(&full));
+        assert!(!is_disk_full(&anyhow::anyhow!("other")));
+    }
 
     #[test]
     fn leftovers_go_and_nothing_else() {

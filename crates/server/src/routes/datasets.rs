@@ -89,9 +89,14 @@ pub(crate) async fn upload_dataset(
     let name = super::upload_name(q.name, file_name, "dataset")?;
     let dir = state.config.data_dir.clone();
     let max_bars = state.config.max_bars;
-    let dataset = tokio::task::spawn_blocking(move || ingest(&dir, &name, &bytes, max_bars))
-        .await
-        .map_err(ApiError::internal)??;
+    let reserve = state.config.min_free_bytes;
+    let dataset = tokio::task::spawn_blocking(move || {
+        // Staged once, then moved into place: twice the upload at most.
+        crate::storage::ensure_room(&dir, 2 * bytes.len() as u64, reserve)?;
+        ingest(&dir, &name, &bytes, max_bars)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let stored = state.db(move |s| s.put_dataset(&dataset)).await?;
     Ok((StatusCode::CREATED, Json(stored)))
 }

@@ -270,6 +270,7 @@ async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Res
     if state.runner.is_closing() {
         return Err(ApiError::Unavailable);
     }
+    crate::storage::ensure_room(&state.config.data_dir, 0, state.config.min_free_bytes)?;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let text = serde_json::to_string(&spec).map_err(ApiError::internal)?;
     let kind = spec.kind();

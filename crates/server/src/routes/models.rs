@@ -162,9 +162,13 @@ pub(crate) async fn upload_model(
     let spec = String::from_utf8(spec.to_vec()).map_err(|_| bad("features", "not UTF-8 text"))?;
     let name = super::upload_name(q.name, file_name, "model")?;
     let st = state.clone();
-    let stored = tokio::task::spawn_blocking(move || store_model(&st, &name, &model, &spec))
-        .await
-        .map_err(ApiError::internal)??;
+    let stored = tokio::task::spawn_blocking(move || {
+        let need = (model.len() + spec.len()) as u64;
+        crate::storage::ensure_room(&st.config.data_dir, need, st.config.min_free_bytes)?;
+        store_model(&st, &name, &model, &spec)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok((StatusCode::CREATED, Json(stored)))
 }
 

@@ -35,7 +35,8 @@ pub(crate) async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: the store answers and the server is not shutting down.
+/// Readiness: the store answers, the data directory's disk has the configured room, and
+/// the server is not shutting down.
 #[utoipa::path(get, path = "/readyz", tag = "system",
     responses(
         (status = 200, description = "Ready", body = Health),
@@ -46,6 +47,15 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let ok = tokio::task::spawn_blocking(move || store.ping())
         .await
         .unwrap_or(false);
+    let room = crate::storage::ensure_room(&state.config.data_dir, 0, state.config.min_free_bytes);
+    if let (true, Err(e)) = (ok, &room) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: e.to_string(),
+            }),
+        );
+    }
     if ok && !state.runner.is_closing() {
         (
             StatusCode::OK,

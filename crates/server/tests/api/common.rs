@@ -10,7 +10,8 @@ pub(crate) struct TestServer {
     pub(crate) http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    _dir: Option<tempfile::TempDir>,
 }
 
 pub(crate) fn config(dir: &std::path::Path) -> ServeConfig {
@@ -23,7 +24,17 @@ pub(crate) fn config(dir: &std::path::Path) -> ServeConfig {
 impl TestServer {
     pub(crate) async fn start(tweak: impl FnOnce(&mut ServeConfig)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = config(dir.path());
+        let mut srv = Self::start_in(dir.path(), tweak).await;
+        srv._dir = Some(dir);
+        srv
+    }
+
+    /// A server on a data folder the test chose (e.g. on a small disk).
+    pub(crate) async fn start_in(
+        dir: &std::path::Path,
+        tweak: impl FnOnce(&mut ServeConfig),
+    ) -> TestServer {
+        let mut cfg = config(dir);
         tweak(&mut cfg);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -39,8 +50,9 @@ impl TestServer {
                 "the server stopped during start-up: {:?}",
                 done.await
             );
+            // Ready, or up but short of disk (what a test of that case asks for).
             if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-                && r.status() == 200
+                && (r.status() == 200 || r.text().await.is_ok_and(|t| t.contains("disk is full")))
             {
                 break;
             }
@@ -51,12 +63,13 @@ impl TestServer {
             http,
             stop: Some(tx),
             done: Some(done),
-            _dir: dir,
+            data: dir.to_path_buf(),
+            _dir: None,
         }
     }
 
     pub(crate) fn data_dir(&self) -> &std::path::Path {
-        self._dir.path()
+        &self.data
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

@@ -405,3 +405,129 @@ async fn finding_13_metrics_labels_come_from_closed_sets() {
     assert!(text.len() < 20_000, "{} bytes", text.len());
     srv.stop().await;
 }
+
+/// A tmpfs of `mib` MiB mounted for the test's life (root only; `None` elsewhere).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(mib: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        ok.then_some(SmallDisk { dir })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn finding_09_a_full_disk_answers_507_and_readyz_says_so() {
+    // Below the configured reserve: refused before anything is written.
+    let srv = TestServer::start(|c| c.min_free_bytes = u64::MAX / 4).await;
+    let r = srv.http.get(srv.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["status"].as_str().unwrap().contains("disk is full"),
+        "{v}"
+    );
+    let r = srv
+        .http
+        .post(srv.url("/v1/datasets?name=x"))
+        .body(crate::common::walk_csv(50))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 507);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["detail"].as_str().unwrap().contains("retry"), "{v}");
+    let (s, v) = srv
+        .post(
+            "/v1/backtests",
+            &json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"}}),
+        )
+        .await;
+    assert_eq!(s, 507, "{v}");
+    let (_, jobs) = srv.get("/v1/jobs").await;
+    assert_eq!(jobs["total"], 0);
+    srv.stop().await;
+
+    // A disk that really fills up (root only: a small tmpfs), with no reserve.
+    let Some(disk) = SmallDisk::mount(24) else {
+        eprintln!("not root: the ENOSPC half of this test needs a tmpfs mount");
+        return;
+    };
+    let data = disk.dir.path().join("data");
+    let srv = TestServer::start_in(&data, |c| c.min_free_bytes = 0).await;
+    let filler = disk.dir.path().join("filler");
+    let free = {
+        let s = rustix::fs::statvfs(disk.dir.path()).unwrap();
+        s.f_bavail * s.f_frsize
+    };
+    std::fs::write(&filler, vec![0u8; (free - 384 * 1024) as usize]).unwrap();
+    // An upload that cannot fit is refused before it is written.
+    let r = srv
+        .http
+        .post(srv.url("/v1/datasets?name=big"))
+        .body(crate::common::walk_csv(20_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 507);
+    let leftovers: Vec<_> = std::fs::read_dir(data.join("datasets"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new(), "a half-written upload");
+    // A job whose result does not fit (its report alone is larger than what is left): the
+    // write fails with ENOSPC; the job is not failed but queued again, with no partial file.
+    let (s, job) = srv
+        .post(
+            "/v1/backtests",
+            &json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"}}),
+        )
+        .await;
+    assert_eq!(s, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let again = srv
+        .wait_for(&id, Duration::from_secs(60), |j| {
+            j["state"] == "queued" && j["attempts"].as_u64() >= Some(1)
+        })
+        .await;
+    assert!(again["error"].is_null(), "{again}");
+    let partial: Vec<_> = std::fs::read_dir(data.join("results").join(&id))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with('.') || n == "DONE")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(partial, Vec::<String>::new());
+    // Room again: the job finishes and the upload is accepted.
+    std::fs::remove_file(&filler).unwrap();
+    let done = srv.wait_done(&id, Duration::from_secs(60)).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let r = srv
+        .http
+        .post(srv.url("/v1/datasets?name=big"))
+        .body(crate::common::walk_csv(20_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    srv.stop().await;
+}
