@@ -148,6 +148,10 @@ impl ServeConfig {
     }
 }
 
+/// How many of the latest results a start checks against their digests (older ones are
+/// checked when they are read).
+const RECENT_CHECKED: usize = 20;
+
 /// Shared state of the handlers.
 #[derive(Clone)]
 pub struct AppState {
@@ -198,6 +202,13 @@ impl AppState {
             },
             metrics.clone(),
         );
+        let damaged = runner.check_recent(RECENT_CHECKED)?;
+        if damaged > 0 {
+            tracing::warn!(
+                damaged,
+                "damaged results found at start-up; their jobs run again"
+            );
+        }
         Ok(AppState {
             store,
             runner,

@@ -57,6 +57,8 @@ pub struct Runner {
     closing: AtomicBool,
     running: AtomicU64,
     bars: Mutex<Vec<(String, Arc<Bars>)>>,
+    /// Result files found intact since the start.
+    pub(crate) checked: crate::storage::Checked,
 }
 
 /// Loaded datasets kept in memory (small backtests should not re-parse their CSV).
@@ -80,6 +82,7 @@ impl Runner {
             closing: AtomicBool::new(false),
             running: AtomicU64::new(0),
             bars: Mutex::new(Vec::new()),
+            checked: crate::storage::Checked::default(),
         })
     }
 
@@ -231,6 +234,78 @@ impl Runner {
         }
     }
 
+    /// A finished job's result turned out damaged (`why`): its folder goes, and the job
+    /// goes back to the queue, or to `failed` when what it ran on is gone. Returns what to
+    /// tell the client who asked for the result.
+    pub(crate) fn result_damaged(&self, job: &JobRow, why: &str) -> anyhow::Result<String> {
+        tracing::error!(job = %job.id, why, "a stored result is damaged");
+        let dir = self.result_dir(&job.id);
+        self.checked.forget(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        let inputs = self.inputs_present(job)?;
+        if let Err(missing) = inputs {
+            let error = format!(
+                "its result was damaged ({why}) and cannot be made again: {missing}; submit it \
+                 again"
+            );
+            self.store.fail_damaged(&job.id, &error)?;
+            return Ok(format!("job `{}` {error}", job.id));
+        }
+        let queued = self.store.requeue_damaged(&job.id)?;
+        if queued && job.state == JobState::Succeeded {
+            self.active_entry(&job.id, JobState::Queued);
+            self.notify();
+            Ok(format!(
+                "job `{}`'s result was damaged ({why}); the job is queued to run again",
+                job.id
+            ))
+        } else {
+            Ok(format!(
+                "job `{}`'s partial result was damaged ({why}) and was removed",
+                job.id
+            ))
+        }
+    }
+
+    /// `Err(what is missing)` when a job's datasets (or uploaded model) are gone.
+    fn inputs_present(&self, job: &JobRow) -> anyhow::Result<Result<(), String>> {
+        let ids: Vec<String> = match &job.universe {
+            Some(u) => serde_json::from_str::<Vec<Member>>(u)?
+                .into_iter()
+                .map(|m| m.dataset)
+                .collect(),
+            None => vec![job.dataset.clone()],
+        };
+        for id in ids {
+            if self.store.dataset(&id)?.is_none() {
+                return Ok(Err(format!("its dataset {id} was deleted")));
+            }
+        }
+        let mut spec: JobSpec = serde_json::from_str(&job.spec)?;
+        if let Err(e) = crate::spec::resolve_model(spec.strategy_mut(), &self.store, &self.data_dir)
+        {
+            return Ok(Err(crate::work::describe(e)));
+        }
+        Ok(Ok(()))
+    }
+
+    /// Checks the results of the `n` most recent finished jobs (a crash or a bad disk may
+    /// have damaged them since they were written); returns how many were damaged.
+    pub fn check_recent(&self, n: usize) -> anyhow::Result<usize> {
+        let mut damaged = 0;
+        for job in self.store.recent_results(n)? {
+            let Some(digest) = &job.result_digest else {
+                continue;
+            };
+            let dir = self.result_dir(&job.id);
+            if let Err(why) = crate::storage::check_result(&dir, digest) {
+                self.result_damaged(&job, &why)?;
+                damaged += 1;
+            }
+        }
+        Ok(damaged)
+    }
+
     /// The job's result folder.
     pub fn result_dir(&self, id: &str) -> PathBuf {
         self.data_dir.join("results").join(id)
@@ -325,11 +400,23 @@ impl Runner {
         let span = tracing::info_span!("job", id = %id, kind = %job.kind, attempt = job.attempts);
         let _enter = span.enter();
 
-        // Finished before a crash: keep that result, do not run again.
+        // Finished before a crash: keep that result, do not run again — if it is whole.
         if let Some(digest) = finished_digest(&dir) {
-            tracing::info!("result already written before a restart; not running again");
-            self.finish(&id, JobState::Succeeded, None, Some(&digest));
-            return;
+            match crate::storage::check_result(&dir, &digest) {
+                Ok(()) => {
+                    tracing::info!("result already written before a restart; not running again");
+                    self.finish(&id, JobState::Succeeded, None, Some(&digest));
+                    return;
+                }
+                Err(why) => {
+                    tracing::warn!(
+                        why,
+                        "a result written before a restart is damaged; running again"
+                    );
+                    self.checked.forget(&dir);
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
+            }
         }
         tracing::info!("started");
         let last_saved = Mutex::new(Instant::now());

@@ -599,6 +599,47 @@ impl Store {
         })
     }
 
+    /// Sends a finished job whose result turned out damaged back to the queue, without
+    /// its result (a cancelled job just loses its partial result: it was not asked to run
+    /// to the end). False when the job is not finished with a result.
+    pub fn requeue_damaged(&self, id: &str) -> rusqlite::Result<bool> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE jobs SET state = CASE WHEN state = 'succeeded' THEN 'queued' ELSE state END,
+                     progress = CASE WHEN state = 'succeeded' THEN 0 ELSE progress END,
+                     result_digest = NULL, error = NULL,
+                     finished_at = CASE WHEN state = 'succeeded' THEN NULL ELSE finished_at END
+                 WHERE id = ?1 AND state IN ('succeeded', 'cancelled') AND result_digest IS NOT NULL",
+                [id],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Marks a finished job whose result is damaged and cannot be made again (its inputs
+    /// are gone) as failed, saying why.
+    pub fn fail_damaged(&self, id: &str, error: &str) -> rusqlite::Result<bool> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE jobs SET state = 'failed', result_digest = NULL, error = ?2
+                 WHERE id = ?1 AND state IN ('succeeded', 'cancelled')",
+                params![id, error],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// The most recent finished jobs with a result, newest first (what a start checks).
+    pub fn recent_results(&self, n: usize) -> rusqlite::Result<Vec<JobRow>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE result_digest IS NOT NULL
+                 AND state IN ('succeeded', 'cancelled') ORDER BY seq DESC LIMIT ?1"
+            ))?;
+            st.query_map([n as i64], job_row)?.collect()
+        })
+    }
+
     /// Puts a running job back in the queue (shutdown interrupted it).
     pub fn requeue(&self, id: &str) -> rusqlite::Result<()> {
         self.with(|c| {

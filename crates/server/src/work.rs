@@ -17,7 +17,6 @@ use backtide_core::sweep::{
 };
 use backtide_core::{Bars, ParamValue, Params, Universe};
 use backtide_data::SweepWriter;
-use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::spec::{
@@ -130,11 +129,6 @@ pub(crate) struct Signals<'a> {
 
 /// The digest file that marks a finished result.
 pub(crate) const DONE: &str = "DONE";
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// Reads the `DONE` marker: the result digest of a job that already finished.
 pub(crate) fn finished_digest(dir: &Path) -> Option<String> {
@@ -350,8 +344,9 @@ pub(crate) fn execute(
             }
         }
     };
-    let digest =
-        sha256_hex(&std::fs::read(dir.join("result.json")).context("reading back result.json")?);
+    let digest = crate::storage::sha256_file(&dir.join("result.json"))
+        .context("reading back result.json")?;
+    crate::storage::write_manifest(dir)?;
     if outcome == Outcome::Succeeded {
         backtide_data::write_bytes(&dir.join(DONE), digest.as_bytes())?;
     }

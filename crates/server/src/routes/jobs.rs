@@ -697,7 +697,10 @@ async fn read_result(
     .map_err(ApiError::internal)?
 }
 
-async fn finished(state: &AppState, id: &str) -> Result<JobRow, ApiError> {
+/// A job with a result, whose files `names` are intact: a damaged one sends the job back
+/// to the queue (or to `failed` if its inputs are gone) and answers 409 saying so, never
+/// a 500 beside a `succeeded` state.
+async fn finished(state: &AppState, id: &str, names: &[&'static str]) -> Result<JobRow, ApiError> {
     let row = job_row(state, id).await?;
     if !row.has_result() {
         return Err(ApiError::Conflict(format!(
@@ -706,7 +709,25 @@ async fn finished(state: &AppState, id: &str) -> Result<JobRow, ApiError> {
             if row.state.is_terminal() { "" } else { " yet" }
         )));
     }
-    Ok(row)
+    let runner = state.runner.clone();
+    let names = names.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let dir = runner.result_dir(&row.id);
+        let digest = row.result_digest.as_deref();
+        let damaged = names
+            .iter()
+            .find_map(|n| runner.checked.check(&dir, n, digest).err());
+        match damaged {
+            None => Ok(row),
+            Some(why) => Err(ApiError::Conflict(
+                runner
+                    .result_damaged(&row, &why)
+                    .map_err(ApiError::internal)?,
+            )),
+        }
+    })
+    .await
+    .map_err(ApiError::internal)?
 }
 
 /// The result: for a backtest `stats` (the profile's dialect, as `backtide run --json`),
@@ -730,17 +751,17 @@ pub(crate) async fn job_result(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ResultQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let row = finished(&state, &id).await?;
+    let row = finished(&state, &id, &["result.json"]).await?;
     Ok(Json(read_result(&state, &id, &q, &row.kind).await?))
 }
 
 async fn file(
     state: &AppState,
     id: &str,
-    name: &str,
+    name: &'static str,
     content_type: &'static str,
 ) -> Result<Response, ApiError> {
-    let row = finished(state, id).await?;
+    let row = finished(state, id, &[name]).await?;
     let path = state.runner.result_dir(id).join(name);
     match tokio::fs::read(&path).await {
         Ok(bytes) => Ok((
@@ -855,7 +876,7 @@ pub(crate) async fn job_report(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let row = finished(&state, &id).await?;
+    let row = finished(&state, &id, &["result.json", "report.html"]).await?;
     let mut spec: JobSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
     let (store, data_dir) = (state.store.clone(), state.config.data_dir.clone());
     let (spec, model) = tokio::task::spawn_blocking(move || {

@@ -531,3 +531,137 @@ async fn finding_09_a_full_disk_answers_507_and_readyz_says_so() {
     assert_eq!(r.status(), 201);
     srv.stop().await;
 }
+
+/// A finished job's result text.
+async fn result_of(srv: &TestServer, id: &str) -> Value {
+    let (s, r) = srv.get(&format!("/v1/jobs/{id}/result?points=0")).await;
+    assert_eq!(s, 200, "{r}");
+    r
+}
+
+#[tokio::test]
+async fn finding_10_damaged_results_run_again_never_a_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    let srv = TestServer::start_in(&data, |_| {}).await;
+    let body = json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"}});
+    let run = |srv: &TestServer| {
+        let srv_url = srv.url("/v1/backtests?wait=60");
+        let http = srv.http.clone();
+        let body = body.clone();
+        async move {
+            let v: Value = http
+                .post(srv_url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(v["state"], "succeeded", "{v}");
+            v["id"].as_str().unwrap().to_string()
+        }
+    };
+    let results = |id: &str| data.join("results").join(id);
+
+    // A truncated result.json: 409 saying so, and the job runs again to the same result.
+    let a = run(&srv).await;
+    let original = result_of(&srv, &a).await;
+    let path = results(&a).join("result.json");
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let (s, v) = srv.get(&format!("/v1/jobs/{a}/result")).await;
+    assert_eq!(s, 409, "{v}");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("queued to run again"),
+        "{v}"
+    );
+    let done = srv.wait_done(&a, Duration::from_secs(60)).await;
+    assert_eq!(
+        (done["state"].as_str(), done["attempts"].as_u64()),
+        (Some("succeeded"), Some(2))
+    );
+    assert_eq!(result_of(&srv, &a).await, original);
+
+    // One flipped byte in another file of the result: found when that file is read.
+    let b = run(&srv).await;
+    let trades = results(&b).join("trades.csv");
+    let mut bytes = std::fs::read(&trades).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 1;
+    std::fs::write(&trades, bytes).unwrap();
+    let r = srv
+        .http
+        .get(srv.url(&format!("/v1/jobs/{b}/trades.csv")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let done = srv.wait_done(&b, Duration::from_secs(60)).await;
+    assert_eq!(done["state"], "succeeded");
+    let r = srv
+        .http
+        .get(srv.url(&format!("/v1/jobs/{b}/trades.csv")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Damaged, and its dataset is gone: failed, with the reason.
+    let csv = crate::common::walk_csv(300);
+    upload(&srv, "gone", csv).await;
+    let (_, v) = srv
+        .post(
+            "/v1/backtests?wait=60",
+            &json!({"dataset": "gone", "strategy": {"name": "sma_cross"}}),
+        )
+        .await;
+    let c = v["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        srv.http
+            .delete(srv.url("/v1/datasets/gone"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    std::fs::write(results(&c).join("result.json"), b"{}").unwrap();
+    let (s, v) = srv.get(&format!("/v1/jobs/{c}/result")).await;
+    assert_eq!(s, 409, "{v}");
+    let (_, job) = srv.get(&format!("/v1/jobs/{c}")).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["error"].as_str().unwrap().contains("was deleted"),
+        "{job}"
+    );
+    srv.stop().await;
+
+    // While stopped: a recent result is damaged, and a job the crash left running has its
+    // DONE marker beside a damaged result. The next start runs both again.
+    let d = a.clone();
+    std::fs::write(results(&d).join("result.json"), b"{\"damaged\": true}").unwrap();
+    let e = b.clone();
+    std::fs::write(results(&e).join("result.json"), b"{\"damaged\": true}").unwrap();
+    {
+        let db = rusqlite::Connection::open(data.join("backtide.sqlite")).unwrap();
+        db.execute("UPDATE jobs SET state = 'running' WHERE id = ?1", [&e])
+            .unwrap();
+    }
+    let srv = TestServer::start_in(&data, |_| {}).await;
+    for id in [&d, &e] {
+        let done = srv.wait_done(id, Duration::from_secs(60)).await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+        assert_eq!(result_of(&srv, id).await["stats"], original["stats"]);
+    }
+    srv.stop().await;
+}
