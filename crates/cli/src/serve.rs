@@ -66,9 +66,11 @@ pub(crate) struct ServeArgs {
 pub(crate) fn serve(a: ServeArgs) -> Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BACKTIDE_LOG")
         .unwrap_or_else(|_| "info".into());
+    // Logs on stderr: stdout carries the address line that scripts read.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_writer(std::io::stderr);
     // BACKTIDE_LOG_FORMAT=json: one JSON object per line, for log collectors.
     if std::env::var("BACKTIDE_LOG_FORMAT").is_ok_and(|f| f == "json") {
         logs.json().init();

@@ -195,6 +195,7 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         cancel: Some(&cancel),
         progress: Some(&progress),
         profile_blocks: a.pbo_blocks,
+        skip: 0,
     };
 
     if let Some(wf) = &a.walk_forward {

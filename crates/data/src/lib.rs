@@ -65,6 +65,38 @@ fn read_file(path: &Path) -> Result<Bars, DataError> {
     }
 }
 
+/// An upper bound on the rows of a bar file, found without decoding it: a Parquet file's
+/// row count from its footer, a CSV file's lines after the header (a quoted field with a
+/// line break counts twice). What a service checks before it decodes an upload, so a
+/// small file that decodes into billions of rows is refused at the cost of reading it once.
+pub fn rows_at_most(path: &Path) -> Result<u64, DataError> {
+    let io = |source| DataError::Io {
+        path: path.into(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut head = [0u8; 4];
+    let n = std::io::Read::read(&mut f, &mut head).map_err(io)?;
+    if n == 4 && &head == b"PAR1" {
+        return parquet::rows_in_footer(path);
+    }
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0)).map_err(io)?;
+    let (mut lines, mut last) = (0u64, b'\n');
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        last = buf[n - 1];
+    }
+    if last != b'\n' {
+        lines += 1;
+    }
+    Ok(lines.saturating_sub(1))
+}
+
 /// True when `spec` names one single-asset source: a single-asset sample, a file without a
 /// `symbol`/`ticker` column, or a path that does not exist (so reading it reports the
 /// missing file as it always has). The CLI runs such a spec through the single-asset path.
@@ -111,4 +143,28 @@ pub fn is_single_asset_spec(spec: &str) -> bool {
     !names
         .iter()
         .any(|n| n.eq_ignore_ascii_case("symbol") || n.eq_ignore_ascii_case("ticker"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_bounded_without_decoding() {
+        let d = tempfile::tempdir().unwrap();
+        let csv = d.path().join("a.csv");
+        std::fs::write(
+            &csv,
+            "Date,Open,High,Low,Close\n2024-01-01,1,1,1,1\n2024-01-02,1,1,1,1",
+        )
+        .unwrap();
+        assert_eq!(rows_at_most(&csv).unwrap(), 2);
+        std::fs::write(&csv, "Date,Open,High,Low,Close\n").unwrap();
+        assert_eq!(rows_at_most(&csv).unwrap(), 0);
+        let bars = sample("GOOG").unwrap();
+        let pq = d.path().join("a.parquet");
+        write_parquet(&bars, &pq).unwrap();
+        assert_eq!(rows_at_most(&pq).unwrap(), bars.len() as u64);
+        assert!(rows_at_most(&d.path().join("missing.csv")).is_err());
+    }
 }

@@ -26,6 +26,19 @@ fn pq_err(file: &str, e: impl std::fmt::Display) -> DataError {
     }
 }
 
+/// The row count a Parquet file's footer declares (nothing else is read).
+pub(crate) fn rows_in_footer(path: &Path) -> Result<u64, DataError> {
+    let file = path.display().to_string();
+    let f = File::open(path).map_err(|source| DataError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&f)
+        .map_err(|e| pq_err(&file, e))?;
+    Ok(meta.file_metadata().num_rows().max(0) as u64)
+}
+
 /// Reads bars from a Parquet file (as written by pandas, polars, pyarrow or
 /// [`write_parquet`]). Column names are matched as in CSV; the time column may be a
 /// timestamp of any unit (time zones converted to UTC), a date, epoch seconds or

@@ -243,6 +243,7 @@ pub(crate) fn run_sweep<'py>(
         cancel: Some(&cancel),
         progress: Some(&on_progress),
         profile_blocks: pbo_blocks,
+        skip: 0,
     };
     let bars = bars.bars.clone();
     if let Some(wf) = walk_forward {

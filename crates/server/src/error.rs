@@ -15,17 +15,30 @@ use utoipa::ToSchema;
 /// One validation problem.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Detail {
-    /// Where: `["body", "strategy", "params", "fast"]`, `["query", "wait"]`, …
-    #[schema(value_type = Vec<Object>, example = json!(["body", "strategy", "params", "fast"]))]
+    /// Where: `["body", "strategy", "params", "fast"]`, `["query", "wait"]`,
+    /// `["body", "datasets", 0]`, …: field names, and indexes into lists.
+    #[schema(value_type = Vec<LocSegment>, inline, example = json!(["body", "strategy", "params", "fast"]))]
     pub loc: Vec<serde_json::Value>,
     /// What was expected.
     #[schema(example = "must be < 20 (30 >= 20)")]
     pub msg: String,
     /// A machine-readable kind: `missing`, `json_invalid`, `extra_forbidden`,
-    /// `value_error`, `not_found`, `too_large`.
+    /// `value_error`, `type_error`, `body_unreadable`.
     #[serde(rename = "type")]
     #[schema(example = "value_error")]
     pub kind: String,
+}
+
+// Schema-only: `loc` is built as JSON values.
+/// One step of a path: a field name, or an index into a list.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum LocSegment {
+    /// Where the problem is (`body`, `query`), or a field name.
+    Field(String),
+    /// An index into a list.
+    Index(u64),
 }
 
 impl Detail {

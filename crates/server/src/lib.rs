@@ -20,10 +20,12 @@
               engine it calls stays clock-free"
 )]
 
+mod checkpoint;
 mod datasets;
 mod error;
 mod metrics;
 mod openapi;
+mod paging;
 mod routes;
 mod runner;
 mod spec;
@@ -245,7 +247,8 @@ fn register_samples(store: &Store, dir: &Path) -> anyhow::Result<()> {
         .iter()
         .map(|(name, csv)| (*name, csv.to_string()));
     for (name, csv) in singles.chain(universes) {
-        let d = datasets::ingest(dir, name, csv.as_bytes(), usize::MAX)
+        let d = datasets::stage_bytes(dir, csv.as_bytes())
+            .and_then(|staged| datasets::ingest(dir, name, staged, usize::MAX))
             .map_err(|e| anyhow::anyhow!("registering sample {name}: {e}"))?;
         store.put_dataset(&d)?;
     }

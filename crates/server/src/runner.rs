@@ -490,6 +490,7 @@ impl Runner {
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = format!("{e:#}"), "failed");
+                crate::work::remove_checkpoint(&dir);
                 let shown = crate::work::redact(&format!("{e:#}"), &self.data_dir);
                 self.finish(&id, JobState::Failed, Some(&shown), None);
             }

@@ -7,17 +7,19 @@
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result};
-use backtide_core::sweep::ComboResult;
 use backtide_core::sweep::overfitting::overfitting_report;
+use backtide_core::sweep::{BestOf, ComboResult};
 use backtide_core::sweep::{
     SweepControl, run_portfolio_sweep, run_portfolio_walk_forward, run_sweep, run_walk_forward,
 };
 use backtide_core::{Bars, ParamValue, Params, Universe};
 use backtide_data::SweepWriter;
 
+use crate::checkpoint;
 use crate::error::ApiError;
 use crate::spec::{
     JobSpec, PreparedPortfolio, prepare_backtest, prepare_portfolio_backtest, prepare_sweep,
@@ -248,6 +250,7 @@ pub(crate) fn execute(
                 cancel: Some(signals.stop),
                 progress: Some(&progress),
                 profile_blocks: p.pbo_blocks,
+                skip: 0,
             };
             let stopped = || signals.stop.load(Ordering::Relaxed);
             if let Some(wf) = &p.walk_forward {
@@ -288,6 +291,23 @@ pub(crate) fn execute(
                 backtide_data::write_bytes(&dir.join("result.json"), text.as_bytes())?;
                 Outcome::Succeeded
             } else {
+                // Resume from what an interrupted attempt finished (see `checkpoint`).
+                let (skip, keep) = checkpoint::resume_point(dir)?;
+                let log = Mutex::new(checkpoint::Writer::open(dir, keep)?);
+                let marked = |done: usize, total: usize| {
+                    progress(done, total);
+                    // A stop may have cut the chunk short: no marker for it.
+                    if !stopped()
+                        && let Err(e) = log.lock().unwrap_or_else(|p| p.into_inner()).done(done)
+                    {
+                        tracing::warn!(error = format!("{e:#}"), "writing the sweep checkpoint");
+                    }
+                };
+                let control = SweepControl {
+                    progress: Some(&marked),
+                    skip,
+                    ..control
+                };
                 let params = p.spec.strategy.params();
                 let dialect = p.profile.dialect();
                 let mut json = SweepWriter::create(&dir.join("result.json"), params, dialect)?;
@@ -295,7 +315,9 @@ pub(crate) fn execute(
                 let mut parquet =
                     SweepWriter::create(&dir.join("result.parquet"), params, dialect)?;
                 let mut profiles = Vec::new();
-                let mut sink = |c: &ComboResult| -> Result<()> {
+                let mut best = BestOf::new(&p.objective);
+                let mut deliver = |c: &ComboResult| -> Result<()> {
+                    best.offer(c);
                     let c = &*shown_combo(c, model);
                     json.write(c)?;
                     csv.write(c)?;
@@ -304,6 +326,14 @@ pub(crate) fn execute(
                         profiles.push(pr.clone());
                     }
                     Ok(())
+                };
+                if skip > 0 {
+                    tracing::info!(skip, "resuming the sweep after its finished combinations");
+                    checkpoint::replay(dir, &p.spec, skip, &mut deliver)?;
+                }
+                let mut sink = |c: &ComboResult| -> Result<()> {
+                    log.lock().unwrap_or_else(|p| p.into_inner()).combo(c)?;
+                    deliver(c)
                 };
                 let outcome = match (data, &p.portfolio) {
                     (JobData::Universe(u), Some(pcfg)) => run_portfolio_sweep::<anyhow::Error>(
@@ -325,10 +355,12 @@ pub(crate) fn execute(
                     _ => anyhow::bail!("a portfolio sweep needs a universe"),
                 };
                 if outcome.cancelled && signals.shutdown.load(Ordering::Relaxed) {
-                    // Dropping the writers removes their temporary files.
+                    // Dropping the writers removes their temporary files; the checkpoint
+                    // stays for the next attempt.
                     return Ok((Outcome::Interrupted, None));
                 }
-                let best = outcome.best.as_ref().map(|b| shown_combo(b, model));
+                let best = best.into_best();
+                let best = best.as_ref().map(|b| shown_combo(b, model));
                 let best = best.as_deref();
                 let report = best
                     .and_then(|b| b.profile.as_ref())
@@ -336,6 +368,7 @@ pub(crate) fn execute(
                 csv.finish(best, report.as_ref())?;
                 parquet.finish(best, report.as_ref())?;
                 json.finish(best, report.as_ref())?;
+                remove_checkpoint(dir);
                 if outcome.cancelled {
                     Outcome::Cancelled
                 } else {
@@ -351,6 +384,11 @@ pub(crate) fn execute(
         backtide_data::write_bytes(&dir.join(DONE), digest.as_bytes())?;
     }
     Ok((outcome, Some(digest)))
+}
+
+/// Removes a sweep's checkpoint once it is no longer needed (the sweep ended for good).
+pub(crate) fn remove_checkpoint(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(checkpoint::CHECKPOINT));
 }
 
 fn stop_outcome(signals: &Signals<'_>) -> Outcome {

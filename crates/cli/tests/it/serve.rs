@@ -27,6 +27,20 @@ impl Server {
     /// A server whose running jobs get `grace` seconds after SIGTERM before they are
     /// interrupted.
     fn start_with_grace(data: &Path, grace: u64) -> Server {
+        Self::spawn(data, grace, Stdio::null(), "warn")
+    }
+
+    /// A server whose info-level log goes to `log` (appended).
+    fn start_logged(data: &Path, log: &Path) -> Server {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        Self::spawn(data, 1, Stdio::from(file), "info")
+    }
+
+    fn spawn(data: &Path, grace: u64, stderr: Stdio, level: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_backtide"))
             .args([
                 "serve",
@@ -39,9 +53,10 @@ impl Server {
                 "--data-dir",
             ])
             .arg(data)
-            .env("BACKTIDE_LOG", "warn")
+            .env("BACKTIDE_LOG", level)
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -455,4 +470,155 @@ async fn finding_14_an_empty_token_is_refused_and_a_token_file_works() {
     assert_eq!(status(Some("s3cret")).await.unwrap().status(), 200);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// The service review's crash-loop case (finding 8): a long sweep killed with SIGKILL five
+/// times resumes each time from its checkpoint instead of starting again, completes once,
+/// equals the sweep run without a crash, and leaves no temporary file.
+#[tokio::test]
+async fn finding_08_a_sweep_killed_five_times_resumes_and_completes_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("walk.csv");
+    let csv = walk_csv(3_000);
+    std::fs::write(&csv_path, &csv).unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    let http = reqwest::Client::new();
+    let grid = ("2:60:1", "5:200:1");
+    let body = json!({
+        "dataset": "walk",
+        "strategy": {"name": "sma_cross"},
+        "grid": {"fast": grid.0, "slow": grid.1},
+        "constraint": "fast < slow",
+        "objective": {"key": "sharpe_ratio"},
+        "pbo_blocks": 8,
+    });
+
+    let mut srv = Server::start_logged(&data, &log);
+    let r = http
+        .post(format!("{}/v1/datasets?name=walk", srv.base))
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (s, sweep) = post(&http, format!("{}/v1/sweeps", srv.base), &body).await;
+    assert_eq!(s, 202, "{sweep}");
+    let id = sweep["id"].as_str().unwrap().to_string();
+    let mut before_kill = Vec::new();
+    for kill in 0..5 {
+        // Let it get further than where this attempt started, then kill it.
+        let floor = before_kill.last().copied().unwrap_or(0.0);
+        let until = Instant::now() + Duration::from_secs(120);
+        let progress = loop {
+            let j = get(&http, format!("{}/v1/jobs/{id}", srv.base)).await;
+            assert_ne!(
+                j["state"], "succeeded",
+                "finished before kill {kill}; make it longer"
+            );
+            let p = j["progress"].as_f64().unwrap();
+            if j["state"] == "running" && p > floor + 0.02 {
+                break p;
+            }
+            assert!(
+                Instant::now() < until,
+                "no progress before kill {kill}: {j}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        srv.child.kill().unwrap();
+        srv.child.wait().unwrap();
+        before_kill.push(progress);
+        srv = Server::start_logged(&data, &log);
+    }
+    let done = wait_done(&http, &srv.base, &id, Duration::from_secs(600)).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["attempts"], 6, "{done}");
+
+    // Each restart resumed after what the last attempt had finished (its progress when it
+    // was killed, less at most the chunk in flight), never from zero.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let resumed: Vec<usize> = text
+        .lines()
+        .filter(|l| l.contains("resuming the sweep"))
+        .filter_map(|l| {
+            l.split("skip=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(resumed.len(), 5, "{text}");
+    let r = get(&http, format!("{}/v1/jobs/{id}/result?limit=1", srv.base)).await;
+    let combos = r["combos_total"].as_u64().unwrap() as f64;
+    for (k, (&skip, &p)) in resumed.iter().zip(&before_kill).enumerate() {
+        assert!(skip > 0, "restart {k} started from zero");
+        assert!(
+            skip as f64 >= p * combos - 256.0,
+            "restart {k} resumed at {skip} of {combos}, but {p} was done before the kill"
+        );
+        if k > 0 {
+            assert!(skip >= resumed[k - 1], "{resumed:?}");
+        }
+    }
+
+    // The same sweep without a crash (the CLI's), combination by combination.
+    let out = dir.path().join("cli-sweep.json");
+    let status = Command::new(env!("CARGO_BIN_EXE_backtide"))
+        .args([
+            "sweep",
+            "--data",
+            csv_path.to_str().unwrap(),
+            "--strategy",
+            "sma_cross",
+        ])
+        .args([
+            "--grid",
+            &format!("fast={}", grid.0),
+            "--grid",
+            &format!("slow={}", grid.1),
+        ])
+        .args(["--constraint", "fast < slow", "--maximize", "sharpe_ratio"])
+        .args(["--pbo-blocks", "8", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let cli: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    // A new client: the blocking CLI run kept this runtime from noticing that the server
+    // closed the pooled connection after its idle timeout.
+    let http = reqwest::Client::new();
+    let served = get(
+        &http,
+        format!("{}/v1/jobs/{id}/result?limit=10000", srv.base),
+    )
+    .await;
+    assert_eq!(
+        served["combos_total"],
+        cli["combos"].as_array().unwrap().len()
+    );
+    assert_eq!(served["combos"], cli["combos"]);
+    assert_eq!(served["best"], cli["best"]);
+    assert_eq!(served["overfitting"], cli["overfitting"]);
+
+    // Completed once; nothing temporary left.
+    let db = rusqlite::Connection::open(data.join("backtide.sqlite")).unwrap();
+    let completions: u32 = db
+        .query_row("SELECT completions FROM jobs WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(completions, 1);
+    for folder in [data.join("results").join(&id), data.join("datasets")] {
+        let left: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.') || n == "CHECKPOINT")
+            .collect();
+        assert_eq!(left, Vec::<String>::new(), "{}", folder.display());
+    }
 }

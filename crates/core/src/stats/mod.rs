@@ -16,7 +16,7 @@ use crate::broker::ClosedTrade;
 use crate::engine::RunResult;
 
 /// The summary of a run.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     /// First timestamp.
     pub start: TimestampNs,

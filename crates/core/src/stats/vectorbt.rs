@@ -12,7 +12,7 @@ use crate::broker::BrokerConfig;
 use crate::engine::RunResult;
 
 /// vectorbt's `Portfolio.stats()` keys.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VbtStats {
     /// First timestamp.
     pub start: TimestampNs,

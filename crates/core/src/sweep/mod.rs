@@ -213,6 +213,44 @@ pub struct SweepControl<'a> {
     pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
     /// CSCV blocks for the overfitting checks (even, 2..=24); 0 keeps no return profile.
     pub profile_blocks: usize,
+    /// Combinations already done (a sweep resumed from a checkpoint): the first `skip` of
+    /// the sweep's order are neither run nor delivered, and progress counts them as done.
+    pub skip: usize,
+}
+
+/// The best combination by an objective, offered results in combination order: the
+/// first of equals wins and NaN never does. One rule for a sweep and for whoever merges
+/// the results of a resumed sweep with those it delivered before.
+#[derive(Debug, Clone)]
+pub struct BestOf<'o> {
+    objective: &'o Objective,
+    best: Option<ComboResult>,
+    value: f64,
+}
+
+impl<'o> BestOf<'o> {
+    /// Nothing offered yet.
+    pub fn new(objective: &'o Objective) -> BestOf<'o> {
+        BestOf {
+            objective,
+            best: None,
+            value: f64::NAN,
+        }
+    }
+
+    /// Offers the next result in combination order.
+    pub fn offer(&mut self, r: &ComboResult) {
+        let v = self.objective.value_of(r);
+        if self.best.is_none() || self.objective.better(v, self.value) {
+            self.value = v;
+            self.best = Some(r.clone());
+        }
+    }
+
+    /// The best so far.
+    pub fn into_best(self) -> Option<ComboResult> {
+        self.best
+    }
 }
 
 /// The end of a sweep.
@@ -313,7 +351,9 @@ impl SweepSpec {
         })
     }
 
-    fn params_for(&self, values: &[ParamValue]) -> Result<Params, Error> {
+    /// Every parameter of the combination with these swept values (in axis order): the
+    /// fixed ones, the defaults and these, validated.
+    pub fn params_for(&self, values: &[ParamValue]) -> Result<Params, Error> {
         let mut all: Vec<(String, ParamValue)> = Vec::new();
         for (k, v) in &self.fixed {
             let spec = self
@@ -525,8 +565,8 @@ where
         cancelled: false,
         best: None,
     };
-    let mut best_value = f64::NAN;
-    let mut base = 0;
+    let mut best = BestOf::new(objective);
+    let mut base = combos.by_ref().take(control.skip).count();
     loop {
         let part: Vec<Vec<ParamValue>> = combos.by_ref().take(chunk).collect();
         if part.is_empty() {
@@ -555,11 +595,7 @@ where
                     outcome.failed.1.get_or_insert_with(|| e.to_string());
                 }
                 Some(Ok(res)) => {
-                    let v = objective.value_of(&res);
-                    if outcome.best.is_none() || objective.better(v, best_value) {
-                        best_value = v;
-                        outcome.best = Some(res.clone());
-                    }
+                    best.offer(&res);
                     sink(&res)?;
                     outcome.completed += 1;
                 }
@@ -570,6 +606,7 @@ where
         }
         base += part.len();
     }
+    outcome.best = best.into_best();
     Ok(outcome)
 }
 

@@ -95,7 +95,7 @@ pub fn norm_inv_cdf(p: f64) -> f64 {
 }
 
 /// Moments of a return series.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReturnMoments {
     /// Number of returns `T`.
     pub n: usize,
@@ -155,7 +155,7 @@ pub fn deflated_sharpe(sr: f64, n: usize, skew: f64, kurt: f64, var_sr: f64, tri
 
 /// Per-block Σr, Σr² and count of one combination's returns (what CSCV needs: the Sharpe
 /// ratio of any union of blocks follows from them).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BlockSums {
     /// (Σr, Σr², n) per block.
     pub blocks: Vec<(f64, f64, usize)>,
@@ -256,7 +256,7 @@ pub fn pbo_cscv(combos: &[BlockSums]) -> Option<Pbo> {
 
 /// What a sweep keeps of one combination's returns for the overfitting checks: moments
 /// and per-block sums (a few hundred bytes, however long the series).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReturnProfile {
     /// Moments of the per-bar returns.
     pub moments: ReturnMoments,

@@ -76,6 +76,7 @@ fn collect(
         cancel,
         progress: Some(&progress),
         profile_blocks: 0,
+        skip: 0,
     };
     let mut got = Vec::new();
     let outcome = run_sweep::<Error>(&b, &spec(method), &cfg, &obj, &control, &mut |r| {

@@ -1,15 +1,14 @@
 //! `/v1/datasets`: upload, list, show, delete.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::datasets::ingest;
+use crate::datasets::{ingest, stage_stream};
 use crate::error::{ApiError, ApiQuery, MessageBody, ValidationBody, unreadable};
 use crate::store::{Dataset, DeleteOutcome};
 
@@ -23,27 +22,56 @@ pub(super) fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct UploadQuery {
-    /// Name to list the dataset under (default: the multipart file name).
+    /// Name to list the dataset under (default: the multipart file name; required when the
+    /// body is the file itself).
+    #[param(min_length = 1, pattern = r"\S")]
     name: Option<String>,
+}
+
+// Schema-only types: the handler reads the body as it comes.
+
+/// The bytes of a file.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub(crate) struct FileBytes(Vec<u8>);
+
+/// A dataset upload as a multipart form.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct DatasetForm {
+    /// The CSV or Parquet file; its file name (without extension) names the dataset when
+    /// `?name=` does not.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
 }
 
 /// Upload a CSV or Parquet file of bars.
 ///
-/// The body is the file itself (any content type) or a multipart form with the file in
-/// field `file`. The file is validated like `backtide run --data` (every bad row is
-/// reported with its line, column and rule). The id is the SHA-256 of the content, so
+/// The body is the file itself with `?name=` required, in any content type (`text/csv`,
+/// `application/octet-stream`, `application/vnd.apache.parquet`, …: the format is read
+/// from the content, a Parquet file starting with `PAR1`), or a multipart form with the
+/// file in field `file`. The file is validated like `backtide run --data` (every bad row
+/// is reported with its line, column and rule). The id is the SHA-256 of the content, so
 /// uploading the same file again returns the same id.
 #[utoipa::path(post, path = "/v1/datasets", tag = "datasets", params(UploadQuery),
-    request_body(content = Vec<u8>, content_type = "text/csv",
-        description = "The CSV or Parquet file (or multipart/form-data with field `file`)",
-        example = "Date,Open,High,Low,Close,Volume\n2024-01-02,100,101,99,100.5,1000\n2024-01-03,100.5,102,100,101.5,1200\n"),
+    request_body(
+        description = "The CSV or Parquet file itself (with `?name=`), or a multipart form with the file in field `file`",
+        content(
+            (inline(FileBytes) = "text/csv",
+                example = "Date,Open,High,Low,Close,Volume\n2024-01-02,100,101,99,100.5,1000\n2024-01-03,100.5,102,100,101.5,1200\n"),
+            (inline(FileBytes) = "application/octet-stream",
+                example = "Date,Open,High,Low,Close,Volume\n2024-01-02,100,101,99,100.5,1000\n"),
+            (inline(DatasetForm) = "multipart/form-data",
+                example = json!({"file": "Date,Open,High,Low,Close,Volume\n2024-01-02,100,101,99,100.5,1000\n"})),
+        )),
     responses(
         (status = 201, description = "Stored (or already stored)", body = Dataset),
-        (status = 401, description = "Missing or wrong token", body = MessageBody),
+        (status = 408, description = "The body stopped arriving", body = MessageBody),
         (status = 413, description = "Body or bar count over the limit", body = MessageBody),
-        (status = 422, description = "Not a valid bar file", body = ValidationBody),
-    ),
-    security(("bearer" = [])))]
+        (status = 422, description = "Not a valid bar file, a bad form, or no name", body = ValidationBody),
+        (status = 507, description = "The data directory's disk is full", body = MessageBody),
+    ))]
 pub(crate) async fn upload_dataset(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<UploadQuery>,
@@ -54,7 +82,26 @@ pub(crate) async fn upload_dataset(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let (bytes, file_name) = if multipart {
+    let dir = state.config.data_dir.clone();
+    let (limit, reserve) = (
+        state.config.max_body_bytes as u64,
+        state.config.min_free_bytes,
+    );
+    // The declared size, when there is one, is checked against the disk before a byte is
+    // written; the staging itself stops at the body limit.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    if declared > limit {
+        return Err(ApiError::TooLarge(format!(
+            "the upload is over this server's limit of {limit} bytes"
+        )));
+    }
+    crate::storage::ensure_room(&dir, declared, reserve)?;
+    let (staged, file_name) = if multipart {
         let mut form = Multipart::from_request(req, &state)
             .await
             .map_err(|e| ApiError::invalid(&["body"], e.body_text(), "value_error"))?;
@@ -66,10 +113,8 @@ pub(crate) async fn upload_dataset(
         {
             if field.name() == Some("file") {
                 let name = field.file_name().map(str::to_string);
-                let data = field.bytes().await.map_err(|e| {
-                    unreadable(e.status(), e.body_text(), &["body", "file"], "value_error")
-                })?;
-                found = Some((data, name));
+                let staged = stage_stream(&dir, field, limit, &["body", "file"]).await?;
+                found = Some((staged, name));
                 break;
             }
         }
@@ -81,19 +126,14 @@ pub(crate) async fn upload_dataset(
             )
         })?
     } else {
-        let b = Bytes::from_request(req, &state)
-            .await
-            .map_err(|e| unreadable(e.status(), e.body_text(), &["body"], "value_error"))?;
-        (b, None)
+        let body = req.into_body().into_data_stream();
+        (stage_stream(&dir, body, limit, &["body"]).await?, None)
     };
     let name = super::upload_name(q.name, file_name, "dataset")?;
-    let dir = state.config.data_dir.clone();
     let max_bars = state.config.max_bars;
-    let reserve = state.config.min_free_bytes;
     let dataset = tokio::task::spawn_blocking(move || {
-        // Staged once, then moved into place: twice the upload at most.
-        crate::storage::ensure_room(&dir, 2 * bytes.len() as u64, reserve)?;
-        ingest(&dir, &name, &bytes, max_bars)
+        crate::storage::ensure_room(&dir, 0, reserve)?;
+        ingest(&dir, &name, staged, max_bars)
     })
     .await
     .map_err(ApiError::internal)??;
@@ -105,9 +145,7 @@ pub(crate) async fn upload_dataset(
 #[utoipa::path(get, path = "/v1/datasets", tag = "datasets",
     responses(
         (status = 200, description = "Every dataset, by name", body = Vec<Dataset>),
-        (status = 401, description = "Missing or wrong token", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn list_datasets(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<Dataset>>, ApiError> {
@@ -120,8 +158,7 @@ pub(crate) async fn list_datasets(
     responses(
         (status = 200, description = "The dataset", body = Dataset),
         (status = 404, description = "No such dataset", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn get_dataset(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -145,8 +182,7 @@ pub(crate) async fn get_dataset(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such dataset", body = MessageBody),
         (status = 409, description = "Jobs use it", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn delete_dataset(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -132,7 +132,9 @@ pub(crate) struct JobList {
 #[into_params(parameter_in = Query)]
 pub(crate) struct WaitQuery {
     /// Seconds to wait for the job to finish; when it does, the answer is 200 with the
-    /// result inline, else 202 as without `wait`.
+    /// result inline, else 202 as without `wait`. At most the server's `--max-wait` (60 s
+    /// by default).
+    #[param(minimum = 0)]
     wait: Option<f64>,
 }
 
@@ -159,13 +161,15 @@ pub(crate) struct ListQuery {
 #[into_params(parameter_in = Query)]
 pub(crate) struct ResultQuery {
     /// First trade and order (backtests) or combination (sweeps) to return.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 18446744073709551615_u64)]
     offset: Option<usize>,
     /// How many trades and orders, or combinations (default 100, at most 10000).
     #[param(minimum = 0, maximum = 10000)]
     limit: Option<usize>,
-    /// Equity points after downsampling (default 2000; 0 for every bar). Each bucket keeps
-    /// its minimum and maximum, so drawdowns survive.
+    /// Equity points after downsampling (default 2000, at most 100000; 0 for every bar, for
+    /// a result of at most 100000 bars). Each bucket keeps its minimum and maximum, so
+    /// drawdowns survive.
+    #[param(minimum = 0, maximum = 100000)]
     points: Option<usize>,
 }
 
@@ -370,12 +374,16 @@ async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Res
     responses(
         (status = 202, description = "Accepted; follow `url`", body = JobView),
         (status = 200, description = "Finished within `wait`; result inline", body = JobView),
-        (status = 401, description = "Missing or wrong token", body = MessageBody),
+        (status = 408, description = "The body stopped arriving", body = MessageBody),
         (status = 413, description = "Body over the limit", body = MessageBody),
+        (status = 415, description = "The body is not sent as JSON", body = MessageBody),
         (status = 422, description = "Invalid request", body = ValidationBody),
-        (status = 429, description = "Queue full; see Retry-After", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+        (status = 429, description = "Queue full", body = MessageBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "The server is shutting down", body = MessageBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 507, description = "The data directory's disk is full", body = MessageBody),
+    ))]
 pub(crate) async fn submit_backtest(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<WaitQuery>,
@@ -408,12 +416,16 @@ pub(crate) async fn submit_backtest(
     responses(
         (status = 202, description = "Accepted; follow `url` or its events", body = JobView),
         (status = 200, description = "Finished within `wait`; result inline", body = JobView),
-        (status = 401, description = "Missing or wrong token", body = MessageBody),
+        (status = 408, description = "The body stopped arriving", body = MessageBody),
         (status = 413, description = "Body over the limit", body = MessageBody),
+        (status = 415, description = "The body is not sent as JSON", body = MessageBody),
         (status = 422, description = "Invalid request, or more combinations than allowed", body = ValidationBody),
-        (status = 429, description = "Queue full; see Retry-After", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+        (status = 429, description = "Queue full", body = MessageBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "The server is shutting down", body = MessageBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 507, description = "The data directory's disk is full", body = MessageBody),
+    ))]
 pub(crate) async fn submit_sweep(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<WaitQuery>,
@@ -426,10 +438,8 @@ pub(crate) async fn submit_sweep(
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(ListQuery),
     responses(
         (status = 200, description = "A page of jobs", body = JobList),
-        (status = 401, description = "Missing or wrong token", body = MessageBody),
         (status = 422, description = "Bad filter", body = ValidationBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn list_jobs(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -480,10 +490,8 @@ async fn job_row(state: &AppState, id: &str) -> Result<JobRow, ApiError> {
     params(("id" = String, Path, description = "Job id")),
     responses(
         (status = 200, description = "The job", body = JobView),
-        (status = 401, description = "Missing or wrong token", body = MessageBody),
         (status = 404, description = "No such job", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn get_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -499,11 +507,10 @@ pub(crate) async fn get_job(
     responses(
         (status = 200, description = "Cancelled (it was queued)", body = JobView),
         (status = 202, description = "Stop requested (it is running)", body = JobView),
-        (status = 401, description = "Missing or wrong token", body = MessageBody),
         (status = 404, description = "No such job", body = MessageBody),
         (status = 409, description = "Already finished", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+        (status = 507, description = "The data directory's disk is full", body = MessageBody),
+    ))]
 pub(crate) async fn cancel_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -530,17 +537,68 @@ pub(crate) async fn cancel_job(
     Ok((status, Json(JobView::new(row, state.runner.progress(&id)))).into_response())
 }
 
+/// The `data` of a `progress` event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"state": "running", "progress": 0.25}))]
+pub(crate) struct JobProgress {
+    /// Where the job is (`queued` or `running`).
+    state: JobState,
+    /// 0..1.
+    progress: f64,
+}
+
+/// One server-sent event of `GET /v1/jobs/{id}/events`, as a client parses it: its name
+/// and its `data`, JSON text (a [`JobProgress`] for `progress`, the [`JobView`] for `end`).
+pub(crate) struct JobEvent;
+
+impl utoipa::PartialSchema for JobEvent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let data = json!({"oneOf": [
+            {"$ref": "#/components/schemas/JobProgress"},
+            {"$ref": "#/components/schemas/JobView"},
+            {"type": "null"},
+        ]});
+        ObjectBuilder::new()
+            .description(Some(
+                "One event: `progress` while the job is queued or running, then `end` \
+                 (the job; `null` if it could not be read) and the stream closes",
+            ))
+            .property(
+                "event",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["progress", "end"])),
+            )
+            .required("event")
+            .property(
+                "data",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("JSON: a `JobProgress`, or for `end` the `JobView`"))
+                    .content_media_type("application/json")
+                    .extensions(Some([("contentSchema", data)].into_iter().collect())),
+            )
+            .required("data")
+            .examples([json!({
+                "event": "progress",
+                "data": "{\"state\":\"running\",\"progress\":0.25}"
+            })])
+            .into()
+    }
+}
+
+impl ToSchema for JobEvent {}
+
 /// Server-sent events: `progress` events (`{"state", "progress"}`) while the job is queued
 /// or running, then one `end` event with the job and the stream closes.
 #[utoipa::path(get, path = "/v1/jobs/{id}/events", tag = "jobs",
     params(("id" = String, Path, description = "Job id")),
     responses(
-        (status = 200, description = "text/event-stream", body = String, content_type = "text/event-stream",
-            example = "event: progress\ndata: {\"state\":\"running\",\"progress\":0.25}\n\nevent: end\ndata: {\"id\":\"…\",\"state\":\"succeeded\",…}\n\n"),
-        (status = 401, description = "Missing or wrong token", body = MessageBody),
+        (status = 200, description = "A stream of events (`event: progress` or `end`, `data:` JSON)", body = JobEvent, content_type = "text/event-stream"),
         (status = 404, description = "No such job", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn job_events(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -579,9 +637,13 @@ pub(crate) async fn job_events(
                 f.first = false;
                 let live = *rx.borrow_and_update();
                 if !live.state.is_terminal() {
-                    let ev = Event::default()
-                        .event("progress")
-                        .data(json!({"state": live.state, "progress": live.progress}).to_string());
+                    let ev = Event::default().event("progress").data(
+                        json!(JobProgress {
+                            state: live.state,
+                            progress: live.progress
+                        })
+                        .to_string(),
+                    );
                     return Some((Ok(ev), f));
                 }
             }
@@ -595,7 +657,11 @@ pub(crate) async fn job_events(
                             break;
                         }
                         let ev = Event::default().event("progress").data(
-                            json!({"state": live.state, "progress": live.progress}).to_string(),
+                            json!(JobProgress {
+                                state: live.state,
+                                progress: live.progress
+                            })
+                            .to_string(),
                         );
                         return Some((Ok(ev), f));
                     }
@@ -626,7 +692,6 @@ async fn read_result(
     kind: &str,
 ) -> Result<Value, ApiError> {
     let path = state.runner.result_dir(id).join("result.json");
-    let bytes = tokio::fs::read(&path).await.map_err(ApiError::internal)?;
     let limit = q.limit.unwrap_or(100);
     if limit > 10_000 {
         return Err(ApiError::invalid(
@@ -635,66 +700,23 @@ async fn read_result(
             "value_error",
         ));
     }
-    let offset = q.offset.unwrap_or(0);
     let points = q.points.unwrap_or(2_000);
+    if points > crate::paging::MAX_POINTS {
+        return Err(ApiError::invalid(
+            &["query", "points"],
+            format!("must be at most {}", crate::paging::MAX_POINTS),
+            "value_error",
+        ));
+    }
+    let page = crate::paging::Page {
+        offset: q.offset.unwrap_or(0),
+        limit,
+        points,
+    };
     let kind = kind.to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut v: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
-        let page = |arr: &mut Value| -> (Value, usize) {
-            let items = arr.as_array_mut().map(std::mem::take).unwrap_or_default();
-            let total = items.len();
-            (
-                Value::Array(items.into_iter().skip(offset).take(limit).collect()),
-                total,
-            )
-        };
-        if kind == "backtest" {
-            let (trades, total) = page(&mut v["trades"]);
-            v["trades"] = trades;
-            v["trades_total"] = json!(total);
-            if v.get("orders").is_some() {
-                // A portfolio: its orders are paged like its trades.
-                let (orders, total) = page(&mut v["orders"]);
-                v["orders"] = orders;
-                v["orders_total"] = json!(total);
-            }
-            let equity = v["equity"]
-                .as_array_mut()
-                .map(std::mem::take)
-                .unwrap_or_default();
-            let values: Vec<f64> = equity
-                .iter()
-                .map(|e| e["equity"].as_f64().unwrap_or(f64::NAN))
-                .collect();
-            let keep = if points == 0 {
-                (0..equity.len()).collect()
-            } else {
-                backtide_data::downsample_minmax(&values, points)
-            };
-            v["equity_total"] = json!(equity.len());
-            if let Some(positions) = v.get_mut("positions").and_then(Value::as_object_mut) {
-                // A portfolio's units held per bar stay aligned with the equity kept.
-                for units in positions.values_mut() {
-                    if let Some(all) = units.as_array() {
-                        *units = Value::Array(
-                            keep.iter().filter_map(|&i| all.get(i).cloned()).collect(),
-                        );
-                    }
-                }
-            }
-            v["equity"] = Value::Array(keep.into_iter().map(|i| equity[i].clone()).collect());
-        } else if v.get("combos").is_some() {
-            let (combos, total) = page(&mut v["combos"]);
-            v["combos"] = combos;
-            v["combos_total"] = json!(total);
-        }
-        v["kind"] = json!(kind);
-        v["offset"] = json!(offset);
-        v["limit"] = json!(limit);
-        Ok::<Value, ApiError>(v)
-    })
-    .await
-    .map_err(ApiError::internal)?
+    tokio::task::spawn_blocking(move || crate::paging::read_page(&path, &kind, page))
+        .await
+        .map_err(ApiError::internal)?
 }
 
 /// A job with a result, whose files `names` are intact: a damaged one sends the job back
@@ -740,12 +762,10 @@ async fn finished(state: &AppState, id: &str, names: &[&'static str]) -> Result<
     responses(
         (status = 200, description = "The result", body = Object,
             example = json!({"kind": "backtest", "stats": {"return_pct": 462.6, "num_trades": 93}, "trades": [], "trades_total": 93, "equity": [], "equity_total": 2148})),
-        (status = 401, description = "Missing or wrong token", body = MessageBody),
         (status = 404, description = "No such job", body = MessageBody),
         (status = 409, description = "No result yet", body = MessageBody),
         (status = 422, description = "Bad paging", body = ValidationBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn job_result(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -791,8 +811,7 @@ async fn file(
             example = "entry_bar,exit_bar,entry_time,exit_time,size,entry_price,exit_price,sl,tp,pnl,return,commission,duration_s,tag\n"),
         (status = 404, description = "No such job, or not a backtest", body = MessageBody),
         (status = 409, description = "No result yet", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn job_trades_csv(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -808,8 +827,7 @@ pub(crate) async fn job_trades_csv(
             example = "bar,time,symbol,side,size,price,fees\n0,2000-03-01T00:00:00,AAPL,buy,5361.02,4.1887,22.46\n"),
         (status = 404, description = "No such job, or not a portfolio backtest", body = MessageBody),
         (status = 409, description = "No result yet", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn job_orders_csv(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -825,8 +843,7 @@ pub(crate) async fn job_orders_csv(
             example = "time,equity,drawdown\n2004-08-19T00:00:00,10000,0\n"),
         (status = 404, description = "No such job, or not a backtest", body = MessageBody),
         (status = 409, description = "No result yet", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn job_equity_csv(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -839,12 +856,11 @@ pub(crate) async fn job_equity_csv(
 #[utoipa::path(get, path = "/v1/jobs/{id}/result.parquet", tag = "results",
     params(("id" = String, Path, description = "Job id")),
     responses(
-        (status = 200, description = "Parquet file", body = Vec<u8>, content_type = "application/vnd.apache.parquet",
+        (status = 200, description = "Parquet file", body = inline(super::datasets::FileBytes), content_type = "application/vnd.apache.parquet",
             example = "PAR1 … PAR1 (columns: time, equity, drawdown for a backtest; parameters then statistics for a sweep)"),
         (status = 404, description = "No such job, or a walk-forward (JSON only)", body = MessageBody),
         (status = 409, description = "No result yet", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn job_parquet(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -867,11 +883,9 @@ pub(crate) async fn job_parquet(
     responses(
         (status = 200, description = "HTML page", body = String, content_type = "text/html",
             example = "<!DOCTYPE html><html lang=\"en\">…</html>"),
-        (status = 401, description = "Missing or wrong token", body = MessageBody),
         (status = 404, description = "No such job", body = MessageBody),
         (status = 409, description = "No result yet", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn job_report(
     State(state): State<AppState>,
     Path(id): Path<String>,

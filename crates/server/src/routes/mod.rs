@@ -28,7 +28,7 @@ pub(crate) use jobs::{
     __path_job_orders_csv, __path_job_parquet, __path_job_report, __path_job_result,
     __path_job_trades_csv, __path_list_jobs, __path_submit_backtest, __path_submit_sweep,
 };
-pub(crate) use jobs::{JobList, JobView};
+pub(crate) use jobs::{JobEvent, JobList, JobProgress, JobView};
 pub(crate) use models::{__path_get_model, __path_list_models, __path_upload_model};
 pub(crate) use strategies::{__path_list_strategies, StrategyDoc};
 pub(crate) use system::{__path_healthz, __path_metrics, __path_readyz, Health};
@@ -46,7 +46,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let open = Router::new()
         .merge(strategies::router())
         .merge(system::router())
-        .merge(crate::openapi::docs());
+        .merge(crate::openapi::docs(&state.config));
     Router::new()
         .merge(protected)
         .merge(open)

@@ -6,7 +6,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiQuery, MessageBody, ValidationBody, unreadable};
@@ -24,7 +24,23 @@ pub(super) fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub(crate) struct ModelQuery {
     /// Name to use the model by (default: the model file's name).
+    #[param(min_length = 1, pattern = r"\S")]
     name: Option<String>,
+}
+
+// Schema-only: the handler reads the parts as they come.
+/// A model upload.
+#[derive(ToSchema)]
+#[schema(example = json!({"model": "<the .onnx file>", "features": "{\"features\": [{\"kind\": \"return\", \"lag\": 1}]}"}))]
+#[allow(dead_code)]
+pub(crate) struct ModelForm {
+    /// The ONNX model; its file name (without extension) names the model when `?name=`
+    /// does not.
+    #[schema(value_type = String, format = Binary)]
+    model: Vec<u8>,
+    /// The feature spec, as `backtide features --spec` takes it.
+    #[schema(content_media_type = "application/json")]
+    features: String,
 }
 
 fn bad(field: &str, msg: impl Into<String>) -> ApiError {
@@ -102,16 +118,15 @@ fn store_model(
 /// features]` as wide as the spec's inputs and give one value per row. Backtests and
 /// sweeps then use it with `{"strategy": {"name": "onnx_model", "params": {"model": ID}}}`.
 #[utoipa::path(post, path = "/v1/models", tag = "models", params(ModelQuery),
-    request_body(content = Vec<u8>, content_type = "multipart/form-data",
-        description = "fields `model` (.onnx file) and `features` (feature spec JSON)",
-        example = "--b\r\nContent-Disposition: form-data; name=\"model\"; filename=\"m.onnx\"\r\n\r\n<bytes>\r\n--b\r\nContent-Disposition: form-data; name=\"features\"\r\n\r\n{\"features\": [{\"kind\": \"return\", \"lag\": 1}]}\r\n--b--\r\n"),
+    request_body(content = inline(ModelForm), content_type = "multipart/form-data",
+        description = "fields `model` (.onnx file) and `features` (feature spec JSON)"),
     responses(
         (status = 201, description = "Stored", body = Model),
-        (status = 401, description = "Missing or wrong token", body = MessageBody),
+        (status = 408, description = "The body stopped arriving", body = MessageBody),
         (status = 413, description = "Body over the limit", body = MessageBody),
-        (status = 422, description = "Invalid model or spec (the reason names the problem)", body = ValidationBody),
-    ),
-    security(("bearer" = [])))]
+        (status = 422, description = "Invalid model or spec, not a multipart form, or no name (the reason names the problem)", body = ValidationBody),
+        (status = 507, description = "The data directory's disk is full", body = MessageBody),
+    ))]
 pub(crate) async fn upload_model(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ModelQuery>,
@@ -176,9 +191,7 @@ pub(crate) async fn upload_model(
 #[utoipa::path(get, path = "/v1/models", tag = "models",
     responses(
         (status = 200, description = "Every model, by name", body = Vec<Model>),
-        (status = 401, description = "Missing or wrong token", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn list_models(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<Model>>, ApiError> {
@@ -191,8 +204,7 @@ pub(crate) async fn list_models(
     responses(
         (status = 200, description = "The model", body = Model),
         (status = 404, description = "No such model", body = MessageBody),
-    ),
-    security(("bearer" = [])))]
+    ))]
 pub(crate) async fn get_model(
     State(state): State<AppState>,
     Path(id): Path<String>,

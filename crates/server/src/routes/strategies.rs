@@ -106,7 +106,10 @@ pub(crate) struct StrategiesQuery {
 /// `onnx_model`, `model` is the id or name of a model uploaded with `POST /v1/models`, and
 /// `features` comes with it (not given in requests).
 #[utoipa::path(get, path = "/v1/strategies", tag = "strategies", params(StrategiesQuery),
-    responses((status = 200, description = "Every built-in strategy", body = Vec<StrategyDoc>)))]
+    responses(
+        (status = 200, description = "Every built-in strategy", body = Vec<StrategyDoc>),
+        (status = 422, description = "Bad query (`universe` is `true` or `false`)", body = crate::error::ValidationBody),
+    ))]
 pub(crate) async fn list_strategies(
     ApiQuery(q): ApiQuery<StrategiesQuery>,
 ) -> Result<Json<Vec<StrategyDoc>>, crate::error::ApiError> {

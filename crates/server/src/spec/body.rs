@@ -228,6 +228,16 @@ pub struct Member {
     pub dataset: String,
 }
 
+/// An optional field that, when given, is not `null` (the document says so: the data is
+/// named by `dataset` or `datasets`, present and not null).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 /// `POST /v1/backtests`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -240,13 +250,22 @@ pub struct Member {
 pub struct BacktestRequest {
     /// Dataset id or name (`GET /v1/datasets`): one asset, or a portfolio of every symbol
     /// of a long-format dataset (such as the preloaded `STOCKS`). Give this or `datasets`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "GOOG")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(nullable = false, example = "GOOG")]
     pub dataset: Option<String>,
     /// A universe: a portfolio of these assets trading from one account, with a strategy
     /// of `GET /v1/strategies?universe=true` (allocation strategies, or a signal strategy
     /// applied per asset). Give this or `dataset`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(nullable = false)]
     pub datasets: Option<DatasetsRef>,
     /// The strategy.
     pub strategy: StrategyRef,
@@ -329,11 +348,20 @@ pub struct WalkForwardSpec {
 }))]
 pub struct SweepRequest {
     /// Dataset id or name, as in `POST /v1/backtests`. Give this or `datasets`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "GOOG")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(nullable = false, example = "GOOG")]
     pub dataset: Option<String>,
     /// A universe, as in `POST /v1/backtests`: the sweep runs a portfolio strategy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(nullable = false)]
     pub datasets: Option<DatasetsRef>,
     /// The strategy; its `params` are held fixed.
     pub strategy: StrategyRef,

@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::common::TestServer;
+
 const SNAPSHOT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/api/openapi.snapshot.json"
@@ -96,4 +98,69 @@ fn every_route_has_schemas_and_examples() {
         }
     }
     assert!(operations >= 18, "{operations}");
+}
+
+/// Every operation of a document, as (method, path, operation).
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            ops.push((method.clone(), path.clone(), op.clone()));
+        }
+    }
+    ops
+}
+
+/// The served document describes the server it comes from (finding 11): without a token it
+/// declares no security and no 401; with one, exactly the operations that answer 401 without
+/// the token declare `bearer` and their 401. `?wait=` is bounded by `--max-wait`.
+#[tokio::test]
+async fn the_served_document_follows_the_configuration() {
+    let open = TestServer::start(|c| c.max_wait_secs = 7).await;
+    let (status, doc) = open.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(doc.get("security").is_none());
+    assert!(doc["components"].get("securitySchemes").is_none());
+    for (method, path, op) in operations(&doc) {
+        assert!(op.get("security").is_none(), "{method} {path}");
+        assert!(op["responses"].get("401").is_none(), "{method} {path}");
+    }
+    for path in ["/v1/backtests", "/v1/sweeps"] {
+        let wait = doc["paths"][path]["post"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "wait")
+            .unwrap();
+        assert_eq!(wait["schema"]["minimum"], 0, "{path}");
+        assert_eq!(wait["schema"]["maximum"], 7, "{path}");
+    }
+    open.stop().await;
+
+    let guarded = TestServer::start(|c| {
+        c.token = Some(backtide_server::Token::new("s3cret").unwrap());
+    })
+    .await;
+    let (_, doc) = guarded.get("/openapi.json").await;
+    // With a token and the default --max-wait, the served document is the snapshot's.
+    assert_eq!(
+        doc,
+        serde_json::to_value(backtide_server::openapi()).unwrap()
+    );
+    let mut secured = 0;
+    for (method, path, op) in operations(&doc) {
+        let declared = op.get("security").is_some();
+        assert_eq!(
+            declared,
+            op["responses"].get("401").is_some(),
+            "{method} {path}"
+        );
+        let url = guarded.url(&path.replace("{id}", "x"));
+        let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let answered = guarded.http.request(m, url).send().await.unwrap().status();
+        assert_eq!(declared, answered == 401, "{method} {path}: {answered}");
+        secured += usize::from(declared);
+    }
+    assert!(secured >= 18, "{secured}");
+    guarded.stop().await;
 }
