@@ -61,6 +61,11 @@ pub(crate) struct ServeArgs {
     /// leave less get 507, /readyz reports it, and jobs wait for room before they start.
     #[arg(long, default_value_t = 64)]
     min_free_mib: u64,
+    /// MiB the running jobs may take together, by estimate (bars × bytes per bar, plus a
+    /// sweep's indicator cache); a job that would exceed it waits for running jobs to end,
+    /// one larger than it runs alone. 0: no budget, only --workers limits.
+    #[arg(long, default_value_t = 0)]
+    memory_budget_mib: u64,
 }
 
 pub(crate) fn serve(a: ServeArgs) -> Result<()> {
@@ -113,6 +118,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
         shutdown_grace: Duration::from_secs(a.grace),
         read_timeout: Duration::from_secs(a.read_timeout.max(1)),
         min_free_bytes: a.min_free_mib.saturating_mul(1 << 20),
+        memory_budget_bytes: a.memory_budget_mib.saturating_mul(1 << 20),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

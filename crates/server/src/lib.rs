@@ -128,6 +128,9 @@ pub struct ServeConfig {
     /// would leave less are answered 507, `/readyz` reports it, and workers wait for room
     /// before starting a job.
     pub min_free_bytes: u64,
+    /// Memory the running jobs may take together, by estimate; 0 for no budget (see
+    /// [`RunnerConfig::memory_budget`]).
+    pub memory_budget_bytes: u64,
 }
 
 impl ServeConfig {
@@ -146,6 +149,7 @@ impl ServeConfig {
             shutdown_grace: Duration::from_secs(30),
             read_timeout: Duration::from_secs(15),
             min_free_bytes: 64 << 20,
+            memory_budget_bytes: 0,
         }
     }
 }
@@ -201,6 +205,7 @@ impl AppState {
                 workers: config.workers,
                 max_combinations: config.max_combinations,
                 min_free_bytes: config.min_free_bytes,
+                memory_budget: config.memory_budget_bytes,
             },
             metrics.clone(),
         );

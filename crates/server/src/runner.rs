@@ -44,6 +44,10 @@ pub struct RunnerConfig {
     pub max_combinations: usize,
     /// Free space a job needs on the data directory's disk before it starts.
     pub min_free_bytes: u64,
+    /// Memory the running jobs may take together, by estimate (see
+    /// [`Runner::memory_estimate`]); 0 for no budget. A job that would exceed it waits
+    /// until running jobs end; one larger than the budget runs alone.
+    pub memory_budget: u64,
 }
 
 /// The pool.
@@ -59,6 +63,8 @@ pub struct Runner {
     bars: Mutex<Vec<(String, Arc<Bars>)>>,
     /// Result files found intact since the start.
     pub(crate) checked: crate::storage::Checked,
+    /// Memory reserved by the running jobs' estimates (claims are made under this lock).
+    admitted: Mutex<u64>,
 }
 
 /// Loaded datasets kept in memory (small backtests should not re-parse their CSV).
@@ -83,6 +89,7 @@ impl Runner {
             running: AtomicU64::new(0),
             bars: Mutex::new(Vec::new()),
             checked: crate::storage::Checked::default(),
+            admitted: Mutex::new(0),
         })
     }
 
@@ -209,7 +216,7 @@ impl Runner {
             // A full disk would fail the job's result: leave it queued until there is room.
             let room =
                 crate::storage::ensure_room(&self.data_dir, 0, self.config.min_free_bytes).is_ok();
-            let claimed = match room.then(|| self.store.claim()).transpose() {
+            let claimed = match room.then(|| self.admit()).transpose() {
                 Ok(j) => j,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming a job failed");
@@ -218,10 +225,13 @@ impl Runner {
             }
             .flatten();
             match claimed {
-                Some(job) => {
+                Some((job, reserved)) => {
                     self.running.fetch_add(1, Ordering::SeqCst);
                     self.run_one(job);
                     self.running.fetch_sub(1, Ordering::SeqCst);
+                    *self.admitted.lock().unwrap_or_else(|p| p.into_inner()) -= reserved;
+                    // A job held back by the budget may fit now.
+                    self.notify();
                 }
                 None => {
                     let (m, cv) = &self.wake;
@@ -231,6 +241,62 @@ impl Runner {
                     }
                 }
             }
+        }
+    }
+
+    /// Claims the next job if the memory budget admits it (always when nothing runs), with
+    /// the estimate reserved for it.
+    fn admit(&self) -> anyhow::Result<Option<(JobRow, u64)>> {
+        let mut admitted = self.admitted.lock().unwrap_or_else(|p| p.into_inner());
+        let budget = self.config.memory_budget;
+        if budget > 0 && *admitted > 0 {
+            let Some(next) = self.store.next_queued()? else {
+                return Ok(None);
+            };
+            if admitted.saturating_add(self.memory_estimate(&next)) > budget {
+                return Ok(None);
+            }
+        }
+        let Some(job) = self.store.claim()? else {
+            return Ok(None);
+        };
+        let reserved = if budget > 0 {
+            self.memory_estimate(&job)
+        } else {
+            0
+        };
+        *admitted += reserved;
+        Ok(Some((job, reserved)))
+    }
+
+    /// A job's memory, estimated from its data's bar count: a backtest keeps its bars
+    /// (48 bytes a bar), the loaded file and its per-bar results (about 256 bytes a bar in
+    /// all); a sweep its bars, the indicator cache (at most 64 MiB) and each core's
+    /// per-bar buffers (16 bytes a bar each).
+    pub(crate) fn memory_estimate(&self, job: &JobRow) -> u64 {
+        let ids: Vec<String> = match job
+            .universe
+            .as_deref()
+            .and_then(|u| serde_json::from_str::<Vec<Member>>(u).ok())
+        {
+            Some(members) => {
+                let mut ids: Vec<String> = members.into_iter().map(|m| m.dataset).collect();
+                ids.sort();
+                ids.dedup();
+                ids
+            }
+            None => vec![job.dataset.clone()],
+        };
+        let rows: u64 = ids
+            .iter()
+            .filter_map(|id| self.store.dataset(id).ok().flatten())
+            .map(|d| d.rows)
+            .sum();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        if job.kind == "sweep" {
+            rows * (64 + 16 * cores) + (80 << 20)
+        } else {
+            rows * 256 + (16 << 20)
         }
     }
 

@@ -567,6 +567,20 @@ impl Store {
         })
     }
 
+    /// The job a claim would take next (the oldest queued), without taking it.
+    pub fn next_queued(&self) -> rusqlite::Result<Option<JobRow>> {
+        self.with(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1"
+                ),
+                [],
+                job_row,
+            )
+            .optional()
+        })
+    }
+
     /// Records a running job's progress.
     pub fn set_progress(&self, id: &str, progress: f64) -> rusqlite::Result<()> {
         self.with(|c| {

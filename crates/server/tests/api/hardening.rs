@@ -754,3 +754,47 @@ async fn finding_03_bombs_are_refused_before_they_are_decoded() {
     assert_eq!(staged_leftovers(&srv), Vec::<String>::new());
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn jobs_are_admitted_within_the_memory_budget() {
+    // Two workers, and a budget smaller than any job: one job runs at a time.
+    let srv = TestServer::start(|c| {
+        c.workers = 2;
+        c.memory_budget_bytes = 1;
+    })
+    .await;
+    upload(&srv, "walk", crate::common::walk_csv(3_000)).await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (s, job) = srv
+            .post("/v1/sweeps", &crate::common::long_sweep("walk"))
+            .await;
+        assert_eq!(s, 202, "{job}");
+        ids.push(job["id"].as_str().unwrap().to_string());
+    }
+    srv.wait_for(&ids[0], Duration::from_secs(30), |j| {
+        j["state"] == "running"
+    })
+    .await;
+    for _ in 0..20 {
+        let (_, second) = srv.get(&format!("/v1/jobs/{}", ids[1])).await;
+        assert_eq!(
+            second["state"], "queued",
+            "admitted over the budget: {second}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // The first ends: the second is admitted.
+    let (s, _) = srv
+        .post(&format!("/v1/jobs/{}/cancel", ids[0]), &json!({}))
+        .await;
+    assert_eq!(s, 202);
+    srv.wait_for(&ids[1], Duration::from_secs(30), |j| {
+        j["state"] == "running"
+    })
+    .await;
+    srv.post(&format!("/v1/jobs/{}/cancel", ids[1]), &json!({}))
+        .await;
+    srv.wait_done(&ids[1], Duration::from_secs(30)).await;
+    srv.stop().await;
+}
