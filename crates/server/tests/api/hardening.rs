@@ -798,3 +798,94 @@ async fn jobs_are_admitted_within_the_memory_budget() {
     srv.wait_done(&ids[1], Duration::from_secs(30)).await;
     srv.stop().await;
 }
+
+/// A random walk of `n` minute bars (epoch seconds), longer than daily bars can be.
+fn minute_csv(n: usize) -> String {
+    let mut s = String::from("Date,Open,High,Low,Close\n");
+    let (mut x, mut price) = (0x2545_F491_4F6C_DD1Du64, 100.0f64);
+    for i in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let open = price;
+        price *= 1.0 + ((x % 2001) as f64 / 1000.0 - 1.0) * 0.002;
+        let (hi, lo) = (open.max(price) * 1.0005, open.min(price) * 0.9995);
+        let t = 1_600_000_000 + 60 * i as i64;
+        s.push_str(&format!("{t},{open:.5},{hi:.5},{lo:.5},{price:.5}\n"));
+    }
+    s
+}
+
+#[tokio::test]
+async fn finding_04_a_result_read_is_bounded_whatever_the_result_size() {
+    let srv = TestServer::start(|_| {}).await;
+    upload(&srv, "long", minute_csv(100_500)).await;
+    let (s, job) = srv
+        .post(
+            "/v1/backtests?wait=60",
+            &json!({"dataset": "long", "strategy": {"name": "sma_cross"}}),
+        )
+        .await;
+    assert_eq!(
+        (s, job["state"].as_str()),
+        (200, Some("succeeded")),
+        "{job}"
+    );
+    let id = job["id"].as_str().unwrap();
+    // Every bar of a result this long is not one answer: the files hold every bar.
+    let (s, v) = srv.get(&format!("/v1/jobs/{id}/result?points=0")).await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["detail"][0]["loc"], json!(["query", "points"]));
+    assert!(
+        v["detail"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("equity.csv"),
+        "{v}"
+    );
+    let (s, v) = srv
+        .get(&format!("/v1/jobs/{id}/result?points=100001"))
+        .await;
+    assert_eq!(s, 422, "{v}");
+    // A page: the kept points and the trades asked for, streamed from the stored file.
+    let (s, v) = srv
+        .get(&format!("/v1/jobs/{id}/result?points=500&limit=3&offset=2"))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["equity_total"], 100_500);
+    assert!(v["equity"].as_array().unwrap().len() <= 502);
+    assert_eq!(v["trades"].as_array().unwrap().len(), 3);
+    assert!(
+        v["trades_total"].as_u64().unwrap() > 5,
+        "{}",
+        v["trades_total"]
+    );
+    // The equity kept is the stored file's, at the bars the downsampling chose.
+    let csv = srv
+        .http
+        .get(srv.url(&format!("/v1/jobs/{id}/equity.csv")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let all: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let keep = backtide_data::downsample_minmax(&all, 500);
+    let kept: Vec<f64> = v["equity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["equity"].as_f64().unwrap())
+        .collect();
+    let expected: Vec<f64> = keep.iter().map(|&i| all[i]).collect();
+    assert_eq!(kept.len(), expected.len());
+    for (a, b) in kept.iter().zip(&expected) {
+        assert!((a - b).abs() <= 1e-9 * b.abs(), "{a} vs {b}");
+    }
+    srv.stop().await;
+}
