@@ -25,8 +25,8 @@ pub(crate) const CHECKPOINT: &str = "CHECKPOINT";
 enum Record {
     Combo {
         index: u64,
-        stats: Stats,
-        vbt: Option<VbtStats>,
+        stats: Box<Stats>,
+        vbt: Option<Box<VbtStats>>,
         profile: Option<ReturnProfile>,
     },
     Done {
@@ -71,8 +71,8 @@ impl Writer {
     pub(crate) fn combo(&mut self, c: &ComboResult) -> Result<()> {
         self.push(&Record::Combo {
             index: c.index as u64,
-            stats: c.stats.clone(),
-            vbt: c.vbt.clone(),
+            stats: Box::new(c.stats.clone()),
+            vbt: c.vbt.clone().map(Box::new),
             profile: c.profile.clone(),
         })
     }
@@ -164,8 +164,8 @@ pub(crate) fn replay(
             index,
             values,
             params,
-            stats,
-            vbt,
+            stats: *stats,
+            vbt: vbt.map(|v| *v),
             profile,
         })
     })
