@@ -27,7 +27,12 @@ impl Server {
     /// A server whose running jobs get `grace` seconds after SIGTERM before they are
     /// interrupted.
     fn start_with_grace(data: &Path, grace: u64) -> Server {
-        Self::spawn(data, grace, Stdio::null(), "warn")
+        Self::spawn(
+            data,
+            &["--grace", &grace.to_string()],
+            Stdio::null(),
+            "warn",
+        )
     }
 
     /// A server whose info-level log goes to `log` (appended).
@@ -37,10 +42,11 @@ impl Server {
             .append(true)
             .open(log)
             .unwrap();
-        Self::spawn(data, 1, Stdio::from(file), "info")
+        Self::spawn(data, &["--grace", "1"], Stdio::from(file), "info")
     }
 
-    fn spawn(data: &Path, grace: u64, stderr: Stdio, level: &str) -> Server {
+    /// A server on `data` with one worker and `args`, logging at `level` to `stderr`.
+    fn spawn(data: &Path, args: &[&str], stderr: Stdio, level: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_backtide"))
             .args([
                 "serve",
@@ -48,11 +54,11 @@ impl Server {
                 "127.0.0.1:0",
                 "--workers",
                 "1",
-                "--grace",
-                &grace.to_string(),
                 "--data-dir",
             ])
             .arg(data)
+            .args(args)
+            .env_remove("BACKTIDE_TOKEN")
             .env("BACKTIDE_LOG", level)
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
@@ -437,26 +443,13 @@ async fn finding_14_an_empty_token_is_refused_and_a_token_file_works() {
     // A token from a file (a mounted secret ends with a line break).
     let file = dir.path().join("token");
     std::fs::write(&file, "s3cret\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backtide"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("d"))
-        .arg("--token-file")
-        .arg(&file)
-        .env_remove("BACKTIDE_TOKEN")
-        .env("BACKTIDE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+    let srv = Server::spawn(
+        &dir.path().join("d"),
+        &["--token-file", file.to_str().unwrap()],
+        Stdio::null(),
+        "warn",
+    );
+    let base = srv.base.clone();
     let http = reqwest::Client::new();
     let status = |token: Option<&'static str>| {
         let mut r = http.get(format!("{base}/v1/jobs"));
@@ -468,8 +461,6 @@ async fn finding_14_an_empty_token_is_refused_and_a_token_file_works() {
     assert_eq!(status(None).await.unwrap().status(), 401);
     assert_eq!(status(Some("s3cre")).await.unwrap().status(), 401);
     assert_eq!(status(Some("s3cret")).await.unwrap().status(), 200);
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// The service review's crash-loop case (finding 8): a long sweep killed with SIGKILL five

@@ -94,6 +94,23 @@ impl TestServer {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Posts a raw body (an upload); the status and the JSON answer.
+    pub(crate) async fn post_bytes(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// Polls a job until it is in a terminal state.
     pub(crate) async fn wait_done(&self, id: &str, within: Duration) -> Value {
         let until = tokio::time::Instant::now() + within;

@@ -442,15 +442,10 @@ async fn finding_09_a_full_disk_answers_507_and_readyz_says_so() {
         v["status"].as_str().unwrap().contains("disk is full"),
         "{v}"
     );
-    let r = srv
-        .http
-        .post(srv.url("/v1/datasets?name=x"))
-        .body(crate::common::walk_csv(50))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 507);
-    let v: Value = r.json().await.unwrap();
+    let (s, v) = srv
+        .post_bytes("/v1/datasets?name=x", crate::common::walk_csv(50))
+        .await;
+    assert_eq!(s, 507, "{v}");
     assert!(v["detail"].as_str().unwrap().contains("retry"), "{v}");
     let (s, v) = srv
         .post(
@@ -477,14 +472,10 @@ async fn finding_09_a_full_disk_answers_507_and_readyz_says_so() {
     };
     std::fs::write(&filler, vec![0u8; (free - 384 * 1024) as usize]).unwrap();
     // An upload that cannot fit is refused before it is written.
-    let r = srv
-        .http
-        .post(srv.url("/v1/datasets?name=big"))
-        .body(crate::common::walk_csv(20_000))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 507);
+    let (s, v) = srv
+        .post_bytes("/v1/datasets?name=big", crate::common::walk_csv(20_000))
+        .await;
+    assert_eq!(s, 507, "{v}");
     let leftovers: Vec<_> = std::fs::read_dir(data.join("datasets"))
         .unwrap()
         .flatten()
@@ -521,14 +512,10 @@ async fn finding_09_a_full_disk_answers_507_and_readyz_says_so() {
     std::fs::remove_file(&filler).unwrap();
     let done = srv.wait_done(&id, Duration::from_secs(60)).await;
     assert_eq!(done["state"], "succeeded", "{done}");
-    let r = srv
-        .http
-        .post(srv.url("/v1/datasets?name=big"))
-        .body(crate::common::walk_csv(20_000))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    let (s, v) = srv
+        .post_bytes("/v1/datasets?name=big", crate::common::walk_csv(20_000))
+        .await;
+    assert_eq!(s, 201, "{v}");
     srv.stop().await;
 }
 
@@ -689,30 +676,20 @@ async fn finding_03_bombs_are_refused_before_they_are_decoded() {
     let pq = dir.path().join("many.parquet");
     let bars = backtide_data::parse_csv(crate::common::walk_csv(5_000).as_bytes(), "w").unwrap();
     backtide_data::write_parquet(&bars, &pq).unwrap();
-    let r = srv
-        .http
-        .post(srv.url("/v1/datasets?name=bomb"))
-        .body(std::fs::read(&pq).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 413);
-    let v: Value = r.json().await.unwrap();
+    let (s, v) = srv
+        .post_bytes("/v1/datasets?name=bomb", std::fs::read(&pq).unwrap())
+        .await;
+    assert_eq!(s, 413, "{v}");
     let msg = v["detail"].as_str().unwrap();
     assert!(
         msg.contains("footer says 5000") && msg.contains("1000"),
         "{msg}"
     );
     // A CSV with more lines than allowed: refused from its line count.
-    let r = srv
-        .http
-        .post(srv.url("/v1/datasets?name=bomb"))
-        .body(crate::common::walk_csv(5_000))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 413);
-    let v: Value = r.json().await.unwrap();
+    let (s, v) = srv
+        .post_bytes("/v1/datasets?name=bomb", crate::common::walk_csv(5_000))
+        .await;
+    assert_eq!(s, 413, "{v}");
     assert!(
         v["detail"]
             .as_str()
