@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test: unit, property, integration, end-to-end (nextest), doctests, then the
-# Python package's (a wheel in a venv with backtesting.py and vectorbt as oracles).
+# Runs every test: unit, property, integration, end-to-end (nextest), doctests, the REST API
+# fuzzed against its OpenAPI document (schemathesis), then the Python package's (a wheel in a
+# venv with backtesting.py and vectorbt as oracles).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo nextest run --workspace --locked --no-fail-fast
 cargo test --workspace --locked --doc
+# schemathesis, every check, with and without a token, 30 examples per operation (about a
+# minute on 2 cores), on the debug binary nextest built for the CLI's tests (a separate
+# `cargo build -p backtide-cli` would resolve features differently and rebuild crates).
+[ -x target/debug/backtide ] || cargo build -p backtide-cli --locked
+BACKTIDE_BIN=target/debug/backtide ./scripts/schemathesis.sh
 ./scripts/test-python.sh

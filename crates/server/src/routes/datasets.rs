@@ -182,6 +182,7 @@ pub(crate) async fn get_dataset(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such dataset", body = MessageBody),
         (status = 409, description = "Jobs use it", body = MessageBody),
+        (status = 507, description = "The data directory's disk is full", body = MessageBody),
     ))]
 pub(crate) async fn delete_dataset(
     State(state): State<AppState>,
