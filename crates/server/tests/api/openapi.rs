@@ -115,7 +115,7 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
 /// declares no security and no 401; with one, exactly the operations that answer 401 without
 /// the token declare `bearer` and their 401. `?wait=` is bounded by `--max-wait`.
 #[tokio::test]
-async fn the_served_document_follows_the_configuration() {
+async fn finding_11_the_served_document_follows_the_configuration() {
     let open = TestServer::start(|c| c.max_wait_secs = 7).await;
     let (status, doc) = open.get("/openapi.json").await;
     assert_eq!(status, 200);
