@@ -66,6 +66,10 @@ pub(crate) struct ServeArgs {
     /// one larger than it runs alone. 0: no budget, only --workers limits.
     #[arg(long, default_value_t = 0)]
     memory_budget_mib: u64,
+    /// Let browser pages from this origin call the API (e.g. https://app.example.com);
+    /// repeat for several. Off by default.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
 }
 
 pub(crate) fn serve(a: ServeArgs) -> Result<()> {
@@ -119,6 +123,19 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
         read_timeout: Duration::from_secs(a.read_timeout.max(1)),
         min_free_bytes: a.min_free_mib.saturating_mul(1 << 20),
         memory_budget_bytes: a.memory_budget_mib.saturating_mul(1 << 20),
+        cors_origins: a
+            .cors_origins
+            .iter()
+            .map(|o| {
+                let ok = (o.starts_with("http://") || o.starts_with("https://"))
+                    && !o.ends_with('/');
+                anyhow::ensure!(
+                    ok,
+                    "--cors-origin {o}: give an origin as a browser sends it: scheme://host[:port], no path"
+                );
+                o.parse().with_context(|| format!("--cors-origin {o}"))
+            })
+            .collect::<Result<_>>()?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

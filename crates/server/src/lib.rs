@@ -131,6 +131,9 @@ pub struct ServeConfig {
     /// Memory the running jobs may take together, by estimate; 0 for no budget (see
     /// [`RunnerConfig::memory_budget`]).
     pub memory_budget_bytes: u64,
+    /// Browser origins allowed to call the API (`https://app.example.com`); empty: no
+    /// cross-origin headers are sent, so browsers keep other sites' pages out.
+    pub cors_origins: Vec<axum::http::HeaderValue>,
 }
 
 impl ServeConfig {
@@ -150,6 +153,7 @@ impl ServeConfig {
             read_timeout: Duration::from_secs(15),
             min_free_bytes: 64 << 20,
             memory_budget_bytes: 0,
+            cors_origins: Vec::new(),
         }
     }
 }

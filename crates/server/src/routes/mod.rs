@@ -47,10 +47,29 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(strategies::router())
         .merge(system::router())
         .merge(crate::openapi::docs(&state.config));
-    Router::new()
+    let router = Router::new()
         .merge(protected)
         .merge(open)
-        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .fallback(|| async { ApiError::NotFound("no such route".into()) });
+    // Around every route, so a browser's preflight is answered before the token check,
+    // which it cannot pass (a preflight carries no credentials).
+    let router = if state.config.cors_origins.is_empty() {
+        router
+    } else {
+        router.layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(state.config.cors_origins.clone())
+                .allow_methods([
+                    axum::http::Method::GET,
+                    axum::http::Method::POST,
+                    axum::http::Method::DELETE,
+                ])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .expose_headers([header::LOCATION, REQUEST_ID])
+                .max_age(std::time::Duration::from_secs(600)),
+        )
+    };
+    router
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(

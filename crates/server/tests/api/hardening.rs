@@ -866,3 +866,37 @@ async fn finding_04_a_result_read_is_bounded_whatever_the_result_size() {
     }
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn browser_origins_are_allowed_only_when_configured() {
+    let origin = "https://app.example.com";
+    let preflight = |srv: &TestServer, from: &'static str| {
+        srv.http
+            .request(reqwest::Method::OPTIONS, srv.url("/v1/jobs"))
+            .header("origin", from)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let allowed = |r: &reqwest::Response| {
+        r.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let srv = TestServer::start(|c| {
+        c.cors_origins = vec![origin.parse().unwrap()];
+        c.token = Some(backtide_server::Token::new("s3cret").unwrap());
+    })
+    .await;
+    let r = preflight(&srv, origin).await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(allowed(&r).as_deref(), Some(origin));
+    let r = preflight(&srv, "https://evil.example.com").await.unwrap();
+    assert_eq!(allowed(&r), None);
+    srv.stop().await;
+    // Off by default.
+    let srv = TestServer::start(|_| {}).await;
+    let r = preflight(&srv, origin).await.unwrap();
+    assert_eq!(allowed(&r), None);
+    srv.stop().await;
+}
