@@ -24,6 +24,39 @@ pub(crate) struct DataArgs {
     /// Last timestamp to include (a date includes that whole day).
     #[arg(long)]
     to: Option<String>,
+    /// CSV rows with a missing price (an empty, `null`, `NaN`, `NA` or `N/A` cell): `error`
+    /// refuses the file, `drop` leaves the rows out, `ffill` makes each a flat bar at the
+    /// previous close. The rows acted on are named. (A missing Volume cell is always read as
+    /// no volume for that bar.)
+    #[arg(long, value_enum, default_value_t = MissingArg::Error)]
+    missing: MissingArg,
+    /// Format of a CSV time column that is not ISO 8601 or epoch numbers, strftime-style:
+    /// `%m/%d/%Y` (US dates), `%d.%m.%Y %H:%M`, … (naive = UTC).
+    #[arg(long, value_name = "FORMAT")]
+    date_format: Option<String>,
+    /// Sort CSV rows by time instead of refusing rows out of order (duplicate timestamps
+    /// are still refused).
+    #[arg(long)]
+    sort: bool,
+    /// Adjust for splits and dividends with the CSV's `Adj Close` column: Open, High, Low
+    /// and Close scaled by Adj Close / Close (Close becomes Adj Close), Volume divided by it.
+    #[arg(long)]
+    adjust: bool,
+    /// Which CSV column holds which field, e.g. `time=Date,close=Last` (fields: time, open,
+    /// high, low, close, volume, adj_close); unnamed fields are found by their usual names.
+    #[arg(long, value_name = "FIELD=COLUMN,...")]
+    columns: Option<String>,
+}
+
+/// `--missing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum MissingArg {
+    /// Refuse the file, naming the first missing cell.
+    Error,
+    /// Leave rows with a missing price out.
+    Drop,
+    /// Make each a flat bar at the previous row's close.
+    Ffill,
 }
 
 impl DataArgs {
@@ -41,9 +74,31 @@ impl DataArgs {
         }
     }
 
-    /// Loads and slices the universe.
+    /// The CSV reading options of the flags.
+    pub(crate) fn read_options(&self) -> Result<backtide_data::ReadOptions> {
+        Ok(backtide_data::ReadOptions {
+            missing: match self.missing {
+                MissingArg::Error => backtide_data::MissingPolicy::Error,
+                MissingArg::Drop => backtide_data::MissingPolicy::Drop,
+                MissingArg::Ffill => backtide_data::MissingPolicy::Ffill,
+            },
+            date_format: self.date_format.clone(),
+            sort: self.sort,
+            adjust: self.adjust,
+            columns: match &self.columns {
+                Some(c) => backtide_data::ColumnMap::parse(c)?,
+                None => backtide_data::ColumnMap::default(),
+            },
+            ..backtide_data::ReadOptions::default()
+        })
+    }
+
+    /// Loads and slices the universe; the reads' notices go to stderr.
     pub(crate) fn load_universe(&self) -> Result<Universe> {
-        let u = backtide_data::load_universe(&self.data)?;
+        let (u, reports) = backtide_data::load_universe_with(&self.data, &self.read_options()?)?;
+        for r in &reports {
+            print_notices(r);
+        }
         let (from, to) = (
             bound(&self.from, "--from", false)?,
             bound(&self.to, "--to", true)?,
@@ -55,8 +110,13 @@ impl DataArgs {
             .with_context(|| format!("{}: no bars between --from and --to", self.label()))
     }
 
-    /// Loads and slices the bars of a single asset.
+    /// Loads and slices the bars of a single asset; the read's notices go to stderr.
     pub(crate) fn load(&self) -> Result<Bars> {
+        self.load_reported().map(|(bars, _)| bars)
+    }
+
+    /// [`DataArgs::load`], with what the read chose and did (`data` in `--json`).
+    pub(crate) fn load_reported(&self) -> Result<(Bars, backtide_data::ReadReport)> {
         let [data] = self.data.as_slice() else {
             bail!(
                 "this command takes one --data, got {} ({}); portfolios of several assets run with `backtide run`",
@@ -64,7 +124,8 @@ impl DataArgs {
                 self.label()
             );
         };
-        let mut bars = backtide_data::load(data)?;
+        let (mut bars, report) = backtide_data::load_with(data, &self.read_options()?)?;
+        print_notices(&report);
         let (from, to) = (
             bound(&self.from, "--from", false)?,
             bound(&self.to, "--to", true)?,
@@ -75,7 +136,14 @@ impl DataArgs {
                 bail!("{data}: no bars between --from and --to");
             }
         }
-        Ok(bars)
+        Ok((bars, report))
+    }
+}
+
+/// A read's notices, one `note:` line each on stderr.
+fn print_notices(report: &backtide_data::ReadReport) {
+    for n in &report.notices {
+        eprintln!("note: {n}");
     }
 }
 
@@ -195,8 +263,8 @@ pub(crate) struct RunArgs {
     pub(crate) broker: BrokerArgs,
     #[command(flatten)]
     pub(crate) portfolio: crate::portfolio::PortfolioArgs,
-    /// Print the result as JSON (`stats`, `trades`, `open_trades`, `equity`, `warnings`;
-    /// portfolios add `orders`, `positions`, `assets`, `universe`).
+    /// Print the result as JSON (`stats`, `trades`, `open_trades`, `equity`, `warnings`,
+    /// `data`: what the data read chose; portfolios add `orders`, `positions`, `assets`, `universe`).
     #[arg(long)]
     pub(crate) json: bool,
     /// Write closed trades to this CSV file (portfolios: with a `symbol` column).
@@ -240,7 +308,7 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     let mut strategy = info.build(&params)?;
     let cfg = a.broker.config()?;
     let mut clock = crate::timings::Timings::start(a.timings);
-    let bars = a.data.load()?;
+    let (bars, read) = a.data.load_reported()?;
     clock.lap("load");
     let result = run_backtest(&bars, strategy.as_mut(), &cfg)?;
     clock.lap("run");
@@ -274,7 +342,7 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     if a.json {
         // Streamed: a million-bar result is never held as one document.
         let mut out = std::io::stdout().lock();
-        backtide_data::write_backtest_json(
+        backtide_data::write_backtest_json_with_data(
             &mut out,
             &bars,
             &result,
@@ -282,6 +350,7 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
             a.broker.profile.core(),
             info.name,
             &params,
+            Some(&read.to_json()),
         )?;
         std::io::Write::write_all(&mut out, b"\n")?;
     } else if a.broker.profile == Profile::Vectorbt {

@@ -18,7 +18,11 @@ pub enum DataError {
         source: std::io::Error,
     },
     /// A required column is absent.
-    #[error("{file}: line 1: missing required column `{column}` (found: {found})")]
+    #[error(
+        "{file}: line 1: missing required column `{column}` (found: {found}); name it with \
+         --columns {}=NAME",
+        column.to_ascii_lowercase()
+    )]
     MissingColumn {
         /// The file.
         file: String,
@@ -47,7 +51,11 @@ pub enum DataError {
         expected: &'static str,
     },
     /// A value that breaks a bar rule (price ≤ 0, High < max(Open, Close), …).
-    #[error("{file}: line {line}{}, column `{column}`: value `{value}`: {rule}", in_symbol(.symbol))]
+    #[error(
+        "{file}: line {line}{}, column `{column}`: value `{value}`: {rule}{}",
+        in_symbol(.symbol),
+        sort_hint_text(*.sort_hint)
+    )]
     Invalid {
         /// The file.
         file: String,
@@ -61,6 +69,8 @@ pub enum DataError {
         value: String,
         /// The rule broken.
         rule: BarRule,
+        /// True when `--sort` would load the file (a row out of time order).
+        sort_hint: bool,
     },
     /// Malformed CSV (e.g. a row with a different number of fields).
     #[error("{file}: line {line}: malformed CSV: {message}")]
@@ -166,6 +176,67 @@ pub enum DataError {
         /// Its symbols, comma-separated.
         symbols: String,
     },
+    /// A `--columns` mapping that cannot be understood or does not fit the file.
+    #[error("--columns `{spec}`: {problem}")]
+    BadColumns {
+        /// The mapping as given (or the field and column that do not fit).
+        spec: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A time cell that does not match `--date-format`.
+    #[error(
+        "{file}: line {line}, column `{column}`: value `{value}`: expected a date in \
+         --date-format `{format}`"
+    )]
+    BadDate {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// Column name as in the header.
+        column: String,
+        /// The text found.
+        value: String,
+        /// The format given.
+        format: Box<str>,
+    },
+    /// `--missing ffill` with a missing price on the first row.
+    #[error(
+        "{file}: line {line}, column `{column}`: value `{value}`: --missing ffill has no \
+         earlier row to fill from (use --missing drop)"
+    )]
+    NothingToFill {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// Column name as in the header.
+        column: String,
+        /// The text found.
+        value: String,
+    },
+    /// `--adjust` on a file without an `Adj Close` column.
+    #[error(
+        "{file}: --adjust needs an `Adj Close` column (found: {found}); name it with \
+         --columns adj_close=NAME"
+    )]
+    NoAdjClose {
+        /// The file.
+        file: String,
+        /// The header found, comma-separated.
+        found: String,
+    },
+    /// A yfinance file whose `Ticker` line names several tickers.
+    #[error(
+        "{file}: line 2: the yfinance header holds several tickers ({tickers}); save one ticker per file"
+    )]
+    SeveralTickers {
+        /// The file.
+        file: String,
+        /// The tickers, comma-separated.
+        tickers: String,
+    },
     /// `sample:NAME` with an unknown name.
     #[error("unknown sample `{name}` (available: {available})")]
     UnknownSample {
@@ -176,9 +247,28 @@ pub enum DataError {
     },
 }
 
+/// The `--sort` hint, when it applies.
+fn sort_hint_text(sort_hint: bool) -> &'static str {
+    if sort_hint {
+        " (--sort loads rows in any order; duplicate timestamps are still refused)"
+    } else {
+        ""
+    }
+}
+
 /// `, symbol `X`` when the row has a symbol, else nothing (single-asset messages unchanged).
 fn in_symbol(symbol: &Option<String>) -> String {
     symbol
         .as_ref()
         .map_or_else(String::new, |s| format!(", symbol `{s}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Callers return `Result<_, DataError>` from closures; clippy's `result_large_err`
+    /// (128 bytes) holds them to a small error.
+    #[test]
+    fn the_error_stays_small() {
+        assert!(std::mem::size_of::<super::DataError>() <= 120);
+    }
 }

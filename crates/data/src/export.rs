@@ -231,6 +231,23 @@ pub fn write_backtest_json<W: Write>(
     strategy: &str,
     params: &Params,
 ) -> Result<(), DataError> {
+    write_backtest_json_with_data(w, bars, run, cfg, profile, strategy, params, None)
+}
+
+/// [`write_backtest_json`] with a last key, `data`, holding what the data read chose
+/// ([`ReadReport::to_json`](crate::ReadReport::to_json)); without it the bytes are
+/// [`write_backtest_json`]'s.
+#[allow(clippy::too_many_arguments)]
+pub fn write_backtest_json_with_data<W: Write>(
+    w: W,
+    bars: &Bars,
+    run: &RunResult,
+    cfg: &BrokerConfig,
+    profile: Profile,
+    strategy: &str,
+    params: &Params,
+    data: Option<&Value>,
+) -> Result<(), DataError> {
     let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
     let e = |source| DataError::Io {
         path: "<output>".into(),
@@ -359,6 +376,10 @@ pub fn write_backtest_json<W: Write>(
     serde_json::to_writer(&mut w, profile.name()).map_err(js)?;
     w.write_all(b",\"strategy\":").map_err(e)?;
     serde_json::to_writer(&mut w, &json!({"name": strategy, "params": params})).map_err(js)?;
+    if let Some(data) = data {
+        w.write_all(b",\"data\":").map_err(e)?;
+        serde_json::to_writer(&mut w, data).map_err(js)?;
+    }
     w.write_all(b"}").map_err(e)?;
     w.flush().map_err(e)
 }

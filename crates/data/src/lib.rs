@@ -14,6 +14,7 @@
 
 mod atomic;
 mod csv;
+mod dialect;
 mod downsample;
 mod error;
 mod export;
@@ -27,12 +28,16 @@ mod universe;
 use std::path::Path;
 
 pub use atomic::{write_bytes, write_with};
-pub use csv::{parse_csv, read_csv};
+pub use csv::{parse_csv, parse_csv_with, read_csv, read_csv_with};
+pub use dialect::{
+    ColumnMap, Field, HeaderKind, MissingPolicy, ReadOptions, ReadReport, sniff_delimiter,
+};
 pub use downsample::{downsample_keep, downsample_minmax};
 pub use error::DataError;
 pub use export::{
     backtest_json, profile_stats_json, result_json, stat_json, stats_json, trade_json,
-    vbt_stats_json, write_backtest_json, write_equity_csv, write_trades_csv,
+    vbt_stats_json, write_backtest_json, write_backtest_json_with_data, write_equity_csv,
+    write_trades_csv,
 };
 pub use parquet::{read_parquet, write_columns, write_equity_parquet, write_parquet};
 pub use portfolio_export::{
@@ -44,24 +49,36 @@ pub use sweep_out::{
     SweepFormat, SweepWriter, combo_json, combo_json_in, overfitting_json, walk_forward_json,
 };
 pub use time::{format_timestamp, parse_timestamp};
-pub use universe::load_universe;
+pub use universe::{load_universe, load_universe_with};
 
 use backtide_core::Bars;
 
 /// Loads `sample:NAME`, a `.parquet`/`.pq` file, or a CSV file.
 pub fn load(spec: &str) -> Result<Bars, DataError> {
+    load_with(spec, &ReadOptions::default()).map(|(bars, _)| bars)
+}
+
+/// [`load`] with [`ReadOptions`] for a CSV file (a Parquet file or a sample is read as
+/// by [`load`]); also says what the read chose and did.
+pub fn load_with(spec: &str, opts: &ReadOptions) -> Result<(Bars, ReadReport), DataError> {
     if let Some(name) = spec.strip_prefix("sample:") {
-        return sample(name);
+        let bars = sample(name)?;
+        let mut report = ReadReport::plain(spec, "sample");
+        report.rows = bars.len();
+        return Ok((bars, report));
     }
-    read_file(Path::new(spec))
+    read_file_with(Path::new(spec), opts)
 }
 
 /// Reads a Parquet file (by extension) or else a CSV file.
-fn read_file(path: &Path) -> Result<Bars, DataError> {
+fn read_file_with(path: &Path, opts: &ReadOptions) -> Result<(Bars, ReadReport), DataError> {
     if parquet::is_parquet(path) {
-        read_parquet(path)
+        let bars = read_parquet(path)?;
+        let mut report = ReadReport::plain(&path.display().to_string(), "parquet");
+        report.rows = bars.len();
+        Ok((bars, report))
     } else {
-        read_csv(path)
+        read_csv_with(path, opts)
     }
 }
 
@@ -135,8 +152,9 @@ pub fn is_single_asset_spec(spec: &str) -> bool {
             Err(_) => return true,
         }
         // A UTF-8 byte-order mark before the first name is not part of it.
+        let delimiter = char::from(sniff_delimiter(line.as_bytes()));
         line.trim_start_matches('\u{feff}')
-            .split(',')
+            .split(delimiter)
             .map(|s| s.trim().trim_matches('"').to_string())
             .collect()
     };

@@ -15,7 +15,7 @@ use backtide_core::{Bars, TimestampNs};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::csv::{Layout, Lines, SYMBOL_EXPECTED, Symbols, Table, valid_symbol};
+use crate::csv::{Extra, Layout, Lines, SYMBOL_EXPECTED, Symbols, Table, valid_symbol};
 use crate::error::DataError;
 use crate::time::parse_timestamp;
 
@@ -115,6 +115,7 @@ pub(crate) fn read_parquet_table(path: &Path, symbols: bool) -> Result<Table, Da
         cols,
         lines: Lines::Sequential,
         symbols: scol.map(|_| syms),
+        extra: Extra::default(),
     })
 }
 
@@ -276,7 +277,7 @@ fn read_time(
                     symbol: None,
                     column: col.to_string(),
                     value: s.to_string(),
-                    expected: "an ISO 8601 date/datetime or epoch seconds/milliseconds",
+                    expected: "an ISO 8601 date/datetime or epoch seconds/ms/µs/ns",
                 })?);
             }
             Ok(())

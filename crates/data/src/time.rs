@@ -4,7 +4,8 @@ use backtide_core::TimestampNs;
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 /// Parses an ISO 8601 date or datetime (naive = UTC; `Z` or `±HH:MM` offsets converted)
-/// or epoch seconds / milliseconds (integers; 12 or more digits are milliseconds).
+/// or epoch integers whose unit their digits tell: up to 11 seconds, 12–14 milliseconds,
+/// 15–17 microseconds, 18 or more nanoseconds.
 pub fn parse_timestamp(s: &str) -> Option<TimestampNs> {
     let s = s.trim();
     if s.is_empty() {
@@ -16,10 +17,11 @@ pub fn parse_timestamp(s: &str) -> Option<TimestampNs> {
     {
         let v: i64 = s.parse().ok()?;
         let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
-        let ns = if digits >= 12 {
-            v.checked_mul(1_000_000)?
-        } else {
-            v.checked_mul(1_000_000_000)?
+        let ns = match digits {
+            0..=11 => v.checked_mul(1_000_000_000)?,
+            12..=14 => v.checked_mul(1_000_000)?,
+            15..=17 => v.checked_mul(1_000)?,
+            _ => v,
         };
         return Some(ns);
     }
@@ -181,6 +183,12 @@ mod tests {
         );
         assert_eq!(parse_timestamp("1092873600").unwrap(), d);
         assert_eq!(parse_timestamp("1092873600000").unwrap(), d);
+        assert_eq!(parse_timestamp("1092873600000000").unwrap(), d);
+        assert_eq!(parse_timestamp("1092873600000000000").unwrap(), d);
+        assert_eq!(
+            parse_timestamp("1672531200000000").unwrap(),
+            1_672_531_200 * 1_000_000_000
+        );
         assert_eq!(format_timestamp(d), "2004-08-19T00:00:00");
     }
 

@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 
 use backtide_core::{BarRule, Bars, BarsError, TimestampNs, Universe, UniverseError};
 
-use crate::csv::{Symbols, Table, invalid, read_csv_table};
+use crate::csv::{Acted, Rows, Symbols, Table, finish_report, invalid, read_csv_table};
+use crate::dialect::{ReadOptions, ReadReport};
 use crate::error::DataError;
 use crate::parquet::read_parquet_table;
 use crate::samples::sample_assets;
@@ -32,6 +33,8 @@ use crate::time::format_timestamp;
 type Asset = (String, String, Bars);
 /// Several assets.
 type Assets = Vec<Asset>;
+/// One file of a directory read: its asset and the read's report.
+type FileRead = Result<(Asset, Vec<ReadReport>), DataError>;
 
 /// Loads the assets of every spec (see the module docs) into one universe on the union of
 /// their timestamps. One plain spec gives a universe of one asset.
@@ -48,21 +51,36 @@ type Assets = Vec<Asset>;
 /// # Ok::<(), backtide_data::DataError>(())
 /// ```
 pub fn load_universe<S: AsRef<str>>(specs: &[S]) -> Result<Universe, DataError> {
+    load_universe_with(specs, &ReadOptions::default()).map(|(u, _)| u)
+}
+
+/// [`load_universe`] with [`ReadOptions`] for every CSV file; also says what each read
+/// (one per file or sample, in spec order) chose and did.
+pub fn load_universe_with<S: AsRef<str>>(
+    specs: &[S],
+    opts: &ReadOptions,
+) -> Result<(Universe, Vec<ReadReport>), DataError> {
     let mut assets = Vec::new();
+    let mut reports = Vec::new();
     for spec in specs {
-        assets.extend(spec_assets(spec.as_ref())?);
+        assets.extend(spec_assets(spec.as_ref(), opts, &mut reports)?);
     }
-    Ok(Universe::try_new(assets)?)
+    Ok((Universe::try_new(assets)?, reports))
 }
 
 /// The assets one spec adds.
-fn spec_assets(spec: &str) -> Result<Assets, DataError> {
+fn spec_assets(
+    spec: &str,
+    opts: &ReadOptions,
+    reports: &mut Vec<ReadReport>,
+) -> Result<Assets, DataError> {
     if let Some(name) = spec.strip_prefix("sample:") {
+        reports.push(ReadReport::plain(spec, "sample"));
         return sample_assets(name);
     }
     let path = Path::new(spec);
     if path.is_dir() {
-        return dir_assets(path);
+        return dir_assets(path, opts, reports);
     }
     if !path.exists()
         && let Some((symbol, file)) = spec.split_once('=')
@@ -81,7 +99,7 @@ fn spec_assets(spec: &str) -> Result<Assets, DataError> {
         }
         if Path::new(file).is_file() && !crate::is_single_asset_spec(file) {
             // A long file named for one symbol must hold that symbol only.
-            let assets = file_assets(Path::new(file))?;
+            let assets = file_assets(Path::new(file), opts, reports)?;
             if let [(s, _, _)] = assets.as_slice()
                 && s == symbol
             {
@@ -100,20 +118,25 @@ fn spec_assets(spec: &str) -> Result<Assets, DataError> {
         return Ok(vec![one_asset(
             symbol,
             file.to_string(),
-            crate::load(file),
+            crate::load_with(file, opts),
+            reports,
         )?]);
     }
-    file_assets(path)
+    file_assets(path, opts, reports)
 }
 
 /// A single-asset read as an asset; a file with no rows is an error naming the symbol.
 fn one_asset(
     symbol: &str,
     source: String,
-    bars: Result<Bars, DataError>,
+    bars: Result<(Bars, ReadReport), DataError>,
+    reports: &mut Vec<ReadReport>,
 ) -> Result<(String, String, Bars), DataError> {
     match bars {
-        Ok(bars) => Ok((symbol.to_string(), source, bars)),
+        Ok((bars, report)) => {
+            reports.push(report);
+            Ok((symbol.to_string(), source, bars))
+        }
         Err(DataError::Empty { .. }) => Err(UniverseError::EmptyAsset {
             symbol: symbol.to_string(),
             source_name: source,
@@ -130,7 +153,11 @@ fn stem(path: &Path) -> String {
 }
 
 /// Every data file of a directory, by file name.
-fn dir_assets(dir: &Path) -> Result<Assets, DataError> {
+fn dir_assets(
+    dir: &Path,
+    opts: &ReadOptions,
+    reports: &mut Vec<ReadReport>,
+) -> Result<Assets, DataError> {
     let io = |source| DataError::Io {
         path: dir.into(),
         source,
@@ -150,17 +177,29 @@ fn dir_assets(dir: &Path) -> Result<Assets, DataError> {
         return Err(DataError::NoDataFiles { dir: dir.into() });
     }
     files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-    let read = |p: &PathBuf| one_asset(&stem(p), p.display().to_string(), crate::read_file(p));
+    let read = |p: &PathBuf| {
+        let mut one = Vec::new();
+        let asset = one_asset(
+            &stem(p),
+            p.display().to_string(),
+            crate::read_file_with(p, opts),
+            &mut one,
+        )?;
+        Ok((asset, one))
+    };
     // Files are independent: read them on every core, keep them (and the first error) in
     // file-name order.
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len());
+    let mut slots: Vec<Option<FileRead>> = (0..files.len()).map(|_| None).collect();
     if threads <= 1 {
-        return files.iter().map(read).collect();
+        for (slot, p) in slots.iter_mut().zip(&files) {
+            *slot = Some(read(p));
+        }
+        return collect_read(slots, reports);
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut slots: Vec<Option<Result<Asset, DataError>>> = (0..files.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -182,46 +221,77 @@ fn dir_assets(dir: &Path) -> Result<Assets, DataError> {
             }
         }
     });
-    slots.into_iter().flatten().collect()
+    collect_read(slots, reports)
+}
+
+/// The assets of a directory in file order (the first error in that order), their reports
+/// added to `reports`.
+fn collect_read(
+    slots: Vec<Option<FileRead>>,
+    reports: &mut Vec<ReadReport>,
+) -> Result<Assets, DataError> {
+    let mut assets = Vec::with_capacity(slots.len());
+    for slot in slots.into_iter().flatten() {
+        let (asset, r) = slot?;
+        assets.push(asset);
+        reports.extend(r);
+    }
+    Ok(assets)
 }
 
 /// A file: long-format when it has a symbol column, else one asset named by its stem.
-fn file_assets(path: &Path) -> Result<Assets, DataError> {
+fn file_assets(
+    path: &Path,
+    opts: &ReadOptions,
+    reports: &mut Vec<ReadReport>,
+) -> Result<Assets, DataError> {
     let file = path.display().to_string();
     let table = if crate::parquet::is_parquet(path) {
         read_parquet_table(path, true)
     } else {
-        read_csv_table(path, true)
+        read_csv_table(path, true, opts)
     };
     let mut table = match table {
         Ok(t) => t,
-        Err(e) => return Ok(vec![one_asset(&stem(path), file, Err(e))?]),
+        Err(e) => return Ok(vec![one_asset(&stem(path), file, Err(e), reports)?]),
     };
     let Some(symbols) = table.symbols.take() else {
         return Ok(vec![one_asset(
             &stem(path),
             file.clone(),
-            table.into_bars(&file),
+            table.into_bars_with(&file, opts),
+            reports,
         )?]);
     };
-    Ok(split_long(table, symbols, &file)?
+    let (assets, report) = split_long(table, symbols, &file, opts)?;
+    reports.push(report);
+    Ok(assets
         .into_iter()
         .map(|(symbol, bars)| (symbol, file.clone(), bars))
         .collect())
 }
 
 /// Splits a long-format table by symbol (symbols in byte order, each symbol's rows in file
-/// order) and checks each symbol's bars; of several bad rows the earliest line is reported.
+/// order, or in time order with `--sort`) and checks each symbol's bars; of several bad
+/// rows the earliest line is reported. The options' missing-price policy and `--adjust`
+/// apply within each symbol.
 fn split_long(
-    table: Table,
+    mut table: Table,
     symbols: Symbols,
     file: &str,
-) -> Result<Vec<(String, Bars)>, DataError> {
+    opts: &ReadOptions,
+) -> Result<(Vec<(String, Bars)>, ReadReport), DataError> {
+    let mut report = table
+        .extra
+        .report
+        .take()
+        .unwrap_or_else(|| ReadReport::plain(file, "parquet"));
     let Table {
         lay,
         time,
         cols,
         lines,
+        extra,
         ..
     } = table;
     if time.is_empty() {
@@ -252,8 +322,17 @@ fn split_long(
         rows[next[r]] = i;
         next[r] += 1;
     }
+    let flags = |list: &[usize]| {
+        let mut f = vec![false; if list.is_empty() { 0 } else { time.len() }];
+        for &i in list {
+            f[i] = true;
+        }
+        f
+    };
+    let (is_missing, is_missing_volume) = (flags(&extra.missing), flags(&extra.missing_volume));
 
     let mut out = Vec::with_capacity(k);
+    let mut acted = Acted::default();
     let mut first_err: Option<(u64, DataError)> = None;
     for (r, &id) in order.iter().enumerate() {
         let idx = &rows[start[r]..start[r + 1]];
@@ -264,14 +343,53 @@ fn split_long(
         } else {
             vec![f64::NAN; idx.len()]
         };
-        let bars = Bars::try_new(
-            idx.iter().map(|&i| time[i]).collect(),
-            pick(&cols[0]),
-            pick(&cols[1]),
-            pick(&cols[2]),
-            pick(&cols[3]),
-            volume,
-        );
+        let which = |f: &[bool]| -> Vec<usize> {
+            if f.is_empty() {
+                return Vec::new();
+            }
+            (0..idx.len()).filter(|&j| f[idx[j]]).collect()
+        };
+        let mut part = Rows {
+            time: idx.iter().map(|&i| time[i]).collect(),
+            cols: [
+                pick(&cols[0]),
+                pick(&cols[1]),
+                pick(&cols[2]),
+                pick(&cols[3]),
+                volume,
+            ],
+            adj: if extra.adj.is_empty() {
+                Vec::new()
+            } else {
+                pick(&extra.adj)
+            },
+            lines: idx.iter().map(|&i| lines.of(i)).collect(),
+            missing: which(&is_missing),
+            missing_volume: which(&is_missing_volume),
+        };
+        let done = match part.prepare(&lay, opts, file) {
+            Ok(done) => done,
+            Err(e) => {
+                let line = match &e {
+                    DataError::NothingToFill { line, .. } => *line,
+                    _ => 0,
+                };
+                if first_err.as_ref().is_none_or(|(l, _)| line < *l) {
+                    first_err = Some((line, e));
+                }
+                continue;
+            }
+        };
+        acted.reordered |= done.reordered;
+        acted.missing_lines.extend(done.missing_lines);
+        acted.volume_lines.extend(done.volume_lines);
+        let Rows {
+            time: t,
+            cols: [o, h, l, c, v],
+            lines: ls,
+            ..
+        } = part;
+        let bars = Bars::try_new(t.clone(), o, h, l, c, v);
         match bars {
             Ok(b) => out.push((symbol.clone(), b)),
             Err(e) => {
@@ -279,7 +397,7 @@ fn split_long(
                     BarsError::Invalid { index, .. } => *index,
                     _ => 0,
                 };
-                let line = lines.of(idx[bad]);
+                let line = ls[bad];
                 let err = match e {
                     BarsError::Invalid { rule, .. }
                         if matches!(
@@ -287,27 +405,26 @@ fn split_long(
                             BarRule::DuplicateTimestamp | BarRule::TimestampOutOfOrder
                         ) =>
                     {
-                        let (now, prev) = (idx[bad], idx[bad - 1]);
                         if rule == BarRule::DuplicateTimestamp {
                             DataError::SymbolDuplicateTime {
                                 file: file.to_string(),
                                 line,
                                 symbol: symbol.clone(),
-                                time: short_time(time[now]),
-                                first_line: lines.of(prev),
+                                time: short_time(t[bad]),
+                                first_line: ls[bad - 1],
                             }
                         } else {
                             DataError::SymbolOutOfOrder {
                                 file: file.to_string(),
                                 line,
                                 symbol: symbol.clone(),
-                                time: short_time(time[now]),
-                                previous: short_time(time[prev]),
+                                time: short_time(t[bad]),
+                                previous: short_time(t[bad - 1]),
                             }
                         }
                     }
                     e => {
-                        let mut err = invalid(e, file, |j| lines.of(idx[j]), |c| lay.name_of(c));
+                        let mut err = invalid(e, file, |j| ls[j], |c| lay.name_of(c));
                         if let DataError::Invalid { symbol: s, .. } = &mut err {
                             *s = Some(symbol.clone());
                         }
@@ -320,10 +437,17 @@ fn split_long(
             }
         }
     }
-    match first_err {
-        Some((_, e)) => Err(e),
-        None => Ok(out),
+    if let Some((_, e)) = first_err {
+        return Err(e);
     }
+    acted.missing_lines.sort_unstable();
+    acted.volume_lines.sort_unstable();
+    if opts.adjust {
+        report.adjusted = true;
+    }
+    let n = out.iter().map(|(_, b)| b.len()).sum();
+    finish_report(&mut report, &lay, file, acted, n);
+    Ok((out, report))
 }
 
 /// ISO 8601, the date alone at midnight (`2020-01-03`, `2020-01-03T09:30:00`).
@@ -341,9 +465,10 @@ mod tests {
     use crate::csv::parse_table;
 
     fn split(csv: &str) -> Result<Vec<(String, Bars)>, DataError> {
-        let mut table = parse_table(csv.as_bytes(), "long.csv", true)?;
+        let opts = ReadOptions::default();
+        let mut table = parse_table(csv.as_bytes(), "long.csv", true, &opts)?;
         let symbols = table.symbols.take().expect("a symbol column");
-        split_long(table, symbols, "long.csv")
+        split_long(table, symbols, "long.csv", &opts).map(|(assets, _)| assets)
     }
 
     #[test]
@@ -397,5 +522,32 @@ mod tests {
     fn times_print_short_at_midnight() {
         assert_eq!(short_time(0), "1970-01-01");
         assert_eq!(short_time(3_600_000_000_000), "1970-01-01T01:00:00");
+    }
+
+    #[test]
+    fn long_files_sort_and_drop_within_each_symbol() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("long.csv");
+        std::fs::write(
+            &f,
+            "symbol;date;Open;High;Low;Close\nB;2020-01-02;2;2;2;2\nA;2020-01-02;1;1;1;1\n\
+             B;2020-01-01;null;2;2;2\nA;2020-01-01;1;1;1;1\nB;2020-01-03;3;3;3;3\n",
+        )
+        .unwrap();
+        let spec = f.display().to_string();
+        let err = load_universe(&[&spec]).unwrap_err().to_string();
+        assert!(err.contains("--missing drop"), "{err}");
+        let opts = ReadOptions {
+            sort: true,
+            missing: crate::MissingPolicy::Drop,
+            ..ReadOptions::default()
+        };
+        let (u, reports) = load_universe_with(&[&spec], &opts).unwrap();
+        assert_eq!(u.n_assets(), 2);
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].delimiter, Some(b';'));
+        assert_eq!(reports[0].missing_lines, [4]);
+        assert!(reports[0].reordered);
+        assert_eq!(reports[0].rows, 4);
     }
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod cli_sweep;
+mod dialects;
 mod golden;
 mod models;
 mod portfolio;
