@@ -142,6 +142,14 @@ parameters = { "path.id" = { dictionary = "datasets", probability = 0.8 } }
 include-path-regex = '^/v1/(datasets|models|backtests|sweeps)$'
 include-method = "POST"
 checks.positive_data_acceptance.enabled = false
+
+# A result's `sort` is any profile's statistic in the schema, but a job accepts it only
+# when the job is a sweep (a backtest has no combinations to sort) and the statistic is
+# of the sweep's own profile: which job an id names is beyond a schema.
+[[operations]]
+include-path-regex = '^/v1/jobs/\\{id\\}/result$'
+include-method = "GET"
+checks.positive_data_acceptance.enabled = false
 TOML
 }
 

@@ -106,6 +106,13 @@ pub(crate) struct Staged {
     format: &'static str,
 }
 
+impl Staged {
+    /// The content's id (its SHA-256).
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 impl Drop for Staged {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
@@ -275,5 +282,6 @@ pub(crate) fn ingest(
         bytes,
         created_at: now_iso(),
         symbols: parsed.symbols,
+        previous: Vec::new(),
     })
 }

@@ -49,7 +49,7 @@ pub use spec::{
     BacktestRequest, BrokerSettings, CallSeqName, DatasetsRef, FillName, JobSpec, Member,
     StrategyRef, SweepRequest,
 };
-pub use store::{Dataset, JobState, Store};
+pub use store::{Dataset, JobState, NameConflict, PutOutcome, Store};
 
 /// The bearer token clients must send: 1 to 4096 visible ASCII characters (what an
 /// `Authorization` header carries unchanged). An empty token is not a token: it would
@@ -259,7 +259,7 @@ fn register_samples(store: &Store, dir: &Path) -> anyhow::Result<()> {
         let d = datasets::stage_bytes(dir, csv.as_bytes())
             .and_then(|staged| datasets::ingest(dir, name, staged, usize::MAX))
             .map_err(|e| anyhow::anyhow!("registering sample {name}: {e}"))?;
-        store.put_dataset(&d)?;
+        store.put_dataset(&d, store::NameConflict::Replace)?;
     }
     Ok(())
 }

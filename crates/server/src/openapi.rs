@@ -91,10 +91,17 @@ fn document(auth: bool, max_wait_secs: u64) -> utoipa::openapi::OpenApi {
         .flatten()
         {
             for p in op.parameters.iter_mut().flatten() {
-                if p.name == "wait"
-                    && let Some(RefOr::T(Schema::Object(o))) = p.schema.as_mut()
-                {
-                    o.maximum = Some(Number::UInt(max_wait_secs as usize));
+                let Some(RefOr::T(Schema::Object(o))) = p.schema.as_mut() else {
+                    continue;
+                };
+                match p.name.as_str() {
+                    "wait" => o.maximum = Some(Number::UInt(max_wait_secs as usize)),
+                    // The statistics a sweep's combinations can be sorted by (either
+                    // profile's; a sweep accepts its own profile's).
+                    "sort" => {
+                        o.enum_values = Some(sort_keys().into_iter().map(Into::into).collect())
+                    }
+                    _ => {}
                 }
             }
             if secured {
@@ -117,6 +124,17 @@ fn document(auth: bool, max_wait_secs: u64) -> utoipa::openapi::OpenApi {
             );
     }
     doc
+}
+
+/// Every statistic key of either profile, each once, in table order.
+fn sort_keys() -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = backtide_core::Stats::keys().to_vec();
+    for k in backtide_core::stats::VbtStats::keys() {
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    keys
 }
 
 /// The 401 of a protected operation.

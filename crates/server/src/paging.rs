@@ -23,30 +23,88 @@ pub(crate) const MAX_POINTS: usize = 100_000;
 
 /// What to return of a result.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Page {
+pub(crate) struct Page<'s> {
     /// First item of each paged list.
     pub offset: usize,
     /// Items per paged list.
     pub limit: usize,
     /// Equity points after downsampling; 0 for every bar (up to [`MAX_POINTS`]).
     pub points: usize,
+    /// A sweep's combinations in the order of this statistic (checked by the caller)
+    /// rather than the sweep's; `true` for largest first.
+    pub sort: Option<(&'s str, bool)>,
+}
+
+/// The order of `values` (combination statistics): by value, largest first when
+/// `descending`, NaN (undefined) last either way, equal values in combination order.
+fn sorted_order(values: &[f64], descending: bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (values[a], values[b]);
+        match (x.is_nan(), y.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            _ if descending => y.total_cmp(&x),
+            _ => x.total_cmp(&y),
+        }
+    });
+    order
 }
 
 /// Reads `path` (a job's `result.json`) as the result endpoint returns it: for a backtest
 /// (`kind == "backtest"`) the page of `trades` (and a portfolio's `orders`) with their
 /// totals and downsampled `equity` (and `positions` at the same bars); for a sweep the
 /// page of `combos`; everything else as stored.
-pub(crate) fn read_page(path: &Path, kind: &str, page: Page) -> Result<Value, ApiError> {
+pub(crate) fn read_page(path: &Path, kind: &str, page: Page<'_>) -> Result<Value, ApiError> {
     let backtest = kind == "backtest";
     let mut first = Pass {
         page,
         backtest,
         keep: None,
+        combos: None,
         doc: Map::new(),
         equity: Vec::new(),
+        keys: Vec::new(),
     };
     stream(path, &mut first)?;
     let mut doc = first.doc;
+    if let (Some((key, descending)), Some(_)) = (page.sort, doc.get("combos")) {
+        let order = sorted_order(&first.keys, descending);
+        let shown: Vec<usize> = order
+            .into_iter()
+            .skip(page.offset)
+            .take(page.limit)
+            .collect();
+        let mut wanted = shown.clone();
+        wanted.sort_unstable();
+        let mut second = Pass {
+            page,
+            backtest,
+            keep: None,
+            combos: Some(&wanted),
+            doc: Map::new(),
+            equity: Vec::new(),
+            keys: Vec::new(),
+        };
+        stream(path, &mut second)?;
+        let mut items: Vec<Option<Value>> = match second.doc.remove("combos") {
+            Some(Value::Array(v)) => v.into_iter().map(Some).collect(),
+            _ => Vec::new(),
+        };
+        let combos: Vec<Value> = shown
+            .iter()
+            .filter_map(|i| wanted.binary_search(i).ok())
+            .filter_map(|k| items.get_mut(k).and_then(Option::take))
+            .collect();
+        doc.insert("combos".into(), Value::Array(combos));
+        doc.insert("combos_total".into(), json!(first.keys.len()));
+        doc.insert("sort".into(), json!(key));
+        doc.insert(
+            "order".into(),
+            json!(if descending { "desc" } else { "asc" }),
+        );
+    }
     if backtest && doc.contains_key("equity") {
         let n = first.equity.len();
         let keep: Vec<usize> = if page.points == 0 {
@@ -70,8 +128,10 @@ pub(crate) fn read_page(path: &Path, kind: &str, page: Page) -> Result<Value, Ap
             page,
             backtest,
             keep: Some(&keep),
+            combos: None,
             doc: Map::new(),
             equity: Vec::new(),
+            keys: Vec::new(),
         };
         stream(path, &mut second)?;
         doc.extend(second.doc);
@@ -92,15 +152,18 @@ fn stream(path: &Path, pass: &mut Pass<'_>) -> Result<(), ApiError> {
     de.end().map_err(ApiError::internal)
 }
 
-/// One pass over the top-level object. The first (`keep: None`) collects everything but
-/// a backtest's `equity` entries and `positions`; the second (`keep: Some`) only those, at
-/// the kept bars.
+/// One pass over the top-level object. The first (`keep` and `combos` both `None`)
+/// collects everything but a backtest's `equity` entries and `positions` (whose equity
+/// values it keeps) and, when sorting, a sweep's combinations (whose statistic it keeps);
+/// a second keeps only those, at the kept bars (`keep`) or combinations (`combos`).
 struct Pass<'k> {
-    page: Page,
+    page: Page<'k>,
     backtest: bool,
     keep: Option<&'k [usize]>,
+    combos: Option<&'k [usize]>,
     doc: Map<String, Value>,
     equity: Vec<f64>,
+    keys: Vec<f64>,
 }
 
 impl<'de> Visitor<'de> for &mut Pass<'_> {
@@ -118,6 +181,28 @@ impl<'de> Visitor<'de> for &mut Pass<'_> {
                 _ => false,
             };
             let per_bar = self.backtest && (key == "equity" || key == "positions");
+            let sorted = key == "combos" && self.page.sort.is_some();
+            if sorted || self.combos.is_some() {
+                match (self.combos, sorted) {
+                    (None, true) => {
+                        let stat = self.page.sort.map_or("", |s| s.0);
+                        map.next_value_seed(StatValues(stat, &mut self.keys))?;
+                        self.doc.insert(key, Value::Null);
+                    }
+                    (None, false) => {
+                        let v = map.next_value::<Value>()?;
+                        self.doc.insert(key, v);
+                    }
+                    (Some(wanted), true) => {
+                        let v = map.next_value_seed(Kept(wanted))?;
+                        self.doc.insert(key, Value::Array(v));
+                    }
+                    (Some(_), false) => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                continue;
+            }
             match (self.keep, per_bar, paged) {
                 // First pass.
                 (None, true, _) if key == "equity" => {
@@ -155,9 +240,9 @@ impl<'de> Visitor<'de> for &mut Pass<'_> {
 }
 
 /// `[offset, offset + limit)` of a list, and its length.
-struct PageOf(Page);
+struct PageOf<'s>(Page<'s>);
 
-impl<'de> DeserializeSeed<'de> for PageOf {
+impl<'de> DeserializeSeed<'de> for PageOf<'_> {
     type Value = (Vec<Value>, usize);
 
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -165,7 +250,7 @@ impl<'de> DeserializeSeed<'de> for PageOf {
     }
 }
 
-impl<'de> Visitor<'de> for PageOf {
+impl<'de> Visitor<'de> for PageOf<'_> {
     type Value = (Vec<Value>, usize);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -189,6 +274,67 @@ impl<'de> Visitor<'de> for PageOf {
             }
             i += 1;
         }
+    }
+}
+
+/// One statistic of each combination of a sweep's `combos` (NaN where it is not a number).
+struct StatValues<'s, 'v>(&'s str, &'v mut Vec<f64>);
+
+impl<'de> DeserializeSeed<'de> for StatValues<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StatValues<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of combinations")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element_seed(StatOf(self.0))? {
+            self.1.push(v);
+        }
+        Ok(())
+    }
+}
+
+/// `stats.<key>` of one combination, as a number.
+struct StatOf<'s>(&'s str);
+
+impl<'de> DeserializeSeed<'de> for StatOf<'_> {
+    type Value = f64;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<f64, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StatOf<'_> {
+    type Value = f64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a combination")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<f64, A::Error> {
+        let mut value = f64::NAN;
+        while let Some(k) = map.next_key::<String>()? {
+            if k == "stats" {
+                let stats = map.next_value::<Map<String, Value>>()?;
+                value = stats
+                    .get(self.0)
+                    .and_then(Value::as_f64)
+                    .unwrap_or(f64::NAN);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(value)
     }
 }
 
@@ -364,27 +510,69 @@ mod tests {
                     offset: 0,
                     limit: 100,
                     points: 2000,
+                    sort: None,
                 },
                 Page {
                     offset: 230,
                     limit: 100,
                     points: 10,
+                    sort: None,
                 },
                 Page {
                     offset: 10_000,
                     limit: 5,
                     points: 0,
+                    sort: None,
                 },
                 Page {
                     offset: 3,
                     limit: 0,
                     points: 1,
+                    sort: None,
                 },
             ] {
                 let got = read_page(&path, kind, page).unwrap();
                 assert_eq!(got, whole(v, kind, page), "{kind} {page:?}");
             }
         }
+    }
+
+    #[test]
+    fn combinations_sort_by_a_statistic_with_undefined_last() {
+        let values = [1.0, f64::NAN, 3.0, -2.0, 3.0, f64::NAN];
+        let combos: Vec<Value> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| json!({"params": {"i": i}, "stats": {"sharpe_ratio": if v.is_nan() { Value::Null } else { json!(v) }, "x": 0}}))
+            .collect();
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("sweep.json");
+        std::fs::write(
+            &path,
+            serde_json::to_vec(&json!({"combos": combos, "best": null})).unwrap(),
+        )
+        .unwrap();
+        let order = |descending: bool, offset: usize, limit: usize| -> Vec<u64> {
+            let page = Page {
+                offset,
+                limit,
+                points: 0,
+                sort: Some(("sharpe_ratio", descending)),
+            };
+            let v = read_page(&path, "sweep", page).unwrap();
+            assert_eq!(v["combos_total"], 6);
+            v["combos"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["params"]["i"].as_u64().unwrap())
+                .collect()
+        };
+        // Equal values keep their combination order; NaN last both ways.
+        assert_eq!(order(true, 0, 10), vec![2, 4, 0, 3, 1, 5]);
+        assert_eq!(order(false, 0, 10), vec![3, 0, 2, 4, 1, 5]);
+        assert_eq!(order(true, 1, 2), vec![4, 0]);
+        assert_eq!(order(true, 9, 2), Vec::<u64>::new());
     }
 
     #[test]
@@ -401,6 +589,7 @@ mod tests {
             offset: 0,
             limit: 10,
             points: 0,
+            sort: None,
         };
         assert!(matches!(
             read_page(&path, "backtest", page),

@@ -97,6 +97,28 @@ pub struct Dataset {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = json!(["AAPL", "FB", "GOOG", "IBM", "MSFT"]))]
     pub symbols: Option<Vec<String>>,
+    /// Seen through a name: the contents this name referred to before it was pointed at this
+    /// one (`?replace=true`), newest first. They stay stored and usable by id while listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous: Vec<String>,
+}
+
+/// What to do when an upload's name already refers to other content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameConflict {
+    /// Keep the name as it is and say so (a 409 for the client).
+    Refuse,
+    /// Point the name at the new content; the old id joins the name's history.
+    Replace,
+}
+
+/// What storing a dataset did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PutOutcome {
+    /// Stored (or already stored), as seen through its name.
+    Stored(Box<Dataset>),
+    /// The name refers to other content (its id) and was left alone.
+    NameTaken(String),
 }
 
 /// An uploaded ONNX model with its feature spec.
@@ -207,7 +229,8 @@ fn unreferenced(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Vec<(String,
     let candidates: Vec<(String, String)> = tx
         .prepare(
             "SELECT id, format FROM datasets d
-             WHERE NOT EXISTS (SELECT 1 FROM dataset_names n WHERE n.id = d.id)",
+             WHERE NOT EXISTS (SELECT 1 FROM dataset_names n WHERE n.id = d.id)
+               AND NOT EXISTS (SELECT 1 FROM dataset_history h WHERE h.id = d.id)",
         )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
@@ -220,6 +243,13 @@ fn unreferenced(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Vec<(String,
         }
     }
     Ok(removed)
+}
+
+/// The ids a dataset name referred to before its current content, newest first.
+fn history(c: &Connection, name: &str) -> rusqlite::Result<Vec<String>> {
+    c.prepare("SELECT id FROM dataset_history WHERE name = ?1 ORDER BY rowid DESC")?
+        .query_map([name], |r| r.get(0))?
+        .collect()
 }
 
 /// The SQLite store.
@@ -255,6 +285,12 @@ CREATE TABLE IF NOT EXISTS dataset_names (
     name TEXT PRIMARY KEY,
     id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE
 );
+CREATE TABLE IF NOT EXISTS dataset_history (
+    name TEXT NOT NULL,
+    id TEXT NOT NULL REFERENCES datasets(id),
+    replaced_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dataset_history_name ON dataset_history(name);
 CREATE TABLE IF NOT EXISTS models (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -330,6 +366,7 @@ fn dataset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Dataset> {
         symbols: r
             .get::<_, Option<String>>(9)?
             .and_then(|s| serde_json::from_str(&s).ok()),
+        previous: Vec::new(),
     })
 }
 
@@ -391,12 +428,29 @@ impl Store {
         f(&mut conn)
     }
 
-    /// Records a dataset and points its name at it (an upload under an existing name
-    /// replaces what the name refers to; the same content under two names is stored once).
-    /// Returns the record as seen through the given name.
-    pub fn put_dataset(&self, d: &Dataset) -> rusqlite::Result<Dataset> {
+    /// Records a dataset and points its name at it (the same content under two names is
+    /// stored once). A name that refers to other content is left alone with
+    /// [`NameConflict::Refuse`], or repointed with [`NameConflict::Replace`], the old id
+    /// joining the name's history.
+    pub fn put_dataset(&self, d: &Dataset, conflict: NameConflict) -> rusqlite::Result<PutOutcome> {
         self.with(|c| {
             let tx = c.transaction()?;
+            let current: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM dataset_names WHERE name = ?1",
+                    [&d.name],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(old) = current.as_ref().filter(|old| **old != d.id) {
+                if conflict == NameConflict::Refuse {
+                    return Ok(PutOutcome::NameTaken(old.clone()));
+                }
+                tx.execute(
+                    "INSERT INTO dataset_history (name, id, replaced_at) VALUES (?1, ?2, ?3)",
+                    params![d.name, old, now_iso()],
+                )?;
+            }
             tx.execute(
                 "INSERT OR IGNORE INTO datasets (id, name, format, rows, first, last, columns, bytes, created_at, symbols)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -425,9 +479,10 @@ impl Store {
                 [&d.id],
                 dataset_row,
             )?;
-            tx.commit()?;
             stored.name = d.name.clone();
-            Ok(stored)
+            stored.previous = history(&tx, &d.name)?;
+            tx.commit()?;
+            Ok(PutOutcome::Stored(Box::new(stored)))
         })
     }
 
@@ -454,10 +509,12 @@ impl Store {
                     dataset_row,
                 )
                 .optional()?;
-            Ok(by_name.map(|mut d| {
-                d.name = id_or_name.to_string();
-                d
-            }))
+            let Some(mut d) = by_name else {
+                return Ok(None);
+            };
+            d.name = id_or_name.to_string();
+            d.previous = history(c, id_or_name)?;
+            Ok(Some(d))
         })
     }
 
@@ -468,12 +525,17 @@ impl Store {
                 "SELECT {DATASET_COLUMNS_D}, n.name FROM dataset_names n JOIN datasets d ON d.id = n.id
                  ORDER BY n.name"
             ))?;
-            st.query_map([], |r| {
-                let mut d = dataset_row(r)?;
-                d.name = r.get(10)?;
-                Ok(d)
-            })?
-            .collect()
+            let mut all: Vec<Dataset> = st
+                .query_map([], |r| {
+                    let mut d = dataset_row(r)?;
+                    d.name = r.get(10)?;
+                    Ok(d)
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            for d in &mut all {
+                d.previous = history(c, &d.name)?;
+            }
+            Ok(all)
         })
     }
 
@@ -485,6 +547,8 @@ impl Store {
         self.with(|c| {
             let tx = c.transaction()?;
             let named = tx.execute("DELETE FROM dataset_names WHERE name = ?1", [key])?;
+            // A name's history goes with it.
+            tx.execute("DELETE FROM dataset_history WHERE name = ?1", [key])?;
             if named == 0 {
                 let exists: bool = tx.query_row(
                     "SELECT EXISTS (SELECT 1 FROM datasets WHERE id = ?1)",
@@ -499,6 +563,7 @@ impl Store {
                     return Ok(DeleteOutcome::InUse(users));
                 }
                 tx.execute("DELETE FROM dataset_names WHERE id = ?1", [key])?;
+                tx.execute("DELETE FROM dataset_history WHERE id = ?1", [key])?;
             }
             let removed = unreferenced(&tx)?;
             tx.commit()?;
@@ -849,10 +914,15 @@ mod tests {
             bytes: 1,
             created_at: now_iso(),
             symbols,
+            previous: vec![],
         };
-        s.put_dataset(&d("d3", Some(vec!["B".into(), "C".into()])))
+        s.put_dataset(
+            &d("d3", Some(vec!["B".into(), "C".into()])),
+            NameConflict::Replace,
+        )
+        .unwrap();
+        s.put_dataset(&d("d4", None), NameConflict::Replace)
             .unwrap();
-        s.put_dataset(&d("d4", None)).unwrap();
         assert_eq!(
             s.dataset("D3").unwrap().unwrap().symbols,
             Some(vec!["B".to_string(), "C".to_string()])
@@ -942,9 +1012,10 @@ mod tests {
             bytes: 1,
             created_at: now_iso(),
             symbols: None,
+            previous: vec![],
         };
-        s.put_dataset(&d("alice")).unwrap();
-        s.put_dataset(&d("bob")).unwrap();
+        s.put_dataset(&d("alice"), NameConflict::Replace).unwrap();
+        s.put_dataset(&d("bob"), NameConflict::Replace).unwrap();
         s.submit("j", "backtest", "{}", "same", None, 10).unwrap();
         // One name goes; the other still reaches the content.
         let none = DeleteOutcome::Deleted { removed: vec![] };
@@ -985,8 +1056,9 @@ mod tests {
             bytes: 1,
             created_at: now_iso(),
             symbols: None,
+            previous: vec![],
         };
-        s.put_dataset(&d).unwrap();
+        s.put_dataset(&d, NameConflict::Replace).unwrap();
         assert_eq!(s.delete_dataset("d1").unwrap(), DeleteOutcome::InUse(1));
         s.finish("a", JobState::Cancelled, None, None).unwrap();
         assert_eq!(

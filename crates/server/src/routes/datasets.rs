@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::datasets::{ingest, stage_stream};
 use crate::error::{ApiError, ApiQuery, MessageBody, ValidationBody, unreadable};
-use crate::store::{Dataset, DeleteOutcome};
+use crate::store::{Dataset, DeleteOutcome, NameConflict, PutOutcome};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -26,6 +26,9 @@ pub(crate) struct UploadQuery {
     /// body is the file itself).
     #[param(min_length = 1, pattern = r"\S")]
     name: Option<String>,
+    /// When the name already refers to other content: point it at this upload (the old id
+    /// joins the name's `previous` list) instead of answering 409.
+    replace: Option<bool>,
 }
 
 // Schema-only types: the handler reads the body as it comes.
@@ -53,7 +56,8 @@ pub(crate) struct DatasetForm {
 /// from the content, a Parquet file starting with `PAR1`), or a multipart form with the
 /// file in field `file`. The file is validated like `backtide run --data` (every bad row
 /// is reported with its line, column and rule). The id is the SHA-256 of the content, so
-/// uploading the same file again returns the same id.
+/// uploading the same file again returns the same id. A name already given to other
+/// content is a 409 unless `?replace=true` (then the old id is listed under `previous`).
 #[utoipa::path(post, path = "/v1/datasets", tag = "datasets", params(UploadQuery),
     request_body(
         description = "The CSV or Parquet file itself (with `?name=`), or a multipart form with the file in field `file`",
@@ -68,6 +72,7 @@ pub(crate) struct DatasetForm {
     responses(
         (status = 201, description = "Stored (or already stored)", body = Dataset),
         (status = 408, description = "The body stopped arriving", body = MessageBody),
+        (status = 409, description = "The name refers to other content (see `replace`)", body = MessageBody),
         (status = 413, description = "Body or bar count over the limit", body = MessageBody),
         (status = 422, description = "Not a valid bar file, a bad form, or no name", body = ValidationBody),
         (status = 507, description = "The data directory's disk is full", body = MessageBody),
@@ -130,6 +135,26 @@ pub(crate) async fn upload_dataset(
         (stage_stream(&dir, body, limit, &["body"]).await?, None)
     };
     let name = super::upload_name(q.name, file_name, "dataset")?;
+    let conflict = if q.replace == Some(true) {
+        NameConflict::Replace
+    } else {
+        NameConflict::Refuse
+    };
+    let taken = |name: &str, old: &str| {
+        ApiError::Conflict(format!(
+            "dataset name `{name}` refers to other content (id {old}); upload with \
+             ?replace=true to point the name at this file (the old id stays listed under \
+             `previous`), or choose another name"
+        ))
+    };
+    // Refused before anything is decoded or kept: the staged file goes with `staged`.
+    let (key, new_id) = (name.clone(), staged.id().to_string());
+    let current = state.db(move |s| s.dataset(&key)).await?;
+    if conflict == NameConflict::Refuse
+        && let Some(d) = current.filter(|d| d.name == name && d.id != new_id)
+    {
+        return Err(taken(&name, &d.id));
+    }
     let max_bars = state.config.max_bars;
     let dataset = tokio::task::spawn_blocking(move || {
         crate::storage::ensure_room(&dir, 0, reserve)?;
@@ -137,8 +162,22 @@ pub(crate) async fn upload_dataset(
     })
     .await
     .map_err(ApiError::internal)??;
-    let stored = state.db(move |s| s.put_dataset(&dataset)).await?;
-    Ok((StatusCode::CREATED, Json(stored)))
+    let (name, id, format) = (
+        dataset.name.clone(),
+        dataset.id.clone(),
+        dataset.format.clone(),
+    );
+    match state.db(move |s| s.put_dataset(&dataset, conflict)).await? {
+        PutOutcome::Stored(stored) => Ok((StatusCode::CREATED, Json(*stored))),
+        PutOutcome::NameTaken(old) => {
+            // Another upload took the name meanwhile: the file just kept is nobody's.
+            let key = id.clone();
+            if state.db(move |s| s.dataset(&key)).await?.is_none() {
+                crate::datasets::remove_files(&state, &[(id, format)]).await;
+            }
+            Err(taken(&name, &old))
+        }
+    }
 }
 
 /// List datasets.

@@ -156,8 +156,19 @@ pub(crate) struct ListQuery {
     offset: Option<usize>,
 }
 
+/// Which way `sort` orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SortOrder {
+    /// Smallest first.
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
 /// Paging of `GET /v1/jobs/{id}/result`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ResultQuery {
     /// First trade and order (backtests) or combination (sweeps) to return.
@@ -171,6 +182,13 @@ pub(crate) struct ResultQuery {
     /// drawdowns survive.
     #[param(minimum = 0, maximum = 100000)]
     points: Option<usize>,
+    /// A sweep's combinations ordered by this statistic (a key of its `stats`, e.g.
+    /// `sharpe_ratio`) instead of the grid's order; undefined values come last.
+    #[param(min_length = 1)]
+    sort: Option<String>,
+    /// With `sort`: `desc` (largest first, the default) or `asc`.
+    #[param(inline)]
+    order: Option<SortOrder>,
 }
 
 fn accepted(view: JobView) -> Response {
@@ -320,17 +338,7 @@ async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Res
     if wait > 0.0 && view.state.is_terminal() {
         if view.result_url.is_some() {
             view.result = Some(
-                read_result(
-                    &state,
-                    &view.id,
-                    &ResultQuery {
-                        offset: None,
-                        limit: None,
-                        points: None,
-                    },
-                    &view.kind,
-                )
-                .await?,
+                read_result(&state, &view.id, &ResultQuery::default(), &view.kind, None).await?,
             );
         }
         return Ok((StatusCode::OK, Json(view)).into_response());
@@ -690,6 +698,7 @@ async fn read_result(
     id: &str,
     q: &ResultQuery,
     kind: &str,
+    sort: Option<(&str, bool)>,
 ) -> Result<Value, ApiError> {
     let path = state.runner.result_dir(id).join("result.json");
     let limit = q.limit.unwrap_or(100);
@@ -708,15 +717,20 @@ async fn read_result(
             "value_error",
         ));
     }
-    let page = crate::paging::Page {
-        offset: q.offset.unwrap_or(0),
-        limit,
-        points,
-    };
     let kind = kind.to_string();
-    tokio::task::spawn_blocking(move || crate::paging::read_page(&path, &kind, page))
-        .await
-        .map_err(ApiError::internal)?
+    let sort = sort.map(|(k, d)| (k.to_string(), d));
+    let offset = q.offset.unwrap_or(0);
+    tokio::task::spawn_blocking(move || {
+        let page = crate::paging::Page {
+            offset,
+            limit,
+            points,
+            sort: sort.as_ref().map(|(k, d)| (k.as_str(), *d)),
+        };
+        crate::paging::read_page(&path, &kind, page)
+    })
+    .await
+    .map_err(ApiError::internal)?
 }
 
 /// A job with a result, whose files `names` are intact: a damaged one sends the job back
@@ -772,7 +786,48 @@ pub(crate) async fn job_result(
     ApiQuery(q): ApiQuery<ResultQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let row = finished(&state, &id, &["result.json"]).await?;
-    Ok(Json(read_result(&state, &id, &q, &row.kind).await?))
+    let sort = sort_of(&row, &q)?;
+    let sort = sort.as_ref().map(|(k, d)| (k.as_str(), *d));
+    Ok(Json(read_result(&state, &id, &q, &row.kind, sort).await?))
+}
+
+/// `sort` and `order` checked against the job: only a sweep's combinations are sorted,
+/// by a statistic of its profile's dialect (the known keys are listed when it is not).
+fn sort_of(row: &JobRow, q: &ResultQuery) -> Result<Option<(String, bool)>, ApiError> {
+    let Some(key) = &q.sort else {
+        if q.order.is_some() {
+            return Err(ApiError::invalid(
+                &["query", "order"],
+                "order applies with sort=<statistic>",
+                "value_error",
+            ));
+        }
+        return Ok(None);
+    };
+    let spec: JobSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
+    let r = match &spec {
+        JobSpec::Sweep(r) if r.walk_forward.is_none() => r,
+        _ => {
+            return Err(ApiError::invalid(
+                &["query", "sort"],
+                "sort orders a sweep's combinations; this result has none",
+                "value_error",
+            ));
+        }
+    };
+    let dialect = backtide_core::Profile::from(r.profile).dialect();
+    let objective =
+        backtide_core::sweep::Objective::in_dialect(dialect, key, true).map_err(|e| {
+            let msg = match e {
+                backtide_core::Error::Param { message, .. } => message,
+                other => other.to_string(),
+            };
+            ApiError::invalid(&["query", "sort"], msg, "value_error")
+        })?;
+    Ok(Some((
+        objective.key.to_string(),
+        q.order != Some(SortOrder::Asc),
+    )))
 }
 
 async fn file(

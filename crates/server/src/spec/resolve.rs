@@ -60,7 +60,7 @@ pub(crate) fn resolve_model(
 /// A job's data, resolved against the store when it is submitted.
 pub(crate) enum Resolved {
     /// One asset.
-    Single(crate::store::Dataset),
+    Single(Box<crate::store::Dataset>),
     /// A portfolio's assets, in column order.
     Universe(Vec<Member>),
 }
@@ -127,7 +127,7 @@ pub(crate) fn resolve_data(
                     dataset: d.id.clone(),
                 }]
             }
-            None => return Ok(Some(Resolved::Single(d))),
+            None => return Ok(Some(Resolved::Single(Box::new(d)))),
         };
         return Ok(Some(Resolved::Universe(members)));
     }

@@ -5,6 +5,7 @@
 
 mod common;
 mod errors;
+mod first_hour;
 mod fuzz;
 mod hardening;
 mod jobs;
