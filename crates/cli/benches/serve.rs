@@ -17,24 +17,12 @@
 // A benchmark measures wall-clock time by definition; the ban protects the engine.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn rss_kb(pid: u32, key: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<f64>()
-                .ok()
-        })
-        .unwrap_or(f64::NAN)
-}
+#[path = "common/server.rs"]
+mod server;
+use server::status_kb as rss_kb;
 
 struct Report {
     requests: usize,
@@ -116,23 +104,7 @@ async fn ok(r: reqwest::Result<reqwest::Response>) -> bool {
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backtide"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .env("BACKTIDE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("server address")
-        .to_string();
+    let (mut child, base) = server::start(dir.path(), &[]);
     let pid = child.id();
     std::thread::sleep(Duration::from_millis(500));
     println!(

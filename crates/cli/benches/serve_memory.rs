@@ -20,23 +20,11 @@
 // A benchmark measures wall-clock time by definition; the ban protects the engine.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn status_kb(pid: u32, key: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<f64>()
-                .ok()
-        })
-        .unwrap_or(f64::NAN)
-}
+#[path = "common/server.rs"]
+mod server;
+use server::status_kb;
 
 /// A random-walk CSV of `n` minute bars (fixed seed).
 fn walk_csv(n: usize) -> Vec<u8> {
@@ -58,27 +46,19 @@ fn walk_csv(n: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
-/// Starts the release server on `dir`; returns it and its base URL.
+/// The release server on `dir`, with the limits this benchmark needs.
 fn start(dir: &std::path::Path) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backtide"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--workers", "1"])
-        .args(["--max-bars", "3000000", "--max-wait", "600", "--data-dir"])
-        .arg(dir)
-        .env("BACKTIDE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("server address")
-        .to_string();
-    (child, base)
+    server::start(
+        dir,
+        &[
+            "--workers",
+            "1",
+            "--max-bars",
+            "3000000",
+            "--max-wait",
+            "600",
+        ],
+    )
 }
 
 fn main() {
