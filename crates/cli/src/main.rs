@@ -4,6 +4,7 @@
 //! engine, and prints. Errors print as one line on stderr with a non-zero exit code.
 
 mod features;
+mod messages;
 mod portfolio;
 mod run;
 mod serve;
@@ -52,15 +53,83 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // The chain of causes joined on the first line, so scripts can grep it; a rule
-            // expression's error adds the expression with a caret under the column.
-            let msg = e
-                .chain()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(": ");
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The chain of causes joined on one line, so scripts can grep it: a cause whose text its
+/// parent already shows (`{path}: {source}`) is not repeated, and an OS error reads as its
+/// kind (`no such file or directory`, without `(os error 2)`). A rule expression's error
+/// keeps its second line, the expression with a caret under the column.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.ends_with(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    for io in e.chain().filter_map(|c| c.downcast_ref::<std::io::Error>()) {
+        msg = msg.replace(&io.to_string(), &io_text(io));
+    }
+    msg
+}
+
+/// An OS error as words, without its number.
+fn io_text(io: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match io.kind() {
+        ErrorKind::NotFound => "no such file or directory".into(),
+        ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::IsADirectory => "is a directory, not a file".into(),
+        _ => {
+            let text = io.to_string();
+            match text.rfind(" (os error ") {
+                Some(k) if text.ends_with(')') => text[..k].to_string(),
+                _ => text,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the data crate's `Io` error is: `{path}: {source}`, with the source.
+    #[derive(Debug)]
+    struct Wrapped {
+        path: String,
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}: {}", self.path, self.source)
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_one_clean_line() {
+        let io = std::fs::File::open("/no/such/file.csv").unwrap_err();
+        let e = anyhow::Error::new(Wrapped {
+            path: "/no/such/file.csv".into(),
+            source: io,
+        });
+        assert_eq!(one_line(&e), "/no/such/file.csv: no such file or directory");
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(one_line(&e), "outer: inner");
     }
 }

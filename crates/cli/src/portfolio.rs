@@ -49,12 +49,8 @@ impl PortfolioArgs {
         broker: &backtide_core::BrokerConfig,
         profile: backtide_core::Profile,
     ) -> Result<PortfolioConfig> {
-        Ok(PortfolioConfig::from_broker(
-            broker,
-            profile,
-            self.fill(),
-            self.call_seq(),
-        )?)
+        PortfolioConfig::from_broker(broker, profile, self.fill(), self.call_seq())
+            .map_err(crate::run::flag_error)
     }
 
     fn call_seq(&self) -> CallSeq {

@@ -106,8 +106,9 @@ impl DataArgs {
         if from.is_none() && to.is_none() {
             return Ok(u);
         }
+        let out_of_range = self.out_of_range(u.time());
         u.slice_time(from, to)
-            .with_context(|| format!("{}: no bars between --from and --to", self.label()))
+            .ok_or_else(|| anyhow::anyhow!("{}: {out_of_range}", self.label()))
     }
 
     /// Loads and slices the bars of a single asset; the read's notices go to stderr.
@@ -131,12 +132,41 @@ impl DataArgs {
             bound(&self.to, "--to", true)?,
         );
         if from.is_some() || to.is_some() {
-            bars = bars.slice_time(from, to);
-            if bars.is_empty() {
-                bail!("{data}: no bars between --from and --to");
+            let sliced = bars.slice_time(from, to);
+            if sliced.is_empty() {
+                bail!("{data}: {}", self.out_of_range(bars.time()));
             }
+            bars = sliced;
         }
         Ok((bars, report))
+    }
+}
+
+impl DataArgs {
+    /// `no bars between --from A and --to B: the data runs from X to Y`, with the flags
+    /// as given.
+    fn out_of_range(&self, time: &[TimestampNs]) -> String {
+        let range = [("--from", &self.from), ("--to", &self.to)]
+            .iter()
+            .filter_map(|(flag, v)| v.as_ref().map(|v| format!("{flag} {v}")))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        let within = match (time.first(), time.last()) {
+            (Some(&a), Some(&b)) => format!(
+                "the data runs from {} to {}",
+                crate::messages::when(a),
+                crate::messages::when(b)
+            ),
+            _ => "the data has no bars".into(),
+        };
+        let what = if self.from.is_some() && self.to.is_some() {
+            format!("no bars between {range}")
+        } else if self.from.is_some() {
+            format!("no bars from {range}")
+        } else {
+            format!("no bars up to {range}")
+        };
+        format!("{what}: {within}")
     }
 }
 
@@ -234,7 +264,40 @@ impl BrokerArgs {
                 "--trade-on-close is backtesting.py's; the vectorbt profile already fills at the signal bar's close"
             );
         }
-        Ok(self.profile.core().configure(cfg)?)
+        self.profile.core().configure(cfg).map_err(|e| match e {
+            // The flag as typed, with the value given.
+            backtide_core::Error::Config { field, message } => {
+                let given = match field {
+                    "cash" => format!("--cash {}", self.cash),
+                    "spread" => format!("--spread {}", self.spread),
+                    "slippage" => format!("--slippage {}", self.slippage),
+                    "margin" => format!("--margin {}", self.margin),
+                    "commission" if self.commission_fixed != 0.0 => format!(
+                        "--commission {} --commission-fixed {}",
+                        self.commission, self.commission_fixed
+                    ),
+                    "commission" => format!("--commission {}", self.commission),
+                    "fractional_unit" => match self.fractional_unit {
+                        Some(u) => format!("--fractional-unit {u}"),
+                        None => "--fractional-unit".into(),
+                    },
+                    other => format!("--{}", other.replace('_', "-")),
+                };
+                anyhow::anyhow!("{given}: {message}")
+            }
+            e => e.into(),
+        })
+    }
+}
+
+/// An engine error with a broker or portfolio setting named as its flag
+/// (`fractional_unit` → `--fractional-unit`).
+pub(crate) fn flag_error(e: backtide_core::Error) -> anyhow::Error {
+    match e {
+        backtide_core::Error::Config { field, message } => {
+            anyhow::anyhow!("--{}: {message}", field.replace('_', "-"))
+        }
+        e => e.into(),
     }
 }
 
@@ -359,11 +422,11 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
             table::vbt_stats_table(&stats::compute_vectorbt(&bars, &result, &cfg))
         );
         println!("{:<30}{}({})", "_strategy", info.name, params_line(&params));
-        print_warnings(&result.warnings);
+        crate::messages::print(&bars, &result, &cfg, &params);
     } else {
         print!("{}", table::stats_table(&stats::compute(&bars, &result)));
         println!("{:<26}{}({})", "_strategy", info.name, params_line(&params));
-        print_warnings(&result.warnings);
+        crate::messages::print(&bars, &result, &cfg, &params);
     }
     clock.lap("output");
     clock.finish();
@@ -376,21 +439,4 @@ pub(crate) fn params_line(p: &Params) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// At most this many warnings are printed one per line; `--json` carries all of them.
-const SHOWN_WARNINGS: usize = 20;
-
-/// Prints the run's warnings on stderr, the first few in full and a count of the rest
-/// (a run that cancels an order on every bar would otherwise print thousands of lines).
-fn print_warnings(warnings: &[String]) {
-    for w in warnings.iter().take(SHOWN_WARNINGS) {
-        eprintln!("warning: {w}");
-    }
-    if warnings.len() > SHOWN_WARNINGS {
-        eprintln!(
-            "warning: … and {} more (--json lists every warning)",
-            warnings.len() - SHOWN_WARNINGS
-        );
-    }
 }

@@ -89,6 +89,57 @@ pub(crate) struct SweepArgs {
     portfolio: crate::portfolio::PortfolioArgs,
 }
 
+/// `fast, slow, …`: the names of a strategy's parameters.
+fn param_names(params: &[backtide_core::ParamSpec]) -> String {
+    params.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+}
+
+/// The statistic `--maximize`/`--minimize` names: a `--json` stats key of the dialect, or
+/// its label in the statistics table (`Sharpe Ratio`, `Return [%]`; any case).
+fn objective(
+    dialect: backtide_core::sweep::Dialect,
+    flag: &str,
+    name: &str,
+    maximize: bool,
+) -> Result<Objective> {
+    use backtide_report::labels::{BACKTESTING_PY, VECTORBT};
+    let table: &[(&str, &str)] = match dialect {
+        backtide_core::sweep::Dialect::Vectorbt => &VECTORBT,
+        backtide_core::sweep::Dialect::BacktestingPy => &BACKTESTING_PY,
+    };
+    let wanted = name.trim();
+    let key = table
+        .iter()
+        .find(|(k, l)| {
+            *k == wanted || l.eq_ignore_ascii_case(wanted) || k.eq_ignore_ascii_case(wanted)
+        })
+        .map(|(k, _)| *k);
+    // A statistic of the other profile's table.
+    let (other, profile) = match dialect {
+        backtide_core::sweep::Dialect::Vectorbt => (&BACKTESTING_PY[..], "backtesting_py"),
+        backtide_core::sweep::Dialect::BacktestingPy => (&VECTORBT[..], "vectorbt"),
+    };
+    let elsewhere = if other
+        .iter()
+        .any(|(k, l)| k.eq_ignore_ascii_case(wanted) || l.eq_ignore_ascii_case(wanted))
+    {
+        format!(" (a statistic of --profile {profile})")
+    } else {
+        String::new()
+    };
+    match key.map(|k| Objective::in_dialect(dialect, k, maximize)) {
+        Some(Ok(o)) => Ok(o),
+        _ => bail!(
+            "{flag}: unknown statistic `{name}`{elsewhere}; give a key or the table's label: {}",
+            table
+                .iter()
+                .map(|(k, l)| format!("{k} ({l})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// What a sweep runs on.
 enum Data {
     /// One asset's bars.
@@ -119,8 +170,9 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         let name = name.trim();
         let Some(spec) = info.params().iter().find(|p| p.name == name) else {
             bail!(
-                "--grid `{g}`: `{name}` is not a parameter of {}",
-                info.name()
+                "--grid `{g}`: `{name}` is not a parameter of {} (known: {})",
+                info.name(),
+                param_names(info.params())
             );
         };
         axes.push(Axis::parse(spec, values)?);
@@ -134,7 +186,17 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
     let constraint = a
         .constraint
         .as_deref()
-        .map(|c| Constraint::parse(c, info.params()))
+        .map(|c| {
+            Constraint::parse(c, info.params()).map_err(|e| match e {
+                // Name the flag, and the parameters a name could have been.
+                backtide_core::Error::Param { message, .. } => anyhow::anyhow!(
+                    "--constraint {message} (parameters of {}: {})",
+                    info.name(),
+                    param_names(info.params())
+                ),
+                e => e.into(),
+            })
+        })
         .transpose()?;
     let method = match a.method {
         MethodArg::Grid => Method::Grid,
@@ -144,13 +206,10 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         },
     };
     let dialect = profile.dialect();
-    let objective = match &a.minimize {
-        Some(k) => Objective::in_dialect(dialect, k, false)?,
-        None => Objective::in_dialect(
-            dialect,
-            a.maximize.as_deref().unwrap_or(profile.default_objective()),
-            true,
-        )?,
+    let objective = match (&a.minimize, &a.maximize) {
+        (Some(k), _) => objective(dialect, "--minimize", k, false)?,
+        (None, Some(k)) => objective(dialect, "--maximize", k, true)?,
+        (None, None) => Objective::in_dialect(dialect, profile.default_objective(), true)?,
     };
     if let Err(m) = backtide_core::sweep::overfitting::check_blocks(a.pbo_blocks) {
         bail!("--pbo-blocks {}: {m}", a.pbo_blocks);

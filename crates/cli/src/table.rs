@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use backtide_core::{Stats, strategy::builtin::STRATEGIES};
 use backtide_models::MODEL_STRATEGIES;
+use backtide_report::labels::{BACKTESTING_PY, VECTORBT};
 
 const DAY: i64 = 86_400_000_000_000;
 
@@ -32,91 +33,31 @@ fn num(x: f64) -> String {
     }
 }
 
-/// The statistics with backtesting.py's labels, one per line.
+/// A statistic's value as the table prints it.
+fn value(v: backtide_core::stats::StatValue) -> String {
+    use backtide_core::stats::StatValue;
+    match v {
+        StatValue::Time(t) => time(t),
+        StatValue::Num(x) => num(x),
+        StatValue::Duration(d) => duration(d),
+        StatValue::Count(c) => c.to_string(),
+    }
+}
+
+/// The statistics with backtesting.py's labels (the reports' too), one per line.
 pub(crate) fn stats_table(s: &Stats) -> String {
-    let rows: Vec<(&str, String)> = vec![
-        ("Start", time(s.start)),
-        ("End", time(s.end)),
-        ("Duration", duration(Some(s.duration))),
-        ("Exposure Time [%]", num(s.exposure_time_pct)),
-        ("Equity Final [$]", num(s.equity_final)),
-        ("Equity Peak [$]", num(s.equity_peak)),
-        ("Commissions [$]", num(s.commissions)),
-        ("Return [%]", num(s.return_pct)),
-        ("Buy & Hold Return [%]", num(s.buy_and_hold_return_pct)),
-        ("Return (Ann.) [%]", num(s.return_ann_pct)),
-        ("Volatility (Ann.) [%]", num(s.volatility_ann_pct)),
-        ("CAGR [%]", num(s.cagr_pct)),
-        ("Sharpe Ratio", num(s.sharpe_ratio)),
-        ("Sortino Ratio", num(s.sortino_ratio)),
-        ("Calmar Ratio", num(s.calmar_ratio)),
-        ("Alpha [%]", num(s.alpha_pct)),
-        ("Beta", num(s.beta)),
-        ("Max. Drawdown [%]", num(s.max_drawdown_pct)),
-        ("Avg. Drawdown [%]", num(s.avg_drawdown_pct)),
-        ("Max. Drawdown Duration", duration(s.max_drawdown_duration)),
-        ("Avg. Drawdown Duration", duration(s.avg_drawdown_duration)),
-        ("# Trades", s.num_trades.to_string()),
-        ("Win Rate [%]", num(s.win_rate_pct)),
-        ("Best Trade [%]", num(s.best_trade_pct)),
-        ("Worst Trade [%]", num(s.worst_trade_pct)),
-        ("Avg. Trade [%]", num(s.avg_trade_pct)),
-        ("Max. Trade Duration", duration(s.max_trade_duration)),
-        ("Avg. Trade Duration", duration(s.avg_trade_duration)),
-        ("Profit Factor", num(s.profit_factor)),
-        ("Expectancy [%]", num(s.expectancy_pct)),
-        ("SQN", num(s.sqn)),
-        ("Kelly Criterion", num(s.kelly_criterion)),
-    ];
     let mut out = String::new();
-    for (k, v) in rows {
-        let _ = writeln!(out, "{k:<26}{v:>22}");
+    for ((_, label), (_, v)) in BACKTESTING_PY.iter().zip(s.entries()) {
+        let _ = writeln!(out, "{label:<26}{:>22}", value(v));
     }
     out
 }
 
 /// vectorbt-dialect statistics with vectorbt's labels.
 pub(crate) fn vbt_stats_table(s: &backtide_core::stats::VbtStats) -> String {
-    let labels = [
-        "Start",
-        "End",
-        "Period",
-        "Start Value",
-        "End Value",
-        "Total Return [%]",
-        "Benchmark Return [%]",
-        "Max Gross Exposure [%]",
-        "Total Fees Paid",
-        "Max Drawdown [%]",
-        "Max Drawdown Duration",
-        "Total Trades",
-        "Total Closed Trades",
-        "Total Open Trades",
-        "Open Trade PnL",
-        "Win Rate [%]",
-        "Best Trade [%]",
-        "Worst Trade [%]",
-        "Avg Winning Trade [%]",
-        "Avg Losing Trade [%]",
-        "Avg Winning Trade Duration",
-        "Avg Losing Trade Duration",
-        "Profit Factor",
-        "Expectancy",
-        "Sharpe Ratio",
-        "Calmar Ratio",
-        "Omega Ratio",
-        "Sortino Ratio",
-    ];
     let mut out = String::new();
-    for (label, (_, v)) in labels.iter().zip(s.entries()) {
-        use backtide_core::stats::StatValue;
-        let text = match v {
-            StatValue::Time(t) => time(t),
-            StatValue::Num(x) => num(x),
-            StatValue::Duration(d) => duration(d),
-            StatValue::Count(c) => c.to_string(),
-        };
-        let _ = writeln!(out, "{label:<30}{text:>22}");
+    for ((_, label), (_, v)) in VECTORBT.iter().zip(s.entries()) {
+        let _ = writeln!(out, "{label:<30}{:>22}", value(v));
     }
     out
 }

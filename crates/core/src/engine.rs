@@ -4,6 +4,7 @@ use crate::bars::Bars;
 use crate::broker::{Broker, BrokerConfig, ClosedTrade};
 use crate::error::Error;
 use crate::strategy::{Context, IndicatorCache, Init, Strategy};
+use crate::warning::RunWarning;
 
 /// A trade still open when the data ran out.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +34,13 @@ pub struct RunResult {
     pub equity: Vec<f64>,
     /// Broker and engine warnings (cancelled orders, open trades at the end, …).
     pub warnings: Vec<String>,
+    /// The same warnings, in the same order, as values (for grouping and advice).
+    pub warning_details: Vec<RunWarning>,
+    /// Orders the strategy placed (not counting closing, SL and TP orders).
+    pub orders_placed: usize,
+    /// Indicators that never have a value on these bars (their warm-up is longer than
+    /// the data), in registration order. They count as warm at bar 0, as in backtesting.py.
+    pub cold_indicators: Vec<String>,
     /// First bar at which every indicator is non-NaN; `next` first runs on `warmup + 1`.
     pub warmup: usize,
     /// Indicator names in registration order.
@@ -441,20 +449,26 @@ fn run_units(
         })
         .collect();
     if !open_trades.is_empty() {
-        warnings.push(format!(
-            "{} trade(s) remain open at the end and are left out of the trade statistics; \
-             use finalize_trades to close them on the last bar",
-            open_trades.len()
-        ));
+        warnings.push(RunWarning::OpenAtEnd {
+            trades: open_trades.len(),
+        });
     }
     if out_of_money {
-        warnings.push("equity fell to zero or below: positions liquidated, run stopped".into());
+        warnings.push(RunWarning::OutOfMoney);
     }
+    let cold_indicators = indicators
+        .iter()
+        .filter(|r| r.first_valid == n)
+        .map(|r| r.name.clone())
+        .collect();
     Ok(RunResult {
         trades: std::mem::take(&mut broker.closed),
         open_trades,
         equity: equity.take_whole(),
-        warnings,
+        warnings: warnings.iter().map(ToString::to_string).collect(),
+        warning_details: warnings,
+        orders_placed: broker.placed,
+        cold_indicators,
         warmup,
         indicator_names: indicators.into_iter().map(|r| r.name).collect(),
         out_of_money,

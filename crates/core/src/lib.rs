@@ -42,6 +42,7 @@ pub mod stats;
 pub mod strategy;
 pub mod sweep;
 mod universe;
+mod warning;
 
 pub use bars::{Bars, Column, TimestampNs};
 pub use broker::{
@@ -56,3 +57,4 @@ pub use strategy::{
     Context, Indicator, IndicatorCache, Init, ParamSpec, ParamValue, Params, Position, Strategy,
 };
 pub use universe::{Asset, Universe, UniverseError};
+pub use warning::RunWarning;

@@ -28,8 +28,16 @@
     if (a !== 0 && (a >= 1e9 || a < 1e-4)) return v.toExponential(3);
     return v.toLocaleString("en-US", { maximumFractionDigits: digits === undefined ? 4 : digits });
   };
-  const label = (k) => k.replace(/_pct$/, " %").replace(/_s$/, "").replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
-  const duration = (k, v) => (/_s$/.test(k) && typeof v === "number" ? (v / 86400).toFixed(1) + " days"
+  // A statistic's label: the CLI table's (the report's `labels`), else made from its key.
+  const label = (k) => (D.labels && D.labels[k]) || k.replace(/_pct$/, " %").replace(/_s$/, "").replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+  // Seconds as days (one decimal) from a day on, below that as hours and minutes.
+  const span = (s) => {
+    if (s >= 86400) return (s / 86400).toFixed(1) + " days";
+    if (s < 60) return Math.round(s) + "s";
+    const m = Math.round(s / 60), h = Math.floor(m / 60);
+    return h ? (m % 60 ? h + "h " + (m % 60) + "m" : h + "h") : m + "m";
+  };
+  const duration = (k, v) => (/_s$/.test(k) && typeof v === "number" ? span(v)
     : typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) ? v.replace("T", " ") : fmt(v));
 
   // A table whose headers sort it (numbers numerically, the rest as text). Past PAGE_ROWS

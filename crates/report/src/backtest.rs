@@ -522,6 +522,8 @@ pub fn backtest_html(r: &BacktestReport<'_>) -> String {
 
     key(&mut out, "stats");
     j::object(&mut out, r.stats);
+    key(&mut out, "labels");
+    j::value(&mut out, &crate::labels::labels_of(r.stats));
     key(&mut out, "trades");
     trade_table(&mut out, bars, &run.trades);
     key(&mut out, "trades_total");

@@ -40,6 +40,7 @@
 
 mod backtest;
 mod json;
+pub mod labels;
 mod portfolio;
 mod sweep;
 

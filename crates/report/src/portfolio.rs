@@ -206,6 +206,7 @@ pub fn portfolio_html(r: &PortfolioReport<'_>) -> String {
         "alloc": alloc,
         "init_cash": round(init, 10),
         "stats": res["stats"],
+        "labels": res["stats"].as_object().map(crate::labels::labels_of),
         "strategy": res["strategy"],
         "profile": res["profile"],
         "universe": res["universe"],

@@ -4,6 +4,7 @@ mod cli;
 mod cli_sweep;
 mod dialects;
 mod golden;
+mod messages;
 mod models;
 mod portfolio;
 mod report;

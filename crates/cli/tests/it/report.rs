@@ -164,6 +164,24 @@ impl Driver {
     }
 }
 
+/// The backtest report's statistics table: (label, value) per row.
+fn stat_rows(d: &Driver) -> Vec<(String, String)> {
+    let rows = d.script(
+        r#"return [...document.querySelectorAll("section.card.side table tr")]
+             .map((r) => [...r.cells].map((c) => c.textContent))"#,
+    );
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_string(),
+                r[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 fn backtide(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_backtide"))
         .args(args)
@@ -291,6 +309,47 @@ fn reports_render_in_headless_chromium() {
     assert_eq!(drawn["tables"]["trades"].as_u64().unwrap() as usize, trades);
     assert!(drawn["tables"]["monthly"].as_u64().unwrap() > 90);
     assert!(drawn["tables"]["stats"].as_u64().unwrap() > 25);
+    // The statistics carry the CLI table's labels; durations of days print in days.
+    let stats = stat_rows(&d);
+    for (_, label) in &backtide_report::labels::BACKTESTING_PY {
+        assert!(
+            stats.iter().any(|(l, _)| l == label),
+            "no `{label}`: {stats:?}"
+        );
+    }
+    let cell = |label: &str| stats.iter().find(|(l, _)| l == label).unwrap().1.clone();
+    assert_eq!(cell("Duration"), "3116.0 days");
+    assert!(cell("Avg. Trade Duration").ends_with(" days"), "{stats:?}");
+
+    // Hourly bars: durations below a day in hours and minutes.
+    let hourly = crate::messages::btc_like(dir.path());
+    let hourly_html = dir.path().join("hourly.html");
+    backtide(&[
+        "run",
+        "--data",
+        &hourly,
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "fast=2",
+        "--param",
+        "slow=5",
+        "--fractional-unit",
+        "1e-4",
+        "--report",
+        hourly_html.to_str().unwrap(),
+    ]);
+    let (drawn, severe) = d.open(&hourly_html, &shots.join("hourly.png"));
+    assert!(severe.is_empty(), "console errors: {severe:?}");
+    assert_eq!(drawn["errors"], json!([]), "{drawn}");
+    let stats = stat_rows(&d);
+    let cell = |label: &str| stats.iter().find(|(l, _)| l == label).unwrap().1.clone();
+    let short = cell("Avg. Trade Duration");
+    assert!(
+        short.ends_with('m') || short.ends_with('h'),
+        "Avg. Trade Duration `{short}`: {stats:?}"
+    );
+    assert!(!short.contains("days"), "{stats:?}");
 
     let (drawn, severe) = d.open(&sweep_html, &shots.join("sweep.png"));
     assert!(severe.is_empty(), "console errors: {severe:?}");

@@ -86,7 +86,9 @@ pub(crate) struct Broker {
     next_id: u64,
     /// Current bar.
     pub(crate) i: usize,
-    pub(crate) warnings: Vec<String>,
+    pub(crate) warnings: Vec<crate::warning::RunWarning>,
+    /// Orders the strategy placed (not closing, SL or TP orders).
+    pub(crate) placed: usize,
     /// Whether warnings are kept: a sweep drops them, so it skips formatting them.
     pub(crate) keep_warnings: bool,
     snapshot: Vec<OrderId>,
@@ -150,6 +152,7 @@ impl Broker {
             next_id: 0,
             i: 0,
             warnings: Vec::new(),
+            placed: 0,
             keep_warnings: true,
             snapshot: Vec::new(),
         }
@@ -248,6 +251,7 @@ impl Broker {
             }
         }
         let id = OrderId(self.fresh_id());
+        self.placed += 1;
         self.orders.push(Order {
             id,
             size,

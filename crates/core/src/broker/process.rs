@@ -2,6 +2,7 @@
 
 use super::{Broker, ClosedTrade, Order, OrderId, OutOfMoney, Trade, TradeId, py_floordiv};
 use crate::bars::Bars;
+use crate::warning::RunWarning;
 
 /// Prices of the bar being processed.
 #[derive(Clone, Copy)]
@@ -201,21 +202,22 @@ impl Broker {
         let mut size = order.size;
         if -1.0 < size && size < 1.0 {
             let avail = self.margin_available(px.close);
+            let spendable = avail * self.leverage * size.abs();
             let units = if self.cfg.continuous_sizes {
-                avail * self.leverage * size.abs() / per_unit
+                spendable / per_unit
             } else {
-                py_floordiv(avail * self.leverage * size.abs(), per_unit)
+                py_floordiv(spendable, per_unit)
             };
             size = units.copysign(size);
             if units == 0.0 {
                 if self.keep_warnings {
-                    let w = format!(
-                        "bar {}: broker cancelled the relative-sized order: insufficient margin \
-                     (equity={:.2}, margin_available={:.2})",
-                        self.i,
-                        self.equity(px.close),
-                        avail
-                    );
+                    let w = RunWarning::NoWholeUnit {
+                        bar: self.i,
+                        equity: self.equity(px.close),
+                        available: avail,
+                        spendable,
+                        unit_cost: per_unit,
+                    };
                     self.warnings.push(w);
                 }
                 self.remove_order(oid);
@@ -255,10 +257,12 @@ impl Broker {
         };
         if need.abs() * per_unit > self.margin_available(px.close) * self.leverage * slack {
             if self.keep_warnings {
-                let w = format!(
-                    "bar {}: broker cancelled an order of {} units: insufficient margin",
-                    self.i, need
-                );
+                let w = RunWarning::InsufficientMargin {
+                    bar: self.i,
+                    units: need,
+                    cost: need.abs() * per_unit,
+                    spendable: self.margin_available(px.close) * self.leverage,
+                };
                 self.warnings.push(w);
             }
             self.remove_order(oid);
@@ -292,11 +296,7 @@ impl Broker {
                     || order.tp.is_some_and(|p| px.low() <= p && p <= px.high()))
                     && self.keep_warnings
                 {
-                    let w = format!(
-                        "bar {}: an SL/TP would trigger in the bar its stop/limit entry filled; \
-                         it is checked from the next bar on, so this trade's result is uncertain",
-                        self.i
-                    );
+                    let w = RunWarning::ContingentInEntryBar { bar: self.i };
                     self.warnings.push(w);
                 }
             }
