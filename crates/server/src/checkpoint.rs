@@ -18,6 +18,10 @@ use backtide_core::stats::{Stats, VbtStats};
 use backtide_core::sweep::overfitting::ReturnProfile;
 use backtide_core::sweep::{ComboResult, SweepSpec};
 
+/// The longest record there can be (a combination's statistics and return profile are a
+/// few kilobytes); a longer length is damage, not a record.
+const MAX_RECORD: usize = 1 << 20;
+
 /// The checkpoint's file name in a result folder.
 pub(crate) const CHECKPOINT: &str = "CHECKPOINT";
 
@@ -38,6 +42,8 @@ enum Record {
 pub(crate) struct Writer {
     file: std::fs::File,
     pending: Vec<u8>,
+    /// Bytes of whole records on disk: a failed write is cut back to it.
+    written: u64,
 }
 
 impl Writer {
@@ -56,6 +62,7 @@ impl Writer {
         Ok(Writer {
             file,
             pending: Vec::new(),
+            written: keep,
         })
     }
 
@@ -80,11 +87,21 @@ impl Writer {
     /// Marks the first `next` combinations as finished and writes everything through.
     pub(crate) fn done(&mut self, next: usize) -> Result<()> {
         self.push(&Record::Done { next: next as u64 })?;
-        self.file
-            .write_all(&self.pending)
-            .context("writing the sweep checkpoint")?;
+        let wrote = self.file.write_all(&self.pending);
+        let len = self.pending.len() as u64;
         self.pending.clear();
-        Ok(())
+        match wrote {
+            Ok(()) => {
+                self.written += len;
+                Ok(())
+            }
+            Err(e) => {
+                // A partial write must not leave half a record for later ones to follow:
+                // back to the last whole marker (this chunk is run again on a resume).
+                let _ = self.file.set_len(self.written);
+                Err(e).context("writing the sweep checkpoint")
+            }
+        }
     }
 }
 
@@ -105,7 +122,12 @@ fn each_record(dir: &Path, mut f: impl FnMut(Record, u64) -> Result<()>) -> Resu
         if r.read_exact(&mut len).is_err() {
             return Ok(());
         }
-        buf.resize(u32::from_le_bytes(len) as usize, 0);
+        let len = u32::from_le_bytes(len) as usize;
+        if len > MAX_RECORD {
+            // A damaged length: what came before it stands.
+            return Ok(());
+        }
+        buf.resize(len, 0);
         if r.read_exact(&mut buf).is_err() {
             return Ok(());
         }

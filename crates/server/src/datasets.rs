@@ -64,10 +64,11 @@ fn csv_has_symbol_column(path: &Path) -> bool {
             .take(1 << 20)
             .read_until(b'\n', &mut first);
     }
+    let delimiter = char::from(backtide_data::sniff_delimiter(&first));
     let header = String::from_utf8_lossy(&first);
     header
         .trim_start_matches('\u{feff}')
-        .split(',')
+        .split(delimiter)
         .map(|s| s.trim().trim_matches('"').trim())
         .any(|n| n.eq_ignore_ascii_case("symbol") || n.eq_ignore_ascii_case("ticker"))
 }
@@ -224,6 +225,28 @@ pub(crate) fn ingest(
     staged: Staged,
     max_bars: usize,
 ) -> Result<Dataset, ApiError> {
+    let (dataset, staged) = validate(name, staged, max_bars)?;
+    keep(data_dir, staged, &dataset)?;
+    Ok(dataset)
+}
+
+/// Moves a validated upload into the datasets folder unless its content is there already.
+/// The service calls it, and records the dataset, under its datasets lock, so a deletion
+/// cannot remove the file between the two.
+pub(crate) fn keep(data_dir: &Path, staged: Staged, d: &Dataset) -> Result<(), ApiError> {
+    let path = dataset_path(data_dir, &d.id, &d.format);
+    if !path.exists() {
+        std::fs::rename(&staged.path, &path).map_err(ApiError::internal)?;
+    }
+    Ok(())
+}
+
+/// [`ingest`] without keeping the file: the dataset's record and the staged upload.
+pub(crate) fn validate(
+    name: &str,
+    staged: Staged,
+    max_bars: usize,
+) -> Result<(Dataset, Staged), ApiError> {
     if staged.bytes == 0 {
         return Err(ApiError::invalid(
             &["body"],
@@ -232,7 +255,6 @@ pub(crate) fn ingest(
         ));
     }
     let (id, format, tmp) = (staged.id.clone(), staged.format, staged.path.clone());
-    let path = dataset_path(data_dir, &id, format);
     let label = format!("{name} (upload)");
     let tmp_text = tmp.to_string_lossy().into_owned();
     let named = |e: backtide_data::DataError| {
@@ -262,16 +284,12 @@ pub(crate) fn ingest(
         backtide_data::load_universe(&[&*tmp_text]).map(|u| long(&u))
     };
     let parsed = check_size(parsed.map_err(named)?, max_bars)?;
-    if !path.exists() {
-        std::fs::rename(&tmp, &path).map_err(ApiError::internal)?;
-    }
     let bytes = staged.bytes;
-    drop(staged);
     let mut columns: Vec<String> = ["Open", "High", "Low", "Close"].map(String::from).to_vec();
     if parsed.volume {
         columns.push("Volume".into());
     }
-    Ok(Dataset {
+    let dataset = Dataset {
         id,
         name: name.to_string(),
         format: format.into(),
@@ -283,5 +301,6 @@ pub(crate) fn ingest(
         created_at: now_iso(),
         symbols: parsed.symbols,
         previous: Vec::new(),
-    })
+    };
+    Ok((dataset, staged))
 }

@@ -173,6 +173,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Configuration.
     pub config: Arc<ServeConfig>,
+    /// Held while a dataset file is kept and recorded, or unrecorded and removed: a
+    /// deletion never removes a file an upload of the same content just recorded.
+    pub(crate) dataset_files: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -213,18 +216,23 @@ impl AppState {
             },
             metrics.clone(),
         );
-        let damaged = runner.check_recent(RECENT_CHECKED)?;
-        if damaged > 0 {
-            tracing::warn!(
-                damaged,
-                "damaged results found at start-up; their jobs run again"
-            );
+        match runner.check_recent(RECENT_CHECKED) {
+            Ok(0) => {}
+            Ok(damaged) => {
+                tracing::warn!(
+                    damaged,
+                    "damaged results found at start-up; their jobs run again"
+                );
+            }
+            // Checked again when read: not a reason to refuse to start.
+            Err(e) => tracing::error!(error = format!("{e:#}"), "checking recent results"),
         }
         Ok(AppState {
             store,
             runner,
             metrics,
             config: Arc::new(config),
+            dataset_files: Arc::default(),
         })
     }
 

@@ -65,7 +65,13 @@ pub struct Runner {
     pub(crate) checked: crate::storage::Checked,
     /// Memory reserved by the running jobs' estimates (claims are made under this lock).
     admitted: Mutex<u64>,
+    /// Held while a damaged result is removed and its job requeued.
+    damage: Mutex<()>,
 }
+
+/// Attempts after which a job whose result does not fit on the disk fails (with the
+/// reason) rather than being queued again.
+const DISK_FULL_TRIES: u32 = 10;
 
 /// Loaded datasets kept in memory (small backtests should not re-parse their CSV).
 const BARS_CACHE: usize = 4;
@@ -90,6 +96,7 @@ impl Runner {
             bars: Mutex::new(Vec::new()),
             checked: crate::storage::Checked::default(),
             admitted: Mutex::new(0),
+            damage: Mutex::new(()),
         })
     }
 
@@ -304,6 +311,19 @@ impl Runner {
     /// goes back to the queue, or to `failed` when what it ran on is gone. Returns what to
     /// tell the client who asked for the result.
     pub(crate) fn result_damaged(&self, job: &JobRow, why: &str) -> anyhow::Result<String> {
+        // One at a time, and only while the job still has the result found damaged: a
+        // second reader of the same damage must not remove the folder of the run the
+        // first one queued (no worker can claim it before the state changes below).
+        let _one = self.damage.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.store.job(&job.id)?;
+        if now.as_ref().and_then(|j| j.result_digest.as_deref()) != job.result_digest.as_deref()
+            || !now.as_ref().is_some_and(JobRow::has_result)
+        {
+            return Ok(format!(
+                "job `{}`'s result was damaged ({why}) and is being made again",
+                job.id
+            ));
+        }
         tracing::error!(job = %job.id, why, "a stored result is damaged");
         let dir = self.result_dir(&job.id);
         self.checked.forget(&dir);
@@ -540,14 +560,15 @@ impl Runner {
                 }
                 self.lock_active().remove(&id);
             }
-            Ok(Err(e)) if crate::storage::is_disk_full(&e) => {
-                // Not the job's fault: it runs again once there is room (workers wait for
-                // it); its result files are written atomically, so none is half-written.
+            Ok(Err(e)) if crate::storage::is_disk_full(&e) && job.attempts < DISK_FULL_TRIES => {
+                // Not the job's fault: it runs again once there is room, behind the jobs
+                // queued meanwhile (a result larger than the room must not hold up the
+                // queue); its result files are written atomically, so none is half-written.
                 tracing::error!(
                     error = format!("{e:#}"),
                     "disk full; the job is queued again"
                 );
-                if let Err(e) = self.store.requeue(&id) {
+                if let Err(e) = self.store.requeue_last(&id) {
                     tracing::error!(error = %e, "requeueing failed");
                 }
                 self.lock_active().remove(&id);
@@ -561,6 +582,7 @@ impl Runner {
                 self.finish(&id, JobState::Failed, Some(&shown), None);
             }
             Err(panic) => {
+                crate::work::remove_checkpoint(&dir);
                 let msg = panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())

@@ -32,13 +32,15 @@ pub(crate) fn ensure_room(dir: &Path, need: u64, reserve: u64) -> Result<(), Api
 }
 
 /// Whether an error comes from a full disk (an I/O error `ENOSPC`, or SQLite's
-/// `SQLITE_FULL`) anywhere in its chain.
+/// `SQLITE_FULL`) anywhere in its chain, or says so in its text (the Parquet writer keeps
+/// only the I/O error's text).
 pub(crate) fn is_disk_full(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)
             || c.downcast_ref::<rusqlite::Error>()
                 .is_some_and(|r| r.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+            || c.to_string().contains("No space left on device")
     })
 }
 

@@ -730,6 +730,20 @@ impl Store {
         })
     }
 
+    /// Puts a running job back at the end of the queue (its result did not fit on the
+    /// disk: the jobs queued meanwhile go first).
+    pub fn requeue_last(&self, id: &str) -> rusqlite::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE jobs SET state = 'queued', progress = 0,
+                     seq = (SELECT max(seq) + 1 FROM jobs)
+                 WHERE id = ?1 AND state = 'running'",
+                [id],
+            )
+            .map(drop)
+        })
+    }
+
     /// Cancels a queued job, or reports that it is running or finished.
     pub fn cancel(&self, id: &str) -> rusqlite::Result<CancelOutcome> {
         self.with(|c| {

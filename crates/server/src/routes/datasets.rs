@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::datasets::{ingest, stage_stream};
+use crate::datasets::{keep, stage_stream, validate};
 use crate::error::{ApiError, ApiQuery, MessageBody, ValidationBody, unreadable};
 use crate::store::{Dataset, DeleteOutcome, NameConflict, PutOutcome};
 
@@ -156,12 +156,18 @@ pub(crate) async fn upload_dataset(
         return Err(taken(&name, &d.id));
     }
     let max_bars = state.config.max_bars;
-    let dataset = tokio::task::spawn_blocking(move || {
+    let (dataset, staged) = tokio::task::spawn_blocking(move || {
         crate::storage::ensure_room(&dir, 0, reserve)?;
-        ingest(&dir, &name, staged, max_bars)
+        validate(&name, staged, max_bars)
     })
     .await
     .map_err(ApiError::internal)??;
+    // Kept and recorded under the datasets lock (see `AppState::dataset_files`).
+    let _files = state.dataset_files.lock().await;
+    let (dir, kept) = (state.config.data_dir.clone(), dataset.clone());
+    tokio::task::spawn_blocking(move || keep(&dir, staged, &kept))
+        .await
+        .map_err(ApiError::internal)??;
     let (name, id, format) = (
         dataset.name.clone(),
         dataset.id.clone(),
@@ -228,6 +234,7 @@ pub(crate) async fn delete_dataset(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let key = id.clone();
+    let _files = state.dataset_files.lock().await;
     match state.db(move |s| s.delete_dataset(&key)).await? {
         DeleteOutcome::Deleted { removed } => {
             crate::datasets::remove_files(&state, &removed).await;
