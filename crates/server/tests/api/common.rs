@@ -111,6 +111,25 @@ impl TestServer {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// An `sma_cross` backtest on `dataset` (an id or name), waited for; its job, which
+    /// must have succeeded.
+    pub(crate) async fn sma_cross_done(&self, dataset: &Value) -> Value {
+        let body = serde_json::json!({"dataset": dataset, "strategy": {"name": "sma_cross"}});
+        let (s, job) = self.post("/v1/backtests?wait=60", &body).await;
+        assert_eq!(
+            (s, job["state"].as_str()),
+            (200, Some("succeeded")),
+            "{job}"
+        );
+        job
+    }
+
+    /// `DELETE path`; the status.
+    pub(crate) async fn delete(&self, path: &str) -> u16 {
+        let r = self.http.delete(self.url(path)).send().await.unwrap();
+        r.status().as_u16()
+    }
+
     /// Polls a job until it is in a terminal state.
     pub(crate) async fn wait_done(&self, id: &str, within: Duration) -> Value {
         let until = tokio::time::Instant::now() + within;

@@ -66,12 +66,7 @@ async fn sweep_results_sort_by_a_statistic() {
         "the known keys are listed: {v}"
     );
     // A backtest has no combinations to sort.
-    let (_, bt) = srv
-        .post(
-            "/v1/backtests?wait=60",
-            &json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"}}),
-        )
-        .await;
+    let bt = srv.sma_cross_done(&json!("GOOG")).await;
     let (s, v) = srv
         .get(&format!(
             "/v1/jobs/{}/result?sort=sharpe_ratio",
@@ -135,25 +130,9 @@ async fn a_name_keeps_its_meaning_unless_replaced() {
             .count(),
         files + 1
     );
-    let (s, job) = srv
-        .post(
-            "/v1/backtests?wait=60",
-            &json!({"dataset": first["id"], "strategy": {"name": "sma_cross"}}),
-        )
-        .await;
-    assert_eq!(
-        (s, job["state"].as_str()),
-        (200, Some("succeeded")),
-        "{job}"
-    );
+    let job = srv.sma_cross_done(&json!(first["id"])).await;
     // Deleting the name takes its history: both contents go (no other name uses them).
-    let r = srv
-        .http
-        .delete(srv.url("/v1/datasets/mine"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(srv.delete("/v1/datasets/mine").await, 204);
     srv.wait_done(job["id"].as_str().unwrap(), Duration::from_secs(5))
         .await;
     assert_eq!(

@@ -273,47 +273,23 @@ async fn finding_07_dataset_names_are_aliases() {
     assert_eq!(alice["id"], bob["id"], "one content, two names");
     let id = alice["id"].as_str().unwrap().to_string();
     let file = srv.data_dir().join("datasets").join(format!("{id}.csv"));
-    let r = srv
-        .http
-        .delete(srv.url("/v1/datasets/alice"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(srv.delete("/v1/datasets/alice").await, 204);
     assert_eq!(srv.get("/v1/datasets/alice").await.0, 404);
     assert_eq!(srv.get("/v1/datasets/bob").await.0, 200);
     assert!(file.exists(), "bob's data is still there");
-    let (s, job) = srv
-        .post(
-            "/v1/backtests?wait=30",
-            &json!({"dataset": "bob", "strategy": {"name": "sma_cross"}}),
-        )
-        .await;
-    assert_eq!(
-        (s, job["state"].as_str()),
-        (200, Some("succeeded")),
-        "{job}"
-    );
+    srv.sma_cross_done(&json!("bob")).await;
     // The last name goes: so does the content, which no job still needs.
-    let r = srv
-        .http
-        .delete(srv.url("/v1/datasets/bob"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(srv.delete("/v1/datasets/bob").await, 204);
     assert!(!file.exists());
     assert_eq!(srv.get(&format!("/v1/datasets/{id}")).await.0, 404);
     // Deleting by id takes the content and all its names.
     let a = upload(&srv, "a", crate::common::walk_csv(200)).await;
     upload(&srv, "b", crate::common::walk_csv(200)).await;
-    let r = srv
-        .http
-        .delete(srv.url(&format!("/v1/datasets/{}", a["id"].as_str().unwrap())))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(
+        srv.delete(&format!("/v1/datasets/{}", a["id"].as_str().unwrap()))
+            .await,
+        204
+    );
     assert_eq!(srv.get("/v1/datasets/a").await.0, 404);
     assert_eq!(srv.get("/v1/datasets/b").await.0, 404);
     srv.stop().await;
@@ -531,25 +507,10 @@ async fn finding_10_damaged_results_run_again_never_a_500() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_path_buf();
     let srv = TestServer::start_in(&data, |_| {}).await;
-    let body = json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"}});
-    let run = |srv: &TestServer| {
-        let srv_url = srv.url("/v1/backtests?wait=60");
-        let http = srv.http.clone();
-        let body = body.clone();
-        async move {
-            let v: Value = http
-                .post(srv_url)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            assert_eq!(v["state"], "succeeded", "{v}");
-            v["id"].as_str().unwrap().to_string()
-        }
-    };
+    async fn run(srv: &TestServer) -> String {
+        let job = srv.sma_cross_done(&json!("GOOG")).await;
+        job["id"].as_str().unwrap().to_string()
+    }
     let results = |id: &str| data.join("results").join(id);
 
     // A truncated result.json: 409 saying so, and the job runs again to the same result.
@@ -606,22 +567,9 @@ async fn finding_10_damaged_results_run_again_never_a_500() {
     // Damaged, and its dataset is gone: failed, with the reason.
     let csv = crate::common::walk_csv(300);
     upload(&srv, "gone", csv).await;
-    let (_, v) = srv
-        .post(
-            "/v1/backtests?wait=60",
-            &json!({"dataset": "gone", "strategy": {"name": "sma_cross"}}),
-        )
-        .await;
+    let v = srv.sma_cross_done(&json!("gone")).await;
     let c = v["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        srv.http
-            .delete(srv.url("/v1/datasets/gone"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
+    assert_eq!(srv.delete("/v1/datasets/gone").await, 204);
     std::fs::write(results(&c).join("result.json"), b"{}").unwrap();
     let (s, v) = srv.get(&format!("/v1/jobs/{c}/result")).await;
     assert_eq!(s, 409, "{v}");
@@ -797,17 +745,7 @@ fn minute_csv(n: usize) -> String {
 async fn finding_04_a_result_read_is_bounded_whatever_the_result_size() {
     let srv = TestServer::start(|_| {}).await;
     upload(&srv, "long", minute_csv(100_500)).await;
-    let (s, job) = srv
-        .post(
-            "/v1/backtests?wait=60",
-            &json!({"dataset": "long", "strategy": {"name": "sma_cross"}}),
-        )
-        .await;
-    assert_eq!(
-        (s, job["state"].as_str()),
-        (200, Some("succeeded")),
-        "{job}"
-    );
+    let job = srv.sma_cross_done(&json!("long")).await;
     let id = job["id"].as_str().unwrap();
     // Every bar of a result this long is not one answer: the files hold every bar.
     let (s, v) = srv.get(&format!("/v1/jobs/{id}/result?points=0")).await;
