@@ -90,6 +90,16 @@ pub(crate) fn run(a: &RunArgs) -> Result<()> {
     let cfg = a.portfolio.config(&a.broker.config()?, profile)?;
     let u = a.data.load_universe()?;
     let res = portfolio::run(&u, strategy.as_mut(), &cfg)?;
+    // Against a benchmark from the first bar (a portfolio has no warm-up of its own).
+    let benchmark = match &a.benchmark {
+        Some(spec) => {
+            let aligned = a.data.load_benchmark(spec, u.time())?;
+            let s =
+                backtide_core::stats::BenchmarkStats::compute(u.time(), &res.value, 0, &aligned);
+            Some((spec.as_str(), aligned, s))
+        }
+        None => None,
+    };
 
     if let Some(path) = &a.trades_csv {
         backtide_data::write_portfolio_trades_csv(&u, &res, path)?;
@@ -114,7 +124,10 @@ pub(crate) fn run(a: &RunArgs) -> Result<()> {
         params: &params,
     };
     if let Some(path) = &a.report {
-        let json = backtide_data::portfolio_json(&u, &res, run_info);
+        let mut json = backtide_data::portfolio_json(&u, &res, run_info);
+        if let Some((name, aligned, s)) = &benchmark {
+            json["benchmark"] = backtide_data::benchmark_json(name, aligned, s);
+        }
         let html = backtide_report::portfolio_html(&backtide_report::PortfolioReport {
             title: &format!(
                 "{} · {}({})",
@@ -124,13 +137,25 @@ pub(crate) fn run(a: &RunArgs) -> Result<()> {
             ),
             universe: &u,
             result: &json,
+            benchmark: benchmark.as_ref().map(|(name, aligned, s)| {
+                backtide_report::ReportBenchmark {
+                    name,
+                    close: aligned.close(),
+                    stats: s,
+                }
+            }),
         });
         backtide_data::write_bytes(path, html.as_bytes())?;
     }
     if a.json {
         // Streamed: the positions of every asset at every bar are never one document.
         let mut out = std::io::stdout().lock();
-        backtide_data::write_portfolio_json(&mut out, &u, &res, run_info)?;
+        let bench = benchmark
+            .as_ref()
+            .map(|(name, aligned, s)| backtide_data::benchmark_json(name, aligned, s));
+        let extra: Vec<(&str, &serde_json::Value)> =
+            bench.iter().map(|b| ("benchmark", b)).collect();
+        backtide_data::write_portfolio_json_with(&mut out, &u, &res, run_info, &extra)?;
         std::io::Write::write_all(&mut out, b"\n")?;
         return Ok(());
     }
@@ -141,12 +166,18 @@ pub(crate) fn run(a: &RunArgs) -> Result<()> {
                 "{}",
                 table::vbt_stats_table(&portfolio::stats::vectorbt(&u, &res, &trades))
             );
+            if let Some((name, aligned, s)) = &benchmark {
+                print!("{}", table::benchmark_table(name, aligned, s, 30));
+            }
         }
         crate::run::Profile::BacktestingPy => {
             print!(
                 "{}",
                 table::stats_table(&portfolio::stats::backtesting_py(&u, &res, &trades))
             );
+            if let Some((name, aligned, s)) = &benchmark {
+                print!("{}", table::benchmark_table(name, aligned, s, 26));
+            }
         }
     }
     println!("{:<26}{}({})", "_strategy", info.name, params_line(&params));

@@ -170,6 +170,25 @@ impl DataArgs {
     }
 }
 
+impl DataArgs {
+    /// Reads a `--benchmark` (with the data's reading flags, but not `--columns`, which
+    /// names the data file's columns) and aligns it to the bars at `time`.
+    pub(crate) fn load_benchmark(
+        &self,
+        spec: &str,
+        time: &[TimestampNs],
+    ) -> Result<stats::AlignedBenchmark> {
+        let opts = backtide_data::ReadOptions {
+            columns: backtide_data::ColumnMap::default(),
+            ..self.read_options()?
+        };
+        let (bench, report) = backtide_data::load_with(spec, &opts).context("--benchmark")?;
+        print_notices(&report);
+        stats::AlignedBenchmark::align(bench.time(), bench.close(), time)
+            .with_context(|| format!("--benchmark {spec}"))
+    }
+}
+
 /// A read's notices, one `note:` line each on stderr.
 fn print_notices(report: &backtide_data::ReadReport) {
     for n in &report.notices {
@@ -342,6 +361,13 @@ pub(crate) struct RunArgs {
     /// Write an interactive HTML report (one self-contained file) here.
     #[arg(long, value_name = "FILE")]
     pub(crate) report: Option<PathBuf>,
+    /// A benchmark to measure the run against instead of the asset's own buy-and-hold: a
+    /// CSV or Parquet file (its Close column; a close-only file will do) or `sample:NAME`.
+    /// Adds alpha, beta, correlation, active return, tracking error and information ratio
+    /// (`benchmark` in --json), and the benchmark's line in --report. Each bar takes the
+    /// benchmark's last close at or before it; the benchmark must cover the run.
+    #[arg(long, value_name = "FILE|sample:NAME")]
+    pub(crate) benchmark: Option<String>,
     /// Print how long each phase took on stderr: load (read + validate), run (indicators
     /// + engine), output (statistics + printing or writing).
     #[arg(long)]
@@ -375,6 +401,19 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     clock.lap("load");
     let result = run_backtest(&bars, strategy.as_mut(), &cfg)?;
     clock.lap("run");
+    let benchmark = match &a.benchmark {
+        Some(spec) => {
+            let aligned = a.data.load_benchmark(spec, bars.time())?;
+            let s = stats::BenchmarkStats::compute(
+                bars.time(),
+                &result.equity,
+                result.warmup,
+                &aligned,
+            );
+            Some((spec.as_str(), aligned, s))
+        }
+        None => None,
+    };
 
     if let Some(path) = &a.trades_csv {
         backtide_data::write_trades_csv(&bars, &result.trades, path)?;
@@ -399,12 +438,27 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
             run: &result,
             stats: &stats,
             cash: cfg.cash,
+            benchmark: benchmark.as_ref().map(|(name, aligned, s)| {
+                backtide_report::ReportBenchmark {
+                    name,
+                    close: aligned.close(),
+                    stats: s,
+                }
+            }),
         });
         backtide_data::write_bytes(path, html.as_bytes())?;
     }
     if a.json {
         // Streamed: a million-bar result is never held as one document.
         let mut out = std::io::stdout().lock();
+        let data = read.to_json();
+        let bench = benchmark
+            .as_ref()
+            .map(|(name, aligned, s)| backtide_data::benchmark_json(name, aligned, s));
+        let mut extra = vec![("data", &data)];
+        if let Some(b) = &bench {
+            extra.push(("benchmark", b));
+        }
         backtide_data::write_backtest_json_with_data(
             &mut out,
             &bars,
@@ -413,7 +467,7 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
             a.broker.profile.core(),
             info.name,
             &params,
-            Some(&read.to_json()),
+            &extra,
         )?;
         std::io::Write::write_all(&mut out, b"\n")?;
     } else if a.broker.profile == Profile::Vectorbt {
@@ -421,10 +475,16 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
             "{}",
             table::vbt_stats_table(&stats::compute_vectorbt(&bars, &result, &cfg))
         );
+        if let Some((name, aligned, s)) = &benchmark {
+            print!("{}", table::benchmark_table(name, aligned, s, 30));
+        }
         println!("{:<30}{}({})", "_strategy", info.name, params_line(&params));
         crate::messages::print(&bars, &result, &cfg, &params);
     } else {
         print!("{}", table::stats_table(&stats::compute(&bars, &result)));
+        if let Some((name, aligned, s)) = &benchmark {
+            print!("{}", table::benchmark_table(name, aligned, s, 26));
+        }
         println!("{:<26}{}({})", "_strategy", info.name, params_line(&params));
         crate::messages::print(&bars, &result, &cfg, &params);
     }

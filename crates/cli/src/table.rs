@@ -53,6 +53,26 @@ pub(crate) fn stats_table(s: &Stats) -> String {
     out
 }
 
+/// The statistics against a `--benchmark`, as more rows of the statistics table (labels
+/// padded to `width`, the table's own).
+pub(crate) fn benchmark_table(
+    name: &str,
+    aligned: &backtide_core::stats::AlignedBenchmark,
+    s: &backtide_core::stats::BenchmarkStats,
+    width: usize,
+) -> String {
+    let mut out = String::new();
+    let filled = match aligned.filled() {
+        0 => String::new(),
+        n => format!(" ({n} bars use an earlier close)"),
+    };
+    let _ = writeln!(out, "{:<width$}{name}{filled}", "Benchmark");
+    for (_, label, v) in s.entries() {
+        let _ = writeln!(out, "{label:<width$}{:>22}", num(v));
+    }
+    out
+}
+
 /// vectorbt-dialect statistics with vectorbt's labels.
 pub(crate) fn vbt_stats_table(s: &backtide_core::stats::VbtStats) -> String {
     let mut out = String::new();

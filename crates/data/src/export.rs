@@ -21,6 +21,26 @@ fn num(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
+/// A run's `benchmark` block: what the benchmark was, how its rows met the bars, and the
+/// statistics against it (NaN as `null`).
+pub fn benchmark_json(
+    name: &str,
+    aligned: &backtide_core::stats::AlignedBenchmark,
+    stats: &backtide_core::stats::BenchmarkStats,
+) -> Value {
+    let s: Map<String, Value> = stats
+        .entries()
+        .into_iter()
+        .map(|(k, _, v)| (k.to_string(), num(v)))
+        .collect();
+    json!({
+        "name": name,
+        "bars": aligned.close().len(),
+        "bars_filled": aligned.filled(),
+        "stats": s,
+    })
+}
+
 fn secs(ns: Option<i64>) -> Value {
     ns.map_or(Value::Null, |v| num(v as f64 / 1e9))
 }
@@ -231,12 +251,12 @@ pub fn write_backtest_json<W: Write>(
     strategy: &str,
     params: &Params,
 ) -> Result<(), DataError> {
-    write_backtest_json_with_data(w, bars, run, cfg, profile, strategy, params, None)
+    write_backtest_json_with_data(w, bars, run, cfg, profile, strategy, params, &[])
 }
 
-/// [`write_backtest_json`] with a last key, `data`, holding what the data read chose
-/// ([`ReadReport::to_json`](crate::ReadReport::to_json)); without it the bytes are
-/// [`write_backtest_json`]'s.
+/// [`write_backtest_json`] with more keys after the contract's: `data` (what the data read
+/// chose, [`ReadReport::to_json`](crate::ReadReport::to_json)) and `benchmark`
+/// ([`benchmark_json`]); without them the bytes are [`write_backtest_json`]'s.
 #[allow(clippy::too_many_arguments)]
 pub fn write_backtest_json_with_data<W: Write>(
     w: W,
@@ -246,7 +266,7 @@ pub fn write_backtest_json_with_data<W: Write>(
     profile: Profile,
     strategy: &str,
     params: &Params,
-    data: Option<&Value>,
+    extra: &[(&str, &Value)],
 ) -> Result<(), DataError> {
     let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
     let e = |source| DataError::Io {
@@ -376,9 +396,11 @@ pub fn write_backtest_json_with_data<W: Write>(
     serde_json::to_writer(&mut w, profile.name()).map_err(js)?;
     w.write_all(b",\"strategy\":").map_err(e)?;
     serde_json::to_writer(&mut w, &json!({"name": strategy, "params": params})).map_err(js)?;
-    if let Some(data) = data {
-        w.write_all(b",\"data\":").map_err(e)?;
-        serde_json::to_writer(&mut w, data).map_err(js)?;
+    for (k, v) in extra {
+        w.write_all(b",").map_err(e)?;
+        serde_json::to_writer(&mut w, k).map_err(js)?;
+        w.write_all(b":").map_err(e)?;
+        serde_json::to_writer(&mut w, v).map_err(js)?;
     }
     w.write_all(b"}").map_err(e)?;
     w.flush().map_err(e)

@@ -35,14 +35,15 @@ pub use dialect::{
 pub use downsample::{downsample_keep, downsample_minmax};
 pub use error::DataError;
 pub use export::{
-    backtest_json, profile_stats_json, result_json, stat_json, stats_json, trade_json,
-    vbt_stats_json, write_backtest_json, write_backtest_json_with_data, write_equity_csv,
-    write_trades_csv,
+    backtest_json, benchmark_json, profile_stats_json, result_json, stat_json, stats_json,
+    trade_json, vbt_stats_json, write_backtest_json, write_backtest_json_with_data,
+    write_equity_csv, write_trades_csv,
 };
 pub use parquet::{read_parquet, write_columns, write_equity_parquet, write_parquet};
 pub use portfolio_export::{
     PortfolioRunInfo, asset_summary_json, portfolio_json, portfolio_stats_json, write_orders_csv,
-    write_portfolio_equity_csv, write_portfolio_json, write_portfolio_trades_csv,
+    write_portfolio_equity_csv, write_portfolio_json, write_portfolio_json_with,
+    write_portfolio_trades_csv,
 };
 pub use samples::{SAMPLE_UNIVERSES, SAMPLES, sample, sample_csv, sample_universe};
 pub use sweep_out::{

@@ -265,6 +265,18 @@ pub fn write_portfolio_json<W: Write>(
     res: &PortfolioResult,
     run: PortfolioRunInfo<'_>,
 ) -> Result<(), DataError> {
+    write_portfolio_json_with(w, u, res, run, &[])
+}
+
+/// [`write_portfolio_json`] with more keys after the contract's (`benchmark`,
+/// [`benchmark_json`](crate::benchmark_json)).
+pub fn write_portfolio_json_with<W: Write>(
+    w: W,
+    u: &Universe,
+    res: &PortfolioResult,
+    run: PortfolioRunInfo<'_>,
+    extra: &[(&str, &Value)],
+) -> Result<(), DataError> {
     let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
     let path = || std::path::PathBuf::from("<output>");
     let e = |source| DataError::Io {
@@ -385,6 +397,12 @@ pub fn write_portfolio_json<W: Write>(
     w.write_all(b",\"strategy\":").map_err(e)?;
     serde_json::to_writer(&mut w, &json!({"name": run.strategy, "params": run.params}))
         .map_err(js)?;
+    for (k, v) in extra {
+        w.write_all(b",").map_err(e)?;
+        serde_json::to_writer(&mut w, k).map_err(js)?;
+        w.write_all(b":").map_err(e)?;
+        serde_json::to_writer(&mut w, v).map_err(js)?;
+    }
     w.write_all(b"}").map_err(e)?;
     w.flush().map_err(e)
 }

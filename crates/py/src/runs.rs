@@ -107,6 +107,7 @@ pub(crate) fn run_python<'py>(
             run: &res,
             stats: &stats,
             cash: cfg.cash,
+            benchmark: None,
         })
     });
     let d = result::run_dict(py, &bars.bars, res)?;
@@ -358,6 +359,7 @@ pub(crate) fn report_html<'py>(
             run: &res,
             stats: &stats,
             cash: cfg.cash,
+            benchmark: None,
         },
     ))
 }

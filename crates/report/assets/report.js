@@ -146,7 +146,8 @@
     const t = new Array(D.dt.length);
     let acc = 0;
     D.dt.forEach((d, i) => { acc += d; t[i] = acc; });
-    const hold = D.c.map((c) => (c === null || D.hold_scale === null ? null : c * D.hold_scale));
+    // The comparison line: the benchmark when the run has one, else the asset held.
+    const hold = D.bench || D.c.map((c) => (c === null || D.hold_scale === null ? null : c * D.hold_scale));
     const thinned = D.chart_trades < D.trades_total;
     document.getElementById("subtitle").textContent =
       `${D.from} → ${D.to} · ${D.bars.toLocaleString()} bars` +
@@ -176,7 +177,7 @@
       series(price, "Line", { color, lineWidth: 1, lineStyle: 2, priceLineVisible: false, lastValueVisible: false },
         t.map((x, i) => point(x, value[i])));
     }
-    const eq = addChart(charts, "equity", 200, "Equity vs buy-and-hold");
+    const eq = addChart(charts, "equity", 200, D.bench ? `Equity vs benchmark (${D.bench_name}, from the same cash)` : "Equity vs buy-and-hold");
     series(eq, "Line", { color: "#2962ff", lineWidth: 2 }, t.map((x, i) => point(x, D.equity[i])));
     series(eq, "Line", { color: "#9aa1b1", lineWidth: 1 }, t.map((x, i) => point(x, hold[i])));
     const dd = addChart(charts, "drawdown", 130, "Drawdown %");
@@ -192,8 +193,12 @@
     const side = card("Statistics", "side");
     const st = el("table");
     for (const [k, v] of Object.entries(D.stats)) st.append(el("tr", {}, el("td", { text: label(k) }), el("td", { text: duration(k, v) })));
+    if (D.bench_stats) {
+      st.append(el("tr", {}, el("td", { text: "Benchmark" }), el("td", { text: D.bench_name })));
+      for (const [l, v] of D.bench_stats) st.append(el("tr", {}, el("td", { text: l }), el("td", { text: fmt(v) })));
+    }
     side.append(st);
-    drawn.tables.stats = Object.keys(D.stats).length;
+    drawn.tables.stats = Object.keys(D.stats).length + (D.bench_stats ? D.bench_stats.length + 1 : 0);
 
     // Every closed trade, from columns: entry times as steps from the previous entry, exit
     // times as the time since the entry, in units of `unit_ms` milliseconds.
@@ -275,7 +280,7 @@
     const left = el("div", { class: "charts stack" });
     root.append(left);
     const charts = card(null, "", left);
-    const val = addChart(charts, "value", 330, "Portfolio value vs equal-weight buy-and-hold basket");
+    const val = addChart(charts, "value", 330, D.bench_name ? `Portfolio value vs benchmark (${D.bench_name}, from the same cash)` : "Portfolio value vs equal-weight buy-and-hold basket");
     series(val, "Line", { color: "#2962ff", lineWidth: 2 }, t.map((x, i) => point(x, D.value[i])));
     series(val, "Line", { color: "#9aa1b1", lineWidth: 1 }, t.map((x, i) => point(x, D.hold[i])));
     const dd = addChart(charts, "drawdown", 140, "Drawdown %");
@@ -310,8 +315,12 @@
     const stats = card("Statistics", "", side);
     const stt = el("table");
     for (const [k, v] of Object.entries(D.stats || {})) stt.append(el("tr", {}, el("td", { text: label(k) }), el("td", { text: duration(k, v) })));
+    if (D.bench_stats) {
+      stt.append(el("tr", {}, el("td", { text: "Benchmark" }), el("td", { text: D.bench_name })));
+      for (const [l, v] of D.bench_stats) stt.append(el("tr", {}, el("td", { text: l }), el("td", { text: fmt(v) })));
+    }
     stats.append(stt);
-    drawn.tables.stats = Object.keys(D.stats || {}).length;
+    drawn.tables.stats = Object.keys(D.stats || {}).length + (D.bench_stats ? D.bench_stats.length + 1 : 0);
 
     // Per asset: P/L contribution and final weight as bars, sortable.
     const ac = card("Per asset — contribution to the P/L and final weight (click a column to sort)", "", left);

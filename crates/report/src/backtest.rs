@@ -56,6 +56,18 @@ pub struct BacktestReport<'a> {
     pub stats: &'a Map<String, Value>,
     /// Starting cash (buy-and-hold starts with it too).
     pub cash: f64,
+    /// A benchmark drawn instead of buy-and-hold, with its statistics, if the run has one.
+    pub benchmark: Option<ReportBenchmark<'a>>,
+}
+
+/// A benchmark in a backtest report.
+pub struct ReportBenchmark<'a> {
+    /// What the user named (file or `sample:NAME`).
+    pub name: &'a str,
+    /// Its close on each bar (aligned as the statistics use it).
+    pub close: &'a [f64],
+    /// The run's statistics against it.
+    pub stats: &'a backtide_core::stats::BenchmarkStats,
 }
 
 pub(crate) fn secs(t: i64) -> i64 {
@@ -454,6 +466,28 @@ pub fn backtest_html(r: &BacktestReport<'_>) -> String {
         &mut out,
         r.cash / close.first().copied().unwrap_or(f64::NAN),
     );
+    if let Some(b) = &r.benchmark {
+        // The benchmark starts with the cash too, at its close on the first bar.
+        let scale = r.cash / b.close.first().copied().unwrap_or(f64::NAN);
+        let drawn: Vec<f64> = keep.iter().map(|&i| b.close[i] * scale).collect();
+        key(&mut out, "bench");
+        j::series(&mut out, &drawn, SERIES_DIGITS);
+        key(&mut out, "bench_name");
+        j::string(&mut out, b.name);
+        key(&mut out, "bench_stats");
+        out.push(b'[');
+        for (i, (_, label, v)) in b.stats.entries().into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'[');
+            j::string(&mut out, label);
+            out.push(b',');
+            j::exact(&mut out, v);
+            out.push(b']');
+        }
+        out.push(b']');
+    }
     key(&mut out, "dd");
     j::series(&mut out, &points.dd, DD_DIGITS);
     key(&mut out, "pos");
@@ -586,6 +620,7 @@ mod tests {
             run: &r,
             stats: &stats,
             cash: 10_000.0,
+            benchmark: None,
         });
         let d = data_of(&html);
         assert_eq!(times(&d).len(), bars.len());
@@ -600,6 +635,48 @@ mod tests {
         assert_eq!(d["o"][5].as_f64().unwrap(), bars.open()[5]);
         // Position is the open trades' size sum: flat before the first entry.
         assert_eq!(d["pos"][0], json!(0));
+    }
+
+    /// A benchmark replaces buy-and-hold as the comparison line, starting from the cash,
+    /// and its statistics come with their labels.
+    #[test]
+    fn a_benchmark_is_drawn_from_the_same_cash_with_its_statistics() {
+        let (bars, r) = goog();
+        let stats = Map::new();
+        // The asset doubled: the line is the close times cash / first close, doubled.
+        let close: Vec<f64> = bars.close().iter().map(|c| 2.0 * c).collect();
+        let aligned =
+            backtide_core::stats::AlignedBenchmark::align(bars.time(), &close, bars.time())
+                .unwrap();
+        let bs = backtide_core::stats::BenchmarkStats::compute(
+            bars.time(),
+            &r.equity,
+            r.warmup,
+            &aligned,
+        );
+        let html = backtest_html(&BacktestReport {
+            title: "t",
+            bars: &bars,
+            run: &r,
+            stats: &stats,
+            cash: 10_000.0,
+            benchmark: Some(ReportBenchmark {
+                name: "index.csv",
+                close: aligned.close(),
+                stats: &bs,
+            }),
+        });
+        let d = data_of(&html);
+        let bench = d["bench"].as_array().unwrap();
+        assert_eq!(bench.len(), bars.len());
+        assert_eq!(bench[0].as_f64().unwrap(), 10_000.0);
+        let last = 10_000.0 * bars.close()[bars.len() - 1] / bars.close()[0];
+        assert!((bench[bars.len() - 1].as_f64().unwrap() - last).abs() < 1e-3 * last);
+        assert_eq!(d["bench_name"], "index.csv");
+        let rows = d["bench_stats"].as_array().unwrap();
+        assert_eq!(rows.len(), 7);
+        assert_eq!(rows[2][0], "Beta vs Benchmark");
+        assert!((rows[2][1].as_f64().unwrap() - bs.beta).abs() < 1e-12);
     }
 
     /// `n` minute bars of a seeded random walk.
@@ -653,6 +730,7 @@ mod tests {
             run: &r,
             stats: &stats,
             cash: 10_000.0,
+            benchmark: None,
         });
         assert!(html.len() <= 5 * 1024 * 1024, "{} bytes", html.len());
         let d = data_of(&html);
@@ -707,6 +785,7 @@ mod tests {
             run: &r,
             stats: &stats,
             cash: 10_000.0,
+            benchmark: None,
         });
         let d = data_of(&html);
         let points = times(&d).len();
@@ -803,6 +882,7 @@ mod tests {
             run: &r,
             stats: &stats,
             cash: 10_000.0,
+            benchmark: None,
         }));
         let t = &d["trades"];
         assert_eq!(t["unit_ms"], json!(1));

@@ -33,6 +33,7 @@
 //!     run: &result,
 //!     stats: &stats,
 //!     cash: 10_000.0,
+//!     benchmark: None,
 //! });
 //! assert!(html.starts_with("<!DOCTYPE html>"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -46,7 +47,7 @@ mod sweep;
 
 pub use backtest::{
     BacktestReport, DISPLAY_BUCKETS, FULL_DETAIL_BARS, MAX_CHART_OPEN, MAX_CHART_TRADES,
-    backtest_html,
+    ReportBenchmark, backtest_html,
 };
 pub use portfolio::{PORTFOLIO_BUCKETS, PORTFOLIO_FULL_BARS, PortfolioReport, portfolio_html};
 pub use sweep::{SweepReport, SweepRow, sweep_html};

@@ -25,6 +25,8 @@ pub struct PortfolioReport<'a> {
     pub universe: &'a Universe,
     /// The run as `backtide_data::portfolio_json` makes it (`backtide run --json`).
     pub result: &'a Value,
+    /// A benchmark drawn instead of the buy-and-hold basket, with its statistics.
+    pub benchmark: Option<crate::ReportBenchmark<'a>>,
 }
 
 fn num(v: &Value) -> f64 {
@@ -138,7 +140,14 @@ pub fn portfolio_html(r: &PortfolioReport<'_>) -> String {
     alloc.push(json!({"symbol": "Cash", "share": col(&|i| share(cash[i], i))}));
 
     let init = initial_cash(u, res, &value);
-    let hold = backtide_core::portfolio::stats::benchmark(u, init);
+    let hold = match &r.benchmark {
+        // From the same starting cash, at its close on the first bar.
+        Some(b) => {
+            let scale = init / b.close.first().copied().unwrap_or(f64::NAN);
+            b.close.iter().map(|c| c * scale).collect()
+        }
+        None => backtide_core::portfolio::stats::benchmark(u, init),
+    };
 
     let all_trades = list(&res["trades"]);
     let trades: Vec<Value> = all_trades
@@ -194,7 +203,7 @@ pub fn portfolio_html(r: &PortfolioReport<'_>) -> String {
         })
         .collect();
     let warnings = list(&res["warnings"]);
-    let data = json!({
+    let mut data = json!({
         "bars": n,
         "full": full,
         "from": time.first().map(|&t| backtide_data::format_timestamp(t)),
@@ -219,6 +228,15 @@ pub fn portfolio_html(r: &PortfolioReport<'_>) -> String {
         "warnings": &warnings[..warnings.len().min(MAX_WARNINGS)],
         "warnings_total": warnings.len(),
     });
+    if let Some(b) = &r.benchmark {
+        data["bench_name"] = json!(b.name);
+        data["bench_stats"] = b
+            .stats
+            .entries()
+            .iter()
+            .map(|(_, label, v)| json!([label, serde_json::Number::from_f64(*v)]))
+            .collect();
+    }
     page(r.title, "portfolio", &data)
 }
 
@@ -265,6 +283,7 @@ mod tests {
             title: "STOCKS equal_weight",
             universe: &u,
             result: &result,
+            benchmark: None,
         });
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("data-kind=\"portfolio\""));
@@ -339,6 +358,7 @@ mod tests {
             title: "t",
             universe: &u,
             result: &result,
+            benchmark: None,
         }));
         assert!(
             (d["init_cash"].as_f64().unwrap() - 10_000.0).abs() < 1e-3,
@@ -401,6 +421,7 @@ mod tests {
             title: "wide",
             universe: &u,
             result: &result,
+            benchmark: None,
         });
         assert!(html.len() < 2 * 1024 * 1024, "{} bytes", html.len());
         let d = data_of(&html);

@@ -368,6 +368,11 @@ impl Runner {
             }
         }
         let mut spec: JobSpec = serde_json::from_str(&job.spec)?;
+        if let Some(id) = spec.benchmark()
+            && self.store.dataset(id)?.is_none()
+        {
+            return Ok(Err(format!("its benchmark dataset {id} was deleted")));
+        }
         if let Err(e) = crate::spec::resolve_model(spec.strategy_mut(), &self.store, &self.data_dir)
         {
             return Ok(Err(crate::work::describe(e)));
@@ -466,6 +471,18 @@ impl Runner {
         Ok(JobData::Bars(self.bars(&dataset.id, &dataset.format)?))
     }
 
+    /// The bars of a backtest's benchmark dataset, if it names one.
+    pub(crate) fn benchmark_bars(&self, spec: &JobSpec) -> anyhow::Result<Option<Arc<Bars>>> {
+        let Some(id) = spec.benchmark() else {
+            return Ok(None);
+        };
+        let d = self
+            .store
+            .dataset(id)?
+            .ok_or_else(|| anyhow::anyhow!("benchmark dataset {id} was deleted"))?;
+        Ok(Some(self.bars(&d.id, &d.format)?))
+    }
+
     /// Forgets a deleted dataset's cached bars.
     pub fn forget_bars(&self, dataset_id: &str) {
         self.bars
@@ -533,9 +550,11 @@ impl Runner {
                 crate::spec::resolve_model(spec.strategy_mut(), &self.store, &self.data_dir)
                     .map_err(|e| anyhow::anyhow!("{}", crate::work::describe(e)))?;
             let data = self.job_data(&job)?;
+            let benchmark = self.benchmark_bars(&spec)?;
             execute(
                 &spec,
                 &data,
+                benchmark.as_deref(),
                 &dir,
                 self.config.max_combinations,
                 &signals,

@@ -217,11 +217,12 @@ pub enum DeleteOutcome {
     NotFound,
 }
 
-/// Jobs that still need a content id: queued or running, as their dataset or in their
-/// universe.
+/// Jobs that still need a content id: queued or running, as their dataset, in their
+/// universe, or as a backtest's benchmark (stored by content id in the request).
 const ACTIVE_USERS: &str = "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running') \
      AND (dataset = ?1 OR (universe IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(jobs.universe) \
-     WHERE json_extract(value, '$.dataset') = ?1)))";
+     WHERE json_extract(value, '$.dataset') = ?1)) \
+     OR json_extract(jobs.spec, '$.request.benchmark') = ?1)";
 
 /// Deletes, within `tx`, the dataset records no name and no queued or running job refers
 /// to; returns their (id, format).

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result};
+use backtide_core::stats::{AlignedBenchmark, BenchmarkStats};
 use backtide_core::sweep::overfitting::overfitting_report;
 use backtide_core::sweep::{BestOf, ComboResult};
 use backtide_core::sweep::{
@@ -104,6 +105,7 @@ fn portfolio_run(
         ),
         universe: u,
         result: &json,
+        benchmark: None,
     });
     Ok((res, json, html))
 }
@@ -153,6 +155,17 @@ pub(crate) fn redact(text: &str, data_dir: &Path) -> String {
         .replace(dir, "(data)")
 }
 
+/// A backtest's statistics against its benchmark's bars.
+fn measure(
+    bars: &Bars,
+    result: &backtide_core::RunResult,
+    benchmark: &Bars,
+) -> Result<(AlignedBenchmark, BenchmarkStats)> {
+    let aligned = AlignedBenchmark::align(benchmark.time(), benchmark.close(), bars.time())?;
+    let stats = BenchmarkStats::compute(bars.time(), &result.equity, result.warmup, &aligned);
+    Ok((aligned, stats))
+}
+
 fn invalid(e: ApiError) -> anyhow::Error {
     anyhow::anyhow!("{}", describe(e))
 }
@@ -183,6 +196,7 @@ pub(crate) fn describe(e: ApiError) -> String {
 pub(crate) fn execute(
     spec: &JobSpec,
     data: &JobData,
+    benchmark: Option<&Bars>,
     dir: &Path,
     max_combinations: usize,
     signals: &Signals<'_>,
@@ -221,9 +235,18 @@ pub(crate) fn execute(
             backtide_data::write_trades_csv(bars, &result.trades, &dir.join("trades.csv"))?;
             backtide_data::write_equity_csv(bars, &result.equity, &dir.join("equity.csv"))?;
             backtide_data::write_equity_parquet(bars, &result.equity, &dir.join("result.parquet"))?;
+            let bench = match (benchmark, &r.benchmark) {
+                (Some(b), Some(id)) => {
+                    let (aligned, stats) = measure(bars, &result, b)?;
+                    Some(backtide_data::benchmark_json(id, &aligned, &stats))
+                }
+                _ => None,
+            };
+            let extra: Vec<(&str, &serde_json::Value)> =
+                bench.iter().map(|b| ("benchmark", b)).collect();
             // Streamed, as `backtide run --json`: the same bytes, never one document.
             backtide_data::write_with(&dir.join("result.json"), |w| {
-                backtide_data::write_backtest_json(
+                backtide_data::write_backtest_json_with_data(
                     w,
                     bars,
                     &result,
@@ -231,6 +254,7 @@ pub(crate) fn execute(
                     p.profile,
                     p.info.name,
                     &shown(&p.params, model),
+                    &extra,
                 )
             })?;
             (signals.progress)(1.0);
@@ -406,7 +430,7 @@ fn stop_outcome(signals: &Signals<'_>) -> Outcome {
 /// the report must be drawn.
 pub(crate) fn report_html(
     spec: &JobSpec,
-    data: impl FnOnce() -> Result<JobData>,
+    data: impl FnOnce() -> Result<(JobData, Option<Arc<Bars>>)>,
     dir: &Path,
     max_combinations: usize,
     model: Option<&str>,
@@ -415,7 +439,7 @@ pub(crate) fn report_html(
     if let Ok(bytes) = std::fs::read(&path) {
         return Ok(bytes);
     }
-    let data = data()?;
+    let (data, benchmark) = data()?;
     let html = match (spec, &data) {
         (JobSpec::Backtest(r), JobData::Universe(u)) => {
             let p = prepare_portfolio_backtest(r).map_err(invalid)?;
@@ -426,6 +450,10 @@ pub(crate) fn report_html(
             let mut strategy = p.info.build(&p.params)?;
             let result = backtide_core::run(bars, strategy.as_mut(), &p.cfg)?;
             let stats = backtide_data::profile_stats_json(bars, &result, &p.cfg, p.profile);
+            let measured = match (&benchmark, &r.benchmark) {
+                (Some(b), Some(id)) => Some((id.as_str(), measure(bars, &result, b)?)),
+                _ => None,
+            };
             let params: Vec<String> = shown(&p.params, model)
                 .values()
                 .iter()
@@ -442,6 +470,13 @@ pub(crate) fn report_html(
                 run: &result,
                 stats: &stats,
                 cash: p.cfg.cash,
+                benchmark: measured.as_ref().map(|(name, (aligned, stats))| {
+                    backtide_report::ReportBenchmark {
+                        name,
+                        close: aligned.close(),
+                        stats,
+                    }
+                }),
             })
         }
         (JobSpec::Sweep(r), data) => {

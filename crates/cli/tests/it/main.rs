@@ -1,5 +1,6 @@
 //! End-to-end tests of the engine and the `backtide` binary.
 
+mod benchmark;
 mod cli;
 mod cli_sweep;
 mod dialects;

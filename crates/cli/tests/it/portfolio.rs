@@ -255,7 +255,7 @@ portfolio_case! {
 }
 
 /// `backtide run --profile vectorbt --json` arguments for a golden case.
-fn cli_args(g: &Value) -> Vec<String> {
+pub(crate) fn cli_args(g: &Value) -> Vec<String> {
     let c = &g["case"];
     let kw = &c["kwargs"];
     let mut args: Vec<String> = [

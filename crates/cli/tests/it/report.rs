@@ -351,6 +351,34 @@ fn reports_render_in_headless_chromium() {
     );
     assert!(!short.contains("days"), "{stats:?}");
 
+    // A benchmark: its line replaces buy-and-hold, its statistics follow the table's.
+    let bench_html = dir.path().join("bench.html");
+    backtide(&[
+        "run",
+        "--data",
+        "sample:GOOG",
+        "--strategy",
+        "sma_cross",
+        "--benchmark",
+        crate::golden::testdata("benchmark/MSFT_gaps.csv")
+            .to_str()
+            .unwrap(),
+        "--report",
+        bench_html.to_str().unwrap(),
+    ]);
+    let (drawn, severe) = d.open(&bench_html, &shots.join("benchmark.png"));
+    assert!(severe.is_empty(), "console errors: {severe:?}");
+    assert_eq!(drawn["errors"], json!([]), "{drawn}");
+    assert_eq!(chart(&drawn, "equity")["series"], 2);
+    assert_eq!(chart(&drawn, "equity")["points"], 2 * 2148);
+    let stats = stat_rows(&d);
+    let cell = |label: &str| stats.iter().find(|(l, _)| l == label).map(|r| r.1.clone());
+    assert!(
+        cell("Benchmark").is_some_and(|v| v.ends_with("MSFT_gaps.csv")),
+        "{stats:?}"
+    );
+    assert!(cell("Information Ratio").is_some(), "{stats:?}");
+
     let (drawn, severe) = d.open(&sweep_html, &shots.join("sweep.png"));
     assert!(severe.is_empty(), "console errors: {severe:?}");
     assert_eq!(drawn["errors"], json!([]), "{drawn}");
@@ -429,6 +457,7 @@ fn a_large_report_pages_every_trade_in_headless_chromium() {
         run: &r,
         stats: &stats,
         cash: 10_000.0,
+        benchmark: None,
     });
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("large.html");
@@ -560,6 +589,7 @@ fn portfolio_report_renders_in_headless_chromium() {
         title: "sample:STOCKS · equal_weight(rebalance=monthly)",
         universe: &u,
         result: &result,
+        benchmark: None,
     });
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("portfolio.html");

@@ -4,9 +4,11 @@
 //! field of [`Stats`]. Values backtesting.py reports as NaN are NaN here (`null` in JSON);
 //! durations are nanoseconds, `None` where backtesting.py reports `NaT`.
 
+mod benchmark;
 pub(crate) mod calendar;
 mod vectorbt;
 
+pub use benchmark::{AlignedBenchmark, BenchmarkError, BenchmarkStats, When};
 use calendar::{Bucket, NS_PER_DAY, NS_PER_SEC, ceil_to_resolution, weekday};
 pub(crate) use vectorbt::VbtTrade;
 pub use vectorbt::{VbtStats, compute_vectorbt};
@@ -411,6 +413,51 @@ pub(crate) fn data_period(time: &[TimestampNs]) -> i64 {
     }
 }
 
+/// The data's bar spacing, periods per year and resampling buckets: what annualised
+/// statistics need from the timestamps alone (backtesting.py's rules).
+pub(crate) struct Periods {
+    /// Median bar spacing (ns) of the last 100 bars.
+    pub(crate) period: i64,
+    /// Periods per year for annualisation.
+    pub(crate) annual: f64,
+    /// Index of the last bar of each resampling bucket (day, week, month or year).
+    pub(crate) bucket_ends: Vec<usize>,
+}
+
+impl Periods {
+    pub(crate) fn of(time: &[TimestampNs]) -> Periods {
+        let n = time.len();
+        let period = data_period(time);
+        let freq_days = period.div_euclid(NS_PER_DAY);
+        let weekend_share =
+            time.iter().filter(|&&t| weekday(t) >= 5).count() as f64 / n.max(1) as f64;
+        let (annual, bucket) = match freq_days {
+            7 => (52.0, Bucket::Week),
+            31 => (12.0, Bucket::Month),
+            365 => (1.0, Bucket::Year),
+            _ => (
+                if weekend_share > 2.0 / 7.0 * 0.6 {
+                    365.0
+                } else {
+                    252.0
+                },
+                Bucket::Day,
+            ),
+        };
+        let mut bucket_ends = Vec::new();
+        for i in 0..n {
+            if i + 1 == n || bucket.key(time[i + 1]) != bucket.key(time[i]) {
+                bucket_ends.push(i);
+            }
+        }
+        Periods {
+            period,
+            annual,
+            bucket_ends,
+        }
+    }
+}
+
 /// What the statistics need from the bars alone: computed once and shared by every run on
 /// the same bars (a sweep's combinations).
 #[derive(Debug, Clone)]
@@ -447,32 +494,12 @@ impl StatsContext {
 
     /// As [`StatsContext::new`] without the per-bar vector (one run: no extra memory a bar).
     pub fn lean(bars: &Bars) -> StatsContext {
-        let time = bars.time();
         let close = bars.close();
-        let n = time.len();
-        let period = data_period(time);
-        let freq_days = period.div_euclid(NS_PER_DAY);
-        let weekend_share =
-            time.iter().filter(|&&t| weekday(t) >= 5).count() as f64 / n.max(1) as f64;
-        let (annual, bucket) = match freq_days {
-            7 => (52.0, Bucket::Week),
-            31 => (12.0, Bucket::Month),
-            365 => (1.0, Bucket::Year),
-            _ => (
-                if weekend_share > 2.0 / 7.0 * 0.6 {
-                    365.0
-                } else {
-                    252.0
-                },
-                Bucket::Day,
-            ),
-        };
-        let mut bucket_ends = Vec::new();
-        for i in 0..n {
-            if i + 1 == n || bucket.key(time[i + 1]) != bucket.key(time[i]) {
-                bucket_ends.push(i);
-            }
-        }
+        let Periods {
+            period,
+            annual,
+            bucket_ends,
+        } = Periods::of(bars.time());
         let market_mean = mean(close.windows(2).map(|w| (w[1] / w[0]).ln()));
         let market_ss = close
             .windows(2)

@@ -224,7 +224,11 @@ fn bars_at_most(data: &Resolved, store: &crate::store::Store) -> Result<usize, A
     }
 }
 
-async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Response, ApiError> {
+async fn submit(
+    state: AppState,
+    mut spec: JobSpec,
+    wait: Option<f64>,
+) -> Result<Response, ApiError> {
     let max_wait = state.config.max_wait_secs as f64;
     let wait = match wait {
         Some(w) if !(0.0..=max_wait).contains(&w) || w.is_nan() => {
@@ -241,7 +245,8 @@ async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Res
     let max_combos = state.config.max_combinations;
     let mut checked = spec.clone();
     let (store, data_dir) = (state.store.clone(), state.config.data_dir.clone());
-    let resolved = tokio::task::spawn_blocking(move || {
+    let runner = state.runner.clone();
+    let (resolved, benchmark) = tokio::task::spawn_blocking(move || {
         crate::spec::resolve_model(checked.strategy_mut(), &store, &data_dir)?;
         // The data decides between one asset and a portfolio; its own errors come after
         // the strategy's and the broker's, as they always have.
@@ -265,10 +270,26 @@ async fn submit(state: AppState, spec: JobSpec, wait: Option<f64>) -> Result<Res
                 }
             }
         }?;
-        resolved
+        // A benchmark is checked against the data it measures (and named by content id).
+        let benchmark = match (&checked, &resolved) {
+            (JobSpec::Backtest(r), Ok(Some(data))) => match &r.benchmark {
+                Some(key) => Some(crate::spec::resolve_benchmark(
+                    key,
+                    data,
+                    &store,
+                    |id, f| runner.bars(id, f),
+                )?),
+                None => None,
+            },
+            _ => None,
+        };
+        resolved.map(|r| (r, benchmark))
     })
     .await
     .map_err(ApiError::internal)??;
+    if let (JobSpec::Backtest(r), Some(id)) = (&mut spec, benchmark) {
+        r.benchmark = Some(id);
+    }
     let (dataset_id, universe) = match resolved {
         Some(Resolved::Single(d)) => (d.id, None),
         Some(Resolved::Universe(members)) => (
@@ -962,6 +983,7 @@ pub(crate) async fn job_report(
             .collect(),
         None => vec![row.dataset.clone()],
     };
+    let used = used.into_iter().chain(spec.benchmark().map(str::to_string));
     for ds in used {
         let key = ds.clone();
         if state.db(move |s| s.dataset(&key)).await?.is_none() {
@@ -974,7 +996,8 @@ pub(crate) async fn job_report(
     let dir = state.runner.result_dir(&id);
     let max = state.config.max_combinations;
     let html = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
-        crate::work::report_html(&spec, || runner.job_data(&row), &dir, max, model.as_deref())
+        let data = || Ok((runner.job_data(&row)?, runner.benchmark_bars(&spec)?));
+        crate::work::report_html(&spec, data, &dir, max, model.as_deref())
     })
     .await
     .map_err(ApiError::internal)?

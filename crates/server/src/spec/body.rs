@@ -275,6 +275,19 @@ pub struct BacktestRequest {
     /// Semantics and statistics dialect.
     #[serde(default)]
     pub profile: ProfileName,
+    /// A single-asset dataset (id or name) to measure the run against instead of the
+    /// asset's own buy-and-hold, as `backtide run --benchmark`: the result gains a
+    /// `benchmark` block (alpha, beta, correlation, active return, tracking error,
+    /// information ratio) and the report draws its line. Each bar takes the benchmark's
+    /// last close at or before it; the benchmark must cover the data. One-asset backtests
+    /// only. A name is resolved to its content id when the job is accepted.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(nullable = false, example = "SPY")]
+    pub benchmark: Option<String>,
 }
 
 /// One swept parameter: `"start:stop:step"` (stop included), `"5,8,13"`, or a list.
@@ -419,6 +432,14 @@ impl JobSpec {
         match self {
             JobSpec::Backtest(r) => r.dataset.as_deref(),
             JobSpec::Sweep(r) => r.dataset.as_deref(),
+        }
+    }
+
+    /// A backtest's benchmark (a content id once the job is accepted), if it has one.
+    pub fn benchmark(&self) -> Option<&str> {
+        match self {
+            JobSpec::Backtest(r) => r.benchmark.as_deref(),
+            JobSpec::Sweep(_) => None,
         }
     }
 

@@ -19,4 +19,6 @@ pub(crate) use body::{GridValues, MethodSpec, ObjectiveSpec, ProfileName, WalkFo
 pub(crate) use prepare::{
     PreparedPortfolio, is_allocation, prepare_backtest, prepare_portfolio_backtest, prepare_sweep,
 };
-pub(crate) use resolve::{Resolved, check_data_fields, model_dir, resolve_data, resolve_model};
+pub(crate) use resolve::{
+    Resolved, check_data_fields, model_dir, resolve_benchmark, resolve_data, resolve_model,
+};

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::body::{DatasetsRef, JobSpec, Member, StrategyRef};
 use crate::error::{ApiError, Detail};
+use crate::store::Store;
 
 /// Where uploaded models live: `models/<id>/model.onnx` and `features.json`.
 pub(crate) fn model_dir(data_dir: &std::path::Path, id: &str) -> std::path::PathBuf {
@@ -263,4 +264,39 @@ pub(crate) fn resolve_data(
         return Err(ApiError::Invalid(problems));
     }
     Ok(Some(Resolved::Universe(members)))
+}
+
+/// Resolves a backtest's `benchmark` to its content id, checking at submission what the
+/// run would otherwise fail on: the dataset exists, holds one asset, and covers the data
+/// (`load` reads a dataset's bars by id and format).
+pub(crate) fn resolve_benchmark(
+    key: &str,
+    data: &Resolved,
+    store: &Store,
+    load: impl Fn(&str, &str) -> anyhow::Result<std::sync::Arc<backtide_core::Bars>>,
+) -> Result<String, ApiError> {
+    let at = ["body", "benchmark"];
+    let refuse = |msg: String| ApiError::invalid(&at, msg, "value_error");
+    let Resolved::Single(dataset) = data else {
+        return Err(refuse(
+            "a benchmark applies to one-asset backtests; this request is a portfolio".into(),
+        ));
+    };
+    let Some(b) = store.dataset(key).map_err(ApiError::internal)? else {
+        return Err(refuse(format!(
+            "dataset `{key}` not found (see GET /v1/datasets)"
+        )));
+    };
+    if let Some(symbols) = &b.symbols {
+        return Err(refuse(format!(
+            "dataset `{key}` is long-format ({}); a benchmark is one series: upload it as a \
+             dataset of its own",
+            symbols.join(", ")
+        )));
+    }
+    let bars = load(&dataset.id, &dataset.format).map_err(ApiError::internal)?;
+    let bench = load(&b.id, &b.format).map_err(ApiError::internal)?;
+    backtide_core::stats::AlignedBenchmark::align(bench.time(), bench.close(), bars.time())
+        .map_err(|e| refuse(format!("dataset `{key}`: {e}")))?;
+    Ok(b.id)
 }

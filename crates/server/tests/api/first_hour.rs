@@ -143,3 +143,82 @@ async fn a_name_keeps_its_meaning_unless_replaced() {
     );
     srv.stop().await;
 }
+
+/// A backtest measured against an uploaded benchmark: the result's `benchmark` block is the
+/// CLI's (`backtide run --benchmark`, checked there against pandas), the name is pinned to
+/// its content at submission, and what cannot work is a 422 at `["body","benchmark"]`.
+#[tokio::test]
+async fn a_backtest_measured_against_a_benchmark_dataset() {
+    let srv = TestServer::start(|_| {}).await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let msft = std::fs::read_to_string(root.join("crates/data/samples/stocks/MSFT.csv")).unwrap();
+    let up = upload(&srv, "MSFT", msft).await;
+    let body = json!({
+        "dataset": "GOOG",
+        "strategy": {"name": "sma_cross",
+                     "params": {"fast": 10, "slow": 20, "direction": "long_short"}},
+        "broker": {"commission": 0.002, "exclusive_orders": true},
+        "benchmark": "MSFT"
+    });
+    let (s, job) = srv.post("/v1/backtests?wait=60", &body).await;
+    assert_eq!(
+        (s, job["state"].as_str()),
+        (200, Some("succeeded")),
+        "{}",
+        job["error"]
+    );
+    let b = &job["result"]["benchmark"];
+    // Pinned to its content at submission: a later upload under the name changes nothing.
+    assert_eq!(b["name"], up["id"], "{b}");
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("testdata/benchmark/reference.json")).unwrap(),
+    )
+    .unwrap();
+    let want = &reference["cases"][0];
+    assert_eq!(want["benchmark"], "crates/data/samples/stocks/MSFT.csv");
+    assert_eq!(b["bars_filled"], want["filled"]);
+    for (k, v) in want["stats"].as_object().unwrap() {
+        let (x, y) = (b["stats"][k].as_f64().unwrap(), v.as_f64().unwrap());
+        assert!((x - y).abs() <= 1e-9 * y.abs().max(1.0), "{k}: {x} vs {y}");
+    }
+    // The report draws it.
+    let id = job["id"].as_str().unwrap();
+    let html = srv
+        .http
+        .get(srv.url(&format!("/v1/jobs/{id}/report.html")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("\"bench_name\":"),
+        "no benchmark in the report: {}",
+        &html[..html.len().min(300)]
+    );
+
+    for (benchmark, data, says) in [
+        (json!("NOPE"), json!("GOOG"), "dataset `NOPE` not found"),
+        (
+            json!("BTCUSD"),
+            json!("GOOG"),
+            "the benchmark starts 2012-01-31, after the run's first bar 2004-08-19",
+        ),
+        (json!("STOCKS"), json!("GOOG"), "is long-format"),
+        (json!("MSFT"), json!("STOCKS"), "one-asset backtests"),
+    ] {
+        let body = json!({"dataset": data, "strategy": {"name": "sma_cross"},
+                          "benchmark": benchmark});
+        let (s, v) = srv.post("/v1/backtests", &body).await;
+        assert_eq!(s, 422, "{v}");
+        assert_eq!(v["detail"][0]["loc"], json!(["body", "benchmark"]), "{v}");
+        let msg = v["detail"][0]["msg"].as_str().unwrap();
+        assert!(msg.contains(says), "`{msg}` lacks `{says}`");
+    }
+    let sweep = json!({"dataset": "GOOG", "strategy": {"name": "sma_cross"},
+        "grid": {"fast": "5,10"}, "benchmark": "MSFT"});
+    let (s, v) = srv.post("/v1/sweeps", &sweep).await;
+    assert_eq!(s, 422, "a sweep takes no benchmark: {v}");
+    srv.stop().await;
+}
