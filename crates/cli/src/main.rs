@@ -40,6 +40,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        quiet_on_closed_pipe();
+    }
     let result = match cli.command {
         Command::Run(args) => run::run(*args),
         Command::Sweep(args) => sweep::sweep(*args),
@@ -52,11 +55,45 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if closed_pipe(&e) => ExitCode::from(CLOSED_PIPE),
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The exit status of a process whose reader went away: 128 + SIGPIPE, what a shell reports
+/// for a tool the signal ended.
+const CLOSED_PIPE: u8 = 141;
+
+/// Output piped into a reader that stops early (`backtide run … | head`) ends the process
+/// quietly, as it does for other command-line tools: Rust ignores SIGPIPE so that writes
+/// fail instead, and `print!` panics on that failure. (Restoring the signal would need
+/// `unsafe`; the server keeps the default either way, a client that goes away must not stop
+/// it.)
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(i32::from(CLOSED_PIPE));
+        }
+        default(info)
+    }));
+}
+
+/// True when an error is a write into a pipe whose reader went away.
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The chain of causes joined on one line, so scripts can grep it: a cause whose text its

@@ -372,3 +372,44 @@ fn vectorbt_profile_through_the_cli() {
         &["trade-on-close"],
     );
 }
+
+/// Output piped into a reader that stops early ends the process quietly, never a panic.
+#[test]
+fn a_reader_that_stops_early_is_not_a_panic() {
+    use std::io::Read as _;
+    for args in [
+        &["run", "--data", "sample:GOOG", "--strategy", "sma_cross"][..],
+        &[
+            "run",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--json",
+        ][..],
+        &["strategies"][..],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_backtide"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one byte, as `head -c 1` would, then go away.
+        let mut out = child.stdout.take().unwrap();
+        let mut one = [0u8; 1];
+        out.read_exact(&mut one).unwrap();
+        drop(out);
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("error"), "{args:?}: {err}");
+        assert!(matches!(status.code(), Some(0 | 141)), "{args:?}: {status}");
+    }
+}
