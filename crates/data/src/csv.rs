@@ -880,7 +880,7 @@ fn merge_chunks(chunks: Vec<Chunk>, offsets: &[u64]) -> Chunk {
     let Some(mut all) = it.next() else {
         return Chunk::default();
     };
-    let rest: Vec<Chunk> = it.collect();
+    let mut rest: Vec<Chunk> = it.collect();
     let first_offset = offsets.first().copied().unwrap_or(0);
     if rest.is_empty() {
         if first_offset != 0 {
@@ -888,16 +888,17 @@ fn merge_chunks(chunks: Vec<Chunk>, offsets: &[u64]) -> Chunk {
         }
         return all;
     }
-    fn append<'a, T: Copy + Send + 'a>(
-        dst: &mut Vec<T>,
-        parts: impl Iterator<Item = &'a [T]> + Clone,
-    ) {
-        dst.reserve(parts.clone().map(<[T]>::len).sum());
+    /// Appends the parts in order, freeing each once copied (the merge never holds a
+    /// column twice over).
+    fn append<T: Copy>(dst: &mut Vec<T>, parts: Vec<Vec<T>>) {
+        dst.reserve(parts.iter().map(Vec::len).sum());
         for p in parts {
-            dst.extend_from_slice(p);
+            dst.extend_from_slice(&p);
         }
     }
-    let rest = &rest;
+    fn take<T>(rest: &mut [Chunk], col: impl Fn(&mut Chunk) -> &mut Vec<T>) -> Vec<Vec<T>> {
+        rest.iter_mut().map(|c| std::mem::take(col(c))).collect()
+    }
     let bases: Vec<usize> = rest
         .iter()
         .scan(all.time.len(), |n, c| {
@@ -906,27 +907,31 @@ fn merge_chunks(chunks: Vec<Chunk>, offsets: &[u64]) -> Chunk {
             Some(base)
         })
         .collect();
+    let times = take(&mut rest, |c| &mut c.time);
+    let cols: Vec<Vec<Vec<f64>>> = (0..5)
+        .map(|k| take(&mut rest, |c| &mut c.cols[k]))
+        .collect();
+    let adjs = take(&mut rest, |c| &mut c.adj);
+    let mut lines_rest = take(&mut rest, |c| &mut c.lines);
     std::thread::scope(|scope| {
         let Chunk {
             time,
-            cols,
+            cols: all_cols,
             adj,
             lines,
             ..
         } = &mut all;
-        scope.spawn(move || append(time, rest.iter().map(|c| c.time.as_slice())));
-        for (k, col) in cols.iter_mut().enumerate() {
-            scope.spawn(move || append(col, rest.iter().map(move |c| c.cols[k].as_slice())));
+        scope.spawn(move || append(time, times));
+        for (col, parts) in all_cols.iter_mut().zip(cols) {
+            scope.spawn(move || append(col, parts));
         }
-        if !adj.is_empty() {
-            scope.spawn(move || append(adj, rest.iter().map(|c| c.adj.as_slice())));
-        }
+        scope.spawn(move || append(adj, adjs));
         scope.spawn(move || {
             lines.iter_mut().for_each(|l| *l += first_offset);
-            lines.reserve(rest.iter().map(|c| c.lines.len()).sum());
-            for (c, off) in rest.iter().zip(&offsets[1..]) {
-                lines.extend(c.lines.iter().map(|l| l + off));
+            for (part, off) in lines_rest.iter_mut().zip(&offsets[1..]) {
+                part.iter_mut().for_each(|l| *l += off);
             }
+            append(lines, lines_rest);
         });
     });
     for (c, base) in rest.iter().zip(bases) {
