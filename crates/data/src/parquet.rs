@@ -13,7 +13,10 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use backtide_core::{Bars, TimestampNs};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 
 use crate::csv::{Extra, Layout, Lines, SYMBOL_EXPECTED, Symbols, Table, valid_symbol};
 use crate::error::DataError;
@@ -52,71 +55,124 @@ pub fn read_parquet(path: &Path) -> Result<Bars, DataError> {
 /// value error names the row's symbol.
 pub(crate) fn read_parquet_table(path: &Path, symbols: bool) -> Result<Table, DataError> {
     let file = path.display().to_string();
-    let f = File::open(path).map_err(|source| DataError::Io {
-        path: path.into(),
-        source,
-    })?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .map_err(|e| pq_err(&file, e))?
-        .build()
-        .map_err(|e| pq_err(&file, e))?;
-    let mut batches = Vec::new();
-    for b in reader {
-        batches.push(b.map_err(|e| pq_err(&file, e))?);
-    }
-    let schema = match batches.first() {
-        Some(b) => b.schema(),
-        None => return Err(DataError::Empty { file }),
+    let open = || {
+        File::open(path).map_err(|source| DataError::Io {
+            path: path.into(),
+            source,
+        })
     };
+    let meta = ArrowReaderMetadata::load(&open()?, ArrowReaderOptions::default())
+        .map_err(|e| pq_err(&file, e))?;
+    if meta.metadata().num_row_groups() == 0 {
+        return Err(DataError::Empty { file });
+    }
     let lay = Layout::from_names(
-        schema.fields().iter().map(|f| f.name().clone()).collect(),
+        meta.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect(),
         &file,
     )?;
     let (names, tcol, vcol) = (&lay.names, lay.time, lay.volume);
     let scol = if symbols { lay.symbol } else { None };
-    let mut syms = Symbols::default();
-    let mut time = Vec::new();
-    let mut cols: [Vec<f64>; 5] = Default::default();
-    let mut row0 = 0u64;
-    for batch in &batches {
-        if let Some(s) = scol {
-            read_symbols(batch.column(s), &mut syms, &file, &names[s], row0)?;
+    // One column a thread, each decoded (decompression included) and converted on its own
+    // core: the columns of a file are independent until they become bars.
+    let flat = meta.parquet_schema().num_columns() == meta.schema().fields().len();
+    let column = |idx: usize| -> Result<Vec<ArrayRef>, DataError> {
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, meta.clone());
+        if flat {
+            let mask = ProjectionMask::roots(meta.parquet_schema(), [idx]);
+            builder = builder.with_projection(mask);
         }
-        // A value error names the row's symbol when there is one.
-        let named = |e: DataError| match e {
-            DataError::Parse {
-                file,
-                line,
-                symbol: None,
-                column,
-                value,
-                expected,
-            } => DataError::Parse {
-                symbol: syms
-                    .name_of_row(line.saturating_sub(1) as usize)
-                    .map(str::to_string),
-                file,
-                line,
-                column,
-                value,
-                expected,
-            },
-            other => other,
-        };
-        read_time(batch.column(tcol), &mut time, &file, &names[tcol], row0).map_err(named)?;
-        for (k, &idx) in lay.ohlc.iter().chain(vcol.iter()).enumerate() {
-            read_f64(batch.column(idx), &mut cols[k], &file, &names[idx], row0).map_err(named)?;
+        let at = if flat { 0 } else { idx };
+        let mut out = Vec::new();
+        for b in builder.build().map_err(|e| pq_err(&file, e))? {
+            out.push(b.map_err(|e| pq_err(&file, e))?.column(at).clone());
         }
-        row0 += batch.num_rows() as u64;
+        Ok(out)
+    };
+    let prices: Vec<usize> = lay.ohlc.iter().chain(vcol.iter()).copied().collect();
+    let f64_column = |idx: usize| -> Result<Vec<f64>, DataError> {
+        let mut out = Vec::new();
+        let mut row0 = 0u64;
+        for a in column(idx)? {
+            read_f64(&a, &mut out, &file, &names[idx], row0)?;
+            row0 += a.len() as u64;
+        }
+        Ok(out)
+    };
+    let (time, cols, syms) = std::thread::scope(|scope| {
+        let (file, column, f64_column) = (&file, &column, &f64_column);
+        let jobs: Vec<_> = prices
+            .iter()
+            .map(|&idx| scope.spawn(move || f64_column(idx)))
+            .collect();
+        let syms = scol.map(|s| {
+            scope.spawn(move || -> Result<Symbols, DataError> {
+                let mut syms = Symbols::default();
+                let mut row0 = 0u64;
+                for a in column(s)? {
+                    read_symbols(&a, &mut syms, file, &names[s], row0)?;
+                    row0 += a.len() as u64;
+                }
+                Ok(syms)
+            })
+        });
+        let time = (|| -> Result<Vec<TimestampNs>, DataError> {
+            let mut out = Vec::new();
+            let mut row0 = 0u64;
+            for a in column(tcol)? {
+                read_time(&a, &mut out, file, &names[tcol], row0)?;
+                row0 += a.len() as u64;
+            }
+            Ok(out)
+        })();
+        let cols: Vec<Result<Vec<f64>, DataError>> = jobs.into_iter().map(join).collect();
+        (time, cols, syms.map(join))
+    });
+    let syms = syms.transpose()?;
+    // A value error names the row's symbol when there is one; errors come in the file's
+    // column order (time, then prices).
+    let named = |e: DataError| match e {
+        DataError::Parse {
+            file,
+            line,
+            symbol: None,
+            column,
+            value,
+            expected,
+        } => DataError::Parse {
+            symbol: syms
+                .as_ref()
+                .and_then(|s| s.name_of_row(line.saturating_sub(1) as usize))
+                .map(str::to_string),
+            file,
+            line,
+            column,
+            value,
+            expected,
+        },
+        other => other,
+    };
+    let time = time.map_err(named)?;
+    let mut out: [Vec<f64>; 5] = Default::default();
+    for (k, c) in cols.into_iter().enumerate() {
+        out[k] = c.map_err(named)?;
     }
     Ok(Table {
         lay,
         time,
-        cols,
+        cols: out,
         lines: Lines::Sequential,
-        symbols: scol.map(|_| syms),
+        symbols: scol.and(syms),
         extra: Extra::default(),
     })
+}
+
+/// A scoped thread's result (its panic carried on).
+fn join<T>(j: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    j.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
 /// Appends the symbols of one batch's symbol column.
