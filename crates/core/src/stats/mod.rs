@@ -425,31 +425,43 @@ pub(crate) struct Periods {
 }
 
 impl Periods {
+    /// One pass over the times: the calendar arithmetic (weekday, bucket key) is done once
+    /// per day the data has, not once per bar (every bucket is a union of whole days).
     pub(crate) fn of(time: &[TimestampNs]) -> Periods {
         let n = time.len();
         let period = data_period(time);
-        let freq_days = period.div_euclid(NS_PER_DAY);
-        let weekend_share =
-            time.iter().filter(|&&t| weekday(t) >= 5).count() as f64 / n.max(1) as f64;
-        let (annual, bucket) = match freq_days {
-            7 => (52.0, Bucket::Week),
-            31 => (12.0, Bucket::Month),
-            365 => (1.0, Bucket::Year),
-            _ => (
-                if weekend_share > 2.0 / 7.0 * 0.6 {
-                    365.0
-                } else {
-                    252.0
-                },
-                Bucket::Day,
-            ),
+        let bucket = match period.div_euclid(NS_PER_DAY) {
+            7 => Bucket::Week,
+            31 => Bucket::Month,
+            365 => Bucket::Year,
+            _ => Bucket::Day,
         };
         let mut bucket_ends = Vec::new();
-        for i in 0..n {
-            if i + 1 == n || bucket.key(time[i + 1]) != bucket.key(time[i]) {
-                bucket_ends.push(i);
+        let (mut weekend, mut weekend_bars) = (false, 0usize);
+        let (mut day_end, mut key) = (i64::MIN, None::<i64>);
+        for (i, &t) in time.iter().enumerate() {
+            if t >= day_end {
+                let day = calendar::day_number(t);
+                day_end = (day + 1).saturating_mul(NS_PER_DAY);
+                weekend = weekday(t) >= 5;
+                let k = bucket.key(t);
+                if key.is_some_and(|prev| prev != k) {
+                    bucket_ends.push(i - 1);
+                }
+                key = Some(k);
             }
+            weekend_bars += usize::from(weekend);
         }
+        if n > 0 {
+            bucket_ends.push(n - 1);
+        }
+        let annual = match bucket {
+            Bucket::Week => 52.0,
+            Bucket::Month => 12.0,
+            Bucket::Year => 1.0,
+            Bucket::Day if weekend_bars as f64 / n.max(1) as f64 > 2.0 / 7.0 * 0.6 => 365.0,
+            Bucket::Day => 252.0,
+        };
         Periods {
             period,
             annual,
@@ -959,6 +971,50 @@ mod tests {
                 .filter(|(w, i)| w[1] == 0.0 && w[0] > 0.0 && *i > 0)
                 .count();
             prop_assert_eq!(dd.depths.len(), periods);
+        }
+    }
+
+    proptest! {
+        /// The once-a-day walk finds the per-bar definition's buckets and annualisation.
+        #[test]
+        fn periods_equal_the_per_bar_definition(
+            start in -4_000_000_000_000_000_000i64..4_000_000_000_000_000_000,
+            steps in prop::collection::vec(
+                prop_oneof![
+                    Just(60_000_000_000i64),
+                    Just(3_600_000_000_000),
+                    Just(NS_PER_DAY),
+                    Just(3 * NS_PER_DAY),
+                    Just(7 * NS_PER_DAY),
+                    Just(31 * NS_PER_DAY),
+                    Just(365 * NS_PER_DAY),
+                    1i64..100 * NS_PER_DAY,
+                ],
+                0..300,
+            ),
+        ) {
+            let mut time = vec![start];
+            for s in steps {
+                time.push(time[time.len() - 1] + s);
+            }
+            let got = Periods::of(&time);
+            let n = time.len();
+            let period = data_period(&time);
+            let freq_days = period.div_euclid(NS_PER_DAY);
+            let weekend_share =
+                time.iter().filter(|&&t| weekday(t) >= 5).count() as f64 / n as f64;
+            let (annual, bucket) = match freq_days {
+                7 => (52.0, Bucket::Week),
+                31 => (12.0, Bucket::Month),
+                365 => (1.0, Bucket::Year),
+                _ => (if weekend_share > 2.0 / 7.0 * 0.6 { 365.0 } else { 252.0 }, Bucket::Day),
+            };
+            let ends: Vec<usize> = (0..n)
+                .filter(|&i| i + 1 == n || bucket.key(time[i + 1]) != bucket.key(time[i]))
+                .collect();
+            prop_assert_eq!(got.bucket_ends, ends);
+            prop_assert_eq!(got.annual, annual);
+            prop_assert_eq!(got.period, period);
         }
     }
 
