@@ -399,7 +399,17 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     let mut clock = crate::timings::Timings::start(a.timings);
     let (bars, read) = a.data.load_reported()?;
     clock.lap("load");
-    let result = run_backtest(&bars, strategy.as_mut(), &cfg)?;
+    // The statistics' bar-only part (calendar buckets, the market's log returns) is
+    // worked out on another core while the engine runs.
+    let (result, ctx) = std::thread::scope(|scope| {
+        let ctx = scope.spawn(|| stats::StatsContext::lean(&bars));
+        let result = run_backtest(&bars, strategy.as_mut(), &cfg);
+        (
+            result,
+            ctx.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        )
+    });
+    let result = result?;
     clock.lap("run");
     let benchmark = match &a.benchmark {
         Some(spec) => {
@@ -481,7 +491,16 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
         println!("{:<30}{}({})", "_strategy", info.name, params_line(&params));
         crate::messages::print(&bars, &result, &cfg, &params);
     } else {
-        print!("{}", table::stats_table(&stats::compute(&bars, &result)));
+        print!(
+            "{}",
+            table::stats_table(&stats::compute_with(
+                &ctx,
+                &bars,
+                &result.trades,
+                &result.equity,
+                result.warmup
+            ))
+        );
         if let Some((name, aligned, s)) = &benchmark {
             print!("{}", table::benchmark_table(name, aligned, s, 26));
         }
