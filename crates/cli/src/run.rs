@@ -435,8 +435,13 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
         backtide_data::write_equity_csv(&bars, &result.equity, path)?;
     }
     if let Some(path) = &a.report {
-        let stats =
-            backtide_data::profile_stats_json(&bars, &result, &cfg, a.broker.profile.core());
+        let stats = backtide_data::profile_stats_json_with(
+            &ctx,
+            &bars,
+            &result,
+            &cfg,
+            a.broker.profile.core(),
+        );
         let html = backtide_report::backtest_html(&backtide_report::BacktestReport {
             title: &format!(
                 "{} · {}({})",
@@ -469,15 +474,18 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
         if let Some(b) = &bench {
             extra.push(("benchmark", b));
         }
-        backtide_data::write_backtest_json_with_data(
+        backtide_data::write_backtest_doc(
             &mut out,
-            &bars,
-            &result,
-            &cfg,
-            a.broker.profile.core(),
-            info.name,
-            &params,
-            &extra,
+            &backtide_data::BacktestDoc {
+                bars: &bars,
+                run: &result,
+                cfg: &cfg,
+                profile: a.broker.profile.core(),
+                strategy: info.name,
+                params: &params,
+                extra: &extra,
+                ctx: Some(&ctx),
+            },
         )?;
         std::io::Write::write_all(&mut out, b"\n")?;
     } else if a.broker.profile == Profile::Vectorbt {

@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use backtide_core::stats::{StatValue, drawdown};
+use backtide_core::stats::{StatValue, StatsContext, drawdown};
 use backtide_core::{
     Bars, BrokerConfig, ClosedTrade, OpenTrade, Params, Profile, RunResult, Stats,
 };
@@ -144,6 +144,28 @@ pub fn profile_stats_json(
     }
 }
 
+/// [`profile_stats_json`] with the bar-only context worked out already (from `bars`).
+pub fn profile_stats_json_with(
+    ctx: &StatsContext,
+    bars: &Bars,
+    run: &RunResult,
+    cfg: &BrokerConfig,
+    profile: Profile,
+) -> Map<String, Value> {
+    match profile {
+        Profile::BacktestingPy => stats_json(&backtide_core::stats::compute_with(
+            ctx,
+            bars,
+            &run.trades,
+            &run.equity,
+            run.warmup,
+        )),
+        Profile::Vectorbt => vbt_stats_json(&backtide_core::stats::compute_vectorbt_with(
+            ctx, bars, run, cfg,
+        )),
+    }
+}
+
 /// A complete backtest as `backtide run --json` prints it and the service stores it:
 /// [`result_json`] with the stats in the profile's dialect, plus `profile` and
 /// `strategy` (`{"name", "params"}`) so a result says what produced it.
@@ -251,23 +273,57 @@ pub fn write_backtest_json<W: Write>(
     strategy: &str,
     params: &Params,
 ) -> Result<(), DataError> {
-    write_backtest_json_with_data(w, bars, run, cfg, profile, strategy, params, &[])
+    write_backtest_doc(
+        w,
+        &BacktestDoc {
+            bars,
+            run,
+            cfg,
+            profile,
+            strategy,
+            params,
+            extra: &[],
+            ctx: None,
+        },
+    )
 }
 
-/// [`write_backtest_json`] with more keys after the contract's: `data` (what the data read
-/// chose, [`ReadReport::to_json`](crate::ReadReport::to_json)) and `benchmark`
-/// ([`benchmark_json`]); without them the bytes are [`write_backtest_json`]'s.
-#[allow(clippy::too_many_arguments)]
-pub fn write_backtest_json_with_data<W: Write>(
-    w: W,
-    bars: &Bars,
-    run: &RunResult,
-    cfg: &BrokerConfig,
-    profile: Profile,
-    strategy: &str,
-    params: &Params,
-    extra: &[(&str, &Value)],
-) -> Result<(), DataError> {
+/// What [`write_backtest_doc`] writes: a backtest and how it was run.
+pub struct BacktestDoc<'a> {
+    /// The bars it ran on.
+    pub bars: &'a Bars,
+    /// Its result.
+    pub run: &'a RunResult,
+    /// The broker settings.
+    pub cfg: &'a BrokerConfig,
+    /// The statistics' dialect.
+    pub profile: Profile,
+    /// The strategy's name.
+    pub strategy: &'a str,
+    /// Its parameters.
+    pub params: &'a Params,
+    /// More keys after the contract's: `data` (what the data read chose,
+    /// [`ReadReport::to_json`](crate::ReadReport::to_json)) and `benchmark`
+    /// ([`benchmark_json`]).
+    pub extra: &'a [(&'a str, &'a Value)],
+    /// The statistics' bar-only part, when the caller worked it out already (on another
+    /// core while the engine ran); it must come from `bars`.
+    pub ctx: Option<&'a StatsContext>,
+}
+
+/// [`write_backtest_json`] with the extra keys and context of `doc`; without extra keys the
+/// bytes are [`write_backtest_json`]'s.
+pub fn write_backtest_doc<W: Write>(w: W, doc: &BacktestDoc<'_>) -> Result<(), DataError> {
+    let BacktestDoc {
+        bars,
+        run,
+        cfg,
+        profile,
+        strategy,
+        params,
+        extra,
+        ctx,
+    } = *doc;
     let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
     let e = |source| DataError::Io {
         path: "<output>".into(),
@@ -277,22 +333,142 @@ pub fn write_backtest_json_with_data<W: Write>(
         path: "<output>".into(),
         source: e.into(),
     };
-    w.write_all(b"{\"stats\":").map_err(e)?;
-    serde_json::to_writer(&mut w, &profile_stats_json(bars, run, cfg, profile)).map_err(js)?;
-    w.write_all(b",\"trades\":[").map_err(e)?;
-    let mut row = Vec::with_capacity(512);
-    let mut f = JsonFloat::default();
     let time = bars.time();
-    for (i, t) in run.trades.iter().enumerate() {
-        // The fields of `trade_json`, in its order, written directly.
-        row.clear();
+    // Three parts format at once: the closed trades (on a thread of their own, into one
+    // buffer), the equity rows (blocks on every core, a bounded queue ahead of the writer)
+    // and the statistics (here); they are written in the document's order.
+    const BLOCK: usize = 1 << 15;
+    let n = run.equity.len().min(time.len());
+    // Drawdown is worked out per row as `stats::drawdown` does (the same operations, the
+    // same bits) from the running peak at each block's start, never as a whole column.
+    let peaks: Vec<f64> = run.equity[..n]
+        .chunks(BLOCK)
+        .scan(f64::NEG_INFINITY, |peak, block| {
+            let at_start = *peak;
+            *peak = block.iter().fold(*peak, |p, &e| p.max(e));
+            Some(at_start)
+        })
+        .collect();
+    // A written block's buffer goes back to `pool` for a later block: no fresh pages for
+    // each block.
+    let pool = std::sync::Mutex::new(Vec::<Vec<u8>>::new());
+    let rows = |r: std::ops::Range<usize>| {
+        // A row is at most about 110 bytes (a 19-byte time, two 17-digit numbers).
+        let mut out = pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        out.clear();
+        out.reserve(r.len() * 120);
+        let mut f = JsonFloat::default();
+        let mut stamp = crate::time::TimestampWriter::default();
+        let mut peak = peaks[r.start / BLOCK];
+        for i in r {
+            if i > 0 {
+                out.push(b',');
+            }
+            let e = run.equity[i];
+            peak = peak.max(e);
+            out.extend_from_slice(b"{\"time\":\"");
+            stamp.push(&mut out, time[i]);
+            out.extend_from_slice(b"\",\"equity\":");
+            f.push(&mut out, e);
+            out.extend_from_slice(b",\"drawdown\":");
+            f.push(&mut out, 1.0 - e / peak);
+            out.push(b'}');
+        }
+        out
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .clamp(1, 8);
+    std::thread::scope(|scope| -> Result<(), DataError> {
+        let trades = scope.spawn(|| trades_text(bars, &run.trades));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2 * threads);
+        let rows = &rows;
+        scope.spawn(move || {
+            let mut from = 0;
+            while from < n {
+                let to = (from + BLOCK * threads).min(n);
+                let blocks: Vec<Vec<u8>> = std::thread::scope(|inner| {
+                    let jobs: Vec<_> = (from..to)
+                        .step_by(BLOCK)
+                        .map(|b| inner.spawn(move || rows(b..(b + BLOCK).min(to))))
+                        .collect();
+                    jobs.into_iter()
+                        .map(|j| j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                        .collect()
+                });
+                for b in blocks {
+                    // The writer stopped (an I/O error): nothing more to do.
+                    if tx.send(b).is_err() {
+                        return;
+                    }
+                }
+                from = to;
+            }
+        });
+        w.write_all(b"{\"stats\":").map_err(e)?;
+        let stats = match ctx {
+            Some(ctx) => profile_stats_json_with(ctx, bars, run, cfg, profile),
+            None => profile_stats_json(bars, run, cfg, profile),
+        };
+        serde_json::to_writer(&mut w, &stats).map_err(js)?;
+        w.write_all(b",\"trades\":[").map_err(e)?;
+        let trades = trades
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            .map_err(js)?;
+        w.write_all(&trades).map_err(e)?;
+        drop(trades);
+        w.write_all(b"],\"open_trades\":[").map_err(e)?;
+        for (i, t) in run.open_trades.iter().enumerate() {
+            if i > 0 {
+                w.write_all(b",").map_err(e)?;
+            }
+            serde_json::to_writer(&mut w, &open_trade_json(bars, t)).map_err(js)?;
+        }
+        w.write_all(b"],\"equity\":[").map_err(e)?;
+        for b in rx {
+            w.write_all(&b).map_err(e)?;
+            pool.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(b);
+        }
+        Ok(())
+    })?;
+    w.write_all(b"],\"warnings\":").map_err(e)?;
+    serde_json::to_writer(&mut w, &run.warnings).map_err(js)?;
+    w.write_all(b",\"profile\":").map_err(e)?;
+    serde_json::to_writer(&mut w, profile.name()).map_err(js)?;
+    w.write_all(b",\"strategy\":").map_err(e)?;
+    serde_json::to_writer(&mut w, &json!({"name": strategy, "params": params})).map_err(js)?;
+    for (k, v) in extra {
+        w.write_all(b",").map_err(e)?;
+        serde_json::to_writer(&mut w, k).map_err(js)?;
+        w.write_all(b":").map_err(e)?;
+        serde_json::to_writer(&mut w, v).map_err(js)?;
+    }
+    w.write_all(b"}").map_err(e)?;
+    w.flush().map_err(e)
+}
+
+/// The closed trades as `--json` writes them (the fields of [`trade_json`], in its order,
+/// written directly), comma-separated.
+fn trades_text(bars: &Bars, trades: &[ClosedTrade]) -> Result<Vec<u8>, serde_json::Error> {
+    let mut row = Vec::with_capacity(trades.len() * 300);
+    let mut f = JsonFloat::default();
+    let mut int = itoa::Buffer::new();
+    let time = bars.time();
+    for (i, t) in trades.iter().enumerate() {
         if i > 0 {
             row.push(b',');
         }
         row.extend_from_slice(b"{\"entry_bar\":");
-        row.extend_from_slice(t.entry_bar.to_string().as_bytes());
+        row.extend_from_slice(int.format(t.entry_bar).as_bytes());
         row.extend_from_slice(b",\"exit_bar\":");
-        row.extend_from_slice(t.exit_bar.to_string().as_bytes());
+        row.extend_from_slice(int.format(t.exit_bar).as_bytes());
         row.extend_from_slice(b",\"entry_time\":\"");
         crate::time::push_timestamp(&mut row, time[t.entry_bar]);
         row.extend_from_slice(b"\",\"exit_time\":\"");
@@ -320,90 +496,12 @@ pub fn write_backtest_json_with_data<W: Write>(
         );
         row.extend_from_slice(b",\"tag\":");
         match &t.tag {
-            Some(tag) => serde_json::to_writer(&mut row, tag).map_err(js)?,
+            Some(tag) => serde_json::to_writer(&mut row, tag)?,
             None => row.extend_from_slice(b"null"),
         }
         row.push(b'}');
-        w.write_all(&row).map_err(e)?;
     }
-    w.write_all(b"],\"open_trades\":[").map_err(e)?;
-    for (i, t) in run.open_trades.iter().enumerate() {
-        if i > 0 {
-            w.write_all(b",").map_err(e)?;
-        }
-        serde_json::to_writer(&mut w, &open_trade_json(bars, t)).map_err(js)?;
-    }
-    w.write_all(b"],\"equity\":[").map_err(e)?;
-    let dd = drawdown(&run.equity);
-    // Rows are formatted in blocks on every core and written in order.
-    let rows = |r: std::ops::Range<usize>| {
-        let mut out = Vec::with_capacity(r.len() * 80);
-        let mut f = JsonFloat::default();
-        for i in r {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"time\":\"");
-            crate::time::push_timestamp(&mut out, time[i]);
-            out.extend_from_slice(b"\",\"equity\":");
-            f.push(&mut out, run.equity[i]);
-            out.extend_from_slice(b",\"drawdown\":");
-            f.push(&mut out, dd[i]);
-            out.push(b'}');
-        }
-        out
-    };
-    const BLOCK: usize = 1 << 15;
-    let n = run.equity.len().min(time.len());
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .clamp(1, 8);
-    // A producer formats batches of blocks (the blocks of a batch in parallel) while this
-    // thread writes the previous ones: formatting and the kernel's copy overlap.
-    std::thread::scope(|scope| -> Result<(), DataError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2 * threads);
-        let rows = &rows;
-        scope.spawn(move || {
-            let mut from = 0;
-            while from < n {
-                let to = (from + BLOCK * threads).min(n);
-                let blocks: Vec<Vec<u8>> = std::thread::scope(|inner| {
-                    let jobs: Vec<_> = (from..to)
-                        .step_by(BLOCK)
-                        .map(|b| inner.spawn(move || rows(b..(b + BLOCK).min(to))))
-                        .collect();
-                    jobs.into_iter()
-                        .map(|j| j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                        .collect()
-                });
-                for b in blocks {
-                    // The writer stopped (an I/O error): nothing more to do.
-                    if tx.send(b).is_err() {
-                        return;
-                    }
-                }
-                from = to;
-            }
-        });
-        for b in rx {
-            w.write_all(&b).map_err(e)?;
-        }
-        Ok(())
-    })?;
-    w.write_all(b"],\"warnings\":").map_err(e)?;
-    serde_json::to_writer(&mut w, &run.warnings).map_err(js)?;
-    w.write_all(b",\"profile\":").map_err(e)?;
-    serde_json::to_writer(&mut w, profile.name()).map_err(js)?;
-    w.write_all(b",\"strategy\":").map_err(e)?;
-    serde_json::to_writer(&mut w, &json!({"name": strategy, "params": params})).map_err(js)?;
-    for (k, v) in extra {
-        w.write_all(b",").map_err(e)?;
-        serde_json::to_writer(&mut w, k).map_err(js)?;
-        w.write_all(b":").map_err(e)?;
-        serde_json::to_writer(&mut w, v).map_err(js)?;
-    }
-    w.write_all(b"}").map_err(e)?;
-    w.flush().map_err(e)
+    Ok(row)
 }
 
 /// Floats as serde_json writes them: ryu's shortest text, `null` for NaN and infinities
@@ -482,13 +580,21 @@ mod tests {
     /// Sub-second timestamps and runs longer than one formatting block keep the bytes.
     #[test]
     fn long_runs_and_fractional_times_keep_the_bytes() {
+        // Fractional seconds, then whole minutes (the cached-date path) across many days.
+        for (start, step) in [
+            (1_600_000_000_123_456_789i64, 250_000_000i64),
+            (1_600_000_000_000_000_000, 60_000_000_000),
+        ] {
+            long_run_keeps_the_bytes(start, step);
+        }
+    }
+
+    fn long_run_keeps_the_bytes(start: i64, step: i64) {
         let n = 100_000;
         let close: Vec<f64> = (0..n)
             .map(|i| 100.0 + 10.0 * (i as f64 / 300.0).sin())
             .collect();
-        let time: Vec<i64> = (0..n as i64)
-            .map(|i| 1_600_000_000_123_456_789 + i * 250_000_000)
-            .collect();
+        let time: Vec<i64> = (0..n as i64).map(|i| start + i * step).collect();
         let bars = Bars::try_new(
             time,
             close.clone(),

@@ -151,9 +151,84 @@ pub(crate) fn push_timestamp(out: &mut Vec<u8>, t: TimestampNs) {
     out.extend_from_slice(&d2(s));
 }
 
+/// [`push_timestamp`] for times in order: the date part (`YYYY-MM-DDT`) is worked out
+/// once a day and kept, each time adds its `HH:MM:SS` (the same bytes).
+#[derive(Default)]
+pub(crate) struct TimestampWriter {
+    /// Day number (since 1970-01-01) of `prefix`, `None` before the first use.
+    day: Option<i64>,
+    prefix: [u8; 11],
+}
+
+impl TimestampWriter {
+    pub(crate) fn push(&mut self, out: &mut Vec<u8>, t: TimestampNs) {
+        const NS: i64 = 1_000_000_000;
+        const DAY: i64 = 86_400 * NS;
+        if t.rem_euclid(NS) != 0 {
+            return push_timestamp(out, t);
+        }
+        let day = t.div_euclid(DAY);
+        if self.day != Some(day) {
+            let mut text = Vec::with_capacity(19);
+            push_timestamp(&mut text, day * DAY);
+            // Outside years 0000–9999 the text is another shape: no cache.
+            if text.len() != 19 {
+                return push_timestamp(out, t);
+            }
+            self.prefix.copy_from_slice(&text[..11]);
+            self.day = Some(day);
+        }
+        let secs = t.div_euclid(NS) - day * 86_400;
+        let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+        let d = |v: i64, k: u32| b'0' + (v / 10i64.pow(k) % 10) as u8;
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(&[
+            d(h, 1),
+            d(h, 0),
+            b':',
+            d(m, 1),
+            d(m, 0),
+            b':',
+            d(s, 1),
+            d(s, 0),
+        ]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The day-caching writer writes `push_timestamp`'s bytes for times in order.
+        #[test]
+        fn the_caching_writer_writes_the_same_bytes(
+            start in i64::MIN / 2..i64::MAX / 2,
+            steps in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(1_000_000_000i64),
+                    proptest::strategy::Just(60_000_000_000),
+                    proptest::strategy::Just(86_400_000_000_000),
+                    1i64..10_000_000_000_000,
+                ],
+                1..200,
+            ),
+        ) {
+            let mut times = vec![start - start.rem_euclid(1_000_000_000)];
+            for s in steps {
+                times.push(times[times.len() - 1].saturating_add(s));
+            }
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let mut w = TimestampWriter::default();
+            for &t in &times {
+                w.push(&mut a, t);
+                a.push(b',');
+                push_timestamp(&mut b, t);
+                b.push(b',');
+            }
+            proptest::prop_assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+        }
+    }
 
     const DAY: i64 = 86_400_000_000_000;
 

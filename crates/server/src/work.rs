@@ -245,16 +245,20 @@ pub(crate) fn execute(
             let extra: Vec<(&str, &serde_json::Value)> =
                 bench.iter().map(|b| ("benchmark", b)).collect();
             // Streamed, as `backtide run --json`: the same bytes, never one document.
+            let params = shown(&p.params, model);
             backtide_data::write_with(&dir.join("result.json"), |w| {
-                backtide_data::write_backtest_json_with_data(
+                backtide_data::write_backtest_doc(
                     w,
-                    bars,
-                    &result,
-                    &p.cfg,
-                    p.profile,
-                    p.info.name,
-                    &shown(&p.params, model),
-                    &extra,
+                    &backtide_data::BacktestDoc {
+                        bars,
+                        run: &result,
+                        cfg: &p.cfg,
+                        profile: p.profile,
+                        strategy: p.info.name,
+                        params: &params,
+                        extra: &extra,
+                        ctx: None,
+                    },
                 )
             })?;
             (signals.progress)(1.0);

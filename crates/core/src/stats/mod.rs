@@ -11,7 +11,7 @@ mod vectorbt;
 pub use benchmark::{AlignedBenchmark, BenchmarkError, BenchmarkStats, When};
 use calendar::{Bucket, NS_PER_DAY, NS_PER_SEC, ceil_to_resolution, weekday};
 pub(crate) use vectorbt::VbtTrade;
-pub use vectorbt::{VbtStats, compute_vectorbt};
+pub use vectorbt::{VbtStats, compute_vectorbt, compute_vectorbt_with};
 
 use crate::bars::{Bars, TimestampNs};
 use crate::broker::ClosedTrade;

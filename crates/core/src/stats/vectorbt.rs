@@ -79,7 +79,16 @@ fn bars_ns(bars: f64, freq: i64) -> Option<i64> {
 
 /// Computes vectorbt's statistics of a run (`cfg` supplies the open trades' entry fees).
 pub fn compute_vectorbt(bars: &Bars, run: &RunResult, cfg: &BrokerConfig) -> VbtStats {
-    let ctx = StatsContext::lean(bars);
+    compute_vectorbt_with(&StatsContext::lean(bars), bars, run, cfg)
+}
+
+/// [`compute_vectorbt`] with the bar-only context precomputed (from the same `bars`).
+pub fn compute_vectorbt_with(
+    ctx: &StatsContext,
+    bars: &Bars,
+    run: &RunResult,
+    cfg: &BrokerConfig,
+) -> VbtStats {
     let freq = ctx.period;
     let time = bars.time();
     let close = bars.close();
