@@ -36,6 +36,9 @@ enum Command {
     Features(Box<features::FeaturesArgs>),
     /// List the built-in strategies with their parameters, defaults and bounds.
     Strategies,
+    /// Print the CPU and memory limits found (cgroup v1 or v2) and what they size: worker
+    /// threads and the service's default memory budget.
+    Limits,
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,15 @@ fn main() -> ExitCode {
         Command::Features(args) => features::features(*args),
         Command::Strategies => {
             print!("{}", table::strategies());
+            Ok(())
+        }
+        Command::Limits => {
+            let l = backtide_server::container::ContainerLimits::detect();
+            println!("{}", l.summary());
+            match l.memory_budget() {
+                Some(b) => println!("serve's default memory budget: {} MiB", b >> 20),
+                None => println!("serve's default memory budget: none (no memory limit)"),
+            }
             Ok(())
         }
     };

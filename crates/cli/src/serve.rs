@@ -63,9 +63,10 @@ pub(crate) struct ServeArgs {
     min_free_mib: u64,
     /// MiB the running jobs may take together, by estimate (bars × bytes per bar, plus a
     /// sweep's indicator cache); a job that would exceed it waits for running jobs to end,
-    /// one larger than it runs alone. 0: no budget, only --workers limits.
-    #[arg(long, default_value_t = 0)]
-    memory_budget_mib: u64,
+    /// one larger than it runs alone. 0: no budget, only --workers limits. Default: 60 % of
+    /// the container's memory limit (cgroup v1 or v2) when there is one, else no budget.
+    #[arg(long)]
+    memory_budget_mib: Option<u64>,
     /// Let browser pages from this origin call the API (e.g. https://app.example.com);
     /// repeat for several. Off by default.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
@@ -89,6 +90,17 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
     if a.workers == 0 || a.queue_limit == 0 {
         anyhow::bail!("--workers and --queue-limit must be at least 1");
     }
+    // Sized from the container's limits, not the host's, and said so.
+    let limits = backtide_server::container::ContainerLimits::detect();
+    let memory_budget_bytes = match a.memory_budget_mib {
+        Some(mib) => mib.saturating_mul(1 << 20),
+        None => limits.memory_budget().unwrap_or(0),
+    };
+    tracing::info!(
+        memory_budget_mib = memory_budget_bytes >> 20,
+        "{}",
+        limits.summary()
+    );
     let token = match (&a.token, &a.token_file) {
         (Some(t), _) => {
             Some(backtide_server::Token::new(t).context("--token (or BACKTIDE_TOKEN)")?)
@@ -122,7 +134,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
         shutdown_grace: Duration::from_secs(a.grace),
         read_timeout: Duration::from_secs(a.read_timeout.max(1)),
         min_free_bytes: a.min_free_mib.saturating_mul(1 << 20),
-        memory_budget_bytes: a.memory_budget_mib.saturating_mul(1 << 20),
+        memory_budget_bytes,
         cors_origins: a
             .cors_origins
             .iter()
@@ -138,6 +150,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<()> {
             .collect::<Result<_>>()?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(limits.threads())
         .enable_all()
         .build()?;
     runtime.block_on(async move {

@@ -21,6 +21,7 @@
 )]
 
 mod checkpoint;
+pub mod container;
 mod datasets;
 mod error;
 mod metrics;

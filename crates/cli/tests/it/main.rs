@@ -5,6 +5,7 @@ mod cli;
 mod cli_sweep;
 mod dialects;
 mod golden;
+mod limits;
 mod messages;
 mod models;
 mod portfolio;
