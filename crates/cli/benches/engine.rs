@@ -5,7 +5,8 @@
 //!    bars: bars/s for the run alone and for run + statistics (median of several runs);
 //! 2. resident memory for the 1M-bar run: peak RSS growth over the process baseline,
 //!    per bar;
-//! 3. a whole `backtide run` process on a 1M-row CSV (parse + validate + run + stats).
+//! 3. a whole `backtide run` process on a 1M-row CSV and on the same bars as Parquet (read +
+//!    validate + run + stats), with the phases `--timings` reports.
 //!
 //! Run: `cargo bench -p backtide-cli --bench engine` (release profile). Figures are from
 //! whatever machine runs it; compare ratios from the same run, not across machines.
@@ -112,36 +113,59 @@ fn main() {
             .unwrap();
         }
     }
+    let parquet = dir.join("bars_1m.parquet");
+    backtide_data::write_parquet(&bars, &parquet).unwrap();
     let exe = env!("CARGO_BIN_EXE_backtide");
-    let mut times = Vec::new();
-    for _ in 0..5 {
-        let t0 = Instant::now();
+    let run_args = |data: &std::path::Path| -> Vec<String> {
+        [
+            "run",
+            "--data",
+            data.to_str().unwrap(),
+            "--strategy",
+            "sma_cross",
+            "--commission",
+            "0.001",
+            "--param",
+            "fast=10",
+            "--param",
+            "slow=30",
+        ]
+        .map(String::from)
+        .into()
+    };
+    for (what, data) in [("CSV", &csv), ("Parquet", &parquet)] {
+        let mut times = Vec::new();
+        for _ in 0..7 {
+            let t0 = Instant::now();
+            let out = std::process::Command::new(exe)
+                .args(run_args(data))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            times.push(t0.elapsed().as_secs_f64());
+        }
+        // The phases of one more run, as `--timings` reports them.
         let out = std::process::Command::new(exe)
-            .args([
-                "run",
-                "--data",
-                csv.to_str().unwrap(),
-                "--strategy",
-                "sma_cross",
-                "--commission",
-                "0.001",
-            ])
-            .args(["--param", "fast=10", "--param", "slow=30"])
+            .args(run_args(data))
+            .arg("--timings")
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let timings = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .find(|l| l.starts_with("timings:"))
+            .unwrap_or("timings: (not printed)")
+            .to_string();
+        println!(
+            "whole `backtide run` on a 1M-row {what} ({:.0} MB): median {:.3} s (min {:.3} s); {timings}",
+            std::fs::metadata(data).unwrap().len() as f64 / 1e6,
+            median(times.clone()),
+            times.iter().copied().fold(f64::INFINITY, f64::min)
         );
-        times.push(t0.elapsed().as_secs_f64());
     }
-    println!(
-        "whole `backtide run` on a 1M-row CSV ({:.0} MB): median {:.3} s (min {:.3} s)",
-        std::fs::metadata(&csv).unwrap().len() as f64 / 1e6,
-        median(times.clone()),
-        times.iter().copied().fold(f64::INFINITY, f64::min)
-    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
