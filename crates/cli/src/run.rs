@@ -46,6 +46,12 @@ pub(crate) struct DataArgs {
     /// high, low, close, volume, adj_close); unnamed fields are found by their usual names.
     #[arg(long, value_name = "FIELD=COLUMN,...")]
     columns: Option<String>,
+    /// Run on coarser bars: 5min, 15min, 1h, 4h (minutes and hours that divide a day), 1d,
+    /// 1w or 1mo. Buckets are calendar-aligned in UTC (weeks from Monday, months from the
+    /// 1st) and stamped with their start: Open first, High max, Low min, Close last, Volume
+    /// summed. Applied after --from/--to; every asset of a portfolio alike.
+    #[arg(long, value_name = "TIMEFRAME")]
+    resample: Option<String>,
 }
 
 /// `--missing`.
@@ -95,6 +101,7 @@ impl DataArgs {
 
     /// Loads and slices the universe; the reads' notices go to stderr.
     pub(crate) fn load_universe(&self) -> Result<Universe> {
+        let timeframe = self.timeframe()?;
         let (u, reports) = backtide_data::load_universe_with(&self.data, &self.read_options()?)?;
         for r in &reports {
             print_notices(r);
@@ -103,12 +110,51 @@ impl DataArgs {
             bound(&self.from, "--from", false)?,
             bound(&self.to, "--to", true)?,
         );
-        if from.is_none() && to.is_none() {
+        let u = if from.is_none() && to.is_none() {
+            u
+        } else {
+            let out_of_range = self.out_of_range(u.time());
+            u.slice_time(from, to)
+                .ok_or_else(|| anyhow::anyhow!("{}: {out_of_range}", self.label()))?
+        };
+        let Some(tf) = timeframe else {
             return Ok(u);
+        };
+        let mut assets = Vec::with_capacity(u.n_assets());
+        for a in u.assets() {
+            let bars = tf
+                .resample(a.bars())
+                .with_context(|| format!("--resample, asset {}", a.symbol()))?;
+            assets.push((a.symbol().to_string(), a.symbol().to_string(), bars));
         }
-        let out_of_range = self.out_of_range(u.time());
-        u.slice_time(from, to)
-            .ok_or_else(|| anyhow::anyhow!("{}: {out_of_range}", self.label()))
+        Ok(Universe::try_new(assets)?)
+    }
+
+    /// The `--resample` timeframe, if given.
+    pub(crate) fn timeframe(&self) -> Result<Option<backtide_core::timeframe::Timeframe>> {
+        self.resample
+            .as_deref()
+            .map(|t| t.parse().with_context(|| format!("--resample {t}")))
+            .transpose()
+    }
+
+    /// `bars` at the `--resample` timeframe (as they are without one); the `data` object of
+    /// `--json` says what was done.
+    fn resampled(&self, bars: Bars, report: &mut backtide_data::ReadReport) -> Result<Bars> {
+        let Some(tf) = self.timeframe()? else {
+            return Ok(bars);
+        };
+        let out = tf.resample(&bars).context("--resample")?;
+        let rule = self.resample.as_deref().unwrap_or_default();
+        if out.len() == bars.len() {
+            let note = format!(
+                "--resample {rule}: every bar is already in a bucket of its own (the data is {rule} or coarser); nothing changed"
+            );
+            eprintln!("note: {note}");
+            report.notices.push(note);
+        }
+        report.resampled = Some((rule.to_string(), bars.len(), out.len()));
+        Ok(out)
     }
 
     /// Loads and slices the bars of a single asset; the read's notices go to stderr.
@@ -138,6 +184,8 @@ impl DataArgs {
             }
             bars = sliced;
         }
+        let mut report = report;
+        let bars = self.resampled(bars, &mut report)?;
         Ok((bars, report))
     }
 }

@@ -41,6 +41,7 @@ mod simd;
 pub mod stats;
 pub mod strategy;
 pub mod sweep;
+pub mod timeframe;
 mod universe;
 mod warning;
 

@@ -232,6 +232,8 @@ pub struct ReadReport {
     pub rows: usize,
     /// One line each: what a user should know about this read.
     pub notices: Vec<String>,
+    /// `--resample`: the timeframe, and the bars before and after.
+    pub resampled: Option<(String, usize, usize)>,
 }
 
 /// At most this many line numbers in a notice (the report lists them all).
@@ -298,6 +300,12 @@ impl ReadReport {
             );
         }
         m.insert("rows".into(), json!(self.rows));
+        if let Some((rule, from, to)) = &self.resampled {
+            m.insert(
+                "resample".into(),
+                json!({"timeframe": rule, "bars_read": from, "bars": to}),
+            );
+        }
         m.insert("notices".into(), json!(self.notices));
         Value::Object(m)
     }

@@ -12,4 +12,5 @@ mod portfolio;
 mod report;
 mod rules;
 mod serve;
+mod timeframe;
 mod vectorbt;

@@ -1,0 +1,195 @@
+//! Coarser timeframes: bars resampled into calendar-aligned buckets (minutes, hours, days,
+//! weeks, months).
+//!
+//! Each bucket becomes one bar stamped with the bucket's start: Open of its first bar, High
+//! the highest, Low the lowest, Close of its last bar, Volume the sum (NaN when no bar of
+//! the bucket has one); buckets without bars are left out. Buckets are aligned to the
+//! calendar in UTC: `N min`/`N h` from midnight (N must divide a day), days from midnight,
+//! weeks from Monday 00:00, months from the 1st. This is pandas'
+//! `df.resample(rule, label="left", closed="left").agg(first/max/min/last/sum).dropna()`
+//! with the rules `Nmin`, `Nh`, `D`, `W-MON` and `MS`, which
+//! `testdata/timeframe/make_reference.py` checks. (pandas' own defaults for weeks and
+//! months, `W` and `ME`, stamp a bucket with its end and close it on the right; a bar
+//! stamped with a bucket's end would carry prices from before that time, so the start is
+//! used.)
+
+use crate::bars::{Bars, TimestampNs};
+use crate::error::BarsError;
+use crate::stats::calendar::{NS_PER_DAY, day_number, weekday, year_month};
+
+/// A timeframe to resample to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeframe {
+    /// A fixed span that divides a day (minutes or hours), in ns.
+    Intraday(i64),
+    /// `n` calendar days, counted from 1970-01-01 (only 1 is parsed from text).
+    Days(i64),
+    /// A calendar week, Monday to Sunday.
+    Week,
+    /// A calendar month.
+    Month,
+}
+
+/// Why a timeframe's text is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "timeframe `{0}`: expected N followed by min or h (e.g. 5min, 15min, 1h, 4h; they must divide a day), or 1d, 1w or 1mo"
+)]
+pub struct TimeframeError(pub String);
+
+impl std::str::FromStr for Timeframe {
+    type Err = TimeframeError;
+
+    fn from_str(text: &str) -> Result<Timeframe, TimeframeError> {
+        let bad = || TimeframeError(text.to_string());
+        let t = text.trim().to_ascii_lowercase();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (digits, unit) = t.split_at(split);
+        let n: i64 = if digits.is_empty() {
+            1
+        } else {
+            digits.parse().map_err(|_| bad())?
+        };
+        if n <= 0 {
+            return Err(bad());
+        }
+        const MIN: i64 = 60_000_000_000;
+        let span = match unit {
+            "min" | "m" | "t" => n.checked_mul(MIN),
+            "h" | "hour" => n.checked_mul(60 * MIN),
+            // Several days would need an origin (pandas counts from the first bar's day).
+            "d" | "day" if n == 1 => return Ok(Timeframe::Days(1)),
+            "w" | "week" if n == 1 => return Ok(Timeframe::Week),
+            "mo" | "month" if n == 1 => return Ok(Timeframe::Month),
+            _ => None,
+        }
+        .ok_or_else(bad)?;
+        if NS_PER_DAY % span != 0 {
+            return Err(bad());
+        }
+        Ok(if span == NS_PER_DAY {
+            Timeframe::Days(1)
+        } else {
+            Timeframe::Intraday(span)
+        })
+    }
+}
+
+impl Timeframe {
+    /// The start of the bucket holding `t`.
+    pub fn bucket_start(self, t: TimestampNs) -> TimestampNs {
+        match self {
+            Timeframe::Intraday(span) => t.div_euclid(span) * span,
+            Timeframe::Days(n) => day_number(t).div_euclid(n) * n * NS_PER_DAY,
+            Timeframe::Week => (day_number(t) - weekday(t)) * NS_PER_DAY,
+            Timeframe::Month => {
+                let (y, m) = year_month(t);
+                days_from_civil(y, m) * NS_PER_DAY
+            }
+        }
+    }
+
+    /// `bars` resampled to this timeframe (see the module).
+    pub fn resample(self, bars: &Bars) -> Result<Bars, BarsError> {
+        let (time, open, high, low, close, volume) = (
+            bars.time(),
+            bars.open(),
+            bars.high(),
+            bars.low(),
+            bars.close(),
+            bars.volume(),
+        );
+        let mut out: [Vec<f64>; 5] = Default::default();
+        let mut stamps: Vec<TimestampNs> = Vec::new();
+        let mut i = 0;
+        while i < time.len() {
+            let start = self.bucket_start(time[i]);
+            let mut j = i + 1;
+            while j < time.len() && self.bucket_start(time[j]) == start {
+                j += 1;
+            }
+            stamps.push(start);
+            out[0].push(open[i]);
+            out[1].push(high[i..j].iter().copied().fold(f64::NEG_INFINITY, f64::max));
+            out[2].push(low[i..j].iter().copied().fold(f64::INFINITY, f64::min));
+            out[3].push(close[j - 1]);
+            let v = &volume[i..j];
+            out[4].push(if v.iter().all(|x| x.is_nan()) {
+                f64::NAN
+            } else {
+                v.iter().filter(|x| !x.is_nan()).sum()
+            });
+            i = j;
+        }
+        let [o, h, l, c, v] = out;
+        Bars::try_new(stamps, o, h, l, c, v)
+    }
+}
+
+/// Days from 1970-01-01 to the first of month `m` of year `y` (Hinnant's days-from-civil).
+fn days_from_civil(y: i64, m: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000_000_000;
+
+    #[test]
+    fn rules_parse_and_refuse_with_the_forms_that_work() {
+        assert_eq!("1h".parse(), Ok(Timeframe::Intraday(HOUR)));
+        assert_eq!("15min".parse(), Ok(Timeframe::Intraday(HOUR / 4)));
+        assert_eq!("24h".parse(), Ok(Timeframe::Days(1)));
+        assert_eq!("1D".parse(), Ok(Timeframe::Days(1)));
+        assert_eq!("1w".parse(), Ok(Timeframe::Week));
+        assert_eq!("1mo".parse(), Ok(Timeframe::Month));
+        for bad in ["7min", "0h", "2w", "2d", "h1", "", "1y"] {
+            let e = bad.parse::<Timeframe>().unwrap_err().to_string();
+            assert!(e.contains("expected N followed by min or h"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn buckets_start_on_the_calendar() {
+        // 2024-02-29 (a Thursday) 13:45 UTC.
+        let t = 1_709_214_300_000_000_000;
+        let day = 1_709_164_800_000_000_000;
+        assert_eq!(
+            Timeframe::Intraday(4 * HOUR).bucket_start(t),
+            day + 12 * HOUR
+        );
+        assert_eq!(Timeframe::Days(1).bucket_start(t), day);
+        assert_eq!(Timeframe::Week.bucket_start(t), day - 3 * 24 * HOUR);
+        assert_eq!(Timeframe::Month.bucket_start(t), day - 28 * 24 * HOUR);
+    }
+
+    #[test]
+    fn ohlcv_of_each_bucket() {
+        let t: Vec<i64> = (0..6).map(|i| i * HOUR / 2).collect();
+        let bars = Bars::try_new(
+            t,
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            vec![1.5, 2.5, 9.0, 4.5, 5.5, 6.5],
+            vec![0.5, 1.5, 2.5, 3.5, 0.1, 5.5],
+            vec![1.2, 2.2, 3.2, 4.2, 5.2, 6.2],
+            vec![10.0, f64::NAN, 1.0, 2.0, f64::NAN, f64::NAN],
+        )
+        .unwrap();
+        let r = Timeframe::Intraday(HOUR).resample(&bars).unwrap();
+        assert_eq!(r.time(), [0, HOUR, 2 * HOUR]);
+        assert_eq!(r.open(), [1.0, 3.0, 5.0]);
+        assert_eq!(r.high(), [2.5, 9.0, 6.5]);
+        assert_eq!(r.low(), [0.5, 2.5, 0.1]);
+        assert_eq!(r.close(), [2.2, 4.2, 6.2]);
+        assert_eq!(r.volume()[..2], [10.0, 3.0]);
+        assert!(r.volume()[2].is_nan());
+    }
+}
