@@ -7,7 +7,11 @@ Produces `goog_reference.json` from the bundled GOOG sample (crates/data/samples
   EMA, WMA, RSI, ATR, TRANGE, BBANDS (population std), STOCH (SMA smoothing), STDDEV,
   MAX, MIN, ROC; MACD as EMA(fast) - EMA(slow) with an EMA(signal) of the line, composed
   from TA-Lib's EMA (TA-Lib's own MACD seeds the fast EMA later than a plain EMA does);
-- rolling sample std: pandas `rolling(n).std()` (ddof 1).
+- rolling sample std: pandas `rolling(n).std()` (ddof 1);
+- more TA-Lib 0.8.2 functions, each called directly with the parameters in the series
+  name: PLUS_DI, MINUS_DI, DX, ADX, CCI, WILLR, OBV, MFI, MOM, CMO, PPO (matype=1, EMA),
+  TRIX, DEMA, TEMA, KAMA, NATR, AROON, AROONOSC, BOP, AD, ADOSC, ULTOSC, LINEARREG_SLOPE
+  (these use the sample's Open and Volume too, written to "input").
 
 Run: pip install pandas==3.1.1 numpy==2.4.6 ta-lib==0.8.2 && python3 make_fixtures.py
 NaN is written as null.
@@ -23,6 +27,7 @@ import talib
 here = Path(__file__).resolve().parent
 df = pd.read_csv(here / "../../crates/data/samples/GOOG.csv", index_col=0, parse_dates=True)
 c, h, l = (df[k].to_numpy(dtype=float) for k in ("Close", "High", "Low"))
+o, v = (df[k].to_numpy(dtype=float) for k in ("Open", "Volume"))
 
 
 def clean(a):
@@ -58,5 +63,31 @@ k, d = talib.STOCH(h, l, c, 14, 3, 0, 3, 0)
 s["stoch_k_14_3"], s["stoch_d_14_3_3"] = clean(k), clean(d)
 m, sg, hist = macd(c, 12, 26, 9)
 s["macd_12_26"], s["macd_signal_9"], s["macd_hist"] = clean(m), clean(sg), clean(hist)
+out["input"]["open"], out["input"]["volume"] = clean(o), clean(v)
+s["plus_di_14"] = clean(talib.PLUS_DI(h, l, c, 14))
+s["minus_di_14"] = clean(talib.MINUS_DI(h, l, c, 14))
+s["dx_14"] = clean(talib.DX(h, l, c, 14))
+s["adx_14"] = clean(talib.ADX(h, l, c, 14))
+s["cci_14"] = clean(talib.CCI(h, l, c, 14))
+s["willr_14"] = clean(talib.WILLR(h, l, c, 14))
+s["obv"] = clean(talib.OBV(c, v))
+s["mfi_14"] = clean(talib.MFI(h, l, c, v, 14))
+s["mom_10"] = clean(talib.MOM(c, 10))
+s["cmo_14"] = clean(talib.CMO(c, 14))
+s["ppo_12_26"] = clean(talib.PPO(c, 12, 26, 1))
+s["trix_15"] = clean(talib.TRIX(c, 15))
+s["dema_20"] = clean(talib.DEMA(c, 20))
+s["tema_20"] = clean(talib.TEMA(c, 20))
+for n in (10, 30):
+    s[f"kama_{n}"] = clean(talib.KAMA(c, n))
+s["natr_14"] = clean(talib.NATR(h, l, c, 14))
+down, up = talib.AROON(h, l, 14)
+s["aroon_up_14"], s["aroon_down_14"] = clean(up), clean(down)
+s["aroonosc_14"] = clean(talib.AROONOSC(h, l, 14))
+s["bop"] = clean(talib.BOP(o, h, l, c))
+s["ad"] = clean(talib.AD(h, l, c, v))
+s["adosc_3_10"] = clean(talib.ADOSC(h, l, c, v, 3, 10))
+s["ultosc_7_14_28"] = clean(talib.ULTOSC(h, l, c, 7, 14, 28))
+s["linreg_slope_14"] = clean(talib.LINEARREG_SLOPE(c, 14))
 (here / "goog_reference.json").write_text(json.dumps(out))
 print("wrote", len(s), "series of", len(c), "bars")

@@ -155,3 +155,60 @@ fn crossover_helpers_agree_with_definition() {
     assert_eq!(since[first], 0.0);
     assert_eq!(since[first + 1], if crosses[first + 1] { 0.0 } else { 1.0 });
 }
+
+#[test]
+fn directional_movement_matches_talib() {
+    let (c, h, l) = (input("close"), input("high"), input("low"));
+    let a = ind::adx(&h, &l, &c, 14);
+    check("plus_di_14", &a.plus_di, 1e-9);
+    check("minus_di_14", &a.minus_di, 1e-9);
+    check("dx_14", &a.dx, 1e-9);
+    check("adx_14", &a.adx, 1e-9);
+}
+
+#[test]
+fn cci_willr_mom_cmo_linreg_match_talib() {
+    let (c, h, l) = (input("close"), input("high"), input("low"));
+    check("cci_14", &ind::cci(&h, &l, &c, 14), 1e-9);
+    check("willr_14", &ind::williams_r(&h, &l, &c, 14), 1e-9);
+    check("mom_10", &ind::momentum(&c, 10), 1e-9);
+    check("cmo_14", &ind::cmo(&c, 14), 1e-9);
+    check("linreg_slope_14", &ind::linreg_slope(&c, 14), 1e-9);
+}
+
+#[test]
+fn volume_indicators_match_talib() {
+    let (c, h, l, v) = (input("close"), input("high"), input("low"), input("volume"));
+    check("obv", &ind::obv(&c, &v), 1e-12);
+    check("mfi_14", &ind::mfi(&h, &l, &c, &v, 14), 1e-9);
+    check("ad", &ind::ad_line(&h, &l, &c, &v), 1e-9);
+    check("adosc_3_10", &ind::adosc(&h, &l, &c, &v, 3, 10), 1e-9);
+}
+
+#[test]
+fn ppo_trix_dema_tema_kama_match_talib() {
+    let c = input("close");
+    check("ppo_12_26", &ind::ppo(&c, 12, 26), 1e-9);
+    check("trix_15", &ind::trix(&c, 15), 1e-9);
+    check("dema_20", &ind::dema(&c, 20), 1e-9);
+    check("tema_20", &ind::tema(&c, 20), 1e-9);
+    for n in [10, 30] {
+        check(&format!("kama_{n}"), &ind::kama(&c, n), 1e-9);
+    }
+}
+
+#[test]
+fn natr_aroon_bop_ultosc_match_talib() {
+    let (o, c, h, l) = (input("open"), input("close"), input("high"), input("low"));
+    check("natr_14", &ind::natr(&h, &l, &c, 14), 1e-9);
+    let a = ind::aroon(&h, &l, 14);
+    check("aroon_up_14", &a.up, 1e-12);
+    check("aroon_down_14", &a.down, 1e-12);
+    check("aroonosc_14", &ind::aroon_oscillator(&h, &l, 14), 1e-12);
+    check("bop", &ind::balance_of_power(&o, &h, &l, &c), 1e-12);
+    check(
+        "ultosc_7_14_28",
+        &ind::ultimate_oscillator(&h, &l, &c, 7, 14, 28),
+        1e-9,
+    );
+}
