@@ -16,7 +16,7 @@ def _f(x):
 
 def _make(name, sig, doc):
     args = sig[sig.index("(") + 1: -1].split(", ")
-    n_series = sum(a in ("x", "high", "low", "close") for a in args)
+    n_series = sum(a in ("x", "open", "high", "low", "close", "volume") for a in args)
 
     def fn(*values):
         if len(values) != len(args):

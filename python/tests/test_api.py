@@ -109,6 +109,14 @@ def test_ta_is_the_engines_indicators(goog):
     assert np.isnan(sd[:10]).all() and not np.isnan(sd[10:]).any()
     with pytest.raises(TypeError, match="window|n:"):
         backtide.ta.sma(c, 0)
+    # Open and volume series arguments (TA-Lib's OBV and BOP, written out here).
+    v = goog.Volume.to_numpy(dtype=float)
+    o, h, lo = (goog[k].to_numpy() for k in ("Open", "High", "Low"))
+    obv = backtide.ta.obv(c, v)
+    step = np.where(np.diff(c) > 0, v[1:], np.where(np.diff(c) < 0, -v[1:], 0.0))
+    assert np.allclose(obv, np.concatenate([[v[0]], v[0] + np.cumsum(step)]), rtol=1e-12)
+    bop = backtide.ta.bop(o, h, lo, c)
+    assert np.allclose(bop, (c - o) / (h - lo), rtol=1e-12)
 
 
 # -- bad input: an exception naming the argument, never a crash -------------------------

@@ -212,3 +212,55 @@ fn natr_aroon_bop_ultosc_match_talib() {
         1e-9,
     );
 }
+
+/// The new indicators as rule functions: what a rule (and `backtide.ta` in Python, which
+/// reads the same table) computes equals TA-Lib's series.
+#[test]
+fn rule_functions_give_the_talib_series() {
+    let (o, h, l, c, v) = (
+        input("open"),
+        input("high"),
+        input("low"),
+        input("close"),
+        input("volume"),
+    );
+    let day = 86_400_000_000_000i64;
+    let time: Vec<i64> = (0..c.len() as i64).map(|i| i * day).collect();
+    let bars = backtide_core::Bars::try_new(time, o, h, l, c, v).unwrap();
+    for (expr, name, rel) in [
+        ("adx(high, low, close, 14)", "adx_14", 1e-9),
+        ("plus_di(high, low, close, 14)", "plus_di_14", 1e-9),
+        ("minus_di(high, low, close, 14)", "minus_di_14", 1e-9),
+        ("dx(high, low, close, 14)", "dx_14", 1e-9),
+        ("cci(high, low, close, 14)", "cci_14", 1e-9),
+        ("williams_r(high, low, close, 14)", "willr_14", 1e-9),
+        ("natr(high, low, close, 14)", "natr_14", 1e-9),
+        ("obv(close, volume)", "obv", 1e-12),
+        ("mfi(high, low, close, volume, 14)", "mfi_14", 1e-9),
+        ("ad(high, low, close, volume)", "ad", 1e-9),
+        ("adosc(high, low, close, volume, 3, 10)", "adosc_3_10", 1e-9),
+        ("momentum(close, 10)", "mom_10", 1e-9),
+        ("cmo(close, 14)", "cmo_14", 1e-9),
+        ("ppo(close, 12, 26)", "ppo_12_26", 1e-9),
+        ("trix(close, 15)", "trix_15", 1e-9),
+        ("dema(close, 20)", "dema_20", 1e-9),
+        ("tema(close, 20)", "tema_20", 1e-9),
+        ("kama(close, 30)", "kama_30", 1e-9),
+        ("linreg_slope(close, 14)", "linreg_slope_14", 1e-9),
+        ("aroon_up(high, low, 14)", "aroon_up_14", 1e-12),
+        ("aroon_down(high, low, 14)", "aroon_down_14", 1e-12),
+        ("aroon_osc(high, low, 14)", "aroonosc_14", 1e-12),
+        ("bop(open, high, low, close)", "bop", 1e-12),
+        (
+            "ultosc(high, low, close, 7, 14, 28)",
+            "ultosc_7_14_28",
+            1e-9,
+        ),
+    ] {
+        let got = match backtide_core::rules::evaluate(&bars, expr, &[], false) {
+            Ok(backtide_core::rules::Values::Numbers(x)) => x,
+            other => panic!("{expr}: {other:?}"),
+        };
+        check(name, &got, rel);
+    }
+}
