@@ -30,6 +30,8 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Run a strategy over a grid (or a random sample) of parameters on all cores.
     Sweep(Box<sweep::SweepArgs>),
+    /// Join the shards of a sweep (`sweep --shard I/N`) into the unsharded result.
+    SweepMerge(Box<sweep::MergeArgs>),
     /// Serve the REST API: datasets, background backtest and sweep jobs, OpenAPI docs.
     Serve(Box<serve::ServeArgs>),
     /// Compute a feature matrix (and optionally a training label) for model strategies.
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(*args),
         Command::Sweep(args) => sweep::sweep(*args),
+        Command::SweepMerge(args) => sweep::merge(*args),
         Command::Serve(args) => serve::serve(*args),
         Command::Features(args) => features::features(*args),
         Command::Strategies => {

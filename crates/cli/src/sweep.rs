@@ -83,6 +83,13 @@ pub(crate) struct SweepArgs {
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Run only shard I of N of the combinations (0-based; contiguous in the sweep's order)
+    /// and write them with what a merge needs to `--out FILE.parquet`; `backtide
+    /// sweep-merge` joins the shards into the unsharded result. `auto/N` takes I from
+    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs) or SLURM_ARRAY_TASK_ID (minus
+    /// SLURM_ARRAY_TASK_MIN; Slurm arrays).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
     #[command(flatten)]
     broker: BrokerArgs,
     #[command(flatten)]
@@ -151,7 +158,16 @@ enum Data {
     ),
 }
 
-pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
+/// A sweep's definition, from its arguments alone (no data read).
+struct Plan {
+    spec: SweepSpec,
+    objective: Objective,
+    dialect: backtide_core::sweep::Dialect,
+    profile: backtide_core::Profile,
+    portfolio: bool,
+}
+
+fn plan(a: &SweepArgs) -> Result<Plan> {
     let portfolio = crate::portfolio::wants_portfolio(&a.data, &a.strategy);
     let info: SweepStrategy = if portfolio {
         crate::portfolio::find(&a.data, &a.strategy)?
@@ -221,6 +237,35 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         constraint,
         method,
     };
+    Ok(Plan {
+        spec,
+        objective,
+        dialect,
+        profile,
+        portfolio,
+    })
+}
+
+pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
+    let Plan {
+        spec,
+        objective,
+        dialect,
+        profile,
+        portfolio,
+    } = plan(&a)?;
+    let info = &spec.strategy;
+    let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
+    if shard.is_some() {
+        if a.walk_forward.is_some() || a.report.is_some() {
+            bail!(
+                "--shard runs part of a plain sweep: walk-forward and --report belong to the merged result (backtide sweep-merge … --report FILE)"
+            );
+        }
+        if a.out.is_none() {
+            bail!("--shard needs --out FILE.parquet (the shard's file for backtide sweep-merge)");
+        }
+    }
     let cfg = a.broker.config()?;
     let data = if portfolio {
         let pcfg = a.portfolio.config(&cfg, profile)?;
@@ -249,12 +294,15 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
             pb.set_position(done as u64);
         }
     };
+    let total = spec.count()?;
+    let range = shard.map(|s| s.range(total));
     let control = SweepControl {
         threads: a.threads,
         cancel: Some(&cancel),
         progress: Some(&progress),
         profile_blocks: a.pbo_blocks,
-        skip: 0,
+        skip: range.as_ref().map_or(0, |r| r.start),
+        end: range.as_ref().map(|r| r.end),
     };
 
     if let Some(wf) = &a.walk_forward {
@@ -291,144 +339,258 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
         return report_walk_forward(bars, &spec, &objective, &result, a.out.as_deref());
     }
 
-    let mut writer = a
-        .out
-        .as_deref()
-        .map(|p| SweepWriter::create(p, info.params(), dialect))
-        .transpose()?;
-    let mut top: Vec<(f64, ComboResult)> = Vec::new();
-    let mut profiles = Vec::new();
-    let mut report_rows = Vec::new();
-    let mut sink = |r: &ComboResult| -> Result<()> {
-        if let Some(w) = writer.as_mut() {
-            w.write(r)?;
-        }
-        if let Some(p) = &r.profile {
-            profiles.push(p.clone());
-        }
-        if a.report.is_some() && report_rows.len() < MAX_REPORT_ROWS {
-            report_rows.push(backtide_data::combo_json_in(r, dialect));
-        }
-        let v = objective.value_of(r);
-        if a.top > 0 && !v.is_nan() {
-            let pos = top
-                .iter()
-                .position(|(t, _)| objective.better(v, *t))
-                .unwrap_or(top.len());
-            if pos < a.top {
-                top.insert(pos, (v, r.clone()));
-                top.truncate(a.top);
+    if let (Some(shard), Some(range), Some(out)) = (shard, &range, &a.out) {
+        let bars = match &data {
+            Data::Bars(b) => (b.len(), b.time().first().copied(), b.time().last().copied()),
+            Data::Universe(u, _) => (u.len(), u.time().first().copied(), u.time().last().copied()),
+        };
+        let description = serde_json::json!({
+            "format": 1,
+            "args": shard_args(),
+            "shard": shard.index,
+            "shards": shard.count,
+            "start": range.start,
+            "end": range.end,
+            "total": total,
+            "data": {"bars": bars.0, "first": bars.1, "last": bars.2},
+        });
+        let mut writer =
+            SweepWriter::create_shard(out, info.params(), dialect, description.to_string())?;
+        let outcome = match &data {
+            Data::Bars(bars) => run_sweep(bars, &spec, &cfg, &objective, &control, &mut |r| {
+                writer.write(r)
+            })?,
+            Data::Universe(u, pcfg) => {
+                run_portfolio_sweep(u, &spec, pcfg, &objective, &control, &mut |r| {
+                    writer.write(r)
+                })?
             }
+        };
+        if let Some(pb) = &bar {
+            pb.finish_and_clear();
         }
-        Ok(())
-    };
+        writer.finish_shard(
+            serde_json::json!({
+                "completed": outcome.completed,
+                "failed": outcome.failed.0,
+                "first_error": outcome.failed.1,
+                "cancelled": outcome.cancelled,
+            })
+            .to_string(),
+        )?;
+        println!(
+            "shard {}/{}: combinations {}..{} of {}: {} done, {} failed{} -> {}",
+            shard.index,
+            shard.count,
+            range.start,
+            range.end,
+            total,
+            outcome.completed,
+            outcome.failed.0,
+            if outcome.cancelled {
+                " (cancelled)"
+            } else {
+                ""
+            },
+            out.display()
+        );
+        if outcome.cancelled {
+            bail!(
+                "cancelled: this shard is incomplete and sweep-merge will refuse it; run it again"
+            );
+        }
+        return Ok(());
+    }
+
+    let mut collect = Collect::new(&a, info.params(), dialect)?;
     let outcome = match &data {
-        Data::Bars(bars) => run_sweep(bars, &spec, &cfg, &objective, &control, &mut sink)?,
+        Data::Bars(bars) => run_sweep(bars, &spec, &cfg, &objective, &control, &mut |r| {
+            collect.add(r, &objective)
+        })?,
         Data::Universe(u, pcfg) => {
-            run_portfolio_sweep(u, &spec, pcfg, &objective, &control, &mut sink)?
+            run_portfolio_sweep(u, &spec, pcfg, &objective, &control, &mut |r| {
+                collect.add(r, &objective)
+            })?
         }
     };
     if let Some(pb) = &bar {
         pb.finish_and_clear();
     }
-    let report = outcome
-        .best
-        .as_ref()
-        .and_then(|b| b.profile.as_ref())
-        .map(|bp| overfitting_report(&profiles, bp));
-    if let Some(w) = writer {
-        w.finish(outcome.best.as_ref(), report.as_ref())?;
-    }
-    if let Some(path) = &a.report {
-        let best = outcome
-            .best
-            .as_ref()
-            .map(|b| backtide_data::combo_json_in(b, dialect));
-        let over = report.as_ref().map(backtide_data::overfitting_json);
-        write_sweep_report(
-            path,
-            &spec,
-            &objective,
-            &report_rows,
-            best.as_ref(),
-            over.as_ref(),
-            None,
-        )?;
+    collect.finish(&a, &spec, &objective, dialect, &outcome)
+}
+
+/// Everything a sweep's outputs need, gathered as combinations arrive in order: the
+/// `--out` file, the `--top` table, the return profiles of the overfitting checks and the
+/// report's rows. A sweep and a merge of its shards feed it alike.
+struct Collect {
+    writer: Option<SweepWriter>,
+    top: Vec<(f64, ComboResult)>,
+    top_n: usize,
+    profiles: Vec<backtide_core::sweep::overfitting::ReturnProfile>,
+    report_rows: Option<Vec<serde_json::Value>>,
+    dialect: backtide_core::sweep::Dialect,
+}
+
+impl Collect {
+    fn new(
+        a: &SweepArgs,
+        params: &[backtide_core::ParamSpec],
+        dialect: backtide_core::sweep::Dialect,
+    ) -> Result<Collect> {
+        Ok(Collect {
+            writer: a
+                .out
+                .as_deref()
+                .map(|p| SweepWriter::create(p, params, dialect))
+                .transpose()?,
+            top: Vec::new(),
+            top_n: a.top,
+            profiles: Vec::new(),
+            report_rows: a.report.is_some().then(Vec::new),
+            dialect,
+        })
     }
 
-    println!(
-        "{} of {} combinations{}; {} by {} {}",
-        outcome.completed,
-        outcome.total,
-        if outcome.cancelled {
-            " (cancelled)"
-        } else {
-            ""
-        },
-        if objective.maximize { "best" } else { "lowest" },
-        objective.key,
-        if objective.maximize { "(max)" } else { "(min)" }
-    );
-    if outcome.failed.0 > 0 {
-        eprintln!(
-            "warning: {} combination(s) failed, first: {}",
-            outcome.failed.0,
-            outcome.failed.1.as_deref().unwrap_or("?")
-        );
-    }
-    let names: Vec<&str> = spec.axes.iter().map(|a| a.name.as_str()).collect();
-    println!(
-        "{:>4}  {}  {:>14}  {:>10}  {:>10}  {:>8}",
-        "rank",
-        names
-            .iter()
-            .map(|n| format!("{n:>10}"))
-            .collect::<Vec<_>>()
-            .join(" "),
-        objective.key,
-        "return_pct",
-        "max_dd_pct",
-        "trades"
-    );
-    for (k, (v, r)) in top.iter().enumerate() {
-        println!(
-            "{:>4}  {}  {:>14.6}  {:>10.3}  {:>10.3}  {:>8}",
-            k + 1,
-            r.values
+    fn add(&mut self, r: &ComboResult, objective: &Objective) -> Result<()> {
+        if let Some(w) = self.writer.as_mut() {
+            w.write(r)?;
+        }
+        if let Some(p) = &r.profile {
+            self.profiles.push(p.clone());
+        }
+        if let Some(rows) = self.report_rows.as_mut()
+            && rows.len() < MAX_REPORT_ROWS
+        {
+            rows.push(backtide_data::combo_json_in(r, self.dialect));
+        }
+        let v = objective.value_of(r);
+        if self.top_n > 0 && !v.is_nan() {
+            let pos = self
+                .top
                 .iter()
-                .map(|x| format!("{:>10}", x.to_string()))
+                .position(|(t, _)| objective.better(v, *t))
+                .unwrap_or(self.top.len());
+            if pos < self.top_n {
+                self.top.insert(pos, (v, r.clone()));
+                self.top.truncate(self.top_n);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(
+        self,
+        a: &SweepArgs,
+        spec: &SweepSpec,
+        objective: &Objective,
+        dialect: backtide_core::sweep::Dialect,
+        outcome: &backtide_core::sweep::SweepOutcome,
+    ) -> Result<()> {
+        let Collect {
+            writer,
+            top,
+            profiles,
+            report_rows,
+            ..
+        } = self;
+        let report = outcome
+            .best
+            .as_ref()
+            .and_then(|b| b.profile.as_ref())
+            .map(|bp| overfitting_report(&profiles, bp));
+        if let Some(w) = writer {
+            w.finish(outcome.best.as_ref(), report.as_ref())?;
+        }
+        if let (Some(path), Some(rows)) = (&a.report, &report_rows) {
+            let best = outcome
+                .best
+                .as_ref()
+                .map(|b| backtide_data::combo_json_in(b, dialect));
+            let over = report.as_ref().map(backtide_data::overfitting_json);
+            write_sweep_report(
+                path,
+                spec,
+                objective,
+                rows,
+                best.as_ref(),
+                over.as_ref(),
+                None,
+            )?;
+        }
+        println!(
+            "{} of {} combinations{}; {} by {} {}",
+            outcome.completed,
+            outcome.total,
+            if outcome.cancelled {
+                " (cancelled)"
+            } else {
+                ""
+            },
+            if objective.maximize { "best" } else { "lowest" },
+            objective.key,
+            if objective.maximize { "(max)" } else { "(min)" }
+        );
+        if outcome.failed.0 > 0 {
+            eprintln!(
+                "warning: {} combination(s) failed, first: {}",
+                outcome.failed.0,
+                outcome.failed.1.as_deref().unwrap_or("?")
+            );
+        }
+        let names: Vec<&str> = spec.axes.iter().map(|a| a.name.as_str()).collect();
+        println!(
+            "{:>4}  {}  {:>14}  {:>10}  {:>10}  {:>8}",
+            "rank",
+            names
+                .iter()
+                .map(|n| format!("{n:>10}"))
                 .collect::<Vec<_>>()
                 .join(" "),
-            v,
-            r.stats.return_pct,
-            r.stats.max_drawdown_pct,
-            r.stats.num_trades
+            objective.key,
+            "return_pct",
+            "max_dd_pct",
+            "trades"
         );
+        for (k, (v, r)) in top.iter().enumerate() {
+            println!(
+                "{:>4}  {}  {:>14.6}  {:>10.3}  {:>10.3}  {:>8}",
+                k + 1,
+                r.values
+                    .iter()
+                    .map(|x| format!("{:>10}", x.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                v,
+                r.stats.return_pct,
+                r.stats.max_drawdown_pct,
+                r.stats.num_trades
+            );
+        }
+        if let Some(r) = &report {
+            println!(
+                "overfitting: {} trials; best per-bar Sharpe {:.5} over {} returns; PSR(0) {:.4}; \
+                 DSR {:.4} (SR0 {:.5}); PBO {}",
+                r.trials,
+                r.sharpe,
+                r.returns,
+                r.psr,
+                r.dsr,
+                r.expected_max_sharpe,
+                r.pbo.map_or("n/a".to_string(), |p| format!(
+                    "{p:.3} ({} blocks)",
+                    r.blocks
+                ))
+            );
+        }
+        if outcome.cancelled {
+            bail!(
+                "cancelled after {} of {} combinations (finished ones were kept)",
+                outcome.completed,
+                outcome.total
+            );
+        }
+        Ok(())
     }
-    if let Some(r) = &report {
-        println!(
-            "overfitting: {} trials; best per-bar Sharpe {:.5} over {} returns; PSR(0) {:.4}; \
-             DSR {:.4} (SR0 {:.5}); PBO {}",
-            r.trials,
-            r.sharpe,
-            r.returns,
-            r.psr,
-            r.dsr,
-            r.expected_max_sharpe,
-            r.pbo.map_or("n/a".to_string(), |p| format!(
-                "{p:.3} ({} blocks)",
-                r.blocks
-            ))
-        );
-    }
-    if outcome.cancelled {
-        bail!(
-            "cancelled after {} of {} combinations (finished ones were kept)",
-            outcome.completed,
-            outcome.total
-        );
-    }
-    Ok(())
 }
 
 /// Combinations a sweep report carries (its table, heat-map and histogram); beyond, the
@@ -537,4 +699,242 @@ fn report_walk_forward(
         s.num_trades
     );
     Ok(())
+}
+
+/// `--shard I/N`: which part of the combinations this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shard {
+    index: usize,
+    count: usize,
+}
+
+impl Shard {
+    /// `I/N` (0 ≤ I < N), or `auto/N` with I from the scheduler's environment.
+    fn parse(text: &str) -> Result<Shard> {
+        let bad = |why: String| anyhow::anyhow!("--shard {text}: {why}");
+        let Some((i, n)) = text.split_once('/') else {
+            return Err(bad("expected I/N (e.g. 0/8) or auto/N".into()));
+        };
+        let count: usize = n
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| bad(format!("N must be a whole number >= 1, got `{n}`")))?;
+        let index = if i.trim() == "auto" {
+            scheduler_index().map_err(bad)?
+        } else {
+            i.trim()
+                .parse()
+                .map_err(|_| bad(format!("I must be a whole number, got `{i}`")))?
+        };
+        if index >= count {
+            return Err(bad(format!("I must be below N ({index} >= {count})")));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Its combinations: the `index`-th of `count` near-equal contiguous parts of `total`.
+    fn range(self, total: usize) -> std::ops::Range<usize> {
+        let at = |k: usize| (total as u128 * k as u128 / self.count as u128) as usize;
+        at(self.index)..at(self.index + 1)
+    }
+}
+
+/// The shard index a batch scheduler gives: Kubernetes Indexed Jobs set
+/// JOB_COMPLETION_INDEX (0-based); Slurm arrays SLURM_ARRAY_TASK_ID, counted from
+/// SLURM_ARRAY_TASK_MIN.
+fn scheduler_index() -> Result<usize, String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let num = |k: &str, v: String| {
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("{k}={v} is not a whole number"))
+    };
+    if let Some(v) = var("JOB_COMPLETION_INDEX") {
+        return num("JOB_COMPLETION_INDEX", v);
+    }
+    if let Some(v) = var("SLURM_ARRAY_TASK_ID") {
+        let id = num("SLURM_ARRAY_TASK_ID", v)?;
+        let min = match var("SLURM_ARRAY_TASK_MIN") {
+            Some(m) => num("SLURM_ARRAY_TASK_MIN", m)?,
+            None => 0,
+        };
+        return id.checked_sub(min).ok_or_else(|| {
+            format!("SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}")
+        });
+    }
+    Err("auto needs JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm) in the environment".into())
+}
+
+/// This process's `backtide sweep` arguments without `--shard` and `--out` (what every
+/// shard of one sweep has in common): a shard file records them so the merge rebuilds the
+/// same sweep.
+fn shard_args() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut args = std::env::args().skip_while(|a| a != "sweep").skip(1);
+    while let Some(a) = args.next() {
+        if a == "--shard" || a == "--out" {
+            args.next();
+        } else if !(a.starts_with("--shard=") || a.starts_with("--out=")) {
+            out.push(a);
+        }
+    }
+    out
+}
+
+/// Arguments of `backtide sweep-merge`.
+#[derive(Debug, Args)]
+pub(crate) struct MergeArgs {
+    /// The shard files (`backtide sweep --shard I/N --out FILE.parquet`), every shard of one
+    /// sweep, in any order.
+    #[arg(required = true, value_name = "SHARD")]
+    parts: Vec<PathBuf>,
+    /// Write every combination here (.csv, .json or .parquet), as `backtide sweep --out`.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Write the sweep's HTML report here.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// How many of the best combinations to print.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+}
+
+/// `backtide sweep`'s arguments on their own, to rebuild a sweep from a shard's record.
+#[derive(Debug, clap::Parser)]
+struct SweepOnly {
+    #[command(flatten)]
+    args: SweepArgs,
+}
+
+/// `backtide sweep-merge`: the shards of one sweep joined into the unsharded result —
+/// every combination in order, the best, the overfitting checks — as `backtide sweep`
+/// would have written and printed it.
+pub(crate) fn merge(m: MergeArgs) -> Result<()> {
+    use clap::Parser as _;
+    let mut shards = Vec::with_capacity(m.parts.len());
+    for p in &m.parts {
+        let file = backtide_data::read_shard(p)?;
+        let d: serde_json::Value = serde_json::from_str(&file.description)
+            .map_err(|e| anyhow::anyhow!("{}: damaged shard description: {e}", p.display()))?;
+        let outcome: serde_json::Value = match &file.outcome {
+            Some(o) => serde_json::from_str(o)
+                .map_err(|e| anyhow::anyhow!("{}: damaged shard outcome: {e}", p.display()))?,
+            None => bail!("{}: the shard did not finish", p.display()),
+        };
+        if outcome["cancelled"] == true {
+            bail!(
+                "{}: shard {} was cancelled before its end; run it again",
+                p.display(),
+                d["shard"]
+            );
+        }
+        shards.push((p.clone(), d, outcome, file.records));
+    }
+    let first = shards[0].1.clone();
+    let same = |d: &serde_json::Value| {
+        ["format", "args", "shards", "total", "data"]
+            .iter()
+            .find(|k| d[**k] != first[**k])
+    };
+    for (p, d, _, _) in &shards {
+        if let Some(k) = same(d) {
+            bail!(
+                "{}: not a shard of the same sweep as {} (its `{k}` differs: {} vs {})",
+                p.display(),
+                shards[0].0.display(),
+                d[*k],
+                first[*k]
+            );
+        }
+    }
+    shards.sort_by_key(|(_, d, _, _)| d["shard"].as_u64());
+    let n = first["shards"].as_u64().unwrap_or(0) as usize;
+    let total = first["total"].as_u64().unwrap_or(0) as usize;
+    let have: Vec<u64> = shards
+        .iter()
+        .filter_map(|s| s.1["shard"].as_u64())
+        .collect();
+    let missing: Vec<String> = (0..n as u64)
+        .filter(|i| !have.contains(i))
+        .map(|i| i.to_string())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "shard(s) {} of {n} missing: give every shard of the sweep",
+            missing.join(", ")
+        );
+    }
+    if have.len() != n {
+        bail!(
+            "a shard is given twice ({} files for {n} shards)",
+            have.len()
+        );
+    }
+    let mut args: Vec<String> = first["args"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (flag, v) in [("--out", &m.out), ("--report", &m.report)] {
+        if let Some(v) = v {
+            args.extend([flag.to_string(), v.display().to_string()]);
+        }
+    }
+    args.extend(["--top".to_string(), m.top.to_string()]);
+    let a = SweepOnly::try_parse_from(std::iter::once("backtide sweep".to_string()).chain(args))
+        .map_err(|e| anyhow::anyhow!("the shards' sweep arguments do not parse: {e}"))?
+        .args;
+    let Plan {
+        spec,
+        objective,
+        dialect,
+        ..
+    } = plan(&a)?;
+    let mut collect = Collect::new(&a, spec.strategy.params(), dialect)?;
+    let mut best = backtide_core::sweep::BestOf::new(&objective);
+    let mut order = spec.stream()?.enumerate();
+    let (mut completed, mut failed, mut first_error) = (0usize, 0usize, None::<String>);
+    for (p, _, outcome, records) in &shards {
+        failed += outcome["failed"].as_u64().unwrap_or(0) as usize;
+        if first_error.is_none() {
+            first_error = outcome["first_error"].as_str().map(str::to_string);
+        }
+        for rec in records {
+            let index = rec.index as usize;
+            let values = order
+                .by_ref()
+                .find(|(i, _)| *i == index)
+                .map(|(_, v)| v)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{}: combination {index} is not in the sweep's order (or out of order)",
+                        p.display()
+                    )
+                })?;
+            let r = ComboResult {
+                index,
+                params: spec.params_for(&values)?,
+                values,
+                stats: rec.stats.clone(),
+                vbt: rec.vbt.clone(),
+                profile: rec.profile.clone(),
+            };
+            best.offer(&r);
+            collect.add(&r, &objective)?;
+            completed += 1;
+        }
+    }
+    let outcome = backtide_core::sweep::SweepOutcome {
+        total,
+        completed,
+        failed: (failed, first_error),
+        cancelled: false,
+        best: best.into_best(),
+    };
+    collect.finish(&a, &spec, &objective, dialect, &outcome)
 }

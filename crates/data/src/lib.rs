@@ -47,7 +47,8 @@ pub use portfolio_export::{
 };
 pub use samples::{SAMPLE_UNIVERSES, SAMPLES, sample, sample_csv, sample_universe};
 pub use sweep_out::{
-    SweepFormat, SweepWriter, combo_json, combo_json_in, overfitting_json, walk_forward_json,
+    SHARD_KEY, SHARD_OUTCOME_KEY, ShardFile, ShardRecord, SweepFormat, SweepWriter, combo_json,
+    combo_json_in, overfitting_json, read_shard, walk_forward_json,
 };
 pub use time::{format_timestamp, parse_timestamp};
 pub use universe::{load_universe, load_universe_with};

@@ -53,8 +53,106 @@ impl SweepFormat {
     }
 }
 
-/// One buffered Parquet row: parameter values and statistics.
-type ParquetRow = (Vec<Option<ParamValue>>, Vec<(&'static str, StatValue)>);
+/// One buffered Parquet row: parameter values, statistics and (a shard's) the record.
+type ParquetRow = (
+    Vec<Option<ParamValue>>,
+    Vec<(&'static str, StatValue)>,
+    Option<Vec<u8>>,
+);
+
+/// The Parquet key-value metadata key holding a shard's description (JSON).
+pub const SHARD_KEY: &str = "backtide.shard";
+/// The key holding how the shard's run ended (JSON), written when it finishes.
+pub const SHARD_OUTCOME_KEY: &str = "backtide.shard.outcome";
+
+/// A shard file as read back.
+#[derive(Debug)]
+pub struct ShardFile {
+    /// The description given when it was created.
+    pub description: String,
+    /// How its run ended, as given to [`SweepWriter::finish_shard`].
+    pub outcome: Option<String>,
+    /// Its combinations, in the order written.
+    pub records: Vec<ShardRecord>,
+}
+/// The column holding each combination's exact result in a shard file.
+const SHARD_COLUMN: &str = "shard_record";
+
+/// One combination as a shard file keeps it: everything a merge needs besides the
+/// parameters, which the sweep's own order gives back (`SweepSpec::params_for`). Floats
+/// keep their exact bits.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ShardRecord {
+    /// Position in the sweep's combination order.
+    pub index: u64,
+    /// Statistics.
+    pub stats: Stats,
+    /// vectorbt-dialect statistics, when the sweep has them.
+    pub vbt: Option<VbtStats>,
+    /// The return profile for the overfitting checks, when kept.
+    pub profile: Option<backtide_core::sweep::overfitting::ReturnProfile>,
+}
+
+impl ShardRecord {
+    fn of(r: &ComboResult) -> ShardRecord {
+        ShardRecord {
+            index: r.index as u64,
+            stats: r.stats.clone(),
+            vbt: r.vbt.clone(),
+            profile: r.profile.clone(),
+        }
+    }
+}
+
+/// Reads a shard file written by [`SweepWriter::create_shard`].
+pub fn read_shard(path: &Path) -> Result<ShardFile, DataError> {
+    use arrow_array::cast::AsArray;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file = path.display().to_string();
+    let not_shard = |why: &str| DataError::Parquet {
+        file: file.clone(),
+        message: format!(
+            "not a sweep shard ({why}): write shards with `backtide sweep --shard I/N --out FILE.parquet`"
+        ),
+    };
+    let f = File::open(path).map_err(io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(pq(path))?;
+    let kv = |key: &str| {
+        builder
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .and_then(|kv| kv.iter().find(|k| k.key == key))
+            .and_then(|k| k.value.clone())
+    };
+    let description = kv(SHARD_KEY).ok_or_else(|| not_shard("no shard description"))?;
+    let outcome = kv(SHARD_OUTCOME_KEY);
+    let idx = builder
+        .schema()
+        .index_of(SHARD_COLUMN)
+        .map_err(|_| not_shard("no shard_record column"))?;
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [idx]);
+    let mut out = Vec::new();
+    for batch in builder.with_projection(mask).build().map_err(pq(path))? {
+        let batch = batch.map_err(|e| pq(path)(e.into()))?;
+        let col = batch
+            .column(0)
+            .as_binary_opt::<i32>()
+            .ok_or_else(|| not_shard("shard_record is not binary"))?;
+        for bytes in col.iter() {
+            let bytes = bytes.ok_or_else(|| not_shard("a record is missing"))?;
+            out.push(
+                postcard::from_bytes(bytes)
+                    .map_err(|e| not_shard(&format!("a record is damaged: {e}")))?,
+            );
+        }
+    }
+    Ok(ShardFile {
+        description,
+        outcome,
+        records: out,
+    })
+}
 
 enum Sink {
     Csv(BufWriter<File>),
@@ -75,6 +173,10 @@ pub struct SweepWriter {
     tmp: PathBuf,
     params: Vec<ParamSpec>,
     sink: Option<Sink>,
+    /// A shard's file: each row also keeps its exact record.
+    shard: bool,
+    /// A shard's outcome, written into its metadata at the end.
+    outcome: Option<String>,
 }
 
 const PARQUET_BATCH: usize = 4096;
@@ -120,7 +222,7 @@ const COUNT_KEYS: [&str; 4] = [
     "total_open_trades",
 ];
 
-fn schema(params: &[ParamSpec], dialect: Dialect) -> Arc<Schema> {
+fn schema(params: &[ParamSpec], dialect: Dialect, shard: bool) -> Arc<Schema> {
     let mut fields: Vec<Field> = params
         .iter()
         .map(|p| {
@@ -141,6 +243,9 @@ fn schema(params: &[ParamSpec], dialect: Dialect) -> Arc<Schema> {
             _ => DataType::Float64,
         };
         fields.push(Field::new(key, t, true));
+    }
+    if shard {
+        fields.push(Field::new(SHARD_COLUMN, DataType::Binary, false));
     }
     Arc::new(Schema::new(fields))
 }
@@ -178,6 +283,34 @@ impl SweepWriter {
         params: &[ParamSpec],
         dialect: Dialect,
     ) -> Result<SweepWriter, DataError> {
+        SweepWriter::open(path, params, dialect, None)
+    }
+
+    /// A shard of a sweep split across machines: a Parquet file of its combinations as
+    /// [`SweepWriter::create`] writes them, plus a `shard_record` column (each
+    /// combination's exact result, return profile included) and `description` under the
+    /// [`SHARD_KEY`] metadata key, which is what `backtide sweep-merge` reads.
+    pub fn create_shard(
+        path: &Path,
+        params: &[ParamSpec],
+        dialect: Dialect,
+        description: String,
+    ) -> Result<SweepWriter, DataError> {
+        if SweepFormat::from_path(path)? != SweepFormat::Parquet {
+            return Err(DataError::Parquet {
+                file: path.display().to_string(),
+                message: "a shard is written as Parquet: give --out a .parquet name".into(),
+            });
+        }
+        SweepWriter::open(path, params, dialect, Some(description))
+    }
+
+    fn open(
+        path: &Path,
+        params: &[ParamSpec],
+        dialect: Dialect,
+        shard: Option<String>,
+    ) -> Result<SweepWriter, DataError> {
         let format = SweepFormat::from_path(path)?;
         let tmp = crate::atomic::temp_path(path);
         let file = File::create(&tmp).map_err(io(path))?;
@@ -194,12 +327,23 @@ impl SweepWriter {
                 w.write_all(b"{\"combos\":[").map_err(io(path))?;
                 Sink::Json { w, first: true }
             }
-            SweepFormat::Parquet => Sink::Parquet {
-                writer: Box::new(
-                    ArrowWriter::try_new(file, schema(params, dialect), None).map_err(pq(path))?,
-                ),
-                rows: Vec::with_capacity(PARQUET_BATCH),
-            },
+            SweepFormat::Parquet => {
+                let props = shard.clone().map(|d| {
+                    parquet::file::properties::WriterProperties::builder()
+                        .set_key_value_metadata(Some(vec![parquet::file::metadata::KeyValue::new(
+                            SHARD_KEY.to_string(),
+                            d,
+                        )]))
+                        .build()
+                });
+                Sink::Parquet {
+                    writer: Box::new(
+                        ArrowWriter::try_new(file, schema(params, dialect, shard.is_some()), props)
+                            .map_err(pq(path))?,
+                    ),
+                    rows: Vec::with_capacity(PARQUET_BATCH),
+                }
+            }
         };
         Ok(SweepWriter {
             dialect,
@@ -207,6 +351,8 @@ impl SweepWriter {
             tmp,
             params: params.to_vec(),
             sink: Some(sink),
+            shard: shard.is_some(),
+            outcome: None,
         })
     }
 
@@ -243,15 +389,31 @@ impl SweepWriter {
                     .map_err(|e| io(&path)(e.into()))
             }
             Sink::Parquet { writer, rows } => {
-                rows.push((values, stat_entries(r, self.dialect)));
+                let record = if self.shard {
+                    Some(postcard::to_stdvec(&ShardRecord::of(r)).map_err(|e| {
+                        DataError::Parquet {
+                            file: path.display().to_string(),
+                            message: e.to_string(),
+                        }
+                    })?)
+                } else {
+                    None
+                };
+                rows.push((values, stat_entries(r, self.dialect), record));
                 if rows.len() >= PARQUET_BATCH {
-                    let batch = parquet_batch(&self.params, self.dialect, rows);
+                    let batch = parquet_batch(&self.params, self.dialect, self.shard, rows);
                     rows.clear();
                     writer.write(&batch?).map_err(pq(&path))?;
                 }
                 Ok(())
             }
         }
+    }
+
+    /// Finishes a shard (see [`SweepWriter::create_shard`]), recording how its run ended.
+    pub fn finish_shard(mut self, outcome: String) -> Result<(), DataError> {
+        self.outcome = Some(outcome);
+        self.finish(None, None)
     }
 
     /// Writes the trailer (JSON: the best combination), flushes, and moves the file into
@@ -275,9 +437,15 @@ impl SweepWriter {
                 mut rows,
             } => {
                 if !rows.is_empty() {
-                    let batch = parquet_batch(&self.params, self.dialect, &rows)?;
+                    let batch = parquet_batch(&self.params, self.dialect, self.shard, &rows)?;
                     rows.clear();
                     writer.write(&batch).map_err(pq(&path))?;
+                }
+                if let Some(o) = self.outcome.take() {
+                    writer.append_key_value_metadata(parquet::file::metadata::KeyValue::new(
+                        SHARD_OUTCOME_KEY.to_string(),
+                        o,
+                    ));
                 }
                 writer.into_inner().map_err(pq(&path))?
             }
@@ -313,6 +481,7 @@ pub fn combo_json_in(r: &ComboResult, dialect: Dialect) -> Value {
 fn parquet_batch(
     params: &[ParamSpec],
     dialect: Dialect,
+    shard: bool,
     rows: &[ParquetRow],
 ) -> Result<RecordBatch, DataError> {
     let mut cols: Vec<ArrayRef> = Vec::new();
@@ -320,7 +489,7 @@ fn parquet_batch(
         let col: ArrayRef = match p.kind {
             ParamKind::Int { .. } => {
                 let mut b = Int64Builder::with_capacity(rows.len());
-                for (v, _) in rows {
+                for (v, _, _) in rows {
                     b.append_option(match &v[k] {
                         Some(ParamValue::Int(i)) => Some(*i),
                         _ => None,
@@ -330,7 +499,7 @@ fn parquet_batch(
             }
             ParamKind::Float { .. } => {
                 let mut b = Float64Builder::with_capacity(rows.len());
-                for (v, _) in rows {
+                for (v, _, _) in rows {
                     b.append_option(match &v[k] {
                         Some(ParamValue::Float(f)) => Some(*f),
                         Some(ParamValue::Int(i)) => Some(*i as f64),
@@ -341,7 +510,7 @@ fn parquet_batch(
             }
             ParamKind::Choice(_) | ParamKind::Text | ParamKind::File | ParamKind::Expr => {
                 let mut b = StringBuilder::new();
-                for (v, _) in rows {
+                for (v, _, _) in rows {
                     b.append_option(v[k].as_ref().map(ToString::to_string));
                 }
                 Arc::new(b.finish())
@@ -353,21 +522,21 @@ fn parquet_batch(
         let col: ArrayRef = match key {
             "start" | "end" => {
                 let mut b = StringBuilder::new();
-                for (_, st) in rows {
+                for (_, st, _) in rows {
                     b.append_value(stat_json(st[j].1).as_str().unwrap_or_default());
                 }
                 Arc::new(b.finish())
             }
             k if COUNT_KEYS.contains(&k) => {
                 let mut b = Int64Builder::with_capacity(rows.len());
-                for (_, st) in rows {
+                for (_, st, _) in rows {
                     b.append_value(st[j].1.as_f64() as i64);
                 }
                 Arc::new(b.finish())
             }
             _ => {
                 let mut b = Float64Builder::with_capacity(rows.len());
-                for (_, st) in rows {
+                for (_, st, _) in rows {
                     let x = st[j].1.as_f64();
                     b.append_option((!x.is_nan()).then_some(x));
                 }
@@ -376,7 +545,14 @@ fn parquet_batch(
         };
         cols.push(col);
     }
-    RecordBatch::try_new(schema(params, dialect), cols).map_err(|e| DataError::Parquet {
+    if shard {
+        let mut b = arrow_array::builder::BinaryBuilder::new();
+        for (_, _, rec) in rows {
+            b.append_value(rec.as_deref().unwrap_or_default());
+        }
+        cols.push(Arc::new(b.finish()));
+    }
+    RecordBatch::try_new(schema(params, dialect, shard), cols).map_err(|e| DataError::Parquet {
         file: "sweep output".into(),
         message: e.to_string(),
     })

@@ -245,6 +245,7 @@ pub(crate) fn run_sweep<'py>(
         progress: Some(&on_progress),
         profile_blocks: pbo_blocks,
         skip: 0,
+        end: None,
     };
     let bars = bars.bars.clone();
     if let Some(wf) = walk_forward {

@@ -279,6 +279,7 @@ pub(crate) fn execute(
                 progress: Some(&progress),
                 profile_blocks: p.pbo_blocks,
                 skip: 0,
+                end: None,
             };
             let stopped = || signals.stop.load(Ordering::Relaxed);
             if let Some(wf) = &p.walk_forward {

@@ -322,3 +322,137 @@ fn vectorbt_profile_sweep() {
         &["unknown statistic `sqn`"],
     );
 }
+
+/// A sweep split into shards (as Kubernetes Indexed Jobs and Slurm arrays run it) and
+/// merged equals the sweep run whole: the same JSON and Parquet bytes (every combination,
+/// the best, the overfitting checks) and the same printed table.
+#[test]
+fn sharded_sweeps_merge_into_the_unsharded_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sweep = [
+        "sweep",
+        "--data",
+        "sample:GOOG",
+        "--strategy",
+        "sma_cross",
+        "--grid",
+        "fast=5:30:5",
+        "--grid",
+        "slow=20:100:10",
+        "--constraint",
+        "fast < slow",
+        "--commission",
+        "0.002",
+    ];
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        let out = backtide()
+            .args(sweep)
+            .args(extra)
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let p = |name: &str| d.join(name).to_str().unwrap().to_string();
+    let whole = run(&["--out", &p("all.json")], &[]);
+    run(&["--out", &p("all.parquet")], &[]);
+    // Shard 0 by number, 1 from a Kubernetes index, 2 from a Slurm array counted from 1.
+    run(&["--shard", "0/3", "--out", &p("part-0.parquet")], &[]);
+    run(
+        &["--shard", "auto/3", "--out", &p("part-1.parquet")],
+        &[("JOB_COMPLETION_INDEX", "1")],
+    );
+    let s2 = run(
+        &["--shard", "auto/3", "--out", &p("part-2.parquet")],
+        &[("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "1")],
+    );
+    assert!(
+        s2.starts_with("shard 2/3: combinations 33..50 of 50: 17 done"),
+        "{s2}"
+    );
+    let merge = |parts: &[&str], out: &str| {
+        backtide()
+            .arg("sweep-merge")
+            .args(parts.iter().map(|x| p(x)))
+            .args(["--out", &p(out)])
+            .output()
+            .unwrap()
+    };
+    let m = merge(
+        &["part-2.parquet", "part-0.parquet", "part-1.parquet"],
+        "m.json",
+    );
+    assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
+    assert_eq!(String::from_utf8(m.stdout).unwrap(), whole);
+    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
+    assert!(read("m.json") == read("all.json"), "merged JSON differs");
+    let v: serde_json::Value = serde_json::from_slice(&read("m.json")).unwrap();
+    assert_eq!(v["overfitting"]["trials"], 50);
+    let m = merge(
+        &["part-0.parquet", "part-1.parquet", "part-2.parquet"],
+        "m.parquet",
+    );
+    assert!(m.status.success());
+    assert!(
+        read("m.parquet") == read("all.parquet"),
+        "merged Parquet differs"
+    );
+
+    // What cannot be merged says why.
+    let fails = |parts: &[&str], says: &str| {
+        let m = merge(parts, "x.json");
+        assert!(!m.status.success());
+        let err = String::from_utf8_lossy(&m.stderr);
+        assert!(err.contains(says), "`{err}` lacks `{says}`");
+        assert!(!d.join("x.json").exists());
+    };
+    fails(
+        &["part-0.parquet", "part-2.parquet"],
+        "shard(s) 1 of 3 missing",
+    );
+    fails(
+        &[
+            "part-0.parquet",
+            "part-1.parquet",
+            "part-2.parquet",
+            "part-2.parquet",
+        ],
+        "a shard is given twice",
+    );
+    run(
+        &[
+            "--param",
+            "sl_pct=0.05",
+            "--shard",
+            "1/3",
+            "--out",
+            &p("other.parquet"),
+        ],
+        &[],
+    );
+    fails(
+        &["part-0.parquet", "other.parquet", "part-2.parquet"],
+        "not a shard of the same sweep",
+    );
+    fails(&["all.parquet"], "not a sweep shard");
+    crate::cli::fails_with(
+        &[
+            sweep.as_slice(),
+            &["--shard", "3/3", "--out", &p("y.parquet")],
+        ]
+        .concat(),
+        &["--shard 3/3: I must be below N"],
+    );
+    crate::cli::fails_with(
+        &[sweep.as_slice(), &["--shard", "0/3"]].concat(),
+        &["--shard needs --out FILE.parquet"],
+    );
+}

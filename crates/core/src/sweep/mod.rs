@@ -216,6 +216,9 @@ pub struct SweepControl<'a> {
     /// Combinations already done (a sweep resumed from a checkpoint): the first `skip` of
     /// the sweep's order are neither run nor delivered, and progress counts them as done.
     pub skip: usize,
+    /// Where to stop in the sweep's order (a shard of a sweep split across machines runs
+    /// `skip..end`); `None`: to the end.
+    pub end: Option<usize>,
 }
 
 /// The best combination by an objective, offered results in combination order: the
@@ -274,6 +277,15 @@ impl SweepSpec {
     /// Sweeps stream them instead ([`SweepSpec::stream`]).
     pub fn combinations(&self) -> Result<Vec<Vec<ParamValue>>, Error> {
         Ok(self.stream()?.collect())
+    }
+
+    /// How many combinations the sweep has: known for a random search, else one cheap walk
+    /// of the grid (the constraint applied).
+    pub fn count(&self) -> Result<usize, Error> {
+        match self.stream()?.known_len() {
+            Some(t) => Ok(t),
+            None => Ok(self.grid()?.count()),
+        }
     }
 
     /// The combinations in sweep order, generated lazily: memory does not grow with the
@@ -542,11 +554,8 @@ where
     // Validate the fixed parameters once, up front, with a clear error.
     spec.params_for(&[]).map_err(E::from)?;
     let mut combos = spec.stream()?;
-    // The total for progress: known for a random search, else one cheap walk of the grid.
-    let total = match combos.known_len() {
-        Some(t) => t,
-        None => spec.grid()?.count(),
-    };
+    // The total for progress.
+    let total = spec.count()?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(control.threads)
         .build()
@@ -567,8 +576,12 @@ where
     };
     let mut best = BestOf::new(objective);
     let mut base = combos.by_ref().take(control.skip).count();
+    let end = control.end.unwrap_or(usize::MAX);
     loop {
-        let part: Vec<Vec<ParamValue>> = combos.by_ref().take(chunk).collect();
+        let part: Vec<Vec<ParamValue>> = combos
+            .by_ref()
+            .take(chunk.min(end.saturating_sub(base)))
+            .collect();
         if part.is_empty() {
             break;
         }

@@ -77,6 +77,7 @@ fn collect(
         progress: Some(&progress),
         profile_blocks: 0,
         skip: 0,
+        end: None,
     };
     let mut got = Vec::new();
     let outcome = run_sweep::<Error>(&b, &spec(method), &cfg, &obj, &control, &mut |r| {

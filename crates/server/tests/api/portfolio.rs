@@ -501,6 +501,7 @@ async fn a_portfolio_sweep_runs_every_combination_as_the_library_does() {
             progress: None,
             profile_blocks: 4,
             skip: 0,
+            end: None,
         },
         &mut |c| {
             combos.push(backtide_data::combo_json_in(c, profile.dialect()));
