@@ -57,7 +57,9 @@ fn sweep_writes_csv_json_and_parquet() {
                 let mut lines = text.lines();
                 let header = lines.next().unwrap();
                 assert!(
-                    header.starts_with("fast,slow,direction,cross,size,sl_pct,tp_pct,start,end,"),
+                    header.starts_with(
+                        "fast,slow,direction,cross,size,sl_pct,tp_pct,trail_atr,trail_pct,start,end,"
+                    ),
                     "{header}"
                 );
                 assert!(header.contains("sharpe_ratio"));

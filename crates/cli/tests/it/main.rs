@@ -13,4 +13,5 @@ mod report;
 mod rules;
 mod serve;
 mod timeframe;
+mod trailing;
 mod vectorbt;

@@ -8,6 +8,7 @@
 pub mod builtin;
 mod params;
 pub(crate) mod signals;
+pub mod trailing;
 
 pub use params::{DefaultValue, ParamKind, ParamSpec, ParamValue, Params};
 pub use signals::{

@@ -135,14 +135,29 @@ impl StrategyInfo {
 
     /// Builds the strategy from validated parameters (checks cross-parameter rules).
     pub fn build(&self, params: &Params) -> Result<Box<dyn Strategy>, Error> {
-        (self.build)(params)
+        with_trailing((self.build)(params)?, params)
     }
 
     /// The same strategy through the signal front end ([`crate::strategy::SignalDriven`]):
     /// identical trades, computed with one vectorized pass and bars without a decision
     /// skipped. Sweeps use it.
     pub fn build_signals(&self, params: &Params) -> Result<Box<dyn Strategy>, Error> {
-        (self.build_signals)(params)
+        with_trailing((self.build_signals)(params)?, params)
+    }
+}
+
+/// `s` with the trailing stop its `trail_atr` or `trail_pct` parameter asks for (the two
+/// exclude each other), or as it is.
+fn with_trailing(s: Box<dyn Strategy>, params: &Params) -> Result<Box<dyn Strategy>, Error> {
+    use crate::strategy::trailing::{TrailDistance, Trailing};
+    match (params.float_opt("trail_atr"), params.float_opt("trail_pct")) {
+        (Some(_), Some(_)) => Err(Error::Param {
+            param: "trail_pct".into(),
+            message: "give trail_atr or trail_pct, not both".into(),
+        }),
+        (Some(n), None) => Ok(Box::new(Trailing::new(s, TrailDistance::Atr(n)))),
+        (None, Some(p)) => Ok(Box::new(Trailing::new(s, TrailDistance::Pct(p)))),
+        (None, None) => Ok(s),
     }
 }
 
@@ -217,6 +232,21 @@ const TP_PCT: ParamSpec = float(
     "take-profit distance from the signal close, as a fraction",
 );
 
+const TRAIL_ATR: ParamSpec = float(
+    "trail_atr",
+    1e-6,
+    1e6,
+    None,
+    "trailing stop-loss this many 100-bar ATRs from the close, moved in the trade's favour each bar (backtesting.py's TrailingStrategy.set_trailing_sl)",
+);
+const TRAIL_PCT: ParamSpec = float(
+    "trail_pct",
+    1e-6,
+    0.99,
+    None,
+    "trailing stop-loss at this fraction of the close, converted to ATRs as mean(close*pct/ATR) (backtesting.py's set_trailing_pct)",
+);
+
 const MA_CROSS_PARAMS: &[ParamSpec] = &[
     int(
         "fast",
@@ -231,6 +261,8 @@ const MA_CROSS_PARAMS: &[ParamSpec] = &[
     SIZE,
     SL_PCT,
     TP_PCT,
+    TRAIL_ATR,
+    TRAIL_PCT,
 ];
 
 /// Every built-in strategy.
