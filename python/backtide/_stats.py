@@ -85,8 +85,11 @@ def _stops(x: np.ndarray):
     return np.full(len(x), None, dtype=object) if np.isnan(x).all() else x
 
 
-def trades_frame(t: dict, index: pd.DatetimeIndex, whole_units: bool) -> pd.DataFrame:
-    """backtesting.py's `_trades` columns."""
+def trades_frame(t: dict, index: pd.DatetimeIndex, whole_units: bool,
+                 indicators=()) -> pd.DataFrame:
+    """backtesting.py's `_trades` columns, with each indicator's value at every trade's
+    entry and exit bar (`Entry_SMA(C,10)`, `Exit_…`; `_0`, `_1`, … for the rows of a 2-D
+    indicator) as backtesting.py adds them for the indicators a strategy declared."""
     entry, exit_ = t["EntryBar"], t["ExitBar"]
     size = t["Size"]
     df = pd.DataFrame({
@@ -106,6 +109,14 @@ def trades_frame(t: dict, index: pd.DatetimeIndex, whole_units: bool) -> pd.Data
     })
     df["Duration"] = df["ExitTime"] - df["EntryTime"]
     df["Tag"] = t["Tag"]
+    if len(df):
+        for ind in indicators:
+            name = getattr(ind, "name", None)
+            rows = np.atleast_2d(np.asarray(ind))
+            for i, values in enumerate(rows):
+                suffix = f"_{i}" if len(rows) > 1 else ""
+                df[f"Entry_{name}{suffix}"] = values[df["EntryBar"].values]
+                df[f"Exit_{name}{suffix}"] = values[df["ExitBar"].values]
     return df
 
 
@@ -113,5 +124,6 @@ def result_series(res: dict, index: pd.DatetimeIndex, strategy, whole_units: boo
     s = stats_dict(res["stats"], index.tz)
     s["_strategy"] = strategy
     s["_equity_curve"] = equity_curve(res["equity"], res["drawdown"], index)
-    s["_trades"] = trades_frame(res["trades"], index, whole_units)
+    s["_trades"] = trades_frame(res["trades"], index, whole_units,
+                                getattr(strategy, "_indicators", ()))
     return pd.Series(s, dtype=object)

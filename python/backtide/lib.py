@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ._data import _Array
-from .strategy import Strategy
+from .strategy import Strategy, _as_str
 
 OHLCV_AGG = {"Open": "first", "High": "max", "Low": "min", "Close": "last", "Volume": "sum"}
 
@@ -72,7 +72,7 @@ def resample_apply(rule: str, func: Optional[Callable], series, *args, agg=None,
         else:
             agg = OHLCV_AGG.get(getattr(series, "name", ""), "last")
     resampled = series.resample(rule, label="right").agg(agg).dropna()
-    resampled.name = f"{getattr(series, 'name', '')}[{rule}]"
+    resampled.name = _as_str(series) + "[" + rule + "]"
 
     strategy_i = None
     frame, level = currentframe(), 0

@@ -9,6 +9,7 @@ engine's, identical to backtesting.py 0.6.6.
 
 from __future__ import annotations
 
+import numbers
 import sys
 from typing import Any, Callable, Optional
 
@@ -28,6 +29,23 @@ def _price(x, what):
         raise ValueError(f"{what} must be a finite price, got {x}")
     return x
 
+
+
+def _as_str(value) -> str:
+    """How backtesting.py names an indicator's argument: numbers and text as they are, a
+    data column by its initial (`C`), a function by its name, at most 10 characters."""
+    if isinstance(value, (numbers.Number, str)):
+        return str(value)
+    if isinstance(value, pd.DataFrame):
+        return "df"
+    name = str(getattr(value, "name", "") or "")
+    if name in ("Open", "High", "Low", "Close", "Volume"):
+        return name[:1]
+    if callable(value):
+        name = getattr(value, "__name__", value.__class__.__name__).replace("<lambda>", "λ")
+    if len(name) > 10:
+        name = name[:9] + "…"
+    return name
 
 class Order:
     """A pending order (`Strategy.orders`); `cancel()` withdraws it."""
@@ -275,10 +293,9 @@ class Strategy:
         to the current bar. Its NaN prefix counts toward the warm-up (the first `next`
         is on bar 1 + the longest warm-up among the indicators kept as attributes)."""
         if name is None:
-            params = ",".join(
-                str(getattr(a, "name", None) or type(a).__name__) if hasattr(a, "__len__")
-                else str(a) for a in args)
-            fname = getattr(func, "__name__", type(func).__name__)
+            # backtesting.py's default name: `SMA(C,10)` (columns by their initial).
+            params = ",".join(filter(None, map(_as_str, (*args, *kwargs.values()))))
+            fname = _as_str(func)
             name = f"{fname}({params})" if params else fname
         try:
             value = func(*args, **kwargs)

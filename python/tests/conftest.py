@@ -73,6 +73,17 @@ def assert_same_results(ours: pd.Series, theirs: pd.Series):
                   for t in t_t["Tag"]]
         if tags_o != tags_t:
             bad.append(f"tags: ours {tags_o[:5]} theirs {tags_t[:5]}")
+        # A Python strategy's indicators at each trade's entry and exit, as backtesting.py
+        # adds them (a built-in strategy declares none).
+        if hasattr(ours["_strategy"], "_indicators"):
+            if list(t_o.columns) != list(t_t.columns):
+                bad.append(f"_trades columns: ours {list(t_o.columns)} theirs {list(t_t.columns)}")
+            else:
+                for c in [c for c in t_t.columns if c.startswith(("Entry_", "Exit_"))]:
+                    for i, (x, y) in enumerate(zip(t_o[c].tolist(), t_t[c].tolist())):
+                        if not close(x, y):
+                            bad.append(f"trade {i} {c}: ours {x!r} theirs {y!r}")
+                            break
     e_o = ours["_equity_curve"]["Equity"].to_numpy()
     e_t = theirs["_equity_curve"]["Equity"].to_numpy()
     diff = np.flatnonzero(~np.isclose(e_o, e_t, rtol=1e-9, atol=1e-9))
