@@ -3,6 +3,7 @@
 mod benchmark;
 mod cli;
 mod cli_sweep;
+mod deploy;
 mod dialects;
 mod golden;
 mod limits;
