@@ -297,7 +297,12 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
     let total = spec.count()?;
     let range = shard.map(|s| s.range(total));
     let control = SweepControl {
-        threads: a.threads,
+        // 0: as many as the container allows (its cgroup CPU quota), not the host's cores.
+        threads: if a.threads == 0 {
+            backtide_server::container::ContainerLimits::detect().threads()
+        } else {
+            a.threads
+        },
         cancel: Some(&cancel),
         progress: Some(&progress),
         profile_blocks: a.pbo_blocks,

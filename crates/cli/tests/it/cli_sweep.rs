@@ -398,6 +398,24 @@ fn sharded_sweeps_merge_into_the_unsharded_result() {
     assert!(read("m.json") == read("all.json"), "merged JSON differs");
     let v: serde_json::Value = serde_json::from_slice(&read("m.json")).unwrap();
     assert_eq!(v["overfitting"]["trials"], 50);
+    // 1, 3 and 7 shards, every output format: the unsharded bytes.
+    run(&["--out", &p("all.csv")], &[]);
+    for n in [1usize, 3, 7] {
+        let parts: Vec<String> = (0..n).map(|i| format!("n{n}-{i}.parquet")).collect();
+        for (i, part) in parts.iter().enumerate() {
+            run(&["--shard", &format!("{i}/{n}"), "--out", &p(part)], &[]);
+        }
+        let names: Vec<&str> = parts.iter().rev().map(String::as_str).collect();
+        for ext in ["csv", "json", "parquet"] {
+            let out = format!("n{n}.{ext}");
+            let m = merge(&names, &out);
+            assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
+            assert!(
+                read(&out) == read(&format!("all.{ext}")),
+                "{n} shards: merged {ext} differs"
+            );
+        }
+    }
     let m = merge(
         &["part-0.parquet", "part-1.parquet", "part-2.parquet"],
         "m.parquet",

@@ -7,7 +7,9 @@
 use std::path::PathBuf;
 
 fn repo(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }
 
 /// The `backtide` argument lists in a file: YAML `args:` lists, JSON arrays after
@@ -127,7 +129,8 @@ fn container_and_scheduler_files_use_flags_that_exist() {
 
 #[test]
 fn a_misspelt_flag_is_caught() {
-    let cmds = commands("        args:\n          - sweep\n          - --shards\n          - auto/8\n");
+    let cmds =
+        commands("        args:\n          - sweep\n          - --shards\n          - auto/8\n");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_backtide"))
         .args(&cmds[0])
         .arg("--help")

@@ -17,10 +17,11 @@ impl Drop for TestCgroup {
     }
 }
 
-/// Makes cgroup(s) with a 256 MiB memory limit and half a CPU; the shell line that moves
-/// a shell into them. `None` where this machine cannot.
-fn make_cgroup() -> Option<(TestCgroup, String)> {
-    let name = format!("backtide-test-{}", std::process::id());
+/// Makes cgroup(s) with a 256 MiB memory limit and `quota` µs of CPU per 100 ms; the shell
+/// line that moves a shell into them, and the file with the peak memory use. `None` where
+/// this machine cannot.
+fn make_cgroup(tag: &str, quota: u64) -> Option<(TestCgroup, String, PathBuf)> {
+    let name = format!("backtide-test-{tag}-{}", std::process::id());
     let root = Path::new("/sys/fs/cgroup");
     if root.join("cgroup.controllers").exists() {
         // cgroup v2: one directory, with both controllers enabled by its parent.
@@ -30,9 +31,10 @@ fn make_cgroup() -> Option<(TestCgroup, String)> {
             dirs: vec![dir.clone()],
         };
         std::fs::write(dir.join("memory.max"), "268435456").ok()?;
-        std::fs::write(dir.join("cpu.max"), "50000 100000").ok()?;
+        std::fs::write(dir.join("cpu.max"), format!("{quota} 100000")).ok()?;
         let procs = dir.join("cgroup.procs");
-        return Some((cg, format!("echo $$ > {}", procs.display())));
+        let peak = dir.join("memory.peak");
+        return Some((cg, format!("echo $$ > {}", procs.display()), peak));
     }
     let (mem, cpu) = (
         root.join("memory").join(&name),
@@ -46,18 +48,18 @@ fn make_cgroup() -> Option<(TestCgroup, String)> {
     cg.dirs.push(cpu.clone());
     std::fs::write(mem.join("memory.limit_in_bytes"), "268435456").ok()?;
     std::fs::write(cpu.join("cpu.cfs_period_us"), "100000").ok()?;
-    std::fs::write(cpu.join("cpu.cfs_quota_us"), "50000").ok()?;
+    std::fs::write(cpu.join("cpu.cfs_quota_us"), quota.to_string()).ok()?;
     let line = format!(
         "echo $$ > {} && echo $$ > {}",
         mem.join("cgroup.procs").display(),
         cpu.join("cgroup.procs").display()
     );
-    Some((cg, line))
+    Some((cg, line, mem.join("memory.max_usage_in_bytes")))
 }
 
 #[test]
 fn limits_are_read_from_the_cgroup_the_binary_runs_in() {
-    let Some((_cg, enter)) = make_cgroup() else {
+    let Some((_cg, enter, _)) = make_cgroup("limits", 50_000) else {
         eprintln!(
             "SKIPPED limits_are_read_from_the_cgroup_the_binary_runs_in: cannot make a cgroup here (needs root and a writable /sys/fs/cgroup)"
         );
@@ -85,4 +87,38 @@ fn limits_are_read_from_the_cgroup_the_binary_runs_in() {
         text.contains("serve's default memory budget: 153 MiB"),
         "{text}"
     );
+}
+
+/// A sweep in a cgroup of one CPU and 256 MiB: one worker thread (as `backtide limits`
+/// reports there), it finishes, and its memory stays under the limit.
+#[test]
+fn a_sweep_in_one_cpu_and_256_mib_finishes_within_them() {
+    let Some((_cg, enter, peak)) = make_cgroup("sweep", 100_000) else {
+        eprintln!(
+            "SKIPPED a_sweep_in_one_cpu_and_256_mib_finishes_within_them: cannot make a cgroup here (needs root and a writable /sys/fs/cgroup)"
+        );
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_backtide");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{enter} && {bin} limits && exec {bin} sweep --data sample:EURUSD --strategy sma_cross \
+             --grid fast=5:40:5 --grid slow=20:200:20 --constraint 'fast < slow'"
+        ))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("CPU quota 1 (100000 / 100000 µs"), "{text}");
+    assert!(text.contains("; 1 worker thread(s)"), "{text}");
+    assert!(text.contains("overfitting:"), "the sweep finished: {text}");
+    let used: u64 = std::fs::read_to_string(&peak)
+        .map(|s| s.trim().parse().unwrap_or(0))
+        .unwrap_or(0);
+    assert!(used > 0 && used < 256 << 20, "peak {used} bytes");
 }
