@@ -173,6 +173,27 @@ class Strat(Strategy):
             self.position.close()
 """
 
+# A one-cancels-other breakout in backtesting.py's API: a buy stop above the 20-bar high
+# and a sell stop below the low; once one fills the other is cancelled; out after 10 bars.
+OCO = """
+class Strat(Strategy):
+    def init(self):
+        self.hi = self.I(lambda h: pd.Series(h).rolling(20).max(), self.data.High)
+        self.lo = self.I(lambda l: pd.Series(l).rolling(20).min(), self.data.Low)
+
+    def next(self):
+        i = len(self.data) - 1
+        entries = [o for o in self.orders if not o.is_contingent]
+        if self.position:
+            for o in entries:
+                o.cancel()
+            if self.trades and i - self.trades[-1].entry_bar >= 10:
+                self.position.close()
+        elif not entries:
+            self.buy(stop=self.hi[-1] * 1.001, sl=self.lo[-1], tag="up")
+            self.sell(stop=self.lo[-1] * 0.999, sl=self.hi[-1], tag="down")
+"""
+
 SIGNAL = """
 class Strat(SignalStrategy):
     def init(self):
@@ -205,6 +226,7 @@ CASES = {
     "trailing_strategy": (TRAILING, dict(commission=0.001), {}),
     "resample_apply": (RESAMPLE, dict(commission=0.002), {}),
     "signal_strategy": (SIGNAL, dict(commission=0.001), {}),
+    "oco_breakout": (OCO, dict(commission=0.001), {}),
     "trade_on_close_hedging": (SL_TP, dict(trade_on_close=True, hedging=True), {}),
 }
 
