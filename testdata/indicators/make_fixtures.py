@@ -11,7 +11,10 @@ Produces `goog_reference.json` from the bundled GOOG sample (crates/data/samples
 - more TA-Lib 0.8.2 functions, each called directly with the parameters in the series
   name: PLUS_DI, MINUS_DI, DX, ADX, CCI, WILLR, OBV, MFI, MOM, CMO, PPO (matype=1, EMA),
   TRIX, DEMA, TEMA, KAMA, NATR, AROON, AROONOSC, BOP, AD, ADOSC, ULTOSC, LINEARREG_SLOPE
-  (these use the sample's Open and Volume too, written to "input").
+  (these use the sample's Open and Volume too, written to "input"); SAR, T3, STOCHRSI
+  (fastd_matype=0, SMA), MIDPOINT, MIDPRICE;
+- composed from TA-Lib 0.8.2: Hull MA as WMA(2*WMA(x, n//2) - WMA(x, n), isqrt(n)) and
+  Keltner channels as EMA(close, n) +- k*ATR(high, low, close, n).
 
 Run: pip install pandas==3.1.1 numpy==2.4.6 ta-lib==0.8.2 && python3 make_fixtures.py
 NaN is written as null.
@@ -89,5 +92,19 @@ s["ad"] = clean(talib.AD(h, l, c, v))
 s["adosc_3_10"] = clean(talib.ADOSC(h, l, c, v, 3, 10))
 s["ultosc_7_14_28"] = clean(talib.ULTOSC(h, l, c, 7, 14, 28))
 s["linreg_slope_14"] = clean(talib.LINEARREG_SLOPE(c, 14))
+s["sar_0.02_0.2"] = clean(talib.SAR(h, l, 0.02, 0.2))
+s["t3_5_0.7"] = clean(talib.T3(c, 5, 0.7))
+k, d = talib.STOCHRSI(c, 14, 5, 3, 0)
+s["stochrsi_k_14_5_3"], s["stochrsi_d_14_5_3"] = clean(k), clean(d)
+s["midpoint_14"] = clean(talib.MIDPOINT(c, 14))
+s["midprice_14"] = clean(talib.MIDPRICE(h, l, 14))
+for n in (15, 20):
+    # Hull: WMA(2*WMA(x, n//2) - WMA(x, n), isqrt(n)), from TA-Lib's WMA (which skips
+    # the leading NaNs of the difference).
+    s[f"hma_{n}"] = clean(talib.WMA(2 * talib.WMA(c, n // 2) - talib.WMA(c, n), math.isqrt(n)))
+# Keltner: EMA(close, n) +- k*ATR(h, l, c, n), from TA-Lib's EMA and ATR.
+kc_mid, kc_atr = talib.EMA(c, 20), talib.ATR(h, l, c, 20)
+s["kc_upper_20_2"], s["kc_middle_20_2"], s["kc_lower_20_2"] = (
+    clean(kc_mid + 2.0 * kc_atr), clean(kc_mid), clean(kc_mid - 2.0 * kc_atr))
 (here / "goog_reference.json").write_text(json.dumps(out))
 print("wrote", len(s), "series of", len(c), "bars")

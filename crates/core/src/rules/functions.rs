@@ -114,6 +114,16 @@ pub(crate) enum Op {
     Adosc,
     UltOsc,
     LinregSlope,
+    Sar,
+    T3,
+    StochRsiK,
+    StochRsiD,
+    Midpoint,
+    Midprice,
+    Hma,
+    KcUpper,
+    KcMiddle,
+    KcLower,
     Shift,
     Ret,
     Crossover,
@@ -227,6 +237,30 @@ const PPO: &[(&str, Arg)] = &[
     ("x", Arg::Series),
     ("fast", Arg::Window),
     ("slow", Arg::Window),
+];
+const SAR: &[(&str, Arg)] = &[
+    ("high", Arg::Series),
+    ("low", Arg::Series),
+    ("acceleration", Arg::Number),
+    ("maximum", Arg::Number),
+];
+const T3: &[(&str, Arg)] = &[
+    ("x", Arg::Series),
+    ("n", Arg::Window),
+    ("vfactor", Arg::Number),
+];
+const STOCHRSI: &[(&str, Arg)] = &[
+    ("x", Arg::Series),
+    ("n", Arg::Window),
+    ("k", Arg::Window),
+    ("d", Arg::Window),
+];
+const KC: &[(&str, Arg)] = &[
+    ("high", Arg::Series),
+    ("low", Arg::Series),
+    ("close", Arg::Series),
+    ("n", Arg::Window),
+    ("k", Arg::Number),
 ];
 const CV: &[(&str, Arg)] = &[("close", Arg::Series), ("volume", Arg::Series)];
 const VALUES: &[(&str, Arg)] = &[("a", Arg::Value), ("b", Arg::Value)];
@@ -519,6 +553,66 @@ pub static FUNCTIONS: &[Function] = &[
         "Ultimate oscillator over three periods (TA-Lib ULTOSC); first value at the longest",
     ),
     ind(
+        "sar",
+        SAR,
+        Op::Sar,
+        "Wilder's parabolic SAR, e.g. sar(high, low, 0.02, 0.2) (TA-Lib SAR); first value at 1",
+    ),
+    ind(
+        "t3",
+        T3,
+        Op::T3,
+        "Tillson's T3 moving average with volume factor vfactor in [0, 1] (TA-Lib T3); first value at 6(n-1)",
+    ),
+    ind(
+        "stochrsi_k",
+        STOCHRSI,
+        Op::StochRsiK,
+        "stochastic RSI fast %K, the k-bar stochastic of RSI(x, n) (TA-Lib STOCHRSI); first value at n+k+d-2",
+    ),
+    ind(
+        "stochrsi_d",
+        STOCHRSI,
+        Op::StochRsiD,
+        "stochastic RSI %D, the d-bar SMA of its %K (TA-Lib STOCHRSI); first value at n+k+d-2",
+    ),
+    ind(
+        "midpoint",
+        X_N,
+        Op::Midpoint,
+        "(highest + lowest)/2 of the last n values (TA-Lib MIDPOINT); first value at n-1",
+    ),
+    ind(
+        "midprice",
+        HL_N,
+        Op::Midprice,
+        "(highest high + lowest low)/2 of the last n bars (TA-Lib MIDPRICE); first value at n-1",
+    ),
+    ind(
+        "hma",
+        X_N,
+        Op::Hma,
+        "Hull moving average, WMA(2 WMA(x, floor(n/2)) - WMA(x, n), floor(sqrt(n))); first value at n+floor(sqrt(n))-2",
+    ),
+    ind(
+        "keltner_upper",
+        KC,
+        Op::KcUpper,
+        "Keltner upper channel, EMA(close, n) + k ATR(n); first value at n",
+    ),
+    ind(
+        "keltner_middle",
+        KC,
+        Op::KcMiddle,
+        "Keltner middle line, EMA(close, n); first value at n-1",
+    ),
+    ind(
+        "keltner_lower",
+        KC,
+        Op::KcLower,
+        "Keltner lower channel, EMA(close, n) - k ATR(n); first value at n",
+    ),
+    ind(
         "shift",
         &[("x", Arg::Series), ("n", Arg::Lag)],
         Op::Shift,
@@ -657,6 +751,16 @@ pub(crate) fn compute(op: Op, s: &[&[f64]], ints: &[usize], nums: &[f64]) -> Vec
         Op::AroonOsc => indicators::aroon_oscillator(s[0], s[1], ints[0]),
         Op::Bop => indicators::balance_of_power(s[0], s[1], s[2], s[3]),
         Op::UltOsc => indicators::ultimate_oscillator(s[0], s[1], s[2], ints[0], ints[1], ints[2]),
+        Op::Sar => indicators::parabolic_sar(s[0], s[1], nums[0], nums[1]),
+        Op::T3 => indicators::t3(s[0], ints[0], nums[0]),
+        Op::StochRsiK => indicators::stoch_rsi(s[0], ints[0], ints[1], ints[2]).k,
+        Op::StochRsiD => indicators::stoch_rsi(s[0], ints[0], ints[1], ints[2]).d,
+        Op::Midpoint => indicators::midpoint(s[0], ints[0]),
+        Op::Midprice => indicators::midprice(s[0], s[1], ints[0]),
+        Op::Hma => indicators::hma(s[0], ints[0]),
+        Op::KcUpper => indicators::keltner(s[0], s[1], s[2], ints[0], nums[0]).upper,
+        Op::KcMiddle => indicators::keltner(s[0], s[1], s[2], ints[0], nums[0]).middle,
+        Op::KcLower => indicators::keltner(s[0], s[1], s[2], ints[0], nums[0]).lower,
         Op::Shift => {
             let (x, k) = (s[0], ints[0]);
             let mut out = vec![f64::NAN; x.len()];

@@ -213,6 +213,31 @@ fn natr_aroon_bop_ultosc_match_talib() {
     );
 }
 
+#[test]
+fn sar_t3_stochrsi_midpoint_midprice_match_talib() {
+    let (c, h, l) = (input("close"), input("high"), input("low"));
+    check("sar_0.02_0.2", &ind::parabolic_sar(&h, &l, 0.02, 0.2), 1e-9);
+    check("t3_5_0.7", &ind::t3(&c, 5, 0.7), 1e-9);
+    let s = ind::stoch_rsi(&c, 14, 5, 3);
+    check("stochrsi_k_14_5_3", &s.k, 1e-9);
+    check("stochrsi_d_14_5_3", &s.d, 1e-9);
+    check("midpoint_14", &ind::midpoint(&c, 14), 1e-12);
+    check("midprice_14", &ind::midprice(&h, &l, 14), 1e-12);
+}
+
+/// Hull and Keltner have no TA-Lib function: the fixture composes TA-Lib's WMA, EMA, ATR.
+#[test]
+fn hma_keltner_match_talib_compositions() {
+    let (c, h, l) = (input("close"), input("high"), input("low"));
+    for n in [15, 20] {
+        check(&format!("hma_{n}"), &ind::hma(&c, n), 1e-9);
+    }
+    let kc = ind::keltner(&h, &l, &c, 20, 2.0);
+    check("kc_upper_20_2", &kc.upper, 1e-9);
+    check("kc_middle_20_2", &kc.middle, 1e-9);
+    check("kc_lower_20_2", &kc.lower, 1e-9);
+}
+
 /// The new indicators as rule functions: what a rule (and `backtide.ta` in Python, which
 /// reads the same table) computes equals TA-Lib's series.
 #[test]
@@ -254,6 +279,28 @@ fn rule_functions_give_the_talib_series() {
         (
             "ultosc(high, low, close, 7, 14, 28)",
             "ultosc_7_14_28",
+            1e-9,
+        ),
+        ("sar(high, low, 0.02, 0.2)", "sar_0.02_0.2", 1e-9),
+        ("t3(close, 5, 0.7)", "t3_5_0.7", 1e-9),
+        ("stochrsi_k(close, 14, 5, 3)", "stochrsi_k_14_5_3", 1e-9),
+        ("stochrsi_d(close, 14, 5, 3)", "stochrsi_d_14_5_3", 1e-9),
+        ("midpoint(close, 14)", "midpoint_14", 1e-12),
+        ("midprice(high, low, 14)", "midprice_14", 1e-12),
+        ("hma(close, 20)", "hma_20", 1e-9),
+        (
+            "keltner_upper(high, low, close, 20, 2)",
+            "kc_upper_20_2",
+            1e-9,
+        ),
+        (
+            "keltner_middle(high, low, close, 20, 2)",
+            "kc_middle_20_2",
+            1e-9,
+        ),
+        (
+            "keltner_lower(high, low, close, 20, 2)",
+            "kc_lower_20_2",
             1e-9,
         ),
     ] {
