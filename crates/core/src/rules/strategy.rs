@@ -520,6 +520,7 @@ impl SignalStrategy for RulesStrategy {
             sl: per_bar(self.sl),
             tp: per_bar(self.tp),
             entry_rule: self.entry_rule,
+            risk: None,
         };
         // Percent stops from the signal bar's close, on the side the entry takes (a long
         // entry is tried first), as the built-ins compute them.

@@ -127,6 +127,7 @@ impl Signals {
             sl: self.sl,
             tp: self.tp,
             entry_rule: self.entry_rule,
+            risk: None,
         }
     }
 }
@@ -195,6 +196,27 @@ pub struct SparseSignals {
     pub tp: PerBar,
     /// What entries do when a position is open.
     pub entry_rule: EntryRule,
+    /// Entries sized by risk instead of `size` (not kept by [`SparseSignals::into_dense`]).
+    pub risk: Option<RiskSizing>,
+}
+
+/// Risk-based sizing: whole units such that hitting the stop loses `fraction` of the
+/// equity at the decision, `floor(equity · fraction ÷ (close · stop_pct))`; no entry when
+/// that is below one unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RiskSizing {
+    /// Fraction of equity to lose at the stop.
+    pub fraction: f64,
+    /// Distance to the stop as a fraction of the decision bar's close.
+    pub stop_pct: f64,
+}
+
+impl RiskSizing {
+    /// Whole units to order at `close` with `equity`, or `None` below one unit.
+    pub fn units(self, equity: f64, close: f64) -> Option<f64> {
+        let u = (equity * self.fraction / (close * self.stop_pct)).floor();
+        (u >= 1.0).then_some(u)
+    }
 }
 
 impl SparseSignals {
@@ -287,8 +309,15 @@ impl<S: SignalStrategy> SignalDriven<S> {
             EntryRule::OnlyWhenFlat => {}
         }
         let i = ctx.index();
+        let size = match s.risk {
+            Some(r) => match r.units(ctx.equity(), ctx.close()[i]) {
+                Some(u) => Some(u),
+                None => return Ok(false),
+            },
+            None => s.size.get(i),
+        };
         let req = OrderRequest {
-            size: s.size.get(i),
+            size,
             sl: s.sl.get(i),
             tp: s.tp.get(i),
             ..OrderRequest::default()

@@ -562,7 +562,19 @@ fn random_params(name: &str, r: &[u64; 6], long_only: bool) -> Vec<(String, Stri
             format!("{}", 0.02 + (r[5] % 5) as f64 / 100.0),
         ));
     }
-    if r[5].is_multiple_of(4) {
+    let cross = matches!(name, "sma_cross" | "ema_cross" | "macd_cross");
+    // Risk sizing (with the stop it needs) and trailing stops, on both paths alike.
+    let risk = cross && r[3].is_multiple_of(3) && r[1].is_multiple_of(3);
+    if risk {
+        p.push((
+            "risk_pct".into(),
+            format!("{}", 0.005 + (r[2] % 4) as f64 / 100.0),
+        ));
+    }
+    if cross && r[0] % 4 == 1 {
+        p.push(("trail_atr".into(), format!("{}", 1 + r[4] % 4)));
+    }
+    if r[5].is_multiple_of(4) && !risk {
         p.push((
             "size".into(),
             if r[4].is_multiple_of(2) {

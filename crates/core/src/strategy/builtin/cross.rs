@@ -5,8 +5,8 @@ use crate::broker::OrderRequest;
 use crate::error::Error;
 use crate::indicators;
 use crate::strategy::{
-    Context, Decision, EntryRule, Indicator, Init, Params, PerBar, SignalStrategy, Signals,
-    SparseSignals, Strategy,
+    Context, Decision, EntryRule, Indicator, Init, Params, PerBar, RiskSizing, SignalStrategy,
+    Signals, SparseSignals, Strategy,
 };
 
 /// A cross strategy's lines: the two (in a sweep) or their difference.
@@ -88,6 +88,8 @@ pub struct CrossStrategy {
     size: Option<f64>,
     sl_pct: Option<f64>,
     tp_pct: Option<f64>,
+    /// Entries sized to lose this fraction of equity at the `sl_pct` stop.
+    risk: Option<RiskSizing>,
     /// `fast line − slow line`: its sign change is the cross (see
     /// [`indicators::sma_difference`] for why that is exact).
     spread: Option<Indicator>,
@@ -297,6 +299,22 @@ impl CrossStrategy {
                 message: format!("a size >= 1 is a whole number of units, got {s}"),
             });
         }
+        let risk = match (p.float_opt("risk_pct"), p.float_opt("sl_pct")) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(Error::Param {
+                    param: "risk_pct".into(),
+                    message: "needs sl_pct: risk sizing divides the equity at risk by the distance to the stop".into(),
+                });
+            }
+            (Some(_), Some(_)) if size.is_some() => {
+                return Err(Error::Param {
+                    param: "risk_pct".into(),
+                    message: "give size or risk_pct, not both: risk_pct sizes the entries".into(),
+                });
+            }
+            (Some(fraction), Some(stop_pct)) => Some(RiskSizing { fraction, stop_pct }),
+        };
         Ok(CrossStrategy {
             lines,
             fast: window(p, "fast")?,
@@ -317,6 +335,7 @@ impl CrossStrategy {
             size,
             sl_pct: p.float_opt("sl_pct"),
             tp_pct: p.float_opt("tp_pct"),
+            risk,
             spread: None,
         })
     }
@@ -332,6 +351,7 @@ impl CrossStrategy {
             size: None,
             sl_pct: None,
             tp_pct: None,
+            risk: None,
             spread: None,
             crosses: Crosses::default(),
             fed: 0,
@@ -444,20 +464,34 @@ impl Strategy for CrossStrategy {
             return Ok(());
         }
         let close = ctx.close()[ctx.index()];
+        // Risk sizing: whole units from the equity now; below one unit, no entry.
+        let sized = |s: &Self, long: bool, equity: f64| {
+            let mut r = s.request(close, long);
+            match s.risk {
+                Some(k) => k.units(equity, close).map(|u| {
+                    r.size = Some(u);
+                    r
+                }),
+                None => Some(r),
+            }
+        };
         match self.direction {
             Direction::LongShort => {
                 ctx.close_position();
-                let req = self.request(close, up);
-                if up {
-                    ctx.buy_with(req)?
-                } else {
-                    ctx.sell_with(req)?
-                };
+                if let Some(req) = sized(self, up, ctx.equity()) {
+                    if up {
+                        ctx.buy_with(req)?
+                    } else {
+                        ctx.sell_with(req)?
+                    };
+                }
             }
             Direction::LongOnly => {
                 let pos = ctx.position();
                 if up && pos.is_flat() {
-                    ctx.buy_with(self.request(close, true))?;
+                    if let Some(req) = sized(self, true, ctx.equity()) {
+                        ctx.buy_with(req)?;
+                    }
                 } else if down && pos.is_long() {
                     ctx.close_position();
                 }
@@ -465,7 +499,9 @@ impl Strategy for CrossStrategy {
             Direction::ShortOnly => {
                 let pos = ctx.position();
                 if down && pos.is_flat() {
-                    ctx.sell_with(self.request(close, false))?;
+                    if let Some(req) = sized(self, false, ctx.equity()) {
+                        ctx.sell_with(req)?;
+                    }
                 } else if up && pos.is_short() {
                     ctx.close_position();
                 }
@@ -574,6 +610,7 @@ impl SignalStrategy for CrossStrategy {
                 PerBar::Unset
             },
             entry_rule: rule,
+            risk: self.risk,
         })
     }
 }

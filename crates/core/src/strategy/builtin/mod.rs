@@ -247,6 +247,14 @@ const TRAIL_PCT: ParamSpec = float(
     "trailing stop-loss at this fraction of the close, converted to ATRs as mean(close*pct/ATR) (backtesting.py's set_trailing_pct)",
 );
 
+const RISK_PCT: ParamSpec = float(
+    "risk_pct",
+    1e-6,
+    1.0,
+    None,
+    "size entries by risk: whole units losing this fraction of equity at the sl_pct stop, floor(equity*risk_pct/(close*sl_pct)); no entry below one unit; needs sl_pct, replaces size",
+);
+
 const MA_CROSS_PARAMS: &[ParamSpec] = &[
     int(
         "fast",
@@ -263,6 +271,7 @@ const MA_CROSS_PARAMS: &[ParamSpec] = &[
     TP_PCT,
     TRAIL_ATR,
     TRAIL_PCT,
+    RISK_PCT,
 ];
 
 /// Every built-in strategy.
@@ -307,6 +316,9 @@ pub static STRATEGIES: &[StrategyInfo] = &[
             SIZE,
             SL_PCT,
             TP_PCT,
+            TRAIL_ATR,
+            TRAIL_PCT,
+            RISK_PCT,
         ],
         build: |p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Macd, p)?)),
         build_signals: |p| {
