@@ -122,3 +122,43 @@ fn a_sweep_in_one_cpu_and_256_mib_finishes_within_them() {
         .unwrap_or(0);
     assert!(used > 0 && used < 256 << 20, "peak {used} bytes");
 }
+
+/// `serve` in a 256 MiB cgroup sizes its job memory budget from the limit (60 %: 153 MiB)
+/// and says so at start-up, so it queues work instead of being killed.
+#[test]
+fn serve_takes_its_memory_budget_from_the_cgroup() {
+    let Some((_cg, enter, _)) = make_cgroup("serve", 100_000) else {
+        eprintln!(
+            "SKIPPED serve_takes_its_memory_budget_from_the_cgroup: cannot make a cgroup here (needs root and a writable /sys/fs/cgroup)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{enter} && exec {} serve --addr 127.0.0.1:0 --data-dir {}",
+            env!("CARGO_BIN_EXE_backtide"),
+            dir.path().display()
+        ))
+        .env("NO_COLOR", "1")
+        .env("BACKTIDE_LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The start-up line comes before the address line.
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    assert_eq!(v["fields"]["memory_budget_mib"], 153, "{line}");
+    let msg = v["fields"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("memory limit 256 MiB") && msg.contains("; 1 worker thread(s)"),
+        "{msg}"
+    );
+}
