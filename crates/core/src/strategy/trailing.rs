@@ -27,8 +27,11 @@ pub enum TrailDistance {
 pub struct Trailing {
     inner: Box<dyn Strategy>,
     distance: TrailDistance,
-    atr: Vec<f64>,
+    /// Shared by every run of a sweep on the same bars.
+    atr: std::sync::Arc<Vec<f64>>,
     n_atr: f64,
+    /// The stops to set this bar (kept to reuse its allocation).
+    moves: Vec<(crate::broker::TradeId, f64)>,
 }
 
 impl Trailing {
@@ -37,8 +40,9 @@ impl Trailing {
         Trailing {
             inner,
             distance,
-            atr: Vec::new(),
+            atr: std::sync::Arc::default(),
             n_atr: f64::NAN,
+            moves: Vec::new(),
         }
     }
 }
@@ -73,12 +77,18 @@ impl Strategy for Trailing {
     fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error> {
         self.inner.init(ctx)?;
         let b = ctx.bars();
-        self.atr = trailing_atr(b.high(), b.low(), b.close(), ATR_PERIODS);
+        self.atr = ctx.shared(&format!("TRAILING_ATR({ATR_PERIODS})"), || {
+            trailing_atr(b.high(), b.low(), b.close(), ATR_PERIODS)
+        });
         self.n_atr = match self.distance {
             TrailDistance::Atr(n) => n,
             TrailDistance::Pct(p) => {
                 let close = b.close();
-                let s: f64 = close.iter().zip(&self.atr).map(|(c, a)| c * p / a).sum();
+                let s: f64 = close
+                    .iter()
+                    .zip(self.atr.iter())
+                    .map(|(c, a)| c * p / a)
+                    .sum();
                 s / close.len().max(1) as f64
             }
         };
@@ -90,19 +100,16 @@ impl Strategy for Trailing {
         let close = ctx.close()[i];
         let step = self.atr.get(i).copied().unwrap_or(f64::NAN) * self.n_atr;
         if step.is_finite() {
-            let moves: Vec<_> = ctx
-                .trades()
-                .iter()
-                .map(|t| {
-                    let sl = if t.is_long() {
-                        t.sl.unwrap_or(f64::NEG_INFINITY).max(close - step)
-                    } else {
-                        t.sl.unwrap_or(f64::INFINITY).min(close + step)
-                    };
-                    (t.id(), sl)
-                })
-                .collect();
-            for (id, sl) in moves {
+            self.moves.clear();
+            self.moves.extend(ctx.trades().iter().map(|t| {
+                let sl = if t.is_long() {
+                    t.sl.unwrap_or(f64::NEG_INFINITY).max(close - step)
+                } else {
+                    t.sl.unwrap_or(f64::INFINITY).min(close + step)
+                };
+                (t.id(), sl)
+            }));
+            for &(id, sl) in &self.moves {
                 ctx.set_sl(id, Some(sl))?;
             }
         }
