@@ -1020,6 +1020,19 @@ struct Chunk {
     newlines: u64,
 }
 
+impl Chunk {
+    /// An empty chunk with room for the rows of `piece` (at least 40 bytes a row).
+    fn for_piece(piece: &[u8]) -> Chunk {
+        let cap = piece.len() / 40;
+        Chunk {
+            time: Vec::with_capacity(cap),
+            cols: std::array::from_fn(|_| Vec::with_capacity(cap)),
+            lines: Vec::with_capacity(cap),
+            ..Chunk::default()
+        }
+    }
+}
+
 /// What every piece of a file is parsed with.
 struct Cx<'a> {
     lay: &'a Layout,
@@ -1046,16 +1059,10 @@ const TIME_EXPECTED_FORMAT: &str = "an ISO 8601 date/datetime or epoch seconds/m
 ///
 /// A piece without quotes or stray carriage returns (what exports write) is split by hand:
 /// one UTF-8 check for the piece, then one pass over its bytes cutting lines and cells,
-/// with no per-field copy or check. Anything else goes through the `csv` crate's reader. Both give the same
-/// rows, line numbers and errors.
+/// with no per-field copy or check. Anything else goes through the `csv` crate's reader.
+/// Both give the same rows, line numbers and errors.
 fn parse_chunk(piece: &[u8], first_line: u64, cx: &Cx<'_>) -> Result<Chunk, DataError> {
-    let cap = piece.len() / 40;
-    let mut out = Chunk {
-        time: Vec::with_capacity(cap),
-        cols: std::array::from_fn(|_| Vec::with_capacity(cap)),
-        lines: Vec::with_capacity(cap),
-        ..Chunk::default()
-    };
+    let mut out = Chunk::for_piece(piece);
     if cx.width <= MAX_FAST_FIELDS
         && let Ok(text) = std::str::from_utf8(piece)
     {
@@ -1135,13 +1142,7 @@ fn parse_chunk_csv(piece: &[u8], first_line: u64, cx: &Cx<'_>) -> Result<Chunk, 
         .delimiter(cx.delimiter)
         .from_reader(piece);
     let offset = first_line - 1;
-    let cap = piece.len() / 40;
-    let mut out = Chunk {
-        time: Vec::with_capacity(cap),
-        cols: std::array::from_fn(|_| Vec::with_capacity(cap)),
-        lines: Vec::with_capacity(cap),
-        ..Chunk::default()
-    };
+    let mut out = Chunk::for_piece(piece);
     let mut rec = csv::ByteRecord::new();
     // A record's line is counted from its first byte (the reader's own count lags a line
     // after each `\r\n`): the newlines before it, counted once as the reader moves on.
