@@ -26,8 +26,16 @@ pub(crate) fn indicator<'py>(
     series: Vec<PyReadonlyArray1<'py, f64>>,
     numbers: Vec<f64>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let cols: Vec<Vec<f64>> = series.iter().map(|a| a.as_array().to_vec()).collect();
-    let n = cols.first().map_or(0, Vec::len);
+    // The arrays themselves, read in place (the Python side makes them contiguous).
+    let cols: Vec<&[f64]> = series
+        .iter()
+        .map(|a| {
+            a.as_slice().map_err(|_| {
+                PyValueError::new_err(format!("{name}: expected contiguous float arrays"))
+            })
+        })
+        .collect::<PyResult<_>>()?;
+    let n = cols.first().map_or(0, |c| c.len());
     if cols.iter().any(|c| c.len() != n) {
         return Err(PyValueError::new_err(format!(
             "{name}: the series have different lengths"

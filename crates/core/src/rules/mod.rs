@@ -76,7 +76,7 @@ pub fn evaluate(
 /// Calls the indicator function `name` (see [`FUNCTIONS`]; `registered` ones) on whole
 /// series: its series arguments in `series`, then its windows, shifts and numbers in
 /// `numbers`, checked as in a rule. What `backtide.ta` calls from Python.
-pub fn call_indicator(name: &str, series: &[Vec<f64>], numbers: &[f64]) -> Result<Vec<f64>, Error> {
+pub fn call_indicator(name: &str, series: &[&[f64]], numbers: &[f64]) -> Result<Vec<f64>, Error> {
     let bad = |message: String| Error::Param {
         param: name.to_string(),
         message,
@@ -98,7 +98,7 @@ pub fn call_indicator(name: &str, series: &[Vec<f64>], numbers: &[f64]) -> Resul
             f.args.len() - n_series
         )));
     }
-    let n = series.first().map_or(0, Vec::len);
+    let n = series.first().map_or(0, |s| s.len());
     let (mut ints, mut nums) = (Vec::new(), Vec::new());
     for ((arg, kind), v) in f.args[n_series..].iter().zip(numbers) {
         match kind {
@@ -111,8 +111,7 @@ pub fn call_indicator(name: &str, series: &[Vec<f64>], numbers: &[f64]) -> Resul
             _ => nums.push(*v),
         }
     }
-    let cols: Vec<&[f64]> = series.iter().map(Vec::as_slice).collect();
     Ok(functions::compute_from_first_valid(
-        f.op, &cols, &ints, &nums, n,
+        f.op, series, &ints, &nums, n,
     ))
 }
