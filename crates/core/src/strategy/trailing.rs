@@ -32,6 +32,8 @@ pub struct Trailing {
     n_atr: f64,
     /// The stops to set this bar (kept to reuse its allocation).
     moves: Vec<(crate::broker::TradeId, f64)>,
+    /// Trades were open after the last `next`: every bar must move their stops.
+    trading: bool,
 }
 
 impl Trailing {
@@ -43,6 +45,7 @@ impl Trailing {
             atr: std::sync::Arc::default(),
             n_atr: f64::NAN,
             moves: Vec::new(),
+            trading: false,
         }
     }
 }
@@ -113,10 +116,21 @@ impl Strategy for Trailing {
                 ctx.set_sl(id, Some(sl))?;
             }
         }
-        self.inner.next(ctx)
+        self.inner.next(ctx)?;
+        self.trading = !ctx.trades().is_empty();
+        Ok(())
     }
 
-    // Every bar with an open trade moves its stop: no bar is skipped.
+    /// Every bar with an open trade moves its stop, so none is skipped then. Flat, only the
+    /// strategy's own decisions matter (a trade opens by an order fill, and the engine
+    /// skips no bar while an order is pending).
+    fn idle_until(&self, from: usize) -> usize {
+        if self.trading {
+            from
+        } else {
+            self.inner.idle_until(from)
+        }
+    }
 }
 
 #[cfg(test)]

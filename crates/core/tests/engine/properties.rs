@@ -651,3 +651,45 @@ fn both_paths_trade_for_every_builtin() {
         assert_eq!(a, b, "{}", info.name);
     }
 }
+
+/// A strategy that lets the engine skip no bar (the reference for `idle_until`).
+struct EveryBar(Box<dyn backtide_core::Strategy>);
+
+impl backtide_core::Strategy for EveryBar {
+    fn init(&mut self, ctx: &mut backtide_core::Init<'_>) -> Result<(), backtide_core::Error> {
+        self.0.init(ctx)
+    }
+    fn next(&mut self, ctx: &mut backtide_core::Context<'_>) -> Result<(), backtide_core::Error> {
+        self.0.next(ctx)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Trailing stops skip the bars where no trade is open: the same run as visiting every
+    /// bar, on both paths, for the cross strategies in every direction.
+    #[test]
+    fn trailing_stops_skip_only_bars_that_change_nothing(
+        seed in 0u64..1_000_000, which in 0usize..3,
+        r in proptest::array::uniform6(0u64..1000), long_only in any::<bool>(),
+        atr in 1u32..5, pct in any::<bool>(),
+    ) {
+        let info = &builtin::STRATEGIES[which];
+        let bars = walk(400, seed);
+        let mut pairs = random_params(info.name, &r, long_only);
+        pairs.retain(|(k, _)| k != "trail_atr");
+        pairs.push(if pct {
+            ("trail_pct".into(), format!("0.0{atr}"))
+        } else {
+            ("trail_atr".into(), atr.to_string())
+        });
+        let params = Params::from_pairs(info.params, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+        let cfg = BrokerConfig { finalize_trades: true, ..BrokerConfig::default() };
+        for build in [builtin::StrategyInfo::build, builtin::StrategyInfo::build_signals] {
+            let skipping = run(&bars, build(info, &params).unwrap().as_mut(), &cfg).unwrap();
+            let every = run(&bars, &mut EveryBar(build(info, &params).unwrap()), &cfg).unwrap();
+            prop_assert_eq!(&skipping, &every, "{} {:?}", info.name, pairs);
+        }
+    }
+}
