@@ -2,27 +2,13 @@
 //! `testdata/benchmark/reference.json` (pandas, on backtesting.py's own equity curves; see
 //! `testdata/benchmark/make_reference.py`).
 
-use std::path::PathBuf;
-
 use serde_json::Value;
 
-use crate::cli::{backtide, fails_with};
-use crate::golden::{case, close, golden, testdata};
-
-fn repo(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel)
-}
+use crate::cli::{fails_with, succeeds};
+use crate::golden::{case, close, golden, repo, testdata};
 
 fn run_json(args: &[String]) -> Value {
-    let out = backtide().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&succeeds(args).stdout).unwrap()
 }
 
 /// The golden case's `backtide run` arguments with `--benchmark FILE --json` (a
@@ -112,19 +98,15 @@ fn the_asset_as_its_own_benchmark_gives_backtesting_pys_alpha_and_beta() {
 
 #[test]
 fn the_table_lists_the_benchmark_rows() {
-    let out = backtide()
-        .args([
-            "run",
-            "--data",
-            "sample:GOOG",
-            "--strategy",
-            "sma_cross",
-            "--benchmark",
-            testdata("benchmark/MSFT_gaps.csv").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = succeeds([
+        "run",
+        "--data",
+        "sample:GOOG",
+        "--strategy",
+        "sma_cross",
+        "--benchmark",
+        testdata("benchmark/MSFT_gaps.csv").to_str().unwrap(),
+    ]);
     let text = String::from_utf8(out.stdout).unwrap();
     for label in [
         "Benchmark Return [%]",
@@ -161,25 +143,17 @@ fn a_benchmark_that_cannot_be_used_is_one_clear_line() {
         ],
     );
     // Started later, it covers the run.
-    let out = backtide()
-        .args([
-            "run",
-            "--data",
-            "sample:GOOG",
-            "--strategy",
-            "sma_cross",
-            "--benchmark",
-            "sample:BTCUSD",
-            "--from",
-            "2012-02-01",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds([
+        "run",
+        "--data",
+        "sample:GOOG",
+        "--strategy",
+        "sma_cross",
+        "--benchmark",
+        "sample:BTCUSD",
+        "--from",
+        "2012-02-01",
+    ]);
     fails_with(
         &[
             "run",

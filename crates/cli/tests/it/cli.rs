@@ -19,6 +19,21 @@ pub(crate) fn backtide() -> Command {
     Command::cargo_bin("backtide").unwrap()
 }
 
+/// Runs `backtide ARGS`, which must succeed (the failure shows its stderr); its output.
+pub(crate) fn succeeds<I, S>(args: I) -> std::process::Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = backtide().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Every golden case that `sma_cross` expresses, run through `backtide run --json`,
 /// reproduces backtesting.py's numbers.
 #[test]

@@ -4,13 +4,7 @@
 //! engine, cluster or Slurm runs on the build machines; the YAML syntax is checked by
 //! python/tests/test_deploy.py.)
 
-use std::path::PathBuf;
-
-fn repo(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel)
-}
+use crate::golden::repo;
 
 /// The `backtide` argument lists in a file: YAML `args:` lists, JSON arrays after
 /// `CMD`/`command:`, and shell lines (`exec backtide …`, with `\` continuations).

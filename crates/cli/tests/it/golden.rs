@@ -17,6 +17,13 @@ pub(crate) fn testdata(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// A path in the repository.
+pub(crate) fn repo(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
 pub(crate) fn golden(name: &str) -> Value {
     let text = std::fs::read_to_string(testdata(&format!("golden/{name}.json"))).unwrap();
     serde_json::from_str(&text).unwrap()

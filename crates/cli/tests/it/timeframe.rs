@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::cli::{backtide, fails_with};
+use crate::cli::{fails_with, succeeds};
 use crate::golden::testdata;
 
 #[test]
@@ -50,24 +50,16 @@ fn resampled_bars_equal_pandas() {
 
 #[test]
 fn a_run_on_resampled_bars_reports_them() {
-    let out = backtide()
-        .args([
-            "run",
-            "--data",
-            "sample:EURUSD",
-            "--strategy",
-            "sma_cross",
-            "--resample",
-            "4h",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeds([
+        "run",
+        "--data",
+        "sample:EURUSD",
+        "--strategy",
+        "sma_cross",
+        "--resample",
+        "4h",
+        "--json",
+    ]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         v["data"]["resample"],
@@ -76,24 +68,16 @@ fn a_run_on_resampled_bars_reports_them() {
     assert_eq!(v["equity"].as_array().unwrap().len(), 1292);
     assert_eq!(v["equity"][0]["time"], "2017-04-19T08:00:00");
     // Portfolios: every asset alike.
-    let out = backtide()
-        .args([
-            "run",
-            "--data",
-            "sample:STOCKS",
-            "--strategy",
-            "equal_weight",
-            "--resample",
-            "1w",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeds([
+        "run",
+        "--data",
+        "sample:STOCKS",
+        "--strategy",
+        "equal_weight",
+        "--resample",
+        "1w",
+        "--json",
+    ]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let eq = v["equity"].as_array().unwrap();
     assert!(eq.len() < 700 && eq.len() > 600, "{} weekly bars", eq.len());
@@ -110,19 +94,15 @@ fn a_run_on_resampled_bars_reports_them() {
         &["--resample 7min: timeframe `7min`: expected N followed by min or h"],
     );
     // Already that coarse: a note, and the bars as they were.
-    let out = backtide()
-        .args([
-            "run",
-            "--data",
-            "sample:GOOG",
-            "--strategy",
-            "sma_cross",
-            "--resample",
-            "1h",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = succeeds([
+        "run",
+        "--data",
+        "sample:GOOG",
+        "--strategy",
+        "sma_cross",
+        "--resample",
+        "1h",
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("note: --resample 1h: every bar is already in a bucket of its own"),

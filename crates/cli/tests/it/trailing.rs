@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::cli::{backtide, fails_with};
+use crate::cli::{fails_with, succeeds};
 use crate::golden::{compare, testdata};
 
 fn case(file: &str, params: &[&str]) {
@@ -23,12 +23,7 @@ fn case(file: &str, params: &[&str]) {
     for p in params {
         args.extend(["--param", p]);
     }
-    let out = backtide().args(&args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeds(&args);
     let ours: Value = serde_json::from_slice(&out.stdout).unwrap();
     let bad = compare(&g, &ours);
     assert!(bad.is_empty(), "{file}: {bad:#?}");
