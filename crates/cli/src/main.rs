@@ -34,6 +34,9 @@ enum Command {
     SweepMerge(Box<sweep::MergeArgs>),
     /// Serve the REST API: datasets, background backtest and sweep jobs, OpenAPI docs.
     Serve(Box<serve::ServeArgs>),
+    /// Run jobs from a store shared with API nodes (--store postgres://…), without HTTP;
+    /// start any number, on any hosts that mount the same --data-dir.
+    Worker(Box<serve::WorkerArgs>),
     /// Compute a feature matrix (and optionally a training label) for model strategies.
     Features(Box<features::FeaturesArgs>),
     /// List the built-in strategies with their parameters, defaults and bounds.
@@ -45,7 +48,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_)) {
+    if !matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
         quiet_on_closed_pipe();
     }
     let result = match cli.command {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::sweep(*args),
         Command::SweepMerge(args) => sweep::merge(*args),
         Command::Serve(args) => serve::serve(*args),
+        Command::Worker(args) => serve::worker(*args),
         Command::Features(args) => features::features(*args),
         Command::Strategies => {
             print!("{}", table::strategies());

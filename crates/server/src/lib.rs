@@ -3,9 +3,11 @@
 //!
 //! [`app`] builds the axum router over an [`AppState`] (tests drive it directly with
 //! `tower::ServiceExt::oneshot`); [`serve`] binds a socket, starts the worker pool and
-//! shuts down gracefully. Jobs live in one SQLite file ([`Store`]); the [`Runner`]'s
-//! worker threads claim them, so CPU work never blocks the async runtime and an accepted
-//! job survives a crash.
+//! shuts down gracefully. Jobs live in a [`Store`]: one SQLite file by default, or a
+//! PostgreSQL database that API replicas and workers on many hosts share; the [`Runner`]'s
+//! worker threads claim them under leases, so CPU work never blocks the async runtime and
+//! an accepted job survives a crash of any node. [`work`] runs a node with workers and no
+//! HTTP (`backtide worker`).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -50,7 +52,10 @@ pub use spec::{
     BacktestRequest, BrokerSettings, CallSeqName, DatasetsRef, FillName, JobSpec, Member,
     StrategyRef, SweepRequest,
 };
-pub use store::{Dataset, JobState, NameConflict, PutOutcome, Store};
+pub use store::{
+    Dataset, JobState, NameConflict, Node, PgStore, PutOutcome, SqliteStore, Store, StoreError,
+    StoreLocation,
+};
 
 /// The bearer token clients must send: 1 to 4096 visible ASCII characters (what an
 /// `Authorization` header carries unchanged). An empty token is not a token: it would
@@ -103,10 +108,19 @@ pub enum TokenError {
 pub struct ServeConfig {
     /// Address to listen on.
     pub addr: SocketAddr,
-    /// Folder for the SQLite file, datasets and results (created if missing).
+    /// Folder for the SQLite file, datasets and results (created if missing). With a shared
+    /// store, every node must see the same folder (a shared volume).
     pub data_dir: PathBuf,
-    /// Worker threads running jobs.
+    /// The job store; `None`: `backtide.sqlite` in `data_dir`.
+    pub store: Option<StoreLocation>,
+    /// Worker threads running jobs (0: an API node of a cluster that only accepts jobs).
     pub workers: usize,
+    /// How long a claim holds a job without renewal (see [`RunnerConfig::lease`]).
+    pub lease: Duration,
+    /// Threads one sweep uses (0: one per core).
+    pub sweep_threads: usize,
+    /// Serve HTTP (false for `backtide worker`, a node that only runs jobs).
+    pub http: bool,
     /// Most jobs waiting in the queue; more get 429.
     pub queue_limit: usize,
     /// Bearer token required on writes and job reads, if set.
@@ -143,7 +157,11 @@ impl ServeConfig {
         ServeConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
             data_dir: data_dir.into(),
+            store: None,
             workers: 2,
+            lease: Duration::from_secs(30),
+            sweep_threads: 0,
+            http: true,
             queue_limit: 1_000,
             token: None,
             max_body_bytes: 256 * 1024 * 1024,
@@ -167,7 +185,7 @@ const RECENT_CHECKED: usize = 20;
 #[derive(Clone)]
 pub struct AppState {
     /// The store.
-    pub store: Arc<Store>,
+    pub store: Arc<dyn Store>,
     /// The worker pool.
     pub runner: Arc<Runner>,
     /// Metrics.
@@ -187,24 +205,33 @@ impl AppState {
         std::fs::create_dir_all(dir.join("datasets"))
             .with_context(|| format!("creating {}", dir.display()))?;
         std::fs::create_dir_all(dir.join("results"))?;
-        let (store, requeued) = Store::open(&dir.join("backtide.sqlite"))
-            .with_context(|| format!("opening {}", dir.join("backtide.sqlite").display()))?;
+        let location = config
+            .store
+            .clone()
+            .unwrap_or_else(|| StoreLocation::Sqlite(dir.join("backtide.sqlite")));
+        let (store, requeued) = location
+            .open()
+            .with_context(|| format!("opening the store {}", location.display()))?;
+        tracing::info!(store = %location.display(), "store opened");
         if requeued > 0 {
             tracing::warn!(requeued, "jobs interrupted by a crash are queued again");
         }
-        let (leftovers, bytes) = storage::remove_leftovers(dir);
-        if leftovers > 0 {
-            tracing::warn!(
-                leftovers,
-                bytes,
-                "removed temporary files a crash left behind"
-            );
+        // With a shared store other nodes may be writing temporary files in the shared
+        // folder right now; theirs are removed by the atomic writers' own clean-up.
+        if !store.is_shared() {
+            let (leftovers, bytes) = storage::remove_leftovers(dir);
+            if leftovers > 0 {
+                tracing::warn!(
+                    leftovers,
+                    bytes,
+                    "removed temporary files a crash left behind"
+                );
+            }
         }
         for (id, format) in store.unreferenced_datasets()? {
             let _ = std::fs::remove_file(datasets::dataset_path(dir, &id, &format));
         }
-        let store = Arc::new(store);
-        register_samples(&store, dir)?;
+        register_samples(&*store, dir)?;
         let metrics = Arc::new(Metrics::default());
         let runner = Runner::new(
             store.clone(),
@@ -214,6 +241,14 @@ impl AppState {
                 max_combinations: config.max_combinations,
                 min_free_bytes: config.min_free_bytes,
                 memory_budget: config.memory_budget_bytes,
+                lease: config.lease,
+                role: match (config.http, config.workers) {
+                    (false, _) => "worker",
+                    (true, 0) => "api",
+                    (true, _) => "api+worker",
+                }
+                .into(),
+                sweep_threads: config.sweep_threads,
             },
             metrics.clone(),
         );
@@ -240,10 +275,10 @@ impl AppState {
     /// Runs blocking store work off the async runtime.
     pub(crate) async fn db<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Store) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&dyn Store) -> store::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
+        tokio::task::spawn_blocking(move || f(&*store))
             .await
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)
@@ -256,7 +291,7 @@ impl AppState {
 /// symbol (see [`long_csv`]); its members are not registered one by one, since their names
 /// would clash with the single-asset samples (`STOCKS`'s GOOG is an adjusted series, not
 /// the GOOG sample's).
-fn register_samples(store: &Store, dir: &Path) -> anyhow::Result<()> {
+fn register_samples(store: &dyn Store, dir: &Path) -> anyhow::Result<()> {
     let universes = backtide_data::SAMPLE_UNIVERSES
         .iter()
         .map(|(name, members)| Ok((*name, long_csv(name, members)?)))
@@ -407,6 +442,36 @@ pub async fn serve_on(
         if w.is_finished() {
             let _ = w.join();
         }
+    }
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// Runs a node that only runs jobs (`backtide worker`): it claims jobs from a shared store
+/// until `shutdown` resolves, then gives running jobs the grace period and hands back the
+/// leases of those still running.
+pub fn work(
+    mut config: ServeConfig,
+    shutdown: impl FnOnce() + Send + 'static,
+) -> anyhow::Result<()> {
+    config.http = false;
+    let grace = config.shutdown_grace;
+    let state = AppState::open(config)?;
+    anyhow::ensure!(
+        state.store.is_shared(),
+        "a worker needs a store that other nodes share (--store postgres://…); with the \
+         embedded SQLite store, `backtide serve --workers N` runs the jobs"
+    );
+    let threads = state.runner.start();
+    tracing::info!(node = %state.runner.node_id(), "worker running; waiting for jobs");
+    shutdown();
+    tracing::info!("shutting down: no new jobs; running jobs get {grace:?}");
+    state.runner.shutdown(grace);
+    // The lease keeper leaves the cluster list within a tick; a backtest that cannot be
+    // interrupted is not waited for (its lease was handed back).
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while !threads.iter().all(|t| t.is_finished()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
     tracing::info!("shut down");
     Ok(())

@@ -20,7 +20,7 @@ use crate::spec::{
     BacktestRequest, BrokerSettings, CallSeqName, DatasetsRef, FillName, GridValues, Member,
     MethodSpec, ObjectiveSpec, ProfileName, StrategyRef, SweepRequest, WalkForwardSpec,
 };
-use crate::store::{Dataset, JobState, Model};
+use crate::store::{Dataset, JobState, Model, Node};
 use crate::{AppState, ServeConfig};
 
 #[derive(OpenApi)]
@@ -40,13 +40,13 @@ use crate::{AppState, ServeConfig};
         upload_model, list_models, get_model,
         submit_backtest, submit_sweep, list_jobs, get_job, cancel_job, job_events,
         job_result, job_trades_csv, job_equity_csv, job_orders_csv, job_parquet, job_report,
-        healthz, readyz, metrics,
+        healthz, readyz, metrics, cluster,
     ),
     components(schemas(
         Dataset, Model, StrategyDoc, BacktestRequest, SweepRequest, StrategyRef, BrokerSettings,
         ProfileName, GridValues, ObjectiveSpec, MethodSpec, WalkForwardSpec, JobView, JobList,
         JobState, Detail, ValidationBody, MessageBody, Health, DatasetsRef, Member, CallSeqName,
-        FillName, JobEvent, JobProgress,
+        FillName, JobEvent, JobProgress, Cluster, Node,
     )),
     tags(
         (name = "datasets", description = "Bars to test on (samples GOOG, EURUSD, BTCUSD are preloaded, and STOCKS: five stocks in one long-format dataset)"),
@@ -54,7 +54,7 @@ use crate::{AppState, ServeConfig};
         (name = "models", description = "ONNX models for the onnx_model strategy"),
         (name = "jobs", description = "Backtests and sweeps as background jobs"),
         (name = "results", description = "What finished jobs produced"),
-        (name = "system", description = "Health, readiness, metrics"),
+        (name = "system", description = "Health, readiness, metrics, the cluster's nodes"),
     )
 )]
 struct ApiDoc;

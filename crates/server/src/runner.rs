@@ -4,6 +4,11 @@
 //! rayon inside), so the async runtime that serves HTTP is never blocked. The runner keeps
 //! only what must be fast and need not survive a restart in memory: each active job's
 //! progress (a `watch` channel that server-sent events follow) and its stop flags.
+//!
+//! Each claim is a lease in the store. A keeper thread renews this node's leases (a third
+//! of the lease's length apart), passes on cancel requests made on other nodes, stops the
+//! jobs whose lease was lost (the node stalled and another took the job), and reports the
+//! node's heartbeat for `GET /v1/cluster`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +21,7 @@ use tokio::sync::watch;
 
 use crate::metrics::Metrics;
 use crate::spec::{JobSpec, Member};
-use crate::store::{JobRow, JobState, Store};
+use crate::store::{JobRow, JobState, Lease, Node, Store};
 use crate::work::{JobData, Outcome, Signals, execute, finished_digest};
 
 /// A job's live status, as server-sent events report it.
@@ -33,6 +38,10 @@ pub(crate) struct Active {
     tx: watch::Sender<Live>,
     stop: AtomicBool,
     shutdown: AtomicBool,
+    /// This node holds it (claimed, not yet finished).
+    claimed: AtomicBool,
+    /// Its lease was lost to another node.
+    lost: AtomicBool,
 }
 
 /// Limits that apply to job execution.
@@ -48,11 +57,54 @@ pub struct RunnerConfig {
     /// [`Runner::memory_estimate`]); 0 for no budget. A job that would exceed it waits
     /// until running jobs end; one larger than the budget runs alone.
     pub memory_budget: u64,
+    /// How long a claim holds a job without renewal; a node that dies gives its jobs back
+    /// after at most this long.
+    pub lease: Duration,
+    /// What this process is (`api`, `worker`, `api+worker`), as `/v1/cluster` shows it.
+    pub role: String,
+    /// Threads one sweep uses (0: one per core).
+    pub sweep_threads: usize,
+}
+
+/// This process as the cluster knows it.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeId {
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    pub started_at: String,
+}
+
+impl NodeId {
+    fn new() -> NodeId {
+        let host = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        let pid = std::process::id();
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        NodeId {
+            id: format!("{host}-{pid}-{}", &random[..8]),
+            host,
+            pid,
+            started_at: crate::store::now_iso(),
+        }
+    }
+}
+
+/// This node's cluster counters.
+#[derive(Debug, Default)]
+pub(crate) struct NodeCounters {
+    pub claimed: AtomicU64,
+    pub renewals: AtomicU64,
+    pub lost: AtomicU64,
 }
 
 /// The pool.
 pub struct Runner {
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
+    node: NodeId,
+    pub(crate) counters: NodeCounters,
     data_dir: PathBuf,
     config: RunnerConfig,
     metrics: Arc<Metrics>,
@@ -79,13 +131,15 @@ const BARS_CACHE: usize = 4;
 impl Runner {
     /// A runner over `store`; call [`Runner::start`] to launch the workers.
     pub fn new(
-        store: Arc<Store>,
+        store: Arc<dyn Store>,
         data_dir: &Path,
         config: RunnerConfig,
         metrics: Arc<Metrics>,
     ) -> Arc<Runner> {
         Arc::new(Runner {
             store,
+            node: NodeId::new(),
+            counters: NodeCounters::default(),
             data_dir: data_dir.to_path_buf(),
             config,
             metrics,
@@ -100,9 +154,10 @@ impl Runner {
         })
     }
 
-    /// Launches the worker threads.
+    /// Launches the worker threads (none for an API-only node of a cluster) and the lease
+    /// keeper.
     pub fn start(self: &Arc<Self>) -> Vec<std::thread::JoinHandle<()>> {
-        (0..self.config.workers.max(1))
+        let mut threads: Vec<_> = (0..self.config.workers)
             .map(|i| {
                 let me = self.clone();
                 std::thread::Builder::new()
@@ -110,7 +165,170 @@ impl Runner {
                     .spawn(move || me.work())
                     .expect("spawning a worker thread")
             })
-            .collect()
+            .collect();
+        let me = self.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("backtide-leases".into())
+                .spawn(move || me.keep_leases())
+                .expect("spawning the lease keeper"),
+        );
+        tracing::info!(node = %self.node.id, role = %self.config.role,
+            workers = self.config.workers, lease = ?self.config.lease, "node started");
+        threads
+    }
+
+    /// This node's lease.
+    fn lease(&self) -> Lease {
+        Lease {
+            owner: self.node.id.clone(),
+            ttl: self.config.lease,
+        }
+    }
+
+    /// This node's id in the store.
+    pub fn node_id(&self) -> &str {
+        &self.node.id
+    }
+
+    /// How long nodes wait before a silent node's jobs go to another.
+    pub fn lease_ttl(&self) -> Duration {
+        self.config.lease
+    }
+
+    /// Appends this node's cluster counters to a Prometheus exposition.
+    pub fn render_node_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let c = &self.counters;
+        for (name, help, v) in [
+            (
+                "backtide_node_jobs_claimed_total",
+                "Jobs this node claimed.",
+                &c.claimed,
+            ),
+            (
+                "backtide_node_lease_renewals_total",
+                "Lease renewals this node made.",
+                &c.renewals,
+            ),
+            (
+                "backtide_node_leases_lost_total",
+                "Jobs this node lost because its lease ran out.",
+                &c.lost,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP backtide_node_running Jobs running on this node.\n# TYPE backtide_node_running gauge\nbacktide_node_running {}",
+            self.running()
+        );
+    }
+
+    /// This node as `/v1/cluster` shows it.
+    fn node(&self) -> Node {
+        Node {
+            id: self.node.id.clone(),
+            role: self.config.role.clone(),
+            host: self.node.host.clone(),
+            pid: self.node.pid,
+            threads: self.config.workers as u32,
+            started_at: self.node.started_at.clone(),
+            seen_ms_ago: 0,
+            running: self.running(),
+            jobs_claimed: self.counters.claimed.load(Ordering::Relaxed),
+            lease_renewals: self.counters.renewals.load(Ordering::Relaxed),
+            leases_lost: self.counters.lost.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Renews this node's leases and reports its heartbeat until shutdown has finished;
+    /// with a shared store, also follows the jobs watched here that other nodes run.
+    fn keep_leases(self: Arc<Self>) {
+        let every = (self.config.lease / 3).max(Duration::from_millis(50));
+        let tick = every.min(Duration::from_millis(250));
+        let mut renewed: Option<Instant> = None;
+        loop {
+            let done = self.closing.load(Ordering::SeqCst) && self.running() == 0;
+            if done {
+                if let Err(e) = self.store.leave(&self.node.id) {
+                    tracing::warn!(error = %e, "could not remove this node from the cluster list");
+                }
+                return;
+            }
+            if renewed.is_none_or(|t| t.elapsed() >= every) {
+                renewed = Some(Instant::now());
+                self.renew_once();
+            }
+            if self.store.is_shared() {
+                self.follow_remote();
+            }
+            std::thread::sleep(tick);
+        }
+    }
+
+    /// Passes the stored progress and end of jobs that are watched here (a client waits
+    /// or follows events) but run on another node to their watchers.
+    fn follow_remote(&self) {
+        let watched: Vec<(String, Arc<Active>)> = self
+            .lock_active()
+            .iter()
+            .filter(|(_, a)| !a.claimed.load(Ordering::SeqCst))
+            .map(|(id, a)| (id.clone(), a.clone()))
+            .collect();
+        for (id, a) in watched {
+            let Ok(Some(row)) = self.store.job(&id) else {
+                continue;
+            };
+            if row.state.is_terminal() {
+                self.ended(&id, row.state);
+            } else {
+                a.tx.send_if_modified(|l| {
+                    let changed = l.state != row.state || l.progress != row.progress;
+                    *l = Live {
+                        state: row.state,
+                        progress: row.progress,
+                    };
+                    changed
+                });
+            }
+        }
+    }
+
+    /// One renewal: extends the leases, stops cancelled and lost jobs, beats.
+    fn renew_once(&self) {
+        match self.store.renew(&self.lease()) {
+            Ok(r) => {
+                self.counters.renewals.fetch_add(1, Ordering::Relaxed);
+                let active = self.lock_active();
+                for id in &r.cancel {
+                    if let Some(a) = active.get(id) {
+                        a.stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                for (id, a) in active.iter() {
+                    let claimed = a.claimed.load(Ordering::SeqCst);
+                    if claimed && r.held.binary_search(id).is_err() {
+                        // Another node took it after our lease ran out: stop, and do not
+                        // record an outcome (the store would refuse it anyway).
+                        if !a.lost.swap(true, Ordering::SeqCst) {
+                            self.counters.lost.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(job = %id, "lease lost; stopping the job here");
+                            a.stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "renewing leases failed; retrying"),
+        }
+        if let Err(e) = self.store.heartbeat(&self.node()) {
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
     }
 
     /// Wakes a worker: a job was queued.
@@ -192,6 +410,14 @@ impl Runner {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+        if self.running() > 0 {
+            // Still running (a backtest cannot be interrupted): give its lease back now so
+            // that another node takes it at once, instead of after the lease runs out.
+            match self.store.release(&self.node.id) {
+                Ok(n) => tracing::info!(released = n, "jobs still running were given back"),
+                Err(e) => tracing::warn!(error = %e, "giving back the leases failed; they expire"),
+            }
+        }
     }
 
     fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Active>>> {
@@ -209,6 +435,8 @@ impl Runner {
                     }),
                     stop: AtomicBool::new(false),
                     shutdown: AtomicBool::new(false),
+                    claimed: AtomicBool::new(false),
+                    lost: AtomicBool::new(false),
                 })
             })
             .clone()
@@ -264,9 +492,10 @@ impl Runner {
                 return Ok(None);
             }
         }
-        let Some(job) = self.store.claim()? else {
+        let Some(job) = self.store.claim(&self.lease())? else {
             return Ok(None);
         };
+        self.counters.claimed.fetch_add(1, Ordering::Relaxed);
         let reserved = if budget > 0 {
             self.memory_estimate(&job)
         } else {
@@ -373,7 +602,8 @@ impl Runner {
         {
             return Ok(Err(format!("its benchmark dataset {id} was deleted")));
         }
-        if let Err(e) = crate::spec::resolve_model(spec.strategy_mut(), &self.store, &self.data_dir)
+        if let Err(e) =
+            crate::spec::resolve_model(spec.strategy_mut(), &*self.store, &self.data_dir)
         {
             return Ok(Err(crate::work::describe(e)));
         }
@@ -495,6 +725,9 @@ impl Runner {
         let started = Instant::now();
         let id = job.id.clone();
         let active = self.active_entry(&id, JobState::Running);
+        active.claimed.store(true, Ordering::SeqCst);
+        active.lost.store(false, Ordering::SeqCst);
+        active.stop.store(false, Ordering::SeqCst);
         active.tx.send_replace(Live {
             state: JobState::Running,
             progress: 0.0,
@@ -543,11 +776,12 @@ impl Runner {
             stop: &active.stop,
             shutdown: &active.shutdown,
             progress: &progress,
+            threads: self.config.sweep_threads,
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut spec: JobSpec = serde_json::from_str(&job.spec)?;
             let model =
-                crate::spec::resolve_model(spec.strategy_mut(), &self.store, &self.data_dir)
+                crate::spec::resolve_model(spec.strategy_mut(), &*self.store, &self.data_dir)
                     .map_err(|e| anyhow::anyhow!("{}", crate::work::describe(e)))?;
             let data = self.job_data(&job)?;
             let benchmark = self.benchmark_bars(&spec)?;
@@ -620,8 +854,33 @@ impl Runner {
     }
 
     fn finish(&self, id: &str, state: JobState, error: Option<&str>, digest: Option<&str>) {
-        if let Err(e) = self.store.finish(id, state, error, digest) {
-            tracing::error!(error = %e, "recording the job's end failed");
+        let lost = self
+            .lock_active()
+            .get(id)
+            .is_some_and(|a| a.lost.load(Ordering::SeqCst));
+        if !lost {
+            // The store may be restarting: try for as long as the lease would last, so an
+            // outcome is not dropped for a moment's outage.
+            let deadline = Instant::now() + self.config.lease;
+            let mut pause = Duration::from_millis(50);
+            loop {
+                match self.store.finish(id, &self.node.id, state, error, digest) {
+                    Ok(true) => break,
+                    Ok(false) => {
+                        tracing::warn!(job = %id, "the job is no longer held here; outcome not recorded");
+                        break;
+                    }
+                    Err(e) if Instant::now() < deadline => {
+                        tracing::warn!(error = %e, "recording the job's end failed; retrying");
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_secs(2));
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "recording the job's end failed");
+                        break;
+                    }
+                }
+            }
         }
         self.ended(id, state);
     }

@@ -40,6 +40,9 @@ pub(crate) fn is_disk_full(e: &anyhow::Error) -> bool {
             .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)
             || c.downcast_ref::<rusqlite::Error>()
                 .is_some_and(|r| r.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+            || matches!(c.downcast_ref::<crate::store::StoreError>(),
+                Some(crate::store::StoreError::Sqlite(r))
+                    if r.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
             || c.to_string().contains("No space left on device")
     })
 }

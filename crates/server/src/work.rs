@@ -129,6 +129,8 @@ pub(crate) struct Signals<'a> {
     pub shutdown: &'a AtomicBool,
     /// Progress in 0..1.
     pub progress: &'a (dyn Fn(f64) + Sync),
+    /// Threads a sweep uses (the node's CPU quota, or its `--threads`).
+    pub threads: usize,
 }
 
 /// The digest file that marks a finished result.
@@ -274,7 +276,7 @@ pub(crate) fn execute(
                 });
             };
             let control = SweepControl {
-                threads: 0,
+                threads: signals.threads,
                 cancel: Some(signals.stop),
                 progress: Some(&progress),
                 profile_blocks: p.pbo_blocks,

@@ -204,7 +204,7 @@ fn accepted(view: JobView) -> Response {
 /// The most bars a job's data can have on its timeline: a dataset's own count, or for a
 /// universe the count of all its datasets' bars (the union timeline is at most that long).
 /// Enough to refuse, before accepting, windows that no bar count could fit.
-fn bars_at_most(data: &Resolved, store: &crate::store::Store) -> Result<usize, ApiError> {
+fn bars_at_most(data: &Resolved, store: &dyn crate::store::Store) -> Result<usize, ApiError> {
     match data {
         Resolved::Single(d) => Ok(d.rows as usize),
         Resolved::Universe(members) => {
@@ -247,11 +247,11 @@ async fn submit(
     let (store, data_dir) = (state.store.clone(), state.config.data_dir.clone());
     let runner = state.runner.clone();
     let (resolved, benchmark) = tokio::task::spawn_blocking(move || {
-        crate::spec::resolve_model(checked.strategy_mut(), &store, &data_dir)?;
+        crate::spec::resolve_model(checked.strategy_mut(), &*store, &data_dir)?;
         // The data decides between one asset and a portfolio; its own errors come after
         // the strategy's and the broker's, as they always have.
         let allocation = is_allocation(&checked.strategy().name);
-        let resolved = resolve_data(&checked, &store, allocation);
+        let resolved = resolve_data(&checked, &*store, allocation);
         let portfolio = match &resolved {
             Ok(Some(Resolved::Universe(_))) => true,
             Ok(Some(Resolved::Single(_))) => false,
@@ -264,7 +264,7 @@ async fn submit(
                 let p = prepare_sweep(r, max_combos, portfolio)?;
                 match (&p.walk_forward, &resolved) {
                     (Some(wf), Ok(Some(data))) => wf
-                        .check(bars_at_most(data, &store)?)
+                        .check(bars_at_most(data, &*store)?)
                         .map_err(|e| crate::error::engine_error(&e, &[])),
                     _ => Ok(()),
                 }
@@ -276,7 +276,7 @@ async fn submit(
                 Some(key) => Some(crate::spec::resolve_benchmark(
                     key,
                     data,
-                    &store,
+                    &*store,
                     |id, f| runner.bars(id, f),
                 )?),
                 None => None,
@@ -970,7 +970,7 @@ pub(crate) async fn job_report(
     let mut spec: JobSpec = serde_json::from_str(&row.spec).map_err(ApiError::internal)?;
     let (store, data_dir) = (state.store.clone(), state.config.data_dir.clone());
     let (spec, model) = tokio::task::spawn_blocking(move || {
-        crate::spec::resolve_model(spec.strategy_mut(), &store, &data_dir).map(|m| (spec, m))
+        crate::spec::resolve_model(spec.strategy_mut(), &*store, &data_dir).map(|m| (spec, m))
     })
     .await
     .map_err(ApiError::internal)??;

@@ -31,7 +31,9 @@ pub(crate) use jobs::{
 pub(crate) use jobs::{JobEvent, JobList, JobProgress, JobView};
 pub(crate) use models::{__path_get_model, __path_list_models, __path_upload_model};
 pub(crate) use strategies::{__path_list_strategies, StrategyDoc};
-pub(crate) use system::{__path_healthz, __path_metrics, __path_readyz, Health};
+pub(crate) use system::{
+    __path_cluster, __path_healthz, __path_metrics, __path_readyz, Cluster, Health,
+};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -42,6 +44,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(datasets::router())
         .merge(jobs::router())
         .merge(models::router())
+        .merge(system::protected_router())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let open = Router::new()
         .merge(strategies::router())

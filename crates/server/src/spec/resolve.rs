@@ -17,7 +17,7 @@ pub(crate) fn model_dir(data_dir: &std::path::Path, id: &str) -> std::path::Path
 /// models uploaded to this server, never a path of its choosing. Returns the model's id.
 pub(crate) fn resolve_model(
     strategy: &mut StrategyRef,
-    store: &crate::store::Store,
+    store: &dyn crate::store::Store,
     data_dir: &std::path::Path,
 ) -> Result<Option<String>, ApiError> {
     if strategy.name != backtide_models::ONNX_MODEL.name {
@@ -95,7 +95,7 @@ fn valid_symbol(symbol: &str) -> bool {
 /// strategy is an allocation strategy).
 pub(crate) fn resolve_data(
     spec: &JobSpec,
-    store: &crate::store::Store,
+    store: &dyn crate::store::Store,
     allocation: bool,
 ) -> Result<Option<Resolved>, ApiError> {
     let not_found = |key: &str| format!("dataset `{key}` not found (see GET /v1/datasets)");
@@ -272,7 +272,7 @@ pub(crate) fn resolve_data(
 pub(crate) fn resolve_benchmark(
     key: &str,
     data: &Resolved,
-    store: &Store,
+    store: &dyn Store,
     load: impl Fn(&str, &str) -> anyhow::Result<std::sync::Arc<backtide_core::Bars>>,
 ) -> Result<String, ApiError> {
     let at = ["body", "benchmark"];

@@ -1,221 +1,19 @@
-//! The durable store: one SQLite file holding datasets' metadata and the job table.
+//! The embedded store: one SQLite file (WAL, `synchronous=FULL`) for one process.
 //!
-//! The job table is the queue. A job row is committed (WAL, `synchronous=FULL`) before
-//! the submitting request is answered; workers claim the oldest queued row with one
-//! `UPDATE … RETURNING`, so two workers never take the same job; rows left `running` by a
-//! crash go back to `queued` when the store opens. The store is synchronous: async code
-//! calls it through `spawn_blocking`.
+//! Workers claim the oldest queued row with one `UPDATE … RETURNING`, so two workers never
+//! take the same job. Nobody else can hold this file's jobs, so rows left `running` by a
+//! crash go back to `queued` when the store opens.
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-/// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    /// Accepted and waiting for a worker.
-    Queued,
-    /// A worker is running it.
-    Running,
-    /// Finished; the result is available.
-    Succeeded,
-    /// Finished with an error (see `error`).
-    Failed,
-    /// Cancelled; a sweep keeps the combinations that finished.
-    Cancelled,
-}
-
-impl JobState {
-    /// Every state.
-    pub const ALL: [JobState; 5] = [
-        JobState::Queued,
-        JobState::Running,
-        JobState::Succeeded,
-        JobState::Failed,
-        JobState::Cancelled,
-    ];
-
-    /// The name stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Succeeded => "succeeded",
-            JobState::Failed => "failed",
-            JobState::Cancelled => "cancelled",
-        }
-    }
-
-    /// The state called `s`.
-    pub fn parse(s: &str) -> Option<JobState> {
-        JobState::ALL.into_iter().find(|j| j.as_str() == s)
-    }
-
-    /// Succeeded, failed or cancelled.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            JobState::Succeeded | JobState::Failed | JobState::Cancelled
-        )
-    }
-}
-
-/// A stored dataset.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[schema(example = json!({
-    "id": "6f1c…", "name": "GOOG", "format": "csv", "rows": 2148,
-    "first": "2004-08-19T00:00:00", "last": "2013-03-01T00:00:00",
-    "columns": ["Open", "High", "Low", "Close", "Volume"], "bytes": 118000,
-    "created_at": "2026-11-24T12:00:00Z"
-}))]
-pub struct Dataset {
-    /// SHA-256 of the content (hex): the same file always gets the same id.
-    pub id: String,
-    /// The name given at upload.
-    pub name: String,
-    /// `csv` or `parquet`.
-    pub format: String,
-    /// Number of bars.
-    pub rows: u64,
-    /// First timestamp (ISO 8601).
-    pub first: String,
-    /// Last timestamp (ISO 8601).
-    pub last: String,
-    /// Columns read (besides the timestamp).
-    pub columns: Vec<String>,
-    /// File size in bytes.
-    pub bytes: u64,
-    /// When it was stored.
-    pub created_at: String,
-    /// A long-format file (a `symbol` or `ticker` column): its symbols, in byte order. Each
-    /// is one asset when the dataset is used; absent for a single-asset file, whose one
-    /// asset is named after the dataset.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = json!(["AAPL", "FB", "GOOG", "IBM", "MSFT"]))]
-    pub symbols: Option<Vec<String>>,
-    /// Seen through a name: the contents this name referred to before it was pointed at this
-    /// one (`?replace=true`), newest first. They stay stored and usable by id while listed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub previous: Vec<String>,
-}
-
-/// What to do when an upload's name already refers to other content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameConflict {
-    /// Keep the name as it is and say so (a 409 for the client).
-    Refuse,
-    /// Point the name at the new content; the old id joins the name's history.
-    Replace,
-}
-
-/// What storing a dataset did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PutOutcome {
-    /// Stored (or already stored), as seen through its name.
-    Stored(Box<Dataset>),
-    /// The name refers to other content (its id) and was left alone.
-    NameTaken(String),
-}
-
-/// An uploaded ONNX model with its feature spec.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[schema(example = json!({
-    "id": "9b2e…", "name": "my-model", "width": 6,
-    "inputs": ["ret_1", "ret_5", "rsi_14", "vol_20", "volz_20", "sma_10_over_sma_50"],
-    "bytes": 1234, "created_at": "2026-11-24T12:00:00.000Z"
-}))]
-pub struct Model {
-    /// SHA-256 of the model and its spec together.
-    pub id: String,
-    /// The name given at upload (the latest upload under a name wins).
-    pub name: String,
-    /// Features per row the model takes.
-    pub width: u64,
-    /// The feature columns, in the order the model takes them.
-    pub inputs: Vec<String>,
-    /// Size of the .onnx file.
-    pub bytes: u64,
-    /// When it was stored.
-    pub created_at: String,
-}
-
-/// A job as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobRow {
-    /// Job id.
-    pub id: String,
-    /// `backtest` or `sweep`.
-    pub kind: String,
-    /// State.
-    pub state: JobState,
-    /// The stored request ([`crate::spec::JobSpec`] as JSON).
-    pub spec: String,
-    /// Resolved dataset id (a universe's first asset's).
-    pub dataset: String,
-    /// A portfolio job's universe as resolved at submission (JSON list of
-    /// [`crate::spec::Member`]: symbol and dataset content id per asset); `None` for a
-    /// single-asset job.
-    pub universe: Option<String>,
-    /// Last recorded progress, 0..1.
-    pub progress: f64,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// How many times a worker started it.
-    pub attempts: u32,
-    /// How many times it ran to a terminal state (1 for a finished job; more would mean
-    /// it was run again after finishing).
-    pub completions: u32,
-    /// SHA-256 of the result file written by the first completion.
-    pub result_digest: Option<String>,
-    /// Timestamps (ISO 8601, UTC).
-    pub created_at: String,
-    /// When a worker last started it.
-    pub started_at: Option<String>,
-    /// When it reached its terminal state.
-    pub finished_at: Option<String>,
-}
-
-impl JobRow {
-    /// True when a result was written: it succeeded, or it was cancelled after writing
-    /// the part that finished (a cancelled sweep).
-    pub fn has_result(&self) -> bool {
-        self.state == JobState::Succeeded
-            || (self.state == JobState::Cancelled && self.result_digest.is_some())
-    }
-}
-
-/// What a cancel request did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CancelOutcome {
-    /// It was queued: now cancelled.
-    Cancelled,
-    /// It is running: the worker was asked to stop.
-    Requested,
-    /// Already finished in this state.
-    AlreadyFinished(JobState),
-    /// No such job.
-    NotFound,
-}
-
-/// What deleting a dataset did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DeleteOutcome {
-    /// The name (or, by id, the content and every name of it) is gone; `removed` lists
-    /// the contents (id, format) that no name and no queued or running job refers to any
-    /// more, whose files the caller deletes.
-    Deleted {
-        /// Contents no longer referred to.
-        removed: Vec<(String, String)>,
-    },
-    /// Deleting by id: queued or running jobs use the content.
-    InUse(u64),
-    /// No such dataset.
-    NotFound,
-}
+use super::{
+    CancelOutcome, Dataset, DeleteOutcome, JobRow, JobState, Lease, Model, NameConflict, Node,
+    PutOutcome, Renewal, Result, Store, now_iso, now_ms,
+};
 
 /// Jobs that still need a content id: queued or running, as their dataset, in their
 /// universe, or as a backtest's benchmark (stored by content id in the request).
@@ -254,19 +52,8 @@ fn history(c: &Connection, name: &str) -> rusqlite::Result<Vec<String>> {
 }
 
 /// The SQLite store.
-pub struct Store {
+pub struct SqliteStore {
     conn: Mutex<Connection>,
-}
-
-/// Now as ISO 8601 UTC with milliseconds.
-pub(crate) fn now_iso() -> String {
-    let ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64);
-    let ms = ns / 1_000_000 * 1_000_000;
-    let s = backtide_data::format_timestamp(ms);
-    let s = if s.len() > 23 { s[..23].to_string() } else { s };
-    format!("{s}Z")
 }
 
 const SCHEMA: &str = "
@@ -315,9 +102,25 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at TEXT NOT NULL,
     started_at TEXT,
     finished_at TEXT,
-    universe TEXT
+    universe TEXT,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);
+CREATE TABLE IF NOT EXISTS nodes (
+    id TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    threads INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    seen_ms INTEGER NOT NULL,
+    running INTEGER NOT NULL,
+    jobs_claimed INTEGER NOT NULL,
+    lease_renewals INTEGER NOT NULL,
+    leases_lost INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS jobs_dataset ON jobs(dataset, state);
 ";
 
@@ -327,9 +130,12 @@ const JOB_COLUMNS: &str = "id, kind, state, spec, dataset, progress, error, atte
 
 /// Columns added after the first release, with their declarations: a store created
 /// before them gets them on open (`CREATE TABLE IF NOT EXISTS` leaves old tables alone).
-const ADDED_COLUMNS: [(&str, &str, &str); 2] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 5] = [
     ("datasets", "symbols", "TEXT"),
     ("jobs", "universe", "TEXT"),
+    ("jobs", "lease_owner", "TEXT"),
+    ("jobs", "lease_until", "INTEGER"),
+    ("jobs", "cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
@@ -388,10 +194,10 @@ const DATASET_COLUMNS: &str =
 const DATASET_COLUMNS_D: &str = "d.id, d.name, d.format, d.rows, d.first, d.last, d.columns, \
                                  d.bytes, d.created_at, d.symbols";
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if needed) the store at `path` and puts jobs a crash left running
     /// back in the queue. Returns the store and how many jobs were requeued.
-    pub fn open(path: &Path) -> rusqlite::Result<(Store, usize)> {
+    pub fn open(path: &Path) -> rusqlite::Result<(SqliteStore, usize)> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -408,32 +214,32 @@ impl Store {
             }
         }
         let requeued = conn.execute(
-            "UPDATE jobs SET state = 'queued', progress = 0 WHERE state = 'running'",
+            "UPDATE jobs SET state = 'queued', progress = 0, lease_owner = NULL
+             WHERE state = 'running'",
             [],
         )?;
         Ok((
-            Store {
+            SqliteStore {
                 conn: Mutex::new(conn),
             },
             requeued,
         ))
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<T> {
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
         // A panic while holding the lock cannot leave SQLite inconsistent (statements
         // are atomic), so a poisoned lock is still usable.
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut conn)
+        Ok(f(&mut conn)?)
+    }
+}
+
+impl Store for SqliteStore {
+    fn is_shared(&self) -> bool {
+        false
     }
 
-    /// Records a dataset and points its name at it (the same content under two names is
-    /// stored once). A name that refers to other content is left alone with
-    /// [`NameConflict::Refuse`], or repointed with [`NameConflict::Replace`], the old id
-    /// joining the name's history.
-    pub fn put_dataset(&self, d: &Dataset, conflict: NameConflict) -> rusqlite::Result<PutOutcome> {
+    fn put_dataset(&self, d: &Dataset, conflict: NameConflict) -> Result<PutOutcome> {
         self.with(|c| {
             let tx = c.transaction()?;
             let current: Option<String> = tx
@@ -487,8 +293,7 @@ impl Store {
         })
     }
 
-    /// A dataset by id, or else by name.
-    pub fn dataset(&self, id_or_name: &str) -> rusqlite::Result<Option<Dataset>> {
+    fn dataset(&self, id_or_name: &str) -> Result<Option<Dataset>> {
         self.with(|c| {
             let by_id = c
                 .query_row(
@@ -519,8 +324,7 @@ impl Store {
         })
     }
 
-    /// Every dataset under each of its names, by name.
-    pub fn datasets(&self) -> rusqlite::Result<Vec<Dataset>> {
+    fn datasets(&self) -> Result<Vec<Dataset>> {
         self.with(|c| {
             let mut st = c.prepare(&format!(
                 "SELECT {DATASET_COLUMNS_D}, n.name FROM dataset_names n JOIN datasets d ON d.id = n.id
@@ -540,11 +344,7 @@ impl Store {
         })
     }
 
-    /// Deletes a dataset name, or by content id the content and every name of it (refused
-    /// while queued or running jobs use it). Names are aliases: deleting one never touches
-    /// what another name refers to, and content goes only once no name and no queued or
-    /// running job refers to it (see [`Store::unreferenced_datasets`]).
-    pub fn delete_dataset(&self, key: &str) -> rusqlite::Result<DeleteOutcome> {
+    fn delete_dataset(&self, key: &str) -> Result<DeleteOutcome> {
         self.with(|c| {
             let tx = c.transaction()?;
             let named = tx.execute("DELETE FROM dataset_names WHERE name = ?1", [key])?;
@@ -572,10 +372,7 @@ impl Store {
         })
     }
 
-    /// Removes the records of contents that no name and no queued or running job refers
-    /// to (left by deleted names whose jobs have since finished) and returns them (id,
-    /// format) so that their files can go too.
-    pub fn unreferenced_datasets(&self) -> rusqlite::Result<Vec<(String, String)>> {
+    fn unreferenced_datasets(&self) -> Result<Vec<(String, String)>> {
         self.with(|c| {
             let tx = c.transaction()?;
             let removed = unreferenced(&tx)?;
@@ -584,11 +381,7 @@ impl Store {
         })
     }
 
-    /// Commits a new queued job unless `queue_limit` jobs are already queued; false means
-    /// the queue is full. The count and the insert are one statement, so concurrent
-    /// submissions cannot overfill the queue. `universe` is a portfolio job's resolved
-    /// universe (see [`JobRow::universe`]).
-    pub fn submit(
+    fn submit(
         &self,
         id: &str,
         kind: &str,
@@ -596,7 +389,7 @@ impl Store {
         dataset: &str,
         universe: Option<&str>,
         queue_limit: usize,
-    ) -> rusqlite::Result<bool> {
+    ) -> Result<bool> {
         self.with(|c| {
             let n = c.execute(
                 "INSERT INTO jobs (id, kind, state, spec, dataset, universe, created_at)
@@ -616,25 +409,63 @@ impl Store {
         })
     }
 
-    /// Claims the oldest queued job for a worker.
-    pub fn claim(&self) -> rusqlite::Result<Option<JobRow>> {
+    fn claim(&self, lease: &Lease) -> Result<Option<JobRow>> {
+        let now = now_ms();
         self.with(|c| {
-            c.query_row(
-                &format!(
-                    "UPDATE jobs SET state = 'running', attempts = attempts + 1, progress = 0,
-                         started_at = ?1
-                     WHERE seq = (SELECT seq FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1)
-                     RETURNING {JOB_COLUMNS}"
-                ),
-                [now_iso()],
-                job_row,
-            )
-            .optional()
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE jobs SET state = 'cancelled', finished_at = ?2, lease_owner = NULL
+                 WHERE state = 'running' AND lease_until < ?1 AND cancel_requested = 1",
+                params![now, now_iso()],
+            )?;
+            let job = tx
+                .query_row(
+                    &format!(
+                        "UPDATE jobs SET state = 'running', attempts = attempts + 1, progress = 0,
+                             started_at = ?1, lease_owner = ?2, lease_until = ?3 + ?4,
+                             cancel_requested = 0
+                         WHERE seq = (SELECT seq FROM jobs WHERE state = 'queued'
+                                          OR (state = 'running' AND lease_until < ?3)
+                                      ORDER BY seq LIMIT 1)
+                         RETURNING {JOB_COLUMNS}"
+                    ),
+                    params![now_iso(), lease.owner, now, ttl_ms(lease.ttl)],
+                    job_row,
+                )
+                .optional()?;
+            tx.commit()?;
+            Ok(job)
         })
     }
 
-    /// The job a claim would take next (the oldest queued), without taking it.
-    pub fn next_queued(&self) -> rusqlite::Result<Option<JobRow>> {
+    fn renew(&self, lease: &Lease) -> Result<Renewal> {
+        let now = now_ms();
+        self.with(|c| {
+            let mut st = c.prepare(
+                "UPDATE jobs SET lease_until = ?2 + ?3
+                 WHERE lease_owner = ?1 AND state = 'running'
+                 RETURNING id, cancel_requested",
+            )?;
+            let rows = st
+                .query_map(params![lease.owner, now, ttl_ms(lease.ttl)], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(renewal(rows))
+        })
+    }
+
+    fn release(&self, owner: &str) -> Result<usize> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE jobs SET state = 'queued', progress = 0, lease_owner = NULL
+                 WHERE lease_owner = ?1 AND state = 'running'",
+                [owner],
+            )
+        })
+    }
+
+    fn next_queued(&self) -> Result<Option<JobRow>> {
         self.with(|c| {
             c.query_row(
                 &format!(
@@ -647,8 +478,7 @@ impl Store {
         })
     }
 
-    /// Records a running job's progress.
-    pub fn set_progress(&self, id: &str, progress: f64) -> rusqlite::Result<()> {
+    fn set_progress(&self, id: &str, progress: f64) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "UPDATE jobs SET progress = ?2 WHERE id = ?1 AND state = 'running'",
@@ -658,31 +488,28 @@ impl Store {
         })
     }
 
-    /// Moves a running job to its terminal state. The first completion's result digest
-    /// is kept (results are immutable); `completions` counts every completion.
-    pub fn finish(
+    fn finish(
         &self,
         id: &str,
+        owner: &str,
         state: JobState,
         error: Option<&str>,
         digest: Option<&str>,
-    ) -> rusqlite::Result<()> {
+    ) -> Result<bool> {
         self.with(|c| {
             c.execute(
                 "UPDATE jobs SET state = ?2, error = ?3, progress = CASE WHEN ?2 = 'succeeded' THEN 1 ELSE progress END,
                      completions = completions + 1,
-                     result_digest = COALESCE(result_digest, ?4), finished_at = ?5
-                 WHERE id = ?1 AND state = 'running'",
-                params![id, state.as_str(), error, digest, now_iso()],
+                     result_digest = COALESCE(result_digest, ?4), finished_at = ?5,
+                     lease_owner = NULL
+                 WHERE id = ?1 AND state = 'running' AND lease_owner IS ?6",
+                params![id, state.as_str(), error, digest, now_iso(), owner],
             )
-            .map(drop)
+            .map(|n| n == 1)
         })
     }
 
-    /// Sends a finished job whose result turned out damaged back to the queue, without
-    /// its result (a cancelled job just loses its partial result: it was not asked to run
-    /// to the end). False when the job is not finished with a result.
-    pub fn requeue_damaged(&self, id: &str) -> rusqlite::Result<bool> {
+    fn requeue_damaged(&self, id: &str) -> Result<bool> {
         self.with(|c| {
             let n = c.execute(
                 "UPDATE jobs SET state = CASE WHEN state = 'succeeded' THEN 'queued' ELSE state END,
@@ -696,9 +523,7 @@ impl Store {
         })
     }
 
-    /// Marks a finished job whose result is damaged and cannot be made again (its inputs
-    /// are gone) as failed, saying why.
-    pub fn fail_damaged(&self, id: &str, error: &str) -> rusqlite::Result<bool> {
+    fn fail_damaged(&self, id: &str, error: &str) -> Result<bool> {
         self.with(|c| {
             let n = c.execute(
                 "UPDATE jobs SET state = 'failed', result_digest = NULL, error = ?2
@@ -709,8 +534,7 @@ impl Store {
         })
     }
 
-    /// The most recent finished jobs with a result, newest first (what a start checks).
-    pub fn recent_results(&self, n: usize) -> rusqlite::Result<Vec<JobRow>> {
+    fn recent_results(&self, n: usize) -> Result<Vec<JobRow>> {
         self.with(|c| {
             let mut st = c.prepare(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE result_digest IS NOT NULL
@@ -720,23 +544,21 @@ impl Store {
         })
     }
 
-    /// Puts a running job back in the queue (shutdown interrupted it).
-    pub fn requeue(&self, id: &str) -> rusqlite::Result<()> {
+    fn requeue(&self, id: &str) -> Result<()> {
         self.with(|c| {
             c.execute(
-                "UPDATE jobs SET state = 'queued', progress = 0 WHERE id = ?1 AND state = 'running'",
+                "UPDATE jobs SET state = 'queued', progress = 0, lease_owner = NULL
+                 WHERE id = ?1 AND state = 'running'",
                 [id],
             )
             .map(drop)
         })
     }
 
-    /// Puts a running job back at the end of the queue (its result did not fit on the
-    /// disk: the jobs queued meanwhile go first).
-    pub fn requeue_last(&self, id: &str) -> rusqlite::Result<()> {
+    fn requeue_last(&self, id: &str) -> Result<()> {
         self.with(|c| {
             c.execute(
-                "UPDATE jobs SET state = 'queued', progress = 0,
+                "UPDATE jobs SET state = 'queued', progress = 0, lease_owner = NULL,
                      seq = (SELECT max(seq) + 1 FROM jobs)
                  WHERE id = ?1 AND state = 'running'",
                 [id],
@@ -745,8 +567,7 @@ impl Store {
         })
     }
 
-    /// Cancels a queued job, or reports that it is running or finished.
-    pub fn cancel(&self, id: &str) -> rusqlite::Result<CancelOutcome> {
+    fn cancel(&self, id: &str) -> Result<CancelOutcome> {
         self.with(|c| {
             let tx = c.transaction()?;
             let state: Option<String> = tx
@@ -761,7 +582,10 @@ impl Store {
                     )?;
                     CancelOutcome::Cancelled
                 }
-                Some(JobState::Running) => CancelOutcome::Requested,
+                Some(JobState::Running) => {
+                    tx.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1", [id])?;
+                    CancelOutcome::Requested
+                }
                 Some(s) => CancelOutcome::AlreadyFinished(s),
             };
             tx.commit()?;
@@ -769,8 +593,7 @@ impl Store {
         })
     }
 
-    /// One job.
-    pub fn job(&self, id: &str) -> rusqlite::Result<Option<JobRow>> {
+    fn job(&self, id: &str) -> Result<Option<JobRow>> {
         self.with(|c| {
             c.prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"))?
                 .query_row([id], job_row)
@@ -778,13 +601,12 @@ impl Store {
         })
     }
 
-    /// A page of jobs, newest first, optionally in one state; with the total count.
-    pub fn jobs(
+    fn jobs(
         &self,
         state: Option<JobState>,
         limit: usize,
         offset: usize,
-    ) -> rusqlite::Result<(Vec<JobRow>, u64)> {
+    ) -> Result<(Vec<JobRow>, u64)> {
         self.with(|c| {
             let filter = state.map(JobState::as_str);
             let total: u64 = c.query_row(
@@ -803,8 +625,7 @@ impl Store {
         })
     }
 
-    /// How many jobs are in each state.
-    pub fn counts(&self) -> rusqlite::Result<Vec<(JobState, u64)>> {
+    fn counts(&self) -> Result<Vec<(JobState, u64)>> {
         self.with(|c| {
             let mut st = c.prepare("SELECT state, count(*) FROM jobs GROUP BY state")?;
             let found: Vec<(String, u64)> = st
@@ -823,8 +644,7 @@ impl Store {
         })
     }
 
-    /// Records a model (an existing id keeps its record, the name is updated).
-    pub fn put_model(&self, m: &Model) -> rusqlite::Result<Model> {
+    fn put_model(&self, m: &Model) -> Result<Model> {
         self.with(|c| {
             c.execute(
                 "INSERT INTO models (id, name, width, inputs, bytes, created_at)
@@ -843,8 +663,7 @@ impl Store {
         })
     }
 
-    /// A model by id, or else the latest one with that name.
-    pub fn model(&self, id_or_name: &str) -> rusqlite::Result<Option<Model>> {
+    fn model(&self, id_or_name: &str) -> Result<Option<Model>> {
         self.with(|c| {
             c.query_row(
                 "SELECT id, name, width, inputs, bytes, created_at FROM models
@@ -856,8 +675,7 @@ impl Store {
         })
     }
 
-    /// Every model, by name.
-    pub fn models(&self) -> rusqlite::Result<Vec<Model>> {
+    fn models(&self) -> Result<Vec<Model>> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT id, name, width, inputs, bytes, created_at FROM models ORDER BY name, id",
@@ -866,21 +684,110 @@ impl Store {
         })
     }
 
-    /// True if SQLite answers.
-    pub fn ping(&self) -> bool {
+    fn expired_leases(&self) -> Result<u64> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(*) FROM jobs WHERE state = 'running' AND lease_until < ?1",
+                [now_ms()],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    fn heartbeat(&self, n: &Node) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO nodes (id, role, host, pid, threads, started_at, seen_ms, running,
+                     jobs_claimed, lease_renewals, leases_lost)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT(id) DO UPDATE SET seen_ms = excluded.seen_ms,
+                     running = excluded.running, jobs_claimed = excluded.jobs_claimed,
+                     lease_renewals = excluded.lease_renewals, leases_lost = excluded.leases_lost",
+                params![
+                    n.id,
+                    n.role,
+                    n.host,
+                    n.pid,
+                    n.threads,
+                    n.started_at,
+                    now_ms(),
+                    n.running as i64,
+                    n.jobs_claimed as i64,
+                    n.lease_renewals as i64,
+                    n.leases_lost as i64
+                ],
+            )
+            .map(drop)
+        })
+    }
+
+    fn nodes(&self, within: Duration) -> Result<Vec<Node>> {
+        let now = now_ms();
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, role, host, pid, threads, started_at, ?1 - seen_ms, running,
+                     jobs_claimed, lease_renewals, leases_lost
+                 FROM nodes WHERE seen_ms >= ?1 - ?2 ORDER BY id",
+            )?;
+            st.query_map(params![now, ttl_ms(within)], |r| {
+                Ok(Node {
+                    id: r.get(0)?,
+                    role: r.get(1)?,
+                    host: r.get(2)?,
+                    pid: r.get(3)?,
+                    threads: r.get(4)?,
+                    started_at: r.get(5)?,
+                    seen_ms_ago: r.get::<_, i64>(6)?.max(0) as u64,
+                    running: r.get::<_, i64>(7)? as u64,
+                    jobs_claimed: r.get::<_, i64>(8)? as u64,
+                    lease_renewals: r.get::<_, i64>(9)? as u64,
+                    leases_lost: r.get::<_, i64>(10)? as u64,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    fn leave(&self, id: &str) -> Result<()> {
+        self.with(|c| c.execute("DELETE FROM nodes WHERE id = ?1", [id]).map(drop))
+    }
+
+    fn ping(&self) -> bool {
         self.with(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
             .is_ok()
     }
 }
 
+/// A lease's length in milliseconds.
+pub(super) fn ttl_ms(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// The renewal of the rows a node still holds (id, cancel requested).
+pub(super) fn renewal(rows: Vec<(String, bool)>) -> Renewal {
+    let mut r = Renewal::default();
+    for (id, cancel) in rows {
+        if cancel {
+            r.cancel.push(id.clone());
+        }
+        r.held.push(id);
+    }
+    r.held.sort();
+    r.cancel.sort();
+    r
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let (s, _) = Store::open(&dir.path().join("db.sqlite")).unwrap();
-        (dir, s)
+    fn lease() -> Lease {
+        Lease {
+            owner: "node".into(),
+            ttl: Duration::from_secs(60),
+        }
     }
 
     #[test]
@@ -906,8 +813,8 @@ mod tests {
             )
             .unwrap();
         }
-        let (s, _) = Store::open(&path).unwrap();
-        let old = s.claim().unwrap().unwrap();
+        let (s, _) = SqliteStore::open(&path).unwrap();
+        let old = s.claim(&lease()).unwrap().unwrap();
         assert_eq!((old.id.as_str(), old.universe), ("old", None));
         let universe = r#"[{"symbol":"A","dataset":"d2"},{"symbol":"B","dataset":"d3"}]"#;
         assert!(
@@ -950,33 +857,7 @@ mod tests {
             DeleteOutcome::Deleted { removed } if removed.len() == 1
         ));
         drop(s);
-        Store::open(&path).unwrap();
-    }
-
-    #[test]
-    fn queue_limit_is_enforced_atomically() {
-        let (_d, s) = store();
-        assert!(s.submit("a", "backtest", "{}", "d", None, 2).unwrap());
-        assert!(s.submit("b", "backtest", "{}", "d", None, 2).unwrap());
-        assert!(!s.submit("c", "backtest", "{}", "d", None, 2).unwrap());
-        // Claiming frees a queue slot.
-        assert_eq!(s.claim().unwrap().unwrap().id, "a");
-        assert!(s.submit("c", "backtest", "{}", "d", None, 2).unwrap());
-    }
-
-    #[test]
-    fn jobs_are_claimed_oldest_first_and_once() {
-        let (_d, s) = store();
-        for id in ["a", "b"] {
-            s.submit(id, "backtest", "{}", "d", None, 10).unwrap();
-        }
-        let a = s.claim().unwrap().unwrap();
-        assert_eq!(
-            (a.id.as_str(), a.state, a.attempts),
-            ("a", JobState::Running, 1)
-        );
-        assert_eq!(s.claim().unwrap().unwrap().id, "b");
-        assert!(s.claim().unwrap().is_none());
+        SqliteStore::open(&path).unwrap();
     }
 
     #[test]
@@ -984,117 +865,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
         {
-            let (s, _) = Store::open(&path).unwrap();
+            let (s, _) = SqliteStore::open(&path).unwrap();
             s.submit("a", "sweep", "{}", "d", None, 10).unwrap();
-            s.claim().unwrap();
+            s.claim(&lease()).unwrap();
             // dropped without finishing: a crash
         }
-        let (s, requeued) = Store::open(&path).unwrap();
+        let (s, requeued) = SqliteStore::open(&path).unwrap();
         assert_eq!(requeued, 1);
-        let again = s.claim().unwrap().unwrap();
+        let again = s.claim(&lease()).unwrap().unwrap();
         assert_eq!((again.id.as_str(), again.attempts), ("a", 2));
-    }
-
-    #[test]
-    fn finishing_keeps_the_first_digest_and_counts_completions() {
-        let (_d, s) = store();
-        s.submit("a", "backtest", "{}", "d", None, 10).unwrap();
-        s.claim().unwrap();
-        s.finish("a", JobState::Succeeded, None, Some("x")).unwrap();
-        let j = s.job("a").unwrap().unwrap();
-        assert_eq!(
-            (j.state, j.completions, j.result_digest.as_deref()),
-            (JobState::Succeeded, 1, Some("x"))
-        );
-        assert_eq!(j.progress, 1.0);
-        // A finished job is not finished again.
-        s.finish("a", JobState::Failed, Some("late"), Some("y"))
-            .unwrap();
-        assert_eq!(s.job("a").unwrap().unwrap().state, JobState::Succeeded);
-    }
-
-    #[test]
-    fn names_are_aliases_with_their_own_lifecycle() {
-        let (_d, s) = store();
-        let d = |name: &str| Dataset {
-            id: "same".into(),
-            name: name.into(),
-            format: "csv".into(),
-            rows: 1,
-            first: String::new(),
-            last: String::new(),
-            columns: vec![],
-            bytes: 1,
-            created_at: now_iso(),
-            symbols: None,
-            previous: vec![],
-        };
-        s.put_dataset(&d("alice"), NameConflict::Replace).unwrap();
-        s.put_dataset(&d("bob"), NameConflict::Replace).unwrap();
-        s.submit("j", "backtest", "{}", "same", None, 10).unwrap();
-        // One name goes; the other still reaches the content.
-        let none = DeleteOutcome::Deleted { removed: vec![] };
-        assert_eq!(s.delete_dataset("alice").unwrap(), none);
-        assert!(s.dataset("alice").unwrap().is_none());
-        assert_eq!(s.dataset("bob").unwrap().unwrap().id, "same");
-        // The last name goes while a job still needs the content: it stays until then.
-        assert_eq!(s.delete_dataset("bob").unwrap(), none);
-        assert_eq!(s.dataset("same").unwrap().unwrap().id, "same");
-        assert_eq!(s.unreferenced_datasets().unwrap(), vec![]);
-        s.claim().unwrap();
-        s.finish("j", JobState::Succeeded, None, Some("x")).unwrap();
-        assert_eq!(
-            s.unreferenced_datasets().unwrap(),
-            vec![("same".into(), "csv".into())]
-        );
-        assert!(s.dataset("same").unwrap().is_none());
-        assert_eq!(s.delete_dataset("bob").unwrap(), DeleteOutcome::NotFound);
-    }
-
-    #[test]
-    fn cancel_and_delete_respect_states() {
-        let (_d, s) = store();
-        s.submit("a", "backtest", "{}", "d1", None, 10).unwrap();
-        s.submit("b", "backtest", "{}", "d1", None, 10).unwrap();
-        assert_eq!(s.cancel("b").unwrap(), CancelOutcome::Cancelled);
-        assert_eq!(s.cancel("nope").unwrap(), CancelOutcome::NotFound);
-        s.claim().unwrap();
-        assert_eq!(s.cancel("a").unwrap(), CancelOutcome::Requested);
-        let d = Dataset {
-            id: "d1".into(),
-            name: "X".into(),
-            format: "csv".into(),
-            rows: 1,
-            first: String::new(),
-            last: String::new(),
-            columns: vec![],
-            bytes: 1,
-            created_at: now_iso(),
-            symbols: None,
-            previous: vec![],
-        };
-        s.put_dataset(&d, NameConflict::Replace).unwrap();
-        assert_eq!(s.delete_dataset("d1").unwrap(), DeleteOutcome::InUse(1));
-        s.finish("a", JobState::Cancelled, None, None).unwrap();
-        assert_eq!(
-            s.cancel("a").unwrap(),
-            CancelOutcome::AlreadyFinished(JobState::Cancelled)
-        );
-        assert_eq!(
-            s.delete_dataset("d1").unwrap(),
-            DeleteOutcome::Deleted {
-                removed: vec![("d1".into(), "csv".into())]
-            }
-        );
-        assert_eq!(s.delete_dataset("d1").unwrap(), DeleteOutcome::NotFound);
-        let counts = s.counts().unwrap();
-        assert_eq!(
-            counts
-                .iter()
-                .find(|(k, _)| *k == JobState::Cancelled)
-                .unwrap()
-                .1,
-            2
-        );
     }
 }
