@@ -4,7 +4,14 @@
 # venv with backtesting.py and vectorbt as oracles).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo nextest run --workspace --locked --no-fail-fast
+# Beside a throwaway PostgreSQL server when its binaries are here (the store's suite and the
+# cluster tests use it; without it they say they skipped, unless BACKTIDE_REQUIRE_POSTGRES=1).
+pg=()
+if [ "${BACKTIDE_REQUIRE_POSTGRES:-}" = 1 ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+    || command -v pg_config >/dev/null 2>&1; then
+    pg=(./scripts/with-postgres.sh)
+fi
+"${pg[@]}" cargo nextest run --workspace --locked --no-fail-fast
 cargo test --workspace --locked --doc
 # schemathesis, every check, with and without a token, 30 examples per operation (about a
 # minute on 2 cores), on the debug binary nextest built for the CLI's tests (a separate
