@@ -281,6 +281,67 @@ pub struct Renewal {
     pub cancel: Vec<String>,
 }
 
+/// A claimed part of a sweep job: combinations `start..end` of its order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shard {
+    /// The sweep job.
+    pub job: JobRow,
+    /// Its place among the job's shards.
+    pub index: u32,
+    /// First combination.
+    pub start: u64,
+    /// One past the last combination.
+    pub end: u64,
+}
+
+impl Shard {
+    /// The key a renewal reports it under (`job#index`).
+    pub fn key(&self) -> String {
+        shard_key(&self.job.id, self.index)
+    }
+}
+
+/// A shard's key in a [`Renewal`].
+pub(crate) fn shard_key(job: &str, index: u32) -> String {
+    format!("{job}#{index}")
+}
+
+/// How a shard's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardEnd {
+    /// Every combination ran; its part of the result is written.
+    Done,
+    /// Stopped by a cancel.
+    Cancelled,
+    /// Interrupted (shutdown): another node runs it again.
+    Requeue,
+}
+
+/// What finishing a shard left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardFinish {
+    /// The node no longer held it.
+    NotHeld,
+    /// Shards of the job that have not ended yet.
+    Remaining(u64),
+    /// It was the last: every shard has ended, and the caller now holds the job itself
+    /// (to merge the parts, or to record the cancel).
+    Last,
+}
+
+/// A shard as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardRow {
+    /// Its place among the job's shards.
+    pub index: u32,
+    /// First combination.
+    pub start: u64,
+    /// One past the last combination.
+    pub end: u64,
+    /// `queued`, `running`, `done` or `cancelled`.
+    pub state: String,
+}
+
 /// A node of the cluster as it last reported itself.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[schema(example = json!({
@@ -354,12 +415,34 @@ pub trait Store: Send + Sync {
     fn claim(&self, lease: &Lease) -> Result<Option<JobRow>>;
     /// The job a claim would take next (the oldest queued), without taking it.
     fn next_queued(&self) -> Result<Option<JobRow>>;
-    /// Extends every lease `lease.owner` holds; says which jobs it still holds and which
-    /// of them a client asked to cancel.
+    /// Extends every lease `lease.owner` holds, on jobs and on shards; says which it still
+    /// holds (job ids and [`shard_key`]s) and which of them a client asked to cancel.
     fn renew(&self, lease: &Lease) -> Result<Renewal>;
-    /// Puts every job `owner` holds back in the queue (a node shutting down); returns how
-    /// many.
+    /// Puts every job and shard `owner` holds back in the queue (a node shutting down);
+    /// returns how many.
     fn release(&self, owner: &str) -> Result<usize>;
+
+    /// Splits a running sweep job into shards (combination ranges, in order); a job that
+    /// already has shards keeps them (a node that took over a split job).
+    fn split(&self, job: &str, ranges: &[(u64, u64)]) -> Result<()>;
+    /// The job's shards, in order.
+    fn shards(&self, job: &str) -> Result<Vec<ShardRow>>;
+    /// Lets go of a split job that `owner` holds: it stays running, held by its shards,
+    /// until the last of them ends ([`ShardFinish::Last`]). False when `owner` does not
+    /// hold it.
+    fn hand_over(&self, job: &str, owner: &str) -> Result<bool>;
+    /// Claims the first shard waiting (or whose lease expired) of the oldest split job
+    /// that is not being cancelled.
+    fn claim_shard(&self, lease: &Lease) -> Result<Option<Shard>>;
+    /// Ends a shard `lease.owner` holds. When it is the job's last, the job's lease passes
+    /// to `lease.owner` in the same transaction, so exactly one node merges.
+    fn finish_shard(
+        &self,
+        job: &str,
+        index: u32,
+        lease: &Lease,
+        end: ShardEnd,
+    ) -> Result<ShardFinish>;
     /// Records a running job's progress.
     fn set_progress(&self, id: &str, progress: f64) -> Result<()>;
     /// Moves a running job that `owner` holds to its terminal state. The first

@@ -17,8 +17,16 @@ use r2d2_postgres::PostgresConnectionManager;
 use super::sqlite::{renewal, ttl_ms};
 use super::{
     CancelOutcome, Dataset, DeleteOutcome, JobRow, JobState, Lease, Model, NameConflict, Node,
-    PutOutcome, Renewal, Result, Store, StoreError, now_iso,
+    PutOutcome, Renewal, Result, Shard, ShardEnd, ShardFinish, ShardRow, Store, StoreError,
+    now_iso, shard_key,
 };
+
+/// A running job that was split and whose every shard has ended, but that nobody holds
+/// (the node that would have merged it died in between): claimable like an expired one.
+const ORPHANED: &str = "(lease_owner IS NULL \
+     AND EXISTS (SELECT 1 FROM shards s WHERE s.job_id = jobs.id) \
+     AND NOT EXISTS (SELECT 1 FROM shards s WHERE s.job_id = jobs.id \
+                     AND s.state IN ('queued', 'running')))";
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
@@ -35,7 +43,8 @@ const MIGRATION_LOCK: i64 = 0x6274_6964_6501;
 const SUBMIT_LOCK: i64 = 0x6274_6964_6502;
 
 /// The schema, one entry per version; a started database applies the ones it lacks.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE datasets (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -103,7 +112,22 @@ CREATE TABLE nodes (
     lease_renewals BIGINT NOT NULL,
     leases_lost BIGINT NOT NULL
 );
-"];
+",
+    "
+CREATE TABLE shards (
+    job_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    start_at BIGINT NOT NULL,
+    end_at BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    lease_owner TEXT,
+    lease_until BIGINT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, idx)
+);
+CREATE INDEX shards_open ON shards(state) WHERE state IN ('queued', 'running');
+",
+];
 
 /// Jobs that still need a content id: queued or running, as their dataset, in their
 /// universe, or as a backtest's benchmark (stored by content id in the request).
@@ -448,7 +472,8 @@ impl Store for PgStore {
             tx.execute(
                 &format!(
                     "UPDATE jobs SET state = 'cancelled', finished_at = $1, lease_owner = NULL
-                     WHERE state = 'running' AND lease_until < {NOW_MS} AND cancel_requested"
+                     WHERE state = 'running' AND cancel_requested
+                       AND (lease_until < {NOW_MS} OR {ORPHANED})"
                 ),
                 &[&now_iso()],
             )?;
@@ -459,7 +484,8 @@ impl Store for PgStore {
                          cancel_requested = false
                      WHERE seq = (SELECT seq FROM jobs
                                   WHERE state = 'queued'
-                                     OR (state = 'running' AND lease_until < {NOW_MS})
+                                     OR (state = 'running'
+                                         AND (lease_until < {NOW_MS} OR {ORPHANED}))
                                   ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
                      RETURNING {JOB_COLUMNS}"
                 ),
@@ -485,26 +511,199 @@ impl Store for PgStore {
 
     fn renew(&self, lease: &Lease) -> Result<Renewal> {
         self.with(|c| {
-            let rows = c.query(
+            let mut tx = c.transaction()?;
+            let mut held: Vec<(String, bool)> = tx
+                .query(
+                    &format!(
+                        "UPDATE jobs SET lease_until = {NOW_MS} + $2
+                         WHERE lease_owner = $1 AND state = 'running'
+                         RETURNING id, cancel_requested"
+                    ),
+                    &[&lease.owner, &ttl_ms(lease.ttl)],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            let shards = tx.query(
                 &format!(
-                    "UPDATE jobs SET lease_until = {NOW_MS} + $2
-                     WHERE lease_owner = $1 AND state = 'running'
-                     RETURNING id, cancel_requested"
+                    "UPDATE shards s SET lease_until = {NOW_MS} + $2 FROM jobs j
+                     WHERE j.id = s.job_id AND s.lease_owner = $1 AND s.state = 'running'
+                     RETURNING s.job_id, s.idx, j.cancel_requested"
                 ),
                 &[&lease.owner, &ttl_ms(lease.ttl)],
             )?;
-            Ok(renewal(rows.iter().map(|r| (r.get(0), r.get(1))).collect()))
+            held.extend(shards.iter().map(|r| {
+                (
+                    shard_key(&r.get::<_, String>(0), r.get::<_, i32>(1) as u32),
+                    r.get(2),
+                )
+            }));
+            tx.commit()?;
+            Ok(renewal(held))
         })
     }
 
     fn release(&self, owner: &str) -> Result<usize> {
         self.with(|c| {
-            c.execute(
+            let mut tx = c.transaction()?;
+            let jobs = tx.execute(
                 "UPDATE jobs SET state = 'queued', progress = 0, lease_owner = NULL
                  WHERE lease_owner = $1 AND state = 'running'",
                 &[&owner],
+            )?;
+            let shards = tx.execute(
+                "UPDATE shards SET state = 'queued', lease_owner = NULL
+                 WHERE lease_owner = $1 AND state = 'running'",
+                &[&owner],
+            )?;
+            tx.commit()?;
+            Ok((jobs + shards) as usize)
+        })
+    }
+
+    fn split(&self, job: &str, ranges: &[(u64, u64)]) -> Result<()> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            // The job's row lock orders concurrent splits of the same job.
+            tx.execute("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", &[&job])?;
+            let has: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM shards WHERE job_id = $1)",
+                    &[&job],
+                )?
+                .get(0);
+            if !has {
+                for (i, (start, end)) in ranges.iter().enumerate() {
+                    tx.execute(
+                        "INSERT INTO shards (job_id, idx, start_at, end_at, state)
+                         VALUES ($1, $2, $3, $4, 'queued')",
+                        &[&job, &(i as i32), &(*start as i64), &(*end as i64)],
+                    )?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    fn shards(&self, job: &str) -> Result<Vec<ShardRow>> {
+        self.with(|c| {
+            Ok(c.query(
+                "SELECT idx, start_at, end_at, state FROM shards WHERE job_id = $1 ORDER BY idx",
+                &[&job],
+            )?
+            .iter()
+            .map(|r| ShardRow {
+                index: r.get::<_, i32>(0).max(0) as u32,
+                start: r.get::<_, i64>(1).max(0) as u64,
+                end: r.get::<_, i64>(2).max(0) as u64,
+                state: r.get(3),
+            })
+            .collect())
+        })
+    }
+
+    fn hand_over(&self, job: &str, owner: &str) -> Result<bool> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_until = NULL
+                 WHERE id = $1 AND state = 'running' AND lease_owner = $2
+                   AND EXISTS (SELECT 1 FROM shards s WHERE s.job_id = $1
+                               AND s.state IN ('queued', 'running'))",
+                &[&job, &owner],
             )
-            .map(|n| n as usize)
+            .map(|n| n == 1)
+        })
+    }
+
+    fn claim_shard(&self, lease: &Lease) -> Result<Option<Shard>> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let Some(r) = tx.query_opt(
+                &format!(
+                    "UPDATE shards SET state = 'running', lease_owner = $1,
+                         lease_until = {NOW_MS} + $2, attempts = attempts + 1
+                     WHERE (job_id, idx) = (
+                         SELECT s.job_id, s.idx FROM shards s JOIN jobs j ON j.id = s.job_id
+                         WHERE j.state = 'running' AND NOT j.cancel_requested
+                           AND (s.state = 'queued'
+                                OR (s.state = 'running' AND s.lease_until < {NOW_MS}))
+                         ORDER BY j.seq, s.idx LIMIT 1 FOR UPDATE OF s SKIP LOCKED)
+                     RETURNING job_id, idx, start_at, end_at"
+                ),
+                &[&lease.owner, &ttl_ms(lease.ttl)],
+            )?
+            else {
+                return Ok(None);
+            };
+            let job_id: String = r.get(0);
+            let job = tx.query_one(
+                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"),
+                &[&job_id],
+            )?;
+            tx.commit()?;
+            Ok(Some(Shard {
+                job: job_row(&job),
+                index: r.get::<_, i32>(1).max(0) as u32,
+                start: r.get::<_, i64>(2).max(0) as u64,
+                end: r.get::<_, i64>(3).max(0) as u64,
+            }))
+        })
+    }
+
+    fn finish_shard(
+        &self,
+        job: &str,
+        index: u32,
+        lease: &Lease,
+        end: ShardEnd,
+    ) -> Result<ShardFinish> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let state = match end {
+                ShardEnd::Done => "done",
+                ShardEnd::Cancelled => "cancelled",
+                ShardEnd::Requeue => "queued",
+            };
+            let n = tx.execute(
+                "UPDATE shards SET state = $4, lease_owner = NULL, lease_until = NULL
+                 WHERE job_id = $1 AND idx = $2 AND state = 'running' AND lease_owner = $3",
+                &[&job, &(index as i32), &lease.owner, &state],
+            )?;
+            if n == 0 {
+                return Ok(ShardFinish::NotHeld);
+            }
+            // Concurrent finishers of one job count one after the other, so the last one
+            // sees every other shard ended.
+            tx.execute("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", &[&job])?;
+            let r = tx.query_one(
+                "SELECT count(*), count(*) FILTER (WHERE state = 'done'),
+                     count(*) FILTER (WHERE state IN ('queued', 'running'))
+                 FROM shards WHERE job_id = $1",
+                &[&job],
+            )?;
+            let (total, done, open): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
+            tx.execute(
+                "UPDATE jobs SET progress = $2 WHERE id = $1 AND state = 'running'",
+                &[&job, &(done as f64 / total.max(1) as f64)],
+            )?;
+            let out = if open > 0 {
+                ShardFinish::Remaining(open as u64)
+            } else {
+                let took = tx.execute(
+                    &format!(
+                        "UPDATE jobs SET lease_owner = $2, lease_until = {NOW_MS} + $3
+                         WHERE id = $1 AND state = 'running' AND lease_owner IS NULL"
+                    ),
+                    &[&job, &lease.owner, &ttl_ms(lease.ttl)],
+                )?;
+                if took == 1 {
+                    ShardFinish::Last
+                } else {
+                    ShardFinish::Remaining(0)
+                }
+            };
+            tx.commit()?;
+            Ok(out)
         })
     }
 
@@ -527,7 +726,8 @@ impl Store for PgStore {
         digest: Option<&str>,
     ) -> Result<bool> {
         self.with(|c| {
-            c.execute(
+            let mut tx = c.transaction()?;
+            let n = tx.execute(
                 "UPDATE jobs SET state = $2, error = $3,
                      progress = CASE WHEN $2 = 'succeeded' THEN 1 ELSE progress END,
                      completions = completions + 1,
@@ -535,8 +735,12 @@ impl Store for PgStore {
                      lease_owner = NULL
                  WHERE id = $1 AND state = 'running' AND lease_owner = $6",
                 &[&id, &state.as_str(), &error, &digest, &now_iso(), &owner],
-            )
-            .map(|n| n == 1)
+            )?;
+            if n == 1 {
+                tx.execute("DELETE FROM shards WHERE job_id = $1", &[&id])?;
+            }
+            tx.commit()?;
+            Ok(n == 1)
         })
     }
 
@@ -621,6 +825,11 @@ impl Store for PgStore {
                 Some(JobState::Running) => {
                     tx.execute(
                         "UPDATE jobs SET cancel_requested = true WHERE id = $1",
+                        &[&id],
+                    )?;
+                    // A split job's waiting shards never run; running ones hear of it.
+                    tx.execute(
+                        "UPDATE shards SET state = 'cancelled' WHERE job_id = $1 AND state = 'queued'",
                         &[&id],
                     )?;
                     CancelOutcome::Requested

@@ -12,8 +12,16 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     CancelOutcome, Dataset, DeleteOutcome, JobRow, JobState, Lease, Model, NameConflict, Node,
-    PutOutcome, Renewal, Result, Store, now_iso, now_ms,
+    PutOutcome, Renewal, Result, Shard, ShardEnd, ShardFinish, ShardRow, Store, now_iso, now_ms,
+    shard_key,
 };
+
+/// A running job that was split and whose every shard has ended, but that nobody holds
+/// (the node that would have merged it died in between): claimable like an expired one.
+const ORPHANED: &str = "(lease_owner IS NULL \
+     AND EXISTS (SELECT 1 FROM shards s WHERE s.job_id = jobs.id) \
+     AND NOT EXISTS (SELECT 1 FROM shards s WHERE s.job_id = jobs.id \
+                     AND s.state IN ('queued', 'running')))";
 
 /// Jobs that still need a content id: queued or running, as their dataset, in their
 /// universe, or as a backtest's benchmark (stored by content id in the request).
@@ -108,6 +116,17 @@ CREATE TABLE IF NOT EXISTS jobs (
     cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);
+CREATE TABLE IF NOT EXISTS shards (
+    job_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    start_at INTEGER NOT NULL,
+    end_at INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, idx)
+);
 CREATE TABLE IF NOT EXISTS nodes (
     id TEXT PRIMARY KEY,
     role TEXT NOT NULL,
@@ -414,8 +433,11 @@ impl Store for SqliteStore {
         self.with(|c| {
             let tx = c.transaction()?;
             tx.execute(
-                "UPDATE jobs SET state = 'cancelled', finished_at = ?2, lease_owner = NULL
-                 WHERE state = 'running' AND lease_until < ?1 AND cancel_requested = 1",
+                &format!(
+                    "UPDATE jobs SET state = 'cancelled', finished_at = ?2, lease_owner = NULL
+                     WHERE state = 'running' AND cancel_requested = 1
+                       AND (lease_until < ?1 OR {ORPHANED})"
+                ),
                 params![now, now_iso()],
             )?;
             let job = tx
@@ -425,7 +447,8 @@ impl Store for SqliteStore {
                              started_at = ?1, lease_owner = ?2, lease_until = ?3 + ?4,
                              cancel_requested = 0
                          WHERE seq = (SELECT seq FROM jobs WHERE state = 'queued'
-                                          OR (state = 'running' AND lease_until < ?3)
+                                          OR (state = 'running'
+                                              AND (lease_until < ?3 OR {ORPHANED}))
                                       ORDER BY seq LIMIT 1)
                          RETURNING {JOB_COLUMNS}"
                     ),
@@ -441,27 +464,55 @@ impl Store for SqliteStore {
     fn renew(&self, lease: &Lease) -> Result<Renewal> {
         let now = now_ms();
         self.with(|c| {
-            let mut st = c.prepare(
-                "UPDATE jobs SET lease_until = ?2 + ?3
-                 WHERE lease_owner = ?1 AND state = 'running'
-                 RETURNING id, cancel_requested",
-            )?;
-            let rows = st
+            let tx = c.transaction()?;
+            let mut rows = tx
+                .prepare(
+                    "UPDATE jobs SET lease_until = ?2 + ?3
+                     WHERE lease_owner = ?1 AND state = 'running'
+                     RETURNING id, cancel_requested",
+                )?
                 .query_map(params![lease.owner, now, ttl_ms(lease.ttl)], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            tx.execute(
+                "UPDATE shards SET lease_until = ?2 + ?3 WHERE lease_owner = ?1 AND state = 'running'",
+                params![lease.owner, now, ttl_ms(lease.ttl)],
+            )?;
+            let shards = tx
+                .prepare(
+                    "SELECT s.job_id, s.idx, j.cancel_requested FROM shards s
+                     JOIN jobs j ON j.id = s.job_id
+                     WHERE s.lease_owner = ?1 AND s.state = 'running'",
+                )?
+                .query_map([&lease.owner], |r| {
+                    Ok((
+                        shard_key(&r.get::<_, String>(0)?, r.get(1)?),
+                        r.get::<_, bool>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            tx.commit()?;
+            rows.extend(shards);
             Ok(renewal(rows))
         })
     }
 
     fn release(&self, owner: &str) -> Result<usize> {
         self.with(|c| {
-            c.execute(
+            let tx = c.transaction()?;
+            let jobs = tx.execute(
                 "UPDATE jobs SET state = 'queued', progress = 0, lease_owner = NULL
                  WHERE lease_owner = ?1 AND state = 'running'",
                 [owner],
-            )
+            )?;
+            let shards = tx.execute(
+                "UPDATE shards SET state = 'queued', lease_owner = NULL
+                 WHERE lease_owner = ?1 AND state = 'running'",
+                [owner],
+            )?;
+            tx.commit()?;
+            Ok(jobs + shards)
         })
     }
 
@@ -475,6 +526,146 @@ impl Store for SqliteStore {
                 job_row,
             )
             .optional()
+        })
+    }
+
+    fn split(&self, job: &str, ranges: &[(u64, u64)]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let has: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM shards WHERE job_id = ?1)",
+                [job],
+                |r| r.get(0),
+            )?;
+            if !has {
+                for (i, (start, end)) in ranges.iter().enumerate() {
+                    tx.execute(
+                        "INSERT INTO shards (job_id, idx, start_at, end_at, state)
+                         VALUES (?1, ?2, ?3, ?4, 'queued')",
+                        params![job, i as i64, *start as i64, *end as i64],
+                    )?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    fn shards(&self, job: &str) -> Result<Vec<ShardRow>> {
+        self.with(|c| {
+            c.prepare(
+                "SELECT idx, start_at, end_at, state FROM shards WHERE job_id = ?1 ORDER BY idx",
+            )?
+            .query_map([job], |r| {
+                Ok(ShardRow {
+                    index: r.get(0)?,
+                    start: r.get::<_, i64>(1)? as u64,
+                    end: r.get::<_, i64>(2)? as u64,
+                    state: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    fn hand_over(&self, job: &str, owner: &str) -> Result<bool> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_until = NULL
+                 WHERE id = ?1 AND state = 'running' AND lease_owner = ?2
+                   AND EXISTS (SELECT 1 FROM shards s WHERE s.job_id = ?1
+                               AND s.state IN ('queued', 'running'))",
+                params![job, owner],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    fn claim_shard(&self, lease: &Lease) -> Result<Option<Shard>> {
+        let now = now_ms();
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let claimed: Option<(String, u32, i64, i64)> = tx
+                .query_row(
+                    "UPDATE shards SET state = 'running', lease_owner = ?1, lease_until = ?2 + ?3,
+                         attempts = attempts + 1
+                     WHERE rowid = (SELECT s.rowid FROM shards s JOIN jobs j ON j.id = s.job_id
+                                    WHERE j.state = 'running' AND j.cancel_requested = 0
+                                      AND (s.state = 'queued'
+                                           OR (s.state = 'running' AND s.lease_until < ?2))
+                                    ORDER BY j.seq, s.idx LIMIT 1)
+                     RETURNING job_id, idx, start_at, end_at",
+                    params![lease.owner, now, ttl_ms(lease.ttl)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let Some((job, index, start, end)) = claimed else {
+                return Ok(None);
+            };
+            let job = tx.query_row(
+                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+                [&job],
+                job_row,
+            )?;
+            tx.commit()?;
+            Ok(Some(Shard {
+                job,
+                index,
+                start: start as u64,
+                end: end as u64,
+            }))
+        })
+    }
+
+    fn finish_shard(
+        &self,
+        job: &str,
+        index: u32,
+        lease: &Lease,
+        end: ShardEnd,
+    ) -> Result<ShardFinish> {
+        let now = now_ms();
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let state = match end {
+                ShardEnd::Done => "done",
+                ShardEnd::Cancelled => "cancelled",
+                ShardEnd::Requeue => "queued",
+            };
+            let n = tx.execute(
+                "UPDATE shards SET state = ?4, lease_owner = NULL, lease_until = NULL
+                 WHERE job_id = ?1 AND idx = ?2 AND state = 'running' AND lease_owner = ?3",
+                params![job, index, lease.owner, state],
+            )?;
+            if n == 0 {
+                return Ok(ShardFinish::NotHeld);
+            }
+            let (total, done, open): (i64, i64, i64) = tx.query_row(
+                "SELECT count(*), coalesce(sum(state = 'done'), 0),
+                     coalesce(sum(state IN ('queued', 'running')), 0)
+                 FROM shards WHERE job_id = ?1",
+                [job],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            tx.execute(
+                "UPDATE jobs SET progress = ?2 WHERE id = ?1 AND state = 'running'",
+                params![job, done as f64 / total.max(1) as f64],
+            )?;
+            let out = if open > 0 {
+                ShardFinish::Remaining(open as u64)
+            } else {
+                let took = tx.execute(
+                    "UPDATE jobs SET lease_owner = ?2, lease_until = ?3 + ?4
+                     WHERE id = ?1 AND state = 'running' AND lease_owner IS NULL",
+                    params![job, lease.owner, now, ttl_ms(lease.ttl)],
+                )?;
+                if took == 1 {
+                    ShardFinish::Last
+                } else {
+                    ShardFinish::Remaining(0)
+                }
+            };
+            tx.commit()?;
+            Ok(out)
         })
     }
 
@@ -497,15 +688,20 @@ impl Store for SqliteStore {
         digest: Option<&str>,
     ) -> Result<bool> {
         self.with(|c| {
-            c.execute(
+            let tx = c.transaction()?;
+            let n = tx.execute(
                 "UPDATE jobs SET state = ?2, error = ?3, progress = CASE WHEN ?2 = 'succeeded' THEN 1 ELSE progress END,
                      completions = completions + 1,
                      result_digest = COALESCE(result_digest, ?4), finished_at = ?5,
                      lease_owner = NULL
-                 WHERE id = ?1 AND state = 'running' AND lease_owner IS ?6",
+                 WHERE id = ?1 AND state = 'running' AND lease_owner = ?6",
                 params![id, state.as_str(), error, digest, now_iso(), owner],
-            )
-            .map(|n| n == 1)
+            )?;
+            if n == 1 {
+                tx.execute("DELETE FROM shards WHERE job_id = ?1", [id])?;
+            }
+            tx.commit()?;
+            Ok(n == 1)
         })
     }
 
@@ -584,6 +780,11 @@ impl Store for SqliteStore {
                 }
                 Some(JobState::Running) => {
                     tx.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1", [id])?;
+                    // A split job's waiting shards never run; running ones hear of it.
+                    tx.execute(
+                        "UPDATE shards SET state = 'cancelled' WHERE job_id = ?1 AND state = 'queued'",
+                        [id],
+                    )?;
                     CancelOutcome::Requested
                 }
                 Some(s) => CancelOutcome::AlreadyFinished(s),

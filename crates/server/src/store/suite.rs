@@ -100,6 +100,11 @@ impl Store for NoStore {
         next_queued() -> Result<Option<JobRow>>;
         renew(&Lease) -> Result<Renewal>;
         release(&str) -> Result<usize>;
+        split(&str, &[(u64, u64)]) -> Result<()>;
+        shards(&str) -> Result<Vec<ShardRow>>;
+        hand_over(&str, &str) -> Result<bool>;
+        claim_shard(&Lease) -> Result<Option<Shard>>;
+        finish_shard(&str, u32, &Lease, ShardEnd) -> Result<ShardFinish>;
         set_progress(&str, f64) -> Result<()>;
         finish(&str, &str, JobState, Option<&str>, Option<&str>) -> Result<bool>;
         requeue_damaged(&str) -> Result<bool>;
@@ -526,6 +531,155 @@ fn nodes_are_listed_while_they_beat(s: &dyn Store) {
     assert!(s.nodes(Duration::from_millis(5)).unwrap().is_empty());
 }
 
+fn a_split_job_is_run_by_its_shards_and_merged_once(s: &dyn Store) {
+    s.submit("sw", "sweep", "{}", "d", None, 10).unwrap();
+    s.submit("bt", "backtest", "{}", "d", None, 10).unwrap();
+    let owner = lease("first");
+    assert_eq!(s.claim(&owner).unwrap().unwrap().id, "sw");
+    s.split("sw", &[(0, 10), (10, 20), (20, 25)]).unwrap();
+    // A second split (a node that took the job over) keeps the first one's shards.
+    s.split("sw", &[(0, 25)]).unwrap();
+    assert_eq!(s.shards("sw").unwrap().len(), 3);
+    assert!(s.hand_over("sw", "first").unwrap());
+    // Held by its shards now: not claimable as a job, and nobody renews it.
+    assert_eq!(s.claim(&lease("x")).unwrap().unwrap().id, "bt");
+    assert!(s.claim(&lease("x")).unwrap().is_none());
+    assert_eq!(s.renew(&owner).unwrap(), Renewal::default());
+    let a = s.claim_shard(&lease("a")).unwrap().unwrap();
+    let b = s.claim_shard(&lease("b")).unwrap().unwrap();
+    assert_eq!(
+        (a.job.id.as_str(), a.index, a.start, a.end, b.index),
+        ("sw", 0, 0, 10, 1)
+    );
+    assert_eq!(s.renew(&lease("a")).unwrap().held, vec!["sw#0".to_string()]);
+    // A shard handed back (shutdown) is taken again; a stranger cannot end one.
+    assert_eq!(
+        s.finish_shard("sw", 1, &lease("b"), ShardEnd::Requeue)
+            .unwrap(),
+        ShardFinish::Remaining(3)
+    );
+    assert_eq!(
+        s.finish_shard("sw", 0, &lease("z"), ShardEnd::Done)
+            .unwrap(),
+        ShardFinish::NotHeld
+    );
+    let b = s.claim_shard(&lease("b")).unwrap().unwrap();
+    let c = s.claim_shard(&lease("c")).unwrap().unwrap();
+    assert_eq!((b.index, c.index), (1, 2));
+    assert!(s.claim_shard(&lease("d")).unwrap().is_none());
+    assert_eq!(
+        s.finish_shard("sw", 0, &lease("a"), ShardEnd::Done)
+            .unwrap(),
+        ShardFinish::Remaining(2)
+    );
+    assert_eq!(
+        s.finish_shard("sw", 2, &lease("c"), ShardEnd::Done)
+            .unwrap(),
+        ShardFinish::Remaining(1)
+    );
+    assert!((s.job("sw").unwrap().unwrap().progress - 2.0 / 3.0).abs() < 1e-12);
+    assert_eq!(
+        s.finish_shard("sw", 1, &lease("b"), ShardEnd::Done)
+            .unwrap(),
+        ShardFinish::Last
+    );
+    // The last one holds the job and records its end; the shards go with it.
+    assert_eq!(s.renew(&lease("b")).unwrap().held, vec!["sw".to_string()]);
+    assert!(
+        s.finish("sw", "b", JobState::Succeeded, None, Some("x"))
+            .unwrap()
+    );
+    assert!(s.shards("sw").unwrap().is_empty());
+    let j = s.job("sw").unwrap().unwrap();
+    assert_eq!((j.state, j.completions), (JobState::Succeeded, 1));
+}
+
+fn a_dead_shard_holder_and_a_dead_merger_lose_nothing(s: &dyn Store) {
+    s.submit("sw", "sweep", "{}", "d", None, 10).unwrap();
+    s.claim(&lease("first")).unwrap();
+    s.split("sw", &[(0, 5), (5, 10)]).unwrap();
+    assert!(s.hand_over("sw", "first").unwrap());
+    let dead = Lease {
+        owner: "dead".into(),
+        ttl: Duration::ZERO,
+    };
+    s.claim_shard(&dead).unwrap().unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    // The dead node's shard goes to the next claimer.
+    let again = s.claim_shard(&lease("b")).unwrap().unwrap();
+    assert_eq!(again.index, 0);
+    assert_eq!(
+        s.finish_shard("sw", 0, &dead, ShardEnd::Done).unwrap(),
+        ShardFinish::NotHeld
+    );
+    s.claim_shard(&lease("c")).unwrap().unwrap();
+    s.finish_shard("sw", 0, &lease("b"), ShardEnd::Done)
+        .unwrap();
+    // The last shard's node dies right after it took the job to merge: its lease runs
+    // out and the job is claimed again like any expired one.
+    let dying = Lease {
+        owner: "c".into(),
+        ttl: Duration::ZERO,
+    };
+    assert_eq!(
+        s.finish_shard("sw", 1, &dying, ShardEnd::Done).unwrap(),
+        ShardFinish::Last
+    );
+    std::thread::sleep(Duration::from_millis(5));
+    let merger = s.claim(&lease("m")).unwrap().unwrap();
+    assert_eq!((merger.id.as_str(), merger.attempts), ("sw", 2));
+    assert!(s.shards("sw").unwrap().iter().all(|r| r.state == "done"));
+}
+
+fn cancelling_a_split_job_ends_it_once_its_running_shards_stop(s: &dyn Store) {
+    s.submit("sw", "sweep", "{}", "d", None, 10).unwrap();
+    s.claim(&lease("first")).unwrap();
+    s.split("sw", &[(0, 5), (5, 10), (10, 15)]).unwrap();
+    assert!(s.hand_over("sw", "first").unwrap());
+    s.claim_shard(&lease("a")).unwrap().unwrap();
+    assert_eq!(s.cancel("sw").unwrap(), CancelOutcome::Requested);
+    assert_eq!(
+        s.renew(&lease("a")).unwrap().cancel,
+        vec!["sw#0".to_string()]
+    );
+    assert!(s.claim_shard(&lease("b")).unwrap().is_none());
+    assert_eq!(
+        s.finish_shard("sw", 0, &lease("a"), ShardEnd::Cancelled)
+            .unwrap(),
+        ShardFinish::Last
+    );
+    assert!(
+        s.finish("sw", "a", JobState::Cancelled, None, None)
+            .unwrap()
+    );
+    assert_eq!(s.job("sw").unwrap().unwrap().state, JobState::Cancelled);
+}
+
+fn a_split_job_whose_shards_all_ended_unheld_is_claimed_again(s: &dyn Store) {
+    s.submit("sw", "sweep", "{}", "d", None, 10).unwrap();
+    s.claim(&lease("first")).unwrap();
+    s.split("sw", &[(0, 5)]).unwrap();
+    assert!(s.hand_over("sw", "first").unwrap());
+    s.claim_shard(&lease("a")).unwrap();
+    // The shard ends while nobody holds the job and the taking over fails (a node held
+    // it): the job is claimable once every shard has ended.
+    s.finish_shard("sw", 0, &lease("a"), ShardEnd::Done)
+        .unwrap();
+    let j = s.claim(&lease("m")).unwrap();
+    assert!(j.is_none() || j.unwrap().id == "sw");
+    // hand_over refuses a job whose shards have all ended: its holder merges at once.
+    s.submit("s2", "sweep", "{}", "d", None, 10).unwrap();
+    s.claim(&lease("h")).unwrap();
+    s.split("s2", &[(0, 5)]).unwrap();
+    s.claim_shard(&lease("q")).unwrap();
+    assert_eq!(
+        s.finish_shard("s2", 0, &lease("q"), ShardEnd::Done)
+            .unwrap(),
+        ShardFinish::Remaining(0)
+    );
+    assert!(!s.hand_over("s2", "h").unwrap());
+}
+
 macro_rules! suite {
     (refs: $($name:ident),*; shared: $($shared:ident),*) => {
         mod sqlite {
@@ -568,7 +722,10 @@ suite! {
         a_replaced_name_keeps_its_history_and_a_refused_one_is_untouched,
         datasets_used_by_universes_and_benchmarks_are_in_use,
         cancel_and_delete_respect_states, models_keep_their_record_and_take_new_names,
-        nodes_are_listed_while_they_beat;
+        nodes_are_listed_while_they_beat, a_split_job_is_run_by_its_shards_and_merged_once,
+        a_dead_shard_holder_and_a_dead_merger_lose_nothing,
+        cancelling_a_split_job_ends_it_once_its_running_shards_stop,
+        a_split_job_whose_shards_all_ended_unheld_is_claimed_again;
     shared: concurrent_submissions_never_overfill_the_queue,
         concurrent_claims_take_each_job_exactly_once
 }
