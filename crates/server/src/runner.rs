@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use crate::metrics::Metrics;
 use crate::spec::{JobSpec, Member};
-use crate::store::{JobRow, JobState, Lease, Node, Store};
+use crate::store::{JobRow, JobState, Lease, Node, Shard, ShardEnd, ShardFinish, Store};
 use crate::work::{JobData, Outcome, Signals, execute, finished_digest};
 
 /// A job's live status, as server-sent events report it.
@@ -119,6 +119,24 @@ pub struct Runner {
     admitted: Mutex<u64>,
     /// Held while a damaged result is removed and its job requeued.
     damage: Mutex<()>,
+}
+
+/// What splitting a sweep job did.
+enum Split {
+    /// Not split: it runs whole here.
+    Whole,
+    /// Its shards run it now (how many).
+    HandedOver(usize),
+    /// Its shards had all ended already: merge now.
+    Ended,
+}
+
+/// What a worker thread took from the store.
+enum Claimed {
+    /// A whole job.
+    Job(JobRow),
+    /// Part of a split sweep.
+    Shard(Shard),
 }
 
 /// Attempts after which a job whose result does not fit on the disk fails (with the
@@ -460,9 +478,12 @@ impl Runner {
             }
             .flatten();
             match claimed {
-                Some((job, reserved)) => {
+                Some((work, reserved)) => {
                     self.running.fetch_add(1, Ordering::SeqCst);
-                    self.run_one(job);
+                    match work {
+                        Claimed::Job(job) => self.run_one(job),
+                        Claimed::Shard(shard) => self.run_shard(shard),
+                    }
                     self.running.fetch_sub(1, Ordering::SeqCst);
                     *self.admitted.lock().unwrap_or_else(|p| p.into_inner()) -= reserved;
                     // A job held back by the budget may fit now.
@@ -471,8 +492,14 @@ impl Runner {
                 None => {
                     let (m, cv) = &self.wake;
                     let guard = m.lock().unwrap_or_else(|p| p.into_inner());
+                    // Other nodes' submissions wake nobody here: poll a shared store sooner.
+                    let idle = if self.store.is_shared() {
+                        Duration::from_millis(100)
+                    } else {
+                        Duration::from_millis(500)
+                    };
                     if *guard == seen && !self.closing.load(Ordering::SeqCst) {
-                        let _ = cv.wait_timeout(guard, Duration::from_millis(500));
+                        let _ = cv.wait_timeout(guard, idle);
                     }
                 }
             }
@@ -481,9 +508,24 @@ impl Runner {
 
     /// Claims the next job if the memory budget admits it (always when nothing runs), with
     /// the estimate reserved for it.
-    fn admit(&self) -> anyhow::Result<Option<(JobRow, u64)>> {
+    fn admit(&self) -> anyhow::Result<Option<(Claimed, u64)>> {
         let mut admitted = self.admitted.lock().unwrap_or_else(|p| p.into_inner());
         let budget = self.config.memory_budget;
+        // Shards of split sweeps first: they finish jobs already under way. Under a memory
+        // budget, only when nothing else runs here (a shard's size is its sweep's).
+        if self.store.is_shared()
+            && (budget == 0 || *admitted == 0)
+            && let Some(shard) = self.store.claim_shard(&self.lease())?
+        {
+            self.counters.claimed.fetch_add(1, Ordering::Relaxed);
+            let reserved = if budget > 0 {
+                self.memory_estimate(&shard.job)
+            } else {
+                0
+            };
+            *admitted += reserved;
+            return Ok(Some((Claimed::Shard(shard), reserved)));
+        }
         if budget > 0 && *admitted > 0 {
             let Some(next) = self.store.next_queued()? else {
                 return Ok(None);
@@ -502,7 +544,7 @@ impl Runner {
             0
         };
         *admitted += reserved;
-        Ok(Some((job, reserved)))
+        Ok(Some((Claimed::Job(job), reserved)))
     }
 
     /// A job's memory, estimated from its data's bar count: a backtest keeps its bars
@@ -754,6 +796,25 @@ impl Runner {
                 }
             }
         }
+        if self.store.is_shared() && job.kind == "sweep" {
+            match self.split(&job) {
+                Ok(Split::Whole) => {}
+                Ok(Split::HandedOver(n)) => {
+                    tracing::info!(shards = n, "split into shards for the cluster's workers");
+                    // Watchers here follow it through the store from now on.
+                    active.claimed.store(false, Ordering::SeqCst);
+                    return;
+                }
+                Ok(Split::Ended) => {
+                    self.merge_split(&job, &dir);
+                    return;
+                }
+                Err(e) => {
+                    // Not split: it runs whole here, as on a single node.
+                    tracing::warn!(error = format!("{e:#}"), "could not split the sweep");
+                }
+            }
+        }
         tracing::info!("started");
         let last_saved = Mutex::new(Instant::now());
         let progress = |p: f64| {
@@ -849,6 +910,148 @@ impl Runner {
                     Some(&format!("internal error: {shown}")),
                     None,
                 );
+            }
+        }
+    }
+
+    /// Splits a sweep job this node holds into shards (kept if it was split before) and
+    /// hands it to them.
+    fn split(&self, job: &JobRow) -> anyhow::Result<Split> {
+        let spec: JobSpec = serde_json::from_str(&job.spec)?;
+        let data = self.job_data(job)?;
+        let Some(plan) = crate::work::shard_plan(&spec, &data, self.config.max_combinations)?
+        else {
+            return Ok(Split::Whole);
+        };
+        self.store.split(&job.id, &plan)?;
+        if self.store.hand_over(&job.id, &self.node.id)? {
+            Ok(Split::HandedOver(self.store.shards(&job.id)?.len()))
+        } else {
+            Ok(Split::Ended)
+        }
+    }
+
+    /// Runs one shard of a split sweep; the node that ends the last one merges the parts.
+    fn run_shard(&self, shard: Shard) {
+        let key = shard.key();
+        let active = self.active_entry(&key, JobState::Running);
+        active.claimed.store(true, Ordering::SeqCst);
+        active.lost.store(false, Ordering::SeqCst);
+        active.stop.store(false, Ordering::SeqCst);
+        let dir = self.result_dir(&shard.job.id);
+        let span = tracing::info_span!("shard", job = %shard.job.id, index = shard.index,
+            combinations = %format!("{}..{}", shard.start, shard.end));
+        let _enter = span.enter();
+        let started = Instant::now();
+        let signals = Signals {
+            stop: &active.stop,
+            shutdown: &active.shutdown,
+            progress: &|_| {},
+            threads: self.config.sweep_threads,
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut spec: JobSpec = serde_json::from_str(&shard.job.spec)?;
+            crate::spec::resolve_model(spec.strategy_mut(), &*self.store, &self.data_dir)
+                .map_err(|e| anyhow::anyhow!("{}", crate::work::describe(e)))?;
+            let data = self.job_data(&shard.job)?;
+            crate::work::run_shard(
+                &spec,
+                &data,
+                &crate::work::shard_dir(&dir, shard.index),
+                (shard.start, shard.end),
+                self.config.max_combinations,
+                &signals,
+            )
+        }));
+        let mut failure = None;
+        let end = match result {
+            Ok(Ok(true)) => ShardEnd::Done,
+            Ok(Ok(false)) if active.shutdown.load(Ordering::SeqCst) => ShardEnd::Requeue,
+            Ok(Ok(false)) => ShardEnd::Cancelled,
+            Ok(Err(e)) => {
+                failure = Some(crate::work::redact(&format!("{e:#}"), &self.data_dir));
+                ShardEnd::Cancelled
+            }
+            Err(_) => {
+                failure = Some("internal error: a shard panicked".to_string());
+                ShardEnd::Cancelled
+            }
+        };
+        if let Some(f) = &failure {
+            // One part failing fails the sweep: stop the other parts.
+            tracing::warn!(error = %f, "shard failed; cancelling its sweep");
+            let _ = self.store.cancel(&shard.job.id);
+        }
+        self.lock_active().remove(&key);
+        if active.lost.load(Ordering::SeqCst) {
+            return;
+        }
+        let finished = self
+            .store
+            .finish_shard(&shard.job.id, shard.index, &self.lease(), end);
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            ?end,
+            "shard ended"
+        );
+        match finished {
+            Ok(ShardFinish::Last) => {
+                let active = self.active_entry(&shard.job.id, JobState::Running);
+                active.claimed.store(true, Ordering::SeqCst);
+                active.lost.store(false, Ordering::SeqCst);
+                if let Some(f) = failure {
+                    self.finish(&shard.job.id, JobState::Failed, Some(&f), None);
+                } else {
+                    self.merge_split(&shard.job, &dir);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "recording the shard's end failed; its lease expires")
+            }
+        }
+    }
+
+    /// Ends a split sweep whose every shard has ended and that this node now holds: its
+    /// result merged from the parts, or its cancel recorded.
+    fn merge_split(&self, job: &JobRow, dir: &Path) {
+        let started = Instant::now();
+        let result = (|| -> anyhow::Result<(crate::work::Outcome, Option<String>)> {
+            let shards = self.store.shards(&job.id)?;
+            if shards.iter().any(|s| s.state != "done") {
+                let _ = std::fs::remove_dir_all(dir.join("shards"));
+                return Ok((crate::work::Outcome::Cancelled, None));
+            }
+            let mut spec: JobSpec = serde_json::from_str(&job.spec)?;
+            let model =
+                crate::spec::resolve_model(spec.strategy_mut(), &*self.store, &self.data_dir)
+                    .map_err(|e| anyhow::anyhow!("{}", crate::work::describe(e)))?;
+            let data = self.job_data(job)?;
+            let parts: Vec<(u32, u64, u64)> =
+                shards.iter().map(|s| (s.index, s.start, s.end)).collect();
+            crate::work::merge_shards(
+                &spec,
+                &data,
+                dir,
+                &parts,
+                self.config.max_combinations,
+                model.as_deref(),
+            )
+        })();
+        match result {
+            Ok((crate::work::Outcome::Succeeded, digest)) => {
+                self.metrics.job(&job.kind, started.elapsed().as_secs_f64());
+                tracing::info!(job = %job.id, "merged the shards");
+                self.finish(&job.id, JobState::Succeeded, None, digest.as_deref());
+            }
+            Ok((_, digest)) => {
+                tracing::info!(job = %job.id, "cancelled");
+                self.finish(&job.id, JobState::Cancelled, None, digest.as_deref());
+            }
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = format!("{e:#}"), "merging failed");
+                let shown = crate::work::redact(&format!("{e:#}"), &self.data_dir);
+                self.finish(&job.id, JobState::Failed, Some(&shown), None);
             }
         }
     }

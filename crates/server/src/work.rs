@@ -23,7 +23,8 @@ use backtide_data::SweepWriter;
 use crate::checkpoint;
 use crate::error::ApiError;
 use crate::spec::{
-    JobSpec, PreparedPortfolio, prepare_backtest, prepare_portfolio_backtest, prepare_sweep,
+    JobSpec, PreparedPortfolio, PreparedSweep, prepare_backtest, prepare_portfolio_backtest,
+    prepare_sweep,
 };
 
 /// What a job runs on.
@@ -339,25 +340,8 @@ pub(crate) fn execute(
                     skip,
                     ..control
                 };
-                let params = p.spec.strategy.params();
-                let dialect = p.profile.dialect();
-                let mut json = SweepWriter::create(&dir.join("result.json"), params, dialect)?;
-                let mut csv = SweepWriter::create(&dir.join("result.csv"), params, dialect)?;
-                let mut parquet =
-                    SweepWriter::create(&dir.join("result.parquet"), params, dialect)?;
-                let mut profiles = Vec::new();
-                let mut best = BestOf::new(&p.objective);
-                let mut deliver = |c: &ComboResult| -> Result<()> {
-                    best.offer(c);
-                    let c = &*shown_combo(c, model);
-                    json.write(c)?;
-                    csv.write(c)?;
-                    parquet.write(c)?;
-                    if let Some(pr) = &c.profile {
-                        profiles.push(pr.clone());
-                    }
-                    Ok(())
-                };
+                let mut out = SweepOutputs::create(dir, &p, model)?;
+                let mut deliver = |c: &ComboResult| out.deliver(c);
                 if skip > 0 {
                     tracing::info!(skip, "resuming the sweep after its finished combinations");
                     checkpoint::replay(dir, &p.spec, skip, &mut deliver)?;
@@ -390,15 +374,7 @@ pub(crate) fn execute(
                     // stays for the next attempt.
                     return Ok((Outcome::Interrupted, None));
                 }
-                let best = best.into_best();
-                let best = best.as_ref().map(|b| shown_combo(b, model));
-                let best = best.as_deref();
-                let report = best
-                    .and_then(|b| b.profile.as_ref())
-                    .map(|bp| overfitting_report(&profiles, bp));
-                csv.finish(best, report.as_ref())?;
-                parquet.finish(best, report.as_ref())?;
-                json.finish(best, report.as_ref())?;
+                out.finish()?;
                 remove_checkpoint(dir);
                 if outcome.cancelled {
                     Outcome::Cancelled
@@ -415,6 +391,194 @@ pub(crate) fn execute(
         backtide_data::write_bytes(&dir.join(DONE), digest.as_bytes())?;
     }
     Ok((outcome, Some(digest)))
+}
+
+/// The result files of a sweep (not a walk-forward) being written, in combination order:
+/// JSON, CSV and Parquet, the best combination and the overfitting checks' profiles.
+struct SweepOutputs<'a> {
+    json: SweepWriter,
+    csv: SweepWriter,
+    parquet: SweepWriter,
+    profiles: Vec<backtide_core::sweep::overfitting::ReturnProfile>,
+    best: BestOf<'a>,
+    model: Option<&'a str>,
+}
+
+impl<'a> SweepOutputs<'a> {
+    fn create(dir: &Path, p: &'a PreparedSweep, model: Option<&'a str>) -> Result<Self> {
+        let params = p.spec.strategy.params();
+        let dialect = p.profile.dialect();
+        Ok(SweepOutputs {
+            json: SweepWriter::create(&dir.join("result.json"), params, dialect)?,
+            csv: SweepWriter::create(&dir.join("result.csv"), params, dialect)?,
+            parquet: SweepWriter::create(&dir.join("result.parquet"), params, dialect)?,
+            profiles: Vec::new(),
+            best: BestOf::new(&p.objective),
+            model,
+        })
+    }
+
+    fn deliver(&mut self, c: &ComboResult) -> Result<()> {
+        self.best.offer(c);
+        let c = &*shown_combo(c, self.model);
+        self.json.write(c)?;
+        self.csv.write(c)?;
+        self.parquet.write(c)?;
+        if let Some(pr) = &c.profile {
+            self.profiles.push(pr.clone());
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        let best = self.best.into_best();
+        let best = best.as_ref().map(|b| shown_combo(b, self.model));
+        let best = best.as_deref();
+        let report = best
+            .and_then(|b| b.profile.as_ref())
+            .map(|bp| overfitting_report(&self.profiles, bp));
+        self.csv.finish(best, report.as_ref())?;
+        self.parquet.finish(best, report.as_ref())?;
+        self.json.finish(best, report.as_ref())?;
+        Ok(())
+    }
+}
+
+/// Combinations per shard at least: below this a shard's start-up (loading the data,
+/// the indicator cache) outweighs what spreading the work gains.
+const MIN_SHARD: u64 = 128;
+/// Most shards a sweep is split into.
+const MAX_SHARDS: u64 = 32;
+
+/// How a sweep job is split across the nodes of a cluster: contiguous ranges of its
+/// combination order, or `None` when it is not split (a backtest, a walk-forward, or a
+/// sweep too small to gain from it).
+pub(crate) fn shard_plan(
+    spec: &JobSpec,
+    data: &JobData,
+    max_combinations: usize,
+) -> Result<Option<Vec<(u64, u64)>>> {
+    let JobSpec::Sweep(r) = spec else {
+        return Ok(None);
+    };
+    let p = prepare_sweep(r, max_combinations, data.is_portfolio()).map_err(invalid)?;
+    if p.walk_forward.is_some() {
+        return Ok(None);
+    }
+    let total = p.spec.count()? as u64;
+    let size = total.div_ceil(MAX_SHARDS).max(MIN_SHARD);
+    if total < 2 * MIN_SHARD {
+        return Ok(None);
+    }
+    let ranges = (0..total.div_ceil(size))
+        .map(|i| (i * size, ((i + 1) * size).min(total)))
+        .collect();
+    Ok(Some(ranges))
+}
+
+/// The folder of a shard's part of a split sweep's result.
+pub(crate) fn shard_dir(dir: &Path, index: u32) -> std::path::PathBuf {
+    dir.join("shards").join(index.to_string())
+}
+
+/// Runs combinations `start..end` of a split sweep, recording them in the shard's
+/// checkpoint in `dir` (resuming from it). True when all of them finished; false when a
+/// stop cut it short (what finished stays for the next attempt).
+pub(crate) fn run_shard(
+    spec: &JobSpec,
+    data: &JobData,
+    dir: &Path,
+    (start, end): (u64, u64),
+    max_combinations: usize,
+    signals: &Signals<'_>,
+) -> Result<bool> {
+    let JobSpec::Sweep(r) = spec else {
+        anyhow::bail!("only a sweep is split into shards");
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let p = prepare_sweep(r, max_combinations, data.is_portfolio()).map_err(invalid)?;
+    let (start, end) = (start as usize, end as usize);
+    let (next, keep) = checkpoint::resume_point(dir)?;
+    let skip = next.max(start);
+    if skip >= end {
+        return Ok(true);
+    }
+    let stopped = || signals.stop.load(Ordering::Relaxed);
+    let log = Mutex::new(checkpoint::Writer::open(dir, keep)?);
+    let marked = |done: usize, total: usize| {
+        (signals.progress)(if total == 0 {
+            0.0
+        } else {
+            done as f64 / total as f64
+        });
+        if !stopped()
+            && let Err(e) = log.lock().unwrap_or_else(|p| p.into_inner()).done(done)
+        {
+            tracing::warn!(error = format!("{e:#}"), "writing the shard's checkpoint");
+        }
+    };
+    let control = SweepControl {
+        threads: signals.threads,
+        cancel: Some(signals.stop),
+        progress: Some(&marked),
+        profile_blocks: p.pbo_blocks,
+        skip,
+        end: Some(end),
+    };
+    let mut sink =
+        |c: &ComboResult| -> Result<()> { log.lock().unwrap_or_else(|p| p.into_inner()).combo(c) };
+    let outcome = match (data, &p.portfolio) {
+        (JobData::Universe(u), Some(pcfg)) => run_portfolio_sweep::<anyhow::Error>(
+            u,
+            &p.spec,
+            pcfg,
+            &p.objective,
+            &control,
+            &mut sink,
+        )?,
+        (JobData::Bars(bars), None) => {
+            run_sweep::<anyhow::Error>(bars, &p.spec, &p.cfg, &p.objective, &control, &mut sink)?
+        }
+        _ => anyhow::bail!("a portfolio sweep needs a universe"),
+    };
+    if outcome.cancelled {
+        return Ok(false);
+    }
+    log.lock().unwrap_or_else(|p| p.into_inner()).done(end)?;
+    Ok(true)
+}
+
+/// Writes a split sweep's result from its shards' parts, in combination order: the same
+/// files, bytes and digest as the sweep run whole on one node.
+pub(crate) fn merge_shards(
+    spec: &JobSpec,
+    data: &JobData,
+    dir: &Path,
+    shards: &[(u32, u64, u64)],
+    max_combinations: usize,
+    model: Option<&str>,
+) -> Result<(Outcome, Option<String>)> {
+    let JobSpec::Sweep(r) = spec else {
+        anyhow::bail!("only a sweep is split into shards");
+    };
+    let p = prepare_sweep(r, max_combinations, data.is_portfolio()).map_err(invalid)?;
+    let mut out = SweepOutputs::create(dir, &p, model)?;
+    for &(index, start, end) in shards {
+        let part = shard_dir(dir, index);
+        let (next, _) = checkpoint::resume_point(&part)?;
+        anyhow::ensure!(
+            next >= end as usize,
+            "shard {index} (combinations {start}..{end}) holds only up to {next}"
+        );
+        checkpoint::replay(&part, &p.spec, end as usize, &mut |c| out.deliver(c))?;
+    }
+    out.finish()?;
+    let digest = crate::storage::sha256_file(&dir.join("result.json"))
+        .context("reading back result.json")?;
+    crate::storage::write_manifest(dir)?;
+    backtide_data::write_bytes(&dir.join(DONE), digest.as_bytes())?;
+    let _ = std::fs::remove_dir_all(dir.join("shards"));
+    Ok((Outcome::Succeeded, Some(digest)))
 }
 
 /// Removes a sweep's checkpoint once it is no longer needed (the sweep ended for good).

@@ -3,6 +3,7 @@
 mod benchmark;
 mod cli;
 mod cli_sweep;
+mod cluster;
 mod deploy;
 mod dialects;
 mod golden;

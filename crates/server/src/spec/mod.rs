@@ -17,7 +17,8 @@ pub use body::{
 };
 pub(crate) use body::{GridValues, MethodSpec, ObjectiveSpec, ProfileName, WalkForwardSpec};
 pub(crate) use prepare::{
-    PreparedPortfolio, is_allocation, prepare_backtest, prepare_portfolio_backtest, prepare_sweep,
+    PreparedPortfolio, PreparedSweep, is_allocation, prepare_backtest, prepare_portfolio_backtest,
+    prepare_sweep,
 };
 pub(crate) use resolve::{
     Resolved, check_data_fields, model_dir, resolve_benchmark, resolve_data, resolve_model,
