@@ -51,6 +51,12 @@ def run_orders(
     slippage: float,
     call_seq: str,
     size_granularity: Optional[float] = None,
+    opens: Optional[list[npt.NDArray[np.float64]]] = None,
+    highs: Optional[list[npt.NDArray[np.float64]]] = None,
+    lows: Optional[list[npt.NDArray[np.float64]]] = None,
+    sl_stop: Optional[npt.NDArray[np.float64]] = None,
+    sl_trail: Optional[npt.NDArray[np.bool_]] = None,
+    tp_stop: Optional[npt.NDArray[np.float64]] = None,
 ) -> dict[str, Any]: ...
 def strategies() -> list[tuple[str, str, list[tuple[str, str, str, str]]]]: ...
 def indicator(name: str, series: list[npt.NDArray[np.float64]], numbers: list[float]) -> npt.NDArray[np.float64]: ...

@@ -3,8 +3,8 @@
 //! rules; one column is one asset).
 
 use backtide_core::portfolio::{
-    self, CallSeq, EntrySize, FillAt, Intent, OrderPlan, PlanDriven, PlannedOrder, PortfolioConfig,
-    PortfolioPlan, Side, TradeStatus,
+    self, CallSeq, Direction, Entry, EntrySize, ExitOf, FillAt, Intent, OrderPlan, PlanDriven,
+    PlannedOrder, PortfolioConfig, PortfolioPlan, Side, StopLoss, Stops, TradeStatus,
 };
 use backtide_core::{Bars, Error, Universe};
 use numpy::{IntoPyArray, PyReadonlyArray1};
@@ -24,27 +24,60 @@ impl PortfolioPlan for Given {
     }
 }
 
-/// What an order code means (see `backtide.vectorized`).
-fn intent(kind: i64, v: f64) -> PyResult<Intent> {
+/// What an order code means (see `backtide.vectorized`); `stops` go on entries.
+fn intent(kind: i64, v: f64, stops: Stops) -> PyResult<Intent> {
+    let size = |k: i64| match k {
+        0 => EntrySize::AllCash,
+        1 => EntrySize::Units(v),
+        2 => EntrySize::Value(v),
+        _ => EntrySize::Percent(v),
+    };
+    let enter = |direction, k| {
+        Intent::Enter(Entry {
+            direction,
+            size: size(k),
+            stops,
+        })
+    };
     Ok(match kind {
         0 => Intent::TargetPercent(v),
-        1 => Intent::Enter(EntrySize::AllCash),
-        2 => Intent::Enter(EntrySize::Units(v)),
-        3 => Intent::Enter(EntrySize::Value(v)),
-        4 => Intent::Enter(EntrySize::Percent(v)),
-        5 => Intent::Exit,
+        1..=4 => enter(Direction::Long, kind - 1),
+        5 => Intent::Exit(ExitOf::Long),
         6 => Intent::TargetValue(v),
         7 => Intent::TargetUnits(v),
+        8..=11 => enter(Direction::Short, kind - 8),
+        12 => Intent::Exit(ExitOf::Short),
+        13 => Intent::Exit(ExitOf::Any),
         other => return Err(PyValueError::new_err(format!("unknown order code {other}"))),
     })
 }
 
+/// The stops of order `j` from the per-order arrays (NaN = none).
+fn stops_of(
+    j: usize,
+    sl: Option<&numpy::ndarray::ArrayView1<'_, f64>>,
+    trail: Option<&numpy::ndarray::ArrayView1<'_, bool>>,
+    tp: Option<&numpy::ndarray::ArrayView1<'_, f64>>,
+) -> Stops {
+    let some = |x: f64| (!x.is_nan()).then_some(x);
+    Stops {
+        stop_loss: sl.and_then(|a| some(a[j])).map(|fraction| StopLoss {
+            fraction,
+            trailing: trail.is_some_and(|t| t[j]),
+        }),
+        take_profit: tp.and_then(|a| some(a[j])),
+    }
+}
+
 /// Runs the orders `(bar, column, code, value)` (sorted by bar, then column) on the
 /// columns' closes, filling at the close with vectorbt's `from_orders` /
-/// `from_signals` rules and one shared account. Returns the value and cash per bar,
-/// the fills, the exit trades and vectorbt's statistics.
+/// `from_signals` rules and one shared account. `opens`/`highs`/`lows` (with the same
+/// NaNs as the closes) are the bars' other prices, where stops are checked (else the
+/// close); `sl_stop`, `sl_trail` and `tp_stop` are per order (NaN = none) and go on
+/// entries. Returns the value and cash per bar, the fills, the exit trades and
+/// vectorbt's statistics.
 #[pyfunction]
-#[pyo3(signature = (time_ns, closes, bars, columns, codes, values, init_cash, fees, fixed_fees, slippage, call_seq, size_granularity=None))]
+#[pyo3(signature = (time_ns, closes, bars, columns, codes, values, init_cash, fees, fixed_fees, slippage, call_seq, size_granularity=None, opens=None, highs=None, lows=None, sl_stop=None, sl_trail=None, tp_stop=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_orders<'py>(
     py: Python<'py>,
@@ -60,24 +93,42 @@ pub(crate) fn run_orders<'py>(
     slippage: f64,
     call_seq: &str,
     size_granularity: Option<f64>,
+    opens: Option<Vec<PyReadonlyArray1<'py, f64>>>,
+    highs: Option<Vec<PyReadonlyArray1<'py, f64>>>,
+    lows: Option<Vec<PyReadonlyArray1<'py, f64>>>,
+    sl_stop: Option<PyReadonlyArray1<'py, f64>>,
+    sl_trail: Option<PyReadonlyArray1<'py, bool>>,
+    tp_stop: Option<PyReadonlyArray1<'py, f64>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let time = time_ns.as_array().to_vec();
     let mut assets = Vec::new();
+    let other = |given: &Option<Vec<PyReadonlyArray1<'py, f64>>>, k: usize, name: &str| {
+        given
+            .as_ref()
+            .map(|v| {
+                v.get(k)
+                    .map(|a| a.as_array().to_vec())
+                    .ok_or_else(|| PyValueError::new_err(format!("{name}: no column {k}")))
+            })
+            .transpose()
+    };
     for (k, c) in closes.iter().enumerate() {
         let c = c.as_array();
-        // A close-only series on the rows where it has a price (an asset that lists late
-        // or has gaps has no bar there, as in vectorbt where its close is NaN); the bar's
-        // prices are its close (fills are at the close).
-        let (t, p): (Vec<i64>, Vec<f64>) = if c.iter().any(|x| x.is_nan()) {
-            (0..c.len())
-                .filter(|&i| !c[i].is_nan())
-                .map(|i| (time[i], c[i]))
-                .unzip()
-        } else {
-            (time.clone(), c.to_vec())
-        };
+        // A series on the rows where the close has a price (an asset that lists late or
+        // has gaps has no bar there, as in vectorbt where its close is NaN); without
+        // opens, highs and lows the bar's prices are its close (fills are at the close).
+        let keep: Vec<usize> = (0..c.len()).filter(|&i| !c[i].is_nan()).collect();
+        let pick = |x: &[f64]| keep.iter().map(|&i| x[i]).collect::<Vec<f64>>();
+        let p = pick(&c.to_vec());
+        let t: Vec<i64> = keep.iter().map(|&i| time[i]).collect();
+        let [o, h, l] = [
+            other(&opens, k, "open")?,
+            other(&highs, k, "high")?,
+            other(&lows, k, "low")?,
+        ]
+        .map(|x| x.map_or_else(|| p.clone(), |x| pick(&x)));
         let n = t.len();
-        let bars = Bars::try_new(t, p.clone(), p.clone(), p.clone(), p, vec![f64::NAN; n])
+        let bars = Bars::try_new(t, o, h, l, p, vec![f64::NAN; n])
             .map_err(|e| PyValueError::new_err(format!("close: column {k}: {e}")))?;
         assets.push((format!("col{k}"), "close".to_string(), bars));
     }
@@ -91,6 +142,22 @@ pub(crate) fn run_orders<'py>(
         codes.as_array(),
         values.as_array(),
     );
+    let (sl, trail, tp) = (
+        sl_stop.as_ref().map(|x| x.as_array()),
+        sl_trail.as_ref().map(|x| x.as_array()),
+        tp_stop.as_ref().map(|x| x.as_array()),
+    );
+    for (name, len) in [
+        ("sl_stop", sl.as_ref().map(|x| x.len())),
+        ("sl_trail", trail.as_ref().map(|x| x.len())),
+        ("tp_stop", tp.as_ref().map(|x| x.len())),
+    ] {
+        if len.is_some_and(|n| n != b.len()) {
+            return Err(PyValueError::new_err(format!(
+                "{name}: one value per order expected"
+            )));
+        }
+    }
     let mut orders = Vec::with_capacity(b.len());
     for j in 0..b.len() {
         let Some(&t) = time.get(b[j] as usize) else {
@@ -103,7 +170,11 @@ pub(crate) fn run_orders<'py>(
             orders.push(PlannedOrder {
                 bar: row,
                 asset: a[j] as usize,
-                intent: intent(k[j], v[j])?,
+                intent: intent(
+                    k[j],
+                    v[j],
+                    stops_of(j, sl.as_ref(), trail.as_ref(), tp.as_ref()),
+                )?,
             });
         }
     }
@@ -256,6 +327,14 @@ pub(crate) fn run_orders<'py>(
         trades
             .iter()
             .map(|x| x.return_frac())
+            .collect::<Vec<_>>()
+            .into_pyarray(py),
+    )?;
+    t.set_item(
+        "direction",
+        trades
+            .iter()
+            .map(|x| matches!(x.direction, Direction::Short) as i64)
             .collect::<Vec<_>>()
             .into_pyarray(py),
     )?;

@@ -8,7 +8,7 @@
 use std::sync::OnceLock;
 
 use super::front::{OrderPlan, PlannedOrder, PortfolioContext, PortfolioPlan, PortfolioStrategy};
-use super::{EntrySize, Intent, PlanDriven};
+use super::{Entry, EntrySize, ExitOf, Intent, PlanDriven};
 use crate::bars::TimestampNs;
 use crate::error::Error;
 use crate::stats::calendar::{day_number, weekday, year_month};
@@ -310,9 +310,9 @@ impl PortfolioPlan for PerAssetSignals {
                     .filter(|d| d.bar >= warm && d.long_entry != d.long_exit)
                     .map(|d| {
                         let intent = if d.long_entry {
-                            Intent::Enter(self.size)
+                            Intent::Enter(Entry::long(self.size))
                         } else {
-                            Intent::Exit
+                            Intent::Exit(ExitOf::Long)
                         };
                         (rows[d.bar] as usize, intent)
                     })

@@ -2,7 +2,8 @@
 
 use super::account::{Account, Fill, OrderAt, Outcome, Rejected};
 use super::front::{PortfolioContext, PortfolioStrategy};
-use super::{CallSeq, FillAt, Intent, PortfolioConfig};
+use super::stops::{ActiveStops, BarPrices};
+use super::{CallSeq, ExitOf, FillAt, Intent, PortfolioConfig};
 use crate::error::Error;
 use crate::universe::Universe;
 
@@ -19,6 +20,11 @@ pub struct PortfolioResult {
     pub value: Vec<f64>,
     /// Cash after each bar.
     pub cash: Vec<f64>,
+    /// Cash not tied up by short positions after each bar (vectorbt's `cash(free=True)`;
+    /// the cash itself while nothing is short).
+    pub free_cash: Vec<f64>,
+    /// Σ |position| × last close after each bar (vectorbt's gross asset value).
+    pub gross: Vec<f64>,
 }
 
 /// Runs `strategy` over `universe` with one shared account.
@@ -37,6 +43,7 @@ pub fn run(
         account: Account::new(cfg.cash, na),
         val_price: vec![f64::NAN; na],
         pending: vec![None; na],
+        stops: vec![None; na],
         waiting: 0,
         batch: Vec::new(),
         out: PortfolioResult {
@@ -45,6 +52,8 @@ pub fn run(
             rejected: Vec::new(),
             value: Vec::with_capacity(n),
             cash: Vec::with_capacity(n),
+            free_cash: Vec::with_capacity(n),
+            gross: Vec::with_capacity(n),
         },
     };
     // Per asset: own bars at or before the current union bar; whether it has one now.
@@ -62,9 +71,10 @@ pub fn run(
                 seen[a] = k + 1;
             }
         }
+        let close = |a: usize| assets[a].bars().close()[seen[a] - 1];
         if cfg.fill == FillAt::NextOpen && book.waiting > 0 {
             let price = |a: usize| assets[a].bars().open()[seen[a] - 1];
-            book.execute(t, &present, &price);
+            book.execute(t, &present, &price, &close)?;
         }
         for a in 0..na {
             if present[a] {
@@ -84,26 +94,81 @@ pub fn run(
             strategy.next(&mut ctx)?;
             // A new decision for an asset replaces any order still waiting for it.
             for &(a, intent) in &decided {
-                if book.pending[a].replace(intent).is_none() {
-                    book.waiting += 1;
+                if let Intent::Enter(e) = intent
+                    && !e.stops.is_empty()
+                    && cfg.fill != FillAt::Close
+                {
+                    return Err(Error::Config {
+                        field: "fill",
+                        message: "stops are checked within the bar and need fills at the \
+                                  close"
+                            .into(),
+                    });
                 }
+                book.place(a, Pending::Decided(intent));
             }
             active = strategy.next_active(t + 1);
         }
-        if cfg.fill == FillAt::Close && book.waiting > 0 {
-            let price = |a: usize| assets[a].bars().close()[seen[a] - 1];
-            book.execute(t, &present, &price);
+        if cfg.fill == FillAt::Close {
+            // A stop hit on this bar replaces the bar's own decision (vectorbt: "stop
+            // signal comes first").
+            for a in 0..na {
+                let pos = book.account.position[a];
+                if !present[a] || pos == 0.0 {
+                    continue;
+                }
+                let Some(stops) = book.stops[a].as_mut() else {
+                    continue;
+                };
+                let b = assets[a].bars();
+                let k = seen[a] - 1;
+                let bar = BarPrices {
+                    open: b.open()[k],
+                    high: b.high()[k],
+                    low: b.low()[k],
+                };
+                let hit = stops.hit(pos > 0.0, bar);
+                stops.trail(pos > 0.0, bar);
+                if let Some(price) = hit {
+                    book.place(a, Pending::Stop { price });
+                }
+            }
+            if book.waiting > 0 {
+                book.execute(t, &present, &close, &close)?;
+            }
         }
         let mut value = book.account.cash;
+        let mut gross = 0.0;
         for (p, c) in book.account.position.iter().zip(&last_close) {
             if *p != 0.0 {
                 value += p * c;
+                gross += (p * c).abs();
             }
         }
         book.out.value.push(value);
         book.out.cash.push(book.account.cash);
+        book.out.free_cash.push(book.account.free_cash);
+        book.out.gross.push(gross);
     }
     Ok(book.out)
+}
+
+/// An order on its way to the account.
+#[derive(Debug, Clone, Copy)]
+enum Pending {
+    /// What the strategy decided, filled at the bar's price with slippage.
+    Decided(Intent),
+    /// A stop that was hit: close the position at `price`, without slippage.
+    Stop { price: f64 },
+}
+
+impl Pending {
+    fn intent(self) -> Intent {
+        match self {
+            Pending::Decided(intent) => intent,
+            Pending::Stop { .. } => Intent::Exit(ExitOf::Any),
+        }
+    }
 }
 
 /// The account and the orders on their way to it.
@@ -115,23 +180,41 @@ struct Book<'a> {
     val_price: Vec<f64>,
     /// Per asset, the order decided and not yet executed (next open, or waiting for the
     /// asset's bar); a newer decision replaces it.
-    pending: Vec<Option<Intent>>,
+    pending: Vec<Option<Pending>>,
+    /// Per asset, the stops of its open position.
+    stops: Vec<Option<ActiveStops>>,
     /// How many assets have a pending order.
     waiting: usize,
     /// The bar's executable orders with their sort keys (reused).
-    batch: Vec<(usize, Intent, f64)>,
+    batch: Vec<(usize, Pending, f64)>,
     out: PortfolioResult,
 }
 
 impl Book<'_> {
-    /// Executes the pending orders of assets that have a bar at `t`, at `price(a)`, in the
-    /// configured call sequence, all sized against the same pre-trade value.
-    fn execute(&mut self, t: usize, present: &[bool], price: &dyn Fn(usize) -> f64) {
+    /// Makes `order` asset `a`'s pending order, replacing any other.
+    fn place(&mut self, a: usize, order: Pending) {
+        if self.pending[a].replace(order).is_none() {
+            self.waiting += 1;
+        }
+    }
+
+    /// Executes the pending orders of assets that have a bar at `t`, at `price(a)` (a
+    /// stop at its own price), in the configured call sequence, all sized against the
+    /// same pre-trade value. An entry that opens or reverses a position sets its stops,
+    /// with the bar's `close(a)` as their reference.
+    fn execute(
+        &mut self,
+        t: usize,
+        present: &[bool],
+        price: &dyn Fn(usize) -> f64,
+        close: &dyn Fn(usize) -> f64,
+    ) -> Result<(), Error> {
         let Book {
             cfg,
             account,
             val_price,
             pending,
+            stops,
             waiting,
             batch,
             out,
@@ -158,25 +241,43 @@ impl Book<'_> {
             }
         }
         if cfg.call_seq == CallSeq::Auto {
-            for (a, intent, est) in batch.iter_mut() {
-                *est = account.estimate(*a, *intent, val_price[*a], value);
+            for (a, order, est) in batch.iter_mut() {
+                *est = account.estimate(*a, order.intent(), val_price[*a], value);
             }
             batch.sort_by(|x, y| match (x.2.is_nan(), y.2.is_nan()) {
                 (false, false) => x.2.partial_cmp(&y.2).unwrap_or(std::cmp::Ordering::Equal),
                 (a, b) => a.cmp(&b),
             });
         }
-        for &(a, intent, _) in batch.iter() {
-            let order = OrderAt {
+        for &(a, order, _) in batch.iter() {
+            let (intent, price, slippage) = match order {
+                Pending::Decided(intent) => (intent, price(a), cfg.slippage),
+                Pending::Stop { price } => (order.intent(), price, 0.0),
+            };
+            let before = account.position[a];
+            let order_at = OrderAt {
                 bar: t,
                 asset: a,
                 intent,
-                price: price(a),
+                price,
+                slippage,
                 val_price: val_price[a],
                 value,
             };
-            match account.execute(cfg, order) {
-                Outcome::Filled(f) => out.fills.push(f),
+            match account.execute(cfg, order_at)? {
+                Outcome::Filled(f) => {
+                    out.fills.push(f);
+                    let after = account.position[a];
+                    if after == 0.0 {
+                        stops[a] = None;
+                    } else if before == 0.0 || (before > 0.0) != (after > 0.0) {
+                        // Opened or reversed: the entry's stops, if any.
+                        stops[a] = match intent {
+                            Intent::Enter(e) => ActiveStops::new(e.stops, close(a)),
+                            _ => None,
+                        };
+                    }
+                }
                 Outcome::Rejected(reason) => out.rejected.push(Rejected {
                     bar: t,
                     asset: a,
@@ -185,5 +286,6 @@ impl Book<'_> {
                 Outcome::Nothing => {}
             }
         }
+        Ok(())
     }
 }

@@ -51,6 +51,7 @@ pub mod builtin;
 mod engine;
 mod front;
 pub mod stats;
+mod stops;
 mod trades;
 
 pub use account::{Fill, Rejected, Rejection, Side};
@@ -144,6 +145,121 @@ impl EntrySize {
     }
 }
 
+/// The side of a position or a trade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Units held (position > 0).
+    Long,
+    /// Units owed (position < 0).
+    Short,
+}
+
+impl Direction {
+    /// `Long` or `Short`, as vectorbt's trade records write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Long => "Long",
+            Direction::Short => "Short",
+        }
+    }
+}
+
+/// Which position an exit signal closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitOf {
+    /// A long one (vectorbt's long exit).
+    Long,
+    /// A short one (short exit).
+    Short,
+    /// Whichever is open (a long and a short exit on the same bar, or a stop).
+    Any,
+}
+
+/// A stop loss: exit when the price moves `fraction` against the position from its entry
+/// close (or, trailing, from the best high/low since the entry).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StopLoss {
+    /// Distance from the reference price as a fraction of it, >= 0 (vectorbt's `sl_stop`).
+    pub fraction: f64,
+    /// The reference price follows the best high (long) or low (short) since the entry
+    /// (vectorbt's `sl_trail=True`).
+    pub trailing: bool,
+}
+
+/// The stops an entry puts on the position it opens (vectorbt's `sl_stop`, `sl_trail`,
+/// `tp_stop` with `stop_entry_price='close'`, `stop_exit_price='stoplimit'`,
+/// `upon_stop_exit='close'`). They are checked on every later bar of the asset against
+/// its open, high and low: a stop inside the bar's range fills at the stop price, one the
+/// bar opens beyond fills at the open; either way without slippage, and the bar's own
+/// signal is dropped. The stop loss is checked before the take profit. Only with
+/// [`FillAt::Close`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Stops {
+    /// The stop loss, if any.
+    pub stop_loss: Option<StopLoss>,
+    /// Take profit at this fraction beyond the entry close (`tp_stop`), if any.
+    pub take_profit: Option<f64>,
+}
+
+impl Stops {
+    /// True when neither stop is set.
+    pub fn is_empty(&self) -> bool {
+        self.stop_loss.is_none() && self.take_profit.is_none()
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        let ok = |x: f64| x >= 0.0 && x.is_finite();
+        if let Some(sl) = self.stop_loss
+            && !ok(sl.fraction)
+        {
+            return Err(Error::Order(format!(
+                "a stop loss must be a finite fraction >= 0, got {}",
+                sl.fraction
+            )));
+        }
+        if let Some(tp) = self.take_profit
+            && !ok(tp)
+        {
+            return Err(Error::Order(format!(
+                "a take profit must be a finite fraction >= 0, got {tp}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An entry signal: which way, how much, and the stops of the position it opens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Entry {
+    /// Long or short.
+    pub direction: Direction,
+    /// How much (for a short entry: how much is sold short; `AllCash` sells what the free
+    /// cash covers, fees included).
+    pub size: EntrySize,
+    /// Stops on the position it opens.
+    pub stops: Stops,
+}
+
+impl Entry {
+    /// A long entry without stops.
+    pub fn long(size: EntrySize) -> Entry {
+        Entry {
+            direction: Direction::Long,
+            size,
+            stops: Stops::default(),
+        }
+    }
+
+    /// A short entry without stops.
+    pub fn short(size: EntrySize) -> Entry {
+        Entry {
+            direction: Direction::Short,
+            size,
+            stops: Stops::default(),
+        }
+    }
+}
+
 /// One order for one asset on one bar.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Intent {
@@ -159,14 +275,18 @@ pub enum Intent {
     Value(f64),
     /// Sell the whole position.
     Close,
-    /// An entry signal: buy when flat, nothing when already long.
-    Enter(EntrySize),
-    /// An exit signal: sell the whole position when long, nothing when flat.
-    Exit,
+    /// An entry signal (vectorbt's `from_signals` with `accumulate=False` and
+    /// `upon_opposite_entry='reversereduce'`): open a position in its direction when flat,
+    /// reverse a position in the other direction (close it and open `size` the other way),
+    /// nothing when already in that direction.
+    Enter(Entry),
+    /// An exit signal: close a position of that direction, nothing otherwise.
+    Exit(ExitOf),
 }
 
 impl Intent {
-    /// Checks that the order is meaningful for a long-only account.
+    /// Checks that the order is meaningful: targets are long-only (only signals go
+    /// short), sizes and stops in range.
     pub(crate) fn check(self) -> Result<(), Error> {
         let bad = |message: String| Err(Error::Order(message));
         match self {
@@ -180,16 +300,19 @@ impl Intent {
             Intent::Units(v) | Intent::Value(v) if !v.is_finite() => {
                 bad(format!("an order size must be finite, got {v}"))
             }
-            Intent::Enter(EntrySize::Units(v) | EntrySize::Value(v))
-                if !(v > 0.0 && v.is_finite()) =>
-            {
-                bad(format!(
-                    "an entry size must be a finite number > 0, got {v}"
-                ))
-            }
-            Intent::Enter(EntrySize::Percent(p)) if !(p > 0.0 && p <= 1.0) => bad(format!(
+            Intent::Enter(Entry {
+                size: EntrySize::Units(v) | EntrySize::Value(v),
+                ..
+            }) if !(v > 0.0 && v.is_finite()) => bad(format!(
+                "an entry size must be a finite number > 0, got {v}"
+            )),
+            Intent::Enter(Entry {
+                size: EntrySize::Percent(p),
+                ..
+            }) if !(p > 0.0 && p <= 1.0) => bad(format!(
                 "an entry's fraction of cash must be in (0, 1], got {p}"
             )),
+            Intent::Enter(Entry { stops, .. }) => stops.check(),
             _ => Ok(()),
         }
     }

@@ -3,6 +3,8 @@
 //! grouped `stats()` without `cash_sharing` averages, which users rightly complain about).
 //! The benchmark is an equal-weight buy-and-hold basket of every asset.
 
+use super::Direction;
+use super::account::add;
 use super::engine::PortfolioResult;
 use super::trades::{AssetTrade, TradeStatus};
 use crate::bars::Bars;
@@ -56,7 +58,11 @@ pub fn closed_trades(universe: &Universe, trades: &[AssetTrade]) -> Vec<ClosedTr
         .iter()
         .filter(|t| t.status == TradeStatus::Closed)
         .map(|t| ClosedTrade {
-            size: t.size,
+            // backtesting.py's sign convention: a short trade's size is negative.
+            size: match t.direction {
+                Direction::Long => t.size,
+                Direction::Short => -t.size,
+            },
             entry_bar: t.entry_bar,
             exit_bar: t.exit_bar,
             entry_price: t.entry_price,
@@ -77,10 +83,15 @@ pub fn vectorbt(universe: &Universe, result: &PortfolioResult, trades: &[AssetTr
     let init = result.init_cash;
     let eq = &result.value;
     let bench = benchmark(universe, init);
-    let max_exposure = eq
+    // vectorbt's gross exposure: Σ |asset value| / (Σ |asset value| + free cash).
+    let max_exposure = result
+        .gross
         .iter()
-        .zip(&result.cash)
-        .map(|(v, c)| if v == c { 0.0 } else { (v - c) / v })
+        .zip(&result.free_cash)
+        .map(|(&g, &c)| {
+            let denom = add(g, c);
+            if denom == 0.0 { 0.0 } else { g / denom }
+        })
         .fold(f64::NEG_INFINITY, f64::max);
     let open: Vec<&AssetTrade> = trades
         .iter()

@@ -198,7 +198,21 @@ impl VbtStats {
         // stored. One pass folds every accumulator in bar order (the same sums, products
         // and bits as separate passes: `Sum` of floats starts at −0.0, `mean` at 0.0) and
         // the drawdown walk; a second pass takes the variance around the mean.
-        let ret = |i: usize| eq[i] / if i == 0 { init } else { eq[i - 1] } - 1.0;
+        // vectorbt's `get_return_nb` where the value was not positive (a short book can
+        // lose more than the account): a return on a negative value has its sign
+        // flipped, one on zero is ±inf (0 when it stays at zero).
+        let ret = |i: usize| {
+            let prev = if i == 0 { init } else { eq[i - 1] };
+            if prev > 0.0 {
+                eq[i] / prev - 1.0
+            } else if prev < 0.0 {
+                -((eq[i] - prev) / prev)
+            } else if eq[i] == 0.0 {
+                0.0
+            } else {
+                f64::INFINITY * eq[i].signum()
+            }
+        };
         let (mut sum, mut growth, mut down, mut gains, mut losses_neg) =
             (0.0f64, 1.0f64, 0.0f64, -0.0f64, -0.0f64);
         // Drawdown records in bars. vectorbt's record starts at the first bar below the peak and

@@ -4,8 +4,9 @@
 //! any asset; no fill for an asset on a bar it does not have.
 
 use backtide_core::portfolio::{
-    self, CallSeq, EntrySize, FillAt, Intent, OrderPlan, PlanDriven, PlannedOrder, PortfolioConfig,
-    PortfolioContext, PortfolioPlan, PortfolioResult, PortfolioStrategy,
+    self, CallSeq, Direction, Entry, EntrySize, ExitOf, FillAt, Intent, OrderPlan, PlanDriven,
+    PlannedOrder, PortfolioConfig, PortfolioContext, PortfolioPlan, PortfolioResult,
+    PortfolioStrategy, StopLoss, Stops,
     builtin::{self, EqualWeight, Rebalance},
 };
 use backtide_core::{Bars, Error, Params, Universe};
@@ -126,12 +127,12 @@ fn random_decisions(u: &Universe, seed: u64) -> Vec<PlannedOrder> {
                     3 => Intent::Units(x * 40.0 - 20.0),
                     4 => Intent::Value(x * 2_000.0 - 500.0),
                     5 => Intent::Close,
-                    6 => Intent::Enter(if x < 0.3 {
+                    6 => Intent::Enter(Entry::long(if x < 0.3 {
                         EntrySize::AllCash
                     } else {
                         EntrySize::Percent(x)
-                    }),
-                    _ => Intent::Exit,
+                    })),
+                    _ => Intent::Exit(ExitOf::Long),
                 };
                 out.push(PlannedOrder {
                     bar,
@@ -280,8 +281,74 @@ fn check_accounting(u: &Universe, res: &PortfolioResult) -> Result<(), TestCaseE
     Ok(())
 }
 
+/// Long and short signals drawn from a seed, entries with stops now and then.
+fn random_signals(u: &Universe, seed: u64) -> Vec<PlannedOrder> {
+    let mut r = Rng::new(seed);
+    let mut out = Vec::new();
+    for bar in 0..u.len() {
+        for a in 0..u.n_assets() {
+            if r.next() < 0.1 {
+                let x = r.next();
+                let size = match (r.next() * 3.0) as u32 {
+                    0 => EntrySize::AllCash,
+                    1 => EntrySize::Units(1.0 + x * 30.0),
+                    _ => EntrySize::Value(100.0 + x * 3_000.0),
+                };
+                let stops = Stops {
+                    stop_loss: (r.next() < 0.5).then(|| StopLoss {
+                        fraction: 0.01 + 0.05 * r.next(),
+                        trailing: r.next() < 0.5,
+                    }),
+                    take_profit: (r.next() < 0.5).then(|| 0.01 + 0.1 * r.next()),
+                };
+                let intent = match (r.next() * 5.0) as u32 {
+                    0 => Intent::Enter(Entry {
+                        direction: Direction::Long,
+                        size,
+                        stops,
+                    }),
+                    1 => Intent::Enter(Entry {
+                        direction: Direction::Short,
+                        size,
+                        stops,
+                    }),
+                    2 => Intent::Exit(ExitOf::Long),
+                    3 => Intent::Exit(ExitOf::Short),
+                    _ => Intent::Exit(ExitOf::Any),
+                };
+                out.push(PlannedOrder {
+                    bar,
+                    asset: a,
+                    intent,
+                });
+            }
+        }
+    }
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Long and short positions with stops keep the books (value = cash + Σ position ×
+    /// close), give the same fills planned or per bar, and their exit trades add up to the
+    /// portfolio's profit.
+    #[test]
+    fn long_short_and_stops_keep_the_books(
+        n in 1usize..5, days in 30usize..160, seed in any::<u64>(), cfg in config()
+    ) {
+        let cfg = PortfolioConfig { fill: FillAt::Close, ..cfg };
+        let u = universe(n, days, seed);
+        let d = random_signals(&u, seed ^ 3);
+        let a = portfolio::run(&u, &mut PlanDriven::new(Planned(d.clone())), &cfg).unwrap();
+        let b = portfolio::run(&u, &mut PerBar(d), &cfg).unwrap();
+        prop_assert_eq!(&a, &b);
+        check_accounting(&u, &a)?;
+        let trades = portfolio::exit_trades(&u, &a);
+        let pnl: f64 = trades.iter().map(|t| t.pnl()).sum();
+        let profit = a.value[u.len() - 1] - a.init_cash;
+        prop_assert!((pnl - profit).abs() <= 1e-6 * a.init_cash, "trades {pnl} vs {profit}");
+    }
 
     #[test]
     fn per_bar_and_planned_decisions_fill_identically(
@@ -475,4 +542,67 @@ fn a_portfolio_walk_forward_stitches_its_test_windows() {
     // less at most the first bar's fees.
     assert!(r.oos_equity[0] <= cfg.cash && r.oos_equity[0] > cfg.cash * 0.99);
     assert!(r.oos_trades.iter().all(|t| t.tag.is_some()));
+}
+
+/// A stop loss inside a bar fills at the stop price without slippage; one the bar opens
+/// beyond fills at the open; stops need fills at the close.
+#[test]
+fn stops_fill_within_the_bar_or_at_a_gap() {
+    let bars = |open: Vec<f64>, high: Vec<f64>, low: Vec<f64>, close: Vec<f64>| {
+        let n = close.len();
+        Bars::try_new(
+            (0..n as i64).map(|i| i * DAY).collect(),
+            open,
+            high,
+            low,
+            close,
+            vec![f64::NAN; n],
+        )
+        .unwrap()
+    };
+    // Entry at the close of 100; the stop 12.5 % under it, at 87.5.
+    let a = bars(
+        vec![100.0, 99.0, 95.0, 100.0, 80.0],
+        vec![100.0, 101.0, 96.0, 100.0, 81.0],
+        vec![100.0, 90.0, 86.0, 100.0, 70.0],
+        vec![100.0, 95.0, 90.0, 100.0, 75.0],
+    );
+    let u = Universe::try_new([("A".into(), "a".into(), a)]).unwrap();
+    let entry = |bar| PlannedOrder {
+        bar,
+        asset: 0,
+        intent: Intent::Enter(Entry {
+            direction: Direction::Long,
+            size: EntrySize::Units(1.0),
+            stops: Stops {
+                stop_loss: Some(StopLoss {
+                    fraction: 0.125,
+                    trailing: false,
+                }),
+                take_profit: None,
+            },
+        }),
+    };
+    let cfg = PortfolioConfig {
+        slippage: 0.01,
+        ..PortfolioConfig::default()
+    };
+    let res = portfolio::run(
+        &u,
+        &mut PlanDriven::new(Planned(vec![entry(0), entry(3)])),
+        &cfg,
+    )
+    .unwrap();
+    let fills: Vec<(usize, f64)> = res.fills.iter().map(|f| (f.bar, f.price)).collect();
+    assert_eq!(fills, vec![(0, 101.0), (2, 87.5), (3, 101.0), (4, 80.0)]);
+    let next_open = PortfolioConfig {
+        fill: FillAt::NextOpen,
+        ..cfg
+    };
+    let err = portfolio::run(
+        &u,
+        &mut PlanDriven::new(Planned(vec![entry(0)])),
+        &next_open,
+    );
+    assert!(matches!(err, Err(Error::Config { field: "fill", .. })));
 }
