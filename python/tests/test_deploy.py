@@ -14,8 +14,18 @@ def docs(name):
 
 
 def test_kubernetes_manifests_parse_with_their_kinds():
-    assert [d["kind"] for d in docs("kubernetes/api.yaml")] == [
+    api = docs("kubernetes/api.yaml")
+    assert [d["kind"] for d in api] == [
         "Secret", "PersistentVolumeClaim", "Deployment", "Service"]
+    assert api[0]["stringData"]["store"].startswith("postgres://")
+    assert api[1]["spec"]["accessModes"] == ["ReadWriteMany"]
+    api_args = api[2]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert api_args[api_args.index("--workers") + 1] == "0"
+    (worker,) = docs("kubernetes/worker.yaml")
+    assert worker["kind"] == "Deployment"
+    container = worker["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][0] == "worker"
+    assert container["env"][0]["name"] == "BACKTIDE_STORE"
     (job,) = docs("kubernetes/sweep-job.yaml")
     assert job["kind"] == "Job" and job["spec"]["completionMode"] == "Indexed"
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -26,4 +36,10 @@ def test_kubernetes_manifests_parse_with_their_kinds():
 
 def test_compose_file_parses():
     (c,) = docs("compose.yaml")
-    assert c["services"]["api"]["command"][0] == "serve"
+    services = c["services"]
+    assert set(services) == {"postgres", "api", "worker"}
+    assert "backtide serve" in services["api"]["command"][0]
+    assert "--workers 0" in services["api"]["command"][0]
+    assert "backtide worker" in services["worker"]["command"][0]
+    assert services["worker"]["deploy"]["replicas"] == 2
+    assert all("backtide-data:/data" in services[s]["volumes"] for s in ("api", "worker"))

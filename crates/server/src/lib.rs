@@ -455,13 +455,13 @@ pub fn work(
     shutdown: impl FnOnce() + Send + 'static,
 ) -> anyhow::Result<()> {
     config.http = false;
-    let grace = config.shutdown_grace;
-    let state = AppState::open(config)?;
     anyhow::ensure!(
-        state.store.is_shared(),
+        matches!(config.store, Some(StoreLocation::Postgres(_))),
         "a worker needs a store that other nodes share (--store postgres://…); with the \
          embedded SQLite store, `backtide serve --workers N` runs the jobs"
     );
+    let grace = config.shutdown_grace;
+    let state = AppState::open(config)?;
     let threads = state.runner.start();
     tracing::info!(node = %state.runner.node_id(), "worker running; waiting for jobs");
     shutdown();

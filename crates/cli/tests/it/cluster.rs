@@ -4,9 +4,10 @@
 //! accepted job ends `succeeded` exactly once, that the sweep equals `backtide sweep --out`
 //! combination by combination, and that no lease is left.
 //!
-//! Needs the server `scripts/with-postgres.sh` starts (`BACKTIDE_TEST_POSTGRES`, and
-//! `BACKTIDE_PG_BIN`/`BACKTIDE_PG_DATA` to restart it); without it the tests say so and
-//! pass, unless `BACKTIDE_REQUIRE_POSTGRES=1` (CI).
+//! Needs the server `scripts/with-postgres.sh` starts (`BACKTIDE_TEST_POSTGRES`); the chaos
+//! test starts a server of its own from the same binaries (`BACKTIDE_PG_BIN`), since it
+//! restarts it. Without them the tests say so and pass, unless `BACKTIDE_REQUIRE_POSTGRES=1`
+//! (CI).
 
 #![allow(
     clippy::disallowed_methods,
@@ -52,36 +53,122 @@ impl Database {
     fn client(&self) -> postgres::Client {
         postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
     }
+}
 
-    /// Restarts the server (fast shutdown: connections are cut, as a real restart would).
-    fn restart_server() {
-        let bin = std::env::var("BACKTIDE_PG_BIN").expect("BACKTIDE_PG_BIN");
-        let data = std::env::var("BACKTIDE_PG_DATA").expect("BACKTIDE_PG_DATA");
-        let pg_ctl = Path::new(&bin).join("pg_ctl");
-        // PostgreSQL refuses to run as root: with-postgres.sh runs it as `postgres`.
+/// A PostgreSQL server of the test's own (a cluster in a temporary folder on a free loopback
+/// port), so that restarting it disturbs no other test.
+struct PrivateServer {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    root: bool,
+}
+
+impl PrivateServer {
+    fn start() -> PrivateServer {
+        let bin = PathBuf::from(std::env::var("BACKTIDE_PG_BIN").expect("BACKTIDE_PG_BIN"));
+        let dir = tempfile::tempdir().unwrap();
+        // PostgreSQL refuses to run as root: with-postgres.sh made a `postgres` user.
         let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
             s.lines()
                 .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
         });
-        let mut cmd = if root {
+        let server = PrivateServer { bin, dir, root };
+        if root {
+            let uid = Command::new("id")
+                .args(["-u", "postgres"])
+                .output()
+                .unwrap();
+            let uid: u32 = String::from_utf8_lossy(&uid.stdout).trim().parse().unwrap();
+            std::os::unix::fs::chown(server.dir.path(), Some(uid), None).unwrap();
+        }
+        let data = server.data();
+        let ok = server
+            .command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=trust", "--no-sync"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "initdb failed");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off",
+            server.dir.path().display()
+        );
+        server.pg_ctl(&["-o", &opts, "start"]);
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.batch_execute("CREATE DATABASE backtide").unwrap();
+        std::fs::write(server.dir.path().join("url"), url).unwrap();
+        server
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, tool: &str) -> Command {
+        if self.root {
             let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(pg_ctl);
+            c.args(["-u", "postgres", "--"]).arg(self.bin.join(tool));
             c
         } else {
-            Command::new(pg_ctl)
-        };
-        // The new server logs to a file: on our pipes it would hold them open for ever.
-        let log = Path::new(&data).with_file_name("server.log");
-        let status = cmd
-            .args(["-D", &data, "-m", "fast", "-w", "-l"])
-            .arg(&log)
-            .arg("restart")
+            Command::new(self.bin.join(tool))
+        }
+    }
+
+    /// Runs pg_ctl; the server logs to a file (on our pipes it would hold them open).
+    fn pg_ctl(&self, args: &[&str]) {
+        let ok = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(self.dir.path().join("server.log"))
+            .args(["-w", "-m", "fast"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .unwrap();
-        assert!(status.success(), "restarting PostgreSQL failed");
+            .unwrap()
+            .success();
+        assert!(ok, "pg_ctl {args:?} failed");
+    }
+
+    /// The `backtide` database on it.
+    fn database(&self) -> Database {
+        let admin = std::fs::read_to_string(self.dir.path().join("url")).unwrap();
+        let url = format!("{}/backtide", admin.rsplit_once('/').unwrap().0);
+        Database {
+            admin,
+            name: "backtide".into(),
+            url,
+        }
+    }
+
+    /// Restarts it (fast shutdown: connections are cut, as in a real restart).
+    fn restart(&self) {
+        self.pg_ctl(&["restart"]);
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
@@ -250,9 +337,12 @@ fn pid_of(node: &str) -> u32 {
 
 #[test]
 fn chaos_every_accepted_job_succeeds_once_and_the_sweep_equals_one_machines() {
-    let Some(db) = Database::create() else {
+    // The server must be this test's own: it is restarted below.
+    if Database::create().is_none() {
         return;
-    };
+    }
+    let server = PrivateServer::start();
+    let db = server.database();
     let dir = tempfile::tempdir().unwrap();
     let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
     std::fs::create_dir_all(&logs).unwrap();
@@ -326,7 +416,7 @@ fn chaos_every_accepted_job_succeeds_once_and_the_sweep_equals_one_machines() {
     victim.kill();
     // SIGKILL the API, and restart PostgreSQL while the other workers run.
     api.kill();
-    Database::restart_server();
+    server.restart();
     let api = Node::api(&db, &data, &logs, 1);
 
     // Every accepted job ends, succeeded.
@@ -439,4 +529,121 @@ fn chaos_every_accepted_job_succeeds_once_and_the_sweep_equals_one_machines() {
         .sum();
     assert!(claimed >= 51, "{cluster}");
     drop(workers);
+}
+
+#[test]
+fn a_worker_stopped_with_sigterm_gives_its_shard_back_at_once() {
+    let Some(db) = Database::create() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
+    std::fs::create_dir_all(&logs).unwrap();
+    let api = Node::api(&db, &data, &logs, 0);
+    let r = http()
+        .post(format!("{}/v1/datasets?name=walk", api.base()))
+        .body(walk_csv(20_000))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let mut worker = Node::worker(&db, &data, &logs, 0);
+    let sweep = post(
+        api.base(),
+        "/v1/sweeps",
+        &json!({"dataset": "walk", "strategy": {"name": "sma_cross"},
+                "grid": {"fast": "2:41:1", "slow": "60:109:1"}, "pbo_blocks": 0,
+                "objective": {"key": "sharpe_ratio"}}),
+    );
+    let id = sweep["id"].as_str().unwrap().to_string();
+    let mut pg = db.client();
+    let until = Instant::now() + Duration::from_secs(120);
+    while pg
+        .query_opt(
+            "SELECT 1 FROM shards WHERE job_id = $1 AND state = 'running'",
+            &[&id],
+        )
+        .unwrap()
+        .is_none()
+    {
+        assert!(Instant::now() < until, "{}", tail(&worker.log));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &worker.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    // It exits within its grace (1 s) plus a chunk, and holds nothing afterwards: the
+    // shard is queued again without waiting for the lease to run out.
+    let until = Instant::now() + Duration::from_secs(30);
+    while worker.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < until, "{}", tail(&worker.log));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let held: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM shards WHERE lease_owner IS NOT NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(held, 0, "{}", tail(&worker.log));
+    let nodes = get(api.base(), "/v1/cluster")["nodes"].clone();
+    assert!(
+        nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["role"] != "worker"),
+        "{nodes}"
+    );
+    // Another worker finishes the sweep from the checkpoints.
+    let _next = Node::worker(&db, &data, &logs, 1);
+    let until = Instant::now() + Duration::from_secs(300);
+    loop {
+        let j = get(api.base(), &format!("/v1/jobs/{id}"));
+        if j["state"] == "succeeded" {
+            break;
+        }
+        assert!(j["state"] != "failed" && Instant::now() < until, "{j}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let metrics = http()
+        .get(format!("{}/metrics", api.base()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("backtide_node_jobs_claimed_total 0"),
+        "{metrics}"
+    );
+    drop(worker);
+}
+
+#[test]
+fn api_only_nodes_and_workers_need_a_shared_store() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["serve", "--workers", "0"],
+        vec!["worker"],
+        vec!["worker", "--store", "sqlite:x.sqlite"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_backtide"))
+            .args(&args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove("BACKTIDE_STORE")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains("postgres://"), "{args:?}: {err}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_backtide"))
+        .args(["worker", "--store", "mysql://x"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("expected postgres://"), "{err}");
 }

@@ -94,6 +94,7 @@ fn container_and_scheduler_files_use_flags_that_exist() {
         "Dockerfile",
         "deploy/compose.yaml",
         "deploy/kubernetes/api.yaml",
+        "deploy/kubernetes/worker.yaml",
         "deploy/kubernetes/sweep-job.yaml",
         "deploy/kubernetes/sweep-merge-job.yaml",
         "deploy/slurm/sweep.sbatch",
@@ -117,8 +118,9 @@ fn container_and_scheduler_files_use_flags_that_exist() {
             checked += 1;
         }
     }
-    // Dockerfile CMD, compose, API, shard, merge, Slurm array.
-    assert_eq!(checked, 6);
+    // Dockerfile CMD, compose's API and worker, Kubernetes' API and worker, shard, merge,
+    // Slurm array.
+    assert_eq!(checked, 8);
 }
 
 #[test]
