@@ -31,20 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 - "$dir/bars.csv" "$BARS" <<'PY'
-import random, sys
-path, n = sys.argv[1], int(sys.argv[2])
-rnd = random.Random(7)
-p = 100.0
-with open(path, "w") as f:
-    f.write("timestamp,Open,High,Low,Close,Volume\n")
-    for i in range(n):
-        o = p
-        p = max(p * (1 + (rnd.random() - 0.5) * 0.004), 1.0)
-        h = max(o, p) * (1 + rnd.random() * 0.001)
-        l = min(o, p) * (1 - rnd.random() * 0.001)
-        f.write(f"{1600000000 + 60 * i},{o:.6f},{h:.6f},{l:.6f},{p:.6f},{int(rnd.random() * 1000)}\n")
-PY
+python3 scripts/bench/walk_csv.py "$dir/bars.csv" "$BARS"
 
 psql_admin() { psql -q -X "$BACKTIDE_TEST_POSTGRES" "$@"; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

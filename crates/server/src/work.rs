@@ -350,25 +350,7 @@ pub(crate) fn execute(
                     log.lock().unwrap_or_else(|p| p.into_inner()).combo(c)?;
                     deliver(c)
                 };
-                let outcome = match (data, &p.portfolio) {
-                    (JobData::Universe(u), Some(pcfg)) => run_portfolio_sweep::<anyhow::Error>(
-                        u,
-                        &p.spec,
-                        pcfg,
-                        &p.objective,
-                        &control,
-                        &mut sink,
-                    )?,
-                    (JobData::Bars(bars), None) => run_sweep::<anyhow::Error>(
-                        bars,
-                        &p.spec,
-                        &p.cfg,
-                        &p.objective,
-                        &control,
-                        &mut sink,
-                    )?,
-                    _ => anyhow::bail!("a portfolio sweep needs a universe"),
-                };
+                let outcome = sweep_on(data, &p, &control, &mut sink)?;
                 if outcome.cancelled && signals.shutdown.load(Ordering::Relaxed) {
                     // Dropping the writers removes their temporary files; the checkpoint
                     // stays for the next attempt.
@@ -442,6 +424,30 @@ impl<'a> SweepOutputs<'a> {
         self.json.finish(best, report.as_ref())?;
         Ok(())
     }
+}
+
+/// Runs a prepared sweep (not a walk-forward) on a job's data: a single-asset sweep on
+/// bars, or a portfolio sweep on a universe.
+fn sweep_on(
+    data: &JobData,
+    p: &PreparedSweep,
+    control: &SweepControl<'_>,
+    sink: &mut dyn FnMut(&ComboResult) -> Result<()>,
+) -> Result<backtide_core::sweep::SweepOutcome> {
+    Ok(match (data, &p.portfolio) {
+        (JobData::Universe(u), Some(pcfg)) => run_portfolio_sweep::<anyhow::Error>(
+            u,
+            &p.spec,
+            pcfg,
+            &p.objective,
+            control,
+            sink,
+        )?,
+        (JobData::Bars(bars), None) => {
+            run_sweep::<anyhow::Error>(bars, &p.spec, &p.cfg, &p.objective, control, sink)?
+        }
+        _ => anyhow::bail!("a portfolio sweep needs a universe"),
+    })
 }
 
 /// Combinations per shard at least: below this a shard's start-up (loading the data,
@@ -527,20 +533,7 @@ pub(crate) fn run_shard(
     };
     let mut sink =
         |c: &ComboResult| -> Result<()> { log.lock().unwrap_or_else(|p| p.into_inner()).combo(c) };
-    let outcome = match (data, &p.portfolio) {
-        (JobData::Universe(u), Some(pcfg)) => run_portfolio_sweep::<anyhow::Error>(
-            u,
-            &p.spec,
-            pcfg,
-            &p.objective,
-            &control,
-            &mut sink,
-        )?,
-        (JobData::Bars(bars), None) => {
-            run_sweep::<anyhow::Error>(bars, &p.spec, &p.cfg, &p.objective, &control, &mut sink)?
-        }
-        _ => anyhow::bail!("a portfolio sweep needs a universe"),
-    };
+    let outcome = sweep_on(data, &p, &control, &mut sink)?;
     if outcome.cancelled {
         return Ok(false);
     }

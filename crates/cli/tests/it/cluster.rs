@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::serve::walk_csv;
+
 /// A throwaway database on the test server, dropped at the end.
 struct Database {
     admin: String,
@@ -275,28 +277,6 @@ fn logs_of(nodes: &[&Node]) -> String {
         .map(|n| format!("--- {}\n{}", n.log.display(), tail(&n.log)))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// A random-walk CSV (fixed seed).
-fn walk_csv(n: usize) -> String {
-    let mut s = String::from("Date,Open,High,Low,Close,Volume\n");
-    let (mut x, mut price) = (0x9E37_79B9_7F4A_7C15u64, 100.0f64);
-    for i in 0..n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let open = price;
-        price = (price * (1.0 + 0.01 * ((x % 2001) as f64 / 1000.0 - 1.0))).max(1.0);
-        let day =
-            backtide_data::format_timestamp((946_684_800 + i as i64 * 86_400) * 1_000_000_000);
-        s.push_str(&format!(
-            "{},{open:.4},{:.4},{:.4},{price:.4},1000\n",
-            &day[..10],
-            open.max(price) * 1.002,
-            open.min(price) * 0.998
-        ));
-    }
-    s
 }
 
 fn http() -> reqwest::blocking::Client {

@@ -138,7 +138,7 @@ fn cli_json(args: &[&str]) -> Value {
 }
 
 /// A random-walk CSV (fixed seed).
-fn walk_csv(n: usize) -> String {
+pub(crate) fn walk_csv(n: usize) -> String {
     let mut s = String::from("Date,Open,High,Low,Close,Volume\n");
     let (mut x, mut price) = (0x2545_F491_4F6C_DD1Du64, 100.0f64);
     for i in 0..n {

@@ -570,6 +570,20 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
+/// Every state with its count, from the `(state, count)` rows a store found (absent: 0).
+pub(crate) fn counts_by_state(found: &[(String, u64)]) -> Vec<(JobState, u64)> {
+    JobState::ALL
+        .into_iter()
+        .map(|s| {
+            let n = found
+                .iter()
+                .find(|(k, _)| k == s.as_str())
+                .map_or(0, |(_, n)| *n);
+            (s, n)
+        })
+        .collect()
+}
+
 /// Milliseconds since the Unix epoch by this host's clock.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -879,21 +879,12 @@ impl Store for PgStore {
 
     fn counts(&self) -> Result<Vec<(JobState, u64)>> {
         self.with(|c| {
-            let found: Vec<(String, i64)> = c
+            let found: Vec<(String, u64)> = c
                 .query("SELECT state, count(*) FROM jobs GROUP BY state", &[])?
                 .iter()
-                .map(|r| (r.get(0), r.get(1)))
+                .map(|r| (r.get(0), r.get::<_, i64>(1).max(0) as u64))
                 .collect();
-            Ok(JobState::ALL
-                .into_iter()
-                .map(|s| {
-                    let n = found
-                        .iter()
-                        .find(|(k, _)| k == s.as_str())
-                        .map_or(0, |(_, n)| *n);
-                    (s, n.max(0) as u64)
-                })
-                .collect())
+            Ok(super::counts_by_state(&found))
         })
     }
 

@@ -832,16 +832,7 @@ impl Store for SqliteStore {
             let found: Vec<(String, u64)> = st
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            Ok(JobState::ALL
-                .into_iter()
-                .map(|s| {
-                    let n = found
-                        .iter()
-                        .find(|(k, _)| k == s.as_str())
-                        .map_or(0, |(_, n)| *n);
-                    (s, n)
-                })
-                .collect())
+            Ok(super::counts_by_state(&found))
         })
     }
 
