@@ -435,14 +435,9 @@ fn sweep_on(
     sink: &mut dyn FnMut(&ComboResult) -> Result<()>,
 ) -> Result<backtide_core::sweep::SweepOutcome> {
     Ok(match (data, &p.portfolio) {
-        (JobData::Universe(u), Some(pcfg)) => run_portfolio_sweep::<anyhow::Error>(
-            u,
-            &p.spec,
-            pcfg,
-            &p.objective,
-            control,
-            sink,
-        )?,
+        (JobData::Universe(u), Some(pcfg)) => {
+            run_portfolio_sweep::<anyhow::Error>(u, &p.spec, pcfg, &p.objective, control, sink)?
+        }
         (JobData::Bars(bars), None) => {
             run_sweep::<anyhow::Error>(bars, &p.spec, &p.cfg, &p.objective, control, sink)?
         }

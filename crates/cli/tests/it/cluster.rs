@@ -627,3 +627,79 @@ fn api_only_nodes_and_workers_need_a_shared_store() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("expected postgres://"), "{err}");
 }
+
+#[test]
+fn a_cancel_on_the_api_node_stops_a_sweep_running_on_the_workers() {
+    let Some(db) = Database::create() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
+    std::fs::create_dir_all(&logs).unwrap();
+    let api = Node::api(&db, &data, &logs, 0);
+    let r = http()
+        .post(format!("{}/v1/datasets?name=walk", api.base()))
+        .body(walk_csv(20_000))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let workers: Vec<Node> = (0..2).map(|i| Node::worker(&db, &data, &logs, i)).collect();
+    let sweep = post(
+        api.base(),
+        "/v1/sweeps",
+        &json!({"dataset": "walk", "strategy": {"name": "sma_cross"},
+                "grid": {"fast": "2:61:1", "slow": "70:149:1"}, "pbo_blocks": 0,
+                "objective": {"key": "sharpe_ratio"}}),
+    );
+    let id = sweep["id"].as_str().unwrap().to_string();
+    let mut pg = db.client();
+    let until = Instant::now() + Duration::from_secs(120);
+    while pg
+        .query_opt(
+            "SELECT 1 FROM shards WHERE job_id = $1 AND state = 'running'",
+            &[&id],
+        )
+        .unwrap()
+        .is_none()
+    {
+        assert!(
+            Instant::now() < until,
+            "{}",
+            logs_of(&workers.iter().collect::<Vec<_>>())
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let r = http()
+        .post(format!("{}/v1/jobs/{id}/cancel", api.base()))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202, "{}", r.text().unwrap());
+    // The workers hear of it at their next renewal (a third of the 3 s lease) and stop
+    // within a chunk; the job ends cancelled, long before the sweep could have finished.
+    let until = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let j = get(api.base(), &format!("/v1/jobs/{id}"));
+        if j["state"] != "running" {
+            break j;
+        }
+        assert!(Instant::now() < until, "{j}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(done["state"], "cancelled", "{done}");
+    let left: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM shards WHERE job_id = $1 AND state <> 'cancelled' AND state <> 'done'",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    let held: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(held, 0);
+}
