@@ -219,6 +219,38 @@ impl DataArgs {
 }
 
 impl DataArgs {
+    /// Reads `--intrabar` finer bars (with the data's reading flags but `--columns`) and
+    /// groups them by the bar of `bars` each falls in, checking that they make up each bar;
+    /// with `--from` or `--to`, the finer bars outside the run's bars are left out first.
+    /// Also returns `data.intrabar` of `--json`.
+    pub(crate) fn load_intrabar(
+        &self,
+        spec: &str,
+        bars: &Bars,
+    ) -> Result<(backtide_core::Intrabar, serde_json::Value)> {
+        let opts = backtide_data::ReadOptions {
+            columns: backtide_data::ColumnMap::default(),
+            ..self.read_options()?
+        };
+        let flag = format!("--intrabar {spec}");
+        let (mut fine, report) = backtide_data::load_with(spec, &opts).context(flag.clone())?;
+        print_notices(&report);
+        let read = fine.len();
+        if self.from.is_some() || self.to.is_some() {
+            let to = bound(&self.to, "--to", true)?;
+            fine = fine.slice_time(bars.time().first().copied(), to);
+        }
+        let used = fine.len();
+        let grouped = backtide_core::Intrabar::try_new(bars, fine).context(flag)?;
+        let json = serde_json::json!({
+            "source": spec,
+            "bars_read": read,
+            "bars": used,
+            "bars_covered": grouped.covered(),
+        });
+        Ok((grouped, json))
+    }
+
     /// Reads a `--benchmark` (with the data's reading flags, but not `--columns`, which
     /// names the data file's columns) and aligns it to the bars at `time`.
     pub(crate) fn load_benchmark(
@@ -416,6 +448,17 @@ pub(crate) struct RunArgs {
     /// benchmark's last close at or before it; the benchmark must cover the run.
     #[arg(long, value_name = "FILE|sample:NAME")]
     pub(crate) benchmark: Option<String>,
+    /// Fill stop, limit and SL/TP orders against these finer bars (a CSV or Parquet file,
+    /// e.g. minutes inside daily --data) instead of each bar's OHLC: a bar's finer bars
+    /// (stamped from its time to the next bar's; the last bar takes the rest) are gone
+    /// through in time order, so the price reached first fills first. Market orders,
+    /// equity and the strategy stay per bar; a bar without finer bars fills by its OHLC.
+    /// Each bar's finer bars must give its Open (first), High (highest), Low (lowest) and
+    /// Close (last) within a relative 1e-9. Read with the data's flags but --columns, and
+    /// cut to the run's bars when --from or --to is given. One asset only (`data.intrabar`
+    /// in --json).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) intrabar: Option<String>,
     /// Print how long each phase took on stderr: load (read + validate), run (indicators
     /// + engine), output (statistics + printing or writing).
     #[arg(long)]
@@ -436,6 +479,12 @@ fn bound(raw: &Option<String>, flag: &str, end_of_day: bool) -> Result<Option<Ti
 
 pub(crate) fn run(a: RunArgs) -> Result<()> {
     if crate::portfolio::wants_portfolio(&a.data, &a.strategy) {
+        if a.intrabar.is_some() {
+            bail!(
+                "--intrabar works on one asset; --data {} is a portfolio",
+                a.data.label()
+            );
+        }
         return crate::portfolio::run(&a);
     }
     let given = param_pairs(&a.params)?;
@@ -446,12 +495,19 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     let cfg = a.broker.config()?;
     let mut clock = crate::timings::Timings::start(a.timings);
     let (bars, read) = a.data.load_reported()?;
+    let intrabar = match &a.intrabar {
+        Some(spec) => Some(a.data.load_intrabar(spec, &bars)?),
+        None => None,
+    };
     clock.lap("load");
     // The statistics' bar-only part (calendar buckets, the market's log returns) is
     // worked out on another core while the engine runs.
     let (result, ctx) = std::thread::scope(|scope| {
         let ctx = scope.spawn(|| stats::StatsContext::lean(&bars));
-        let result = run_backtest(&bars, strategy.as_mut(), &cfg);
+        let result = match &intrabar {
+            Some((fine, _)) => backtide_core::run_intrabar(&bars, fine, strategy.as_mut(), &cfg),
+            None => run_backtest(&bars, strategy.as_mut(), &cfg),
+        };
         (
             result,
             ctx.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
@@ -514,7 +570,10 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     if a.json {
         // Streamed: a million-bar result is never held as one document.
         let mut out = std::io::stdout().lock();
-        let data = read.to_json();
+        let mut data = read.to_json();
+        if let (Some((_, json)), Some(m)) = (&intrabar, data.as_object_mut()) {
+            m.insert("intrabar".into(), json.clone());
+        }
         let bench = benchmark
             .as_ref()
             .map(|(name, aligned, s)| backtide_data::benchmark_json(name, aligned, s));

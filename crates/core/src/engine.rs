@@ -3,6 +3,7 @@
 use crate::bars::Bars;
 use crate::broker::{Broker, BrokerConfig, ClosedTrade};
 use crate::error::Error;
+use crate::intrabar::{Intrabar, IntrabarError};
 use crate::strategy::{Context, IndicatorCache, Init, Strategy};
 use crate::warning::RunWarning;
 
@@ -80,16 +81,50 @@ pub fn run_reusing(
     cache: Option<&IndicatorCache>,
     equity: Vec<f64>,
 ) -> Result<RunResult, Error> {
+    run_whole(bars, None, strategy, cfg, cache, equity)
+}
+
+/// [`run`] filling stop, limit and SL/TP orders against the finer bars of each bar
+/// (`fine`, grouped from these `bars` by [`Intrabar::try_new`]) in time order instead of
+/// the bar's OHLC; bars without finer bars fill as in [`run`]. Market orders, equity and
+/// the strategy's decisions stay per bar. With one finer bar per bar, equal to it, the
+/// result is [`run`]'s, bit for bit.
+pub fn run_intrabar(
+    bars: &Bars,
+    fine: &Intrabar,
+    strategy: &mut dyn Strategy,
+    cfg: &BrokerConfig,
+) -> Result<RunResult, Error> {
+    if fine.bars() != bars.len() {
+        return Err(IntrabarError::OtherBars {
+            grouped: fine.bars(),
+            bars: bars.len(),
+        }
+        .into());
+    }
+    run_whole(bars, Some(fine), strategy, cfg, None, Vec::new())
+}
+
+fn run_whole(
+    bars: &Bars,
+    fine: Option<&Intrabar>,
+    strategy: &mut dyn Strategy,
+    cfg: &BrokerConfig,
+    cache: Option<&IndicatorCache>,
+    equity: Vec<f64>,
+) -> Result<RunResult, Error> {
     check_inputs(bars, cfg)?;
     match cfg.fractional_unit {
         Some(unit) if unit != 1.0 => {
             // Trade whole units of a series whose unit is `unit` of a share, then convert
             // back: backtesting.py's FractionalBacktest, and the same last bits.
             let scaled = bars.scaled_prices(unit);
+            let fine = fine.map(|f| f.scaled_prices(unit));
             // The cache is keyed by series name, not data: scaled prices get no cache.
             let broker = Broker::new(cfg.clone());
             let mut res = run_units(
                 &scaled,
+                fine.as_ref(),
                 strategy,
                 cfg,
                 broker,
@@ -113,6 +148,7 @@ pub fn run_reusing(
         }
         _ => run_units(
             bars,
+            fine,
             strategy,
             cfg,
             Broker::new(cfg.clone()),
@@ -158,7 +194,7 @@ pub(crate) fn run_streaming(
     broker.keep_warnings = false;
     closed.clear();
     broker.closed = closed;
-    let res = run_units(bars, strategy, cfg, broker, cache, &mut tape)?;
+    let res = run_units(bars, None, strategy, cfg, broker, cache, &mut tape)?;
     tape.flush_rest();
     Ok(res)
 }
@@ -331,6 +367,7 @@ crate::simd::wide_kernel!(
 
 fn run_units(
     bars: &Bars,
+    fine: Option<&Intrabar>,
     strategy: &mut dyn Strategy,
     cfg: &BrokerConfig,
     mut broker: Broker,
@@ -359,7 +396,7 @@ fn run_units(
     let mut completed = true;
     let mut i = start;
     while i < n {
-        match broker.next_bar(bars, i) {
+        match broker.next_bar(bars, fine, i) {
             Ok(e) => equity.set(i, e),
             Err(_) => {
                 equity.fill(i, n, 0.0);
@@ -426,7 +463,7 @@ fn run_units(
         }
         // Fill the closing orders (and anything placed on the last bar) once more on the
         // last bar's prices.
-        match broker.next_bar(bars, n - 1) {
+        match broker.next_bar(bars, fine, n - 1) {
             Ok(e) => equity.set(n - 1, e),
             Err(_) => {
                 equity.set(n - 1, 0.0);

@@ -109,6 +109,9 @@ pub enum Error {
     /// The assets do not form a valid universe.
     #[error(transparent)]
     Universe(#[from] crate::universe::UniverseError),
+    /// Finer bars (`--intrabar`) that do not make up the bars.
+    #[error(transparent)]
+    Intrabar(#[from] crate::intrabar::IntrabarError),
     /// Not enough bars to run.
     #[error("need at least {needed} bars, got {got}")]
     TooFewBars {

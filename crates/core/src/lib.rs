@@ -34,6 +34,7 @@ mod broker;
 mod engine;
 mod error;
 pub mod indicators;
+pub mod intrabar;
 pub mod portfolio;
 mod profile;
 pub mod rules;
@@ -50,8 +51,9 @@ pub use broker::{
     BrokerConfig, ClosedTrade, Commission, CommissionModel, FULL_EQUITY, Order, OrderId,
     OrderRequest, Trade, TradeId,
 };
-pub use engine::{OpenTrade, RunResult, run, run_reusing, run_with_cache};
+pub use engine::{OpenTrade, RunResult, run, run_intrabar, run_reusing, run_with_cache};
 pub use error::{BarRule, BarsError, Error};
+pub use intrabar::{Intrabar, IntrabarError};
 pub use profile::Profile;
 pub use stats::Stats;
 pub use strategy::{

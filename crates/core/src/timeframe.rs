@@ -127,7 +127,7 @@ impl Timeframe {
 }
 
 /// Days from 1970-01-01 to the first of month `m` of year `y` (Hinnant's days-from-civil).
-fn days_from_civil(y: i64, m: i64) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -7,6 +7,7 @@ mod cluster;
 mod deploy;
 mod dialects;
 mod golden;
+mod intrabar;
 mod limits;
 mod messages;
 mod models;

@@ -2,6 +2,7 @@
 
 use super::{Broker, ClosedTrade, Order, OrderId, OutOfMoney, Trade, TradeId, py_floordiv};
 use crate::bars::Bars;
+use crate::intrabar::Intrabar;
 use crate::warning::RunWarning;
 
 /// Prices of the bar being processed.
@@ -47,17 +48,34 @@ impl BarPrices<'_> {
 impl Broker {
     /// Processes bar `i`: fills pending orders, records equity. Returns the equity, or
     /// `OutOfMoney` after liquidating everything at the close when equity is <= 0.
-    pub(crate) fn next_bar(&mut self, bars: &Bars, i: usize) -> Result<f64, OutOfMoney> {
+    ///
+    /// With `fine` (finer bars grouped by bar, see [`Intrabar`]) and finer bars for bar `i`,
+    /// the orders are filled against each finer bar in turn instead of the bar's OHLC; the
+    /// option is looked at only on bars with pending orders.
+    pub(crate) fn next_bar(
+        &mut self,
+        bars: &Bars,
+        fine: Option<&Intrabar>,
+        i: usize,
+    ) -> Result<f64, OutOfMoney> {
         self.i = i;
         let close = bars.close()[i];
         if !self.orders.is_empty() {
-            let px = BarPrices {
-                open: bars.open()[i],
-                close,
-                prev_close: bars.close()[i.saturating_sub(1)],
-                range: Range::Bar(bars, i),
-            };
-            self.process_orders(px, false);
+            let prev_close = bars.close()[i.saturating_sub(1)];
+            match fine.map(|f| (f.fine(), f.range(i))) {
+                Some((fine, r)) if !r.is_empty() => {
+                    self.process_finer(fine, r, bars.open()[i], close, prev_close);
+                }
+                _ => {
+                    let px = BarPrices {
+                        open: bars.open()[i],
+                        close,
+                        prev_close,
+                        range: Range::Bar(bars, i),
+                    };
+                    self.process_orders(px, false);
+                }
+            }
         }
         let equity = self.equity(close);
         if equity <= 0.0 {
@@ -65,6 +83,36 @@ impl Broker {
             return Err(OutOfMoney);
         }
         Ok(equity)
+    }
+
+    /// Fills the pending orders against finer bars `r` of `fine` in time order, each as a
+    /// bar of its own (its open, high and low), so whichever price the path reaches first
+    /// fills first. The first finer bar opens at the bar's `open` (the finer open was checked
+    /// to equal it within the tolerance; the bar's own is used, so market orders fill
+    /// exactly there); sizing and margin stay at the bar's `close`, and `trade_on_close`
+    /// fills at `prev_close`, as on the bar itself. Only stop, limit and SL/TP orders can be
+    /// left after the first finer bar: market orders fill or are cancelled there.
+    fn process_finer(
+        &mut self,
+        fine: &Bars,
+        r: std::ops::Range<usize>,
+        open: f64,
+        close: f64,
+        prev_close: f64,
+    ) {
+        let first = r.start;
+        for k in r {
+            if self.orders.is_empty() {
+                break;
+            }
+            let px = BarPrices {
+                open: if k == first { open } else { fine.open()[k] },
+                close,
+                prev_close,
+                range: Range::Bar(fine, k),
+            };
+            self.process_orders(px, false);
+        }
     }
 
     /// Equity fell to zero or below: close every trade at `close` on bar `i`; cash is 0.

@@ -2,6 +2,7 @@
 //! (single assets and portfolios).
 
 mod indicators_reference;
+mod intrabar;
 mod portfolio;
 mod properties;
 mod rules;
