@@ -949,6 +949,11 @@ impl Store for PgStore {
 
     fn heartbeat(&self, n: &Node) -> Result<()> {
         self.with(|c| {
+            // Nodes that died without leaving: gone from the list after a day.
+            c.execute(
+                &format!("DELETE FROM nodes WHERE seen_ms < {NOW_MS} - 86400000"),
+                &[],
+            )?;
             c.execute(
                 &format!(
                     "INSERT INTO nodes (id, role, host, pid, threads, started_at, seen_ms, running,

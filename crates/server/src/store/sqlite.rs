@@ -888,6 +888,11 @@ impl Store for SqliteStore {
 
     fn heartbeat(&self, n: &Node) -> Result<()> {
         self.with(|c| {
+            // Nodes that died without leaving: gone from the list after a day.
+            c.execute(
+                "DELETE FROM nodes WHERE seen_ms < ?1",
+                [now_ms() - 86_400_000],
+            )?;
             c.execute(
                 "INSERT INTO nodes (id, role, host, pid, threads, started_at, seen_ms, running,
                      jobs_claimed, lease_renewals, leases_lost)
