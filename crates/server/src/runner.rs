@@ -320,6 +320,15 @@ impl Runner {
 
     /// One renewal: extends the leases, stops cancelled and lost jobs, beats.
     fn renew_once(&self) {
+        // Only what this node held before the renewal can have been lost: a claim made
+        // meanwhile is committed after the renewal read the table, and must not be taken
+        // for a job another node took.
+        let before: Vec<String> = self
+            .lock_active()
+            .iter()
+            .filter(|(_, a)| a.claimed.load(Ordering::SeqCst))
+            .map(|(id, _)| id.clone())
+            .collect();
         match self.store.renew(&self.lease()) {
             Ok(r) => {
                 self.counters.renewals.fetch_add(1, Ordering::Relaxed);
@@ -329,9 +338,11 @@ impl Runner {
                         a.stop.store(true, Ordering::Relaxed);
                     }
                 }
-                for (id, a) in active.iter() {
-                    let claimed = a.claimed.load(Ordering::SeqCst);
-                    if claimed && r.held.binary_search(id).is_err() {
+                for id in before {
+                    let Some(a) = active.get(&id) else {
+                        continue;
+                    };
+                    if a.claimed.load(Ordering::SeqCst) && r.held.binary_search(&id).is_err() {
                         // Another node took it after our lease ran out: stop, and do not
                         // record an outcome (the store would refuse it anyway).
                         if !a.lost.swap(true, Ordering::SeqCst) {
@@ -1057,10 +1068,12 @@ impl Runner {
     }
 
     fn finish(&self, id: &str, state: JobState, error: Option<&str>, digest: Option<&str>) {
-        let lost = self
-            .lock_active()
-            .get(id)
-            .is_some_and(|a| a.lost.load(Ordering::SeqCst));
+        // No longer held once its end is recorded: the lease keeper must not take the
+        // recorded end for a lost lease.
+        let lost = self.lock_active().get(id).is_some_and(|a| {
+            a.claimed.store(false, Ordering::SeqCst);
+            a.lost.load(Ordering::SeqCst)
+        });
         if !lost {
             // The store may be restarting: try for as long as the lease would last, so an
             // outcome is not dropped for a moment's outage.
