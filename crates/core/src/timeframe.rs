@@ -75,6 +75,22 @@ impl std::str::FromStr for Timeframe {
     }
 }
 
+impl std::fmt::Display for Timeframe {
+    /// The canonical text, which parses back to the same timeframe (`60min` → `1h`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const MIN: i64 = 60_000_000_000;
+        match *self {
+            Timeframe::Intraday(span) if span % (60 * MIN) == 0 => {
+                write!(f, "{}h", span / (60 * MIN))
+            }
+            Timeframe::Intraday(span) => write!(f, "{}min", span / MIN),
+            Timeframe::Days(n) => write!(f, "{n}d"),
+            Timeframe::Week => f.write_str("1w"),
+            Timeframe::Month => f.write_str("1mo"),
+        }
+    }
+}
+
 impl Timeframe {
     /// The start of the bucket holding `t`.
     pub fn bucket_start(self, t: TimestampNs) -> TimestampNs {
@@ -151,6 +167,11 @@ mod tests {
         assert_eq!("1D".parse(), Ok(Timeframe::Days(1)));
         assert_eq!("1w".parse(), Ok(Timeframe::Week));
         assert_eq!("1mo".parse(), Ok(Timeframe::Month));
+        for text in ["5min", "15min", "1h", "4h", "1d", "1w", "1mo"] {
+            let tf: Timeframe = text.parse().unwrap();
+            assert_eq!(tf.to_string(), text);
+        }
+        assert_eq!("60min".parse::<Timeframe>().unwrap().to_string(), "1h");
         for bad in ["7min", "0h", "2w", "2d", "h1", "", "1y"] {
             let e = bad.parse::<Timeframe>().unwrap_err().to_string();
             assert!(e.contains("expected N followed by min or h"), "{bad}: {e}");

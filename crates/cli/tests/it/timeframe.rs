@@ -109,3 +109,97 @@ fn a_run_on_resampled_bars_reports_them() {
         "{err}"
     );
 }
+
+/// `tf(timeframe, x)` in a rule equals backtesting.py's `resample_apply` (run by
+/// `testdata/timeframe/make_htf_reference.py`): hourly EURUSD to days and 4 hours, daily
+/// GOOG to weeks. NaN where it has NaN; values equal to 1e-12 relative (pandas' rolling
+/// mean and ours add in the same order; the tolerance only allows for the last bit).
+#[test]
+fn tf_in_rules_equals_backtesting_py_resample_apply() {
+    let text = std::fs::read_to_string(testdata("timeframe/htf_reference.json")).unwrap();
+    let reference: Value = serde_json::from_str(&text).unwrap();
+    let cases = reference["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 4);
+    for c in cases {
+        let expression = c["expression"].as_str().unwrap();
+        let full = backtide_data::sample(c["sample"].as_str().unwrap()).unwrap();
+        let rows = c["rows"].as_u64().unwrap() as usize;
+        let bars = backtide_core::Bars::try_new(
+            full.time()[..rows].to_vec(),
+            full.open()[..rows].to_vec(),
+            full.high()[..rows].to_vec(),
+            full.low()[..rows].to_vec(),
+            full.close()[..rows].to_vec(),
+            full.volume()[..rows].to_vec(),
+        )
+        .unwrap();
+        let backtide_core::rules::Values::Numbers(got) =
+            backtide_core::rules::evaluate(&bars, expression, &[], false).unwrap()
+        else {
+            panic!("{expression}: not numbers")
+        };
+        let want = c["values"].as_array().unwrap();
+        assert_eq!(got.len(), want.len(), "{expression}");
+        let mut seen = 0;
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            match w.as_f64() {
+                None => assert!(g.is_nan(), "{expression} bar {i}: {g}, want NaN"),
+                Some(w) => {
+                    seen += 1;
+                    assert!(
+                        (g - w).abs() <= 1e-12 * w.abs(),
+                        "{expression} bar {i}: {g}, want {w}"
+                    );
+                }
+            }
+        }
+        assert!(seen > rows / 2, "{expression}: {seen} values");
+    }
+}
+
+/// A rule with a daily SMA on hourly bars runs end to end, trades, and waits for the
+/// daily value (the warm-up); a timeframe that is not one is refused with the argument
+/// and the accepted timeframes.
+#[test]
+fn a_rule_on_a_higher_timeframe_runs_and_a_bad_timeframe_is_named() {
+    let args = |entry: &str| {
+        [
+            "run",
+            "--data",
+            "sample:EURUSD",
+            "--strategy",
+            "rules",
+            "--param",
+            entry,
+            "--param",
+            "exit=close < tf(\"1d\", sma(close, 5))",
+            "--json",
+        ]
+        .map(String::from)
+    };
+    let out = succeeds(args("entry=close > tf(\"1d\", sma(close, 5))"));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let trades = v["trades"].as_array().unwrap();
+    assert!(trades.len() > 10, "{} trades", trades.len());
+    // The bars start on 2017-04-19 (a Wednesday) and skip Saturday: the fifth daily close
+    // is Monday 24th's, so the first daily SMA(5) is seen from the first bar of the 25th
+    // on, and no trade enters before it.
+    let first = trades[0]["entry_time"].as_str().unwrap();
+    assert!(first >= "2017-04-25", "{}", trades[0]);
+
+    // The message, then the expression with a caret under the timeframe.
+    let out = crate::cli::backtide()
+        .args(args("entry=close > tf(\"3x\", close)"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    for part in [
+        "error: parameter `entry`: argument `timeframe` of tf(timeframe, x): timeframe `3x`: \
+         expected N followed by min or h (e.g. 5min, 15min, 1h, 4h; they must divide a day), \
+         or 1d, 1w or 1mo at column 12",
+        "\n  close > tf(\"3x\", close)\n             ^^^^\n",
+    ] {
+        assert!(err.contains(part), "{err}");
+    }
+}

@@ -19,6 +19,8 @@ pub(crate) enum Arg {
     Lag,
     /// A number fixed for the run.
     Number,
+    /// A timeframe in quotes, `"1d"` (see [`crate::timeframe::Timeframe`]).
+    Timeframe,
 }
 
 impl Arg {
@@ -31,9 +33,13 @@ impl Arg {
             Arg::Window => "a window: a whole number >= 1 (a literal or a $parameter)",
             Arg::Lag => "a number of bars: a whole number >= 0 (a literal or a $parameter)",
             Arg::Number => "a number (a literal or a $parameter)",
+            Arg::Timeframe => TIMEFRAMES,
         }
     }
 }
+
+/// The timeframes `tf` takes, for messages.
+pub(crate) const TIMEFRAMES: &str = "a timeframe in quotes: \"5min\", \"15min\", \"1h\", \"4h\", \"1d\", \"1w\" or \"1mo\" (N min or N h must divide a day)";
 
 /// The largest window or shift (as the built-ins allow).
 pub(crate) const MAX_WINDOW: f64 = 100_000.0;
@@ -133,6 +139,7 @@ pub(crate) enum Op {
     Log,
     Min,
     Max,
+    Tf,
 }
 
 /// One callable function.
@@ -673,6 +680,13 @@ pub static FUNCTIONS: &[Function] = &[
         Op::Max,
         "the larger of a and b per bar (NaN if either is)",
     ),
+    plain(
+        "tf",
+        &[("timeframe", Arg::Timeframe), ("x", Arg::Series)],
+        Out::Num,
+        Op::Tf,
+        "x on the bars resampled to the timeframe (\"1h\", \"4h\", \"1d\", \"1w\", \"1mo\", …); a bucket's value is seen from the first bar after the bucket ends (backtesting.py's resample_apply)",
+    ),
 ];
 
 /// The function called `name`.
@@ -781,8 +795,15 @@ pub(crate) fn compute(op: Op, s: &[&[f64]], ints: &[usize], nums: &[f64]) -> Vec
                 })
                 .collect()
         }
-        Op::Crossover | Op::Crossunder | Op::BarsSince | Op::Abs | Op::Log | Op::Min | Op::Max => {
-            unreachable!("evaluated element-wise by the plan")
+        Op::Crossover
+        | Op::Crossunder
+        | Op::BarsSince
+        | Op::Abs
+        | Op::Log
+        | Op::Min
+        | Op::Max
+        | Op::Tf => {
+            unreachable!("evaluated by the plan")
         }
     }
 }

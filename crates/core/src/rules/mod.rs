@@ -12,6 +12,7 @@
 //! The resulting condition vectors go through the signal front end
 //! ([`crate::strategy::SignalDriven`]) like any built-in's, so orders, fills and
 //! statistics are the broker's. Every function reads only the current and earlier bars,
+//! `tf(timeframe, x)` (x on coarser bars) only buckets that closed before the bar opened,
 //! and `shift` refuses a negative lag, so a rule cannot look ahead. The grammar and the
 //! function list are in `docs/rules.md`.
 

@@ -11,6 +11,7 @@ use super::syntax::{BinOp, Expr, ExprKind, SyntaxError};
 use crate::bars::Bars;
 use crate::strategy::Init;
 use crate::strategy::builtin::Crosses;
+use crate::timeframe::Timeframe;
 
 /// The price series a rule can name.
 pub const SERIES: [&str; 5] = ["open", "high", "low", "close", "volume"];
@@ -97,6 +98,14 @@ pub(crate) fn check(
             note(params, p, ParamUse::Number);
             (Ty::Num, true)
         }
+        ExprKind::Str(text) => {
+            return Err(err(
+                &e.span,
+                format!(
+                    "a string (\"{text}\") can only be the timeframe of tf(timeframe, x), e.g. tf(\"1d\", close)"
+                ),
+            ));
+        }
         ExprKind::Name(n) => {
             if SERIES.contains(&n.as_str()) {
                 (Ty::Num, false)
@@ -146,6 +155,10 @@ pub(crate) fn check(
             }
             let mut constant = true;
             for ((arg_name, kind), a) in f.args.iter().zip(args) {
+                if *kind == Arg::Timeframe {
+                    timeframe(f, arg_name, a)?;
+                    continue;
+                }
                 if let (ExprKind::Param(p), Arg::Window | Arg::Lag) = (&a.kind, kind) {
                     let u = if *kind == Arg::Window {
                         ParamUse::Window
@@ -160,6 +173,7 @@ pub(crate) fn check(
                     Arg::Value => ty == Ty::Num,
                     Arg::Cond => ty == Ty::Bool,
                     Arg::Window | Arg::Lag | Arg::Number => ty == Ty::Num && c,
+                    Arg::Timeframe => unreachable!("checked above"),
                 };
                 if !ok {
                     return Err(err(
@@ -240,6 +254,33 @@ pub(crate) fn check(
     })
 }
 
+/// The timeframe argument `a` (`arg` of `f`): a string that parses as one.
+fn timeframe(f: &Function, arg: &str, a: &Expr) -> Result<Timeframe, SyntaxError> {
+    match &a.kind {
+        ExprKind::Str(text) => text.parse().map_err(|e: crate::timeframe::TimeframeError| {
+            err(
+                &a.span,
+                format!("argument `{arg}` of {}: {e}", f.signature()),
+            )
+        }),
+        _ => {
+            let got = match &a.kind {
+                ExprKind::Number(_) | ExprKind::Param(_) => "a number",
+                ExprKind::Name(_) => "a name (put the timeframe in quotes)",
+                _ => "an expression",
+            };
+            Err(err(
+                &a.span,
+                format!(
+                    "argument `{arg}` of {}: expected {}, got {got}",
+                    f.signature(),
+                    Arg::Timeframe.describe()
+                ),
+            ))
+        }
+    }
+}
+
 /// A node's index in a [`Plan`].
 pub(crate) type NodeId = usize;
 
@@ -262,10 +303,17 @@ pub(crate) enum Node {
     Neg(NodeId),
     Not(NodeId),
     Bin(BinOp, NodeId, NodeId),
+    /// `tf(timeframe, x)`: `x`, lowered into its own plan (node `root` of it), computed on
+    /// the bars resampled to `timeframe` and aligned back by [`higher_timeframe`].
+    Tf {
+        timeframe: Timeframe,
+        plan: Box<Plan>,
+        root: NodeId,
+    },
 }
 
 /// Every distinct subexpression of a strategy's expressions, children before parents.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Plan {
     pub(crate) nodes: Vec<Node>,
     /// Each node's canonical text: equal texts are the same computation.
@@ -301,6 +349,9 @@ impl Plan {
         Ok(match &e.kind {
             ExprKind::Number(v) => self.add(format!("{v:?}"), Node::Num(*v)),
             ExprKind::Bool(b) => self.add(b.to_string(), Node::Bool(*b)),
+            ExprKind::Str(_) => {
+                return Err(err(&e.span, "a string is only a timeframe argument".into()));
+            }
             ExprKind::Param(p) => {
                 let v = value(p).ok_or_else(|| err(&e.span, format!("${p} has no value")))?;
                 self.add(format!("{v:?}"), Node::Num(v))
@@ -315,6 +366,20 @@ impl Plan {
             ExprKind::Call { name, args, .. } => {
                 let f = functions::find(name)
                     .ok_or_else(|| err(&e.span, format!("unknown function `{name}`")))?;
+                if f.op == Op::Tf {
+                    let tf = timeframe(f, f.args[0].0, &args[0])?;
+                    let mut plan = Plan::default();
+                    let root = plan.lower(&args[1], value)?;
+                    let key = format!("tf({tf},{})", plan.keys[root]);
+                    return Ok(self.add(
+                        key,
+                        Node::Tf {
+                            timeframe: tf,
+                            plan: Box::new(plan),
+                            root,
+                        },
+                    ));
+                }
                 let (mut ids, mut ints, mut nums, mut texts) = (vec![], vec![], vec![], vec![]);
                 for ((_, kind), a) in f.args.iter().zip(args) {
                     let id = self.lower(a, value)?;
@@ -325,6 +390,7 @@ impl Plan {
                             let v = self.constant(id).unwrap_or(f64::NAN);
                             ints.push(kind.whole(f, v).map_err(|m| err(&a.span, m))?);
                         }
+                        Arg::Timeframe => unreachable!("only tf takes one, lowered above"),
                         Arg::Number => {
                             let v = self.constant(id).unwrap_or(f64::NAN);
                             if !v.is_finite() {
@@ -535,10 +601,73 @@ pub(crate) fn evaluate<'a>(plan: &Plan, ctx: &mut Init<'a>, cross: CrossRule) ->
                 ints,
                 nums,
             } => call(f, args, ints, nums, &vals, &plan.keys[id], ctx, cross, n),
+            Node::Tf {
+                timeframe,
+                plan: inner,
+                root,
+            } => {
+                let key = &plan.keys[id];
+                let values = ctx.shared(&format!("rule:{key}"), || {
+                    higher_timeframe(bars, *timeframe, inner, *root, cross)
+                });
+                // backtesting.py registers `resample_apply`'s series with `self.I`: its
+                // NaN prefix counts toward the warm-up like any indicator's.
+                ctx.warmup_only(key.as_str(), crate::indicators::first_valid(&values));
+                Val::Series(Column::Shared(values))
+            }
         };
         vals.push(v);
     }
     vals
+}
+
+/// `tf(timeframe, x)` on `bars`: `x` (node `root` of `plan`) evaluated on the bars
+/// resampled to `timeframe` ([`Timeframe::resample`]: calendar buckets closed on the left,
+/// stamped with their start), then, on each bar, the value of the last bucket that ended at
+/// or before the bar's own bucket began — the bucket before the bar's own — or NaN on the
+/// bars of the first bucket.
+///
+/// This is backtesting.py's `resample_apply` (pandas' `resample(rule, label="right")`,
+/// `reindex(method="ffill")`) on bars stamped with their start, as backtide's are: a bucket's
+/// value is labelled with its end, which is the start of the first bar after it. So a
+/// bucket's value is first seen on the first bar after the bucket closed, and no value at a
+/// bar uses a price of that bar or a later one. (On the last bar of a bucket its own bucket's
+/// close is that bar's close, but knowing that a bar is the last one of its bucket would
+/// need the next bar's time.) Inner functions are computed on the resampled bars without the
+/// sweep's cache, whose keys name series of the base bars; the aligned series is shared.
+fn higher_timeframe(
+    bars: &Bars,
+    timeframe: Timeframe,
+    plan: &Plan,
+    root: NodeId,
+    cross: CrossRule,
+) -> Vec<f64> {
+    if bars.is_empty() {
+        return Vec::new();
+    }
+    let coarse = timeframe
+        .resample(bars)
+        .expect("buckets of valid bars are valid bars");
+    let mut init = Init::new(&coarse, None);
+    let vals = evaluate(plan, &mut init, cross);
+    let x = vals[root].num();
+    let value = |k: usize| match x {
+        Either::Const(v) => v,
+        Either::Slice(x) => x[k],
+    };
+    let starts = coarse.time();
+    // `k`: the bucket of bar `i` (each bucket has a bar, so the search only moves forward).
+    let mut k = 0;
+    bars.time()
+        .iter()
+        .map(|&t| {
+            let start = timeframe.bucket_start(t);
+            while starts[k] < start {
+                k += 1;
+            }
+            if k == 0 { f64::NAN } else { value(k - 1) }
+        })
+        .collect()
 }
 
 fn binary<'a>(op: BinOp, a: &Val<'a>, b: &Val<'a>, n: usize) -> Val<'a> {
@@ -743,6 +872,36 @@ mod tests {
             "{:?}",
             plan.keys
         );
+    }
+
+    #[test]
+    fn tf_takes_a_timeframe_in_quotes_and_a_series() {
+        assert_eq!(
+            checked("close > tf(\"1d\", sma(close, $n))").unwrap(),
+            (Ty::Bool, false, vec![("n".into(), ParamUse::Window)])
+        );
+        let e = checked("tf(\"3x\", close)").unwrap_err();
+        assert!(
+            e.contains("argument `timeframe` of tf(timeframe, x): timeframe `3x`: expected")
+                && e.contains("1d, 1w or 1mo at column 4"),
+            "{e}"
+        );
+        let e = checked("tf(1, close)").unwrap_err();
+        assert!(e.contains("expected a timeframe in quotes") && e.contains("got a number"));
+        let e = checked("tf(d, close)").unwrap_err();
+        assert!(e.contains("put the timeframe in quotes"), "{e}");
+        let e = checked("tf(\"1d\", 5)").unwrap_err();
+        assert!(e.contains("argument `x`") && e.contains("expected a number series"));
+        let e = checked("tf(\"1d\", close > 1)").unwrap_err();
+        assert!(e.contains("got a condition"), "{e}");
+        let e = checked("close > \"1d\"").unwrap_err();
+        assert!(e.contains("can only be the timeframe of tf"), "{e}");
+        // The same timeframe written two ways is one node.
+        let src = "tf(\"24h\", sma(close, 2)) > tf('1d', sma(close, 2))";
+        let mut plan = Plan::default();
+        plan.lower(&parse(src).unwrap(), &|_| None).unwrap();
+        let tfs: Vec<&String> = plan.keys.iter().filter(|k| k.starts_with("tf(")).collect();
+        assert_eq!(tfs, ["tf(1d,sma(close,2.0))"]);
     }
 
     #[test]

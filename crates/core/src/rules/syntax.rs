@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use winnow::ascii::{float, multispace0};
 use winnow::combinator::{
-    Infix, Prefix, alt, cut_err, delimited, expression, not, opt, peek, preceded, terminated,
+    Infix, Prefix, alt, cut_err, delimited, expression, fail, not, opt, peek, preceded, terminated,
 };
 use winnow::error::{ContextError, ErrMode, StrContext, StrContextValue};
 use winnow::prelude::*;
@@ -33,6 +33,8 @@ pub enum ExprKind {
     Param(String),
     /// A bare name: a price series (`close`, …) once checked.
     Name(String),
+    /// A string literal, `"1d"` or `'1d'` (only a timeframe argument takes one).
+    Str(String),
     /// `name(args…)`.
     Call {
         /// Function name.
@@ -162,6 +164,8 @@ pub fn parse(source: &str) -> Result<Expr, SyntaxError> {
                 ErrMode::Incomplete(_) => ContextError::new(),
             };
             let at = input.current_token_start().min(source.len());
+            // Each enclosing parser adds what it expected: the innermost is the precise one
+            // (`an operand` around a string's missing quote would only mislead).
             let expected: Vec<String> = inner
                 .context()
                 .filter_map(|c| match c {
@@ -169,6 +173,7 @@ pub fn parse(source: &str) -> Result<Expr, SyntaxError> {
                     StrContext::Expected(v) => Some(v.to_string()),
                     _ => None,
                 })
+                .take(1)
                 .collect();
             let found = next_token(&source[at..]);
             let found = if found.is_empty() {
@@ -281,7 +286,7 @@ fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
 }
 
 fn operand(i: &mut Input<'_>) -> PResult<Expr> {
-    alt((number, param, parenthesized, name_or_call))
+    alt((number, param, string, parenthesized, name_or_call))
         .context(expected(
             "an operand (a number, a series such as `close`, a `$parameter`, a function call or `(`)",
         ))
@@ -314,6 +319,28 @@ fn param(i: &mut Input<'_>) -> PResult<Expr> {
         span,
     })
     .parse_next(i)
+}
+
+/// `"text"` or `'text'`: no escapes, any character but the quote that opened it. An
+/// unterminated one is reported at its opening quote.
+fn string(i: &mut Input<'_>) -> PResult<Expr> {
+    let start = i.checkpoint();
+    let from = i.current_token_start();
+    let quote = one_of(['"', '\'']).parse_next(i)?;
+    let text = take_while(0.., move |c: char| c != quote).parse_next(i)?;
+    if opt(quote).parse_next(i)?.is_none() {
+        i.reset(&start);
+        let what = if quote == '"' {
+            "a closing `\"` for the string that starts here"
+        } else {
+            "a closing `'` for the string that starts here"
+        };
+        return cut_err(fail.context(expected(what))).parse_next(i);
+    }
+    Ok(Expr {
+        kind: ExprKind::Str(text.to_string()),
+        span: from..i.current_token_start(),
+    })
 }
 
 fn parenthesized(i: &mut Input<'_>) -> PResult<Expr> {
@@ -380,6 +407,7 @@ mod tests {
             ExprKind::Bool(b) => format!("{b}"),
             ExprKind::Param(p) => format!("${p}"),
             ExprKind::Name(n) => n.clone(),
+            ExprKind::Str(s) => format!("{s:?}"),
             ExprKind::Call { name, args, .. } => format!(
                 "{name}({})",
                 args.iter().map(show).collect::<Vec<_>>().join(", ")
@@ -455,5 +483,37 @@ mod tests {
         assert!(parse("close >").is_err());
         assert!(parse("a < b < c").is_err(), "comparisons do not chain");
         assert!(parse("$").unwrap_err().message.contains("parameter name"));
+    }
+
+    #[test]
+    fn strings_in_either_quotes_and_unterminated_ones_point_at_their_quote() {
+        let src = "close > tf(\"1d\", sma(close, 5))";
+        let e = parse(src).unwrap();
+        assert_eq!(show(&e), "(close > tf(\"1d\", sma(close, 5)))");
+        let ExprKind::Binary(_, _, call) = &e.kind else {
+            panic!()
+        };
+        let ExprKind::Call { args, .. } = &call.kind else {
+            panic!()
+        };
+        assert_eq!(&src[args[0].span.clone()], "\"1d\"");
+        assert_eq!(
+            show(&parse("tf('4h', close)").unwrap()),
+            "tf(\"4h\", close)"
+        );
+        assert_eq!(show(&parse("tf(\"\", close)").unwrap()), "tf(\"\", close)");
+
+        let src = "close > tf(\"1d, close)";
+        let e = parse(src).unwrap_err();
+        assert_eq!(e.span.start, 11, "{e:?}");
+        let text = e.render(src);
+        assert!(
+            text.contains("expected a closing `\"` for the string that starts here"),
+            "{text}"
+        );
+        assert!(text.contains("column 12"), "{text}");
+        let e = parse("tf('1d, close)").unwrap_err();
+        assert!(e.message.contains("closing `'`"), "{}", e.message);
+        assert_eq!(e.span.start, 3);
     }
 }

@@ -368,3 +368,158 @@ proptest! {
         prop_assert_eq!(run(&with_params, &params)?, run(&literal, &[])?);
     }
 }
+
+// ---- `tf(timeframe, x)`: higher-timeframe values ----
+
+const HOUR: i64 = 3_600_000_000_000;
+const TIMEFRAMES: [&str; 6] = ["15min", "1h", "4h", "1d", "1w", "1mo"];
+
+/// `n` bars of a random walk at irregular intraday times from `from` on: steps of 15
+/// minutes to two days, so that a bucket of each timeframe holds one bar, many, or none.
+fn intraday(n: usize, seed: u64, from: i64) -> Bars {
+    let w = walk(n, seed);
+    let mut x = seed
+        .wrapping_mul(2862933555777941757)
+        .wrapping_add(3037000493);
+    let mut t = from;
+    let time: Vec<i64> = (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let steps = [1, 1, 2, 4, 4, 8, 20, 96, 192][(x >> 40) as usize % 9];
+            t += steps * HOUR / 4;
+            t
+        })
+        .collect();
+    Bars::try_new(
+        time,
+        w.open().to_vec(),
+        w.high().to_vec(),
+        w.low().to_vec(),
+        w.close().to_vec(),
+        w.volume().to_vec(),
+    )
+    .unwrap()
+}
+
+/// Bars `..=k` of `b`, then `extra` other bars (other times, other prices) after them.
+fn with_other_future(b: &Bars, k: usize, extra: usize, seed: u64) -> Bars {
+    let later = intraday(extra, seed, b.time()[k]);
+    let join = |a: &[f64], o: &[f64]| a[..=k].iter().chain(o).copied().collect::<Vec<f64>>();
+    Bars::try_new(
+        b.time()[..=k].iter().chain(later.time()).copied().collect(),
+        join(b.open(), later.open()),
+        join(b.high(), later.high()),
+        join(b.low(), later.low()),
+        join(b.close(), later.close()),
+        join(b.volume(), later.volume()),
+    )
+    .unwrap()
+}
+
+/// The same bars (same times) with the prices of bar `k` and every later bar replaced.
+fn with_prices_changed_from(b: &Bars, k: usize, seed: u64) -> Bars {
+    let other = walk(b.len(), seed);
+    let pick = |a: &[f64], o: &[f64]| a[..k].iter().chain(&o[k..]).copied().collect::<Vec<f64>>();
+    Bars::try_new(
+        b.time().to_vec(),
+        pick(b.open(), other.open()),
+        pick(b.high(), other.high()),
+        pick(b.low(), other.low()),
+        pick(b.close(), other.close()),
+        pick(b.volume(), other.volume()),
+    )
+    .unwrap()
+}
+
+fn numbers(b: &Bars, text: &str, params: &[(String, f64)]) -> Vec<f64> {
+    match eval(b, text, params) {
+        Values::Numbers(v) => v,
+        Values::Flags(f) => f.into_iter().map(f64::from).collect(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// No look-ahead through `tf`: for random intraday bars and random expressions inside
+    /// and around `tf(…)`, replacing everything after bar `k` (prices, times, the number of
+    /// later bars) changes no value at or before `k`. A bare `tf(timeframe, x)` does not
+    /// even read bar `k`'s own prices: changing the prices of `k` and after changes none of
+    /// its values up to `k` (a bucket's value is first seen on the bar after the bucket).
+    #[test]
+    fn tf_values_do_not_depend_on_later_bars(
+        x in num_tree(), form in 0usize..6, t1 in 0..TIMEFRAMES.len(), t2 in 0..TIMEFRAMES.len(),
+        seed in 0u64..1000, n in 20usize..300, cut in 0.0f64..1.0, extra in 0usize..300,
+    ) {
+        let bars = intraday(n, seed, 1_700_000_000_000_000_000);
+        let k = ((n - 1) as f64 * cut) as usize;
+        let mut params = Vec::new();
+        let inner = text_num(&x, &mut params);
+        let (a, b) = (TIMEFRAMES[t1], TIMEFRAMES[t2]);
+        let text = match form {
+            0 => format!("tf(\"{a}\", {inner})"),
+            1 => format!("close > tf(\"{a}\", {inner})"),
+            2 => format!("tf(\"{a}\", tf(\"{b}\", {inner}))"),
+            3 => format!("sma(tf(\"{a}\", {inner}), 3) - tf('{b}', sma(close, 2))"),
+            4 => format!("crossover(close, tf(\"{a}\", sma({inner}, 3)))"),
+            _ => format!("bars_since(tf(\"{a}\", {inner}) > tf(\"{b}\", close))"),
+        };
+        let want = numbers(&bars, &text, &params);
+        let got = numbers(&with_other_future(&bars, k, extra, seed + 11), &text, &params);
+        prop_assert!(same_numbers(&want[..=k], &got[..=k]), "{}\n{:?}\n{:?}", text, want, got);
+        if form == 0 {
+            let got = numbers(&with_prices_changed_from(&bars, k, seed + 13), &text, &params);
+            prop_assert!(same_numbers(&want[..=k], &got[..=k]), "{}: bar {} itself", text, k);
+        }
+    }
+}
+
+/// A hand-computed example of the alignment rule (the numbers are derived here, not
+/// taken from the implementation): six-hourly bars over three days, `tf("1d", close)`
+/// and `tf("1d", sma(close, 2))`.
+#[test]
+fn tf_shows_a_day_from_the_first_bar_after_it_closed() {
+    let day = 24 * HOUR;
+    // Day 0: bars at 00:00, 06:00, 12:00, 18:00 closing 10, 11, 12, 13 (day close 13).
+    // Day 1: bars at 06:00, 18:00 closing 20, 21 (day close 21).
+    // Day 2: none. Day 3: bars at 00:00, 12:00 closing 30, 31 (day close 31).
+    let time = vec![
+        0,
+        6 * HOUR,
+        12 * HOUR,
+        18 * HOUR,
+        day + 6 * HOUR,
+        day + 18 * HOUR,
+        3 * day,
+        3 * day + 12 * HOUR,
+    ];
+    let close = vec![10.0, 11.0, 12.0, 13.0, 20.0, 21.0, 30.0, 31.0];
+    let bars = Bars::try_new(
+        time,
+        close.clone(),
+        close.clone(),
+        close.clone(),
+        close,
+        vec![1.0; 8],
+    )
+    .unwrap();
+    let nan = f64::NAN;
+    // Day 0's close (13) is seen from the first bar of day 1 on, even on day 1's last bar
+    // (its day has not closed yet, as far as a bar knows); day 1's (21) from day 3 on.
+    let want = [nan, nan, nan, nan, 13.0, 13.0, 21.0, 21.0];
+    assert!(same_numbers(
+        &numbers(&bars, "tf(\"1d\", close)", &[]),
+        &want
+    ));
+    // Daily closes 13, 21, 31 → SMA(2) NaN, 17, 26: 17 from day 3 on, 26 never (day 3
+    // has not closed on any bar).
+    let want = [nan, nan, nan, nan, nan, nan, 17.0, 17.0];
+    let got = numbers(&bars, "tf('1d', sma(close, 2))", &[]);
+    assert!(same_numbers(&got, &want), "{got:?}");
+    // Hourly bars are already finer than a day but each six-hourly bar is its own `1h`
+    // bucket: `tf("1h", x)` is the previous bar's x.
+    let got = numbers(&bars, "tf(\"1h\", close) == shift(close, 1)", &[]);
+    assert_eq!(got[1..], [1.0; 7]);
+}
