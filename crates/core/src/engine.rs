@@ -365,6 +365,85 @@ crate::simd::wide_kernel!(
         = mark_one_trade_body;
 );
 
+/// The bars `from..to` on which one trade is open with only its trailing stop pending and
+/// the strategy would only move that stop ([`Strategy::trailing_stop`]), each as the bar
+/// loop would run it: the stop order is checked against the bar's range exactly as
+/// `process_orders` checks it (a long's stop sells when the low reaches it, a short's buys
+/// when the high does), equity is marked at the close as `next_bar` marks it, and the stop
+/// moves to `close ∓ atr · n_atr` in the trade's favour as the strategy would move it.
+/// Stops before the first bar that does more: the stop is hit (the fill, at the open when
+/// it gapped through, with its costs, is `process_orders`' own), equity falls to zero or
+/// below, or the new stop is no valid price (the strategy's error). Returns the first bar
+/// not run; the broker is left as after the last bar run.
+fn trail_idle_bars(
+    bars: &Bars,
+    broker: &mut Broker,
+    tape: &mut Tape<'_>,
+    from: usize,
+    to: usize,
+    atr: &[f64],
+    n_atr: f64,
+) -> usize {
+    let Some((long, stop0)) = broker.lone_stop() else {
+        return from;
+    };
+    let (low, high, close) = (bars.low(), bars.high(), bars.close());
+    let to = to.min(close.len());
+    // Bar `k` with the stop at `stop`: `None` if the bar does more than move the stop,
+    // else the stop after it and whether the strategy would have set it.
+    let advance = |k: usize, stop: f64| -> Option<(f64, bool)> {
+        let hit = if long {
+            low[k] <= stop
+        } else {
+            high[k] >= stop
+        };
+        if hit {
+            return None;
+        }
+        let step = atr.get(k).copied().unwrap_or(f64::NAN) * n_atr;
+        if !step.is_finite() {
+            return Some((stop, false));
+        }
+        let c = close[k];
+        let moved = if long {
+            stop.max(c - step)
+        } else {
+            stop.min(c + step)
+        };
+        (moved.is_finite() && moved > 0.0).then_some((moved, true))
+    };
+    // The stop first (a loop of a few operations a bar), then equity, eight bars at a time.
+    let (mut stop, mut moves) = (stop0, 0u64);
+    let mut end = from;
+    while end < to {
+        let Some((s, moved)) = advance(end, stop) else {
+            break;
+        };
+        stop = s;
+        moves += moved as u64;
+        end += 1;
+    }
+    let (cash, t) = (broker.cash, &broker.trades[0]);
+    let (size, entry) = (t.size, t.entry_price);
+    let marked = tape.fill_marked(from, end, &close[..end], |w, c| {
+        mark_one_trade(w, c, cash, size, entry)
+    });
+    if marked < end {
+        // Equity at or below zero on bar `marked`: the stop as it was before that bar.
+        (stop, moves) = (stop0, 0);
+        for k in from..marked {
+            let (s, moved) = advance(k, stop).expect("advanced before");
+            stop = s;
+            moves += moved as u64;
+        }
+    }
+    if marked > from {
+        broker.i = marked - 1;
+        broker.move_lone_stop(stop, moves);
+    }
+    marked
+}
+
 fn run_units(
     bars: &Bars,
     fine: Option<&Intrabar>,
@@ -426,6 +505,22 @@ fn run_units(
             equity.set(i, e);
         }
         i += 1;
+        // Bars where only a trailing stop moves: checked, marked and moved in one loop.
+        if fine.is_none()
+            && !cfg.same_bar_close_fills
+            && let Some(trail) = strategy.trailing_stop(i)
+            && trail.idle_to > i
+        {
+            i = trail_idle_bars(
+                bars,
+                &mut broker,
+                equity,
+                i,
+                trail.idle_to,
+                trail.atr,
+                trail.n_atr,
+            );
+        }
         // Fast-forward over bars where the strategy promises to do nothing and no order is
         // pending: only equity changes, computed exactly as `next_bar` computes it.
         let idle_to = strategy.idle_until(i).min(n);

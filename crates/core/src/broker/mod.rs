@@ -370,6 +370,36 @@ impl Broker {
         Ok(())
     }
 
+    /// The stop of the only open trade when its stop-loss order is the only pending order
+    /// (no take-profit): whether the trade is long, and the stop. On a bar that does not
+    /// reach the stop (a long's low above it, a short's high below it), processing the
+    /// orders then changes nothing.
+    pub(crate) fn lone_stop(&self) -> Option<(bool, f64)> {
+        let ([t], [o]) = (self.trades.as_slice(), self.orders.as_slice()) else {
+            return None;
+        };
+        if t.sl_order != Some(o.id) || t.tp_order.is_some() || o.limit.is_some() {
+            return None;
+        }
+        let stop = o.stop?;
+        (t.sl == Some(stop)).then_some((t.is_long(), stop))
+    }
+
+    /// [`Broker::set_contingent`] called `moves` times on the stop of [`Broker::lone_stop`],
+    /// the last time with `stop`: the same order, ids and all, in one step.
+    pub(crate) fn move_lone_stop(&mut self, stop: f64, moves: u64) {
+        if moves == 0 {
+            return;
+        }
+        self.next_id += moves;
+        let oid = OrderId(self.next_id);
+        let (t, o) = (&mut self.trades[0], &mut self.orders[0]);
+        o.id = oid;
+        o.stop = Some(stop);
+        t.sl_order = Some(oid);
+        t.sl = Some(stop);
+    }
+
     /// Cancels a pending order; cancelling an SL/TP order detaches it from its trade.
     pub(crate) fn cancel(&mut self, id: OrderId) -> bool {
         let Some(pos) = self.orders.iter().position(|o| o.id == id) else {

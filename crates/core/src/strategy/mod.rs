@@ -68,6 +68,29 @@ pub trait Strategy: Send {
     fn idle_until(&self, from: usize) -> usize {
         from
     }
+
+    /// A trailing stop the engine may move itself on the bars from `from` on: a promise
+    /// that, while one trade is open with only its stop-loss order pending, `next` on each
+    /// bar before [`TrailingStop::idle_to`] would do nothing but move that stop to
+    /// `close ∓ atr[i] · n_atr` in the trade's favour (as [`trailing::Trailing`] does). The
+    /// engine then checks the stop and marks equity in a tight loop, and calls `next`
+    /// again on the bar the stop is hit, the decision bar, or any bar it cannot settle
+    /// itself. The default promises nothing.
+    fn trailing_stop(&self, from: usize) -> Option<TrailingStop<'_>> {
+        let _ = from;
+        None
+    }
+}
+
+/// What [`Strategy::trailing_stop`] promises.
+#[derive(Debug, Clone, Copy)]
+pub struct TrailingStop<'a> {
+    /// The average true range of every bar.
+    pub atr: &'a [f64],
+    /// The stop's distance in ATRs.
+    pub n_atr: f64,
+    /// The first bar, at or after `from`, on which `next` might do more.
+    pub idle_to: usize,
 }
 
 /// Handle to an indicator registered in `init`.

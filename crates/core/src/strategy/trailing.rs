@@ -86,13 +86,14 @@ impl Strategy for Trailing {
         self.n_atr = match self.distance {
             TrailDistance::Atr(n) => n,
             TrailDistance::Pct(p) => {
-                let close = b.close();
-                let s: f64 = close
-                    .iter()
-                    .zip(self.atr.iter())
-                    .map(|(c, a)| c * p / a)
-                    .sum();
-                s / close.len().max(1) as f64
+                // One pass over the whole series: shared, as the ATR, by a sweep's runs.
+                let atr = &self.atr;
+                let key = format!("TRAILING_PCT_N_ATR({ATR_PERIODS},{:#x})", p.to_bits());
+                ctx.shared(&key, || {
+                    let close = b.close();
+                    let s: f64 = close.iter().zip(atr.iter()).map(|(c, a)| c * p / a).sum();
+                    vec![s / close.len().max(1) as f64]
+                })[0]
             }
         };
         Ok(())
@@ -130,6 +131,17 @@ impl Strategy for Trailing {
         } else {
             self.inner.idle_until(from)
         }
+    }
+
+    /// While a trade is open, the bars before the inner strategy's next decision only move
+    /// the stop: the engine does that itself (checking the stop against each bar's range
+    /// with the broker's fill rule, stopping on the bar it is hit).
+    fn trailing_stop(&self, from: usize) -> Option<super::TrailingStop<'_>> {
+        self.trading.then(|| super::TrailingStop {
+            atr: &self.atr,
+            n_atr: self.n_atr,
+            idle_to: self.inner.idle_until(from),
+        })
     }
 }
 

@@ -144,6 +144,13 @@ impl Strategy for StartAt {
     fn idle_until(&self, from: usize) -> usize {
         self.inner.idle_until(from.max(self.from))
     }
+    fn trailing_stop(&self, from: usize) -> Option<crate::strategy::TrailingStop<'_>> {
+        if from >= self.from {
+            self.inner.trailing_stop(from)
+        } else {
+            None
+        }
+    }
 }
 
 fn slice(bars: &Bars, r: Range<usize>) -> Bars {
