@@ -308,6 +308,51 @@ fn post(base: &str, path: &str, body: &Value) -> Value {
     r.json().unwrap()
 }
 
+/// One test's folders: the data folder every node shares, and the nodes' logs.
+struct Site {
+    dir: tempfile::TempDir,
+    data: PathBuf,
+    logs: PathBuf,
+}
+
+impl Site {
+    fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
+        std::fs::create_dir_all(&logs).unwrap();
+        Site { dir, data, logs }
+    }
+}
+
+/// Uploads `csv` through `api` as the dataset `walk`.
+fn upload_walk(api: &Node, csv: String) {
+    let r = http()
+        .post(format!("{}/v1/datasets?name=walk", api.base()))
+        .body(csv)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+}
+
+/// Waits until a shard of sweep `id` runs; returns the node holding its lease.
+fn running_shard_holder(db: &Database, id: &str, nodes: &[&Node]) -> String {
+    let mut pg = db.client();
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let row = pg
+            .query_opt(
+                "SELECT lease_owner FROM shards WHERE state = 'running' AND job_id = $1 LIMIT 1",
+                &[&id],
+            )
+            .unwrap();
+        if let Some(r) = row {
+            return r.get(0);
+        }
+        assert!(Instant::now() < until, "no shard ran: {}", logs_of(nodes));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The pid in a node id (`host-pid-random`).
 fn pid_of(node: &str) -> u32 {
     let mut parts = node.rsplitn(3, '-');
@@ -323,21 +368,14 @@ fn chaos_every_accepted_job_succeeds_once_and_the_sweep_equals_one_machines() {
     }
     let server = PrivateServer::start();
     let db = server.database();
-    let dir = tempfile::tempdir().unwrap();
-    let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
-    std::fs::create_dir_all(&logs).unwrap();
+    let Site { dir, data, logs } = Site::new();
     let csv_path = dir.path().join("walk.csv");
     let csv = walk_csv(3_000);
     std::fs::write(&csv_path, &csv).unwrap();
 
     let mut api = Node::api(&db, &data, &logs, 0);
     let mut workers: Vec<Node> = (0..3).map(|i| Node::worker(&db, &data, &logs, i)).collect();
-    let r = http()
-        .post(format!("{}/v1/datasets?name=walk", api.base()))
-        .body(csv)
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
+    upload_walk(&api, csv);
 
     // 50 × 100 = 5,000 combinations, with the overfitting checks (8 blocks: 16 would take
     // most of a minute in a debug build, the same on one node and on many).
@@ -369,25 +407,7 @@ fn chaos_every_accepted_job_succeeds_once_and_the_sweep_equals_one_machines() {
     }
 
     // SIGKILL a worker while it holds a shard's lease.
-    let mut pg = db.client();
-    let until = Instant::now() + Duration::from_secs(120);
-    let holder = loop {
-        let row = pg
-            .query_opt(
-                "SELECT lease_owner FROM shards WHERE state = 'running' AND job_id = $1 LIMIT 1",
-                &[&sweep_id],
-            )
-            .unwrap();
-        if let Some(r) = row {
-            break r.get::<_, String>(0);
-        }
-        assert!(
-            Instant::now() < until,
-            "no shard ran: {}",
-            logs_of(&workers.iter().collect::<Vec<_>>())
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let holder = running_shard_holder(&db, &sweep_id, &workers.iter().collect::<Vec<_>>());
     let pid = pid_of(&holder);
     let victim = workers
         .iter_mut()
@@ -516,16 +536,13 @@ fn a_worker_stopped_with_sigterm_gives_its_shard_back_at_once() {
     let Some(db) = Database::create() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
-    std::fs::create_dir_all(&logs).unwrap();
+    let Site {
+        dir: _dir,
+        data,
+        logs,
+    } = Site::new();
     let api = Node::api(&db, &data, &logs, 0);
-    let r = http()
-        .post(format!("{}/v1/datasets?name=walk", api.base()))
-        .body(walk_csv(20_000))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
+    upload_walk(&api, walk_csv(20_000));
     let mut worker = Node::worker(&db, &data, &logs, 0);
     let sweep = post(
         api.base(),
@@ -535,19 +552,8 @@ fn a_worker_stopped_with_sigterm_gives_its_shard_back_at_once() {
                 "objective": {"key": "sharpe_ratio"}}),
     );
     let id = sweep["id"].as_str().unwrap().to_string();
+    running_shard_holder(&db, &id, &[&worker]);
     let mut pg = db.client();
-    let until = Instant::now() + Duration::from_secs(120);
-    while pg
-        .query_opt(
-            "SELECT 1 FROM shards WHERE job_id = $1 AND state = 'running'",
-            &[&id],
-        )
-        .unwrap()
-        .is_none()
-    {
-        assert!(Instant::now() < until, "{}", tail(&worker.log));
-        std::thread::sleep(Duration::from_millis(10));
-    }
     let term = Command::new("kill")
         .args(["-TERM", &worker.child.id().to_string()])
         .status()
@@ -633,16 +639,13 @@ fn a_cancel_on_the_api_node_stops_a_sweep_running_on_the_workers() {
     let Some(db) = Database::create() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
-    std::fs::create_dir_all(&logs).unwrap();
+    let Site {
+        dir: _dir,
+        data,
+        logs,
+    } = Site::new();
     let api = Node::api(&db, &data, &logs, 0);
-    let r = http()
-        .post(format!("{}/v1/datasets?name=walk", api.base()))
-        .body(walk_csv(20_000))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
+    upload_walk(&api, walk_csv(20_000));
     let workers: Vec<Node> = (0..2).map(|i| Node::worker(&db, &data, &logs, i)).collect();
     let sweep = post(
         api.base(),
@@ -652,23 +655,8 @@ fn a_cancel_on_the_api_node_stops_a_sweep_running_on_the_workers() {
                 "objective": {"key": "sharpe_ratio"}}),
     );
     let id = sweep["id"].as_str().unwrap().to_string();
+    running_shard_holder(&db, &id, &workers.iter().collect::<Vec<_>>());
     let mut pg = db.client();
-    let until = Instant::now() + Duration::from_secs(120);
-    while pg
-        .query_opt(
-            "SELECT 1 FROM shards WHERE job_id = $1 AND state = 'running'",
-            &[&id],
-        )
-        .unwrap()
-        .is_none()
-    {
-        assert!(
-            Instant::now() < until,
-            "{}",
-            logs_of(&workers.iter().collect::<Vec<_>>())
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
     let r = http()
         .post(format!("{}/v1/jobs/{id}/cancel", api.base()))
         .send()
