@@ -142,6 +142,81 @@ impl Timeframe {
     }
 }
 
+/// When the market's trading day starts, as a time of day in the data's clock: a session
+/// runs from one start to the next. Equities quoted in exchange time start at midnight (or
+/// 09:30, to align hourly bars to the open); FX days start at 17:00 New York (22:00 UTC).
+/// A session that starts at or after noon belongs to the next calendar day, as an FX
+/// trading day that opens Sunday evening is Monday's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Session {
+    /// Nanoseconds after midnight, in `[0, 1 day)`.
+    start: i64,
+}
+
+/// Why a session start's text is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "session start `{0}`: expected a time of day HH:MM from 00:00 to 23:59 (e.g. 09:30, 22:00)"
+)]
+pub struct SessionError(pub String);
+
+impl Session {
+    /// Sessions that start `start` ns after midnight (`None` outside `[0, 1 day)`).
+    pub fn starting_at(start: i64) -> Option<Session> {
+        (0..NS_PER_DAY)
+            .contains(&start)
+            .then_some(Session { start })
+    }
+
+    /// Nanoseconds after midnight at which each session starts.
+    pub fn start(self) -> i64 {
+        self.start
+    }
+
+    /// How far a session's start lies from the midnight that begins its day: the start
+    /// itself before noon, the start minus a day from noon on.
+    fn shift(self) -> i64 {
+        if self.start >= NS_PER_DAY / 2 {
+            self.start - NS_PER_DAY
+        } else {
+            self.start
+        }
+    }
+
+    /// The day (days since 1970-01-01) whose session holds `t`: two bars share a session
+    /// exactly when they share this number.
+    pub fn day(self, t: TimestampNs) -> i64 {
+        (t - self.shift()).div_euclid(NS_PER_DAY)
+    }
+}
+
+impl std::str::FromStr for Session {
+    type Err = SessionError;
+
+    fn from_str(text: &str) -> Result<Session, SessionError> {
+        let bad = || SessionError(text.to_string());
+        let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
+        let ok = |s: &str| (1..=2).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+        if !ok(h) || m.len() != 2 || !ok(m) {
+            return Err(bad());
+        }
+        let (h, m): (i64, i64) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if h > 23 || m > 59 {
+            return Err(bad());
+        }
+        Ok(Session {
+            start: (h * 60 + m) * 60_000_000_000,
+        })
+    }
+}
+
+impl std::fmt::Display for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let min = self.start / 60_000_000_000;
+        write!(f, "{:02}:{:02}", min / 60, min % 60)
+    }
+}
+
 /// Days from 1970-01-01 to the first of month `m` of year `y` (Hinnant's days-from-civil).
 pub(crate) fn days_from_civil(y: i64, m: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -190,6 +265,32 @@ mod tests {
         assert_eq!(Timeframe::Days(1).bucket_start(t), day);
         assert_eq!(Timeframe::Week.bucket_start(t), day - 3 * 24 * HOUR);
         assert_eq!(Timeframe::Month.bucket_start(t), day - 28 * 24 * HOUR);
+    }
+
+    #[test]
+    fn sessions_split_days_at_their_start() {
+        let day = 19_782 * 24 * HOUR; // 2024-02-29, a Thursday
+        let nine_thirty: Session = "09:30".parse().unwrap();
+        assert_eq!(nine_thirty.to_string(), "09:30");
+        assert_eq!(
+            nine_thirty.day(day + 9 * HOUR),
+            19_781,
+            "before the open: yesterday's"
+        );
+        assert_eq!(nine_thirty.day(day + 10 * HOUR), 19_782);
+        let fx: Session = "22:00".parse().unwrap();
+        assert_eq!(fx.day(day + 21 * HOUR), 19_782);
+        assert_eq!(
+            fx.day(day + 22 * HOUR),
+            19_783,
+            "the evening opens tomorrow's session"
+        );
+        assert_eq!(Session::default().day(day), 19_782);
+        assert_eq!(Session::starting_at(24 * HOUR), None);
+        for bad in ["24:00", "9:3", "0930", "12:60", "", "a:bc", "-1:00"] {
+            let e = bad.parse::<Session>().unwrap_err().to_string();
+            assert!(e.contains("expected a time of day HH:MM"), "{bad}: {e}");
+        }
     }
 
     #[test]
