@@ -39,6 +39,10 @@ pub struct BrokerConfig {
     /// Size relative orders exactly (`margin / (price + commission per unit)`) instead of
     /// rounding down to whole units (vectorbt's fractional sizes).
     pub continuous_sizes: bool,
+    /// When the market's trading day starts: orders good for the session
+    /// ([`crate::broker::Expiry::Session`]) lapse at its end, and `--resample` buckets
+    /// align to it. The default starts days at midnight of the data's clock.
+    pub session: crate::timeframe::Session,
 }
 
 impl Default for BrokerConfig {
@@ -56,6 +60,7 @@ impl Default for BrokerConfig {
             fractional_unit: None,
             same_bar_close_fills: false,
             continuous_sizes: false,
+            session: crate::timeframe::Session::default(),
         }
     }
 }
