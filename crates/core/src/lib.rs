@@ -48,8 +48,8 @@ mod warning;
 
 pub use bars::{Bars, Column, TimestampNs};
 pub use broker::{
-    BrokerConfig, ClosedTrade, Commission, CommissionModel, FULL_EQUITY, Order, OrderId,
-    OrderRequest, Trade, TradeId,
+    BrokerConfig, ClosedTrade, Commission, CommissionModel, Expiry, FULL_EQUITY, OcoGroup, Order,
+    OrderId, OrderRequest, Trade, TradeId,
 };
 pub use engine::{OpenTrade, RunResult, run, run_intrabar, run_reusing, run_with_cache};
 pub use error::{BarRule, BarsError, Error};

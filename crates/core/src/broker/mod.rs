@@ -12,7 +12,7 @@ mod trade;
 
 pub use commission::{Commission, CommissionModel};
 pub use config::BrokerConfig;
-pub use trade::{ClosedTrade, Order, OrderId, Trade, TradeId};
+pub use trade::{ClosedTrade, Expiry, OcoGroup, Order, OrderId, Trade, TradeId};
 
 use crate::error::Error;
 
@@ -35,6 +35,10 @@ pub struct OrderRequest {
     pub tp: Option<f64>,
     /// Label carried to the trade.
     pub tag: Option<String>,
+    /// How long the order stays pending unfilled (default: until cancelled).
+    pub expiry: Expiry,
+    /// The group whose other pending orders are cancelled when this one fills.
+    pub oco: Option<OcoGroup>,
 }
 
 impl OrderRequest {
@@ -72,6 +76,16 @@ impl OrderRequest {
         self.tag = Some(tag.into());
         self
     }
+    /// Sets the time in force.
+    pub fn expiry(mut self, expiry: Expiry) -> Self {
+        self.expiry = expiry;
+        self
+    }
+    /// Puts the order in a one-cancels-other group (see [`crate::Context::oco_group`]).
+    pub fn oco(mut self, group: OcoGroup) -> Self {
+        self.oco = Some(group);
+        self
+    }
 }
 
 /// The broker's state during a run.
@@ -92,6 +106,10 @@ pub(crate) struct Broker {
     /// Whether warnings are kept: a sweep drops them, so it skips formatting them.
     pub(crate) keep_warnings: bool,
     snapshot: Vec<OrderId>,
+    /// Groups handed out by [`Broker::oco_group`].
+    oco_groups: u64,
+    /// Whether any pending order has an expiry (most runs have none: the check is skipped).
+    expiring: bool,
 }
 
 /// Signals that equity fell to zero or below; the run stops.
@@ -155,6 +173,37 @@ impl Broker {
             placed: 0,
             keep_warnings: true,
             snapshot: Vec::new(),
+            oco_groups: 0,
+            expiring: false,
+        }
+    }
+
+    /// A new one-cancels-other group. Its own counter: order and trade ids do not move.
+    pub(crate) fn oco_group(&mut self) -> OcoGroup {
+        self.oco_groups += 1;
+        OcoGroup(self.oco_groups)
+    }
+
+    /// The market's session start.
+    pub(crate) fn session(&self) -> crate::timeframe::Session {
+        self.cfg.session
+    }
+
+    /// Drops the orders whose last bar is `i` (or earlier), after bar `i`'s fills and before
+    /// the strategy decides on it: an order valid for one bar that did not fill there is
+    /// gone when `next` looks at the orders.
+    pub(crate) fn expire(&mut self, i: usize) {
+        if self.expiring {
+            self.orders
+                .retain(|o| o.last_bar.is_none_or(|last| last > i));
+            self.expiring = self.orders.iter().any(|o| o.last_bar.is_some());
+        }
+    }
+
+    /// Cancels the other pending orders of `oid`'s one-cancels-other group, once it filled.
+    fn cancel_siblings(&mut self, oid: OrderId, group: Option<OcoGroup>) {
+        if let Some(g) = group {
+            self.orders.retain(|o| o.id == oid || o.oco != Some(g));
         }
     }
 
@@ -198,11 +247,14 @@ impl Broker {
     }
 
     /// Places a new order, as backtesting.py's `Broker.new_order`.
+    /// `last_bar` is the last bar it may fill on (from its [`Expiry`]), `None` for good
+    /// till cancelled.
     pub(crate) fn new_order(
         &mut self,
         size: f64,
         req: OrderRequest,
         last_price: f64,
+        last_bar: Option<usize>,
     ) -> Result<OrderId, Error> {
         for (name, v) in [
             ("limit", req.limit),
@@ -261,7 +313,10 @@ impl Broker {
             tp: req.tp,
             tag: req.tag,
             parent: None,
+            last_bar,
+            oco: req.oco,
         });
+        self.expiring |= last_bar.is_some();
         Ok(id)
     }
 
@@ -304,6 +359,8 @@ impl Broker {
                 tp: None,
                 tag,
                 parent: Some(id),
+                last_bar: None,
+                oco: None,
             },
         );
     }
@@ -356,6 +413,8 @@ impl Broker {
                     tp: None,
                     tag,
                     parent: Some(id),
+                    last_bar: None,
+                    oco: None,
                 },
             );
             let t = &mut self.trades[pos];

@@ -76,6 +76,7 @@ impl Broker {
                     self.process_orders(px, false);
                 }
             }
+            self.expire(i);
         }
         let equity = self.equity(close);
         if equity <= 0.0 {
@@ -317,6 +318,8 @@ impl Broker {
             return false;
         }
 
+        // Filled (opened, or only netted): the rest of its group is cancelled.
+        self.cancel_siblings(oid, order.oco);
         let mut reprocess = false;
         if need != 0.0 {
             self.open_trade(adjusted, need, &order, time_index);

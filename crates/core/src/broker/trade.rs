@@ -40,7 +40,34 @@ pub struct Order {
     pub tag: Option<String>,
     /// Set for orders that close (part of) a trade: its SL/TP or a `close()`.
     pub(crate) parent: Option<TradeId>,
+    /// The last bar on which it may fill; `None`: good till cancelled.
+    pub(crate) last_bar: Option<usize>,
+    /// Its one-cancels-other group.
+    pub(crate) oco: Option<OcoGroup>,
 }
+
+/// How long an order stays pending when it does not fill: its time in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Expiry {
+    /// Good till cancelled: backtesting.py's only kind.
+    #[default]
+    Gtc,
+    /// Valid on the `n` bars after the bar that placed it (n ≥ 1), then cancelled: what a
+    /// backtesting.py strategy writes as "cancel the orders placed n bars ago" at the top
+    /// of `next`.
+    Bars(std::num::NonZeroU32),
+    /// Valid until the end of the session ([`crate::BrokerConfig::session`]) of the first
+    /// bar it can fill on: a day order. Placed on a day's last bar (or on a daily bar), it
+    /// is good for the next session, as an order entered after the close is.
+    Session,
+}
+
+/// A one-cancels-other group: when one of its orders fills, the group's other pending
+/// orders are cancelled at once (within the bar, before they are looked at), as a breakout
+/// pair of a buy-stop above and a sell-stop below. Cancelling one by hand, or the broker
+/// dropping one (too little margin), leaves the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OcoGroup(pub(crate) u64);
 
 impl Order {
     /// This order's id (for [`crate::Context::cancel`]).
@@ -54,6 +81,14 @@ impl Order {
     /// The trade this order closes, if it is an SL/TP or close order.
     pub fn parent_trade(&self) -> Option<TradeId> {
         self.parent
+    }
+    /// The last bar on which it may fill; `None` when good till cancelled.
+    pub fn last_bar(&self) -> Option<usize> {
+        self.last_bar
+    }
+    /// Its one-cancels-other group, if any.
+    pub fn oco(&self) -> Option<OcoGroup> {
+        self.oco
     }
 }
 

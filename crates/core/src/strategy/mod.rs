@@ -20,7 +20,8 @@ use std::sync::{Arc, RwLock};
 
 use crate::bars::{Bars, TimestampNs};
 use crate::broker::{
-    Broker, ClosedTrade, FULL_EQUITY, Order, OrderId, OrderRequest, Trade, TradeId,
+    Broker, ClosedTrade, Expiry, FULL_EQUITY, OcoGroup, Order, OrderId, OrderRequest, Trade,
+    TradeId,
 };
 use crate::error::Error;
 
@@ -391,7 +392,33 @@ impl Context<'_> {
             )));
         }
         let last = self.bars.close()[self.i];
-        self.broker.new_order(sign * size, req, last)
+        let last_bar = self.last_bar(req.expiry);
+        self.broker.new_order(sign * size, req, last, last_bar)
+    }
+
+    /// The last bar an order placed now with `expiry` may fill on (`None`: no last bar).
+    fn last_bar(&self, expiry: Expiry) -> Option<usize> {
+        let i = self.i;
+        match expiry {
+            Expiry::Gtc => None,
+            Expiry::Bars(n) => Some(i.saturating_add(n.get() as usize)),
+            Expiry::Session => {
+                let time = self.bars.time();
+                let Some(&first) = time.get(i + 1) else {
+                    return Some(i + 1);
+                };
+                let session = self.broker.session();
+                let day = session.day(first);
+                let later = time[i + 1..].partition_point(|&t| session.day(t) == day);
+                Some(i + later)
+            }
+        }
+    }
+
+    /// A new one-cancels-other group for [`OrderRequest::oco`]: when one of the orders
+    /// placed with it fills, the others still pending are cancelled.
+    pub fn oco_group(&mut self) -> OcoGroup {
+        self.broker.oco_group()
     }
 
     /// The current position.

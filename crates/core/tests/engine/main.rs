@@ -3,6 +3,7 @@
 
 mod indicators_reference;
 mod intrabar;
+mod orders;
 mod portfolio;
 mod properties;
 mod rules;
