@@ -130,6 +130,7 @@ impl Bridge {
                         sl,
                         tp,
                         tag,
+                        ..OrderRequest::default()
                     };
                     let id = if size > 0.0 {
                         ctx.buy_with(req)

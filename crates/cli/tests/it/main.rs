@@ -11,6 +11,7 @@ mod intrabar;
 mod limits;
 mod messages;
 mod models;
+mod orders;
 mod portfolio;
 mod report;
 mod rules;

@@ -5,11 +5,12 @@ use std::sync::Mutex;
 
 use super::plan::{self, CrossRule, NodeId, ParamUse, Plan};
 use super::syntax::{self, Expr};
+use crate::broker::Expiry;
 use crate::error::Error;
 use crate::strategy::builtin::StrategyInfo;
 use crate::strategy::{
-    Decision, DefaultValue, EntryRule, Init, ParamKind, ParamSpec, ParamValue, Params, PerBar,
-    SignalDriven, SignalStrategy, Signals, SparseSignals,
+    Decision, DefaultValue, EntryOrders, EntryRule, Init, ParamKind, ParamSpec, ParamValue, Params,
+    PerBar, SignalDriven, SignalStrategy, Signals, SparseSignals,
 };
 
 /// The expression texts among `p`'s values, for the roles in `roles`.
@@ -59,6 +60,27 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         "stop-loss price at entry, e.g. `close - 2 * atr(high, low, close, 14)`",
     ),
     expr("tp", "take-profit price at entry"),
+    expr(
+        "entry_stop",
+        "enter long with a buy-stop at this price, read on the signal bar (e.g. `highest(high, 20)`), instead of at the market",
+    ),
+    expr(
+        "entry_limit",
+        "enter long with a buy-limit at this price (e.g. `close * 0.98`); with entry_stop, a stop-limit",
+    ),
+    expr(
+        "short_entry_stop",
+        "enter short with a sell-stop at this price",
+    ),
+    expr(
+        "short_entry_limit",
+        "enter short with a sell-limit at this price",
+    ),
+    expr("short_sl", "stop-loss price of short entries (default: sl)"),
+    expr(
+        "short_tp",
+        "take-profit price of short entries (default: tp)",
+    ),
     ParamSpec {
         name: "sl_pct",
         kind: ParamKind::Float {
@@ -88,6 +110,36 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         kind: ParamKind::Choice(&["strict", "stateful"]),
         default: Some(DefaultValue::Str("strict")),
         doc: "crossover/crossunder rule: strict (backtesting.py) or stateful (vectorbt); --profile vectorbt defaults to stateful",
+    },
+    ParamSpec {
+        name: "valid_for",
+        kind: ParamKind::Int {
+            min: 1,
+            max: 100_000,
+        },
+        default: None,
+        doc: "a stop or limit entry not filled on the next N bars is cancelled (default: good till cancelled)",
+    },
+    ParamSpec {
+        name: "tif",
+        kind: ParamKind::Choice(&["gtc", "session"]),
+        default: Some(DefaultValue::Str("gtc")),
+        doc: "time in force of stop and limit entries: gtc (good till cancelled) or session (lapses at the end of the session it can first fill in; sessions start at --session-start)",
+    },
+    ParamSpec {
+        name: "oco",
+        kind: ParamKind::Choice(&["false", "true"]),
+        default: Some(DefaultValue::Str("false")),
+        doc: "true: a bar with both entry and short_entry places both orders as a one-cancels-other pair (a breakout either way); false: the long alone",
+    },
+    ParamSpec {
+        name: "exit_portion",
+        kind: ParamKind::Float {
+            min: 1e-6,
+            max: 1.0,
+        },
+        default: None,
+        doc: "fraction of the position an exit closes (backtesting.py's position.close(portion): whole units, half to even, at least one); default 1",
     },
     ParamSpec {
         name: "entries",
@@ -134,6 +186,12 @@ pub(crate) const ASSET_ROLES: &[(&str, bool)] = &[
     ("size", false),
     ("sl", false),
     ("tp", false),
+    ("entry_stop", false),
+    ("entry_limit", false),
+    ("short_entry_stop", false),
+    ("short_entry_limit", false),
+    ("short_sl", false),
+    ("short_tp", false),
 ];
 
 impl Program {
@@ -354,6 +412,12 @@ pub struct RulesStrategy {
     tp_pct: Option<f64>,
     cross: CrossRule,
     entry_rule: EntryRule,
+    /// `entry_stop`, `entry_limit`, `short_entry_stop`, `short_entry_limit`, `short_sl`,
+    /// `short_tp`.
+    entry_prices: [Option<NodeId>; 6],
+    expiry: Expiry,
+    oco: bool,
+    exit_portion: f64,
 }
 
 impl RulesStrategy {
@@ -404,6 +468,72 @@ impl RulesStrategy {
                 return refuse(a, &format!("give {a} or {b}, not both"));
             }
         }
+        for (a, needs) in [
+            ("short_entry_stop", "short_entry"),
+            ("short_entry_limit", "short_entry"),
+            ("short_sl", "short_entry"),
+            ("short_tp", "short_entry"),
+        ] {
+            if has(a) && direction == "long_only" {
+                return refuse(
+                    a,
+                    &format!(
+                        "is for shorts: it needs direction=long_short or short_only and {needs}"
+                    ),
+                );
+            }
+        }
+        if (has("short_sl") && p.float_opt("sl_pct").is_some())
+            || (has("short_tp") && p.float_opt("tp_pct").is_some())
+        {
+            let r = if has("short_sl") {
+                "short_sl"
+            } else {
+                "short_tp"
+            };
+            return refuse(
+                r,
+                "give the short stops as prices or sl_pct/tp_pct for both sides, not both",
+            );
+        }
+        let valid_for = p.float_opt("valid_for");
+        let session = p.str("tif").is_ok_and(|t| t == "session");
+        let priced = [
+            "entry_stop",
+            "entry_limit",
+            "short_entry_stop",
+            "short_entry_limit",
+        ]
+        .iter()
+        .any(|r| has(r));
+        if (valid_for.is_some() || session) && !priced {
+            let r = if session { "tif" } else { "valid_for" };
+            return refuse(
+                r,
+                "applies to stop and limit entries: give entry_stop, entry_limit, short_entry_stop or short_entry_limit",
+            );
+        }
+        if valid_for.is_some() && session {
+            return refuse("valid_for", "give valid_for or tif=session, not both");
+        }
+        let expiry =
+            match valid_for {
+                Some(n) => Expiry::Bars(std::num::NonZeroU32::new(n as u32).ok_or_else(|| {
+                    Error::Param {
+                        param: "valid_for".into(),
+                        message: format!("must be a whole number of bars >= 1, got {n}"),
+                    }
+                })?),
+                None if session => Expiry::Session,
+                None => Expiry::Gtc,
+            };
+        let oco = p.str("oco").is_ok_and(|o| o == "true");
+        if oco && direction != "long_short" {
+            return refuse(
+                "oco",
+                "pairs a long and a short entry: it needs direction=long_short",
+            );
+        }
         let mut plan = Plan::default();
         let mut lower = |role: &str| program.lower(role, &mut plan, &value);
         let entry = lower("entry")?;
@@ -413,6 +543,14 @@ impl RulesStrategy {
         let size = lower("size")?;
         let sl = lower("sl")?;
         let tp = lower("tp")?;
+        let entry_prices = [
+            lower("entry_stop")?,
+            lower("entry_limit")?,
+            lower("short_entry_stop")?,
+            lower("short_entry_limit")?,
+            lower("short_sl")?,
+            lower("short_tp")?,
+        ];
         if let Some(id) = size
             && let plan::Node::Num(s) = plan.nodes[id]
             && !(s.is_finite() && s > 0.0 && (s < 1.0 || s.fract() == 0.0))
@@ -453,6 +591,10 @@ impl RulesStrategy {
                 CrossRule::Strict
             },
             entry_rule,
+            entry_prices,
+            expiry,
+            oco,
+            exit_portion: p.float_opt("exit_portion").unwrap_or(1.0),
         })
     }
 }
@@ -521,26 +663,55 @@ impl SignalStrategy for RulesStrategy {
             tp: per_bar(self.tp),
             entry_rule: self.entry_rule,
             risk: None,
+            entry_orders: EntryOrders::default(),
+        };
+        let [
+            long_stop,
+            long_limit,
+            short_stop,
+            short_limit,
+            short_sl,
+            short_tp,
+        ] = self.entry_prices.map(per_bar);
+        s.entry_orders = EntryOrders {
+            long_stop,
+            long_limit,
+            short_stop,
+            short_limit,
+            short_sl,
+            short_tp,
+            expiry: self.expiry,
+            oco: self.oco,
+            exit_portion: self.exit_portion,
         };
         // Percent stops from the signal bar's close, on the side the entry takes (a long
-        // entry is tried first), as the built-ins compute them.
-        for (pct, sign_of_stop, stop) in [
-            (self.sl_pct, -1.0, &mut s.sl),
-            (self.tp_pct, 1.0, &mut s.tp),
+        // entry is tried first), as the built-ins compute them; a pair's short side (`oco`)
+        // takes its own.
+        let e = &mut s.entry_orders;
+        for (pct, sign_of_stop, stop, short_stop) in [
+            (self.sl_pct, -1.0, &mut s.sl, &mut e.short_sl),
+            (self.tp_pct, 1.0, &mut s.tp, &mut e.short_tp),
         ] {
             if let Some(pct) = pct {
                 let mut v = vec![f64::NAN; n];
+                let mut short = self.oco.then(|| vec![f64::NAN; n]);
                 for d in &s.decisions {
-                    let side = if d.long_entry {
-                        1.0
+                    let at = |side: f64| close[d.bar] * (1.0 + sign_of_stop * side * pct);
+                    if d.long_entry {
+                        v[d.bar] = at(1.0);
+                        if let Some(short) = &mut short
+                            && d.short_entry
+                        {
+                            short[d.bar] = at(-1.0);
+                        }
                     } else if d.short_entry {
-                        -1.0
-                    } else {
-                        continue;
-                    };
-                    v[d.bar] = close[d.bar] * (1.0 + sign_of_stop * side * pct);
+                        v[d.bar] = at(-1.0);
+                    }
                 }
                 *stop = PerBar::Values(v);
+                if let Some(short) = short {
+                    *short_stop = PerBar::Values(short);
+                }
             }
         }
         Ok(s)

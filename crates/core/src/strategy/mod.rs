@@ -12,7 +12,8 @@ pub mod trailing;
 
 pub use params::{DefaultValue, ParamKind, ParamSpec, ParamValue, Params};
 pub use signals::{
-    Decision, EntryRule, PerBar, RiskSizing, SignalDriven, SignalStrategy, Signals, SparseSignals,
+    Decision, EntryOrders, EntryRule, PerBar, RiskSizing, SignalDriven, SignalStrategy, Signals,
+    SparseSignals,
 };
 
 use std::collections::HashMap;

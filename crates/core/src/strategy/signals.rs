@@ -7,7 +7,7 @@
 //! trades and equity (property-tested for every built-in).
 
 use super::{Context, Init, Strategy};
-use crate::broker::OrderRequest;
+use crate::broker::{Expiry, OrderRequest};
 use crate::error::Error;
 
 /// A per-bar value that may be absent, the same on every bar, or given per bar.
@@ -45,9 +45,69 @@ pub enum EntryRule {
     OnlyWhenFlat,
 }
 
-/// Decisions for every bar. On bar `i`: a long entry is tried first, else a short entry;
-/// if neither placed an order, a long exit closes a long position and a short exit a short
-/// one. Orders fill like any other (next open, or this close with `trade_on_close`).
+/// How entries are placed when they are more than market orders for the whole position:
+/// stop or limit entries, their time in force, breakout pairs, and exits that close part of
+/// the position. The default is plain market entries and whole exits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryOrders {
+    /// Stop (trigger) price of long entries, read on the signal bar.
+    pub long_stop: PerBar,
+    /// Limit price of long entries.
+    pub long_limit: PerBar,
+    /// Stop price of short entries.
+    pub short_stop: PerBar,
+    /// Limit price of short entries.
+    pub short_limit: PerBar,
+    /// Stop-loss of short entries when it is not the long entries' (`Unset`: [`Signals::sl`]).
+    pub short_sl: PerBar,
+    /// Take-profit of short entries (`Unset`: [`Signals::tp`]).
+    pub short_tp: PerBar,
+    /// Time in force of entry orders.
+    pub expiry: Expiry,
+    /// A bar with both a long and a short entry places both, as one one-cancels-other
+    /// pair (a breakout either way), instead of the long alone.
+    pub oco: bool,
+    /// Fraction of the position an exit closes, in (0, 1] (backtesting.py's
+    /// `position.close(portion)`, whole units rounded half to even, at least one).
+    pub exit_portion: f64,
+}
+
+impl Default for EntryOrders {
+    fn default() -> Self {
+        EntryOrders {
+            long_stop: PerBar::Unset,
+            long_limit: PerBar::Unset,
+            short_stop: PerBar::Unset,
+            short_limit: PerBar::Unset,
+            short_sl: PerBar::Unset,
+            short_tp: PerBar::Unset,
+            expiry: Expiry::Gtc,
+            oco: false,
+            exit_portion: 1.0,
+        }
+    }
+}
+
+impl EntryOrders {
+    /// Whether an entry may wait in the queue (a stop or limit entry): then a new entry is
+    /// not placed while one is pending.
+    fn may_wait(&self) -> bool {
+        [
+            &self.long_stop,
+            &self.long_limit,
+            &self.short_stop,
+            &self.short_limit,
+        ]
+        .iter()
+        .any(|p| **p != PerBar::Unset)
+    }
+}
+
+/// Decisions for every bar. On bar `i`: a long entry is tried first, else a short entry
+/// (both, as a pair, with [`EntryOrders::oco`]); if neither placed an order, a long exit
+/// closes a long position and a short exit a short one. Orders fill like any other (next
+/// open, or this close with `trade_on_close`). With stop or limit entries
+/// ([`EntryOrders`]) no entry is placed while an earlier one is still pending.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Signals {
     /// Go long.
@@ -66,6 +126,8 @@ pub struct Signals {
     pub tp: PerBar,
     /// What entries do when a position is open.
     pub entry_rule: EntryRule,
+    /// Stop and limit entries, their expiry, pairs and partial exits.
+    pub entry_orders: EntryOrders,
 }
 
 impl Signals {
@@ -80,6 +142,7 @@ impl Signals {
             sl: PerBar::Unset,
             tp: PerBar::Unset,
             entry_rule,
+            entry_orders: EntryOrders::default(),
         }
     }
 
@@ -128,6 +191,7 @@ impl Signals {
             tp: self.tp,
             entry_rule: self.entry_rule,
             risk: None,
+            entry_orders: self.entry_orders,
         }
     }
 }
@@ -198,6 +262,8 @@ pub struct SparseSignals {
     pub entry_rule: EntryRule,
     /// Entries sized by risk instead of `size` (not kept by [`SparseSignals::into_dense`]).
     pub risk: Option<RiskSizing>,
+    /// Stop and limit entries, their expiry, pairs and partial exits.
+    pub entry_orders: EntryOrders,
 }
 
 /// Risk-based sizing: whole units such that hitting the stop loses `fraction` of the
@@ -234,6 +300,7 @@ impl SparseSignals {
         s.size = self.size;
         s.sl = self.sl;
         s.tp = self.tp;
+        s.entry_orders = self.entry_orders;
         s
     }
 
@@ -297,7 +364,32 @@ impl<S: SignalStrategy> SignalDriven<S> {
         }
     }
 
-    fn enter(s: &SparseSignals, ctx: &mut Context<'_>, long: bool) -> Result<bool, Error> {
+    /// Tries the entry on one side; whether an order was placed. `group` pairs it with
+    /// the other side's entry of this bar.
+    fn enter(
+        s: &SparseSignals,
+        ctx: &mut Context<'_>,
+        long: bool,
+        group: Option<crate::broker::OcoGroup>,
+    ) -> Result<bool, Error> {
+        let i = ctx.index();
+        let e = &s.entry_orders;
+        let (stop, limit) = if long {
+            (e.long_stop.get(i), e.long_limit.get(i))
+        } else {
+            (e.short_stop.get(i), e.short_limit.get(i))
+        };
+        let wants = |p: &PerBar| *p != PerBar::Unset;
+        let priced = if long {
+            wants(&e.long_stop) || wants(&e.long_limit)
+        } else {
+            wants(&e.short_stop) || wants(&e.short_limit)
+        };
+        // A stop or limit entry without a price on this bar (an indicator still warming up)
+        // is no entry.
+        if priced && stop.is_none() && limit.is_none() {
+            return Ok(false);
+        }
         let pos = ctx.position();
         let same = if long { pos.is_long() } else { pos.is_short() };
         match s.entry_rule {
@@ -308,7 +400,6 @@ impl<S: SignalStrategy> SignalDriven<S> {
             EntryRule::OnlyWhenFlat if !pos.is_flat() => return Ok(false),
             EntryRule::OnlyWhenFlat => {}
         }
-        let i = ctx.index();
         let size = match s.risk {
             Some(r) => match r.units(ctx.equity(), ctx.close()[i]) {
                 Some(u) => Some(u),
@@ -316,10 +407,22 @@ impl<S: SignalStrategy> SignalDriven<S> {
             },
             None => s.size.get(i),
         };
+        let (sl, tp) = if long {
+            (s.sl.get(i), s.tp.get(i))
+        } else {
+            (
+                e.short_sl.get(i).or_else(|| s.sl.get(i)),
+                e.short_tp.get(i).or_else(|| s.tp.get(i)),
+            )
+        };
         let req = OrderRequest {
             size,
-            sl: s.sl.get(i),
-            tp: s.tp.get(i),
+            sl,
+            tp,
+            stop,
+            limit,
+            expiry: e.expiry,
+            oco: group,
             ..OrderRequest::default()
         };
         if long {
@@ -349,16 +452,23 @@ impl<S: SignalStrategy> Strategy for SignalDriven<S> {
         let Some(d) = s.decisions.get(k).filter(|d| d.bar == i) else {
             return Ok(());
         };
+        let e = &s.entry_orders;
+        // A stop or limit entry still waiting holds back new entries.
+        let waiting = e.may_wait() && ctx.orders().iter().any(|o| o.parent_trade().is_none());
         let mut placed = false;
-        if d.long_entry {
-            placed = Self::enter(s, ctx, true)?;
-        } else if d.short_entry {
-            placed = Self::enter(s, ctx, false)?;
+        if !waiting && e.oco && d.long_entry && d.short_entry {
+            let group = Some(ctx.oco_group());
+            placed = Self::enter(s, ctx, true, group)?;
+            placed |= Self::enter(s, ctx, false, group)?;
+        } else if !waiting && d.long_entry {
+            placed = Self::enter(s, ctx, true, None)?;
+        } else if !waiting && d.short_entry {
+            placed = Self::enter(s, ctx, false, None)?;
         }
         if !placed {
             let pos = ctx.position();
             if (d.long_exit && pos.is_long()) || (d.short_exit && pos.is_short()) {
-                ctx.close_position();
+                ctx.close_position_portion(e.exit_portion);
             }
         }
         Ok(())

@@ -306,7 +306,7 @@ impl Strategy for Random {
         let mut h = (self.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
             .wrapping_mul(0xbf58_476d_1ce4_e5b9);
         h ^= h >> 29;
-        if h % 3 != 0 {
+        if !h.is_multiple_of(3) {
             return Ok(());
         }
         let c = ctx.close()[i];
@@ -377,5 +377,151 @@ proptest! {
         prop_assert_eq!(a.equity, b.equity);
         prop_assert_eq!(a.trades, b.trades);
         prop_assert_eq!(a.orders_placed, b.orders_placed);
+    }
+}
+
+/// `rules` with stop or limit entries, an expiry, pairs and partial exits, written out by
+/// hand as a per-bar strategy on [`Context`]: the two give the same run, bit for bit.
+struct HandRules {
+    n: usize,
+    valid: Option<u32>,
+    oco: bool,
+    limit: bool,
+    portion: f64,
+    hh: Option<backtide_core::Indicator>,
+    ll: Option<backtide_core::Indicator>,
+}
+
+impl Strategy for HandRules {
+    fn init(&mut self, ctx: &mut Init<'_>) -> Result<(), Error> {
+        let b = ctx.bars();
+        let (hh, ll) = (
+            backtide_core::indicators::highest(b.high(), self.n),
+            backtide_core::indicators::lowest(b.low(), self.n),
+        );
+        self.hh = Some(ctx.indicator("hh", hh));
+        self.ll = Some(ctx.indicator("ll", ll));
+        // The rules' `shift(close, 3)` in the exits counts toward the warm-up, as `self.I`.
+        ctx.warmup_only("shift(close, 3)", 3);
+        Ok(())
+    }
+
+    fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error> {
+        let i = ctx.index();
+        let (h, l) = (ctx.ind(self.hh.unwrap())[i], ctx.ind(self.ll.unwrap())[i]);
+        let c = ctx.close().to_vec();
+        let (up, down) = if self.oco {
+            (true, true)
+        } else {
+            (i >= 2 && c[i] > c[i - 2], i >= 2 && c[i] < c[i - 2])
+        };
+        let expiry = self
+            .valid
+            .map_or(Expiry::Gtc, |k| Expiry::Bars(NonZeroU32::new(k).unwrap()));
+        let waiting = ctx.orders().iter().any(|o| o.parent_trade().is_none());
+        let flat = ctx.position().is_flat();
+        let long = |g| {
+            let o = OrderRequest::market().expiry(expiry).tp(h * 1.1);
+            let o = if self.limit {
+                o.limit(l).sl(l * 0.95)
+            } else {
+                o.stop(h).sl(l)
+            };
+            match g {
+                Some(g) => o.oco(g),
+                None => o,
+            }
+        };
+        let short = |g| {
+            let o = OrderRequest::market()
+                .expiry(expiry)
+                .stop(l)
+                .sl(h)
+                .tp(l * 0.9);
+            match g {
+                Some(g) => o.oco(g),
+                None => o,
+            }
+        };
+        let mut placed = false;
+        if !waiting && flat && self.oco {
+            let g = Some(ctx.oco_group());
+            ctx.buy_with(long(g))?;
+            ctx.sell_with(short(g))?;
+            placed = true;
+        } else if !waiting && flat && up {
+            ctx.buy_with(long(None))?;
+            placed = true;
+        } else if !waiting && flat && down {
+            ctx.sell_with(short(None))?;
+            placed = true;
+        }
+        let p = ctx.position();
+        let exit_long = i >= 3 && c[i] < c[i - 3];
+        let exit_short = i >= 3 && c[i] > c[i - 3];
+        if !placed && ((exit_long && p.is_long()) || (exit_short && p.is_short())) {
+            ctx.close_position_portion(self.portion);
+        }
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn rules_with_the_new_orders_equal_the_same_strategy_written_per_bar(
+        seed in any::<u64>(),
+        n in 2usize..15,
+        valid in proptest::option::weighted(0.8, 1u32..6),
+        oco in any::<bool>(),
+        limit in any::<bool>(),
+        portion in prop_oneof![Just(1.0), Just(0.5), 0.1..1.0f64],
+        commission in prop_oneof![Just(0.0), 0.0..0.003f64],
+    ) {
+        let bars = walk(500, seed);
+        let cfg = BrokerConfig {
+            commission: backtide_core::Commission::Relative(commission),
+            ..BrokerConfig::default()
+        };
+        let mut hand = HandRules { n, valid, oco, limit, portion, hh: None, ll: None };
+        let want = run(&bars, &mut hand, &cfg).unwrap();
+        let entry_price = if limit { "entry_limit" } else { "entry_stop" };
+        let long_at = if limit { format!("lowest(low, {n})") } else { format!("highest(high, {n})") };
+        let mut texts: Vec<(String, String)> = vec![
+            ("direction".into(), "long_short".into()),
+            ("entries".into(), "when_flat".into()),
+            (entry_price.into(), long_at),
+            ("short_entry_stop".into(), format!("lowest(low, {n})")),
+            ("sl".into(), if limit { format!("lowest(low, {n}) * 0.95") } else { format!("lowest(low, {n})") }),
+            ("short_tp".into(), format!("lowest(low, {n}) * 0.9")),
+            ("tp".into(), format!("highest(high, {n}) * 1.1")),
+            ("short_sl".into(), format!("highest(high, {n})")),
+            ("exit".into(), "close < shift(close, 3)".into()),
+            ("short_exit".into(), "close > shift(close, 3)".into()),
+            ("exit_portion".into(), portion.to_string()),
+        ];
+        if oco {
+            texts.push(("entry".into(), "true".into()));
+            texts.push(("short_entry".into(), "true".into()));
+            texts.push(("oco".into(), "true".into()));
+        } else {
+            texts.push(("entry".into(), "close > shift(close, 2)".into()));
+            texts.push(("short_entry".into(), "close < shift(close, 2)".into()));
+        }
+        if let Some(k) = valid {
+            texts.push(("valid_for".into(), k.to_string()));
+        }
+        let pairs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let info = backtide_core::strategy::builtin::find("rules").unwrap();
+        let p = backtide_core::Params::from_pairs(info.params, pairs.iter().copied()).unwrap();
+        for build in [info.build_signals(&p), info.build(&p)] {
+            let mut s = build.unwrap();
+            let got = run(&bars, s.as_mut(), &cfg).unwrap();
+            prop_assert_eq!(&got.trades, &want.trades);
+            prop_assert_eq!(&got.equity, &want.equity);
+            prop_assert_eq!(got.orders_placed, want.orders_placed);
+        }
+        prop_assert!(want.orders_placed > usize::from(valid.is_some()));
     }
 }

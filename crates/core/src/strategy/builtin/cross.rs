@@ -611,6 +611,7 @@ impl SignalStrategy for CrossStrategy {
             },
             entry_rule: rule,
             risk: self.risk,
+            entry_orders: Default::default(),
         })
     }
 }
