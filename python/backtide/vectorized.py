@@ -285,6 +285,9 @@ def from_signals(close, entries=None, exits=None, *, short_entries=None, short_e
         open = bars_frame["Open"] if open is None else open
         high = bars_frame["High"] if high is None else high
         low = bars_frame["Low"] if low is None else low
+    if entries is None and exits is None and not ls_mode:
+        # vectorbt's rule: with no signals at all, every bar is an entry (buy and hold).
+        entries = True
     en = _like(entries, close, "entries", bool)
     ex = _like(exits, close, "exits", bool)
     if ls_mode:

@@ -33,6 +33,8 @@ def eurusd() -> pd.DataFrame:
 def close(a, b, rel=1e-9) -> bool:
     if a is None or b is None:
         return a is b
+    if a is pd.NaT or b is pd.NaT:
+        return a is b
     if isinstance(a, (pd.Timestamp, pd.Timedelta)) or isinstance(b, (pd.Timestamp, pd.Timedelta)):
         return (pd.isna(a) and pd.isna(b)) or a == b
     try:

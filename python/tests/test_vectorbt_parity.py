@@ -112,6 +112,16 @@ def test_from_signals_1d(goog, size, size_type):
     assert_same(ours, theirs)
 
 
+@pytest.mark.parametrize("size,size_type", [(np.inf, "amount"), (10, "amount")])
+def test_from_signals_without_signals_buys_and_holds_as_vectorbt(goog, size, size_type):
+    """With neither entries nor exits, vectorbt takes every bar as an entry."""
+    c = goog.Close
+    theirs = vbt.Portfolio.from_signals(c, size=size, size_type=size_type, freq="1D", **KW)
+    ours = backtide.from_signals(c, size=size, size_type=size_type, **KW)
+    assert len(ours.orders) >= 1
+    assert_same(ours, theirs)
+
+
 @pytest.mark.parametrize("call_seq", ["default", "auto"])
 def test_from_signals_2d_with_shared_cash(stocks, call_seq):
     entries, exits = cross_signals(stocks, 10, 30)
