@@ -300,6 +300,10 @@ def from_signals(close, entries=None, exits=None, *, short_entries=None, short_e
             None: (en, ex, none, none), "longonly": (en, ex, none, none),
             "shortonly": (none, none, en, ex), "both": (en, none, ex, none),
         }[direction]
+    # A signal on a row where its column has no price is dropped, as vectorbt ignores an
+    # order at a NaN price (the engine would keep it for the column's next bar).
+    priced = ~np.isnan(close.to_numpy(dtype=float))
+    le, lx, se, sx = le & priced, lx & priced, se & priced, sx & priced
     # Conflicts on one bar cancel out: entry and exit of a side, then long and short entry.
     c = le & lx
     le, lx = le & ~c, lx & ~c

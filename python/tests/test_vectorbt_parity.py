@@ -132,6 +132,24 @@ def test_from_signals_2d_with_shared_cash(stocks, call_seq):
     assert_same(ours, theirs)
 
 
+@pytest.mark.parametrize("call_seq", ["default", "auto"])
+def test_signals_on_rows_without_a_price_are_dropped_as_vectorbt(stocks, call_seq):
+    """Random signals, many on rows where FB (before it listed) or GOOG has no price:
+    vectorbt ignores an order at a NaN price, and so do we (the engine alone would keep it
+    for the column's next bar)."""
+    rng = np.random.default_rng(3)
+    entries = pd.DataFrame(rng.random(stocks.shape) < 0.05, index=stocks.index,
+                           columns=stocks.columns)
+    exits = pd.DataFrame(rng.random(stocks.shape) < 0.05, index=stocks.index,
+                         columns=stocks.columns)
+    assert (entries & stocks.isna()).to_numpy().sum() > 100
+    kw = dict(size=2500.0, size_type="value", call_seq=call_seq, **KW)
+    theirs = vbt.Portfolio.from_signals(stocks, entries, exits, group_by=True,
+                                        cash_sharing=True, freq="1D", **kw)
+    ours = backtide.from_signals(stocks, entries, exits, cash_sharing=True, **kw)
+    assert_same(ours, theirs)
+
+
 def test_from_signals_2d_separate_accounts(stocks):
     entries, exits = cross_signals(stocks, 20, 50)
     theirs = vbt.Portfolio.from_signals(stocks, entries, exits, freq="1D", **KW)
