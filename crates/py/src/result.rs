@@ -44,7 +44,20 @@ pub(crate) fn run_dict<'py>(
     bars: &Bars,
     res: RunResult,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let st = stats::compute(bars, &res);
+    // The statistics and the drawdown walk are Rust work: without the GIL.
+    let (st, drawdown) = py.detach(|| {
+        // backtesting.py's `DrawdownPct`: 1 − equity / running peak.
+        let mut peak = f64::NEG_INFINITY;
+        let drawdown: Vec<f64> = res
+            .equity
+            .iter()
+            .map(|&e| {
+                peak = peak.max(e);
+                1.0 - e / peak
+            })
+            .collect();
+        (stats::compute(bars, &res), drawdown)
+    });
     let d = PyDict::new(py);
     d.set_item("stats", stats_list(py, &st)?)?;
     let t = &res.trades;
@@ -118,16 +131,6 @@ pub(crate) fn run_dict<'py>(
     d.set_item("warnings", res.warnings)?;
     d.set_item("indicators", res.indicator_names)?;
     d.set_item("out_of_money", res.out_of_money)?;
-    // backtesting.py's `DrawdownPct`: 1 − equity / running peak.
-    let mut peak = f64::NEG_INFINITY;
-    let drawdown: Vec<f64> = res
-        .equity
-        .iter()
-        .map(|&e| {
-            peak = peak.max(e);
-            1.0 - e / peak
-        })
-        .collect();
     d.set_item("drawdown", drawdown.into_pyarray(py))?;
     d.set_item("equity", res.equity.into_pyarray(py))?;
     Ok(d)
