@@ -87,7 +87,9 @@ pub(crate) fn run(a: &RunArgs) -> Result<()> {
     let pairs = profile.param_defaults(&info.params, given);
     let params = Params::from_pairs(&info.params, pairs)?;
     let mut strategy = info.build(&params)?;
-    let cfg = a.portfolio.config(&a.broker.config()?, profile)?;
+    let cfg = a
+        .portfolio
+        .config(&a.broker.config(a.data.session()?)?, profile)?;
     let u = a.data.load_universe()?;
     let res = portfolio::run(&u, strategy.as_mut(), &cfg)?;
     // Against a benchmark from the first bar (a portfolio has no warm-up of its own).

@@ -48,10 +48,19 @@ pub(crate) struct DataArgs {
     columns: Option<String>,
     /// Run on coarser bars: 5min, 15min, 1h, 4h (minutes and hours that divide a day), 1d,
     /// 1w or 1mo. Buckets are calendar-aligned in UTC (weeks from Monday, months from the
-    /// 1st) and stamped with their start: Open first, High max, Low min, Close last, Volume
-    /// summed. Applied after --from/--to; every asset of a portfolio alike.
+    /// 1st; with --session-start, from the session's start) and stamped with their start:
+    /// Open first, High max, Low min, Close last, Volume summed. Applied after --from/--to;
+    /// every asset of a portfolio alike.
     #[arg(long, value_name = "TIMEFRAME")]
     resample: Option<String>,
+    /// The time of day the market's trading day starts, in the data's clock (default
+    /// 00:00): 09:30 for an exchange's open, 22:00 for FX in UTC. A start from 12:00 on opens
+    /// the next day's session (FX's Sunday 22:00 is Monday's). --resample's days are then
+    /// sessions, stamped with their start; its hours tile each session from its start
+    /// (09:30, 10:30, …); weeks start at Monday's session, months at the session of the
+    /// 1st. Also used by tf() in rules and by orders good for the session.
+    #[arg(long, value_name = "HH:MM")]
+    session_start: Option<String>,
 }
 
 /// `--missing`.
@@ -120,10 +129,11 @@ impl DataArgs {
         let Some(tf) = timeframe else {
             return Ok(u);
         };
+        let session = self.session()?;
         let mut assets = Vec::with_capacity(u.n_assets());
         for a in u.assets() {
             let bars = tf
-                .resample(a.bars())
+                .resample_in(session, a.bars())
                 .with_context(|| format!("--resample, asset {}", a.symbol()))?;
             assets.push((a.symbol().to_string(), a.symbol().to_string(), bars));
         }
@@ -138,13 +148,25 @@ impl DataArgs {
             .transpose()
     }
 
+    /// The `--session-start` session (midnight without one).
+    pub(crate) fn session(&self) -> Result<backtide_core::timeframe::Session> {
+        Ok(match self.session_start.as_deref() {
+            Some(t) => t.parse().with_context(|| format!("--session-start {t}"))?,
+            None => backtide_core::timeframe::Session::default(),
+        })
+    }
+
     /// `bars` at the `--resample` timeframe (as they are without one); the `data` object of
     /// `--json` says what was done.
     fn resampled(&self, bars: Bars, report: &mut backtide_data::ReadReport) -> Result<Bars> {
+        let session = self.session()?;
+        if self.session_start.is_some() {
+            report.session_start = Some(session.to_string());
+        }
         let Some(tf) = self.timeframe()? else {
             return Ok(bars);
         };
-        let out = tf.resample(&bars).context("--resample")?;
+        let out = tf.resample_in(session, &bars).context("--resample")?;
         let rule = self.resample.as_deref().unwrap_or_default();
         if out.len() == bars.len() {
             let note = format!(
@@ -341,8 +363,12 @@ pub(crate) struct BrokerArgs {
 }
 
 impl BrokerArgs {
-    /// The validated broker configuration.
-    pub(crate) fn config(&self) -> Result<BrokerConfig> {
+    /// The validated broker configuration, the market's sessions starting at `session`
+    /// (`--session-start`, a data flag: [`DataArgs::session`]).
+    pub(crate) fn config(
+        &self,
+        session: backtide_core::timeframe::Session,
+    ) -> Result<BrokerConfig> {
         let commission = Commission::from_parts(self.commission, self.commission_fixed);
         let cfg = BrokerConfig {
             cash: self.cash,
@@ -355,6 +381,7 @@ impl BrokerArgs {
             exclusive_orders: self.exclusive_orders,
             finalize_trades: self.finalize_trades,
             fractional_unit: self.fractional_unit,
+            session,
             ..BrokerConfig::default()
         };
         if self.profile == Profile::Vectorbt && self.trade_on_close {
@@ -492,7 +519,7 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     let pairs = a.broker.profile.core().strategy_defaults(info, given);
     let params = Params::from_pairs(info.params, pairs)?;
     let mut strategy = info.build(&params)?;
-    let cfg = a.broker.config()?;
+    let cfg = a.broker.config(a.data.session()?)?;
     let mut clock = crate::timings::Timings::start(a.timings);
     let (bars, read) = a.data.load_reported()?;
     let intrabar = match &a.intrabar {

@@ -266,7 +266,7 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
             bail!("--shard needs --out FILE.parquet (the shard's file for backtide sweep-merge)");
         }
     }
-    let cfg = a.broker.config()?;
+    let cfg = a.broker.config(a.data.session()?)?;
     let data = if portfolio {
         let pcfg = a.portfolio.config(&cfg, profile)?;
         Data::Universe(a.data.load_universe()?, pcfg)

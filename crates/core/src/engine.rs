@@ -454,7 +454,7 @@ fn run_units(
     equity: &mut Tape<'_>,
 ) -> Result<RunResult, Error> {
     let n = bars.len();
-    let mut init = Init::new(bars, cache);
+    let mut init = Init::new(bars, cache).in_session(cfg.session);
     strategy.init(&mut init)?;
     let indicators = init.indicators;
     // backtesting.py takes argmin of isnan: an all-NaN indicator counts as warm at 0.

@@ -1,5 +1,5 @@
 //! Coarser timeframes: bars resampled into calendar-aligned buckets (minutes, hours, days,
-//! weeks, months).
+//! weeks, months), optionally aligned to the market's session.
 //!
 //! Each bucket becomes one bar stamped with the bucket's start: Open of its first bar, High
 //! the highest, Low the lowest, Close of its last bar, Volume the sum (NaN when no bar of
@@ -12,10 +12,24 @@
 //! months, `W` and `ME`, stamp a bucket with its end and close it on the right; a bar
 //! stamped with a bucket's end would carry prices from before that time, so the start is
 //! used.)
+//!
+//! # Sessions
+//!
+//! With a [`Session`] ([`Timeframe::resample_in`]), a day is a session instead of a
+//! calendar day: it runs from the session's start to the next, belongs to the day
+//! [`Session::day`] names and is stamped with its start ([`Session::day_start`]: 09:30 of
+//! the day itself, or 22:00 of the day before for an FX session). `N min`/`N h` buckets
+//! tile each session from its start (1h bars of a 09:30 session start at 09:30, 10:30, …),
+//! so a bucket never holds bars of two sessions; weeks start at Monday's session start and
+//! months at the start of the session of their 1st. Every bucket is the midnight bucket of
+//! the time moved back by the session's offset from midnight, moved forward again; for
+//! `N min`, `N h` and days this is pandas' `resample(rule, offset=…)`, and for weeks and
+//! months the script builds it that way (`testdata/timeframe/make_session_reference.py`).
+//! [`Session::default`] (midnight) gives the calendar buckets above.
 
 use crate::bars::{Bars, TimestampNs};
 use crate::error::BarsError;
-use crate::stats::calendar::{NS_PER_DAY, day_number, weekday, year_month};
+use crate::stats::calendar::{NS_PER_DAY, weekday, year_month};
 
 /// A timeframe to resample to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,21 +106,41 @@ impl std::fmt::Display for Timeframe {
 }
 
 impl Timeframe {
-    /// The start of the bucket holding `t`.
+    /// The start of the bucket holding `t`, days starting at midnight (the calendar
+    /// buckets of the module; [`Timeframe::bucket_start_in`] with [`Session::default`]).
     pub fn bucket_start(self, t: TimestampNs) -> TimestampNs {
+        self.bucket_start_in(Session::default(), t)
+    }
+
+    /// The start of the bucket holding `t` when trading days start at `session`'s start
+    /// (see the module): the session holding `t`, the span of it from its start, or the
+    /// session that starts its week or month.
+    pub fn bucket_start_in(self, session: Session, t: TimestampNs) -> TimestampNs {
+        let day = session.day(t);
         match self {
-            Timeframe::Intraday(span) => t.div_euclid(span) * span,
-            Timeframe::Days(n) => day_number(t).div_euclid(n) * n * NS_PER_DAY,
-            Timeframe::Week => (day_number(t) - weekday(t)) * NS_PER_DAY,
+            Timeframe::Intraday(span) => {
+                // A span divides a day, so the tiling of one session continues into the
+                // next: counting from this session's start or from any other is the same.
+                let from = session.day_start(day);
+                from + (t - from).div_euclid(span) * span
+            }
+            Timeframe::Days(n) => session.day_start(day.div_euclid(n) * n),
+            Timeframe::Week => session.day_start(day - weekday(day * NS_PER_DAY)),
             Timeframe::Month => {
-                let (y, m) = year_month(t);
-                days_from_civil(y, m) * NS_PER_DAY
+                let (y, m) = year_month(day * NS_PER_DAY);
+                session.day_start(days_from_civil(y, m))
             }
         }
     }
 
-    /// `bars` resampled to this timeframe (see the module).
+    /// `bars` resampled to this timeframe, days starting at midnight (see the module).
     pub fn resample(self, bars: &Bars) -> Result<Bars, BarsError> {
+        self.resample_in(Session::default(), bars)
+    }
+
+    /// `bars` resampled to this timeframe with trading days starting at `session`'s start
+    /// (see the module): each bar goes to the bucket [`Timeframe::bucket_start_in`] names.
+    pub fn resample_in(self, session: Session, bars: &Bars) -> Result<Bars, BarsError> {
         let (time, open, high, low, close, volume) = (
             bars.time(),
             bars.open(),
@@ -115,13 +149,14 @@ impl Timeframe {
             bars.close(),
             bars.volume(),
         );
+        let bucket = |t| self.bucket_start_in(session, t);
         let mut out: [Vec<f64>; 5] = Default::default();
         let mut stamps: Vec<TimestampNs> = Vec::new();
         let mut i = 0;
         while i < time.len() {
-            let start = self.bucket_start(time[i]);
+            let start = bucket(time[i]);
             let mut j = i + 1;
-            while j < time.len() && self.bucket_start(time[j]) == start {
+            while j < time.len() && bucket(time[j]) == start {
                 j += 1;
             }
             stamps.push(start);
@@ -187,6 +222,13 @@ impl Session {
     /// exactly when they share this number.
     pub fn day(self, t: TimestampNs) -> i64 {
         (t - self.shift()).div_euclid(NS_PER_DAY)
+    }
+
+    /// When the session of day `day` (days since 1970-01-01, as [`Session::day`] numbers
+    /// them) starts: that day's midnight plus the start, or the day before's for a start at
+    /// or after noon. The first instant `t` with `self.day(t) == day`.
+    pub fn day_start(self, day: i64) -> TimestampNs {
+        day * NS_PER_DAY + self.shift()
     }
 }
 
@@ -265,6 +307,42 @@ mod tests {
         assert_eq!(Timeframe::Days(1).bucket_start(t), day);
         assert_eq!(Timeframe::Week.bucket_start(t), day - 3 * 24 * HOUR);
         assert_eq!(Timeframe::Month.bucket_start(t), day - 28 * 24 * HOUR);
+    }
+
+    #[test]
+    fn buckets_start_at_the_session() {
+        const DAY: i64 = 24 * HOUR;
+        let day = 1_709_164_800_000_000_000; // 2024-02-29, a Thursday
+        let t = day + 13 * HOUR + HOUR * 3 / 4; // 13:45
+        let at = |tf: &str, s: Session, t| tf.parse::<Timeframe>().unwrap().bucket_start_in(s, t);
+        let open: Session = "09:30".parse().unwrap();
+        let h930 = 9 * HOUR + HOUR / 2;
+        assert_eq!(at("1h", open, t), day + 13 * HOUR + HOUR / 2);
+        assert_eq!(at("4h", open, t), day + h930 + 4 * HOUR);
+        assert_eq!(at("1d", open, t), day + h930);
+        assert_eq!(at("1w", open, t), day - 3 * DAY + h930, "Monday 26th");
+        assert_eq!(at("1mo", open, t), day - 28 * DAY + h930, "the 1st");
+        // 01:00 is before the open: Wednesday's session, and on March 1st February's.
+        assert_eq!(at("1d", open, day + HOUR), day - DAY + h930);
+        assert_eq!(at("1h", open, day + HOUR), day + HOUR / 2);
+        assert_eq!(at("1mo", open, day + DAY + HOUR), day - 28 * DAY + h930);
+
+        let fx: Session = "22:00".parse().unwrap();
+        assert_eq!(at("4h", fx, t), day + 10 * HOUR, "22:00, 02:00, … 10:00");
+        assert_eq!(at("1d", fx, t), day - 2 * HOUR, "Wednesday 22:00");
+        assert_eq!(at("1w", fx, t), day - 3 * DAY - 2 * HOUR, "Sunday 22:00");
+        assert_eq!(
+            at("1mo", fx, t),
+            day - 28 * DAY - 2 * HOUR,
+            "January 31st 22:00"
+        );
+        // From 22:00 on: Friday's session, and March's.
+        let late = day + 22 * HOUR + HOUR / 2;
+        assert_eq!(at("1d", fx, late), day + 22 * HOUR);
+        assert_eq!(at("1mo", fx, late), day + 22 * HOUR);
+        assert_eq!(at("1w", fx, late), day - 3 * DAY - 2 * HOUR);
+        assert_eq!(fx.day_start(fx.day(late)), day + 22 * HOUR);
+        assert_eq!(open.day_start(19_782), day + h930);
     }
 
     #[test]

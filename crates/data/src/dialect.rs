@@ -234,6 +234,8 @@ pub struct ReadReport {
     pub notices: Vec<String>,
     /// `--resample`: the timeframe, and the bars before and after.
     pub resampled: Option<(String, usize, usize)>,
+    /// `--session-start`, when given: the time of day (`HH:MM`) the market's sessions start.
+    pub session_start: Option<String>,
 }
 
 /// At most this many line numbers in a notice (the report lists them all).
@@ -305,6 +307,9 @@ impl ReadReport {
                 "resample".into(),
                 json!({"timeframe": rule, "bars_read": from, "bars": to}),
             );
+        }
+        if let Some(start) = &self.session_start {
+            m.insert("session_start".into(), json!(start));
         }
         m.insert("notices".into(), json!(self.notices));
         Value::Object(m)

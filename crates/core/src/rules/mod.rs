@@ -30,6 +30,7 @@ pub use strategy::{Program, RulesStrategy};
 
 use crate::bars::Bars;
 use crate::error::Error;
+use crate::timeframe::Session;
 
 /// One expression's values on every bar.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +45,18 @@ pub enum Values {
 /// by vectorbt's stateful rule when `stateful_cross` (else backtesting.py's strict one):
 /// what a `rules` strategy computes for it, for inspection and tests.
 pub fn evaluate(
+    bars: &Bars,
+    source: &str,
+    params: &[(&str, f64)],
+    stateful_cross: bool,
+) -> Result<Values, Error> {
+    evaluate_in(Session::default(), bars, source, params, stateful_cross)
+}
+
+/// [`evaluate`] with trading days starting at `session`'s start: `tf(timeframe, x)`
+/// resamples to that session's buckets ([`crate::timeframe::Timeframe::resample_in`]).
+pub fn evaluate_in(
+    session: Session,
     bars: &Bars,
     source: &str,
     params: &[(&str, f64)],
@@ -66,7 +79,7 @@ pub fn evaluate(
         plan::CrossRule::Strict
     };
     let n = bars.len();
-    let vals = plan::evaluate(&p, &mut ctx, cross);
+    let vals = plan::evaluate_in(&p, &mut ctx, cross, session);
     Ok(match &vals[root] {
         plan::Val::Num(v) => Values::Numbers(vec![*v; n]),
         plan::Val::Series(c) => Values::Numbers(c.values().to_vec()),

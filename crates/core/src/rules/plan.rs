@@ -11,7 +11,7 @@ use super::syntax::{BinOp, Expr, ExprKind, SyntaxError};
 use crate::bars::Bars;
 use crate::strategy::Init;
 use crate::strategy::builtin::Crosses;
-use crate::timeframe::Timeframe;
+use crate::timeframe::{Session, Timeframe};
 
 /// The price series a rule can name.
 pub const SERIES: [&str; 5] = ["open", "high", "low", "close", "volume"];
@@ -569,8 +569,21 @@ pub(crate) enum CrossRule {
 
 /// Evaluates every node of `plan` over the bars of `ctx`, registering each registered
 /// function's series for the warm-up (by its first valid bar: no copy is kept) and sharing
-/// indicator series through the sweep's cache when there is one.
+/// indicator series through the sweep's cache when there is one. Days start at the run's
+/// session ([`Init::session`], [`evaluate_in`]).
 pub(crate) fn evaluate<'a>(plan: &Plan, ctx: &mut Init<'a>, cross: CrossRule) -> Vec<Val<'a>> {
+    let session = ctx.session();
+    evaluate_in(plan, ctx, cross, session)
+}
+
+/// [`evaluate`] with trading days starting at `session`'s start: `tf(timeframe, x)`
+/// resamples to buckets of that session ([`Timeframe::bucket_start_in`]).
+pub(crate) fn evaluate_in<'a>(
+    plan: &Plan,
+    ctx: &mut Init<'a>,
+    cross: CrossRule,
+    session: Session,
+) -> Vec<Val<'a>> {
     let bars: &'a Bars = ctx.bars();
     let n = bars.len();
     let mut vals: Vec<Val<'a>> = Vec::with_capacity(plan.nodes.len());
@@ -607,8 +620,15 @@ pub(crate) fn evaluate<'a>(plan: &Plan, ctx: &mut Init<'a>, cross: CrossRule) ->
                 root,
             } => {
                 let key = &plan.keys[id];
-                let values = ctx.shared(&format!("rule:{key}"), || {
-                    higher_timeframe(bars, *timeframe, inner, *root, cross)
+                // The session is part of the computation: in the key unless it is midnight
+                // (so the keys of runs without one stay as they were).
+                let shared = if session == Session::default() {
+                    format!("rule:{key}")
+                } else {
+                    format!("rule:{key}@{session}")
+                };
+                let values = ctx.shared(&shared, || {
+                    higher_timeframe(bars, *timeframe, session, inner, *root, cross)
                 });
                 // backtesting.py registers `resample_apply`'s series with `self.I`: its
                 // NaN prefix counts toward the warm-up like any indicator's.
@@ -622,10 +642,10 @@ pub(crate) fn evaluate<'a>(plan: &Plan, ctx: &mut Init<'a>, cross: CrossRule) ->
 }
 
 /// `tf(timeframe, x)` on `bars`: `x` (node `root` of `plan`) evaluated on the bars
-/// resampled to `timeframe` ([`Timeframe::resample`]: calendar buckets closed on the left,
-/// stamped with their start), then, on each bar, the value of the last bucket that ended at
-/// or before the bar's own bucket began — the bucket before the bar's own — or NaN on the
-/// bars of the first bucket.
+/// resampled to `timeframe` in `session` ([`Timeframe::resample_in`]: calendar buckets, or
+/// the session's, closed on the left and stamped with their start), then, on each bar, the
+/// value of the last bucket that ended at or before the bar's own bucket began — the bucket
+/// before the bar's own — or NaN on the bars of the first bucket.
 ///
 /// This is backtesting.py's `resample_apply` (pandas' `resample(rule, label="right")`,
 /// `reindex(method="ffill")`) on bars stamped with their start, as backtide's are: a bucket's
@@ -638,6 +658,7 @@ pub(crate) fn evaluate<'a>(plan: &Plan, ctx: &mut Init<'a>, cross: CrossRule) ->
 fn higher_timeframe(
     bars: &Bars,
     timeframe: Timeframe,
+    session: Session,
     plan: &Plan,
     root: NodeId,
     cross: CrossRule,
@@ -646,10 +667,10 @@ fn higher_timeframe(
         return Vec::new();
     }
     let coarse = timeframe
-        .resample(bars)
+        .resample_in(session, bars)
         .expect("buckets of valid bars are valid bars");
     let mut init = Init::new(&coarse, None);
-    let vals = evaluate(plan, &mut init, cross);
+    let vals = evaluate_in(plan, &mut init, cross, session);
     let x = vals[root].num();
     let value = |k: usize| match x {
         Either::Const(v) => v,
@@ -661,7 +682,7 @@ fn higher_timeframe(
     bars.time()
         .iter()
         .map(|&t| {
-            let start = timeframe.bucket_start(t);
+            let start = timeframe.bucket_start_in(session, t);
             while starts[k] < start {
                 k += 1;
             }

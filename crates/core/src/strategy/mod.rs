@@ -209,6 +209,8 @@ impl IndicatorCache {
 pub struct Init<'a> {
     bars: &'a Bars,
     cache: Option<&'a IndicatorCache>,
+    /// When the market's trading day starts (the run's [`crate::BrokerConfig::session`]).
+    session: crate::timeframe::Session,
     pub(crate) indicators: Vec<Registered>,
 }
 
@@ -227,8 +229,21 @@ impl<'a> Init<'a> {
         Init {
             bars,
             cache,
+            session: crate::timeframe::Session::default(),
             indicators: Vec::new(),
         }
+    }
+
+    /// The same, with the market's trading day starting at `session`'s start.
+    pub(crate) fn in_session(mut self, session: crate::timeframe::Session) -> Self {
+        self.session = session;
+        self
+    }
+
+    /// When the market's trading day starts (the run's [`crate::BrokerConfig::session`];
+    /// midnight by default): `tf()` in rules resamples to its sessions.
+    pub fn session(&self) -> crate::timeframe::Session {
+        self.session
     }
 
     /// A series computed by `f`, shared through the run's [`IndicatorCache`] when there is

@@ -8,3 +8,4 @@ mod portfolio;
 mod properties;
 mod rules;
 mod sweeps;
+mod timeframe;

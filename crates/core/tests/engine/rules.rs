@@ -4,6 +4,7 @@
 
 use backtide_core::indicators;
 use backtide_core::rules::{self, Values};
+use backtide_core::timeframe::Session;
 use backtide_core::{Bars, ParamValue, Params, strategy::builtin};
 use proptest::prelude::*;
 
@@ -288,8 +289,12 @@ fn naive_cond(c: &Cond, b: &Bars) -> Vec<bool> {
 }
 
 fn eval(b: &Bars, text: &str, params: &[(String, f64)]) -> Values {
+    eval_in(Session::default(), b, text, params)
+}
+
+fn eval_in(session: Session, b: &Bars, text: &str, params: &[(String, f64)]) -> Values {
     let p: Vec<(&str, f64)> = params.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    rules::evaluate(b, text, &p, false).unwrap_or_else(|e| panic!("{text}: {e}"))
+    rules::evaluate_in(session, b, text, &p, false).unwrap_or_else(|e| panic!("{text}: {e}"))
 }
 
 fn same_numbers(a: &[f64], b: &[f64]) -> bool {
@@ -434,7 +439,11 @@ fn with_prices_changed_from(b: &Bars, k: usize, seed: u64) -> Bars {
 }
 
 fn numbers(b: &Bars, text: &str, params: &[(String, f64)]) -> Vec<f64> {
-    match eval(b, text, params) {
+    numbers_in(Session::default(), b, text, params)
+}
+
+fn numbers_in(session: Session, b: &Bars, text: &str, params: &[(String, f64)]) -> Vec<f64> {
+    match eval_in(session, b, text, params) {
         Values::Numbers(v) => v,
         Values::Flags(f) => f.into_iter().map(f64::from).collect(),
     }
@@ -443,8 +452,9 @@ fn numbers(b: &Bars, text: &str, params: &[(String, f64)]) -> Vec<f64> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
-    /// No look-ahead through `tf`: for random intraday bars and random expressions inside
-    /// and around `tf(…)`, replacing everything after bar `k` (prices, times, the number of
+    /// No look-ahead through `tf`: for random intraday bars, random expressions inside
+    /// and around `tf(…)` and sessions starting at any quarter hour (midnight in half the
+    /// cases), replacing everything after bar `k` (prices, times, the number of
     /// later bars) changes no value at or before `k`. A bare `tf(timeframe, x)` does not
     /// even read bar `k`'s own prices: changing the prices of `k` and after changes none of
     /// its values up to `k` (a bucket's value is first seen on the bar after the bucket).
@@ -452,7 +462,12 @@ proptest! {
     fn tf_values_do_not_depend_on_later_bars(
         x in num_tree(), form in 0usize..6, t1 in 0..TIMEFRAMES.len(), t2 in 0..TIMEFRAMES.len(),
         seed in 0u64..1000, n in 20usize..300, cut in 0.0f64..1.0, extra in 0usize..300,
+        start in prop_oneof![Just(0i64), 0i64..96],
     ) {
+        let session = Session::starting_at(start * HOUR / 4).unwrap();
+        let numbers = |b: &Bars, text: &str, params: &[(String, f64)]| {
+            numbers_in(session, b, text, params)
+        };
         let bars = intraday(n, seed, 1_700_000_000_000_000_000);
         let k = ((n - 1) as f64 * cut) as usize;
         let mut params = Vec::new();
@@ -474,6 +489,46 @@ proptest! {
             prop_assert!(same_numbers(&want[..=k], &got[..=k]), "{}: bar {} itself", text, k);
         }
     }
+}
+
+/// With an FX session (22:00, the evening before), `tf("1d", …)`'s days run from 22:00 to
+/// 22:00: a session's close is seen from the first bar at or after 22:00 (hand-computed).
+#[test]
+fn tf_days_in_a_session_close_at_its_start() {
+    let day = 24 * HOUR;
+    // Day 0 at 20:00, 21:00, 22:00, 23:00, then day 1 at 21:00 and 22:00, closing 1 … 6.
+    let time = vec![
+        20 * HOUR,
+        21 * HOUR,
+        22 * HOUR,
+        23 * HOUR,
+        day + 21 * HOUR,
+        day + 22 * HOUR,
+    ];
+    let close = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let bars = Bars::try_new(
+        time,
+        close.clone(),
+        close.clone(),
+        close.clone(),
+        close,
+        vec![1.0; 6],
+    )
+    .unwrap();
+    let nan = f64::NAN;
+    let fx: Session = "22:00".parse().unwrap();
+    // Sessions: [20:00, 21:00] closing 2, [22:00, 23:00, 21:00] closing 5, [22:00].
+    let got = numbers_in(fx, &bars, "tf(\"1d\", close)", &[]);
+    assert!(
+        same_numbers(&got, &[nan, nan, 2.0, 2.0, 2.0, 5.0]),
+        "{got:?}"
+    );
+    // Calendar days: day 0 closes 4, seen on day 1.
+    let got = numbers(&bars, "tf(\"1d\", close)", &[]);
+    assert!(
+        same_numbers(&got, &[nan, nan, nan, nan, 4.0, 4.0]),
+        "{got:?}"
+    );
 }
 
 /// A hand-computed example of the alignment rule (the numbers are derived here, not
@@ -522,4 +577,34 @@ fn tf_shows_a_day_from_the_first_bar_after_it_closed() {
     // bucket: `tf("1h", x)` is the previous bar's x.
     let got = numbers(&bars, "tf(\"1h\", close) == shift(close, 1)", &[]);
     assert_eq!(got[1..], [1.0; 7]);
+}
+
+/// A run's session reaches `tf` in a rules strategy: with an FX session the daily SMA is
+/// that of sessions (22:00 to 22:00), so the run's warm-up ends where `rules::evaluate_in`'s
+/// series in that session first has a value, not where the calendar days' one does.
+#[test]
+fn a_runs_session_reaches_tf_in_rules() {
+    let bars = intraday(400, 7, 1_700_000_000_000_000_000);
+    let daily = "tf(\"1d\", sma(close, 3))";
+    let entry = format!("close > {daily}");
+    let first = |session: Session| indicators::first_valid(&numbers_in(session, &bars, daily, &[]));
+    let warmup = |session: Session| {
+        let pairs = [("entry", entry.as_str()), ("exit", "close < open")];
+        let info = builtin::find("rules").unwrap().specialize(&pairs).unwrap();
+        let p = Params::from_pairs(info.params, pairs.iter().copied()).unwrap();
+        let mut s = info.build(&p).unwrap();
+        let cfg = backtide_core::BrokerConfig {
+            session,
+            ..backtide_core::BrokerConfig::default()
+        };
+        backtide_core::run(&bars, s.as_mut(), &cfg).unwrap().warmup
+    };
+    let fx: Session = "22:00".parse().unwrap();
+    assert_ne!(
+        first(fx),
+        first(Session::default()),
+        "the sessions differ on these bars"
+    );
+    assert_eq!(warmup(fx), first(fx));
+    assert_eq!(warmup(Session::default()), first(Session::default()));
 }
