@@ -102,7 +102,7 @@ pub(crate) fn strategies() -> String {
     }
     let _ = writeln!(
         out,
-        "every built-in signal strategy above (sma_cross to buy_and_hold; rules has its own entry)\n  applied per asset with shared cash: direction long_only, no sl_pct/tp_pct/trail_atr/trail_pct/risk_pct, plus"
+        "every built-in signal strategy above (sma_cross to buy_and_hold; rules has its own entry)\n  applied per asset with shared cash: direction long_only, no sl_pct/sl_trail/tp_pct/trail_atr/trail_pct/risk_pct, plus"
     );
     let per_asset = backtide_core::portfolio::builtin::strategies()
         .iter()

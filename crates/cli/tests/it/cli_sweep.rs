@@ -58,7 +58,7 @@ fn sweep_writes_csv_json_and_parquet() {
                 let header = lines.next().unwrap();
                 assert!(
                     header.starts_with(
-                        "fast,slow,direction,cross,size,sl_pct,tp_pct,trail_atr,trail_pct,risk_pct,start,end,"
+                        "fast,slow,direction,cross,size,sl_pct,sl_trail,tp_pct,trail_atr,trail_pct,risk_pct,start,end,"
                     ),
                     "{header}"
                 );

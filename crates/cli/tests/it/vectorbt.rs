@@ -2,7 +2,9 @@
 //! reproduced by the same broker with vectorbt's fill semantics: market orders fill at the
 //! signal bar's close within that bar, sizes are exact (fractional), SL/TP are checked from
 //! the next bar. vectorbt's `ma_crossed_above/below` give the same signals as the strict
-//! crossover on these cases (the golden files record 0 mismatches).
+//! crossover on these cases (the golden files record 0 mismatches). The trailing stop
+//! loss cases (`golden/trailing/vbt_*.json`, `sl_trail=True`, made by
+//! `make_vbt_trailing.py` beside them) run with `sl_trail=true`.
 
 use backtide_core::strategy::builtin;
 use backtide_core::{BrokerConfig, Commission, Params, RunResult, run};
@@ -12,6 +14,45 @@ use crate::golden::{close, golden};
 
 /// Our run of a vbt golden case.
 pub(crate) fn run_case(g: &Value) -> (backtide_core::Bars, RunResult) {
+    run_case_on(g, Path::PerBar)
+}
+
+/// Which front end runs a case: the per-bar strategy or its signal form.
+#[derive(Clone, Copy)]
+enum Path {
+    PerBar,
+    Signals,
+}
+
+/// The `sma_cross` parameters that state a vbt golden case (`sl_trail` for the
+/// trailing-stop cases in `golden/trailing/`).
+fn case_params(c: &Value) -> Vec<(&'static str, String)> {
+    let kw = &c["kwargs"];
+    let dir = if kw["direction"] == "longonly" {
+        "long_only"
+    } else {
+        "long_short"
+    };
+    let mut pairs = vec![
+        ("fast", c["n1"].to_string()),
+        ("slow", c["n2"].to_string()),
+        ("direction", dir.to_string()),
+    ];
+    if let Some(st) = c["sltp"].as_array() {
+        if let Some(sl) = st[0].as_f64() {
+            pairs.push(("sl_pct", sl.to_string()));
+        }
+        if let Some(tp) = st[1].as_f64() {
+            pairs.push(("tp_pct", tp.to_string()));
+        }
+    }
+    if c["sl_trail"] == true {
+        pairs.push(("sl_trail", "true".to_string()));
+    }
+    pairs
+}
+
+fn run_case_on(g: &Value, path: Path) -> (backtide_core::Bars, RunResult) {
     let c = &g["case"];
     let bars = backtide_data::sample("GOOG").unwrap();
     let kw = &c["kwargs"];
@@ -26,27 +67,16 @@ pub(crate) fn run_case(g: &Value) -> (backtide_core::Bars, RunResult) {
         exclusive_orders: !native,
         ..BrokerConfig::default()
     };
-    let (n1, n2) = (c["n1"].to_string(), c["n2"].to_string());
-    let dir = if kw["direction"] == "longonly" {
-        "long_only"
-    } else {
-        "long_short"
-    };
-    let mut pairs = vec![
-        ("fast", n1.as_str()),
-        ("slow", n2.as_str()),
-        ("direction", dir),
-    ];
-    let (sl, tp);
-    if let Some(st) = c["sltp"].as_array() {
-        sl = st[0].to_string();
-        tp = st[1].to_string();
-        pairs.push(("sl_pct", &sl));
-        pairs.push(("tp_pct", &tp));
-    }
+    let pairs = case_params(c);
     let info = builtin::find("sma_cross").unwrap();
-    let params = Params::from_pairs(info.params, pairs).unwrap();
-    let res = run(&bars, info.build(&params).unwrap().as_mut(), &cfg).unwrap();
+    let params =
+        Params::from_pairs(info.params, pairs.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
+    let mut strategy = match path {
+        Path::PerBar => info.build(&params),
+        Path::Signals => info.build_signals(&params),
+    }
+    .unwrap();
+    let res = run(&bars, strategy.as_mut(), &cfg).unwrap();
     (bars, res)
 }
 
@@ -135,6 +165,8 @@ vbt_case! {
     native_longonly_sltp_trades => "vbt_goog_native_longonly_sltp",
     native_longshort_trades => "vbt_goog_native_longshort",
     readme_btemu_trades => "vbt_goog_readme_btemu",
+    native_longonly_sltrail_trades => "trailing/vbt_goog_native_longonly_sltrail",
+    native_longonly_sltrail_tp_trades => "trailing/vbt_goog_native_longonly_sltrail_tp",
 }
 
 /// vectorbt statistic name → Backtide JSON key (`shared/reference/vectorbt.md`).
@@ -229,4 +261,160 @@ vbt_stats_case! {
     native_longonly_sltp_stats => "vbt_goog_native_longonly_sltp",
     native_longshort_stats => "vbt_goog_native_longshort",
     readme_btemu_stats => "vbt_goog_readme_btemu",
+    native_longonly_sltrail_stats => "trailing/vbt_goog_native_longonly_sltrail",
+    native_longonly_sltrail_tp_stats => "trailing/vbt_goog_native_longonly_sltrail_tp",
+}
+
+const TRAILING: [&str; 2] = [
+    "trailing/vbt_goog_native_longonly_sltrail",
+    "trailing/vbt_goog_native_longonly_sltrail_tp",
+];
+
+/// The trailing-stop cases through the signal front end: the same run, bit for bit, as
+/// the per-bar strategy (and so the golden trades too).
+#[test]
+fn sltrail_per_bar_and_signal_paths_agree() {
+    for file in TRAILING {
+        let g = golden(file);
+        let (_, per_bar) = run_case_on(&g, Path::PerBar);
+        let (_, signals) = run_case_on(&g, Path::Signals);
+        assert_eq!(per_bar, signals, "{file}");
+        let bad = compare_trades(&g, &signals);
+        assert!(bad.is_empty(), "{file}: {}", bad.join("\n"));
+    }
+}
+
+/// `backtide run --profile vectorbt --param sl_pct=… --param sl_trail=true` reproduces
+/// vectorbt's `sl_trail=True` cases: every statistic, every trade, the equity per bar; the
+/// stops did most of the exiting (the take profit too, where given).
+#[test]
+fn sltrail_through_the_cli() {
+    for file in TRAILING {
+        let g = golden(file);
+        let mut args: Vec<String> = [
+            "run",
+            "--data",
+            "sample:GOOG",
+            "--strategy",
+            "sma_cross",
+            "--commission",
+            "0.002",
+            "--profile",
+            "vectorbt",
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec();
+        for (k, v) in case_params(&g["case"]) {
+            args.extend(["--param".to_string(), format!("{k}={v}")]);
+        }
+        let out = crate::cli::succeeds(&args);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let bad = compare_stats(&g, v["stats"].as_object().unwrap());
+        assert!(bad.is_empty(), "{file}: {}", bad.join("\n"));
+        let ours = v["trades"].as_array().unwrap();
+        let theirs = g["trades"].as_array().unwrap();
+        assert_eq!(ours.len(), theirs.len(), "{file}");
+        assert!(v["open_trades"].as_array().unwrap().is_empty());
+        for (o, w) in ours.iter().zip(theirs) {
+            assert_eq!(o["entry_bar"], w["EntryBar"], "{file}");
+            assert_eq!(o["exit_bar"], w["ExitBar"], "{file}");
+            for (ok, wk) in [
+                ("size", "Size"),
+                ("entry_price", "EntryPrice"),
+                ("exit_price", "ExitPrice"),
+                ("pnl", "PnL"),
+                ("return", "ReturnPct"),
+            ] {
+                let (a, b) = (o[ok].as_f64().unwrap(), w[wk].as_f64().unwrap());
+                assert!(close(b, a, 1e-9), "{file} {ok}: golden {b} ours {a}");
+            }
+            let fees = w["EntryFees"].as_f64().unwrap() + w["ExitFees"].as_f64().unwrap();
+            assert!(
+                close(fees, o["commission"].as_f64().unwrap(), 1e-9),
+                "{file}"
+            );
+        }
+        for (o, w) in v["equity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(g["equity"]["Equity"].as_array().unwrap())
+        {
+            assert!(
+                close(w.as_f64().unwrap(), o["equity"].as_f64().unwrap(), 1e-9),
+                "{file}"
+            );
+        }
+        let c = backtide_data::sample("GOOG").unwrap();
+        let stopped = ours
+            .iter()
+            .filter(|t| {
+                t["exit_price"].as_f64()
+                    != Some(c.close()[t["exit_bar"].as_u64().unwrap() as usize])
+            })
+            .count();
+        assert!(stopped >= 40, "{file}: {stopped} stop exits");
+        if g["case"]["sltp"][1].is_f64() {
+            let took = ours
+                .iter()
+                .filter(|t| t["tp"].as_f64().is_some() && t["exit_price"] == t["tp"])
+                .count();
+            assert!(took >= 5, "{file}: {took} take-profit exits");
+        }
+    }
+}
+
+/// Where the rule has no meaning the parameter is refused in one line: without the
+/// `sl_pct` stop it trails, beside the other trailing stops, and with fills at the next
+/// open (backtesting.py's default), where the entry bar's close is not the entry.
+#[test]
+fn sltrail_is_refused_where_it_makes_no_sense() {
+    let base = ["run", "--data", "sample:GOOG", "--strategy", "sma_cross"];
+    let with = |extra: &[&'static str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        a
+    };
+    crate::cli::fails_with(
+        &with(&["--profile", "vectorbt", "--param", "sl_trail=true"]),
+        &["sl_trail", "needs sl_pct"],
+    );
+    crate::cli::fails_with(
+        &with(&[
+            "--profile",
+            "vectorbt",
+            "--param",
+            "sl_pct=0.05",
+            "--param",
+            "sl_trail=true",
+            "--param",
+            "trail_pct=0.05",
+        ]),
+        &["sl_trail", "trail_pct"],
+    );
+    crate::cli::fails_with(
+        &with(&["--param", "sl_pct=0.05", "--param", "sl_trail=true"]),
+        &["sl_trail", "--profile vectorbt"],
+    );
+    crate::cli::fails_with(
+        &with(&[
+            "--profile",
+            "vectorbt",
+            "--param",
+            "sl_pct=0.05",
+            "--param",
+            "sl_trail=yes",
+        ]),
+        &["sl_trail"],
+    );
+    // Off is the plain stop.
+    crate::cli::succeeds(with(&[
+        "--profile",
+        "vectorbt",
+        "--param",
+        "sl_pct=0.05",
+        "--param",
+        "sl_trail=false",
+    ]));
 }

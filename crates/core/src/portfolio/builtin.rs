@@ -435,7 +435,7 @@ pub fn strategies() -> &'static [PortfolioStrategyInfo] {
             let mut params: Vec<ParamSpec> = s
                 .params
                 .iter()
-                .filter(|p| !matches!(p.name, "sl_pct" | "tp_pct" | "trail_atr" | "trail_pct" | "risk_pct"))
+                .filter(|p| !matches!(p.name, "sl_pct" | "sl_trail" | "tp_pct" | "trail_atr" | "trail_pct" | "risk_pct"))
                 .map(|p| match p.name {
                     "direction" => ParamSpec {
                         kind: ParamKind::Choice(&["long_only"]),

@@ -2,6 +2,7 @@
 
 mod cross;
 mod levels;
+mod sl_trail;
 
 use super::{DefaultValue, ParamKind, ParamSpec, Params, SignalDriven, SignalStrategy, Strategy};
 use crate::error::Error;
@@ -146,10 +147,32 @@ impl StrategyInfo {
     }
 }
 
-/// `s` with the trailing stop its `trail_atr` or `trail_pct` parameter asks for (the two
-/// exclude each other), or as it is.
+/// `s` with the trailing stop its parameters ask for, or as it is: backtesting.py's
+/// `TrailingStrategy` for `trail_atr` or `trail_pct`, vectorbt's `sl_trail=True` for
+/// `sl_trail=true` (which trails the `sl_pct` stop, so needs it). One at a time.
 fn with_trailing(s: Box<dyn Strategy>, params: &Params) -> Result<Box<dyn Strategy>, Error> {
     use crate::strategy::trailing::{TrailDistance, Trailing};
+    let sl_trail = params.str("sl_trail").is_ok_and(|v| v == "true");
+    if sl_trail {
+        if let Some(other) = ["trail_atr", "trail_pct"]
+            .into_iter()
+            .find(|k| params.float_opt(k).is_some())
+        {
+            return Err(Error::Param {
+                param: "sl_trail".into(),
+                message: format!(
+                    "give sl_trail or {other}, not both: each moves the one stop loss"
+                ),
+            });
+        }
+        let Some(fraction) = params.float_opt("sl_pct") else {
+            return Err(Error::Param {
+                param: "sl_trail".into(),
+                message: "needs sl_pct: it trails the sl_pct stop loss".into(),
+            });
+        };
+        return Ok(Box::new(sl_trail::SlTrail::new(s, fraction)));
+    }
     match (params.float_opt("trail_atr"), params.float_opt("trail_pct")) {
         (Some(_), Some(_)) => Err(Error::Param {
             param: "trail_pct".into(),
@@ -232,6 +255,16 @@ const TP_PCT: ParamSpec = float(
     "take-profit distance from the signal close, as a fraction",
 );
 
+const SL_TRAIL: ParamSpec = ParamSpec {
+    name: "sl_trail",
+    kind: ParamKind::Choice(&["false", "true"]),
+    default: None,
+    doc: "true: the sl_pct stop trails the highest high since the entry (lowest low when short), \
+          starting from the entry close and moved after each bar's check (vectorbt's \
+          sl_stop=sl_pct, sl_trail=True; tp_pct stays at the entry close); needs sl_pct and \
+          fills at the close (--profile vectorbt or --trade-on-close); unset is false",
+};
+
 const TRAIL_ATR: ParamSpec = float(
     "trail_atr",
     1e-6,
@@ -268,6 +301,7 @@ const MA_CROSS_PARAMS: &[ParamSpec] = &[
     CROSS_RULE,
     SIZE,
     SL_PCT,
+    SL_TRAIL,
     TP_PCT,
     TRAIL_ATR,
     TRAIL_PCT,
@@ -315,6 +349,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
             CROSS_RULE,
             SIZE,
             SL_PCT,
+            SL_TRAIL,
             TP_PCT,
             TRAIL_ATR,
             TRAIL_PCT,
