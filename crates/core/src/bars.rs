@@ -11,14 +11,35 @@ pub type TimestampNs = i64;
 /// equal column lengths, finite positive prices, `low <= min(open, close)`,
 /// `high >= max(open, close)`, non-negative (or absent, NaN) volume and strictly
 /// increasing timestamps. Code downstream relies on them and never re-checks.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Bars known by their close alone ([`Bars::try_from_close`], e.g. an array handed to
+/// `from_signals`) keep one price column: their open, high and low are the close, and their
+/// volume is made (all NaN) only if something reads it. A million such bars take 16 MB, not
+/// 48 MB, and cost no copies.
+#[derive(Debug, Clone)]
 pub struct Bars {
     time: Vec<TimestampNs>,
-    open: Vec<f64>,
-    high: Vec<f64>,
-    low: Vec<f64>,
+    /// `None`: the close.
+    open: Option<Vec<f64>>,
+    /// `None`: the close.
+    high: Option<Vec<f64>>,
+    /// `None`: the close.
+    low: Option<Vec<f64>>,
     close: Vec<f64>,
-    volume: Vec<f64>,
+    /// Unset: no volume (NaN on every bar), filled on first use.
+    volume: std::sync::OnceLock<Vec<f64>>,
+}
+
+impl PartialEq for Bars {
+    /// Equal columns, whether stored or standing for the close.
+    fn eq(&self, other: &Bars) -> bool {
+        self.time == other.time
+            && self.open() == other.open()
+            && self.high() == other.high()
+            && self.low() == other.low()
+            && self.close == other.close
+            && self.volume() == other.volume()
+    }
 }
 
 /// The columns of a bar table, used to name the culprit in errors.
@@ -88,14 +109,47 @@ impl Bars {
         }
         let bars = Bars {
             time,
-            open,
-            high,
-            low,
+            open: Some(open),
+            high: Some(high),
+            low: Some(low),
             close,
-            volume,
+            volume: std::sync::OnceLock::from(volume),
         };
         for i in 0..n {
             bars.check_bar(i)?;
+        }
+        Ok(bars)
+    }
+
+    /// Bars known by their close only: open, high and low are the close, and there is no
+    /// volume. Checks the same invariants as [`Bars::try_new`] (finite positive closes,
+    /// strictly increasing times) without storing the other columns.
+    pub fn try_from_close(time: Vec<TimestampNs>, close: Vec<f64>) -> Result<Self, BarsError> {
+        if close.len() != time.len() {
+            return Err(BarsError::LengthMismatch {
+                column: Column::Close,
+                expected: time.len(),
+                found: close.len(),
+            });
+        }
+        // Checked in one pass without branches per bar; the exact culprit is then found by
+        // the per-bar check.
+        let prices_ok = close
+            .iter()
+            .fold(true, |ok, &c| ok & (c > 0.0) & (c < f64::INFINITY));
+        let times_ok = time.windows(2).fold(true, |ok, w| ok & (w[1] > w[0]));
+        let bars = Bars {
+            time,
+            open: None,
+            high: None,
+            low: None,
+            close,
+            volume: std::sync::OnceLock::new(),
+        };
+        if !(prices_ok && times_ok) {
+            for i in 0..bars.len() {
+                bars.check_bar(i)?;
+            }
         }
         Ok(bars)
     }
@@ -109,12 +163,17 @@ impl Bars {
                 rule,
             })
         };
-        for (column, v) in [
-            (Column::Open, self.open[i]),
-            (Column::High, self.high[i]),
-            (Column::Low, self.low[i]),
-            (Column::Close, self.close[i]),
+        let (o, h, l, c) = (self.open()[i], self.high()[i], self.low()[i], self.close[i]);
+        // Columns that stand for the close are the close: its errors name it.
+        for (column, v, stored) in [
+            (Column::Open, o, self.open.is_some()),
+            (Column::High, h, self.high.is_some()),
+            (Column::Low, l, self.low.is_some()),
+            (Column::Close, c, true),
         ] {
+            if !stored {
+                continue;
+            }
             if !v.is_finite() {
                 return err(column, v, BarRule::NotFinite);
             }
@@ -122,14 +181,13 @@ impl Bars {
                 return err(column, v, BarRule::NonPositivePrice);
             }
         }
-        let (o, h, l, c) = (self.open[i], self.high[i], self.low[i], self.close[i]);
         if h < o.max(c) {
             return err(Column::High, h, BarRule::HighBelowOpenClose);
         }
         if l > o.min(c) {
             return err(Column::Low, l, BarRule::LowAboveOpenClose);
         }
-        let v = self.volume[i];
+        let v = self.volume.get().map_or(f64::NAN, |v| v[i]);
         if v.is_infinite() {
             return err(Column::Volume, v, BarRule::NotFinite);
         }
@@ -163,15 +221,15 @@ impl Bars {
     }
     /// Opening prices.
     pub fn open(&self) -> &[f64] {
-        &self.open
+        self.open.as_deref().unwrap_or(&self.close)
     }
     /// Highest prices.
     pub fn high(&self) -> &[f64] {
-        &self.high
+        self.high.as_deref().unwrap_or(&self.close)
     }
     /// Lowest prices.
     pub fn low(&self) -> &[f64] {
-        &self.low
+        self.low.as_deref().unwrap_or(&self.close)
     }
     /// Closing prices.
     pub fn close(&self) -> &[f64] {
@@ -179,12 +237,14 @@ impl Bars {
     }
     /// Volumes (NaN where the source had none).
     pub fn volume(&self) -> &[f64] {
-        &self.volume
+        self.volume.get_or_init(|| vec![f64::NAN; self.close.len()])
     }
 
     /// True if at least one bar carries a volume.
     pub fn has_volume(&self) -> bool {
-        self.volume.iter().any(|v| !v.is_nan())
+        self.volume
+            .get()
+            .is_some_and(|v| v.iter().any(|v| !v.is_nan()))
     }
 
     /// The bars whose timestamps fall in `[from, to]` (either bound optional).
@@ -192,13 +252,17 @@ impl Bars {
         let lo = from.map_or(0, |f| self.time.partition_point(|&t| t < f));
         let hi = to.map_or(self.len(), |t| self.time.partition_point(|&x| x <= t));
         let hi = hi.max(lo);
+        let cut = |v: &Option<Vec<f64>>| v.as_ref().map(|v| v[lo..hi].to_vec());
         Bars {
             time: self.time[lo..hi].to_vec(),
-            open: self.open[lo..hi].to_vec(),
-            high: self.high[lo..hi].to_vec(),
-            low: self.low[lo..hi].to_vec(),
+            open: cut(&self.open),
+            high: cut(&self.high),
+            low: cut(&self.low),
             close: self.close[lo..hi].to_vec(),
-            volume: self.volume[lo..hi].to_vec(),
+            volume: match self.volume.get() {
+                Some(v) => std::sync::OnceLock::from(v[lo..hi].to_vec()),
+                None => std::sync::OnceLock::new(),
+            },
         }
     }
 
@@ -207,14 +271,20 @@ impl Bars {
     /// This is how fractional-unit trading is simulated: the broker keeps trading whole
     /// units, and one unit of the scaled series is `factor` of a real share.
     pub(crate) fn scaled_prices(&self, factor: f64) -> Bars {
-        let s = |v: &[f64]| v.iter().map(|x| x * factor).collect();
+        let s = |v: &[f64]| v.iter().map(|x| x * factor).collect::<Vec<f64>>();
+        let scaled = |v: &Option<Vec<f64>>| v.as_deref().map(s);
         Bars {
             time: self.time.clone(),
-            open: s(&self.open),
-            high: s(&self.high),
-            low: s(&self.low),
+            open: scaled(&self.open),
+            high: scaled(&self.high),
+            low: scaled(&self.low),
             close: s(&self.close),
-            volume: self.volume.iter().map(|v| v / factor).collect(),
+            volume: match self.volume.get() {
+                Some(v) => {
+                    std::sync::OnceLock::from(v.iter().map(|v| v / factor).collect::<Vec<f64>>())
+                }
+                None => std::sync::OnceLock::new(),
+            },
         }
     }
 }
@@ -233,6 +303,59 @@ mod tests {
             vec![c; n],
             vec![1.0; n],
         )
+    }
+
+    #[test]
+    fn close_only_bars_equal_bars_whose_prices_are_the_close() {
+        let (t, c) = (vec![1, 2, 5], vec![10.0, 10.5, 9.75]);
+        let only = Bars::try_from_close(t.clone(), c.clone()).unwrap();
+        let full = Bars::try_new(
+            t.clone(),
+            c.clone(),
+            c.clone(),
+            c.clone(),
+            c.clone(),
+            vec![f64::NAN; 3],
+        )
+        .unwrap();
+        assert_eq!(only.open(), full.open());
+        assert_eq!(only.low(), full.low());
+        assert!(!only.has_volume());
+        assert!(only.volume().iter().all(|v| v.is_nan()));
+        assert_eq!(only.slice_time(Some(2), None).high(), [10.5, 9.75]);
+        assert_eq!(only.scaled_prices(2.0).open(), [20.0, 21.0, 19.5]);
+        // The same errors as the full constructor, naming the bar.
+        for (t, c, rule) in [
+            (vec![1, 2, 3], vec![1.0, f64::NAN, 1.0], BarRule::NotFinite),
+            (
+                vec![1, 2, 3],
+                vec![1.0, 1.0, -1.0],
+                BarRule::NonPositivePrice,
+            ),
+            (
+                vec![1, 3, 2],
+                vec![1.0, 1.0, 1.0],
+                BarRule::TimestampOutOfOrder,
+            ),
+        ] {
+            let e = Bars::try_from_close(t.clone(), c.clone()).unwrap_err();
+            let Err(BarsError::Invalid { index, .. }) =
+                Bars::try_new(t, c.clone(), c.clone(), c.clone(), c, vec![f64::NAN; 3])
+            else {
+                panic!("the full constructor accepts it");
+            };
+            let want = if rule == BarRule::TimestampOutOfOrder {
+                Column::Time
+            } else {
+                Column::Close
+            };
+            assert!(
+                matches!(e, BarsError::Invalid { index: i, column, rule: r, .. }
+                    if i == index && r == rule && column == want),
+                "{e:?}"
+            );
+        }
+        assert!(Bars::try_from_close(vec![1], vec![]).is_err());
     }
 
     #[test]
