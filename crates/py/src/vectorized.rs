@@ -102,34 +102,60 @@ pub(crate) fn run_orders<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let time = time_ns.as_array().to_vec();
     let mut assets = Vec::new();
-    let other = |given: &Option<Vec<PyReadonlyArray1<'py, f64>>>, k: usize, name: &str| {
+    fn other<'a, 'py>(
+        given: &'a Option<Vec<PyReadonlyArray1<'py, f64>>>,
+        k: usize,
+        name: &str,
+    ) -> PyResult<Option<numpy::ndarray::ArrayView1<'a, f64>>> {
         given
             .as_ref()
             .map(|v| {
                 v.get(k)
-                    .map(|a| a.as_array().to_vec())
+                    .map(|a| a.as_array())
                     .ok_or_else(|| PyValueError::new_err(format!("{name}: no column {k}")))
             })
             .transpose()
-    };
+    }
     for (k, c) in closes.iter().enumerate() {
         let c = c.as_array();
-        // A series on the rows where the close has a price (an asset that lists late or
-        // has gaps has no bar there, as in vectorbt where its close is NaN); without
-        // opens, highs and lows the bar's prices are its close (fills are at the close).
-        let keep: Vec<usize> = (0..c.len()).filter(|&i| !c[i].is_nan()).collect();
-        let pick = |x: &[f64]| keep.iter().map(|&i| x[i]).collect::<Vec<f64>>();
-        let p = pick(&c.to_vec());
-        let t: Vec<i64> = keep.iter().map(|&i| time[i]).collect();
         let [o, h, l] = [
             other(&opens, k, "open")?,
             other(&highs, k, "high")?,
             other(&lows, k, "low")?,
-        ]
-        .map(|x| x.map_or_else(|| p.clone(), |x| pick(&x)));
-        let n = t.len();
-        let bars = Bars::try_new(t, o, h, l, p, vec![f64::NAN; n])
-            .map_err(|e| PyValueError::new_err(format!("close: column {k}: {e}")))?;
+        ];
+        // A series on the rows where the close has a price (an asset that lists late or
+        // has gaps has no bar there, as in vectorbt where its close is NaN). A column
+        // without gaps is taken whole, without an index of the rows.
+        let whole = !c.iter().any(|x| x.is_nan());
+        let keep: Vec<usize> = if whole {
+            Vec::new()
+        } else {
+            (0..c.len()).filter(|&i| !c[i].is_nan()).collect()
+        };
+        let pick = |x: numpy::ndarray::ArrayView1<'_, f64>| -> Vec<f64> {
+            if whole {
+                x.to_vec()
+            } else {
+                keep.iter().map(|&i| x[i]).collect()
+            }
+        };
+        let t: Vec<i64> = if whole {
+            time.clone()
+        } else {
+            keep.iter().map(|&i| time[i]).collect()
+        };
+        let p = pick(c);
+        let bars = match (o, h, l) {
+            // Without opens, highs and lows the bar is its close (fills are at the close):
+            // one price column, no copies of it.
+            (None, None, None) => Bars::try_from_close(t, p),
+            (o, h, l) => {
+                let [o, h, l] = [o, h, l].map(|x| x.map_or_else(|| p.clone(), pick));
+                let n = t.len();
+                Bars::try_new(t, o, h, l, p, vec![f64::NAN; n])
+            }
+        }
+        .map_err(|e| PyValueError::new_err(format!("close: column {k}: {e}")))?;
         assets.push((format!("col{k}"), "close".to_string(), bars));
     }
     let universe = Universe::try_new(assets).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -197,11 +223,14 @@ pub(crate) fn run_orders<'py>(
         fill: FillAt::Close,
     };
     let mut strategy = PlanDriven::new(Given(OrderPlan { orders }));
-    let res = py
-        .detach(|| portfolio::run(&universe, &mut strategy, &cfg))
+    let (res, trades, stats) = py
+        .detach(|| {
+            let res = portfolio::run(&universe, &mut strategy, &cfg)?;
+            let trades = portfolio::exit_trades(&universe, &res);
+            let stats = portfolio::stats::vectorbt(&universe, &res, &trades);
+            Ok::<_, Error>((res, trades, stats))
+        })
         .map_err(value_error)?;
-    let trades = portfolio::exit_trades(&universe, &res);
-    let stats = portfolio::stats::vectorbt(&universe, &res, &trades);
     let d = PyDict::new(py);
     d.set_item("stats", stats_entries(py, stats.entries())?)?;
     let f = &res.fills;
