@@ -62,7 +62,46 @@ pub fn run(
     let mut last_close = vec![f64::NAN; na];
     let mut decided: Vec<(usize, Intent)> = Vec::new();
     let mut active = strategy.next_active(0);
-    for t in 0..n {
+    // Every asset has a bar on every bar of the timeline (one asset, or assets that share
+    // their dates): the stretches without anything to do can be run in one loop.
+    let full = assets.iter().all(|a| a.rows().len() == n);
+    let mut t = 0;
+    while t < n {
+        if full
+            && t < active
+            && book.waiting == 0
+            && (0..na).all(|a| book.stops[a].is_none() || book.account.position[a] == 0.0)
+        {
+            // No decision due, no order waiting, no stop to check or trail: only the value
+            // moves, worked out exactly as at the end of a bar below.
+            let end = active.min(n);
+            let cash = book.account.cash;
+            let free_cash = book.account.free_cash;
+            let position = &book.account.position;
+            let out = &mut book.out;
+            for s in t..end {
+                let mut value = cash;
+                let mut gross = 0.0;
+                for (a, p) in position.iter().enumerate() {
+                    if *p != 0.0 {
+                        let c = assets[a].bars().close()[s];
+                        value += p * c;
+                        gross += (p * c).abs();
+                    }
+                }
+                out.value.push(value);
+                out.gross.push(gross);
+            }
+            out.cash.resize(end, cash);
+            out.free_cash.resize(end, free_cash);
+            for (a, asset) in assets.iter().enumerate() {
+                last_close[a] = asset.bars().close()[end - 1];
+                seen[a] = end;
+                present[a] = true;
+            }
+            t = end;
+            continue;
+        }
         for (a, asset) in assets.iter().enumerate() {
             let k = seen[a];
             let here = k < asset.rows().len() && asset.rows()[k] as usize == t;
@@ -149,6 +188,7 @@ pub fn run(
         book.out.cash.push(book.account.cash);
         book.out.free_cash.push(book.account.free_cash);
         book.out.gross.push(gross);
+        t += 1;
     }
     Ok(book.out)
 }
