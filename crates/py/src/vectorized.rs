@@ -184,6 +184,7 @@ pub(crate) fn run_orders<'py>(
             )));
         }
     }
+    let same_rows = union.len() == time.len();
     let mut orders = Vec::with_capacity(b.len());
     for j in 0..b.len() {
         let Some(&t) = time.get(b[j] as usize) else {
@@ -192,7 +193,13 @@ pub(crate) fn run_orders<'py>(
                 b[j]
             )));
         };
-        if let Ok(row) = union.binary_search(&t) {
+        // Every bar has a price in some column (the usual case): the rows are the bars.
+        let row = if same_rows {
+            Ok(b[j] as usize)
+        } else {
+            union.binary_search(&t)
+        };
+        if let Ok(row) = row {
             orders.push(PlannedOrder {
                 bar: row,
                 asset: a[j] as usize,
@@ -204,7 +211,13 @@ pub(crate) fn run_orders<'py>(
             });
         }
     }
-    let full_row = |row: usize| time.partition_point(|&x| x < union[row]) as i64;
+    let full_row = |row: usize| {
+        if same_rows {
+            row as i64
+        } else {
+            time.partition_point(|&x| x < union[row]) as i64
+        }
+    };
     let cfg = PortfolioConfig {
         cash: init_cash,
         fees,
