@@ -100,7 +100,12 @@ pub(crate) fn run_orders<'py>(
     sl_trail: Option<PyReadonlyArray1<'py, bool>>,
     tp_stop: Option<PyReadonlyArray1<'py, f64>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let time = time_ns.as_array().to_vec();
+    // The index as numpy holds it (one copy per column is made below, not two).
+    let time_view = time_ns.as_array();
+    let time: std::borrow::Cow<'_, [i64]> = match time_view.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(time_view.to_vec()),
+    };
     let mut assets = Vec::new();
     fn other<'a, 'py>(
         given: &'a Option<Vec<PyReadonlyArray1<'py, f64>>>,
@@ -140,7 +145,7 @@ pub(crate) fn run_orders<'py>(
             }
         };
         let t: Vec<i64> = if whole {
-            time.clone()
+            time.to_vec()
         } else {
             keep.iter().map(|&i| time[i]).collect()
         };
@@ -161,7 +166,7 @@ pub(crate) fn run_orders<'py>(
     let universe = Universe::try_new(assets).map_err(|e| PyValueError::new_err(e.to_string()))?;
     // The universe's timeline is the bars on which some column has a price; an order on
     // another bar is ignored (vectorbt ignores orders at a NaN price).
-    let union: Vec<i64> = universe.time().to_vec();
+    let union: &[i64] = universe.time();
     let (b, a, k, v) = (
         bars.as_array(),
         columns.as_array(),

@@ -20,11 +20,17 @@ pub struct PortfolioResult {
     pub value: Vec<f64>,
     /// Cash after each bar.
     pub cash: Vec<f64>,
-    /// Cash not tied up by short positions after each bar (vectorbt's `cash(free=True)`;
-    /// the cash itself while nothing is short).
-    pub free_cash: Vec<f64>,
-    /// Σ |position| × last close after each bar (vectorbt's gross asset value).
-    pub gross: Vec<f64>,
+    /// vectorbt's highest gross exposure over the bars: Σ |position| × last close (the
+    /// gross asset value) over itself plus the cash not tied up by short positions
+    /// (`cash(free=True)`). Only this maximum is kept, not the two series.
+    pub max_gross_exposure: f64,
+}
+
+/// The gross exposure of one bar (0 when there is neither value nor free cash).
+#[inline]
+fn exposure(gross: f64, free_cash: f64) -> f64 {
+    let denom = super::account::add(gross, free_cash);
+    if denom == 0.0 { 0.0 } else { gross / denom }
 }
 
 /// Runs `strategy` over `universe` with one shared account.
@@ -52,8 +58,7 @@ pub fn run(
             rejected: Vec::new(),
             value: Vec::with_capacity(n),
             cash: Vec::with_capacity(n),
-            free_cash: Vec::with_capacity(n),
-            gross: Vec::with_capacity(n),
+            max_gross_exposure: f64::NEG_INFINITY,
         },
     };
     // Per asset: own bars at or before the current union bar; whether it has one now.
@@ -79,6 +84,7 @@ pub fn run(
             let free_cash = book.account.free_cash;
             let position = &book.account.position;
             let out = &mut book.out;
+            let mut max_exposure = out.max_gross_exposure;
             for s in t..end {
                 let mut value = cash;
                 let mut gross = 0.0;
@@ -90,10 +96,10 @@ pub fn run(
                     }
                 }
                 out.value.push(value);
-                out.gross.push(gross);
+                max_exposure = max_exposure.max(exposure(gross, free_cash));
             }
+            out.max_gross_exposure = max_exposure;
             out.cash.resize(end, cash);
-            out.free_cash.resize(end, free_cash);
             for (a, asset) in assets.iter().enumerate() {
                 last_close[a] = asset.bars().close()[end - 1];
                 seen[a] = end;
@@ -186,8 +192,10 @@ pub fn run(
         }
         book.out.value.push(value);
         book.out.cash.push(book.account.cash);
-        book.out.free_cash.push(book.account.free_cash);
-        book.out.gross.push(gross);
+        book.out.max_gross_exposure = book
+            .out
+            .max_gross_exposure
+            .max(exposure(gross, book.account.free_cash));
         t += 1;
     }
     Ok(book.out)

@@ -4,7 +4,6 @@
 //! The benchmark is an equal-weight buy-and-hold basket of every asset.
 
 use super::Direction;
-use super::account::add;
 use super::engine::PortfolioResult;
 use super::trades::{AssetTrade, TradeStatus};
 use crate::bars::Bars;
@@ -39,17 +38,19 @@ pub fn benchmark(universe: &Universe, cash: f64) -> Vec<f64> {
 /// its value): what the single-asset statistics and outputs read as "the market" of a
 /// portfolio.
 pub fn basket_bars(universe: &Universe, cash: f64) -> Bars {
-    let bench = benchmark(universe, cash);
-    let nan = vec![f64::NAN; bench.len()];
-    Bars::try_new(
-        universe.time().to_vec(),
-        bench.clone(),
-        bench.clone(),
-        bench.clone(),
-        bench,
-        nan,
-    )
-    .expect("a basket of valid bars is valid")
+    Bars::try_from_close(universe.time().to_vec(), benchmark(universe, cash))
+        .expect("a basket of valid bars is valid")
+}
+
+/// The last value of [`benchmark`], summed as it sums the last bar, without the series.
+fn benchmark_end(universe: &Universe, cash: f64) -> f64 {
+    let per = cash / universe.n_assets() as f64;
+    let mut v = 0.0;
+    for a in universe.assets() {
+        let close = a.bars().close();
+        v += per / close[0] * close[close.len() - 1];
+    }
+    v
 }
 
 /// Closed trades as the single-asset statistics take them; the symbol goes in the tag.
@@ -82,17 +83,10 @@ pub fn vectorbt(universe: &Universe, result: &PortfolioResult, trades: &[AssetTr
     let freq = data_period(time);
     let init = result.init_cash;
     let eq = &result.value;
-    let bench = benchmark(universe, init);
-    // vectorbt's gross exposure: Σ |asset value| / (Σ |asset value| + free cash).
-    let max_exposure = result
-        .gross
-        .iter()
-        .zip(&result.free_cash)
-        .map(|(&g, &c)| {
-            let denom = add(g, c);
-            if denom == 0.0 { 0.0 } else { g / denom }
-        })
-        .fold(f64::NEG_INFINITY, f64::max);
+    let bench_end = benchmark_end(universe, init);
+    // vectorbt's gross exposure: Σ |asset value| / (Σ |asset value| + free cash), at
+    // its highest (kept by the engine).
+    let max_exposure = result.max_gross_exposure;
     let open: Vec<&AssetTrade> = trades
         .iter()
         .filter(|t| t.status == TradeStatus::Open)
@@ -104,7 +98,7 @@ pub fn vectorbt(universe: &Universe, result: &PortfolioResult, trades: &[AssetTr
         start_value: init,
         end_value: eq[n - 1],
         total_return_pct: (eq[n - 1] - init) / init * 100.0,
-        benchmark_return_pct: (bench[n - 1] / init - 1.0) * 100.0,
+        benchmark_return_pct: (bench_end / init - 1.0) * 100.0,
         max_gross_exposure_pct: max_exposure * 100.0,
         total_fees_paid: result.fills.iter().map(|f| f.fees).sum(),
         total_trades: trades.len(),
@@ -135,17 +129,7 @@ pub fn backtesting_py(
     result: &PortfolioResult,
     trades: &[AssetTrade],
 ) -> Stats {
-    let bench = benchmark(universe, result.init_cash);
-    let nan = vec![f64::NAN; bench.len()];
-    let bars = Bars::try_new(
-        universe.time().to_vec(),
-        bench.clone(),
-        bench.clone(),
-        bench.clone(),
-        bench,
-        nan,
-    )
-    .expect("a basket of valid bars is valid");
+    let bars = basket_bars(universe, result.init_cash);
     stats::compute_parts(&bars, &closed_trades(universe, trades), &result.value, 0)
 }
 
