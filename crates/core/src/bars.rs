@@ -115,10 +115,35 @@ impl Bars {
             close,
             volume: std::sync::OnceLock::from(volume),
         };
-        for i in 0..n {
-            bars.check_bar(i)?;
+        // Every rule in one branch-free pass (it vectorises); the first bad bar, if any,
+        // is then found and named by the per-bar check.
+        if !bars.all_valid() {
+            for i in 0..n {
+                bars.check_bar(i)?;
+            }
         }
         Ok(bars)
+    }
+
+    /// Whether every bar passes [`Bars::check_bar`], without saying which does not.
+    fn all_valid(&self) -> bool {
+        let price = |x: f64| (x > 0.0) & (x < f64::INFINITY);
+        let (o, h, l, c) = (self.open(), self.high(), self.low(), &self.close);
+        let v = self.volume.get().map_or(&[][..], |v| &v[..]);
+        let prices = o
+            .iter()
+            .zip(h)
+            .zip(l.iter().zip(c))
+            .fold(true, |ok, ((&o, &h), (&l, &c))| {
+                let in_range = (h >= o.max(c)) & (l <= o.min(c));
+                ok & price(o) & price(h) & price(l) & price(c) & in_range
+            });
+        // NaN volume is allowed (no volume), as in the per-bar check.
+        let volumes = v
+            .iter()
+            .fold(true, |ok, &v| ok & !(v < 0.0) & (v != f64::INFINITY));
+        let times = self.time.windows(2).fold(true, |ok, w| ok & (w[1] > w[0]));
+        prices && volumes && times
     }
 
     /// Bars known by their close only: open, high and low are the close, and there is no
@@ -303,6 +328,37 @@ mod tests {
             vec![c; n],
             vec![1.0; n],
         )
+    }
+
+    proptest::proptest! {
+        /// The one-pass check accepts exactly the bars that every per-bar check accepts.
+        #[test]
+        fn the_one_pass_check_agrees_with_the_per_bar_check(
+            rows in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![1.0, 2.0, 3.0, 0.0, -1.0, f64::NAN, f64::INFINITY]),
+                    proptest::sample::select(vec![1.0, 2.0, 3.0, f64::NAN, f64::INFINITY]),
+                    proptest::sample::select(vec![1.0, 2.0, 3.0, 0.5, f64::NAN]),
+                    proptest::sample::select(vec![1.0, 2.0, 3.0, f64::NEG_INFINITY]),
+                    proptest::sample::select(vec![0.0, 5.0, f64::NAN, -1.0, f64::INFINITY, f64::NEG_INFINITY]),
+                    0i64..3,
+                ),
+                1..6,
+            ),
+        ) {
+            let mut t = 0;
+            let time: Vec<i64> = rows.iter().map(|r| { t += r.5; t }).collect();
+            let bars = Bars {
+                time,
+                open: Some(rows.iter().map(|r| r.0).collect()),
+                high: Some(rows.iter().map(|r| r.1).collect()),
+                low: Some(rows.iter().map(|r| r.2).collect()),
+                close: rows.iter().map(|r| r.3).collect(),
+                volume: std::sync::OnceLock::from(rows.iter().map(|r| r.4).collect::<Vec<f64>>()),
+            };
+            let per_bar = (0..bars.len()).all(|i| bars.check_bar(i).is_ok());
+            proptest::prop_assert_eq!(bars.all_valid(), per_bar);
+        }
     }
 
     #[test]
