@@ -154,6 +154,25 @@ fn io_text(io: &std::io::Error) -> String {
     }
 }
 
+/// Standard output for a large document written in big blocks. Rust's stdout is line
+/// buffered: it scans every block for a newline (a JSON document has none until its end)
+/// and copies it. A duplicate of the descriptor takes the writes as they are.
+pub(crate) fn bulk_stdout() -> std::io::Result<Box<dyn std::io::Write>> {
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::fd::AsFd;
+        // Nothing may be left in Rust's own buffer ahead of the document.
+        std::io::stdout().flush()?;
+        let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
+        Ok(Box::new(std::fs::File::from(fd)))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(Box::new(std::io::stdout().lock()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

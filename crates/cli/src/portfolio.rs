@@ -151,7 +151,7 @@ pub(crate) fn run(a: &RunArgs) -> Result<()> {
     }
     if a.json {
         // Streamed: the positions of every asset at every bar are never one document.
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::bulk_stdout()?;
         let bench = benchmark
             .as_ref()
             .map(|(name, aligned, s)| backtide_data::benchmark_json(name, aligned, s));

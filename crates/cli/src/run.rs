@@ -596,7 +596,7 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     }
     if a.json {
         // Streamed: a million-bar result is never held as one document.
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::bulk_stdout()?;
         let mut data = read.to_json();
         if let (Some((_, json)), Some(m)) = (&intrabar, data.as_object_mut()) {
             m.insert("intrabar".into(), json.clone());
