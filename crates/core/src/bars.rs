@@ -139,9 +139,9 @@ impl Bars {
                 ok & price(o) & price(h) & price(l) & price(c) & in_range
             });
         // NaN volume is allowed (no volume), as in the per-bar check.
-        let volumes = v
-            .iter()
-            .fold(true, |ok, &v| ok & !(v < 0.0) & (v != f64::INFINITY));
+        let volumes = v.iter().fold(true, |ok, &v| {
+            ok & (v.is_nan() | (v >= 0.0)) & (v != f64::INFINITY)
+        });
         let times = self.time.windows(2).fold(true, |ok, w| ok & (w[1] > w[0]));
         prices && volumes && times
     }
