@@ -343,18 +343,20 @@ fn mark_one_trade_body(out: &mut [f64], close: &[f64], cash: f64, size: f64, ent
     const W: usize = 8;
     let n = out.len().min(close.len());
     let mut k = 0;
-    while k + W <= n {
+    // Whole chunks of both slices: vector loads and stores without bounds checks (indexing
+    // `close[k + j]` made the compiler gather scalars).
+    for (o, c) in out[..n].chunks_exact_mut(W).zip(close[..n].chunks_exact(W)) {
         let mut e = [0.0f64; W];
         let mut positive = true;
-        for (j, v) in e.iter_mut().enumerate() {
-            *v = cash + size * (close[k + j] - entry);
-            positive &= *v > 0.0;
+        for j in 0..W {
+            e[j] = cash + size * (c[j] - entry);
+            positive &= e[j] > 0.0;
         }
         if !positive {
             // A bar at or below zero (or NaN) in these eight: the exact loop finds it.
             break;
         }
-        out[k..k + W].copy_from_slice(&e);
+        o.copy_from_slice(&e);
         k += W;
     }
     k + fill_equity(&mut out[k..n], &close[k..n], |c| cash + size * (c - entry))

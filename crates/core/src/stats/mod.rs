@@ -275,26 +275,26 @@ impl CovSum {
     fn add_lanes(&mut self, equity: &[f64], y: &[f64]) {
         // The running sums stay in registers for the whole call.
         let mut lanes = self.lanes;
+        // Two rounds of the lanes a step: twice the independent work between the lanes'
+        // additions (the series is a chain of dependent multiply-adds). Each lane still adds
+        // its terms in bar order, so the sums are those of one round a step.
+        const STEP: usize = 2 * LANES;
+        let pairs = y.len() / STEP * STEP;
+        for (k, ys) in y[..pairs].chunks_exact(STEP).enumerate() {
+            let e = &equity[k * STEP..k * STEP + STEP + 1];
+            let (lo, hi) = (terms(&e[..=LANES]), terms(&e[LANES..]));
+            for j in 0..LANES {
+                lanes[j] += lo[j] * ys[j];
+            }
+            for j in 0..LANES {
+                lanes[j] += hi[j] * ys[LANES + j];
+            }
+        }
         let whole = y.len() / LANES * LANES;
-        for (k, ys) in y[..whole].chunks_exact(LANES).enumerate() {
-            let e = &equity[k * LANES..k * LANES + LANES + 1];
-            // The series of `ln_ratio` without its branch, for every term at once; a
-            // step with a large move (or a zero or non-finite equity) is redone exactly.
-            let mut x = [0.0f64; LANES];
-            let mut near = true;
+        if whole > pairs {
+            let x = terms(&equity[pairs..=whole]);
             for j in 0..LANES {
-                let (a, b) = (e[j], e[j + 1]);
-                let s = (b - a) / (b + a);
-                near &= s.abs() < 0.05;
-                x[j] = 2.0 * s * ln_ratio_series(s * s);
-            }
-            if !near {
-                for j in 0..LANES {
-                    x[j] = log_step(e[j], e[j + 1]);
-                }
-            }
-            for j in 0..LANES {
-                lanes[j] += x[j] * ys[j];
+                lanes[j] += x[j] * y[pairs + j];
             }
         }
         for (j, &yj) in y[whole..].iter().enumerate() {
@@ -308,6 +308,28 @@ impl CovSum {
         let l = &self.lanes;
         ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
     }
+}
+
+/// The log returns of one round of the lanes: `e` holds [`LANES`] + 1 bars of equity.
+/// The series of `ln_ratio` without its branch, for every term at once; a round with a
+/// large move (or a zero or non-finite equity) is redone exactly.
+#[inline(always)]
+fn terms(e: &[f64]) -> [f64; LANES] {
+    let e: &[f64; LANES + 1] = e.try_into().expect("a round of bars");
+    let mut x = [0.0f64; LANES];
+    let mut near = true;
+    for j in 0..LANES {
+        let (a, b) = (e[j], e[j + 1]);
+        let s = (b - a) / (b + a);
+        near &= s.abs() < 0.05;
+        x[j] = 2.0 * s * ln_ratio_series(s * s);
+    }
+    if !near {
+        for j in 0..LANES {
+            x[j] = log_step(e[j], e[j + 1]);
+        }
+    }
+    x
 }
 
 /// Drawdown periods, fed equity block by block.
@@ -896,6 +918,23 @@ mod tests {
         ]
     }
 
+    /// The covariance lanes summed one round of [`LANES`] bars a step, in bar order (the
+    /// kernel's definition).
+    fn one_round_a_step(equity: &[f64], y: &[f64]) -> [f64; LANES] {
+        let mut lanes = [0.0f64; LANES];
+        let whole = y.len() / LANES * LANES;
+        for k in (0..whole).step_by(LANES) {
+            let x = terms(&equity[k..=k + LANES]);
+            for j in 0..LANES {
+                lanes[j] += x[j] * y[k + j];
+            }
+        }
+        for k in whole..y.len() {
+            lanes[k % LANES] += log_step(equity[k], equity[k + 1]) * y[k];
+        }
+        lanes
+    }
+
     proptest! {
         /// The covariance kernel: the dispatched (AVX2 where the CPU has it) and the
         /// portable build give the same bits, cutting the walk into blocks changes nothing,
@@ -911,6 +950,11 @@ mod tests {
             let y = &ys[..e.len() - 1];
             let mut whole = CovSum::default();
             whole.add(&e, y);
+            // Two rounds a step: the bits of one round a step, lane by lane.
+            prop_assert_eq!(
+                whole.lanes.map(f64::to_bits),
+                one_round_a_step(&e, y).map(f64::to_bits)
+            );
             let mut portable = CovSum::default();
             portable.add_lanes(&e, y);
             prop_assert_eq!(whole.total().to_bits(), portable.total().to_bits());

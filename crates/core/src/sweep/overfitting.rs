@@ -175,29 +175,6 @@ impl BlockSums {
             .collect();
         BlockSums { blocks }
     }
-
-    /// Sharpe ratio over the blocks whose bit is set in `mask`.
-    fn sharpe(&self, mask: u32) -> f64 {
-        let (mut s1, mut s2, mut n) = (0.0, 0.0, 0usize);
-        for (b, &(a, q, c)) in self.blocks.iter().enumerate() {
-            if mask & (1 << b) != 0 {
-                s1 += a;
-                s2 += q;
-                n += c;
-            }
-        }
-        if n < 2 {
-            return f64::NAN;
-        }
-        let nf = n as f64;
-        let mean = s1 / nf;
-        let var = (s2 - nf * mean * mean) / (nf - 1.0);
-        if var > 0.0 {
-            mean / var.sqrt()
-        } else {
-            f64::NAN
-        }
-    }
 }
 
 /// The result of CSCV.
@@ -223,21 +200,29 @@ pub fn pbo_cscv(combos: &[BlockSums]) -> Option<Pbo> {
     }
     let n = combos.len();
     let full = (1u32 << s) - 1;
-    let mut logits = Vec::new();
-    let mut oos = vec![0.0; n];
-    for mask in 0..=full {
-        if mask.count_ones() as usize != s / 2 {
-            continue;
+    let halves = HalfSharpes::new(combos, s);
+    // Each combination's Sharpe ratio over the blocks of `mask`.
+    let sharpes = |mask: u32, out: &mut [f64], sums: &mut Sums| {
+        let mut picked = [0usize; 24];
+        let mut m = 0;
+        for b in 0..s {
+            if mask & (1 << b) != 0 {
+                picked[m] = b;
+                m += 1;
+            }
         }
+        halves.sharpes(&picked[..m], out, sums);
+    };
+    // The logit of the split whose in-sample Sharpe ratios are `is` and out-of-sample ones
+    // `oos`; `None` when no combination has an in-sample Sharpe ratio.
+    let logit = |is: &[f64], oos: &[f64]| {
         let mut best = None::<(usize, f64)>;
-        for (k, c) in combos.iter().enumerate() {
-            let v = c.sharpe(mask);
+        for (k, &v) in is.iter().enumerate() {
             if !v.is_nan() && best.is_none_or(|(_, b)| v > b) {
                 best = Some((k, v));
             }
-            oos[k] = c.sharpe(full & !mask);
         }
-        let Some((star, _)) = best else { continue };
+        let (star, _) = best?;
         let mine = oos[star];
         // Rank 1 = worst; NaN out-of-sample performance ranks lowest.
         let below = oos
@@ -245,13 +230,120 @@ pub fn pbo_cscv(combos: &[BlockSums]) -> Option<Pbo> {
             .filter(|&&v| v < mine || (v.is_nan() && !mine.is_nan()))
             .count();
         let omega = (below + 1) as f64 / (n + 1) as f64;
-        logits.push((omega / (1.0 - omega)).ln());
+        Some((omega / (1.0 - omega)).ln())
+    };
+    // A split and its complement use the same two halves, in-sample and out of sample
+    // swapped: each half's Sharpe ratios are computed once for both. The halves without
+    // the last block are the first of each pair.
+    let (mut lower, mut upper) = (vec![0.0; n], vec![0.0; n]);
+    let mut sums = Sums::new(n);
+    let mut logits: Vec<(u32, f64)> = Vec::new();
+    for mask in 0..=full >> 1 {
+        if mask.count_ones() as usize != s / 2 {
+            continue;
+        }
+        let other = full & !mask;
+        sharpes(mask, &mut lower, &mut sums);
+        sharpes(other, &mut upper, &mut sums);
+        logits.extend(logit(&lower, &upper).map(|l| (mask, l)));
+        logits.extend(logit(&upper, &lower).map(|l| (other, l)));
     }
     if logits.is_empty() {
         return None;
     }
+    // In the order of the splits' masks.
+    logits.sort_unstable_by_key(|&(mask, _)| mask);
+    let logits: Vec<f64> = logits.into_iter().map(|(_, l)| l).collect();
     let pbo = logits.iter().filter(|&&l| l <= 0.0).count() as f64 / logits.len() as f64;
     Some(Pbo { pbo, logits })
+}
+
+/// Every combination's CSCV block sums, a block's row for all combinations at a time, so
+/// the Sharpe ratios of a half are summed for many combinations side by side.
+struct HalfSharpes {
+    /// Combinations.
+    n: usize,
+    /// Σr, Σr² and the count (exact in a double) of block `b` for combination `k` at
+    /// `b·n + k`.
+    s1: Vec<f64>,
+    s2: Vec<f64>,
+    count: Vec<f64>,
+}
+
+/// A half's running sums for every combination (scratch of [`HalfSharpes::sharpes`]).
+struct Sums {
+    s1: Vec<f64>,
+    s2: Vec<f64>,
+    count: Vec<f64>,
+}
+
+impl Sums {
+    fn new(n: usize) -> Sums {
+        Sums {
+            s1: vec![0.0; n],
+            s2: vec![0.0; n],
+            count: vec![0.0; n],
+        }
+    }
+}
+
+impl HalfSharpes {
+    fn new(combos: &[BlockSums], s: usize) -> HalfSharpes {
+        let n = combos.len();
+        let row = |f: fn(&(f64, f64, usize)) -> f64| {
+            (0..s)
+                .flat_map(|b| combos.iter().map(move |c| f(&c.blocks[b])))
+                .collect()
+        };
+        HalfSharpes {
+            n,
+            s1: row(|b| b.0),
+            s2: row(|b| b.1),
+            count: row(|b| b.2 as f64),
+        }
+    }
+
+    /// Each combination's Sharpe ratio over the blocks `picked` (ascending), into `out`:
+    /// `mean / sqrt((Σr² − n·mean·mean) / (n − 1))` with `mean = Σr / n`, NaN below two
+    /// returns or without variance. Each combination's sums start from zero and add its
+    /// blocks in order, as summing one combination at a time would (a count is a whole
+    /// number well below 2⁵³, so its sum in a double is exact).
+    fn sharpes(&self, picked: &[usize], out: &mut [f64], sums: &mut Sums) {
+        crate::simd::wide_kernel!(
+            fn sharpes_wide(h: &HalfSharpes, picked: &[usize], out: &mut [f64], sums: &mut Sums)
+                = HalfSharpes::sharpes_body;
+        );
+        sharpes_wide(self, picked, out, sums);
+    }
+
+    #[inline(always)]
+    fn sharpes_body(&self, picked: &[usize], out: &mut [f64], sums: &mut Sums) {
+        let n = self.n;
+        let (s1, s2, count) = (&mut sums.s1[..n], &mut sums.s2[..n], &mut sums.count[..n]);
+        s1.fill(0.0);
+        s2.fill(0.0);
+        count.fill(0.0);
+        for &b in picked {
+            let rows = b * n..(b + 1) * n;
+            for (acc, x) in s1.iter_mut().zip(&self.s1[rows.clone()]) {
+                *acc += x;
+            }
+            for (acc, x) in s2.iter_mut().zip(&self.s2[rows.clone()]) {
+                *acc += x;
+            }
+            for (acc, x) in count.iter_mut().zip(&self.count[rows]) {
+                *acc += x;
+            }
+        }
+        for (k, o) in out[..n].iter_mut().enumerate() {
+            let nf = count[k];
+            let mean = s1[k] / nf;
+            let var = (s2[k] - nf * mean * mean) / (nf - 1.0);
+            // The two NaN cases are chosen after the arithmetic, without a branch.
+            let sr = mean / var.sqrt();
+            *o = if nf >= 2.0 && var > 0.0 { sr } else { f64::NAN };
+        }
+    }
 }
 
 /// What a sweep keeps of one combination's returns for the overfitting checks: moments
@@ -324,6 +416,13 @@ impl MomentLanes {
         self.sums[3][lane] += r2 * r2;
     }
 
+    /// [`MomentLanes::push`] of Σr and Σr² only: what a CSCV block keeps ([`Self::block`]).
+    #[inline(always)]
+    fn push_block(&mut self, lane: usize, r: f64) {
+        self.sums[0][lane] += r;
+        self.sums[1][lane] += r * r;
+    }
+
     fn total(&self, power: usize) -> f64 {
         let l = &self.sums[power];
         (l[0] + l[1]) + (l[2] + l[3])
@@ -339,6 +438,68 @@ impl MomentLanes {
     /// (Σr, Σr², count), a CSCV block's entry.
     fn block(&self) -> (f64, f64, usize) {
         (self.total(0), self.total(1), self.n)
+    }
+}
+
+/// Adds the returns of `equity` (the first on `prev`: `e[j]/e[j−1] − 1`), the first of
+/// which is return `k0` of the series, to `moments` and, if given, to `block` (its Σr and
+/// Σr², all a block keeps): one pass that divides once a bar and feeds both sets of lanes
+/// (no return series is written and read back), which get the returns in the same lanes
+/// and order as [`MomentLanes::add`] of the series would give them.
+#[inline]
+fn add_returns_of(
+    moments: &mut MomentLanes,
+    block: Option<&mut MomentLanes>,
+    prev: f64,
+    equity: &[f64],
+    k0: usize,
+) {
+    crate::simd::wide_kernel!(
+        fn add_wide(m: &mut MomentLanes, b: &mut MomentLanes, prev: f64, e: &[f64], k0: usize)
+            = add_returns_body;
+    );
+    // Past the last CSCV block (no return is, in practice) the block's sums go nowhere.
+    let mut spare = MomentLanes::default();
+    add_wide(moments, block.unwrap_or(&mut spare), prev, equity, k0);
+}
+
+#[inline(always)]
+fn add_returns_body(m: &mut MomentLanes, b: &mut MomentLanes, prev: f64, e: &[f64], k0: usize) {
+    let n = e.len();
+    m.n += n;
+    b.n += n;
+    let ret = |j: usize| e[j] / if j == 0 { prev } else { e[j - 1] } - 1.0;
+    let mut push = |lane: usize, r: f64| {
+        m.push(lane, r);
+        b.push_block(lane, r);
+    };
+    // Up to the next multiple of four scalar, then four at a time, then the rest.
+    let head = ((4 - k0 % 4) % 4).min(n);
+    for j in 0..head {
+        push((k0 + j) % 4, ret(j));
+    }
+    let whole = head + (n - head) / 4 * 4;
+    if head < whole {
+        // The first return of the body divides by the value before it, which is `prev`
+        // when there is no head.
+        let before = if head == 0 { prev } else { e[head - 1] };
+        let body = &e[head..whole];
+        let mut last = before;
+        for c in body.chunks_exact(4) {
+            let r = [
+                c[0] / last - 1.0,
+                c[1] / c[0] - 1.0,
+                c[2] / c[1] - 1.0,
+                c[3] / c[2] - 1.0,
+            ];
+            for (l, &r) in r.iter().enumerate() {
+                push(l, r);
+            }
+            last = c[3];
+        }
+    }
+    for (l, j) in (whole..n).enumerate() {
+        push(l, ret(j));
     }
 }
 
@@ -381,43 +542,32 @@ impl ProfileWalk {
     /// Feeds the next equity values.
     pub(crate) fn feed(&mut self, equity: &[f64]) {
         let Some(&last) = equity.last() else { return };
-        let mut buf = [0.0f64; 2048];
         // The first value's return is on the previous one (none before the first bar).
         let (mut prev, mut rest) = match self.prev {
             Some(p) => (p, equity),
             None => (equity[0], &equity[1..]),
         };
         while !rest.is_empty() {
-            let len = rest.len().min(buf.len());
-            let r = &mut buf[..len];
-            r[0] = rest[0] / prev - 1.0;
-            for (j, v) in r.iter_mut().enumerate().skip(1) {
-                *v = rest[j] / rest[j - 1] - 1.0;
-            }
-            self.add_returns(r);
-            prev = rest[len - 1];
-            rest = &rest[len..];
-        }
-        self.prev = Some(last);
-    }
-
-    fn add_returns(&mut self, mut r: &[f64]) {
-        self.moments.add(r, self.seen);
-        while !r.is_empty() {
             while self.blocks.len() < self.s && self.seen >= self.block_end {
                 self.close_block();
             }
-            let take = if self.blocks.len() < self.s {
-                (self.block_end - self.seen).min(r.len())
+            // Up to the end of the CSCV block being filled (past the last one: the moments
+            // only).
+            let (take, block) = if self.blocks.len() < self.s {
+                (
+                    (self.block_end - self.seen).min(rest.len()),
+                    Some(&mut self.block),
+                )
             } else {
-                r.len()
+                (rest.len(), None)
             };
-            if self.blocks.len() < self.s {
-                self.block.add(&r[..take], self.seen);
-            }
+            let part = &rest[..take];
+            add_returns_of(&mut self.moments, block, prev, part, self.seen);
             self.seen += take;
-            r = &r[take..];
+            prev = part[take - 1];
+            rest = &rest[take..];
         }
+        self.prev = Some(last);
     }
 
     fn close_block(&mut self) {
@@ -513,6 +663,22 @@ pub fn check_blocks(blocks: usize) -> Result<(), &'static str> {
 mod tests {
     use super::*;
 
+    impl ReturnProfile {
+        /// Equal to the bit (NaN included).
+        fn eq_bits(&self, other: &ReturnProfile) -> bool {
+            let blocks = |p: &ReturnProfile| {
+                p.blocks
+                    .blocks
+                    .iter()
+                    .map(|&(a, q, n)| (a.to_bits(), q.to_bits(), n))
+                    .collect::<Vec<_>>()
+            };
+            self.moments.n == other.moments.n
+                && self.moments.sums.map(f64::to_bits) == other.moments.sums.map(f64::to_bits)
+                && blocks(self) == blocks(other)
+        }
+    }
+
     #[test]
     fn normal_distribution() {
         assert!((norm_cdf(1.959963984540054) - 0.975).abs() < 1e-15);
@@ -598,6 +764,106 @@ mod tests {
         );
     }
 
+    /// The Sharpe ratio of returns with sum `s1`, sum of squares `s2` and count `n`: NaN below
+    /// two returns or without variance.
+    fn sharpe_of(s1: f64, s2: f64, n: usize) -> f64 {
+        if n < 2 {
+            return f64::NAN;
+        }
+        let nf = n as f64;
+        let mean = s1 / nf;
+        let var = (s2 - nf * mean * mean) / (nf - 1.0);
+        if var > 0.0 {
+            mean / var.sqrt()
+        } else {
+            f64::NAN
+        }
+    }
+
+    /// CSCV as defined: every split in mask order, both halves' Sharpe ratios summed over
+    /// all blocks for every combination.
+    fn pbo_by_definition(combos: &[BlockSums]) -> Option<Pbo> {
+        let s = combos[0].blocks.len();
+        let sharpe = |c: &BlockSums, mask: u32| {
+            let (mut s1, mut s2, mut n) = (0.0, 0.0, 0usize);
+            for (b, &(a, q, k)) in c.blocks.iter().enumerate() {
+                if mask & (1 << b) != 0 {
+                    s1 += a;
+                    s2 += q;
+                    n += k;
+                }
+            }
+            sharpe_of(s1, s2, n)
+        };
+        let n = combos.len();
+        let full = (1u32 << s) - 1;
+        let mut logits = Vec::new();
+        for mask in 0..=full {
+            if mask.count_ones() as usize != s / 2 {
+                continue;
+            }
+            let is: Vec<f64> = combos.iter().map(|c| sharpe(c, mask)).collect();
+            let oos: Vec<f64> = combos.iter().map(|c| sharpe(c, full & !mask)).collect();
+            let mut best = None::<(usize, f64)>;
+            for (k, &v) in is.iter().enumerate() {
+                if !v.is_nan() && best.is_none_or(|(_, b)| v > b) {
+                    best = Some((k, v));
+                }
+            }
+            let Some((star, _)) = best else { continue };
+            let mine = oos[star];
+            let below = oos
+                .iter()
+                .filter(|&&v| v < mine || (v.is_nan() && !mine.is_nan()))
+                .count();
+            let omega = (below + 1) as f64 / (n + 1) as f64;
+            logits.push((omega / (1.0 - omega)).ln());
+        }
+        if logits.is_empty() {
+            return None;
+        }
+        let pbo = logits.iter().filter(|&&l| l <= 0.0).count() as f64 / logits.len() as f64;
+        Some(Pbo { pbo, logits })
+    }
+
+    proptest::proptest! {
+        /// Sharing each half's Sharpe ratios between a split and its complement, and summing
+        /// them for many combinations side by side, gives the definition's logits, to the
+        /// bit and in order, at every instruction tier: ties, blocks without variance or
+        /// with fewer than two returns (NaN Sharpe ratios) included.
+        #[test]
+        fn cscv_equals_the_definition(
+            combos in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::prop_oneof![
+                        6 => (-1.0f64..1.0, 0.0f64..2.0, 0usize..20),
+                        1 => proptest::strategy::Just((0.5, 0.25, 1usize)),
+                        1 => proptest::strategy::Just((0.0, 0.0, 0usize)),
+                    ],
+                    8,
+                ),
+                2..12,
+            ),
+            half in 1usize..=3,
+        ) {
+            let s = 2 * half;
+            let combos: Vec<BlockSums> = combos
+                .into_iter()
+                .map(|b| BlockSums { blocks: b[..s].to_vec() })
+                .collect();
+            let want = pbo_by_definition(&combos);
+            let bits = |p: &Option<Pbo>| {
+                p.as_ref().map(|p| {
+                    (p.pbo.to_bits(), p.logits.iter().map(|l| l.to_bits()).collect::<Vec<_>>())
+                })
+            };
+            for tier in crate::simd::TIERS {
+                let got = crate::simd::capped(tier, || pbo_cscv(&combos));
+                proptest::prop_assert_eq!(bits(&got), bits(&want), "{:?}", tier);
+            }
+        }
+    }
+
     proptest::proptest! {
         /// Fed in pieces, the profile has the bits of the one built from the whole return
         /// series (moments and per-block sums), for any number of blocks.
@@ -617,6 +883,17 @@ mod tests {
                 walk.feed(piece);
             }
             let p = walk.finish();
+            // The fused walk gives the same bits at every instruction tier.
+            for tier in crate::simd::TIERS {
+                let q = crate::simd::capped(tier, || {
+                    let mut walk = ProfileWalk::new(e.len(), s);
+                    for piece in e.chunks(cut) {
+                        walk.feed(piece);
+                    }
+                    walk.finish()
+                });
+                proptest::prop_assert!(q.eq_bits(&p), "{:?}", tier);
+            }
             let bits = |m: &ReturnMoments| m.sums.map(f64::to_bits);
             proptest::prop_assert_eq!(bits(&p.moments), bits(&ReturnMoments::of(&r)));
             proptest::prop_assert_eq!(p.moments.n, r.len());

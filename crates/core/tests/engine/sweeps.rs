@@ -345,8 +345,9 @@ fn combinations_stream_without_materialising_the_grid() {
 
 /// Sweeps hand statistics each block of equity as a run marks it and never hold a curve.
 /// Over several blocks (2,048 bars each) and every built-in strategy, with fills at the
-/// close, leverage deep enough to wipe the account out, and trades closed at the end, a
-/// sweep's statistics and overfitting profile have the bits of a standalone run's.
+/// close, leverage deep enough to wipe the account out, trades closed at the end or left
+/// open, fractional units, on one thread or two, a sweep's statistics and overfitting
+/// profile have the bits of a standalone run's.
 mod streamed_statistics {
     use super::*;
     use backtide_core::sweep::overfitting::ReturnProfile;
@@ -363,6 +364,8 @@ mod streamed_statistics {
             finalize_trades in any::<bool>(),
             leveraged in any::<bool>(),
             blocks in prop_oneof![Just(0usize), Just(8)],
+            threads in 1usize..=2,
+            fractional in any::<bool>(),
         ) {
             let vol = if leveraged { 0.03 } else { 0.01 };
             let b = random_walk(n, seed, vol, 60_000_000_000, 0.001);
@@ -383,10 +386,12 @@ mod streamed_statistics {
                 trade_on_close,
                 finalize_trades,
                 margin: if leveraged { 0.02 } else { 1.0 },
+                // Trades in thousandths of a unit: the run keeps its whole curve.
+                fractional_unit: fractional.then_some(0.001),
                 ..BrokerConfig::default()
             };
             let obj = Objective::new("sharpe_ratio", true).unwrap();
-            let control = SweepControl { threads: 1, profile_blocks: blocks, ..SweepControl::default() };
+            let control = SweepControl { threads, profile_blocks: blocks, ..SweepControl::default() };
             let mut got = Vec::new();
             run_sweep::<Error>(&b, &spec, &cfg, &obj, &control, &mut |r| {
                 got.push(r.clone());
