@@ -199,6 +199,32 @@ pub(crate) fn close(a: f64, b: f64, rel: f64) -> bool {
 }
 
 /// Compares our JSON result with a golden case; returns every mismatch.
+/// Runs `strategy` with `params` on GOOG at backtesting.py's 0.002 commission (as the
+/// generated fixtures under `testdata/golden/{dir}/` were made), checks the result against
+/// the fixture `file` with [`compare`], and returns the fixture and our `--json`.
+pub(crate) fn goog_case(dir: &str, file: &str, strategy: &str, params: &[&str]) -> (Value, Value) {
+    let text = std::fs::read_to_string(testdata(&format!("golden/{dir}/{file}"))).unwrap();
+    let g: Value = serde_json::from_str(&text).unwrap();
+    let mut args = vec![
+        "run",
+        "--data",
+        "sample:GOOG",
+        "--strategy",
+        strategy,
+        "--commission",
+        "0.002",
+        "--json",
+    ];
+    for p in params {
+        args.extend(["--param", p]);
+    }
+    let out = crate::cli::succeeds(&args);
+    let ours: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bad = compare(&g, &ours);
+    assert!(bad.is_empty(), "{file}: {bad:#?}");
+    (g, ours)
+}
+
 pub(crate) fn compare(g: &Value, ours: &Value) -> Vec<String> {
     let mut bad = Vec::new();
     let gs = &g["stats"];

@@ -6,33 +6,14 @@
 
 use serde_json::Value;
 
-use crate::cli::{fails_with, succeeds};
-use crate::golden::{compare, testdata};
+use crate::cli::fails_with;
+use crate::golden::goog_case;
 
 const CROSS_UP: &str = "entry=crossover(sma(close, 10), sma(close, 20))";
 const CROSS_DOWN: &str = "exit=crossunder(sma(close, 10), sma(close, 20))";
 
 fn case(file: &str, params: &[&str]) -> Value {
-    let text = std::fs::read_to_string(testdata(&format!("golden/orders/{file}"))).unwrap();
-    let g: Value = serde_json::from_str(&text).unwrap();
-    let mut args = vec![
-        "run",
-        "--data",
-        "sample:GOOG",
-        "--strategy",
-        "rules",
-        "--commission",
-        "0.002",
-        "--json",
-    ];
-    for p in params {
-        args.extend(["--param", p]);
-    }
-    let out = succeeds(&args);
-    let ours: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let bad = compare(&g, &ours);
-    assert!(bad.is_empty(), "{file}: {bad:#?}");
-    g
+    goog_case("orders", file, "rules", params).0
 }
 
 /// How many of the fixture's entry orders ended each way.

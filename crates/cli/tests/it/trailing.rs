@@ -2,31 +2,11 @@
 //! `TrailingStrategy` (`testdata/golden/trailing/`, made by the script beside the files):
 //! identical trades, statistics within 1e-9, equity per bar.
 
-use serde_json::Value;
-
-use crate::cli::{fails_with, succeeds};
-use crate::golden::{compare, testdata};
+use crate::cli::fails_with;
+use crate::golden::goog_case;
 
 fn case(file: &str, params: &[&str]) {
-    let text = std::fs::read_to_string(testdata(&format!("golden/trailing/{file}"))).unwrap();
-    let g: Value = serde_json::from_str(&text).unwrap();
-    let mut args = vec![
-        "run",
-        "--data",
-        "sample:GOOG",
-        "--strategy",
-        "sma_cross",
-        "--commission",
-        "0.002",
-        "--json",
-    ];
-    for p in params {
-        args.extend(["--param", p]);
-    }
-    let out = succeeds(&args);
-    let ours: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let bad = compare(&g, &ours);
-    assert!(bad.is_empty(), "{file}: {bad:#?}");
+    let (_, ours) = goog_case("trailing", file, "sma_cross", params);
     // The stop did the exiting: most trades end at their trailed stop.
     let stopped = ours["trades"]
         .as_array()

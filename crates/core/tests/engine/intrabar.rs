@@ -159,7 +159,7 @@ fn the_scripted_orders_fill_stops_limits_sl_and_tp() {
     assert_eq!(again.unwrap(), res);
 }
 
-fn bars(rows: &[(i64, f64, f64, f64, f64)]) -> Bars {
+pub(crate) fn bars(rows: &[(i64, f64, f64, f64, f64)]) -> Bars {
     Bars::try_new(
         rows.iter().map(|r| r.0).collect(),
         rows.iter().map(|r| r.1).collect(),

@@ -13,6 +13,7 @@ use backtide_core::{
 };
 use proptest::prelude::*;
 
+use crate::intrabar::bars;
 use crate::properties::walk;
 
 const DAY: i64 = 86_400_000_000_000;
@@ -28,18 +29,6 @@ impl<F: FnMut(&mut Context<'_>) -> Result<(), Error> + Send> Strategy for Script
     fn next(&mut self, ctx: &mut Context<'_>) -> Result<(), Error> {
         (self.0)(ctx)
     }
-}
-
-fn bars(rows: &[(i64, f64, f64, f64, f64)]) -> Bars {
-    Bars::try_new(
-        rows.iter().map(|r| r.0).collect(),
-        rows.iter().map(|r| r.1).collect(),
-        rows.iter().map(|r| r.2).collect(),
-        rows.iter().map(|r| r.3).collect(),
-        rows.iter().map(|r| r.4).collect(),
-        vec![0.0; rows.len()],
-    )
-    .unwrap()
 }
 
 fn fills(r: &RunResult) -> Vec<(usize, f64, f64)> {
