@@ -17,9 +17,22 @@ def _column(df: pd.DataFrame, name: str):
     return None
 
 
+def _copy_on_write() -> bool:
+    """Whether pandas copies a frame's memory before writing to it while another frame
+    shares it (always from pandas 3; an option in pandas 2)."""
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    return pd.get_option("mode.copy_on_write") is True
+
+
 def to_bars(data: pd.DataFrame):
     """Validates `data` (a DataFrame with Open, High, Low, Close and optional Volume
-    columns and a DatetimeIndex) and returns the engine's bars and the index."""
+    columns and a DatetimeIndex) and returns the engine's bars, the price columns as numpy
+    arrays and the volume (None without a Volume column).
+
+    Under copy-on-write the engine reads the columns in place, without a copy: it keeps a
+    private shallow copy of the frame, so a later write to `data` makes pandas copy `data`'s
+    memory rather than change what the engine reads."""
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data: expected a pandas DataFrame, got {type(data).__name__}")
     cols = {}
@@ -38,26 +51,33 @@ def to_bars(data: pd.DataFrame):
             "(e.g. df.index = pd.to_datetime(df.index))")
     if len(data) < 2:
         raise ValueError(f"data: need at least 2 bars, got {len(data)}")
-    if index.hasnans:
-        raise ValueError(f"data: the index has NaT at row {int(np.flatnonzero(index.isna())[0])}")
+    frozen = data.copy(deep=False) if _copy_on_write() else None
+    if frozen is not None:
+        data = frozen
     # Any unit, naive or timezone-aware: nanoseconds since the epoch in UTC.
     t = index.as_unit("ns").asi8 if hasattr(index, "as_unit") else index.asi8
     t = np.ascontiguousarray(t, dtype=np.int64)
+    # NaT is the smallest timestamp: anywhere but first it breaks the order the engine
+    # checks, and the message below names it.
+    if t[0] == np.iinfo(np.int64).min:
+        raise ValueError("data: the index has NaT at row 0")
     arrays = {}
     for name, c in cols.items():
         try:
             arrays[name] = np.ascontiguousarray(data[c].to_numpy(dtype=float, copy=False))
         except (TypeError, ValueError) as e:
             raise TypeError(f"data: column `{c}` is not numeric ({e})") from None
+    v = None
     if vol is not None:
         v = np.ascontiguousarray(data[vol].to_numpy(dtype=float, copy=False))
-    else:
-        v = np.full(len(data), np.nan)
     try:
         bars = _backtide.Bars(t, arrays["Open"], arrays["High"], arrays["Low"],
-                              arrays["Close"], v)
+                              arrays["Close"], v, frozen=frozen)
     except ValueError:
         # The engine checked every rule; say it in the DataFrame's terms where we can.
+        if index.hasnans:
+            raise ValueError(
+                f"data: the index has NaT at row {int(np.flatnonzero(index.isna())[0])}") from None
         bad = np.flatnonzero(np.diff(t) <= 0)
         if len(bad):
             k = int(bad[0]) + 1
@@ -153,6 +173,8 @@ class Data:
         self._arrays = {
             k: _Array(v, name=k, index=df.index) for k, v in arrays.items()
         }
+        if volume is None:
+            volume = np.full(len(df), np.nan)
         self._arrays["Volume"] = _Array(volume, name="Volume", index=df.index)
         self._len = len(df)
 

@@ -152,7 +152,25 @@ def main():
     for n in {n_big, n_sweep}:
         synthetic(n, 7).to_parquet(tmp / f"bars{n}.parquet")
     rows = []
+    # `--only builtin|python|signals|sweep` runs one workload.
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
 
+    def wanted(name: str) -> bool:
+        return only in (None, name)
+
+    if wanted("builtin"):
+        builtin(n_big, tmp, rows)
+    if wanted("python"):
+        python_strategy(n_py, rows)
+    if wanted("signals"):
+        signals_row(n_big, rows)
+    if wanted("sweep"):
+        sweep_row(n_sweep, tmp, rows)
+    for r in rows:
+        print(" | ".join(r))
+
+
+def builtin(n_big: int, tmp: Path, rows: list) -> None:
     s_py, rss_py = median3(lambda: child("builtin", n_big))
     # The CLI's in-process time (`--timings` total: the Parquet read, the run and the
     # statistics, without process start-up) and its run and statistics alone.
@@ -166,6 +184,8 @@ def main():
                  f"CLI in-process {total:.3f} s (run + statistics alone {phases:.3f} s)",
                  f"{s_py / total:.2f}x (target <= 1.3x); {s_py / phases:.2f}x the run + statistics"))
 
+
+def python_strategy(n_py: int, rows: list) -> None:
     s_b, rss_b = median3(lambda: child("py_backtide", n_py))
     s_t, rss_t = median3(lambda: child("py_backtesting", n_py))
     rows.append((f"Python SmaCross (crossover twice a bar), {n_py:,} bars",
@@ -173,6 +193,8 @@ def main():
                  f"backtesting.py {s_t:.2f} s ({n_py / s_t / 1e3:.0f} k bars/s, {rss_t:.0f} MB)",
                  f"{s_t / s_b:.1f}x faster (target >= 3x)"))
 
+
+def signals_row(n_big: int, rows: list) -> None:
     s_b, rss_b = median3(lambda: child("sig_backtide", n_big))
     s_v, rss_v = median3(lambda: child("sig_vectorbt", n_big))
     rows.append((f"from_signals + stats(), {n_big:,} bars",
@@ -180,6 +202,8 @@ def main():
                  f"vectorbt 1.2 warm {s_v:.3f} s ({rss_v:.0f} MB)",
                  f"{s_v / s_b:.1f}x faster, {rss_v / rss_b:.1f}x less memory (target >= 5x)"))
 
+
+def sweep_row(n_sweep: int, tmp: Path, rows: list) -> None:
     s_p, rss_p = median3(lambda: child("sweep_python", n_sweep))
     whole, rss_c = median3(lambda: cli([
         "sweep", "--data", str(tmp / f"bars{n_sweep}.parquet"), "--strategy", "sma_cross",
@@ -190,8 +214,6 @@ def main():
                  f"Python {s_p:.2f} s ({combos * n_sweep / s_p / 1e6:.0f} M bar·combos/s, {rss_p:.0f} MB)",
                  f"backtide sweep (whole process) {whole:.2f} s ({rss_c:.0f} MB)",
                  f"{s_p / whole:.2f}x (target <= 1.2x)"))
-    for r in rows:
-        print(" | ".join(r))
 
 
 if __name__ == "__main__":

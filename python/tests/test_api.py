@@ -141,6 +141,41 @@ def test_a_non_monotonic_index(goog):
         Backtest(goog.reset_index(drop=True), "sma_cross")
 
 
+def test_nat_in_the_index_is_named(goog):
+    for row in (0, 5):
+        df = goog.iloc[:10].copy()
+        index = df.index.to_series()
+        index.iloc[row] = pd.NaT
+        df.index = pd.DatetimeIndex(index)
+        with pytest.raises(ValueError, match=f"the index has NaT at row {row}"):
+            Backtest(df, "sma_cross")
+
+
+def test_columns_are_read_in_place_and_later_writes_to_the_frame_change_nothing(goog):
+    # Under pandas' copy-on-write the engine reads the frame's memory without a copy. A
+    # write to the frame after the Backtest is made must not reach the engine: pandas
+    # copies the written frame's memory, because the Backtest holds a shallow copy.
+    from backtide._data import _copy_on_write, to_bars
+    df = goog.copy()
+    bars, _, _ = to_bars(df)
+    assert bars._lent_columns() == (6 if _copy_on_write() else 0)
+    bt = Backtest(df, "sma_cross")
+    before = bt.run(fast=10, slow=20)
+    df.loc[:, "Close"] = df["Close"] * 3
+    df.iloc[50:, df.columns.get_loc("Low")] = 1e-3
+    after = bt.run(fast=10, slow=20)
+    pd.testing.assert_frame_equal(before["_trades"], after["_trades"])
+    assert before["Equity Final [$]"] == after["Equity Final [$]"]
+    # A frame whose columns need converting (integers, a non-nanosecond index) is read
+    # from the converted copies, which the bars keep alive.
+    ints = goog.iloc[:300].copy()
+    ints.index = ints.index.as_unit("s")
+    ints["Volume"] = ints["Volume"].astype("int64")
+    a = Backtest(ints, "sma_cross").run(fast=10, slow=20)
+    b = Backtest(goog.iloc[:300], "sma_cross").run(fast=10, slow=20)
+    assert a["Equity Final [$]"] == b["Equity Final [$]"]
+
+
 def test_ohlc_rules_are_checked(goog):
     df = goog.copy()
     df.iloc[3, df.columns.get_loc("High")] = 1.0

@@ -1,11 +1,15 @@
 //! Columnar OHLCV storage.
 
+mod buffer;
+
+pub use buffer::Buffer;
+
 use crate::error::{BarRule, BarsError};
 
 /// Nanoseconds since the Unix epoch, UTC. Naive timestamps are read as UTC.
 pub type TimestampNs = i64;
 
-/// OHLCV bars stored column by column: one `Vec` per field, 48 bytes a bar.
+/// OHLCV bars stored column by column: one buffer per field, 48 bytes a bar.
 ///
 /// A `Bars` value always satisfies the invariants checked by [`Bars::try_new`]:
 /// equal column lengths, finite positive prices, `low <= min(open, close)`,
@@ -15,29 +19,30 @@ pub type TimestampNs = i64;
 /// Bars known by their close alone ([`Bars::try_from_close`], e.g. an array handed to
 /// `from_signals`) keep one price column: their open, high and low are the close, and their
 /// volume is made (all NaN) only if something reads it. A million such bars take 16 MB, not
-/// 48 MB, and cost no copies.
+/// 48 MB, and cost no copies. Columns may also be lent by their host ([`Buffer::lent`]), as the
+/// Python package does with a DataFrame's columns.
 #[derive(Debug, Clone)]
 pub struct Bars {
-    time: Vec<TimestampNs>,
+    time: Buffer<TimestampNs>,
     /// `None`: the close.
-    open: Option<Vec<f64>>,
+    open: Option<Buffer<f64>>,
     /// `None`: the close.
-    high: Option<Vec<f64>>,
+    high: Option<Buffer<f64>>,
     /// `None`: the close.
-    low: Option<Vec<f64>>,
-    close: Vec<f64>,
+    low: Option<Buffer<f64>>,
+    close: Buffer<f64>,
     /// Unset: no volume (NaN on every bar), filled on first use.
-    volume: std::sync::OnceLock<Vec<f64>>,
+    volume: std::sync::OnceLock<Buffer<f64>>,
 }
 
 impl PartialEq for Bars {
     /// Equal columns, whether stored or standing for the close.
     fn eq(&self, other: &Bars) -> bool {
-        self.time == other.time
+        self.time() == other.time()
             && self.open() == other.open()
             && self.high() == other.high()
             && self.low() == other.low()
-            && self.close == other.close
+            && self.close() == other.close()
             && self.volume() == other.volume()
     }
 }
@@ -91,13 +96,33 @@ impl Bars {
         close: Vec<f64>,
         volume: Vec<f64>,
     ) -> Result<Self, BarsError> {
+        Bars::try_from_buffers(
+            time.into(),
+            open.into(),
+            high.into(),
+            low.into(),
+            close.into(),
+            Some(volume.into()),
+        )
+    }
+
+    /// [`Bars::try_new`] on columns that may be lent ([`Buffer::lent`]), with the same checks;
+    /// `None` volume: the source has none.
+    pub fn try_from_buffers(
+        time: Buffer<TimestampNs>,
+        open: Buffer<f64>,
+        high: Buffer<f64>,
+        low: Buffer<f64>,
+        close: Buffer<f64>,
+        volume: Option<Buffer<f64>>,
+    ) -> Result<Self, BarsError> {
         let n = time.len();
         for (column, len) in [
             (Column::Open, open.len()),
             (Column::High, high.len()),
             (Column::Low, low.len()),
             (Column::Close, close.len()),
-            (Column::Volume, volume.len()),
+            (Column::Volume, volume.as_ref().map_or(n, |v| v.len())),
         ] {
             if len != n {
                 return Err(BarsError::LengthMismatch {
@@ -113,7 +138,7 @@ impl Bars {
             high: Some(high),
             low: Some(low),
             close,
-            volume: std::sync::OnceLock::from(volume),
+            volume: volume.map_or_else(std::sync::OnceLock::new, std::sync::OnceLock::from),
         };
         // Every rule in one branch-free pass (it vectorises); the first bad bar, if any,
         // is then found and named by the per-bar check.
@@ -127,23 +152,18 @@ impl Bars {
 
     /// Whether every bar passes [`Bars::check_bar`], without saying which does not.
     fn all_valid(&self) -> bool {
-        let price = |x: f64| (x > 0.0) & (x < f64::INFINITY);
-        let (o, h, l, c) = (self.open(), self.high(), self.low(), &self.close);
+        // Reading 48 bytes a bar is the limit: each rule is a vector compare, in the widest
+        // registers the CPU has.
+        crate::simd::wide_kernel!(fn prices_wide(o: &[f64], h: &[f64], l: &[f64], c: &[f64]) -> bool = prices_valid;);
+        crate::simd::wide_kernel!(fn volumes_wide(v: &[f64]) -> bool = volumes_valid;);
+        crate::simd::wide_kernel!(fn times_wide(t: &[TimestampNs]) -> bool = times_increase;);
+        crate::simd::wide_kernel!(fn closes_wide(c: &[f64]) -> bool = closes_valid;);
         let v = self.volume.get().map_or(&[][..], |v| &v[..]);
-        let prices = o
-            .iter()
-            .zip(h)
-            .zip(l.iter().zip(c))
-            .fold(true, |ok, ((&o, &h), (&l, &c))| {
-                let in_range = (h >= o.max(c)) & (l <= o.min(c));
-                ok & price(o) & price(h) & price(l) & price(c) & in_range
-            });
-        // NaN volume is allowed (no volume), as in the per-bar check.
-        let volumes = v.iter().fold(true, |ok, &v| {
-            ok & (v.is_nan() | (v >= 0.0)) & (v != f64::INFINITY)
-        });
-        let times = self.time.windows(2).fold(true, |ok, w| ok & (w[1] > w[0]));
-        prices && volumes && times
+        let prices = match (&self.open, &self.high, &self.low) {
+            (None, None, None) => closes_wide(self.close()),
+            _ => prices_wide(self.open(), self.high(), self.low(), self.close()),
+        };
+        prices && volumes_wide(v) && times_wide(self.time())
     }
 
     /// Bars known by their close only: open, high and low are the close, and there is no
@@ -157,21 +177,17 @@ impl Bars {
                 found: close.len(),
             });
         }
-        // Checked in one pass without branches per bar; the exact culprit is then found by
-        // the per-bar check.
-        let prices_ok = close
-            .iter()
-            .fold(true, |ok, &c| ok & (c > 0.0) & (c < f64::INFINITY));
-        let times_ok = time.windows(2).fold(true, |ok, w| ok & (w[1] > w[0]));
         let bars = Bars {
-            time,
+            time: time.into(),
             open: None,
             high: None,
             low: None,
-            close,
+            close: close.into(),
             volume: std::sync::OnceLock::new(),
         };
-        if !(prices_ok && times_ok) {
+        // Checked in one pass without branches per bar (a close-only bar's prices are all
+        // its close); the exact culprit is then found by the per-bar check.
+        if !bars.all_valid() {
             for i in 0..bars.len() {
                 bars.check_bar(i)?;
             }
@@ -262,7 +278,8 @@ impl Bars {
     }
     /// Volumes (NaN where the source had none).
     pub fn volume(&self) -> &[f64] {
-        self.volume.get_or_init(|| vec![f64::NAN; self.close.len()])
+        self.volume
+            .get_or_init(|| vec![f64::NAN; self.close.len()].into())
     }
 
     /// True if at least one bar carries a volume.
@@ -277,15 +294,15 @@ impl Bars {
         let lo = from.map_or(0, |f| self.time.partition_point(|&t| t < f));
         let hi = to.map_or(self.len(), |t| self.time.partition_point(|&x| x <= t));
         let hi = hi.max(lo);
-        let cut = |v: &Option<Vec<f64>>| v.as_ref().map(|v| v[lo..hi].to_vec());
+        let cut = |v: &Option<Buffer<f64>>| v.as_ref().map(|v| v[lo..hi].to_vec().into());
         Bars {
-            time: self.time[lo..hi].to_vec(),
+            time: self.time[lo..hi].to_vec().into(),
             open: cut(&self.open),
             high: cut(&self.high),
             low: cut(&self.low),
-            close: self.close[lo..hi].to_vec(),
+            close: self.close[lo..hi].to_vec().into(),
             volume: match self.volume.get() {
-                Some(v) => std::sync::OnceLock::from(v[lo..hi].to_vec()),
+                Some(v) => std::sync::OnceLock::from(Buffer::from(v[lo..hi].to_vec())),
                 None => std::sync::OnceLock::new(),
             },
         }
@@ -296,8 +313,8 @@ impl Bars {
     /// This is how fractional-unit trading is simulated: the broker keeps trading whole
     /// units, and one unit of the scaled series is `factor` of a real share.
     pub(crate) fn scaled_prices(&self, factor: f64) -> Bars {
-        let s = |v: &[f64]| v.iter().map(|x| x * factor).collect::<Vec<f64>>();
-        let scaled = |v: &Option<Vec<f64>>| v.as_deref().map(s);
+        let s = |v: &[f64]| Buffer::from(v.iter().map(|x| x * factor).collect::<Vec<f64>>());
+        let scaled = |v: &Option<Buffer<f64>>| v.as_deref().map(s);
         Bars {
             time: self.time.clone(),
             open: scaled(&self.open),
@@ -305,13 +322,51 @@ impl Bars {
             low: scaled(&self.low),
             close: s(&self.close),
             volume: match self.volume.get() {
-                Some(v) => {
-                    std::sync::OnceLock::from(v.iter().map(|v| v / factor).collect::<Vec<f64>>())
-                }
+                Some(v) => std::sync::OnceLock::from(Buffer::from(
+                    v.iter().map(|v| v / factor).collect::<Vec<f64>>(),
+                )),
                 None => std::sync::OnceLock::new(),
             },
         }
     }
+}
+
+/// Finite positive prices with the high and low around the open and close, on every bar.
+#[inline(always)]
+fn prices_valid(o: &[f64], h: &[f64], l: &[f64], c: &[f64]) -> bool {
+    let price = |x: f64| (x > 0.0) & (x < f64::INFINITY);
+    o.iter()
+        .zip(h)
+        .zip(l.iter().zip(c))
+        .fold(true, |ok, ((&o, &h), (&l, &c))| {
+            let in_range = (h >= o.max(c)) & (l <= o.min(c));
+            ok & price(o) & price(h) & price(l) & price(c) & in_range
+        })
+}
+
+/// Finite positive prices (bars known by their close).
+#[inline(always)]
+fn closes_valid(c: &[f64]) -> bool {
+    c.iter()
+        .fold(true, |ok, &c| ok & (c > 0.0) & (c < f64::INFINITY))
+}
+
+/// Volumes that are NaN (none) or finite and non-negative.
+#[inline(always)]
+fn volumes_valid(v: &[f64]) -> bool {
+    v.iter().fold(true, |ok, &v| {
+        ok & (v.is_nan() | (v >= 0.0)) & (v != f64::INFINITY)
+    })
+}
+
+/// Strictly increasing timestamps.
+#[inline(always)]
+fn times_increase(t: &[TimestampNs]) -> bool {
+    let n = t.len().saturating_sub(1);
+    t[1..=n]
+        .iter()
+        .zip(&t[..n])
+        .fold(true, |ok, (b, a)| ok & (b > a))
 }
 
 #[cfg(test)]
@@ -348,13 +403,17 @@ mod tests {
         ) {
             let mut t = 0;
             let time: Vec<i64> = rows.iter().map(|r| { t += r.5; t }).collect();
+            type Row = (f64, f64, f64, f64, f64, i64);
+            let col = |f: fn(&Row) -> f64| {
+                Buffer::from(rows.iter().map(f).collect::<Vec<f64>>())
+            };
             let bars = Bars {
-                time,
-                open: Some(rows.iter().map(|r| r.0).collect()),
-                high: Some(rows.iter().map(|r| r.1).collect()),
-                low: Some(rows.iter().map(|r| r.2).collect()),
-                close: rows.iter().map(|r| r.3).collect(),
-                volume: std::sync::OnceLock::from(rows.iter().map(|r| r.4).collect::<Vec<f64>>()),
+                time: time.into(),
+                open: Some(col(|r| r.0)),
+                high: Some(col(|r| r.1)),
+                low: Some(col(|r| r.2)),
+                close: col(|r| r.3),
+                volume: std::sync::OnceLock::from(col(|r| r.4)),
             };
             let per_bar = (0..bars.len()).all(|i| bars.check_bar(i).is_ok());
             proptest::prop_assert_eq!(bars.all_valid(), per_bar);

@@ -46,7 +46,7 @@ pub mod timeframe;
 mod universe;
 mod warning;
 
-pub use bars::{Bars, Column, TimestampNs};
+pub use bars::{Bars, Buffer, Column, TimestampNs};
 pub use broker::{
     BrokerConfig, ClosedTrade, Commission, CommissionModel, Expiry, FULL_EQUITY, OcoGroup, Order,
     OrderId, OrderRequest, Trade, TradeId,

@@ -5,8 +5,8 @@
 //! AVX-512 (eight), and the widest copy this CPU runs is used. Rust never fuses a multiply
 //! and an add on its own (whatever the target features), so every copy rounds every
 //! operation the same way: results are the same bits on every machine, which the kernels'
-//! tests check tier by tier ([`capped`]). The `unsafe` calls this expands to are the
-//! crate's only ones.
+//! tests check tier by tier ([`capped`]). Besides the `unsafe` calls this expands to, the
+//! crate's only `unsafe` code reads a host's lent columns (`bars/buffer.rs`).
 
 /// Instruction-set tiers, narrowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
