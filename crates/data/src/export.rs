@@ -504,17 +504,27 @@ fn trades_text(bars: &Bars, trades: &[ClosedTrade]) -> Result<Vec<u8>, serde_jso
     Ok(row)
 }
 
-/// Floats as serde_json writes them: ryu's shortest text, `null` for NaN and infinities
-/// (which `num` maps to `null` in the document form).
+/// Floats as the JSON contract has always written them (ryu's shortest text, as serde_json
+/// did), `null` for NaN and infinities (which `num` maps to `null` in the document form).
+///
+/// The digits come from zmij, twice as fast as ryu here and the same shortest digits; it
+/// writes a positive exponent as `e+16` where ryu wrote `e16`, so the `+` is taken out.
 #[derive(Default)]
-pub(crate) struct JsonFloat(ryu::Buffer);
+pub(crate) struct JsonFloat(zmij::Buffer);
 
 impl JsonFloat {
+    #[inline]
     pub(crate) fn push(&mut self, out: &mut Vec<u8>, x: f64) {
-        if x.is_finite() {
-            out.extend_from_slice(self.0.format_finite(x).as_bytes());
-        } else {
+        if !x.is_finite() {
             out.extend_from_slice(b"null");
+            return;
+        }
+        let s = self.0.format_finite(x).as_bytes();
+        // Exponent form starts at 1e16 (below 1, at 1e-5, with a `-`).
+        if x.abs() < 1e16 {
+            out.extend_from_slice(s);
+        } else {
+            out.extend(s.iter().filter(|&&b| b != b'+'));
         }
     }
 }
@@ -523,6 +533,26 @@ impl JsonFloat {
 mod tests {
     use super::*;
     use backtide_core::strategy::builtin::STRATEGIES;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        /// The contract's floats are ryu's text, whatever the value: any bit pattern, and
+        /// prices and equities around the exponent thresholds.
+        #[test]
+        fn json_floats_are_ryus_text(
+            bits in proptest::num::u64::ANY,
+            near in proptest::sample::select(vec![1e16, 1e-5, 1e15, 1e17, 1e21, 1e-7, 1.0]),
+            scale in 0.5f64..2.0,
+        ) {
+            let mut want = ryu::Buffer::new();
+            for x in [f64::from_bits(bits), near * scale, -near * scale, near] {
+                let mut got = Vec::new();
+                JsonFloat::default().push(&mut got, x);
+                let want = if x.is_finite() { want.format_finite(x) } else { "null" };
+                proptest::prop_assert_eq!(std::str::from_utf8(&got).unwrap(), want);
+            }
+        }
+    }
     use backtide_core::{Commission, run};
 
     /// The streamed `--json` is the document's bytes, for every built-in strategy on every
