@@ -79,27 +79,33 @@ pub(crate) fn read_parquet_table(path: &Path, symbols: bool) -> Result<Table, Da
     // One column a thread, each decoded (decompression included) and converted on its own
     // core: the columns of a file are independent until they become bars.
     let flat = meta.parquet_schema().num_columns() == meta.schema().fields().len();
-    let column = |idx: usize| -> Result<Vec<ArrayRef>, DataError> {
-        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, meta.clone());
+    // Each column's values are copied out of a batch as it is decoded, into a column sized
+    // from the footer: no whole-column list of batches, no regrowing.
+    let rows = usize::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let column = |idx: usize,
+                  each: &mut dyn FnMut(&ArrayRef, u64) -> Result<(), DataError>|
+     -> Result<(), DataError> {
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, meta.clone())
+            .with_batch_size(BATCH_ROWS);
         if flat {
             let mask = ProjectionMask::roots(meta.parquet_schema(), [idx]);
             builder = builder.with_projection(mask);
         }
         let at = if flat { 0 } else { idx };
-        let mut out = Vec::new();
+        let mut row0 = 0u64;
         for b in builder.build().map_err(|e| pq_err(&file, e))? {
-            out.push(b.map_err(|e| pq_err(&file, e))?.column(at).clone());
+            let a = b.map_err(|e| pq_err(&file, e))?.column(at).clone();
+            each(&a, row0)?;
+            row0 += a.len() as u64;
         }
-        Ok(out)
+        Ok(())
     };
     let prices: Vec<usize> = lay.ohlc.iter().chain(vcol.iter()).copied().collect();
     let f64_column = |idx: usize| -> Result<Vec<f64>, DataError> {
-        let mut out = Vec::new();
-        let mut row0 = 0u64;
-        for a in column(idx)? {
-            read_f64(&a, &mut out, &file, &names[idx], row0)?;
-            row0 += a.len() as u64;
-        }
+        let mut out = Vec::with_capacity(rows);
+        column(idx, &mut |a, row0| {
+            read_f64(a, &mut out, &file, &names[idx], row0)
+        })?;
         Ok(out)
     };
     let (time, cols, syms) = std::thread::scope(|scope| {
@@ -111,21 +117,17 @@ pub(crate) fn read_parquet_table(path: &Path, symbols: bool) -> Result<Table, Da
         let syms = scol.map(|s| {
             scope.spawn(move || -> Result<Symbols, DataError> {
                 let mut syms = Symbols::default();
-                let mut row0 = 0u64;
-                for a in column(s)? {
-                    read_symbols(&a, &mut syms, file, &names[s], row0)?;
-                    row0 += a.len() as u64;
-                }
+                column(s, &mut |a, row0| {
+                    read_symbols(a, &mut syms, file, &names[s], row0)
+                })?;
                 Ok(syms)
             })
         });
         let time = (|| -> Result<Vec<TimestampNs>, DataError> {
-            let mut out = Vec::new();
-            let mut row0 = 0u64;
-            for a in column(tcol)? {
-                read_time(&a, &mut out, file, &names[tcol], row0)?;
-                row0 += a.len() as u64;
-            }
+            let mut out = Vec::with_capacity(rows);
+            column(tcol, &mut |a, row0| {
+                read_time(a, &mut out, file, &names[tcol], row0)
+            })?;
             Ok(out)
         })();
         let cols: Vec<Result<Vec<f64>, DataError>> = jobs.into_iter().map(join).collect();
@@ -254,6 +256,10 @@ fn null_err(file: &str, column: &str, row: u64) -> DataError {
     }
 }
 
+/// Rows decoded at a time: large enough that a batch's overhead is nothing beside its
+/// values, small enough that its buffers stay in cache and are reused.
+const BATCH_ROWS: usize = 1 << 16;
+
 fn read_time(
     a: &ArrayRef,
     out: &mut Vec<TimestampNs>,
@@ -261,6 +267,13 @@ fn read_time(
     col: &str,
     row0: u64,
 ) -> Result<(), DataError> {
+    if a.null_count() == 0
+        && let Some(x) = a.as_any().downcast_ref::<TimestampNanosecondArray>()
+    {
+        // The common case (nanoseconds without nulls): one copy of the values buffer.
+        out.extend_from_slice(x.values());
+        return Ok(());
+    }
     let scale =
         |a: &dyn Array, mul: i64, get: &dyn Fn(usize) -> i64, out: &mut Vec<TimestampNs>| {
             for i in 0..a.len() {

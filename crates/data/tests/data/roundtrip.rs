@@ -43,3 +43,69 @@ fn sample_matches_source_checksum_row_count() {
     assert_eq!(g.close()[0], 100.34);
     assert!(sample("btcusd").unwrap().volume()[0] > 2012.25);
 }
+
+/// A file of several row groups and decode batches, with millisecond times and float32
+/// volume, reads back row for row; a null deep in the file is named by its row.
+#[test]
+fn parquet_across_row_groups_and_batches_keeps_every_row_and_names_a_null() {
+    use std::sync::Arc;
+
+    use arrow_array::{
+        ArrayRef, Float32Array, Float64Array, RecordBatch, TimestampMillisecondArray,
+    };
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    let n = 150_000usize;
+    let write = |path: &std::path::Path, null_at: Option<usize>| {
+        let time: Vec<i64> = (0..n as i64)
+            .map(|i| 1_600_000_000_000 + i * 60_000)
+            .collect();
+        let close: Vec<Option<f64>> = (0..n)
+            .map(|i| (Some(i) != null_at).then_some(100.0 + (i % 97) as f64 / 8.0))
+            .collect();
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("time", Arc::new(TimestampMillisecondArray::from(time))),
+            ("Open", Arc::new(Float64Array::from(close.clone()))),
+            ("High", Arc::new(Float64Array::from(close.clone()))),
+            ("Low", Arc::new(Float64Array::from(close.clone()))),
+            ("Close", Arc::new(Float64Array::from(close))),
+            (
+                "Volume",
+                Arc::new(Float32Array::from_iter_values((0..n).map(|i| i as f32))),
+            ),
+        ];
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_size(40_000)
+            .build();
+        let mut w = ArrowWriter::try_new(
+            std::fs::File::create(path).unwrap(),
+            batch.schema(),
+            Some(props),
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.parquet");
+    write(&path, None);
+    let bars = read_parquet(&path).unwrap();
+    assert_eq!(bars.len(), n);
+    for i in [0, 39_999, 40_000, 65_535, 65_536, 131_072, n - 1] {
+        assert_eq!(
+            bars.time()[i],
+            (1_600_000_000_000 + i as i64 * 60_000) * 1_000_000
+        );
+        assert_eq!(bars.close()[i], 100.0 + (i % 97) as f64 / 8.0);
+        assert_eq!(bars.volume()[i], i as f64);
+    }
+    let bad = dir.path().join("null.parquet");
+    write(&bad, Some(100_000));
+    let e = read_parquet(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("null.parquet") && e.contains("100001") && e.contains("Open"),
+        "{e}"
+    );
+}
