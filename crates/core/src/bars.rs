@@ -362,11 +362,10 @@ fn volumes_valid(v: &[f64]) -> bool {
 /// Strictly increasing timestamps.
 #[inline(always)]
 fn times_increase(t: &[TimestampNs]) -> bool {
-    let n = t.len().saturating_sub(1);
-    t[1..=n]
-        .iter()
-        .zip(&t[..n])
-        .fold(true, |ok, (b, a)| ok & (b > a))
+    match t {
+        [] => true,
+        [_, later @ ..] => later.iter().zip(t).fold(true, |ok, (b, a)| ok & (b > a)),
+    }
 }
 
 #[cfg(test)]
@@ -475,6 +474,12 @@ mod tests {
 
     #[test]
     fn accepts_valid_bars() {
+        for n in 0..3 {
+            assert_eq!(
+                bars((0..n).collect(), 10.0, 11.0, 9.0, 10.5).unwrap().len(),
+                n as usize
+            );
+        }
         assert_eq!(bars(vec![1, 2, 3], 10.0, 11.0, 9.0, 10.5).unwrap().len(), 3);
     }
 
