@@ -524,9 +524,14 @@ fn run_units(
             );
         }
         // Fast-forward over bars where the strategy promises to do nothing and no order is
-        // pending: only equity changes, computed exactly as `next_bar` computes it.
-        let idle_to = strategy.idle_until(i).min(n);
-        if idle_to > i && broker.orders.is_empty() {
+        // pending: only equity changes, computed exactly as `next_bar` computes it. (With
+        // an order pending, as after every signal, the strategy is not asked.)
+        let idle_to = if broker.orders.is_empty() {
+            strategy.idle_until(i).min(n)
+        } else {
+            i
+        };
+        if idle_to > i {
             // An order placed on the decision bar `idle_to` fills at the next bar's open, a
             // column nothing else reads in a sweep: a cache miss. Load it now, so the miss
             // overlaps the marking below instead of stalling the fill.

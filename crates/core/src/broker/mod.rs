@@ -112,6 +112,35 @@ pub(crate) struct Broker {
     expiring: bool,
 }
 
+/// Whether the lean paths for plain market orders are taken ([`Broker::new_market`] and
+/// the plain queues of `process_orders`): always, except in tests that compare them with
+/// the general paths they stand for.
+#[cfg(not(test))]
+#[inline(always)]
+pub(crate) fn lean_fills() -> bool {
+    true
+}
+
+/// Whether the lean paths are taken on this thread (see [`with_lean_fills`]).
+#[cfg(test)]
+pub(crate) fn lean_fills() -> bool {
+    LEAN.with(std::cell::Cell::get)
+}
+
+#[cfg(test)]
+thread_local! {
+    static LEAN: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Runs `f` with the lean paths on or off on this thread (tests compare the two).
+#[cfg(test)]
+pub(crate) fn with_lean_fills<R>(on: bool, f: impl FnOnce() -> R) -> R {
+    let old = LEAN.with(|c| c.replace(on));
+    let r = f();
+    LEAN.with(|c| c.set(old));
+    r
+}
+
 /// Signals that equity fell to zero or below; the run stops.
 #[derive(Debug)]
 pub(crate) struct OutOfMoney;
@@ -128,7 +157,8 @@ fn py_floordiv(a: f64, b: f64) -> f64 {
     if a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite() {
         let q = a / b;
         if q < 1e15 {
-            let f = q.floor();
+            // ⌊q⌋ for 0 <= q < 1e15: the truncation (no library call).
+            let f = (q as i64) as f64;
             let margin = q * 1e-15 + f64::MIN_POSITIVE;
             if q - f > margin && (f + 1.0) - q > margin {
                 return f;
@@ -136,6 +166,16 @@ fn py_floordiv(a: f64, b: f64) -> f64 {
         }
     }
     py_floordiv_steps(a, b)
+}
+
+/// `x.round_ties_even()`, without the library call when `x` is whole already (closing
+/// whole trades of whole units).
+#[inline]
+fn round_ties_even(x: f64) -> f64 {
+    if x.abs() < 4_503_599_627_370_496.0 && (x as i64) as f64 == x {
+        return x;
+    }
+    x.round_ties_even()
 }
 
 /// CPython's `float_floor_div`, step by step.
@@ -320,6 +360,38 @@ impl Broker {
         Ok(id)
     }
 
+    /// [`Broker::new_order`] of a market order without limit, stop, SL, TP, tag, expiry or
+    /// group (`OrderRequest::market()`), as a plain signal strategy places one on every
+    /// signal: the same checks, the same id and queue entry, without the request. Refused
+    /// orders and `exclusive_orders` (which closes trades first) take the general path.
+    #[inline]
+    pub(crate) fn new_market(&mut self, size: f64, last_price: f64) -> Result<OrderId, Error> {
+        let plain =
+            lean_fills() && !self.cfg.exclusive_orders && size.is_finite() && size != 0.0 && {
+                // `new_order`'s check with neither SL nor TP: the price is finite.
+                let reference = self.adjusted_price(size, last_price);
+                f64::NEG_INFINITY < reference && reference < f64::INFINITY
+            };
+        if !plain {
+            return self.new_order(size, OrderRequest::market(), last_price, None);
+        }
+        let id = OrderId(self.fresh_id());
+        self.placed += 1;
+        self.orders.push(Order {
+            id,
+            size,
+            limit: None,
+            stop: None,
+            sl: None,
+            tp: None,
+            tag: None,
+            parent: None,
+            last_bar: None,
+            oco: None,
+        });
+        Ok(id)
+    }
+
     fn is_contingent_in(trades: &[Trade], o: &Order) -> bool {
         o.parent.is_some_and(|p| {
             trades
@@ -343,7 +415,7 @@ impl Broker {
         let units = if self.cfg.continuous_sizes {
             t.size.abs() * portion
         } else {
-            (t.size.abs() * portion).round_ties_even().max(1.0)
+            round_ties_even(t.size.abs() * portion).max(1.0)
         };
         let size = units.copysign(-t.size);
         let tag = t.tag.clone();
@@ -497,6 +569,25 @@ mod tests {
     }
 
     proptest! {
+        /// The shortcut for whole numbers rounds as the library: whole and half sizes,
+        /// either sign, zeros, past 2⁵², infinities and NaN.
+        #[test]
+        fn rounding_whole_sizes_equals_the_library(
+            x in prop_oneof![
+                (-1e6f64..1e6).prop_map(f64::round),
+                (-1e6f64..1e6).prop_map(|x| x.round() + 0.5),
+                -1e20f64..1e20,
+                Just(0.0),
+                Just(-0.0),
+                Just(4_503_599_627_370_496.0),
+                Just(9_223_372_036_854_775_808.0),
+                Just(f64::INFINITY),
+                Just(f64::NAN),
+            ],
+        ) {
+            prop_assert_eq!(round_ties_even(x).to_bits(), x.round_ties_even().to_bits(), "{}", x);
+        }
+
         /// The shortcut for positive operands gives exactly Python's steps, near-integer
         /// quotients (where the shortcut must step aside) included.
         #[test]

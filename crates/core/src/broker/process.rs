@@ -1,9 +1,38 @@
 //! Filling orders against a bar: backtesting.py's `_process_orders`.
 
-use super::{Broker, ClosedTrade, Order, OrderId, OutOfMoney, Trade, TradeId, py_floordiv};
+use super::{
+    Broker, ClosedTrade, OcoGroup, Order, OrderId, OutOfMoney, Trade, TradeId, py_floordiv,
+};
 use crate::bars::Bars;
 use crate::intrabar::Intrabar;
 use crate::warning::RunWarning;
+
+/// What filling an order reads of it (its tag is moved separately).
+#[derive(Clone, Copy)]
+struct Fill {
+    id: OrderId,
+    size: f64,
+    limit: Option<f64>,
+    sl: Option<f64>,
+    tp: Option<f64>,
+    parent: Option<TradeId>,
+    oco: Option<OcoGroup>,
+}
+
+impl Fill {
+    #[inline]
+    fn of(o: &Order) -> Fill {
+        Fill {
+            id: o.id,
+            size: o.size,
+            limit: o.limit,
+            sl: o.sl,
+            tp: o.tp,
+            parent: o.parent,
+            oco: o.oco,
+        }
+    }
+}
 
 /// Prices of the bar being processed.
 #[derive(Clone, Copy)]
@@ -141,6 +170,9 @@ impl Broker {
     /// Fills what the bar's prices allow; `market_only` leaves stop, limit and SL/TP orders
     /// pending (fills at a bar's close within the bar).
     fn process_orders(&mut self, px: BarPrices<'_>, market_only: bool) {
+        if super::lean_fills() && self.fill_plain(px) {
+            return;
+        }
         let mut reprocess = true;
         while reprocess {
             reprocess = false;
@@ -153,6 +185,69 @@ impl Broker {
                 }
             }
             self.snapshot = snapshot;
+        }
+    }
+
+    /// [`Broker::process_orders`] for the queues a signal strategy's market orders leave: an
+    /// order closing the only open trade whole, then a market entry without SL/TP (a
+    /// reversal), or either alone (an exit; an entry while flat). Such orders leave the
+    /// queue on their first look, in queue order, and ask for no second pass, so the
+    /// general loop would run [`Broker::fill_closing`] and [`Broker::fill_standalone`] once
+    /// each, in this order, with these prices: this runs the same two calls, without the
+    /// snapshot, the copies and the lookups. Returns false, having changed nothing, for any
+    /// other queue.
+    #[inline]
+    fn fill_plain(&mut self, px: BarPrices<'_>) -> bool {
+        let market = |o: &Order| o.limit.is_none() && o.stop.is_none();
+        let entry = |o: &Order| market(o) && o.parent.is_none() && o.sl.is_none() && o.tp.is_none();
+        // Closes `t` whole at market, and is not one of its SL/TP orders (it has none).
+        let closes = |o: &Order, t: &Trade| {
+            market(o)
+                && o.parent == Some(t.id)
+                && t.sl_order.is_none()
+                && t.tp_order.is_none()
+                && t.size + closing_size(o.size, t.size) == 0.0
+        };
+        let (close, enter) = match (self.orders.as_slice(), self.trades.as_slice()) {
+            ([e], []) => (false, entry(e)),
+            ([c], [t]) => (closes(c, t), false),
+            ([c, e], [t]) => {
+                let both = closes(c, t) && entry(e);
+                (both, both)
+            }
+            _ => (false, false),
+        };
+        if !(close || enter) {
+            return false;
+        }
+        // Neither order is an SL/TP order (`contingent` in `process_one`).
+        let (price, time_index) = self.market_fill(px, false);
+        // Both leave the queue before their fills (as in `process_one`): read what the
+        // fills need and empty it, without moving the orders.
+        let closing = close.then(|| Fill::of(&self.orders[0]));
+        let entry = enter.then(|| {
+            let e = self.orders.last_mut().expect("the entry matched above");
+            (Fill::of(e), e.tag.take())
+        });
+        self.orders.clear();
+        if let Some(c) = closing {
+            self.fill_closing(c, price, time_index);
+        }
+        if let Some((e, tag)) = entry {
+            let again = self.fill_standalone(e, tag, price, None, time_index, px);
+            debug_assert!(!again, "no SL/TP: nothing to look at again");
+        }
+        true
+    }
+
+    /// Where and on which bar a market order fills: the open, or with `trade_on_close`
+    /// the previous close on the previous bar (SL/TP orders, `contingent`, always at the open).
+    #[inline]
+    fn market_fill(&self, px: BarPrices<'_>, contingent: bool) -> (f64, usize) {
+        if self.cfg.trade_on_close && !contingent {
+            (px.prev_close, self.i - 1)
+        } else {
+            (px.open, self.i)
         }
     }
 
@@ -172,15 +267,14 @@ impl Broker {
         let Some(pos) = self.position_of(oid) else {
             return false;
         };
-        let order: Order = self.orders[pos].clone();
-        let is_long = order.is_long();
-        let contingent = self.is_contingent(&order);
-        if market_only && (contingent || order.stop.is_some() || order.limit.is_some()) {
+        let order = &self.orders[pos];
+        let (is_long, stop_price, limit) = (order.is_long(), order.stop, order.limit);
+        let contingent = self.is_contingent(order);
+        if market_only && (contingent || stop_price.is_some() || limit.is_some()) {
             return false;
         }
 
         // A stop order waits until the bar touches its stop, then acts as market/limit.
-        let stop_price = order.stop;
         if let Some(stop) = stop_price {
             let hit = if is_long {
                 px.high() >= stop
@@ -193,7 +287,7 @@ impl Broker {
             self.orders[pos].stop = None;
         }
 
-        let price = if let Some(limit) = order.limit {
+        let (price, time_index) = if let Some(limit) = limit {
             let hit = if is_long {
                 px.low() < limit
             } else {
@@ -210,42 +304,62 @@ impl Broker {
                 return false;
             }
             let base = stop_price.unwrap_or(px.open);
-            if is_long {
+            let price = if is_long {
                 base.min(limit)
             } else {
                 base.max(limit)
-            }
-        } else {
-            let mut p = if self.cfg.trade_on_close && !contingent {
+            };
+            (price, self.i)
+        } else if let Some(stop) = stop_price {
+            let p = if self.cfg.trade_on_close && !contingent {
                 px.prev_close
             } else {
                 px.open
             };
-            if let Some(stop) = stop_price {
-                p = if is_long { p.max(stop) } else { p.min(stop) };
-            }
-            p
-        };
-
-        let is_market = order.limit.is_none() && stop_price.is_none();
-        let time_index = if is_market && self.cfg.trade_on_close && !contingent {
-            self.i - 1
+            (if is_long { p.max(stop) } else { p.min(stop) }, self.i)
         } else {
-            self.i
+            self.market_fill(px, contingent)
         };
 
-        // Orders that close (part of) a trade: SL, TP or close().
-        if let Some(tid) = order.parent {
-            if let Some(t) = self.trades.iter().find(|t| t.id == tid) {
-                let size = order.size.abs().min(t.size.abs()).copysign(order.size);
-                let exit = self.slipped(price, size);
-                self.reduce_trade(tid, exit, size, time_index);
-            }
-            self.remove_order(oid);
+        // From here on the order leaves the queue, filled or dropped.
+        let order = &mut self.orders[pos];
+        let (fill, tag) = (Fill::of(order), order.tag.take());
+        self.orders.remove(pos);
+        if fill.parent.is_some() {
+            self.fill_closing(fill, price, time_index);
             return false;
         }
+        self.fill_standalone(fill, tag, price, stop_price, time_index, px)
+    }
 
-        // A stand-alone order: size it, net it against opposite trades, open the rest.
+    /// Fills `order`, taken off the queue, that closes (part of) a trade: SL, TP or
+    /// close(), at `price` on bar `time_index`.
+    fn fill_closing(&mut self, order: Fill, price: f64, time_index: usize) {
+        let Some(tid) = order.parent else {
+            return;
+        };
+        if let Some(t) = self.trades.iter().find(|t| t.id == tid) {
+            let size = closing_size(order.size, t.size);
+            let exit = self.slipped(price, size);
+            self.reduce_trade(tid, exit, size, time_index);
+        }
+    }
+
+    /// Fills a stand-alone `order`, taken off the queue, at `price` (its stop, if it had
+    /// one, was `stop_price`) on bar `time_index`: sizes it, nets it against opposite
+    /// trades, opens the rest. Returns true if the queue must be processed again on this bar
+    /// (a market order opened a trade with SL/TP that may trigger within the same bar).
+    fn fill_standalone(
+        &mut self,
+        order: Fill,
+        tag: Option<String>,
+        price: f64,
+        stop_price: Option<f64>,
+        time_index: usize,
+        px: BarPrices<'_>,
+    ) -> bool {
+        let is_long = order.size > 0.0;
+        let is_market = order.limit.is_none() && stop_price.is_none();
         let adjusted = self.adjusted_price(order.size, price);
         let per_unit = adjusted + self.cfg.commission.of(order.size, price) / order.size.abs();
         let mut size = order.size;
@@ -269,7 +383,6 @@ impl Broker {
                     };
                     self.warnings.push(w);
                 }
-                self.remove_order(oid);
                 return false;
             }
         }
@@ -314,17 +427,17 @@ impl Broker {
                 };
                 self.warnings.push(w);
             }
-            self.remove_order(oid);
             return false;
         }
 
         // Filled (opened, or only netted): the rest of its group is cancelled.
-        self.cancel_siblings(oid, order.oco);
+        self.cancel_siblings(order.id, order.oco);
         let mut reprocess = false;
         if need != 0.0 {
-            self.open_trade(adjusted, need, &order, time_index);
-            if order.sl.is_some() || order.tp.is_some() {
-                let sl = order.sl.unwrap_or(if is_long {
+            let (sl, tp) = (order.sl, order.tp);
+            self.open_trade(adjusted, need, tag, (sl, tp), time_index);
+            if sl.is_some() || tp.is_some() {
+                let sl = sl.unwrap_or(if is_long {
                     f64::NEG_INFINITY
                 } else {
                     f64::INFINITY
@@ -333,7 +446,7 @@ impl Broker {
                     reprocess = true;
                 } else if stop_price.is_some()
                     && order.limit.is_none()
-                    && order.tp.is_some_and(|tp| {
+                    && tp.is_some_and(|tp| {
                         if is_long {
                             tp <= px.high() && sl < px.low()
                         } else {
@@ -344,7 +457,7 @@ impl Broker {
                     // Stop entry and TP in the same bar but not the SL: unambiguous.
                     reprocess = true;
                 } else if (order.sl.is_some_and(|p| px.low() <= p && p <= px.high())
-                    || order.tp.is_some_and(|p| px.low() <= p && p <= px.high()))
+                    || tp.is_some_and(|p| px.low() <= p && p <= px.high()))
                     && self.keep_warnings
                 {
                     let w = RunWarning::ContingentInEntryBar { bar: self.i };
@@ -352,18 +465,26 @@ impl Broker {
                 }
             }
         }
-        self.remove_order(oid);
         reprocess
     }
 
-    fn open_trade(&mut self, price: f64, size: f64, order: &Order, bar: usize) {
+    /// Opens a trade of `size` at `price` on `bar` with the entry order's tag and its
+    /// (SL, TP).
+    fn open_trade(
+        &mut self,
+        price: f64,
+        size: f64,
+        tag: Option<String>,
+        (sl, tp): (Option<f64>, Option<f64>),
+        bar: usize,
+    ) {
         let id = TradeId(self.fresh_id());
         self.trades.push(Trade {
             id,
             size,
             entry_price: price,
             entry_bar: bar,
-            tag: order.tag.clone(),
+            tag,
             sl: None,
             tp: None,
             sl_order: None,
@@ -371,10 +492,10 @@ impl Broker {
         });
         self.cash -= self.cfg.commission.of(size, price);
         // TP first, then SL: both go to the front of the queue, so SL is checked first.
-        if let Some(tp) = order.tp {
+        if let Some(tp) = tp {
             let _ = self.set_contingent(id, false, Some(tp));
         }
-        if let Some(sl) = order.sl {
+        if let Some(sl) = sl {
             let _ = self.set_contingent(id, true, Some(sl));
         }
     }
@@ -432,4 +553,11 @@ impl Broker {
             tag: t.tag,
         });
     }
+}
+
+/// The units an order of `order_size` that closes (part of) a trade of `trade_size` fills:
+/// at most the trade's, signed as the order.
+#[inline]
+fn closing_size(order_size: f64, trade_size: f64) -> f64 {
+    order_size.abs().min(trade_size.abs()).copysign(order_size)
 }

@@ -334,6 +334,20 @@ impl Position {
     }
 }
 
+/// An order's size, [`FULL_EQUITY`] when unset, if it is a fraction in (0, 1) or whole
+/// units.
+fn checked_size(size: Option<f64>) -> Result<f64, Error> {
+    let size = size.unwrap_or(FULL_EQUITY);
+    let whole = size >= 1.0 && size.fract() == 0.0;
+    if !(size.is_finite() && ((size > 0.0 && size < 1.0) || whole)) {
+        return Err(Error::Order(format!(
+            "size must be a fraction in (0, 1) of available margin or a whole number of \
+             units >= 1, got {size}"
+        )));
+    }
+    Ok(size)
+}
+
 /// What `next` sees on bar `i`: data and indicators up to `i`, and the broker.
 pub struct Context<'a> {
     pub(crate) i: usize,
@@ -399,17 +413,19 @@ impl Context<'_> {
     }
 
     fn place(&mut self, sign: f64, req: OrderRequest) -> Result<OrderId, Error> {
-        let size = req.size.unwrap_or(FULL_EQUITY);
-        let whole = size >= 1.0 && size.fract() == 0.0;
-        if !(size.is_finite() && ((size > 0.0 && size < 1.0) || whole)) {
-            return Err(Error::Order(format!(
-                "size must be a fraction in (0, 1) of available margin or a whole number of \
-                 units >= 1, got {size}"
-            )));
-        }
+        let size = checked_size(req.size)?;
         let last = self.bars.close()[self.i];
         let last_bar = self.last_bar(req.expiry);
         self.broker.new_order(sign * size, req, last, last_bar)
+    }
+
+    /// `buy_with` (`sign` 1) or `sell_with` (-1) of a market order with only a size: no
+    /// limit, stop, SL, TP, tag, expiry or group. The same order, checks and errors,
+    /// without building the request (a signal strategy places one on every signal).
+    pub(crate) fn market_order(&mut self, sign: f64, size: Option<f64>) -> Result<OrderId, Error> {
+        let size = checked_size(size)?;
+        let last = self.bars.close()[self.i];
+        self.broker.new_market(sign * size, last)
     }
 
     /// The last bar an order placed now with `expiry` may fill on (`None`: no last bar).

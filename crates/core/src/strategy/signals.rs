@@ -352,6 +352,9 @@ pub struct SignalDriven<S> {
     /// Index into the decisions of the last answer of `idle_until` (the engine asks in
     /// order).
     cursor: std::cell::Cell<usize>,
+    /// Every entry is a plain market order (no stop or limit entries, expiry, pairs, SL,
+    /// TP or risk sizing) and exits close whole positions: `next` takes the short way.
+    plain: bool,
 }
 
 impl<S: SignalStrategy> SignalDriven<S> {
@@ -361,7 +364,37 @@ impl<S: SignalStrategy> SignalDriven<S> {
             inner,
             signals: None,
             cursor: std::cell::Cell::new(0),
+            plain: false,
         }
+    }
+
+    /// [`SignalDriven::enter`] of a plain market entry (see `plain`): the same steps
+    /// without the prices, pairs and sizing rules that are absent.
+    #[inline]
+    fn enter_plain(s: &SparseSignals, ctx: &mut Context<'_>, long: bool) -> Result<bool, Error> {
+        if !Self::make_room(s, ctx, long) {
+            return Ok(false);
+        }
+        let size = s.size.get(ctx.index());
+        ctx.market_order(if long { 1.0 } else { -1.0 }, size)?;
+        Ok(true)
+    }
+
+    /// Applies the entry rule before an entry on one side: closes what it must; false
+    /// when the rule forbids the entry.
+    #[inline]
+    fn make_room(s: &SparseSignals, ctx: &mut Context<'_>, long: bool) -> bool {
+        let pos = ctx.position();
+        let same = if long { pos.is_long() } else { pos.is_short() };
+        match s.entry_rule {
+            EntryRule::Reenter => ctx.close_position(),
+            EntryRule::IfNotSameSide if same => return false,
+            EntryRule::IfNotSameSide if !pos.is_flat() => ctx.close_position(),
+            EntryRule::IfNotSameSide => {}
+            EntryRule::OnlyWhenFlat if !pos.is_flat() => return false,
+            EntryRule::OnlyWhenFlat => {}
+        }
+        true
     }
 
     /// Tries the entry on one side; whether an order was placed. `group` pairs it with
@@ -390,15 +423,8 @@ impl<S: SignalStrategy> SignalDriven<S> {
         if priced && stop.is_none() && limit.is_none() {
             return Ok(false);
         }
-        let pos = ctx.position();
-        let same = if long { pos.is_long() } else { pos.is_short() };
-        match s.entry_rule {
-            EntryRule::Reenter => ctx.close_position(),
-            EntryRule::IfNotSameSide if same => return Ok(false),
-            EntryRule::IfNotSameSide if !pos.is_flat() => ctx.close_position(),
-            EntryRule::IfNotSameSide => {}
-            EntryRule::OnlyWhenFlat if !pos.is_flat() => return Ok(false),
-            EntryRule::OnlyWhenFlat => {}
+        if !Self::make_room(s, ctx, long) {
+            return Ok(false);
         }
         let size = match s.risk {
             Some(r) => match r.units(ctx.equity(), ctx.close()[i]) {
@@ -415,6 +441,20 @@ impl<S: SignalStrategy> SignalDriven<S> {
                 e.short_tp.get(i).or_else(|| s.tp.get(i)),
             )
         };
+        let sign = if long { 1.0 } else { -1.0 };
+        if crate::broker::lean_fills()
+            && stop.is_none()
+            && limit.is_none()
+            && sl.is_none()
+            && tp.is_none()
+            && e.expiry == Expiry::Gtc
+            && group.is_none()
+        {
+            // A plain market order (the usual signal): the same order, placed without
+            // building the request.
+            ctx.market_order(sign, size)?;
+            return Ok(true);
+        }
         let req = OrderRequest {
             size,
             sl,
@@ -439,6 +479,10 @@ impl<S: SignalStrategy> Strategy for SignalDriven<S> {
         let s = self.inner.sparse_signals(ctx)?;
         s.check(ctx.bars().len())?;
         self.cursor.set(0);
+        self.plain = s.entry_orders == EntryOrders::default()
+            && s.risk.is_none()
+            && s.sl == PerBar::Unset
+            && s.tp == PerBar::Unset;
         self.signals = Some(s);
         Ok(())
     }
@@ -452,6 +496,23 @@ impl<S: SignalStrategy> Strategy for SignalDriven<S> {
         let Some(d) = s.decisions.get(k).filter(|d| d.bar == i) else {
             return Ok(());
         };
+        if self.plain && crate::broker::lean_fills() {
+            // No entry waits, none is paired and exits close everything: as below.
+            let placed = if d.long_entry {
+                Self::enter_plain(s, ctx, true)?
+            } else if d.short_entry {
+                Self::enter_plain(s, ctx, false)?
+            } else {
+                false
+            };
+            if !placed {
+                let pos = ctx.position();
+                if (d.long_exit && pos.is_long()) || (d.short_exit && pos.is_short()) {
+                    ctx.close_position();
+                }
+            }
+            return Ok(());
+        }
         let e = &s.entry_orders;
         // A stop or limit entry still waiting holds back new entries.
         let waiting = e.may_wait() && ctx.orders().iter().any(|o| o.parent_trade().is_none());
@@ -560,6 +621,164 @@ mod tests {
         s.decisions = vec![at(4)];
         let e = s.check(11).unwrap_err().to_string();
         assert!(e.contains("cover 10 bars") && e.contains("11"), "{e}");
+    }
+
+    /// A signal strategy that hands back the decisions it was made with.
+    struct Given(SparseSignals);
+
+    impl SignalStrategy for Given {
+        fn signals(&mut self, _: &mut Init<'_>) -> Result<Signals, Error> {
+            Ok(self.0.clone().into_dense())
+        }
+        fn sparse_signals(&mut self, _: &mut Init<'_>) -> Result<SparseSignals, Error> {
+            Ok(self.0.clone())
+        }
+    }
+
+    /// A run's every output, floats by their bits, streamed or whole.
+    fn run_bits(bars: &crate::Bars, s: &SparseSignals, cfg: &crate::BrokerConfig) -> String {
+        let whole = crate::engine::run(bars, &mut SignalDriven::new(Given(s.clone())), cfg);
+        let mut blocks = Vec::new();
+        let streamed = crate::engine::run_streaming(
+            bars,
+            &mut SignalDriven::new(Given(s.clone())),
+            cfg,
+            None,
+            Vec::new(),
+            &mut |b, _| blocks.extend(b.iter().map(|x| x.to_bits())),
+        );
+        let bits = |r: &Result<crate::RunResult, Error>| match r {
+            Ok(r) => {
+                let t: Vec<_> = r
+                    .trades
+                    .iter()
+                    .map(|t| {
+                        let p = [t.size, t.entry_price, t.exit_price, t.commission];
+                        (p.map(f64::to_bits), t.entry_bar, t.exit_bar, t.sl, t.tp)
+                    })
+                    .collect();
+                let e: Vec<_> = r.equity.iter().map(|x| x.to_bits()).collect();
+                format!("{r:?} {t:?} {e:?}")
+            }
+            Err(e) => format!("error: {e}"),
+        };
+        format!("{} | {} {blocks:?}", bits(&whole), bits(&streamed))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+        /// The lean paths for plain market orders (placing them, and filling the queues they
+        /// leave: a reversal, an exit, an entry while flat) give every bit of the general
+        /// broker's result: trades, equity, warnings, ids. Random decisions under every
+        /// broker setting, with the orders that must take the general path mixed in (SL/TP,
+        /// stop entries, expiries, pairs, partial exits, risk sizing, refused sizes).
+        #[test]
+        fn lean_market_orders_equal_the_general_broker(
+            seed in 0u64..u64::MAX,
+            n in 2usize..160,
+            density in 1u64..8,
+            rule in 0usize..3,
+            size_kind in 0usize..6,
+            extra in 0usize..10,
+            broker in proptest::collection::vec(0u64..1000, 12),
+        ) {
+            use crate::broker::{BrokerConfig, Commission};
+            let mut x = seed | 1;
+            let mut next = move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            let mut unit = move || (next() >> 11) as f64 / (1u64 << 53) as f64;
+            // A random walk that gaps between bars.
+            let (mut t, mut o, mut h, mut l, mut c) = (vec![], vec![], vec![], vec![], vec![]);
+            let mut p = 100.0;
+            for i in 0..n {
+                let open = p * (1.0 + (unit() - 0.5) * 0.02);
+                let close = open * (1.0 + (unit() - 0.5) * 0.04);
+                t.push(i as i64 * 60_000_000_000);
+                o.push(open);
+                c.push(close);
+                h.push(open.max(close) * (1.0 + unit() * 0.01));
+                l.push(open.min(close) * (1.0 - unit() * 0.01));
+                p = close;
+            }
+            let bars = crate::Bars::try_new(t, o, h, l, c.clone(), vec![0.0; n]).unwrap();
+            let decisions = (0..n)
+                .filter(|_| unit() * density as f64 <= 1.0)
+                .map(|bar| {
+                    let r = next();
+                    Decision {
+                        bar,
+                        long_entry: r & 3 == 0,
+                        short_entry: r & 12 == 0,
+                        long_exit: r & 48 == 0,
+                        short_exit: r & 192 == 0,
+                    }
+                })
+                .collect();
+            let per_bar = |scale: f64, unit: &mut dyn FnMut() -> f64| {
+                PerBar::Values(
+                    c.iter()
+                        .map(|&p| if unit() < 0.3 { f64::NAN } else { p * (1.0 + scale * unit()) })
+                        .collect(),
+                )
+            };
+            let size = match size_kind {
+                0 | 1 => PerBar::Unset,
+                2 => PerBar::Const(0.25 + 0.7 * unit()),
+                3 => PerBar::Const(1.0 + (next() % 40) as f64),
+                4 => PerBar::Values((0..n).map(|_| [0.5, 3.0, f64::NAN, 0.9][next() as usize % 4]).collect()),
+                _ => PerBar::Const(1.5),
+            };
+            let mut s = SparseSignals {
+                n,
+                decisions,
+                size,
+                sl: PerBar::Unset,
+                tp: PerBar::Unset,
+                entry_rule: [EntryRule::Reenter, EntryRule::IfNotSameSide, EntryRule::OnlyWhenFlat][rule],
+                risk: None,
+                entry_orders: EntryOrders::default(),
+            };
+            match extra {
+                0 => s.sl = per_bar(-0.05, &mut unit),
+                1 => s.tp = per_bar(0.05, &mut unit),
+                2 => s.entry_orders.long_stop = per_bar(0.01, &mut unit),
+                3 => s.entry_orders.expiry = Expiry::Bars(std::num::NonZeroU32::new(2).unwrap()),
+                4 => s.entry_orders.oco = true,
+                5 => s.entry_orders.exit_portion = 0.5,
+                6 if s.size == PerBar::Unset => {
+                    s.risk = Some(RiskSizing { fraction: 0.02, stop_pct: 0.01 });
+                }
+                _ => {}
+            }
+            let b = |k: usize, m: u64| broker[k] % m;
+            let commission = match b(0, 4) {
+                0 => Commission::None,
+                1 => Commission::Relative(0.002),
+                2 => Commission::FixedPlusRelative { fixed: 1.5, rate: 0.001 },
+                _ => Commission::Custom(std::sync::Arc::new(|s: f64, p: f64| (s.abs() * p * 0.001).max(1.0))),
+            };
+            let cfg = BrokerConfig {
+                cash: [10_000.0, 150.0, 1e6, 99.5][b(1, 4) as usize],
+                commission,
+                spread: [0.0, 0.001][b(2, 2) as usize],
+                slippage: [0.0, 0.0005][b(3, 2) as usize],
+                margin: [1.0, 0.5][b(4, 2) as usize],
+                trade_on_close: b(5, 3) == 0,
+                hedging: b(6, 3) == 0,
+                exclusive_orders: b(7, 4) == 0,
+                finalize_trades: b(8, 2) == 0,
+                same_bar_close_fills: b(9, 4) == 0,
+                continuous_sizes: b(10, 3) == 0,
+                ..BrokerConfig::default()
+            };
+            let lean = crate::broker::with_lean_fills(true, || run_bits(&bars, &s, &cfg));
+            let general = crate::broker::with_lean_fills(false, || run_bits(&bars, &s, &cfg));
+            proptest::prop_assert_eq!(lean, general);
+        }
     }
 
     #[test]
