@@ -39,24 +39,39 @@ fn opt(v: Option<f64>) -> f64 {
 
 /// `{"stats", "trades": {column: array}, "open_trades": {…}, "equity", "warmup",
 /// "warnings", "indicators"}`.
+///
+/// `ctx`, the statistics' bar-only part when the caller worked it out beside the run.
 pub(crate) fn run_dict<'py>(
     py: Python<'py>,
     bars: &Bars,
     res: RunResult,
+    ctx: Option<&stats::StatsContext>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    // The statistics and the drawdown walk are Rust work: without the GIL.
+    // The statistics and the drawdown walk are Rust work: without the GIL, side by side.
     let (st, drawdown) = py.detach(|| {
-        // backtesting.py's `DrawdownPct`: 1 − equity / running peak.
-        let mut peak = f64::NEG_INFINITY;
-        let drawdown: Vec<f64> = res
-            .equity
-            .iter()
-            .map(|&e| {
-                peak = peak.max(e);
-                1.0 - e / peak
-            })
-            .collect();
-        (stats::compute(bars, &res), drawdown)
+        std::thread::scope(|scope| {
+            // backtesting.py's `DrawdownPct`: 1 − equity / running peak.
+            let drawdown = scope.spawn(|| {
+                let mut peak = f64::NEG_INFINITY;
+                res.equity
+                    .iter()
+                    .map(|&e| {
+                        peak = peak.max(e);
+                        1.0 - e / peak
+                    })
+                    .collect::<Vec<f64>>()
+            });
+            let st = match ctx {
+                Some(ctx) => stats::compute_with(ctx, bars, &res.trades, &res.equity, res.warmup),
+                None => stats::compute(bars, &res),
+            };
+            (
+                st,
+                drawdown
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            )
+        })
     });
     let d = PyDict::new(py);
     d.set_item("stats", stats_list(py, &st)?)?;

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use backtide_core::stats::StatsContext;
 use backtide_core::strategy::builtin::{self, StrategyInfo};
 use backtide_core::sweep::{
     Axis, ComboResult, Constraint, Method, Objective, SweepControl, SweepSpec, WalkForward,
@@ -33,19 +34,15 @@ fn strategy(name: &str, given: &[(&str, &str)]) -> PyResult<&'static StrategyInf
 }
 
 /// A built-in strategy (or `rules`) called `name` with `params` (`name=value` text) run
-/// on `bars` with the broker arguments, without the GIL.
+/// on `bars` with the broker arguments, without the GIL. The statistics' bar-only part is
+/// worked out on another core while the engine runs, as the CLI does.
 fn run_named(
     py: Python<'_>,
     bars: &PyBars,
     name: &str,
     params: &[(String, String)],
     broker: Option<&Bound<'_, PyDict>>,
-) -> PyResult<(
-    std::sync::Arc<backtide_core::Bars>,
-    backtide_core::RunResult,
-    backtide_core::BrokerConfig,
-    Profile,
-)> {
+) -> PyResult<Named> {
     let (cfg, profile) = config::broker(&empty(py, broker))?;
     let given: Vec<(&str, &str)> = params
         .iter()
@@ -57,10 +54,33 @@ fn run_named(
     // The signal form: the same trades as the per-bar one (property-tested), faster.
     let mut s = info.build_signals(&params).map_err(value_error)?;
     let bars = bars.bars.clone();
-    let res = py
-        .detach(|| run(&bars, s.as_mut(), &cfg))
-        .map_err(value_error)?;
-    Ok((bars, res, cfg, profile))
+    let (res, ctx) = py.detach(|| {
+        std::thread::scope(|scope| {
+            let ctx = scope.spawn(|| StatsContext::lean(&bars));
+            let res = run(&bars, s.as_mut(), &cfg);
+            (
+                res,
+                ctx.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            )
+        })
+    });
+    let res = res.map_err(value_error)?;
+    Ok(Named {
+        bars,
+        res,
+        ctx,
+        cfg,
+        profile,
+    })
+}
+
+/// A run of a named strategy, with what its statistics need.
+struct Named {
+    bars: std::sync::Arc<backtide_core::Bars>,
+    res: backtide_core::RunResult,
+    ctx: StatsContext,
+    cfg: backtide_core::BrokerConfig,
+    profile: Profile,
 }
 
 /// Runs a built-in strategy (or `rules`) with `params` (`name=value` text) on `bars`,
@@ -74,9 +94,9 @@ pub(crate) fn run_builtin<'py>(
     params: Vec<(String, String)>,
     broker: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (bars, res, _, profile) = run_named(py, bars, name, &params, broker)?;
-    let d = result::run_dict(py, &bars, res)?;
-    d.set_item("profile", profile.name())?;
+    let run = run_named(py, bars, name, &params, broker)?;
+    let d = result::run_dict(py, &run.bars, run.res, Some(&run.ctx))?;
+    d.set_item("profile", run.profile.name())?;
     Ok(d)
 }
 
@@ -110,7 +130,7 @@ pub(crate) fn run_python<'py>(
             benchmark: None,
         })
     });
-    let d = result::run_dict(py, &bars.bars, res)?;
+    let d = result::run_dict(py, &bars.bars, res, None)?;
     if let Some(h) = html {
         d.set_item("html", h)?;
     }
@@ -351,8 +371,14 @@ pub(crate) fn report_html<'py>(
     title: &str,
     broker: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<String> {
-    let (bars, res, cfg, profile) = run_named(py, bars, name, &params, broker)?;
-    let stats = backtide_data::profile_stats_json(&bars, &res, &cfg, profile);
+    let Named {
+        bars,
+        res,
+        ctx,
+        cfg,
+        profile,
+    } = run_named(py, bars, name, &params, broker)?;
+    let stats = backtide_data::profile_stats_json_with(&ctx, &bars, &res, &cfg, profile);
     Ok(backtide_report::backtest_html(
         &backtide_report::BacktestReport {
             title,
