@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::cli::{backtide, fails_with};
+use crate::cli::{backtide, fails_with, succeeds};
 use crate::golden::golden;
 
 fn sweep_args(out: &std::path::Path) -> Vec<String> {
@@ -515,12 +515,7 @@ fn sweep_combinations_equal_standalone_runs_on_any_thread_count() {
     let mut outputs = Vec::new();
     for threads in ["1", "2"] {
         let path = dir.path().join(format!("t{threads}.json"));
-        let out = backtide().args(common(&path, threads)).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeds(common(&path, threads));
         outputs.push(std::fs::read(&path).unwrap());
     }
     assert!(outputs[0] == outputs[1], "one thread and two differ");
@@ -530,25 +525,25 @@ fn sweep_combinations_equal_standalone_runs_on_any_thread_count() {
     let mut wiped = 0;
     for c in combos {
         let p = &c["params"];
-        let out = backtide()
-            .args([
-                "run",
-                "--data",
-                data.to_str().unwrap(),
-                "--strategy",
-                "sma_cross",
-            ])
-            .args(["--param", &format!("fast={}", p["fast"])])
-            .args(["--param", &format!("slow={}", p["slow"])])
-            .args(["--param", "direction=long_short", "--commission", "0.001"])
-            .args(["--margin", "0.05", "--json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (fast, slow) = (format!("fast={}", p["fast"]), format!("slow={}", p["slow"]));
+        let out = succeeds([
+            "run",
+            "--data",
+            data.to_str().unwrap(),
+            "--strategy",
+            "sma_cross",
+            "--param",
+            &fast,
+            "--param",
+            &slow,
+            "--param",
+            "direction=long_short",
+            "--commission",
+            "0.001",
+            "--margin",
+            "0.05",
+            "--json",
+        ]);
         let run: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(run["stats"], c["stats"], "{p}");
         wiped += usize::from(run["stats"]["equity_final"].as_f64() == Some(0.0));
