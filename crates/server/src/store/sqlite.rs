@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     CancelOutcome, Dataset, DeleteOutcome, JobRow, JobState, Lease, Model, NameConflict, Node,
@@ -218,9 +218,10 @@ impl SqliteStore {
     /// back in the queue. Returns the store and how many jobs were requeued.
     pub fn open(path: &Path) -> rusqlite::Result<(SqliteStore, usize)> {
         let conn = Connection::open(path)?;
+        // The busy timeout first: switching to WAL takes a lock too.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         for (table, column, decl) in ADDED_COLUMNS {
             let has: bool = conn.query_row(
@@ -245,6 +246,11 @@ impl SqliteStore {
         ))
     }
 
+    /// Runs `f` on the connection. Every transaction `f` starts is `BEGIN IMMEDIATE`: it
+    /// takes the write lock at its start, waiting out another process's writer under the
+    /// busy timeout. A deferred one that read first and then wrote could get `database is
+    /// locked` at once, with no wait, when another connection wrote in between (seen when a
+    /// server started on a store whose previous server was still winding down).
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
         // A panic while holding the lock cannot leave SQLite inconsistent (statements
         // are atomic), so a poisoned lock is still usable.
@@ -260,7 +266,7 @@ impl Store for SqliteStore {
 
     fn put_dataset(&self, d: &Dataset, conflict: NameConflict) -> Result<PutOutcome> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let current: Option<String> = tx
                 .query_row(
                     "SELECT id FROM dataset_names WHERE name = ?1",
@@ -365,7 +371,7 @@ impl Store for SqliteStore {
 
     fn delete_dataset(&self, key: &str) -> Result<DeleteOutcome> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let named = tx.execute("DELETE FROM dataset_names WHERE name = ?1", [key])?;
             // A name's history goes with it.
             tx.execute("DELETE FROM dataset_history WHERE name = ?1", [key])?;
@@ -393,7 +399,7 @@ impl Store for SqliteStore {
 
     fn unreferenced_datasets(&self) -> Result<Vec<(String, String)>> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let removed = unreferenced(&tx)?;
             tx.commit()?;
             Ok(removed)
@@ -431,7 +437,7 @@ impl Store for SqliteStore {
     fn claim(&self, lease: &Lease) -> Result<Option<JobRow>> {
         let now = now_ms();
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
                 &format!(
                     "UPDATE jobs SET state = 'cancelled', finished_at = ?2, lease_owner = NULL
@@ -464,7 +470,7 @@ impl Store for SqliteStore {
     fn renew(&self, lease: &Lease) -> Result<Renewal> {
         let now = now_ms();
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut rows = tx
                 .prepare(
                     "UPDATE jobs SET lease_until = ?2 + ?3
@@ -500,7 +506,7 @@ impl Store for SqliteStore {
 
     fn release(&self, owner: &str) -> Result<usize> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let jobs = tx.execute(
                 "UPDATE jobs SET state = 'queued', progress = 0, lease_owner = NULL
                  WHERE lease_owner = ?1 AND state = 'running'",
@@ -531,7 +537,7 @@ impl Store for SqliteStore {
 
     fn split(&self, job: &str, ranges: &[(u64, u64)]) -> Result<()> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let has: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM shards WHERE job_id = ?1)",
                 [job],
@@ -583,7 +589,7 @@ impl Store for SqliteStore {
     fn claim_shard(&self, lease: &Lease) -> Result<Option<Shard>> {
         let now = now_ms();
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let claimed: Option<(String, u32, i64, i64)> = tx
                 .query_row(
                     "UPDATE shards SET state = 'running', lease_owner = ?1, lease_until = ?2 + ?3,
@@ -625,7 +631,7 @@ impl Store for SqliteStore {
     ) -> Result<ShardFinish> {
         let now = now_ms();
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let state = match end {
                 ShardEnd::Done => "done",
                 ShardEnd::Cancelled => "cancelled",
@@ -688,7 +694,7 @@ impl Store for SqliteStore {
         digest: Option<&str>,
     ) -> Result<bool> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let n = tx.execute(
                 "UPDATE jobs SET state = ?2, error = ?3, progress = CASE WHEN ?2 = 'succeeded' THEN 1 ELSE progress END,
                      completions = completions + 1,
@@ -765,7 +771,7 @@ impl Store for SqliteStore {
 
     fn cancel(&self, id: &str) -> Result<CancelOutcome> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let state: Option<String> = tx
                 .query_row("SELECT state FROM jobs WHERE id = ?1", [id], |r| r.get(0))
                 .optional()?;
