@@ -261,6 +261,7 @@ pub(crate) fn execute(
                         params: &params,
                         extra: &extra,
                         ctx: None,
+                        ahead: None,
                     },
                 )
             })?;
