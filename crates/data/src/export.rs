@@ -382,7 +382,9 @@ impl<'scope> RowsAheadFeed<'scope> {
         let (halt, filled) = (stop.clone(), full.clone());
         let thread = scope.spawn(move || {
             let mut ahead = RowsAhead {
-                text: Vec::new(),
+                // Reserved whole (pages are only touched as rows are written): a growing
+                // buffer would copy what it holds at each doubling.
+                text: Vec::with_capacity(budget.min(1 << 30).saturating_add(STEP * 120)),
                 rows: 0,
                 peak: f64::NEG_INFINITY,
             };
