@@ -382,9 +382,7 @@ impl<'scope> RowsAheadFeed<'scope> {
         let (halt, filled) = (stop.clone(), full.clone());
         let thread = scope.spawn(move || {
             let mut ahead = RowsAhead {
-                // Reserved whole (pages are only touched as rows are written): a growing
-                // buffer would copy what it holds at each doubling.
-                text: Vec::with_capacity(budget.min(1 << 30).saturating_add(STEP * 120)),
+                text: Vec::new(),
                 rows: 0,
                 peak: f64::NEG_INFINITY,
             };
