@@ -504,11 +504,6 @@ fn bound(raw: &Option<String>, flag: &str, end_of_day: bool) -> Result<Option<Ti
     }))
 }
 
-/// Bytes of `--json` equity rows formatted while the engine runs (about 230k rows): the
-/// idle core's share of the formatting during a million-bar run, held until the
-/// statistics and trades are written ahead of them.
-const AHEAD_BUDGET: usize = 24 << 20;
-
 pub(crate) fn run(a: RunArgs) -> Result<()> {
     if crate::portfolio::wants_portfolio(&a.data, &a.strategy) {
         if a.intrabar.is_some() {
@@ -533,32 +528,16 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
     };
     clock.lap("load");
     // The statistics' bar-only part (calendar buckets, the market's log returns) is
-    // worked out on another core while the engine runs; so are the first rows of
-    // `--json`'s equity, from the curve's finished blocks.
-    let (result, ctx, ahead) = std::thread::scope(|scope| {
+    // worked out on another core while the engine runs.
+    let (result, ctx) = std::thread::scope(|scope| {
         let ctx = scope.spawn(|| stats::StatsContext::lean(&bars));
-        let fine = intrabar.as_ref().map(|(fine, _)| fine);
-        let (result, ahead) = if a.json {
-            let feed = backtide_data::RowsAheadFeed::start(scope, bars.time(), AHEAD_BUDGET);
-            let result = backtide_core::run_watched(
-                &bars,
-                fine,
-                strategy.as_mut(),
-                &cfg,
-                &mut |block, at| feed.watch(block, at),
-            );
-            (result, Some(feed.finish()))
-        } else {
-            let result = match fine {
-                Some(fine) => backtide_core::run_intrabar(&bars, fine, strategy.as_mut(), &cfg),
-                None => run_backtest(&bars, strategy.as_mut(), &cfg),
-            };
-            (result, None)
+        let result = match &intrabar {
+            Some((fine, _)) => backtide_core::run_intrabar(&bars, fine, strategy.as_mut(), &cfg),
+            None => run_backtest(&bars, strategy.as_mut(), &cfg),
         };
         (
             result,
             ctx.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            ahead,
         )
     });
     let result = result?;
@@ -640,7 +619,6 @@ pub(crate) fn run(a: RunArgs) -> Result<()> {
                 params: &params,
                 extra: &extra,
                 ctx: Some(&ctx),
-                ahead: ahead.as_ref(),
             },
         )?;
         std::io::Write::write_all(&mut out, b"\n")?;

@@ -105,37 +105,6 @@ pub fn run_intrabar(
     run_whole(bars, Some(fine), strategy, cfg, None, Vec::new())
 }
 
-/// Bars per block that [`run_watched`] shows its watcher.
-pub const WATCH_BLOCK: usize = 1 << 14;
-
-/// [`run`] (or [`run_intrabar`] with `fine`) that also shows the equity curve to `watch`
-/// while the run goes on: `watch(block, first_bar)` gets consecutive, final blocks of
-/// [`WATCH_BLOCK`] bars from bar 0, in order, when the run starts writing a later bar. The
-/// block holding the last bar is never shown (the end of a run may rewrite that bar), nor
-/// are those the run fills in one stretch at its end; the result keeps the whole curve, the
-/// same bits as [`run`]'s.
-///
-/// The CLI formats `--json`'s equity rows on another core from these blocks while the
-/// engine is still running.
-pub fn run_watched(
-    bars: &Bars,
-    fine: Option<&Intrabar>,
-    strategy: &mut dyn Strategy,
-    cfg: &BrokerConfig,
-    watch: &mut dyn FnMut(&[f64], usize),
-) -> Result<RunResult, Error> {
-    if let Some(fine) = fine
-        && fine.bars() != bars.len()
-    {
-        return Err(IntrabarError::OtherBars {
-            grouped: fine.bars(),
-            bars: bars.len(),
-        }
-        .into());
-    }
-    run_whole_watched(bars, fine, strategy, cfg, None, Vec::new(), Some(watch))
-}
-
 fn run_whole(
     bars: &Bars,
     fine: Option<&Intrabar>,
@@ -143,18 +112,6 @@ fn run_whole(
     cfg: &BrokerConfig,
     cache: Option<&IndicatorCache>,
     equity: Vec<f64>,
-) -> Result<RunResult, Error> {
-    run_whole_watched(bars, fine, strategy, cfg, cache, equity, None)
-}
-
-fn run_whole_watched<'w>(
-    bars: &Bars,
-    fine: Option<&Intrabar>,
-    strategy: &mut dyn Strategy,
-    cfg: &BrokerConfig,
-    cache: Option<&IndicatorCache>,
-    equity: Vec<f64>,
-    watch: Option<&'w mut EquitySink<'w>>,
 ) -> Result<RunResult, Error> {
     check_inputs(bars, cfg)?;
     match cfg.fractional_unit {
@@ -172,7 +129,7 @@ fn run_whole_watched<'w>(
                 cfg,
                 broker,
                 None,
-                &mut Tape::whole(equity, watch),
+                &mut Tape::whole(equity),
             )?;
             for t in &mut res.trades {
                 t.size *= unit;
@@ -196,7 +153,7 @@ fn run_whole_watched<'w>(
             cfg,
             Broker::new(cfg.clone()),
             cache,
-            &mut Tape::whole(equity, watch),
+            &mut Tape::whole(equity),
         ),
     }
 }
@@ -230,7 +187,6 @@ pub(crate) fn run_streaming(
         base: 0,
         n: bars.len(),
         sink: Some(sink),
-        watch: None,
     };
     // The sweep drops warnings (so they are not formatted) and hands back the previous
     // run's closed-trade list, whose memory is reused.
@@ -270,21 +226,16 @@ struct Tape<'s> {
     /// Bars in the run.
     n: usize,
     sink: Option<&'s mut EquitySink<'s>>,
-    /// Whole curve only: shown each finished block of [`WATCH_BLOCK`] bars; `base` is then
-    /// the first bar not shown yet.
-    watch: Option<&'s mut EquitySink<'s>>,
 }
 
 impl<'s> Tape<'s> {
-    /// The whole curve in `buf` (its old contents are replaced), shown to `watch` block by
-    /// block as it is written.
-    fn whole(buf: Vec<f64>, watch: Option<&'s mut EquitySink<'s>>) -> Tape<'s> {
+    /// The whole curve in `buf` (its old contents are replaced).
+    fn whole(buf: Vec<f64>) -> Tape<'s> {
         Tape {
             buf,
             base: 0,
             n: 0,
             sink: None,
-            watch,
         }
     }
 
@@ -302,13 +253,6 @@ impl<'s> Tape<'s> {
     #[inline]
     fn window(&mut self, from: usize, to: usize) -> &mut [f64] {
         let Some(sink) = &mut self.sink else {
-            if let Some(watch) = &mut self.watch {
-                // Bars before `from` are final (the run writes in order).
-                while from >= self.base + WATCH_BLOCK {
-                    watch(&self.buf[self.base..self.base + WATCH_BLOCK], self.base);
-                    self.base += WATCH_BLOCK;
-                }
-            }
             return &mut self.buf[from..to];
         };
         let len = self.buf.len();
@@ -674,72 +618,6 @@ fn run_units(
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    /// A random walk of `n` minute bars (fixed seed).
-    fn walk(n: usize) -> Bars {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let (mut t, mut o, mut h, mut l, mut c) = (vec![], vec![], vec![], vec![], vec![]);
-        let mut p = 100.0f64;
-        for i in 0..n {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let open = p;
-            p *= 1.0 + ((x % 2001) as f64 / 1000.0 - 1.0) * 0.002;
-            t.push(i as i64 * 60_000_000_000);
-            o.push(open);
-            h.push(open.max(p) * 1.0005);
-            l.push(open.min(p) * 0.9995);
-            c.push(p);
-        }
-        Bars::try_new(t, o, h, l, c, vec![f64::NAN; n]).unwrap()
-    }
-
-    /// A watched run is the plain run, bit for bit, and its watcher sees every block before
-    /// the one holding the last bar, in order, each equal to the final curve there.
-    #[test]
-    fn a_watched_run_shows_final_blocks_and_keeps_the_result() {
-        let info = crate::strategy::builtin::find("sma_cross").unwrap();
-        let params =
-            crate::strategy::Params::from_pairs(info.params, vec![("fast", "5"), ("slow", "40")])
-                .unwrap();
-        let cfg = BrokerConfig {
-            commission: crate::broker::Commission::from_parts(0.001, 0.0),
-            ..BrokerConfig::default()
-        };
-        for n in [1, WATCH_BLOCK, WATCH_BLOCK + 1, 3 * WATCH_BLOCK + 77] {
-            let bars = walk(n);
-            let plain = run(&bars, info.build(&params).unwrap().as_mut(), &cfg).unwrap();
-            let mut shown: Vec<(usize, Vec<u64>)> = Vec::new();
-            let watched = run_watched(
-                &bars,
-                None,
-                info.build(&params).unwrap().as_mut(),
-                &cfg,
-                &mut |block, at| shown.push((at, block.iter().map(|x| x.to_bits()).collect())),
-            )
-            .unwrap();
-            assert_eq!(format!("{plain:?}"), format!("{watched:?}"));
-            let bits: Vec<u64> = plain.equity.iter().map(|x| x.to_bits()).collect();
-            assert_eq!(
-                bits,
-                watched
-                    .equity
-                    .iter()
-                    .map(|x| x.to_bits())
-                    .collect::<Vec<_>>()
-            );
-            // The run writes its last stretch of bars at once: those blocks are not shown.
-            assert!(shown.len() <= (n - 1) / WATCH_BLOCK, "{n} bars");
-            if n > 3 * WATCH_BLOCK {
-                assert!(shown.len() >= 2, "{n} bars: {} blocks shown", shown.len());
-            }
-            for (k, (at, block)) in shown.iter().enumerate() {
-                assert_eq!(*at, k * WATCH_BLOCK);
-                assert_eq!(block[..], bits[*at..*at + WATCH_BLOCK]);
-            }
-        }
-    }
 
     proptest! {
         /// The eight-bars-at-a-time marking of one trade, at every instruction tier, writes

@@ -51,9 +51,7 @@ pub use broker::{
     BrokerConfig, ClosedTrade, Commission, CommissionModel, Expiry, FULL_EQUITY, OcoGroup, Order,
     OrderId, OrderRequest, Trade, TradeId,
 };
-pub use engine::{
-    OpenTrade, RunResult, WATCH_BLOCK, run, run_intrabar, run_reusing, run_watched, run_with_cache,
-};
+pub use engine::{OpenTrade, RunResult, run, run_intrabar, run_reusing, run_with_cache};
 pub use error::{BarRule, BarsError, Error};
 pub use intrabar::{Intrabar, IntrabarError};
 pub use profile::Profile;

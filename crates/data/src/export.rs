@@ -284,7 +284,6 @@ pub fn write_backtest_json<W: Write>(
             params,
             extra: &[],
             ctx: None,
-            ahead: None,
         },
     )
 }
@@ -310,128 +309,6 @@ pub struct BacktestDoc<'a> {
     /// The statistics' bar-only part, when the caller worked it out already (on another
     /// core while the engine ran); it must come from `bars`.
     pub ctx: Option<&'a StatsContext>,
-    /// The first equity rows, formatted while the engine ran ([`RowsAhead`]); they must
-    /// come from `run`'s curve on `bars`.
-    pub ahead: Option<&'a RowsAhead>,
-}
-
-/// Rows of `--json`'s equity array (`{"time","equity","drawdown"}`, comma-separated) for
-/// bars `first..first + equity.len()`, whose curve is `equity`; `peak` is the running peak
-/// before them and is moved past them. Drawdown is `stats::drawdown`'s arithmetic (the same
-/// operations, the same bits), from the running peak, never as a whole column.
-fn push_rows(out: &mut Vec<u8>, time: &[i64], equity: &[f64], first: usize, peak: &mut f64) {
-    // A row is at most about 110 bytes (a 19-byte time, two 17-digit numbers).
-    out.reserve(equity.len() * 120);
-    let mut f = JsonFloat::default();
-    let mut stamp = crate::time::TimestampWriter::default();
-    let mut p = *peak;
-    for (i, &e) in (first..).zip(equity) {
-        if i > 0 {
-            out.push(b',');
-        }
-        p = p.max(e);
-        out.extend_from_slice(b"{\"time\":\"");
-        stamp.push(out, time[i]);
-        out.extend_from_slice(b"\",\"equity\":");
-        f.push(out, e);
-        out.extend_from_slice(b",\"drawdown\":");
-        f.push(out, 1.0 - e / p);
-        out.push(b'}');
-    }
-    *peak = p;
-}
-
-/// The first rows of `--json`'s equity array, formatted from a run's curve while the run
-/// still goes on (fed by [`backtide_core::run_watched`]'s blocks, on a core the engine
-/// leaves idle): the output then has fewer rows left to format. Bounded by a byte budget.
-#[derive(Debug, Default)]
-pub struct RowsAhead {
-    text: Vec<u8>,
-    rows: usize,
-    peak: f64,
-}
-
-impl RowsAhead {
-    /// How many rows (from bar 0) are formatted.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-}
-
-/// Feeds [`RowsAhead`] on a thread of its own; [`RowsAheadFeed::finish`] stops it.
-pub struct RowsAheadFeed<'scope> {
-    tx: Option<std::sync::mpsc::Sender<(Vec<f64>, usize)>>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    full: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: std::thread::ScopedJoinHandle<'scope, RowsAhead>,
-}
-
-impl<'scope> RowsAheadFeed<'scope> {
-    /// Starts formatting the rows of bars with times `time` in `scope`, as blocks of their
-    /// curve arrive ([`RowsAheadFeed::watch`]), until `budget` bytes of text are formatted
-    /// or [`RowsAheadFeed::finish`] is called.
-    pub fn start<'env>(
-        scope: &'scope std::thread::Scope<'scope, 'env>,
-        time: &'env [i64],
-        budget: usize,
-    ) -> RowsAheadFeed<'scope> {
-        use std::sync::atomic::Ordering;
-        let (tx, rx) = std::sync::mpsc::channel::<(Vec<f64>, usize)>();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let full = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (halt, filled) = (stop.clone(), full.clone());
-        let thread = scope.spawn(move || {
-            let mut ahead = RowsAhead {
-                text: Vec::new(),
-                rows: 0,
-                peak: f64::NEG_INFINITY,
-            };
-            // Rows a step between looks at the stop flag: the run's end waits at most for
-            // one step (well under a millisecond).
-            const STEP: usize = 2048;
-            while let Ok((block, at)) = rx.recv() {
-                if at != ahead.rows {
-                    break;
-                }
-                for part in block.chunks(STEP) {
-                    if halt.load(Ordering::Relaxed) || ahead.text.len() >= budget {
-                        filled.store(true, Ordering::Relaxed);
-                        return ahead;
-                    }
-                    push_rows(&mut ahead.text, time, part, ahead.rows, &mut ahead.peak);
-                    ahead.rows += part.len();
-                }
-            }
-            ahead
-        });
-        RowsAheadFeed {
-            tx: Some(tx),
-            stop,
-            full,
-            thread,
-        }
-    }
-
-    /// Hands over the next finished block of the curve, `block` starting at bar `at` (the
-    /// blocks must follow each other from bar 0).
-    pub fn watch(&self, block: &[f64], at: usize) {
-        if !self.full.load(std::sync::atomic::Ordering::Relaxed)
-            && let Some(tx) = &self.tx
-        {
-            // The formatter stopped (its budget is spent): nothing to do.
-            let _ = tx.send((block.to_vec(), at));
-        }
-    }
-
-    /// Stops formatting (the rows not reached are left to [`write_backtest_doc`]) and
-    /// returns what was formatted.
-    pub fn finish(mut self) -> RowsAhead {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        drop(self.tx.take());
-        self.thread
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    }
 }
 
 /// [`write_backtest_json`] with the extra keys and context of `doc`; without extra keys the
@@ -446,7 +323,6 @@ pub fn write_backtest_doc<W: Write>(w: W, doc: &BacktestDoc<'_>) -> Result<(), D
         params,
         extra,
         ctx,
-        ahead,
     } = *doc;
     let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
     let e = |source| DataError::Io {
@@ -463,15 +339,11 @@ pub fn write_backtest_doc<W: Write>(w: W, doc: &BacktestDoc<'_>) -> Result<(), D
     // and the statistics (here); they are written in the document's order.
     const BLOCK: usize = 1 << 15;
     let n = run.equity.len().min(time.len());
-    // Rows formatted while the engine ran come first; the rest are formatted here, from
-    // the running peak at each block's start.
-    let (first, peak0) = match ahead {
-        Some(a) if a.rows <= n => (a.rows, a.peak),
-        _ => (0, f64::NEG_INFINITY),
-    };
-    let peaks: Vec<f64> = run.equity[first..n]
+    // Drawdown is worked out per row as `stats::drawdown` does (the same operations, the
+    // same bits) from the running peak at each block's start, never as a whole column.
+    let peaks: Vec<f64> = run.equity[..n]
         .chunks(BLOCK)
-        .scan(peak0, |peak, block| {
+        .scan(f64::NEG_INFINITY, |peak, block| {
             let at_start = *peak;
             *peak = block.iter().fold(*peak, |p, &e| p.max(e));
             Some(at_start)
@@ -481,14 +353,31 @@ pub fn write_backtest_doc<W: Write>(w: W, doc: &BacktestDoc<'_>) -> Result<(), D
     // each block.
     let pool = std::sync::Mutex::new(Vec::<Vec<u8>>::new());
     let rows = |r: std::ops::Range<usize>| {
+        // A row is at most about 110 bytes (a 19-byte time, two 17-digit numbers).
         let mut out = pool
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .pop()
             .unwrap_or_default();
         out.clear();
-        let mut peak = peaks[(r.start - first) / BLOCK];
-        push_rows(&mut out, time, &run.equity[r.clone()], r.start, &mut peak);
+        out.reserve(r.len() * 120);
+        let mut f = JsonFloat::default();
+        let mut stamp = crate::time::TimestampWriter::default();
+        let mut peak = peaks[r.start / BLOCK];
+        for i in r {
+            if i > 0 {
+                out.push(b',');
+            }
+            let e = run.equity[i];
+            peak = peak.max(e);
+            out.extend_from_slice(b"{\"time\":\"");
+            stamp.push(&mut out, time[i]);
+            out.extend_from_slice(b"\",\"equity\":");
+            f.push(&mut out, e);
+            out.extend_from_slice(b",\"drawdown\":");
+            f.push(&mut out, 1.0 - e / peak);
+            out.push(b'}');
+        }
         out
     };
     let threads = std::thread::available_parallelism()
@@ -499,7 +388,7 @@ pub fn write_backtest_doc<W: Write>(w: W, doc: &BacktestDoc<'_>) -> Result<(), D
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2 * threads);
         let rows = &rows;
         scope.spawn(move || {
-            let mut from = first;
+            let mut from = 0;
             while from < n {
                 let to = (from + BLOCK * threads).min(n);
                 let blocks: Vec<Vec<u8>> = std::thread::scope(|inner| {
@@ -541,11 +430,6 @@ pub fn write_backtest_doc<W: Write>(w: W, doc: &BacktestDoc<'_>) -> Result<(), D
             serde_json::to_writer(&mut w, &open_trade_json(bars, t)).map_err(js)?;
         }
         w.write_all(b"],\"equity\":[").map_err(e)?;
-        if first > 0
-            && let Some(a) = ahead
-        {
-            w.write_all(&a.text).map_err(e)?;
-        }
         for b in rx {
             w.write_all(&b).map_err(e)?;
             pool.lock()
@@ -732,81 +616,6 @@ mod tests {
             (1_600_000_000_000_000_000, 60_000_000_000),
         ] {
             long_run_keeps_the_bytes(start, step);
-        }
-    }
-
-    /// Equity rows formatted while the engine runs, up to any budget (none, part of a
-    /// block, several blocks, all that is shown), give the same document.
-    #[test]
-    fn rows_formatted_during_the_run_keep_the_bytes() {
-        let n = 5 * backtide_core::WATCH_BLOCK + 123;
-        let close: Vec<f64> = (0..n)
-            .map(|i| 100.0 + 10.0 * (i as f64 / 300.0).sin() + (i % 7) as f64 * 0.01)
-            .collect();
-        let time: Vec<i64> = (0..n as i64)
-            .map(|i| 1_600_000_000_000_000_000 + i * 60_000_000_000)
-            .collect();
-        let bars = Bars::try_new(
-            time,
-            close.clone(),
-            close.iter().map(|c| c + 0.5).collect(),
-            close.iter().map(|c| c - 0.5).collect(),
-            close,
-            vec![f64::NAN; n],
-        )
-        .unwrap();
-        let info = backtide_core::strategy::builtin::find("sma_cross").unwrap();
-        let params = Params::from_pairs(info.params, [("fast", "3"), ("slow", "50")]).unwrap();
-        let cfg = BrokerConfig {
-            commission: Commission::Relative(0.001),
-            ..BrokerConfig::default()
-        };
-        let res = run(&bars, info.build(&params).unwrap().as_mut(), &cfg).unwrap();
-        let mut want = Vec::new();
-        let profile = Profile::BacktestingPy;
-        write_backtest_json(&mut want, &bars, &res, &cfg, profile, info.name, &params).unwrap();
-        for budget in [0, 1000, 300_000, 2_000_000, usize::MAX] {
-            let (watched, ahead) = std::thread::scope(|scope| {
-                let feed = RowsAheadFeed::start(scope, bars.time(), budget);
-                let r = backtide_core::run_watched(
-                    &bars,
-                    None,
-                    info.build(&params).unwrap().as_mut(),
-                    &cfg,
-                    &mut |block, at| feed.watch(block, at),
-                );
-                // Let the formatter catch up before it is stopped, so large budgets
-                // format every block shown.
-                std::thread::sleep(std::time::Duration::from_millis(200));
-                (r.unwrap(), feed.finish())
-            });
-            if budget == usize::MAX {
-                assert!(
-                    ahead.rows() >= 2 * backtide_core::WATCH_BLOCK,
-                    "{}",
-                    ahead.rows()
-                );
-            }
-            if budget == 0 {
-                assert_eq!(ahead.rows(), 0);
-            }
-            let mut got = Vec::new();
-            write_backtest_doc(
-                &mut got,
-                &BacktestDoc {
-                    bars: &bars,
-                    run: &watched,
-                    cfg: &cfg,
-                    profile,
-                    strategy: info.name,
-                    params: &params,
-                    extra: &[],
-                    ctx: None,
-                    ahead: Some(&ahead),
-                },
-            )
-            .unwrap();
-            assert!(got == want, "budget {budget}: {} rows ahead", ahead.rows());
         }
     }
 

@@ -35,9 +35,9 @@ pub use dialect::{
 pub use downsample::{downsample_keep, downsample_minmax};
 pub use error::DataError;
 pub use export::{
-    BacktestDoc, RowsAhead, RowsAheadFeed, backtest_json, benchmark_json, profile_stats_json,
-    profile_stats_json_with, result_json, stat_json, stats_json, trade_json, vbt_stats_json,
-    write_backtest_doc, write_backtest_json, write_equity_csv, write_trades_csv,
+    BacktestDoc, backtest_json, benchmark_json, profile_stats_json, profile_stats_json_with,
+    result_json, stat_json, stats_json, trade_json, vbt_stats_json, write_backtest_doc,
+    write_backtest_json, write_equity_csv, write_trades_csv,
 };
 pub use parquet::{read_parquet, write_columns, write_equity_parquet, write_parquet};
 pub use portfolio_export::{

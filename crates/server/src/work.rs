@@ -261,7 +261,6 @@ pub(crate) fn execute(
                         params: &params,
                         extra: &extra,
                         ctx: None,
-                        ahead: None,
                     },
                 )
             })?;
