@@ -385,30 +385,28 @@ pub fn write_backtest_doc<W: Write>(w: W, doc: &BacktestDoc<'_>) -> Result<(), D
         .clamp(1, 8);
     std::thread::scope(|scope| -> Result<(), DataError> {
         let trades = scope.spawn(|| trades_text(bars, &run.trades));
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2 * threads);
+        // Worker `j` formats blocks j, j + threads, … into a queue of its own, and the
+        // writer takes block k from queue k % threads: the blocks stay in order, and no
+        // worker waits for another. The queues let the workers run ahead while the
+        // statistics and trades are written (a bounded amount: QUEUED blocks each).
+        const QUEUED: usize = 4;
+        let blocks = n.div_ceil(BLOCK);
         let rows = &rows;
-        scope.spawn(move || {
-            let mut from = 0;
-            while from < n {
-                let to = (from + BLOCK * threads).min(n);
-                let blocks: Vec<Vec<u8>> = std::thread::scope(|inner| {
-                    let jobs: Vec<_> = (from..to)
-                        .step_by(BLOCK)
-                        .map(|b| inner.spawn(move || rows(b..(b + BLOCK).min(to))))
-                        .collect();
-                    jobs.into_iter()
-                        .map(|j| j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                        .collect()
-                });
-                for b in blocks {
-                    // The writer stopped (an I/O error): nothing more to do.
-                    if tx.send(b).is_err() {
-                        return;
+        let queues: Vec<std::sync::mpsc::Receiver<Vec<u8>>> = (0..threads)
+            .map(|j| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUED);
+                scope.spawn(move || {
+                    for k in (j..blocks).step_by(threads) {
+                        let from = k * BLOCK;
+                        // The writer stopped (an I/O error): nothing more to do.
+                        if tx.send(rows(from..(from + BLOCK).min(n))).is_err() {
+                            return;
+                        }
                     }
-                }
-                from = to;
-            }
-        });
+                });
+                rx
+            })
+            .collect();
         w.write_all(b"{\"stats\":").map_err(e)?;
         let stats = match ctx {
             Some(ctx) => profile_stats_json_with(ctx, bars, run, cfg, profile),
@@ -430,7 +428,11 @@ pub fn write_backtest_doc<W: Write>(w: W, doc: &BacktestDoc<'_>) -> Result<(), D
             serde_json::to_writer(&mut w, &open_trade_json(bars, t)).map_err(js)?;
         }
         w.write_all(b"],\"equity\":[").map_err(e)?;
-        for b in rx {
+        for k in 0..blocks {
+            let Ok(b) = queues[k % threads].recv() else {
+                // A worker panicked: its panic is raised when the scope ends.
+                break;
+            };
             w.write_all(&b).map_err(e)?;
             pool.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -460,6 +462,9 @@ fn trades_text(bars: &Bars, trades: &[ClosedTrade]) -> Result<Vec<u8>, serde_jso
     let mut row = Vec::with_capacity(trades.len() * 300);
     let mut f = JsonFloat::default();
     let mut int = itoa::Buffer::new();
+    // Entry times ascend, and so (nearly) do exit times: each keeps its own day cached.
+    let mut entry_stamp = crate::time::TimestampWriter::default();
+    let mut exit_stamp = crate::time::TimestampWriter::default();
     let time = bars.time();
     for (i, t) in trades.iter().enumerate() {
         if i > 0 {
@@ -470,9 +475,9 @@ fn trades_text(bars: &Bars, trades: &[ClosedTrade]) -> Result<Vec<u8>, serde_jso
         row.extend_from_slice(b",\"exit_bar\":");
         row.extend_from_slice(int.format(t.exit_bar).as_bytes());
         row.extend_from_slice(b",\"entry_time\":\"");
-        crate::time::push_timestamp(&mut row, time[t.entry_bar]);
+        entry_stamp.push(&mut row, time[t.entry_bar]);
         row.extend_from_slice(b"\",\"exit_time\":\"");
-        crate::time::push_timestamp(&mut row, time[t.exit_bar]);
+        exit_stamp.push(&mut row, time[t.exit_bar]);
         row.extend_from_slice(b"\",\"size\":");
         f.push(&mut row, t.size);
         row.extend_from_slice(b",\"entry_price\":");

@@ -151,8 +151,9 @@ pub(crate) fn push_timestamp(out: &mut Vec<u8>, t: TimestampNs) {
     out.extend_from_slice(&d2(s));
 }
 
-/// [`push_timestamp`] for times in order: the date part (`YYYY-MM-DDT`) is worked out
-/// once a day and kept, each time adds its `HH:MM:SS` (the same bytes).
+/// [`push_timestamp`] for times mostly in order: the date part (`YYYY-MM-DDT`) is worked
+/// out once a day and kept, each time adds its `HH:MM:SS` (the same bytes). Times out of
+/// order give the same bytes too; each change of day costs the whole date.
 #[derive(Default)]
 pub(crate) struct TimestampWriter {
     /// Day number (since 1970-01-01) of `prefix`, `None` before the first use.
@@ -200,7 +201,8 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
-        /// The day-caching writer writes `push_timestamp`'s bytes for times in order.
+        /// The day-caching writer writes `push_timestamp`'s bytes, for times in order and
+        /// out of it.
         #[test]
         fn the_caching_writer_writes_the_same_bytes(
             start in i64::MIN / 2..i64::MAX / 2,
@@ -210,6 +212,7 @@ mod tests {
                     proptest::strategy::Just(60_000_000_000),
                     proptest::strategy::Just(86_400_000_000_000),
                     1i64..10_000_000_000_000,
+                    -10_000_000_000_000i64..0,
                 ],
                 1..200,
             ),
