@@ -462,7 +462,8 @@ fn trades_text(bars: &Bars, trades: &[ClosedTrade]) -> Result<Vec<u8>, serde_jso
     let mut row = Vec::with_capacity(trades.len() * 300);
     let mut f = JsonFloat::default();
     let mut int = itoa::Buffer::new();
-    // Entry times ascend, and so (nearly) do exit times: each keeps its own day cached.
+    // Exit times ascend (trades are in closing order) and entry times nearly do: each
+    // keeps its own day cached.
     let mut entry_stamp = crate::time::TimestampWriter::default();
     let mut exit_stamp = crate::time::TimestampWriter::default();
     let time = bars.time();

@@ -993,6 +993,43 @@ mod tests {
         }
     }
 
+    /// A write that starts while another connection (another server on the same file,
+    /// still winding down) holds the write lock waits for it, and succeeds after that
+    /// writer commits. A deferred transaction read its snapshot first and then failed at
+    /// once with `database is locked` when it tried to write.
+    #[test]
+    fn a_write_waits_for_another_connections_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let (s, _) = SqliteStore::open(&path).unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        other
+            .execute_batch("CREATE TABLE other_writer (x INTEGER)")
+            .unwrap();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            other.execute_batch("COMMIT").unwrap();
+        });
+        let d = Dataset {
+            id: "d1".into(),
+            name: "mine".into(),
+            format: "csv".into(),
+            rows: 1,
+            first: "2020-01-01".into(),
+            last: "2020-01-01".into(),
+            columns: vec!["Close".into()],
+            bytes: 1,
+            created_at: "now".into(),
+            symbols: None,
+            previous: Vec::new(),
+        };
+        let put = s.put_dataset(&d, NameConflict::Replace);
+        writer.join().unwrap();
+        assert!(put.is_ok(), "{:?}", put.err().map(|e| e.to_string()));
+        assert!(s.dataset("mine").unwrap().is_some());
+    }
+
     #[test]
     fn a_store_from_before_universes_gains_their_columns() {
         let dir = tempfile::tempdir().unwrap();
