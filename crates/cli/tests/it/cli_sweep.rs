@@ -486,31 +486,27 @@ fn sweep_combinations_equal_standalone_runs_on_any_thread_count() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("walk.csv");
     std::fs::write(&data, crate::serve::walk_csv(6_000)).unwrap();
+    // The settings the sweep and each standalone run share.
+    let settings = [
+        "--data",
+        data.to_str().unwrap(),
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "direction=long_short",
+        "--commission",
+        "0.001",
+        "--margin",
+        "0.05",
+    ];
     let common = |out: &std::path::Path, threads: &str| -> Vec<String> {
-        [
-            "sweep",
-            "--data",
-            data.to_str().unwrap(),
-            "--strategy",
-            "sma_cross",
-            "--grid",
-            "fast=2:14:3",
-            "--grid",
-            "slow=20:60:20",
-            "--param",
-            "direction=long_short",
-            "--commission",
-            "0.001",
-            "--margin",
-            "0.05",
-            "--threads",
-            threads,
-            "--out",
-            out.to_str().unwrap(),
-        ]
-        .iter()
-        .map(ToString::to_string)
-        .collect()
+        let grid = ["--grid", "fast=2:14:3", "--grid", "slow=20:60:20"];
+        let rest = ["--threads", threads, "--out", out.to_str().unwrap()];
+        [&["sweep"][..], &settings, &grid, &rest]
+            .concat()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     };
     let mut outputs = Vec::new();
     for threads in ["1", "2"] {
@@ -526,24 +522,14 @@ fn sweep_combinations_equal_standalone_runs_on_any_thread_count() {
     for c in combos {
         let p = &c["params"];
         let (fast, slow) = (format!("fast={}", p["fast"]), format!("slow={}", p["slow"]));
-        let out = succeeds([
-            "run",
-            "--data",
-            data.to_str().unwrap(),
-            "--strategy",
-            "sma_cross",
-            "--param",
-            &fast,
-            "--param",
-            &slow,
-            "--param",
-            "direction=long_short",
-            "--commission",
-            "0.001",
-            "--margin",
-            "0.05",
-            "--json",
-        ]);
+        let out = succeeds(
+            [
+                &["run"][..],
+                &settings,
+                &["--param", &fast, "--param", &slow, "--json"],
+            ]
+            .concat(),
+        );
         let run: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(run["stats"], c["stats"], "{p}");
         wiped += usize::from(run["stats"]["equity_final"].as_f64() == Some(0.0));
