@@ -7,6 +7,8 @@ use crate::intrabar::{Intrabar, IntrabarError};
 use crate::strategy::{Context, IndicatorCache, Init, Strategy};
 use crate::warning::RunWarning;
 
+mod plain;
+
 /// A trade still open when the data ran out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenTrade {
@@ -446,6 +448,37 @@ fn trail_idle_bars(
     marked
 }
 
+/// Marks equity on bars `from..to` where nothing but prices changes (no order pending,
+/// nothing decided), exactly as `next_bar` marks it; returns the first bar not marked
+/// (`to`, or a bar whose equity is at or below zero, which `next_bar` liquidates).
+fn mark_held(
+    bars: &Bars,
+    broker: &mut Broker,
+    tape: &mut Tape<'_>,
+    from: usize,
+    to: usize,
+) -> usize {
+    let close = &bars.close()[..to];
+    let end = match broker.trades.as_slice() {
+        // Flat: equity is the cash on every bar.
+        [] if broker.cash > 0.0 => {
+            tape.fill(from, to, broker.cash);
+            to
+        }
+        // One trade (the usual case): the same sum as `Broker::equity`, inlined.
+        [t] => tape.fill_marked(from, to, close, |w, c| {
+            mark_one_trade(w, c, broker.cash, t.size, t.entry_price)
+        }),
+        _ => tape.fill_marked(from, to, close, |w, c| {
+            fill_equity(w, c, |p| broker.equity(p))
+        }),
+    };
+    if end > from {
+        broker.i = end - 1;
+    }
+    end
+}
+
 fn run_units(
     bars: &Bars,
     fine: Option<&Intrabar>,
@@ -476,6 +509,14 @@ fn run_units(
     let mut out_of_money = false;
     let mut completed = true;
     let mut i = start;
+    // Plain market-order signals run without `next`, as far as they can.
+    if fine.is_none()
+        && !cfg.same_bar_close_fills
+        && crate::broker::lean_fills()
+        && let Some(signals) = strategy.plain_signals()
+    {
+        i = plain::run(bars, signals, &mut broker, equity, start);
+    }
     while i < n {
         match broker.next_bar(bars, fine, i) {
             Ok(e) => equity.set(i, e),
@@ -536,25 +577,7 @@ fn run_units(
             // column nothing else reads in a sweep: a cache miss. Load it now, so the miss
             // overlaps the marking below instead of stalling the fill.
             let fill_open = bars.open().get(idle_to + 1).copied();
-            let close = &bars.close()[..idle_to];
-            let from = i;
-            i = match broker.trades.as_slice() {
-                // Flat: equity is the cash on every bar.
-                [] if broker.cash > 0.0 => {
-                    equity.fill(i, idle_to, broker.cash);
-                    idle_to
-                }
-                // One trade (the usual case): the same sum as `Broker::equity`, inlined.
-                [t] => equity.fill_marked(i, idle_to, close, |w, c| {
-                    mark_one_trade(w, c, broker.cash, t.size, t.entry_price)
-                }),
-                _ => equity.fill_marked(i, idle_to, close, |w, c| {
-                    fill_equity(w, c, |p| broker.equity(p))
-                }),
-            };
-            if i > from {
-                broker.i = i - 1;
-            }
+            i = mark_held(bars, &mut broker, equity, i, idle_to);
             std::hint::black_box(fill_open);
         }
     }

@@ -7,11 +7,13 @@
 
 mod commission;
 mod config;
+mod plain;
 mod process;
 mod trade;
 
 pub use commission::{Commission, CommissionModel};
 pub use config::BrokerConfig;
+pub(crate) use plain::PlainStep;
 pub use trade::{ClosedTrade, Expiry, OcoGroup, Order, OrderId, Trade, TradeId};
 
 use crate::error::Error;

@@ -558,6 +558,6 @@ impl Broker {
 /// The units an order of `order_size` that closes (part of) a trade of `trade_size` fills:
 /// at most the trade's, signed as the order.
 #[inline]
-fn closing_size(order_size: f64, trade_size: f64) -> f64 {
+pub(super) fn closing_size(order_size: f64, trade_size: f64) -> f64 {
     order_size.abs().min(trade_size.abs()).copysign(order_size)
 }

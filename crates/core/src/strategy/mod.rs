@@ -82,6 +82,17 @@ pub trait Strategy: Send {
         let _ = from;
         None
     }
+
+    /// Signals that are this strategy's every decision from `init` on: a promise that
+    /// `next` on each bar places exactly the orders a [`SignalDriven`] of these signals
+    /// places when they have no stop or limit entries, expiry, pairs, partial exits,
+    /// SL/TP or risk sizing (plain market orders that enter, reverse and exit). The engine
+    /// then runs the decisions itself without calling `next`, down to the same bits (a
+    /// sweep's combinations are mostly this). Asked once, after `init`. The default
+    /// promises nothing.
+    fn plain_signals(&self) -> Option<&signals::SparseSignals> {
+        None
+    }
 }
 
 /// What [`Strategy::trailing_stop`] promises.
@@ -336,7 +347,7 @@ impl Position {
 
 /// An order's size, [`FULL_EQUITY`] when unset, if it is a fraction in (0, 1) or whole
 /// units.
-fn checked_size(size: Option<f64>) -> Result<f64, Error> {
+pub(crate) fn checked_size(size: Option<f64>) -> Result<f64, Error> {
     let size = size.unwrap_or(FULL_EQUITY);
     let whole = size >= 1.0 && size.fract() == 0.0;
     if !(size.is_finite() && ((size > 0.0 && size < 1.0) || whole)) {
