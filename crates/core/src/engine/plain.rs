@@ -70,3 +70,50 @@ pub(super) fn run(
     }
     mark_held(bars, broker, tape, i.min(n), n)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::strategy::{Init, Params, builtin};
+
+    /// `sma_cross` as a sweep builds it gives the engine plain signals, so its runs take
+    /// the decision list (whose bits the lean-path property test holds to the bar loop's);
+    /// with a stop-loss or a take-profit it does not promise them.
+    #[test]
+    fn a_sweeps_cross_strategies_promise_plain_signals_and_stops_do_not() {
+        let n = 300;
+        let close: Vec<f64> = (0..n)
+            .map(|i| 100.0 + 10.0 * (i as f64 / 17.0).sin())
+            .collect();
+        let bars = crate::Bars::try_new(
+            (0..n as i64).map(|i| i * 60_000_000_000).collect(),
+            close.clone(),
+            close.iter().map(|c| c + 1.0).collect(),
+            close.iter().map(|c| c - 1.0).collect(),
+            close.clone(),
+            vec![0.0; n],
+        )
+        .unwrap();
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
+        let cases: [Case<'_>; 5] = [
+            ("sma_cross", &[("fast", "5"), ("slow", "20")], true),
+            ("ema_cross", &[("fast", "5"), ("slow", "20")], true),
+            ("sma_cross", &[("direction", "long_only")], true),
+            ("sma_cross", &[("sl_pct", "0.02")], false),
+            ("sma_cross", &[("tp_pct", "0.05")], false),
+        ];
+        for (name, given, plain) in cases {
+            let info = builtin::find(name).unwrap();
+            let params = Params::from_pairs(info.params, given.iter().copied()).unwrap();
+            let mut strategy = info.build_signals(&params).unwrap();
+            strategy.init(&mut Init::new(&bars, None)).unwrap();
+            let signals = strategy.plain_signals();
+            assert_eq!(signals.is_some(), plain, "{name} {given:?}");
+            if let Some(s) = signals {
+                assert!(
+                    !s.decisions.is_empty(),
+                    "{name} {given:?}: crosses on a sine"
+                );
+            }
+        }
+    }
+}
