@@ -468,23 +468,21 @@ pub fn run_sweep<E: From<Error>>(
     cfg.validate()?;
     let cache = IndicatorCache::with_budget(cache_budget(bars));
     let stats_ctx = StatsContext::new(bars);
-    drive(
-        spec,
-        objective,
-        control,
-        sink,
-        &|scratch: &mut Scratch, index, values| {
-            run_one(
-                bars,
-                spec,
-                cfg,
-                (&cache, &stats_ctx, scratch),
-                (control.profile_blocks, objective.dialect),
-                index,
-                values,
-            )
-        },
-    )
+    drive(spec, objective, control, sink, &|scratch: &mut Scratch,
+                                            index,
+                                            group: &[Vec<
+        ParamValue,
+    >]| {
+        run_group(
+            bars,
+            spec,
+            cfg,
+            (&cache, &stats_ctx, scratch),
+            (control.profile_blocks, objective.dialect),
+            index,
+            group,
+        )
+    })
 }
 
 /// Runs a sweep of a portfolio strategy over `universe`, delivering each finished
@@ -509,36 +507,59 @@ pub fn run_portfolio_sweep<E: From<Error>>(
             ),
         }));
     };
+    let how = (objective.dialect, control.profile_blocks);
     drive(
         spec,
         objective,
         control,
         sink,
-        &|_: &mut (), index, values| {
-            use crate::portfolio;
-            let params = spec.params_for(values)?;
-            let mut strategy = info.build(&params)?;
-            let res = portfolio::run(universe, strategy.as_mut(), cfg)?;
-            let trades = portfolio::exit_trades(universe, &res);
-            let stats = portfolio::stats::backtesting_py(universe, &res, &trades);
-            let vbt = (objective.dialect == Dialect::Vectorbt)
-                .then(|| portfolio::stats::vectorbt(universe, &res, &trades));
-            let profile = (control.profile_blocks > 0)
-                .then(|| overfitting::ReturnProfile::of_equity(&res.value, control.profile_blocks));
-            Ok(ComboResult {
-                index,
-                values: values.to_vec(),
-                params,
-                stats,
-                vbt,
-                profile,
-            })
+        &|_: &mut (), index, group: &Group| {
+            let one = |(k, values): (usize, &Vec<ParamValue>)| {
+                run_portfolio_one(universe, spec, cfg, info, how, index + k, values)
+            };
+            group.iter().enumerate().map(one).collect()
         },
     )
 }
 
-/// The chunked, ordered, cancellable loop shared by every kind of sweep: `run` computes
-/// one combination with a worker's reusable scratch `S`.
+/// One combination of a portfolio sweep.
+fn run_portfolio_one(
+    universe: &crate::universe::Universe,
+    spec: &SweepSpec,
+    cfg: &crate::portfolio::PortfolioConfig,
+    info: &PortfolioStrategyInfo,
+    (dialect, profile_blocks): (Dialect, usize),
+    index: usize,
+    values: &[ParamValue],
+) -> Result<ComboResult, Error> {
+    use crate::portfolio;
+    let params = spec.params_for(values)?;
+    let mut strategy = info.build(&params)?;
+    let res = portfolio::run(universe, strategy.as_mut(), cfg)?;
+    let trades = portfolio::exit_trades(universe, &res);
+    let stats = portfolio::stats::backtesting_py(universe, &res, &trades);
+    let vbt =
+        (dialect == Dialect::Vectorbt).then(|| portfolio::stats::vectorbt(universe, &res, &trades));
+    let profile = (profile_blocks > 0)
+        .then(|| overfitting::ReturnProfile::of_equity(&res.value, profile_blocks));
+    Ok(ComboResult {
+        index,
+        values: values.to_vec(),
+        params,
+        stats,
+        vbt,
+        profile,
+    })
+}
+
+/// Consecutive combinations, the unit of work a sweep's worker takes ([`drive`]).
+type Group = [Vec<ParamValue>];
+
+/// The chunked, ordered, cancellable loop shared by every kind of sweep: `run` computes a
+/// group of consecutive combinations (the first's index, their values), one result each in
+/// order, with a worker's reusable scratch `S`. Groups let the runs of neighbouring
+/// combinations share work (a cross strategy's lines are scanned once for the group);
+/// they are small enough that both cores stay busy to the end of a chunk.
 fn drive<E, S, F>(
     spec: &SweepSpec,
     objective: &Objective,
@@ -549,7 +570,7 @@ fn drive<E, S, F>(
 where
     E: From<Error>,
     S: Default + Send,
-    F: Fn(&mut S, usize, &[ParamValue]) -> Result<ComboResult, Error> + Sync,
+    F: Fn(&mut S, usize, &Group) -> Vec<Result<ComboResult, Error>> + Sync,
 {
     // Validate the fixed parameters once, up front, with a clear error.
     spec.params_for(&[]).map_err(E::from)?;
@@ -589,18 +610,23 @@ where
             outcome.cancelled = true;
             break;
         }
-        let results: Vec<Option<Result<ComboResult, Error>>> = pool.install(|| {
-            part.par_iter()
+        // At least eight groups a worker, of at most 16 combinations.
+        let group = (part.len() / (workers * 8)).clamp(1, 16);
+        let results: Vec<Option<Vec<Result<ComboResult, Error>>>> = pool.install(|| {
+            part.par_chunks(group)
                 .enumerate()
-                .map_init(S::default, |scratch, (k, values)| {
+                .map_init(S::default, |scratch, (g, values)| {
                     if cancelled() {
                         return None;
                     }
-                    Some(run(scratch, base + k, values))
+                    Some(run(scratch, base + g * group, values))
                 })
                 .collect()
         });
-        for r in results {
+        for r in results.into_iter().flat_map(|g| match g {
+            None => vec![None],
+            Some(done) => done.into_iter().map(Some).collect(),
+        }) {
             match r {
                 None => outcome.cancelled = true,
                 Some(Err(e)) => {
@@ -643,17 +669,55 @@ struct Scratch {
     closed: Vec<crate::broker::ClosedTrade>,
 }
 
-fn run_one(
+/// Runs a group of consecutive combinations, the first of which is number `index`, with
+/// their strategies built together ([`StrategyInfo::build_signals_group`]).
+fn run_group(
     bars: &Bars,
     spec: &SweepSpec,
     cfg: &BrokerConfig,
     (cache, stats_ctx, scratch): (&IndicatorCache, &StatsContext, &mut Scratch),
     (profile_blocks, dialect): (usize, Dialect),
     index: usize,
-    values: &[ParamValue],
+    group: &Group,
+) -> Vec<Result<ComboResult, Error>> {
+    let info = match spec.strategy.asset() {
+        Ok(info) => info,
+        Err(e) => return group.iter().map(|_| Err(e.clone())).collect(),
+    };
+    let params: Vec<Result<Params, Error>> = group.iter().map(|v| spec.params_for(v)).collect();
+    let valid: Vec<Params> = params
+        .iter()
+        .filter_map(|p| p.as_ref().ok().cloned())
+        .collect();
+    let ctx = crate::strategy::Init::new(bars, Some(cache)).in_session(cfg.session);
+    let mut built = info.build_signals_group(&valid, &ctx).into_iter();
+    params
+        .into_iter()
+        .zip(group)
+        .enumerate()
+        .map(|(k, (params, values))| {
+            let params = params?;
+            let strategy = built.next().expect("one strategy a valid combination")?;
+            run_one(
+                bars,
+                cfg,
+                (cache, stats_ctx, &mut *scratch),
+                (profile_blocks, dialect),
+                index + k,
+                (values, params, strategy),
+            )
+        })
+        .collect()
+}
+
+fn run_one(
+    bars: &Bars,
+    cfg: &BrokerConfig,
+    (cache, stats_ctx, scratch): (&IndicatorCache, &StatsContext, &mut Scratch),
+    (profile_blocks, dialect): (usize, Dialect),
+    index: usize,
+    (values, params, mut strategy): (&[ParamValue], Params, Box<dyn crate::Strategy>),
 ) -> Result<ComboResult, Error> {
-    let params = spec.params_for(values)?;
-    let mut strategy = spec.strategy.asset()?.build_signals(&params)?;
     let (stats, vbt, profile) = if dialect == Dialect::Vectorbt {
         // vectorbt's statistics read the whole curve. The worker's equity buffer goes
         // through the run and comes back for the next one.

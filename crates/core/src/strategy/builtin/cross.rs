@@ -18,6 +18,7 @@ enum Spread {
 /// One line of a cross in a sweep: shared with the other runs through the indicator
 /// cache, or, once the cache is full, an SMA computed block by block as the cross scan
 /// reads it (the same values; no series as long as the data per run).
+#[derive(Clone)]
 enum Line {
     Shared(std::sync::Arc<Vec<f64>>),
     Sma(usize),
@@ -38,6 +39,15 @@ impl Line {
             Line::Sma(w) => LineReader::Sma(indicators::SmaStream::new(close, *w)),
         }
     }
+
+    /// The same series: one shared vector, or the same streamed SMA.
+    fn is(&self, other: &Line) -> bool {
+        match (self, other) {
+            (Line::Shared(a), Line::Shared(b)) => std::sync::Arc::ptr_eq(a, b),
+            (Line::Sma(a), Line::Sma(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 /// Reads a [`Line`] block by block, in order.
@@ -47,15 +57,92 @@ enum LineReader<'a> {
 }
 
 impl<'a> LineReader<'a> {
-    /// Bars `base..base + buf.len()` (computed into `buf` if need be).
-    fn block<'b>(&'b mut self, base: usize, buf: &'b mut [f64]) -> &'b [f64] {
+    /// Bars `base..base + len`, in order (computed into `buf` if need be).
+    fn block<'b>(&'b mut self, base: usize, len: usize, buf: &'b mut Vec<f64>) -> &'b [f64] {
         match self {
-            LineReader::Shared(v) => &v[base..base + buf.len()],
+            LineReader::Shared(v) => &v[base..base + len],
             LineReader::Sma(s) => {
+                buf.resize(len, 0.0);
                 s.fill(buf);
                 buf
             }
         }
+    }
+}
+
+/// One pair's part of a scan of several pairs of lines ([`scan_pairs`]).
+struct PairScan {
+    /// The pair's lines, as indices into the scan's distinct lines.
+    a: usize,
+    b: usize,
+    /// Its rule, and the stateful rule's state.
+    state: Crosses,
+    /// The spread on the bar before the current block (NaN before the first).
+    prev: f64,
+    /// Its crosses so far, and the first bar where its spread is a number.
+    out: Vec<(usize, bool)>,
+    first: Option<usize>,
+}
+
+impl PairScan {
+    fn new(a: usize, b: usize, stateful: bool) -> PairScan {
+        PairScan {
+            a,
+            b,
+            state: Crosses::new(stateful),
+            prev: f64::NAN,
+            out: Vec::new(),
+            first: None,
+        }
+    }
+
+    /// Takes bars `base..base + xa.len()` of its two lines.
+    #[inline]
+    fn feed(&mut self, xa: &[f64], xb: &[f64], base: usize) {
+        let len = xa.len();
+        if self.first.is_none() {
+            self.first = (0..len)
+                .position(|j| !(xa[j] - xb[j]).is_nan())
+                .map(|j| base + j);
+        }
+        if self.state.stateful {
+            for j in 0..len {
+                let cur = xa[j] - xb[j];
+                match self.state.step(self.prev, cur) {
+                    (true, _) => self.out.push((base + j, true)),
+                    (_, true) => self.out.push((base + j, false)),
+                    _ => {}
+                }
+                self.prev = cur;
+            }
+        } else {
+            strict_block(xa, xb, self.prev, base, &mut self.out);
+            self.prev = xa[len - 1] - xb[len - 1];
+        }
+    }
+}
+
+/// Finds the crosses of every pair in `pairs` over the bars of `close` in one pass over
+/// `lines` (the pairs' distinct lines): block by block, each line's block is read, or
+/// computed as it streams, once, and every pair that uses it scans it while it is in
+/// cache. A sweep's group of combinations shares its lines this way (a fast SMA with many
+/// slow ones); each pair's crosses are the bits of scanning it alone.
+fn scan_pairs(lines: &[Line], pairs: &mut [PairScan], close: &[f64]) {
+    let n = close.len();
+    let mut readers: Vec<LineReader<'_>> = lines.iter().map(|l| l.reader(close)).collect();
+    let mut bufs: Vec<Vec<f64>> = vec![Vec::new(); lines.len()];
+    let mut base = 0;
+    while base < n {
+        let len = SCAN_BLOCK.min(n - base);
+        let blocks: Vec<&[f64]> = readers
+            .iter_mut()
+            .zip(bufs.iter_mut())
+            .map(|(r, buf)| r.block(base, len, buf))
+            .collect();
+        for p in pairs.iter_mut() {
+            p.feed(blocks[p.a], blocks[p.b], base);
+        }
+        base += len;
     }
 }
 
@@ -102,7 +189,14 @@ pub struct CrossStrategy {
     cross_bars: Vec<usize>,
     /// Index into `cross_bars` of the last `idle_until` answer.
     cursor: std::cell::Cell<usize>,
+    /// The spread's name, crosses and first valid bar, found already in one pass with other
+    /// strategies' ([`find_crosses_together`]): taken by `sparse_signals` instead of
+    /// scanning.
+    found: Option<Found>,
 }
+
+/// A spread's name, its crosses and the first bar where it is a number.
+type Found = (String, (Vec<(usize, bool)>, Option<usize>));
 
 /// Detects crosses of the spread `d = fast − slow` through zero, bar by bar.
 #[derive(Debug, Clone, Default)]
@@ -178,52 +272,21 @@ impl Crosses {
         out
     }
 
-    /// [`Crosses::events`] of the spread `a − b` over `n` bars, read block by block (the
-    /// strict rule compiled for the widest vectors this CPU has: the same bits, see
-    /// [`crate::simd`]), and the first bar where the spread is a number.
+    /// [`Crosses::events`] of the spread `a − b` over the bars of `close`, read block by
+    /// block (the strict rule compiled for the widest vectors this CPU has: the same bits,
+    /// see [`crate::simd`]), and the first bar where the spread is a number.
     fn pair_events(
         &self,
         a: &Line,
         b: &Line,
         close: &[f64],
     ) -> (Vec<(usize, bool)>, Option<usize>) {
-        let n = close.len();
-        let (mut ra, mut rb) = (a.reader(close), b.reader(close));
-        let (mut buf_a, mut buf_b) = ([0.0f64; SCAN_BLOCK], [0.0f64; SCAN_BLOCK]);
-        let mut out = Vec::new();
-        let mut first = None;
-        let mut state = Crosses {
-            stateful: self.stateful,
-            ..Crosses::default()
-        };
-        let mut prev = f64::NAN;
-        let mut base = 0;
-        while base < n {
-            let len = SCAN_BLOCK.min(n - base);
-            let xa = ra.block(base, &mut buf_a[..len]);
-            let xb = rb.block(base, &mut buf_b[..len]);
-            if first.is_none() {
-                first = (0..len)
-                    .position(|j| !(xa[j] - xb[j]).is_nan())
-                    .map(|j| base + j);
-            }
-            if self.stateful {
-                for j in 0..len {
-                    let cur = xa[j] - xb[j];
-                    match state.step(prev, cur) {
-                        (true, _) => out.push((base + j, true)),
-                        (_, true) => out.push((base + j, false)),
-                        _ => {}
-                    }
-                    prev = cur;
-                }
-            } else {
-                strict_block(xa, xb, prev, base, &mut out);
-                prev = xa[len - 1] - xb[len - 1];
-            }
-            base += len;
-        }
-        (out, first)
+        let mut scan = [PairScan::new(0, 1, self.stateful)];
+        // Room for a cross every 32 bars, more than a sweep's fastest pairs make.
+        scan[0].out.reserve(close.len() / 32 + 16);
+        scan_pairs(&[a.clone(), b.clone()], &mut scan, close);
+        let [p] = scan;
+        (p.out, p.first)
     }
 }
 
@@ -364,6 +427,7 @@ impl CrossStrategy {
             },
             fed: 0,
             cross_bars: Vec::new(),
+            found: None,
             cursor: std::cell::Cell::new(0),
             size,
             sl_pct: p.float_opt("sl_pct"),
@@ -389,6 +453,7 @@ impl CrossStrategy {
             crosses: Crosses::default(),
             fed: 0,
             cross_bars: Vec::new(),
+            found: None,
             cursor: std::cell::Cell::new(0),
         }
     }
@@ -549,6 +614,42 @@ impl Strategy for CrossStrategy {
     }
 }
 
+/// Finds the crosses of every strategy in `group` whose lines are shared or streamed (a
+/// sweep's SMA and EMA crosses) in one pass over their distinct lines ([`scan_pairs`]),
+/// for their `sparse_signals` to take: the same crosses as each finds alone, with each
+/// line read once for the group instead of once per strategy. Others are left to scan on
+/// their own.
+pub(crate) fn find_crosses_together(group: &mut [&mut CrossStrategy], ctx: &Init<'_>) {
+    let mut lines: Vec<Line> = Vec::new();
+    let mut intern = |line: Line| match lines.iter().position(|l| l.is(&line)) {
+        Some(k) => k,
+        None => {
+            lines.push(line);
+            lines.len() - 1
+        }
+    };
+    let mut scans = Vec::new();
+    let mut names = Vec::new();
+    for (k, s) in group.iter().enumerate() {
+        if s.found.is_some() {
+            continue;
+        }
+        let (name, spread) = s.line_pair(ctx);
+        if let Spread::Pair(a, b) = spread {
+            let (a, b) = (intern(a), intern(b));
+            scans.push(PairScan::new(a, b, s.crosses.stateful));
+            names.push((k, name));
+        }
+    }
+    if scans.is_empty() {
+        return;
+    }
+    scan_pairs(&lines, &mut scans, ctx.bars().close());
+    for ((k, name), p) in names.into_iter().zip(scans) {
+        group[k].found = Some((name, (p.out, p.first)));
+    }
+}
+
 impl SignalStrategy for CrossStrategy {
     fn signals(&mut self, ctx: &mut Init<'_>) -> Result<Signals, Error> {
         Ok(self.sparse_signals(ctx)?.into_dense())
@@ -556,19 +657,25 @@ impl SignalStrategy for CrossStrategy {
 
     /// Crosses are rare, so the decisions are built as a list directly.
     fn sparse_signals(&mut self, ctx: &mut Init<'_>) -> Result<SparseSignals, Error> {
-        let (name, spread) = self.line_pair(ctx);
         let close = ctx.bars().close();
         let n = close.len();
         // The spread's values only decide the signals: they are not kept (a sweep runs many
         // of these), only where they start counts toward the warm-up.
-        let (crosses, first) = match &spread {
-            Spread::Pair(a, b) => self.crosses.pair_events(a, b, close),
-            Spread::Owned(d) => {
-                let d = &d[..n];
-                (
-                    self.crosses.events(n, |i| d[i]),
-                    d.iter().position(|x| !x.is_nan()),
-                )
+        let (name, (crosses, first)) = match self.found.take() {
+            Some(found) => found,
+            None => {
+                let (name, spread) = self.line_pair(ctx);
+                let events = match spread {
+                    Spread::Pair(a, b) => self.crosses.pair_events(&a, &b, close),
+                    Spread::Owned(d) => {
+                        let d = &d[..n];
+                        (
+                            self.crosses.events(n, |i| d[i]),
+                            d.iter().position(|x| !x.is_nan()),
+                        )
+                    }
+                };
+                (name, events)
             }
         };
         ctx.warmup_only(name, first.unwrap_or(n));
@@ -755,6 +862,52 @@ mod tests {
             proptest::prop_assert_eq!(&streamed, &want);
             let shared = c.pair_events(&Line::Shared(std::sync::Arc::new(a)), &Line::Sma(slow), &close);
             proptest::prop_assert_eq!(&shared, &want);
+        }
+
+        /// A group's crosses found in one pass over its distinct lines are each pair's
+        /// crosses found alone: shared and streamed lines, repeated and crossed over between
+        /// pairs, both rules, several scan blocks.
+        #[test]
+        fn a_group_scanned_together_finds_each_pairs_crosses(
+            steps in proptest::collection::vec(-1.0f64..1.0, 1..5_000),
+            pairs in proptest::collection::vec((0usize..6, 0usize..6, proptest::bool::ANY), 1..9),
+        ) {
+            let close: Vec<f64> = steps
+                .iter()
+                .scan(100.0, |p, s| {
+                    *p += s;
+                    Some(*p)
+                })
+                .collect();
+            // Windows 2, 5, 9 shared; 3, 7, 12 streamed.
+            let shared: Vec<_> = [2, 5, 9]
+                .map(|w| std::sync::Arc::new(indicators::sma(&close, w)))
+                .to_vec();
+            let line = |k: usize| {
+                if k < 3 {
+                    Line::Shared(shared[k].clone())
+                } else {
+                    Line::Sma([3, 7, 12][k - 3])
+                }
+            };
+            let mut lines: Vec<Line> = Vec::new();
+            let mut scans = Vec::new();
+            for &(a, b, stateful) in &pairs {
+                let mut at = |k: usize| match lines.iter().position(|l| l.is(&line(k))) {
+                    Some(i) => i,
+                    None => {
+                        lines.push(line(k));
+                        lines.len() - 1
+                    }
+                };
+                let (a, b) = (at(a), at(b));
+                scans.push(PairScan::new(a, b, stateful));
+            }
+            scan_pairs(&lines, &mut scans, &close);
+            for (&(a, b, stateful), got) in pairs.iter().zip(scans) {
+                let alone = Crosses::new(stateful).pair_events(&line(a), &line(b), &close);
+                proptest::prop_assert_eq!((got.out, got.first), alone);
+            }
         }
     }
 }

@@ -47,6 +47,10 @@ pub struct StrategyInfo {
     /// For a strategy whose parameters depend on what is given (`rules`: its
     /// expressions' `$parameters`), the description with those parameters.
     specialize: Option<Specialize>,
+    /// The lines whose crossings the strategy trades, when its signal form is
+    /// [`CrossStrategy`] on them: a sweep then finds a group of combinations' crosses in
+    /// one pass ([`StrategyInfo::build_signals_group`]).
+    crossing: Option<CrossLines>,
 }
 
 /// Finds a strategy's description for the given `name=value` parameters.
@@ -74,6 +78,7 @@ impl StrategyInfo {
             build_signals,
             signal_source: None,
             specialize: None,
+            crossing: None,
         }
     }
 
@@ -96,6 +101,7 @@ impl StrategyInfo {
             build_signals,
             signal_source: Some(signal_source),
             specialize: Some(specialize),
+            crossing: None,
         }
     }
 
@@ -132,6 +138,33 @@ impl StrategyInfo {
     /// portfolios apply it to each asset on its own bars.
     pub fn signal_source(&self, params: &Params) -> Option<Result<Box<dyn SignalStrategy>, Error>> {
         self.signal_source.map(|f| f(params))
+    }
+
+    /// [`StrategyInfo::build_signals`] of each of `params`, with the crosses of a cross
+    /// strategy's lines found for all of them in one pass over the distinct lines (on `ctx`,
+    /// the bars and indicator cache the runs will use): a sweep's group of combinations
+    /// shares the loads, and for lines computed as they stream, the arithmetic. Each
+    /// strategy is the one `build_signals` makes, down to its crosses.
+    pub(crate) fn build_signals_group(
+        &self,
+        params: &[Params],
+        ctx: &crate::strategy::Init<'_>,
+    ) -> Vec<Result<Box<dyn Strategy>, Error>> {
+        let Some(lines) = self.crossing.filter(|_| ctx.has_cache()) else {
+            return params.iter().map(|p| self.build_signals(p)).collect();
+        };
+        let mut built: Vec<Result<CrossStrategy, Error>> = params
+            .iter()
+            .map(|p| CrossStrategy::from_params(lines, p))
+            .collect();
+        let mut group: Vec<&mut CrossStrategy> =
+            built.iter_mut().filter_map(|r| r.as_mut().ok()).collect();
+        cross::find_crosses_together(&mut group, ctx);
+        built
+            .into_iter()
+            .zip(params)
+            .map(|(s, p)| with_trailing(Box::new(SignalDriven::new(s?)), p))
+            .collect()
     }
 
     /// Builds the strategy from validated parameters (checks cross-parameter rules).
@@ -323,6 +356,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
         },
         specialize: None,
         signal_source: Some(|p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Sma, p)?))),
+        crossing: Some(CrossLines::Sma),
     },
     StrategyInfo {
         name: "ema_cross",
@@ -337,6 +371,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
         },
         specialize: None,
         signal_source: Some(|p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Ema, p)?))),
+        crossing: Some(CrossLines::Ema),
     },
     StrategyInfo {
         name: "macd_cross",
@@ -364,6 +399,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
         },
         specialize: None,
         signal_source: Some(|p| Ok(Box::new(CrossStrategy::from_params(CrossLines::Macd, p)?))),
+        crossing: None,
     },
     StrategyInfo {
         name: "rsi_reversion",
@@ -385,6 +421,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
         build_signals: |p| Ok(Box::new(SignalDriven::new(RsiReversion::from_params(p)?))),
         specialize: None,
         signal_source: Some(|p| Ok(Box::new(RsiReversion::from_params(p)?))),
+        crossing: None,
     },
     StrategyInfo {
         name: "bollinger_reversion",
@@ -410,6 +447,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
         },
         specialize: None,
         signal_source: Some(|p| Ok(Box::new(BollingerReversion::from_params(p)?))),
+        crossing: None,
     },
     StrategyInfo {
         name: "donchian_breakout",
@@ -429,6 +467,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
         },
         specialize: None,
         signal_source: Some(|p| Ok(Box::new(DonchianBreakout::from_params(p)?))),
+        crossing: None,
     },
     StrategyInfo {
         name: "buy_and_hold",
@@ -437,6 +476,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
         build: |p| Ok(Box::new(BuyAndHold::from_params(p))),
         build_signals: |p| Ok(Box::new(SignalDriven::new(BuyAndHold::from_params(p)))),
         signal_source: Some(|p| Ok(Box::new(BuyAndHold::from_params(p)))),
+        crossing: None,
         specialize: None,
     },
     crate::rules::RULES,
