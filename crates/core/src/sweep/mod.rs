@@ -466,23 +466,32 @@ pub fn run_sweep<E: From<Error>>(
     sink: &mut dyn FnMut(&ComboResult) -> Result<(), E>,
 ) -> Result<SweepOutcome, E> {
     cfg.validate()?;
-    let cache = IndicatorCache::with_budget(cache_budget(bars));
+    let budget = cache_budget(bars);
+    let cache = IndicatorCache::with_budget(budget);
     let stats_ctx = StatsContext::new(bars);
-    drive(spec, objective, control, sink, &|scratch: &mut Scratch,
-                                            index,
-                                            group: &[Vec<
-        ParamValue,
-    >]| {
-        run_group(
-            bars,
-            spec,
-            cfg,
-            (&cache, &stats_ctx, scratch),
-            (control.profile_blocks, objective.dialect),
-            index,
-            group,
-        )
-    })
+    // A cross strategy's group computes the lines the cache has no room for once for the
+    // group. When the cache holds a series for every value of every axis, nothing is
+    // computed twice: each combination scans alone (interleaving cached lines only splits
+    // the memory streams the CPU prefetches) and single combinations keep both cores busy
+    // to the end of a chunk.
+    let series: usize = spec.axes.iter().map(|a| a.values.len()).sum();
+    let group_max = if series.saturating_mul(bars.len() * 8) > budget {
+        16
+    } else {
+        1
+    };
+    let how = (control.profile_blocks, objective.dialect);
+    drive(
+        spec,
+        objective,
+        control,
+        group_max,
+        sink,
+        &|scratch: &mut Scratch, index, group: &Group| {
+            let shared = (&cache, &stats_ctx, scratch);
+            run_group(bars, spec, cfg, shared, how, index, group)
+        },
+    )
 }
 
 /// Runs a sweep of a portfolio strategy over `universe`, delivering each finished
@@ -512,6 +521,7 @@ pub fn run_portfolio_sweep<E: From<Error>>(
         spec,
         objective,
         control,
+        1,
         sink,
         &|_: &mut (), index, group: &Group| {
             let one = |(k, values): (usize, &Vec<ParamValue>)| {
@@ -556,14 +566,16 @@ fn run_portfolio_one(
 type Group = [Vec<ParamValue>];
 
 /// The chunked, ordered, cancellable loop shared by every kind of sweep: `run` computes a
-/// group of consecutive combinations (the first's index, their values), one result each in
-/// order, with a worker's reusable scratch `S`. Groups let the runs of neighbouring
-/// combinations share work (a cross strategy's lines are scanned once for the group);
-/// they are small enough that both cores stay busy to the end of a chunk.
+/// group of consecutive combinations (the first's index, their values; at most
+/// `group_max`), one result each in order, with a worker's reusable scratch `S`. Groups
+/// let the runs of neighbouring combinations share work (a cross strategy's streamed
+/// lines are computed once for the group); there are at least eight a worker in a chunk,
+/// so both cores stay busy to its end.
 fn drive<E, S, F>(
     spec: &SweepSpec,
     objective: &Objective,
     control: &SweepControl<'_>,
+    group_max: usize,
     sink: &mut dyn FnMut(&ComboResult) -> Result<(), E>,
     run: &F,
 ) -> Result<SweepOutcome, E>
@@ -610,8 +622,8 @@ where
             outcome.cancelled = true;
             break;
         }
-        // At least eight groups a worker, of at most 16 combinations.
-        let group = (part.len() / (workers * 8)).clamp(1, 16);
+        // At least eight groups a worker, of at most `group_max` combinations.
+        let group = (part.len() / (workers * 8)).clamp(1, group_max.max(1));
         let results: Vec<Option<Vec<Result<ComboResult, Error>>>> = pool.install(|| {
             part.par_chunks(group)
                 .enumerate()

@@ -614,11 +614,11 @@ impl Strategy for CrossStrategy {
     }
 }
 
-/// Finds the crosses of every strategy in `group` whose lines are shared or streamed (a
-/// sweep's SMA and EMA crosses) in one pass over their distinct lines ([`scan_pairs`]),
-/// for their `sparse_signals` to take: the same crosses as each finds alone, with each
-/// line read once for the group instead of once per strategy. Others are left to scan on
-/// their own.
+/// Finds the crosses of every strategy in `group` with a line computed as it streams (an
+/// SMA the sweep's cache has no room for) in one pass over their distinct lines
+/// ([`scan_pairs`]), for their `sparse_signals` to take: the same crosses as each finds
+/// alone, with each streamed line computed once for the group instead of once per
+/// strategy. Others are left to scan on their own.
 pub(crate) fn find_crosses_together(group: &mut [&mut CrossStrategy], ctx: &Init<'_>) {
     let mut lines: Vec<Line> = Vec::new();
     let mut intern = |line: Line| match lines.iter().position(|l| l.is(&line)) {
@@ -635,7 +635,12 @@ pub(crate) fn find_crosses_together(group: &mut [&mut CrossStrategy], ctx: &Init
             continue;
         }
         let (name, spread) = s.line_pair(ctx);
-        if let Spread::Pair(a, b) = spread {
+        // Lines in the cache are read, not computed: interleaving many of them block by
+        // block only splits the memory streams the CPU prefetches (measured slower), so a
+        // pair of them scans alone.
+        if let Spread::Pair(a, b) = spread
+            && (matches!(a, Line::Sma(_)) || matches!(b, Line::Sma(_)))
+        {
             let (a, b) = (intern(a), intern(b));
             scans.push(PairScan::new(a, b, s.crosses.stateful));
             names.push((k, name));
