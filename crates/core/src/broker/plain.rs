@@ -11,6 +11,7 @@
 use super::process::closing_size;
 use super::{Broker, ClosedTrade, Trade, TradeId, py_floordiv, round_ties_even};
 use crate::bars::Bars;
+use crate::warning::RunWarning;
 
 /// What a plain decision leaves in the queue: an order closing the open trade whole (in
 /// front), then a market entry of a signed size (a fraction of the available margin, or
@@ -25,10 +26,11 @@ pub(crate) struct PlainStep {
 
 impl Broker {
     /// Places `step`'s orders on decision bar `j` and fills them on bar `j + 1`; returns
-    /// that bar's equity at its close. `None`, having changed nothing, for a step the
-    /// queue would handle any other way (a warning, a refused or resized order,
-    /// liquidation, more than one trade, an order the lean paths leave to the general
-    /// ones): the caller then runs bar `j` through the bar loop instead.
+    /// that bar's equity at its close. An entry that buys no whole unit, or more than the
+    /// margin allows, is dropped with the queue's warning. `None`, having changed nothing,
+    /// for a step the queue would handle any other way (no margin at all, liquidation, more
+    /// than one trade, an order the lean paths leave to the general ones): the caller then
+    /// runs bar `j` through the bar loop instead.
     ///
     /// Expects no pending orders and `j + 1` within `bars`.
     pub(crate) fn plain_step(&mut self, bars: &Bars, j: usize, step: PlainStep) -> Option<f64> {
@@ -97,8 +99,10 @@ impl Broker {
             }
         });
         // `fill_standalone`, with no trade left to net against: the margin available is
-        // the cash (`margin_available` with no trades; at zero or below nothing can be
-        // bought, which the general path reports).
+        // the cash (`margin_available` with no trades; at zero or below the general path
+        // reports it). An order that buys no whole unit, or more than the margin allows,
+        // is dropped with its warning.
+        let mut refused = None;
         let opened = match step.entry {
             None => None,
             Some(ordered) => {
@@ -116,21 +120,36 @@ impl Broker {
                     } else {
                         py_floordiv(spendable, per_unit)
                     };
-                    if units == 0.0 {
-                        return None;
-                    }
                     size = units.copysign(size);
+                    if units == 0.0 {
+                        refused = Some(RunWarning::NoWholeUnit {
+                            bar: f,
+                            equity: cash,
+                            available,
+                            spendable,
+                            unit_cost: per_unit,
+                        });
+                    }
                 }
                 let slack = if self.cfg.continuous_sizes {
                     1.0 + 1e-12
                 } else {
                     1.0
                 };
-                if size.abs() * per_unit > available * self.leverage * slack {
-                    return None;
+                if refused.is_none() && size.abs() * per_unit > available * self.leverage * slack {
+                    refused = Some(RunWarning::InsufficientMargin {
+                        bar: f,
+                        units: size,
+                        cost: size.abs() * per_unit,
+                        spendable: available * self.leverage,
+                    });
                 }
-                cash -= self.cfg.commission.of(size, adjusted);
-                Some((size, adjusted))
+                if refused.is_none() {
+                    cash -= self.cfg.commission.of(size, adjusted);
+                    Some((size, adjusted))
+                } else {
+                    None
+                }
             }
         };
         // `next_bar` marks equity at the close; at or below zero it liquidates.
@@ -169,6 +188,9 @@ impl Broker {
                 sl_order: None,
                 tp_order: None,
             });
+        }
+        if let Some(w) = refused.filter(|_| self.keep_warnings) {
+            self.warnings.push(w);
         }
         self.cash = cash;
         self.i = f;
