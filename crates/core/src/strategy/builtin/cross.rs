@@ -33,39 +33,12 @@ impl Line {
         }
     }
 
-    fn reader<'a>(&'a self, close: &'a [f64]) -> LineReader<'a> {
-        match self {
-            Line::Shared(v) => LineReader::Shared(v),
-            Line::Sma(w) => LineReader::Sma(indicators::SmaStream::new(close, *w)),
-        }
-    }
-
     /// The same series: one shared vector, or the same streamed SMA.
     fn is(&self, other: &Line) -> bool {
         match (self, other) {
             (Line::Shared(a), Line::Shared(b)) => std::sync::Arc::ptr_eq(a, b),
             (Line::Sma(a), Line::Sma(b)) => a == b,
             _ => false,
-        }
-    }
-}
-
-/// Reads a [`Line`] block by block, in order.
-enum LineReader<'a> {
-    Shared(&'a [f64]),
-    Sma(indicators::SmaStream<'a>),
-}
-
-impl<'a> LineReader<'a> {
-    /// Bars `base..base + len`, in order (computed into `buf` if need be).
-    fn block<'b>(&'b mut self, base: usize, len: usize, buf: &'b mut Vec<f64>) -> &'b [f64] {
-        match self {
-            LineReader::Shared(v) => &v[base..base + len],
-            LineReader::Sma(s) => {
-                buf.resize(len, 0.0);
-                s.fill(buf);
-                buf
-            }
         }
     }
 }
@@ -129,15 +102,28 @@ impl PairScan {
 /// slow ones); each pair's crosses are the bits of scanning it alone.
 fn scan_pairs(lines: &[Line], pairs: &mut [PairScan], close: &[f64]) {
     let n = close.len();
-    let mut readers: Vec<LineReader<'_>> = lines.iter().map(|l| l.reader(close)).collect();
-    let mut bufs: Vec<Vec<f64>> = vec![Vec::new(); lines.len()];
+    // The streamed lines, each computed a block at a time.
+    let mut streams: Vec<indicators::SmaStream<'_>> = lines
+        .iter()
+        .filter_map(|l| match l {
+            Line::Sma(w) => Some(indicators::SmaStream::new(close, *w)),
+            Line::Shared(_) => None,
+        })
+        .collect();
+    let mut bufs: Vec<Vec<f64>> = vec![vec![0.0; SCAN_BLOCK]; streams.len()];
     let mut base = 0;
     while base < n {
         let len = SCAN_BLOCK.min(n - base);
-        let blocks: Vec<&[f64]> = readers
-            .iter_mut()
-            .zip(bufs.iter_mut())
-            .map(|(r, buf)| r.block(base, len, buf))
+        for (stream, buf) in streams.iter_mut().zip(bufs.iter_mut()) {
+            stream.fill(&mut buf[..len]);
+        }
+        let mut computed = bufs.iter();
+        let blocks: Vec<&[f64]> = lines
+            .iter()
+            .map(|l| match l {
+                Line::Shared(v) => &v[base..base + len],
+                Line::Sma(_) => &computed.next().expect("a buffer a streamed line")[..len],
+            })
             .collect();
         for p in pairs.iter_mut() {
             p.feed(blocks[p.a], blocks[p.b], base);
