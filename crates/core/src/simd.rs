@@ -5,8 +5,27 @@
 //! AVX-512 (eight), and the widest copy this CPU runs is used. Rust never fuses a multiply
 //! and an add on its own (whatever the target features), so every copy rounds every
 //! operation the same way: results are the same bits on every machine, which the kernels'
-//! tests check tier by tier ([`capped`]). Besides the `unsafe` calls this expands to, the
-//! crate's only `unsafe` code reads a host's lent columns (`bars/buffer.rs`).
+//! tests check tier by tier ([`capped`]). Besides the `unsafe` calls this expands to and the
+//! cache hint of [`prefetch`], the crate's only `unsafe` code reads a host's lent columns
+//! (`bars/buffer.rs`).
+
+/// Asks the CPU to bring the cache line holding `x` into cache, without waiting for it: a
+/// hint that reads no value and cannot fault (nothing where the target has no such
+/// instruction). A load would do the same but hold up the instructions behind it until
+/// the line arrives.
+#[inline(always)]
+pub(crate) fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 is part of SSE, which every x86-64 CPU has; it neither reads
+    // memory into a register nor faults, whatever the address.
+    #[allow(unsafe_code, reason = "a cache hint: reads nothing, cannot fault")]
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(x).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
 
 /// Instruction-set tiers, narrowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -14,6 +14,9 @@ use crate::bars::Bars;
 use crate::broker::{Broker, PlainStep};
 use crate::strategy::signals::{PlainOrders, SparseSignals};
 
+/// How many decisions ahead [`run`] asks for fill prices.
+const PREFETCH_AHEAD: usize = 4;
+
 /// Runs `signals` from bar `start` (the first bar `next` would see) with no order
 /// pending; returns the first bar the bar loop must run (`bars.len()` when done). Equity
 /// is written for every bar before it, and no order is pending there.
@@ -29,9 +32,20 @@ pub(super) fn run(
         return start;
     }
     let first = signals.decisions.partition_point(|d| d.bar < start);
+    let decisions = &signals.decisions[first..];
+    let (open, close) = (bars.open(), bars.close());
     // The first bar whose equity is not written yet.
     let mut i = start;
-    for d in &signals.decisions[first..] {
+    for (k, d) in decisions.iter().enumerate() {
+        // The fill prices of a decision a few ahead: scattered through columns that the
+        // marking between decisions (and, in a sweep, other runs) push out of cache, each
+        // is a miss; asked for early, it arrives while this one is settled.
+        if let Some(ahead) = decisions.get(k + PREFETCH_AHEAD)
+            && let (Some(o), Some(c)) = (open.get(ahead.bar + 1), close.get(ahead.bar + 1))
+        {
+            crate::simd::prefetch(o);
+            crate::simd::prefetch(c);
+        }
         let j = d.bar;
         // Up to and including the decision bar, the position is what it was.
         if i <= j {

@@ -519,7 +519,6 @@ impl<S: SignalStrategy> Strategy for SignalDriven<S> {
             && s.risk.is_none()
             && s.sl == PerBar::Unset
             && s.tp == PerBar::Unset;
-        warm_fill_prices(ctx.bars(), &s.decisions);
         self.signals = Some(s);
         Ok(())
     }
@@ -581,23 +580,6 @@ impl<S: SignalStrategy> Strategy for SignalDriven<S> {
         let k = next_active(&s.decisions, |d| d.bar, &self.cursor, from);
         s.decisions.get(k).map_or(usize::MAX, |d| d.bar)
     }
-}
-
-/// Asks the CPU to bring the prices each decision's order fills at (the next bar's open
-/// and close) into cache. A run reads them only at its decision bars, scattered through
-/// columns that a sweep's streams of indicator lines push out of cache: left to the run,
-/// each is a miss it waits for; asked for together here, the misses overlap.
-fn warm_fill_prices(bars: &crate::Bars, decisions: &[Decision]) {
-    let (open, close) = (bars.open(), bars.close());
-    // Independent loads (only a cheap `min` joins them), so the CPU keeps many misses in
-    // flight at once.
-    let mut low = f64::INFINITY;
-    for d in decisions {
-        if let (Some(&o), Some(&c)) = (open.get(d.bar + 1), close.get(d.bar + 1)) {
-            low = low.min(o).min(c);
-        }
-    }
-    std::hint::black_box(low);
 }
 
 /// The index of the first item of `items` (ascending by `bar`) at or after bar `from`, or
