@@ -3,11 +3,12 @@
 //!
 //! Between decisions only prices change: equity is marked as the idle bars of the bar
 //! loop are. On a decision bar the orders `next` would place ([`PlainOrders`]) are filled
-//! on the next bar by [`Broker::plain_step`], which does what the queue would do there.
-//! Anything else (a refused order, a warning, liquidation, orders on the last bar) hands
-//! the rest of the run to the bar loop at that bar, so the result is the bar loop's, bit
-//! for bit, in every case: the signals' lean-path test runs both ways on random decisions
-//! under every broker setting.
+//! on the next bar by [`Broker::plain_step`], which does what the queue would do there,
+//! down to the warning of an entry that buys no whole unit. Anything else (an order the
+//! strategy's context would refuse, no margin at all, liquidation, orders on the last
+//! bar) hands the rest of the run to the bar loop at that bar, so the result is the bar
+//! loop's, bit for bit, in every case: the signals' lean-path test runs both ways on
+//! random decisions under every broker setting.
 
 use super::{Tape, mark_held};
 use crate::bars::Bars;
