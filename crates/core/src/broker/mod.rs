@@ -273,6 +273,20 @@ impl Broker {
         (self.equity(last_price) - used).max(0.0)
     }
 
+    /// What an order of `fraction` (in (−1, 1)) of the margin `available` may spend, and
+    /// the units that buys at `per_unit`: whole ones by Python's floor division, or exact
+    /// ones with `continuous_sizes`.
+    #[inline]
+    fn units_for(&self, available: f64, fraction: f64, per_unit: f64) -> (f64, f64) {
+        let spendable = available * self.leverage * fraction.abs();
+        let units = if self.cfg.continuous_sizes {
+            spendable / per_unit
+        } else {
+            py_floordiv(spendable, per_unit)
+        };
+        (spendable, units)
+    }
+
     /// Entry price: the spread (backtesting.py) and slippage (vectorbt) both move it
     /// against the order.
     fn adjusted_price(&self, size: f64, price: f64) -> f64 {

@@ -9,7 +9,7 @@
 //! combination without building an order per signal.
 
 use super::process::closing_size;
-use super::{Broker, ClosedTrade, Trade, TradeId, py_floordiv, round_ties_even};
+use super::{Broker, ClosedTrade, Trade, TradeId, round_ties_even};
 use crate::bars::Bars;
 use crate::warning::RunWarning;
 
@@ -114,12 +114,7 @@ impl Broker {
                 }
                 let mut size = ordered;
                 if -1.0 < size && size < 1.0 {
-                    let spendable = available * self.leverage * size.abs();
-                    let units = if self.cfg.continuous_sizes {
-                        spendable / per_unit
-                    } else {
-                        py_floordiv(spendable, per_unit)
-                    };
+                    let (spendable, units) = self.units_for(available, size, per_unit);
                     size = units.copysign(size);
                     if units == 0.0 {
                         refused = Some(RunWarning::NoWholeUnit {

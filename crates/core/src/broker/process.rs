@@ -1,8 +1,6 @@
 //! Filling orders against a bar: backtesting.py's `_process_orders`.
 
-use super::{
-    Broker, ClosedTrade, OcoGroup, Order, OrderId, OutOfMoney, Trade, TradeId, py_floordiv,
-};
+use super::{Broker, ClosedTrade, OcoGroup, Order, OrderId, OutOfMoney, Trade, TradeId};
 use crate::bars::Bars;
 use crate::intrabar::Intrabar;
 use crate::warning::RunWarning;
@@ -365,12 +363,7 @@ impl Broker {
         let mut size = order.size;
         if -1.0 < size && size < 1.0 {
             let avail = self.margin_available(px.close);
-            let spendable = avail * self.leverage * size.abs();
-            let units = if self.cfg.continuous_sizes {
-                spendable / per_unit
-            } else {
-                py_floordiv(spendable, per_unit)
-            };
+            let (spendable, units) = self.units_for(avail, size, per_unit);
             size = units.copysign(size);
             if units == 0.0 {
                 if self.keep_warnings {
