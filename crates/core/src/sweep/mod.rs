@@ -465,8 +465,21 @@ pub fn run_sweep<E: From<Error>>(
     control: &SweepControl<'_>,
     sink: &mut dyn FnMut(&ComboResult) -> Result<(), E>,
 ) -> Result<SweepOutcome, E> {
-    cfg.validate()?;
     let budget = cache_budget(bars);
+    run_sweep_within(bars, spec, cfg, objective, control, budget, sink)
+}
+
+/// [`run_sweep`] with an indicator cache of `budget` bytes.
+fn run_sweep_within<E: From<Error>>(
+    bars: &Bars,
+    spec: &SweepSpec,
+    cfg: &BrokerConfig,
+    objective: &Objective,
+    control: &SweepControl<'_>,
+    budget: usize,
+    sink: &mut dyn FnMut(&ComboResult) -> Result<(), E>,
+) -> Result<SweepOutcome, E> {
+    cfg.validate()?;
     let cache = IndicatorCache::with_budget(budget);
     let stats_ctx = StatsContext::new(bars);
     // A cross strategy's group computes the lines the cache has no room for once for the
@@ -771,4 +784,83 @@ fn run_one(
         vbt,
         profile,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::builtin;
+
+    /// A random walk of `n` daily bars that crosses its moving averages often.
+    fn walk(n: usize) -> Bars {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut c = 100.0;
+        let (mut t, mut o, mut h, mut l, mut cl) = (vec![], vec![], vec![], vec![], vec![]);
+        for i in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let r = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let open = c;
+            c = (c * (1.0 + (r - 0.5) * 0.04)).max(0.5);
+            t.push(i as i64 * 86_400_000_000_000);
+            o.push(open);
+            h.push(open.max(c) * 1.005);
+            l.push(open.min(c) * 0.995);
+            cl.push(c);
+        }
+        Bars::try_new(t, o, h, l, cl, vec![f64::NAN; n]).unwrap()
+    }
+
+    /// With no room in the indicator cache every line streams, so workers take groups of
+    /// combinations and find their crosses in one pass: each combination's statistics and
+    /// overfitting profile are still those of running it alone, bar by bar and without a
+    /// cache, on one thread (groups of 8) and on two (groups of 4).
+    #[test]
+    fn groups_of_streamed_lines_equal_runs_alone() {
+        let bars = walk(5_000);
+        let info = builtin::find("sma_cross").unwrap();
+        let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
+        let spec = SweepSpec {
+            strategy: info.into(),
+            fixed: vec![],
+            axes: vec![
+                Axis::parse(p("fast"), "2:9:1").unwrap(),
+                Axis::parse(p("slow"), "20:55:5").unwrap(),
+            ],
+            constraint: None,
+            method: Method::Grid,
+        };
+        let cfg = BrokerConfig {
+            commission: crate::Commission::Relative(0.001),
+            ..BrokerConfig::default()
+        };
+        let objective = Objective::new("sharpe_ratio", true).unwrap();
+        for threads in [1, 2] {
+            let control = SweepControl {
+                threads,
+                profile_blocks: 4,
+                ..SweepControl::default()
+            };
+            let mut got = Vec::new();
+            run_sweep_within(&bars, &spec, &cfg, &objective, &control, 0, &mut |r| {
+                got.push(r.clone());
+                Ok::<(), Error>(())
+            })
+            .unwrap();
+            assert_eq!(got.len(), 64);
+            for r in &got {
+                let mut alone = info.build(&r.params).unwrap();
+                let run = crate::engine::run(&bars, alone.as_mut(), &cfg).unwrap();
+                assert!(
+                    run.trades.len() > 20,
+                    "{:?}: the walk crosses often",
+                    r.values
+                );
+                assert_eq!(stats::compute(&bars, &run), r.stats, "{:?}", r.values);
+                let profile = overfitting::ReturnProfile::of_equity(&run.equity, 4);
+                assert_eq!(format!("{:?}", r.profile), format!("{:?}", Some(profile)));
+            }
+        }
+    }
 }
