@@ -369,6 +369,21 @@ fn times_increase(t: &[TimestampNs]) -> bool {
 }
 
 #[cfg(test)]
+impl Bars {
+    /// Daily bars on `close` for the crate's unit tests: each opens at the previous close,
+    /// its high and low half a percent beyond its open and close, no volume.
+    pub(crate) fn from_closes(close: &[f64]) -> Bars {
+        let n = close.len();
+        let open: Vec<f64> = (0..n).map(|i| close[i.saturating_sub(1)]).collect();
+        let high = (0..n).map(|i| open[i].max(close[i]) * 1.005).collect();
+        let low = (0..n).map(|i| open[i].min(close[i]) * 0.995).collect();
+        let time = (0..n as i64).map(|i| i * 86_400_000_000_000).collect();
+        Bars::try_new(time, open, high, low, close.to_vec(), vec![f64::NAN; n])
+            .expect("valid test bars")
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -95,19 +95,10 @@ mod tests {
     /// with a stop-loss or a take-profit it does not promise them.
     #[test]
     fn a_sweeps_cross_strategies_promise_plain_signals_and_stops_do_not() {
-        let n = 300;
-        let close: Vec<f64> = (0..n)
+        let close: Vec<f64> = (0..300)
             .map(|i| 100.0 + 10.0 * (i as f64 / 17.0).sin())
             .collect();
-        let bars = crate::Bars::try_new(
-            (0..n as i64).map(|i| i * 60_000_000_000).collect(),
-            close.clone(),
-            close.iter().map(|c| c + 1.0).collect(),
-            close.iter().map(|c| c - 1.0).collect(),
-            close.clone(),
-            vec![0.0; n],
-        )
-        .unwrap();
+        let bars = crate::Bars::from_closes(&close);
         type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
         let cases: [Case<'_>; 5] = [
             ("sma_cross", &[("fast", "5"), ("slow", "20")], true),
