@@ -421,7 +421,7 @@ pub(crate) fn sweep(a: SweepArgs) -> Result<()> {
     if let Some(pb) = &bar {
         pb.finish_and_clear();
     }
-    collect.finish(&a, &spec, &objective, dialect, &outcome)
+    collect.finish(&a, &spec, &objective, dialect, &outcome, control.threads)
 }
 
 /// Everything a sweep's outputs need, gathered as combinations arrive in order: the
@@ -490,6 +490,7 @@ impl Collect {
         objective: &Objective,
         dialect: backtide_core::sweep::Dialect,
         outcome: &backtide_core::sweep::SweepOutcome,
+        threads: usize,
     ) -> Result<()> {
         let Collect {
             writer,
@@ -502,7 +503,7 @@ impl Collect {
             .best
             .as_ref()
             .and_then(|b| b.profile.as_ref())
-            .map(|bp| overfitting_report(&profiles, bp));
+            .map(|bp| overfitting_report(&profiles, bp, threads));
         if let Some(w) = writer {
             w.finish(outcome.best.as_ref(), report.as_ref())?;
         }
@@ -941,5 +942,6 @@ pub(crate) fn merge(m: MergeArgs) -> Result<()> {
         cancelled: false,
         best: best.into_best(),
     };
-    collect.finish(&a, &spec, &objective, dialect, &outcome)
+    let threads = backtide_server::container::ContainerLimits::detect().threads();
+    collect.finish(&a, &spec, &objective, dialect, &outcome, threads)
 }

@@ -315,7 +315,7 @@ pub(crate) fn run_sweep<'py>(
         .best
         .as_ref()
         .and_then(|b| b.profile.as_ref())
-        .map(|bp| overfitting::overfitting_report(&profiles, bp));
+        .map(|bp| overfitting::overfitting_report(&profiles, bp, threads));
     d.set_item(
         "overfitting",
         report.map(|r| backtide_data::overfitting_json(&r).to_string()),

@@ -356,7 +356,7 @@ pub(crate) fn execute(
                     // stays for the next attempt.
                     return Ok((Outcome::Interrupted, None));
                 }
-                out.finish()?;
+                out.finish(signals.threads)?;
                 remove_checkpoint(dir);
                 if outcome.cancelled {
                     Outcome::Cancelled
@@ -412,13 +412,14 @@ impl<'a> SweepOutputs<'a> {
         Ok(())
     }
 
-    fn finish(self) -> Result<()> {
+    /// Writes the best combination and the overfitting checks (on `threads` cores).
+    fn finish(self, threads: usize) -> Result<()> {
         let best = self.best.into_best();
         let best = best.as_ref().map(|b| shown_combo(b, self.model));
         let best = best.as_deref();
         let report = best
             .and_then(|b| b.profile.as_ref())
-            .map(|bp| overfitting_report(&self.profiles, bp));
+            .map(|bp| overfitting_report(&self.profiles, bp, threads));
         self.csv.finish(best, report.as_ref())?;
         self.parquet.finish(best, report.as_ref())?;
         self.json.finish(best, report.as_ref())?;
@@ -560,7 +561,7 @@ pub(crate) fn merge_shards(
         );
         checkpoint::replay(&part, &p.spec, end as usize, &mut |c| out.deliver(c))?;
     }
-    out.finish()?;
+    out.finish(crate::container::ContainerLimits::detect().threads())?;
     let digest = crate::storage::sha256_file(&dir.join("result.json"))
         .context("reading back result.json")?;
     crate::storage::write_manifest(dir)?;

@@ -187,8 +187,9 @@ pub struct Pbo {
 }
 
 /// Probability of Backtest Overfitting by CSCV over `combos` (each with the same `s`
-/// blocks; `s` even, 2..=24). `None` with fewer than 2 combinations.
-pub fn pbo_cscv(combos: &[BlockSums]) -> Option<Pbo> {
+/// blocks; `s` even, 2..=24), on `threads` cores (0: all). `None` with fewer than 2
+/// combinations. The result does not depend on `threads`.
+pub fn pbo_cscv(combos: &[BlockSums], threads: usize) -> Option<Pbo> {
     let s = combos.first()?.blocks.len();
     if combos.len() < 2
         || s < 2
@@ -199,20 +200,9 @@ pub fn pbo_cscv(combos: &[BlockSums]) -> Option<Pbo> {
         return None;
     }
     let n = combos.len();
+    let half = s / 2;
     let full = (1u32 << s) - 1;
     let halves = HalfSharpes::new(combos, s);
-    // Each combination's Sharpe ratio over the blocks of `mask`.
-    let sharpes = |mask: u32, out: &mut [f64], sums: &mut Sums| {
-        let mut picked = [0usize; 24];
-        let mut m = 0;
-        for b in 0..s {
-            if mask & (1 << b) != 0 {
-                picked[m] = b;
-                m += 1;
-            }
-        }
-        halves.sharpes(&picked[..m], out, sums);
-    };
     // The logit of the split whose in-sample Sharpe ratios are `is` and out-of-sample ones
     // `oos`; `None` when no combination has an in-sample Sharpe ratio.
     let logit = |is: &[f64], oos: &[f64]| {
@@ -234,20 +224,43 @@ pub fn pbo_cscv(combos: &[BlockSums]) -> Option<Pbo> {
     };
     // A split and its complement use the same two halves, in-sample and out of sample
     // swapped: each half's Sharpe ratios are computed once for both. The halves without
-    // the last block are the first of each pair.
-    let (mut lower, mut upper) = (vec![0.0; n], vec![0.0; n]);
-    let mut sums = Sums::new(n);
-    let mut logits: Vec<(u32, f64)> = Vec::new();
-    for mask in 0..=full >> 1 {
-        if mask.count_ones() as usize != s / 2 {
-            continue;
+    // the last block are the first of each pair, taken in the lexicographic order of their
+    // blocks, so that consecutive halves (and their complements) mostly share their first
+    // blocks and the sums over them ([`Prefix`]).
+    let lowers = halves_without_last(s);
+    let run = |lowers: &[u32]| {
+        let (mut lo, mut up) = (Prefix::new(half, n), Prefix::new(half, n));
+        let (mut lower, mut upper) = (vec![0.0; n], vec![0.0; n]);
+        let mut logits = Vec::with_capacity(2 * lowers.len());
+        for &mask in lowers {
+            let other = full & !mask;
+            halves.sharpes(mask, &mut lo, &mut lower);
+            halves.sharpes(other, &mut up, &mut upper);
+            logits.extend(logit(&lower, &upper).map(|l| (mask, l)));
+            logits.extend(logit(&upper, &lower).map(|l| (other, l)));
         }
-        let other = full & !mask;
-        sharpes(mask, &mut lower, &mut sums);
-        sharpes(other, &mut upper, &mut sums);
-        logits.extend(logit(&lower, &upper).map(|l| (mask, l)));
-        logits.extend(logit(&upper, &lower).map(|l| (other, l)));
-    }
+        logits
+    };
+    // Pieces of consecutive halves, several a core for balance; each piece starts its
+    // prefixes afresh, which changes no bit (a prefix's sums are always summed from zero in
+    // block order).
+    let mut logits: Vec<(u32, f64)> = if threads == 1 {
+        run(&lowers)
+    } else {
+        use rayon::prelude::*;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+        match pool {
+            Ok(pool) => {
+                let piece = lowers
+                    .len()
+                    .div_ceil(pool.current_num_threads() * 8)
+                    .max(64);
+                pool.install(|| lowers.par_chunks(piece).flat_map_iter(run).collect())
+            }
+            // No threads to be had: the same work on this one.
+            Err(_) => run(&lowers),
+        }
+    };
     if logits.is_empty() {
         return None;
     }
@@ -256,6 +269,26 @@ pub fn pbo_cscv(combos: &[BlockSums]) -> Option<Pbo> {
     let logits: Vec<f64> = logits.into_iter().map(|(_, l)| l).collect();
     let pbo = logits.iter().filter(|&&l| l <= 0.0).count() as f64 / logits.len() as f64;
     Some(Pbo { pbo, logits })
+}
+
+/// Every half of `s` blocks that leaves out the last block, as masks, in the
+/// lexicographic order of their ascending blocks: `{0, 1, …}` first, the last blocks
+/// changing fastest.
+fn halves_without_last(s: usize) -> Vec<u32> {
+    let (half, top) = (s / 2, s - 1);
+    let mut picks: Vec<usize> = (0..half).collect();
+    let mut masks = Vec::new();
+    loop {
+        masks.push(picks.iter().fold(0u32, |m, &b| m | (1 << b)));
+        // The rightmost pick that can still move up, then its followers packed after it.
+        let Some(i) = (0..half).rev().find(|&i| picks[i] < top - half + i) else {
+            return masks;
+        };
+        picks[i] += 1;
+        for j in i + 1..half {
+            picks[j] = picks[j - 1] + 1;
+        }
+    }
 }
 
 /// Every combination's CSCV block sums, a block's row for all combinations at a time, so
@@ -270,19 +303,28 @@ struct HalfSharpes {
     count: Vec<f64>,
 }
 
-/// A half's running sums for every combination (scratch of [`HalfSharpes::sharpes`]).
-struct Sums {
+/// The running sums of the last half taken, for every combination, after each of its
+/// blocks: the next half recomputes only the sums after the blocks it does not share.
+/// Sums over the blocks `b₀ < b₁ < …` are `((0 + x_b₀) + x_b₁) + …`, the same additions in
+/// the same order as summing each half from zero, so sharing a prefix changes no bit.
+struct Prefix {
+    /// The blocks of the last half, ascending; the first `valid` of them have their sums.
+    picks: [usize; 12],
+    valid: usize,
+    /// Σr, Σr² and the count after pick `d` for combination `k` at `d·n + k`.
     s1: Vec<f64>,
     s2: Vec<f64>,
     count: Vec<f64>,
 }
 
-impl Sums {
-    fn new(n: usize) -> Sums {
-        Sums {
-            s1: vec![0.0; n],
-            s2: vec![0.0; n],
-            count: vec![0.0; n],
+impl Prefix {
+    fn new(half: usize, n: usize) -> Prefix {
+        Prefix {
+            picks: [0; 12],
+            valid: 0,
+            s1: vec![0.0; half * n],
+            s2: vec![0.0; half * n],
+            count: vec![0.0; half * n],
         }
     }
 }
@@ -303,38 +345,59 @@ impl HalfSharpes {
         }
     }
 
-    /// Each combination's Sharpe ratio over the blocks `picked` (ascending), into `out`:
+    /// Each combination's Sharpe ratio over the blocks of `mask`, into `out`:
     /// `mean / sqrt((Σr² − n·mean·mean) / (n − 1))` with `mean = Σr / n`, NaN below two
     /// returns or without variance. Each combination's sums start from zero and add its
     /// blocks in order, as summing one combination at a time would (a count is a whole
-    /// number well below 2⁵³, so its sum in a double is exact).
-    fn sharpes(&self, picked: &[usize], out: &mut [f64], sums: &mut Sums) {
+    /// number well below 2⁵³, so its sum in a double is exact); the sums over the blocks
+    /// that `mask` shares with the last half `prefix` saw are taken from it.
+    fn sharpes(&self, mask: u32, prefix: &mut Prefix, out: &mut [f64]) {
+        let mut picks = [0usize; 12];
+        let mut m = 0;
+        for b in 0..32 {
+            if mask & (1 << b) != 0 {
+                picks[m] = b;
+                m += 1;
+            }
+        }
+        let shared = (0..prefix.valid.min(m))
+            .find(|&d| picks[d] != prefix.picks[d])
+            .unwrap_or(prefix.valid.min(m));
+        prefix.picks = picks;
+        prefix.valid = m;
         crate::simd::wide_kernel!(
-            fn sharpes_wide(h: &HalfSharpes, picked: &[usize], out: &mut [f64], sums: &mut Sums)
+            fn sharpes_wide(h: &HalfSharpes, picks: &[usize], from: usize, p: &mut Prefix, out: &mut [f64])
                 = HalfSharpes::sharpes_body;
         );
-        sharpes_wide(self, picked, out, sums);
+        sharpes_wide(self, &picks[..m], shared, prefix, out);
     }
 
     #[inline(always)]
-    fn sharpes_body(&self, picked: &[usize], out: &mut [f64], sums: &mut Sums) {
+    fn sharpes_body(&self, picks: &[usize], from: usize, p: &mut Prefix, out: &mut [f64]) {
         let n = self.n;
-        let (s1, s2, count) = (&mut sums.s1[..n], &mut sums.s2[..n], &mut sums.count[..n]);
-        s1.fill(0.0);
-        s2.fill(0.0);
-        count.fill(0.0);
-        for &b in picked {
+        for (d, &b) in picks.iter().enumerate().skip(from) {
             let rows = b * n..(b + 1) * n;
-            for (acc, x) in s1.iter_mut().zip(&self.s1[rows.clone()]) {
-                *acc += x;
-            }
-            for (acc, x) in s2.iter_mut().zip(&self.s2[rows.clone()]) {
-                *acc += x;
-            }
-            for (acc, x) in count.iter_mut().zip(&self.count[rows]) {
-                *acc += x;
+            for (sums, block) in [
+                (&mut p.s1, &self.s1),
+                (&mut p.s2, &self.s2),
+                (&mut p.count, &self.count),
+            ] {
+                let (before, at) = sums.split_at_mut(d * n);
+                let (acc, x) = (&mut at[..n], &block[rows.clone()]);
+                if d == 0 {
+                    for (a, &x) in acc.iter_mut().zip(x) {
+                        *a = 0.0 + x;
+                    }
+                } else {
+                    let prev = &before[(d - 1) * n..];
+                    for ((a, &q), &x) in acc.iter_mut().zip(prev).zip(x) {
+                        *a = q + x;
+                    }
+                }
             }
         }
+        let last = (picks.len() - 1) * n..picks.len() * n;
+        let (s1, s2, count) = (&p.s1[last.clone()], &p.s2[last.clone()], &p.count[last]);
         for (k, o) in out[..n].iter_mut().enumerate() {
             let nf = count[k];
             let mean = s1[k] / nf;
@@ -617,8 +680,13 @@ pub struct OverfittingReport {
     pub blocks: usize,
 }
 
-/// Computes the checks from every combination's profile and the chosen best one.
-pub fn overfitting_report(profiles: &[ReturnProfile], best: &ReturnProfile) -> OverfittingReport {
+/// Computes the checks from every combination's profile and the chosen best one, on
+/// `threads` cores (0: all; the report does not depend on it).
+pub fn overfitting_report(
+    profiles: &[ReturnProfile],
+    best: &ReturnProfile,
+    threads: usize,
+) -> OverfittingReport {
     let srs: Vec<f64> = profiles
         .iter()
         .map(|p| p.moments.sharpe_skew_kurt().0)
@@ -644,7 +712,7 @@ pub fn overfitting_report(profiles: &[ReturnProfile], best: &ReturnProfile) -> O
         psr: probabilistic_sharpe(sr, 0.0, n, skew, kurt),
         expected_max_sharpe: sr0,
         dsr: probabilistic_sharpe(sr, sr0, n, skew, kurt),
-        pbo: pbo_cscv(&blocks).map(|p| p.pbo),
+        pbo: pbo_cscv(&blocks, threads).map(|p| p.pbo),
         blocks: best.blocks.blocks.len(),
     }
 }
@@ -742,7 +810,11 @@ mod tests {
     fn pbo_zero_when_the_best_stays_best() {
         // A beats B in every block: whatever the split, the in-sample winner A is the best
         // out of sample (ω = 2/3, λ > 0).
-        let p = pbo_cscv(&[block(&[0.5, 0.4, 0.6, 0.5]), block(&[0.1, 0.0, 0.2, 0.1])]).unwrap();
+        let p = pbo_cscv(
+            &[block(&[0.5, 0.4, 0.6, 0.5]), block(&[0.1, 0.0, 0.2, 0.1])],
+            1,
+        )
+        .unwrap();
         assert_eq!(p.logits.len(), 6);
         assert_eq!(p.pbo, 0.0);
     }
@@ -754,12 +826,12 @@ mod tests {
         // out-of-sample one, and ranks last (ω = 1/3, λ < 0) in all C(4, 2) = 6 splits.
         let a = block(&[0.9, 0.6, -0.7, -0.8]);
         let b = block(&[-0.9, -0.6, 0.7, 0.8]);
-        let p = pbo_cscv(&[a, b]).unwrap();
+        let p = pbo_cscv(&[a, b], 1).unwrap();
         assert_eq!(p.logits.len(), 6);
         assert_eq!(p.pbo, 1.0);
         assert!(p.logits.iter().all(|l| (l - (0.5f64).ln()).abs() < 1e-12));
         assert!(
-            pbo_cscv(&[block(&[0.1, 0.2])]).is_none(),
+            pbo_cscv(&[block(&[0.1, 0.2])], 1).is_none(),
             "needs two combinations"
         );
     }
@@ -827,10 +899,12 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Sharing each half's Sharpe ratios between a split and its complement, and summing
-        /// them for many combinations side by side, gives the definition's logits, to the
-        /// bit and in order, at every instruction tier: ties, blocks without variance or
-        /// with fewer than two returns (NaN Sharpe ratios) included.
+        /// Sharing each half's Sharpe ratios between a split and its complement, sharing
+        /// the sums over the first blocks between consecutive halves, summing them for many
+        /// combinations side by side and cutting the halves into pieces for threads gives
+        /// the definition's logits, to the bit and in order, at every instruction tier:
+        /// ties, blocks without variance or with fewer than two returns (NaN Sharpe ratios)
+        /// included. Up to 12 blocks: halves of six share prefixes of up to five blocks.
         #[test]
         fn cscv_equals_the_definition(
             combos in proptest::collection::vec(
@@ -840,11 +914,11 @@ mod tests {
                         1 => proptest::strategy::Just((0.5, 0.25, 1usize)),
                         1 => proptest::strategy::Just((0.0, 0.0, 0usize)),
                     ],
-                    8,
+                    12,
                 ),
                 2..12,
             ),
-            half in 1usize..=3,
+            half in 1usize..=6,
         ) {
             let s = 2 * half;
             let combos: Vec<BlockSums> = combos
@@ -858,9 +932,11 @@ mod tests {
                 })
             };
             for tier in crate::simd::TIERS {
-                let got = crate::simd::capped(tier, || pbo_cscv(&combos));
+                let got = crate::simd::capped(tier, || pbo_cscv(&combos, 1));
                 proptest::prop_assert_eq!(bits(&got), bits(&want), "{:?}", tier);
             }
+            // Cut into pieces (at least 64 halves each) for three threads.
+            proptest::prop_assert_eq!(bits(&pbo_cscv(&combos, 3)), bits(&want), "3 threads");
         }
     }
 
