@@ -16,8 +16,8 @@ pub use signals::{
     SparseSignals,
 };
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 use crate::bars::{Bars, TimestampNs};
 use crate::broker::{
@@ -116,12 +116,40 @@ pub struct Indicator(usize);
 #[derive(Debug)]
 pub struct IndicatorCache {
     map: RwLock<HashMap<String, Arc<Vec<f64>>>>,
-    /// Held while a missing series is computed: each is computed once, and two runs never
-    /// hold a duplicate of one (a whole series each) at the same time.
-    computing: std::sync::Mutex<()>,
+    /// The series being computed and the bytes kept or promised. Each series is computed
+    /// once, and two runs never hold a duplicate of one (a whole series each) at the same
+    /// time: a run that needs a series another is computing waits for it. Different
+    /// series are computed side by side (a sweep's first combinations need dozens).
+    claims: Mutex<Claims>,
+    /// Signalled whenever a claim ends.
+    released: Condvar,
     /// Bytes of series kept; beyond it, series are computed and not stored.
     budget: usize,
-    used: std::sync::atomic::AtomicUsize,
+}
+
+#[derive(Debug, Default)]
+struct Claims {
+    computing: HashSet<String>,
+    /// Bytes of the series kept, and of those promised room before they are computed.
+    used: usize,
+}
+
+/// A run's claim on computing one series: released, with any room promised for it, when
+/// dropped, however the computation ends (a panic included), so no run waits forever.
+struct Claim<'a> {
+    cache: &'a IndicatorCache,
+    key: &'a str,
+    promised: usize,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut claims = self.cache.claims();
+        claims.used -= self.promised;
+        claims.computing.remove(self.key);
+        drop(claims);
+        self.cache.released.notify_all();
+    }
 }
 
 impl Default for IndicatorCache {
@@ -137,9 +165,9 @@ impl IndicatorCache {
     pub fn with_budget(bytes: usize) -> Self {
         IndicatorCache {
             map: RwLock::new(HashMap::new()),
-            computing: std::sync::Mutex::new(()),
+            claims: Mutex::new(Claims::default()),
+            released: Condvar::new(),
             budget: bytes,
-            used: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -149,6 +177,10 @@ impl IndicatorCache {
             .unwrap_or_else(|e| e.into_inner())
             .get(key)
             .cloned()
+    }
+
+    fn claims(&self) -> MutexGuard<'_, Claims> {
+        self.claims.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The series cached under `key`, computing it with `f` the first time (or every
@@ -171,37 +203,59 @@ impl IndicatorCache {
     }
 
     /// The cached series, or `f`'s, kept if it fits; with `need` set, `None` instead of
-    /// computing a series of that size that would not fit.
+    /// computing a series of that size that would not fit (its room is promised before it
+    /// is computed, so series computed side by side never overrun the budget).
     fn compute(
         &self,
         key: &str,
         need: Option<usize>,
         f: impl FnOnce() -> Vec<f64>,
     ) -> Option<Arc<Vec<f64>>> {
-        use std::sync::atomic::Ordering;
         if let Some(v) = self.get(key) {
             return Some(v);
         }
-        let _one_at_a_time = self.computing.lock().unwrap_or_else(|e| e.into_inner());
+        let mut claims = self.claims();
+        while claims.computing.contains(key) {
+            claims = self
+                .released
+                .wait(claims)
+                .unwrap_or_else(|e| e.into_inner());
+        }
         // Another run may have computed it while this one waited.
         if let Some(v) = self.get(key) {
             return Some(v);
         }
-        let room = |bytes: usize| self.used.load(Ordering::Relaxed) + bytes <= self.budget;
-        if need.is_some_and(|b| !room(b)) {
+        let promised = need.unwrap_or(0);
+        if claims.used + promised > self.budget {
             return None;
         }
+        claims.used += promised;
+        claims.computing.insert(key.to_string());
+        drop(claims);
+        let mut claim = Claim {
+            cache: self,
+            key,
+            promised,
+        };
         // Wrapped, not converted: an `Arc<[f64]>` would copy the series (twice the memory
         // while both exist).
         let v = Arc::new(f());
         let bytes = v.len() * std::mem::size_of::<f64>();
-        if room(bytes) {
-            self.used.fetch_add(bytes, Ordering::Relaxed);
+        // The promise becomes the series' own size if it is kept, in one step with ending
+        // the claim; kept in the map first, so a run waiting for it finds it.
+        let mut claims = self.claims();
+        claims.used -= promised;
+        claim.promised = 0;
+        if claims.used + bytes <= self.budget {
+            claims.used += bytes;
             self.map
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(key.to_string(), v.clone());
         }
+        claims.computing.remove(key);
+        drop(claims);
+        drop(claim);
         Some(v)
     }
 
@@ -561,5 +615,49 @@ mod tests {
             }
         });
         assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    /// Two different series are computed side by side: `a`'s computation waits until `b`'s
+    /// is done, which a cache computing one series at a time never lets happen (the test
+    /// then fails on its timeout instead of hanging).
+    #[test]
+    fn different_series_are_computed_side_by_side() {
+        let cache = &IndicatorCache::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let a = s.spawn(move || {
+                cache.get_or_compute("a", || {
+                    let b_done = rx.recv_timeout(std::time::Duration::from_secs(10));
+                    assert!(b_done.is_ok(), "`b` was not computed while `a` was");
+                    vec![1.0; 10]
+                })
+            });
+            // Started once `a` holds its claim.
+            while !cache.claims().computing.contains("a") {
+                std::thread::yield_now();
+            }
+            cache.get_or_compute("b", || vec![2.0; 10]);
+            tx.send(()).expect("`a` is waiting");
+            assert_eq!(a.join().expect("`a` computed")[0], 1.0);
+        });
+        assert_eq!(cache.len(), 2);
+    }
+
+    /// A computation that panics releases its claim and the room promised for it: the next
+    /// run computes the series, and the budget is whole again.
+    #[test]
+    fn a_failed_computation_releases_its_claim() {
+        let cache = IndicatorCache::with_budget(800);
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.get_if_room("a", 800, || panic!("the indicator failed"))
+        }));
+        assert!(failed.is_err());
+        assert!(cache.claims().computing.is_empty());
+        assert_eq!(cache.claims().used, 0);
+        let a = cache
+            .get_if_room("a", 800, || vec![1.0; 100])
+            .expect("room again");
+        assert_eq!(a[0], 1.0);
+        assert_eq!(cache.len(), 1);
     }
 }
