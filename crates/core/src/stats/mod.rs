@@ -193,6 +193,11 @@ fn mean(v: impl IntoIterator<Item = f64>) -> f64 {
     if n == 0 { f64::NAN } else { s / n as f64 }
 }
 
+/// [`mean`] from a sum and its count.
+fn mean_of(sum: f64, n: usize) -> f64 {
+    if n == 0 { f64::NAN } else { sum / n as f64 }
+}
+
 fn var_ddof1(v: &[f64]) -> f64 {
     if v.len() < 2 {
         return f64::NAN;
@@ -712,6 +717,136 @@ impl<'a> EquityWalk<'a> {
     }
 }
 
+/// Every per-trade sum of the statistics, from one pass over the closed trades (and one
+/// over their times). Each sum
+/// adds its terms in trade order from the start value its own pass over a vector had
+/// (`Iterator::sum` of floats starts at −0.0, [`mean`] at 0.0), so every bit is that of
+/// summing them one at a time; one pass lets the CPU run the independent chains of
+/// additions side by side instead of one latency-bound pass each.
+struct TradeSums {
+    count: usize,
+    commissions: f64,
+    /// P&L: sum (for the mean, from 0.0), and the winners' and losers' sums and counts.
+    pnl_sum: f64,
+    wins: usize,
+    wins_sum: f64,
+    losses: usize,
+    losses_sum: f64,
+    /// Returns: sum (from 0.0), the positive and negative ones' sums (from −0.0), the
+    /// best and worst, and `Σ ln(1 + r)` of the geometric mean (NaN counting as 0).
+    returns_sum: f64,
+    gains: f64,
+    losses_frac: f64,
+    best: f64,
+    worst: f64,
+    log_sum: f64,
+    /// A return of −100 % or worse: the geometric mean is 0.
+    wiped_out: bool,
+    /// Durations: the longest, and their sum.
+    longest: Option<i64>,
+    durations_sum: i128,
+}
+
+impl TradeSums {
+    fn of(trades: &[ClosedTrade], time: &[TimestampNs]) -> TradeSums {
+        let first = trades.first().map_or(f64::NAN, ClosedTrade::return_frac);
+        let mut s = TradeSums {
+            count: trades.len(),
+            commissions: -0.0,
+            pnl_sum: 0.0,
+            wins: 0,
+            wins_sum: 0.0,
+            losses: 0,
+            losses_sum: 0.0,
+            returns_sum: 0.0,
+            gains: -0.0,
+            losses_frac: -0.0,
+            best: first,
+            worst: first,
+            log_sum: 0.0,
+            wiped_out: false,
+            longest: None,
+            durations_sum: 0,
+        };
+        // Winners and losers come in no pattern a branch predictor could learn, so a term
+        // left out of a sum is added as −0.0 instead: x + (−0.0) is x for every x, signed
+        // zeros included.
+        let only = |keep: bool, x: f64| if keep { x } else { -0.0 };
+        for t in trades {
+            s.commissions += t.commission;
+            let pnl = t.pnl();
+            s.pnl_sum += pnl;
+            s.wins += usize::from(pnl > 0.0);
+            s.wins_sum += only(pnl > 0.0, pnl);
+            s.losses += usize::from(pnl < 0.0);
+            s.losses_sum += only(pnl < 0.0, pnl);
+            let r = t.return_frac();
+            s.returns_sum += r;
+            s.gains += only(r > 0.0, r);
+            s.losses_frac += only(r < 0.0, r);
+            s.best = s.best.max(r);
+            s.worst = s.worst.min(r);
+            // Once a trade has lost everything the geometric mean is 0, whatever the sum.
+            let one_plus = if r.is_nan() { 1.0 } else { r + 1.0 };
+            s.wiped_out |= one_plus <= 0.0;
+            s.log_sum += ln_ratio(one_plus, 1.0);
+        }
+        // The durations read the bars' times, a cache miss a trade on long data: in a loop
+        // of their own the misses overlap (in the loop above they stalled it).
+        for t in trades {
+            let d = time[t.exit_bar] - time[t.entry_bar];
+            s.longest = Some(s.longest.map_or(d, |l| l.max(d)));
+            s.durations_sum += d as i128;
+        }
+        s
+    }
+
+    /// [`mean`] of the P&L.
+    fn mean_pnl(&self) -> f64 {
+        mean_of(self.pnl_sum, self.count)
+    }
+
+    /// The standard deviation of the P&L ([`var_ddof1`]): its second pass, around the
+    /// mean, over the same `trades`.
+    fn pnl_std(&self, trades: &[ClosedTrade]) -> f64 {
+        if self.count < 2 {
+            return f64::NAN;
+        }
+        let m = self.mean_pnl();
+        let mut ss = -0.0;
+        for t in trades {
+            let d = t.pnl() - m;
+            ss += d * d;
+        }
+        (ss / (self.count - 1) as f64).sqrt()
+    }
+
+    /// [`mean`] of the winners' and of the losers' P&L.
+    fn avg_win(&self) -> f64 {
+        mean_of(self.wins_sum, self.wins)
+    }
+
+    fn avg_loss(&self) -> f64 {
+        mean_of(self.losses_sum, self.losses)
+    }
+
+    /// [`mean`] of the returns.
+    fn expectancy(&self) -> f64 {
+        mean_of(self.returns_sum, self.count)
+    }
+
+    /// [`geometric_mean`] of the returns.
+    fn geometric(&self) -> f64 {
+        if self.count == 0 {
+            f64::NAN
+        } else if self.wiped_out {
+            0.0
+        } else {
+            (self.log_sum / self.count as f64).exp() - 1.0
+        }
+    }
+}
+
 impl EquitySummary {
     /// Every statistic, from this summary of the run's equity and its closed trades.
     pub(crate) fn stats(
@@ -794,7 +929,6 @@ impl EquitySummary {
         let exposure = covered as f64 / n as f64 * 100.0;
 
         let (equity_first, equity_final, equity_peak) = (self.first, self.last, self.peak);
-        let commissions: f64 = trades.iter().map(|t| t.commission).sum();
         let return_pct = (equity_final - equity_first) / equity_first * 100.0;
         let bh = if warmup < n {
             (close[n - 1] - close[warmup]) / close[warmup] * 100.0
@@ -826,30 +960,17 @@ impl EquitySummary {
         let sortino = ann_return / (downside * annual.sqrt());
         let calmar = ann_return / or_nan(max_dd);
 
-        let pnl: Vec<f64> = trades.iter().map(ClosedTrade::pnl).collect();
-        let rets: Vec<f64> = trades.iter().map(ClosedTrade::return_frac).collect();
-        let durations: Vec<i64> = trades
-            .iter()
-            .map(|t| time[t.exit_bar] - time[t.entry_bar])
-            .collect();
+        let t = TradeSums::of(trades, time);
         let nt = trades.len();
         let win_rate = if nt == 0 {
             f64::NAN
         } else {
-            pnl.iter().filter(|p| **p > 0.0).count() as f64 / nt as f64
+            t.wins as f64 / nt as f64
         };
-        let fold = |f: fn(f64, f64) -> f64| {
-            if rets.is_empty() {
-                f64::NAN
-            } else {
-                rets.iter().copied().fold(rets[0], f)
-            }
-        };
-        let pos_sum: f64 = rets.iter().filter(|r| **r > 0.0).sum();
-        let neg_sum: f64 = rets.iter().filter(|r| **r < 0.0).sum();
-        let pnl_std = var_ddof1(&pnl).sqrt();
-        let avg_win = mean(pnl.iter().copied().filter(|p| *p > 0.0));
-        let avg_loss = mean(pnl.iter().copied().filter(|p| *p < 0.0));
+        let fold = |v: f64| if nt == 0 { f64::NAN } else { v };
+        let (avg_pnl, pnl_std) = (t.mean_pnl(), t.pnl_std(trades));
+        let (avg_win, avg_loss) = (t.avg_win(), t.avg_loss());
+        let mean_duration = (nt > 0).then(|| (t.durations_sum / nt as i128) as i64);
 
         Stats {
             start,
@@ -858,7 +979,7 @@ impl EquitySummary {
             exposure_time_pct: exposure,
             equity_final,
             equity_peak,
-            commissions,
+            commissions: t.commissions,
             return_pct,
             buy_and_hold_return_pct: bh,
             return_ann_pct: ann_return * 100.0,
@@ -875,14 +996,14 @@ impl EquitySummary {
             avg_drawdown_duration: round(mean_ns(&dd_durations)),
             num_trades: nt,
             win_rate_pct: win_rate * 100.0,
-            best_trade_pct: fold(f64::max) * 100.0,
-            worst_trade_pct: fold(f64::min) * 100.0,
-            avg_trade_pct: geometric_mean(&rets) * 100.0,
-            max_trade_duration: round(durations.iter().copied().max()),
-            avg_trade_duration: round(mean_ns(&durations)),
-            profit_factor: pos_sum / or_nan(neg_sum.abs()),
-            expectancy_pct: mean(rets.iter().copied()) * 100.0,
-            sqn: (nt as f64).sqrt() * mean(pnl.iter().copied()) / or_nan(pnl_std),
+            best_trade_pct: fold(t.best) * 100.0,
+            worst_trade_pct: fold(t.worst) * 100.0,
+            avg_trade_pct: t.geometric() * 100.0,
+            max_trade_duration: round(t.longest),
+            avg_trade_duration: round(mean_duration),
+            profit_factor: t.gains / or_nan(t.losses_frac.abs()),
+            expectancy_pct: t.expectancy() * 100.0,
+            sqn: (nt as f64).sqrt() * avg_pnl / or_nan(pnl_std),
             kelly_criterion: win_rate - (1.0 - win_rate) / (avg_win / -avg_loss),
         }
     }
@@ -1059,6 +1180,74 @@ mod tests {
             prop_assert_eq!(got.bucket_ends, ends);
             prop_assert_eq!(got.annual, annual);
             prop_assert_eq!(got.period, period);
+        }
+    }
+
+    proptest! {
+        /// The per-trade statistics from one pass over the trades ([`TradeSums`]) have the
+        /// bits of the definition, one vector and one pass per statistic (as backtesting.py
+        /// computes them from its trades frame): no trades, one, zero P&L, NaN returns (a
+        /// zero entry price), returns of −100 % or worse, and negative zeros included.
+        #[test]
+        fn one_pass_over_the_trades_gives_each_statistics_own_bits(
+            trades in proptest::collection::vec(
+                (
+                    prop_oneof![4 => -50.0f64..50.0, 1 => Just(1.0), 1 => Just(-0.0)],
+                    0usize..40,
+                    0usize..40,
+                    prop_oneof![6 => 1.0f64..200.0, 1 => Just(0.0)],
+                    prop_oneof![6 => 0.0f64..300.0, 1 => Just(100.0)],
+                    prop_oneof![3 => 0.0f64..2.0, 1 => Just(0.0), 1 => Just(-0.0)],
+                ),
+                0..30,
+            ),
+        ) {
+            let time: Vec<i64> = (0..40i64).map(|i| i * 60_000_000_000).collect();
+            let trades: Vec<ClosedTrade> = trades
+                .into_iter()
+                .map(|(size, a, b, entry_price, exit_price, commission)| ClosedTrade {
+                    size,
+                    entry_bar: a.min(b),
+                    exit_bar: a.max(b),
+                    entry_price,
+                    exit_price,
+                    sl: None,
+                    tp: None,
+                    commission,
+                    tag: None,
+                })
+                .collect();
+            let got = TradeSums::of(&trades, &time);
+            let pnl: Vec<f64> = trades.iter().map(ClosedTrade::pnl).collect();
+            let rets: Vec<f64> = trades.iter().map(ClosedTrade::return_frac).collect();
+            let durations: Vec<i64> = trades
+                .iter()
+                .map(|t| time[t.exit_bar] - time[t.entry_bar])
+                .collect();
+            let bits = |x: f64| x.to_bits();
+            let commissions: f64 = trades.iter().map(|t| t.commission).sum();
+            prop_assert_eq!(bits(got.commissions), bits(commissions));
+            prop_assert_eq!(bits(got.mean_pnl()), bits(mean(pnl.iter().copied())));
+            prop_assert_eq!(bits(got.pnl_std(&trades)), bits(var_ddof1(&pnl).sqrt()));
+            prop_assert_eq!(got.wins, pnl.iter().filter(|p| **p > 0.0).count());
+            let wins = mean(pnl.iter().copied().filter(|p| *p > 0.0));
+            prop_assert_eq!(bits(got.avg_win()), bits(wins));
+            let losses = mean(pnl.iter().copied().filter(|p| *p < 0.0));
+            prop_assert_eq!(bits(got.avg_loss()), bits(losses));
+            let expectancy = mean(rets.iter().copied());
+            prop_assert_eq!(bits(got.expectancy()), bits(expectancy));
+            let gains: f64 = rets.iter().filter(|r| **r > 0.0).sum();
+            let losses: f64 = rets.iter().filter(|r| **r < 0.0).sum();
+            prop_assert_eq!(bits(got.gains), bits(gains));
+            prop_assert_eq!(bits(got.losses_frac), bits(losses));
+            if let Some(&first) = rets.first() {
+                prop_assert_eq!(bits(got.best), bits(rets.iter().copied().fold(first, f64::max)));
+                prop_assert_eq!(bits(got.worst), bits(rets.iter().copied().fold(first, f64::min)));
+            }
+            prop_assert_eq!(bits(got.geometric()), bits(geometric_mean(&rets)));
+            prop_assert_eq!(got.longest, durations.iter().copied().max());
+            let sum: i128 = durations.iter().map(|&d| d as i128).sum();
+            prop_assert_eq!(got.durations_sum, sum);
         }
     }
 
