@@ -12,9 +12,7 @@ mod grid;
 pub mod overfitting;
 mod walk_forward;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 pub use grid::{Axis, Constraint};
 use grid::{SplitMix, numeric};
@@ -482,13 +480,12 @@ fn run_sweep_within<E: From<Error>>(
     cfg.validate()?;
     let cache = IndicatorCache::with_budget(budget);
     let stats_ctx = StatsContext::new(bars);
-    // A cross strategy's group computes the lines the cache has no room for once for the
-    // group. When the cache holds a series for every value of every axis, nothing is
-    // computed twice: each combination scans alone (interleaving cached lines only splits
-    // the memory streams the CPU prefetches) and single combinations keep both cores busy
-    // to the end of a chunk.
-    let series: usize = spec.axes.iter().map(|a| a.values.len()).sum();
-    let group_max = if series.saturating_mul(bars.len() * 8) > budget {
+    // A cross strategy's group of neighbouring combinations (a tile of the grid) finds its
+    // crosses in one pass over its distinct lines: a line the cache has no room for is
+    // computed once for the group, and a cached one is read once for the group (from cache
+    // for the other pairs that use it). Other strategies gain nothing from groups: single
+    // combinations keep both cores busy to the end of a chunk.
+    let group_max = if spec.strategy.asset().is_ok_and(|i| i.crosses_together()) {
         16
     } else {
         1
@@ -500,9 +497,9 @@ fn run_sweep_within<E: From<Error>>(
         control,
         group_max,
         sink,
-        &|scratch: &mut Scratch, index, group: &Group| {
+        &|scratch: &mut Scratch, indices: &[usize], group: &Group| {
             let shared = (&cache, &stats_ctx, scratch);
-            run_group(bars, spec, cfg, shared, how, index, group)
+            run_group(bars, spec, cfg, shared, how, indices, group)
         },
     )
 }
@@ -536,11 +533,11 @@ pub fn run_portfolio_sweep<E: From<Error>>(
         control,
         1,
         sink,
-        &|_: &mut (), index, group: &Group| {
-            let one = |(k, values): (usize, &Vec<ParamValue>)| {
-                run_portfolio_one(universe, spec, cfg, info, how, index + k, values)
+        &|_: &mut (), indices: &[usize], group: &Group| {
+            let one = |(&index, values): (&usize, &Vec<ParamValue>)| {
+                run_portfolio_one(universe, spec, cfg, info, how, index, values)
             };
-            group.iter().enumerate().map(one).collect()
+            indices.iter().zip(group).map(one).collect()
         },
     )
 }
@@ -575,15 +572,19 @@ fn run_portfolio_one(
     })
 }
 
-/// Consecutive combinations, the unit of work a sweep's worker takes ([`drive`]).
+/// Combinations a sweep's worker takes at once ([`drive`]).
 type Group = [Vec<ParamValue>];
 
+/// A worker's finished groups: each group's number and its combinations' results.
+type Finished = Vec<(usize, Vec<Result<ComboResult, Error>>)>;
+
 /// The chunked, ordered, cancellable loop shared by every kind of sweep: `run` computes a
-/// group of consecutive combinations (the first's index, their values; at most
-/// `group_max`), one result each in order, with a worker's reusable scratch `S`. Groups
-/// let the runs of neighbouring combinations share work (a cross strategy's streamed
-/// lines are computed once for the group); there are at least eight a worker in a chunk,
-/// so both cores stay busy to its end.
+/// group of combinations (their indices and values; at most `group_max`), one result each
+/// in order, with a worker's reusable scratch `S`. Groups let the runs of neighbouring
+/// combinations share work (a cross strategy's lines are read or computed once for the
+/// group): a group is a tile of the grid, neighbouring values on every axis
+/// ([`tiles`]), and there are at least eight a worker in a chunk, so both cores stay busy
+/// to its end. Results are delivered in combination order whatever the groups.
 fn drive<E, S, F>(
     spec: &SweepSpec,
     objective: &Objective,
@@ -595,7 +596,7 @@ fn drive<E, S, F>(
 where
     E: From<Error>,
     S: Default + Send,
-    F: Fn(&mut S, usize, &Group) -> Vec<Result<ComboResult, Error>> + Sync,
+    F: Fn(&mut S, &[usize], &Group) -> Vec<Result<ComboResult, Error>> + Sync,
 {
     // Validate the fixed parameters once, up front, with a clear error.
     spec.params_for(&[]).map_err(E::from)?;
@@ -610,7 +611,15 @@ where
             message: e.to_string(),
         })?;
     let workers = pool.current_num_threads();
-    let chunk = (workers * 64).max(64);
+    let group_max = group_max.max(1);
+    // Room for eight groups a worker, of whole tiles: a tile spans `side` values of each
+    // axis, so the chunk spans several values of the outer one (four times the groups'
+    // combinations: a 20 × 50 grid's chunk on two threads is the whole grid).
+    let chunk = if group_max > 1 {
+        workers * 8 * group_max * 4
+    } else {
+        (workers * 64).max(64)
+    };
     let cancelled = || control.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
 
     let mut outcome = SweepOutcome {
@@ -636,22 +645,40 @@ where
             break;
         }
         // At least eight groups a worker, of at most `group_max` combinations.
-        let group = (part.len() / (workers * 8)).clamp(1, group_max.max(1));
-        let results: Vec<Option<Vec<Result<ComboResult, Error>>>> = pool.install(|| {
-            part.par_chunks(group)
-                .enumerate()
-                .map_init(S::default, |scratch, (g, values)| {
-                    if cancelled() {
-                        return None;
-                    }
-                    Some(run(scratch, base + g * group, values))
-                })
-                .collect()
+        let group = (part.len() / (workers * 8)).clamp(1, group_max);
+        let groups = tiles(spec, &part, group);
+        // Every worker takes the next group in order until none is left: the heavy first
+        // combinations of a grid (its fastest lines trade most) go first, and a chunk ends
+        // on light ones, so no core waits long on the other (a fixed split of the groups
+        // left one idle for most of a group).
+        let next = AtomicUsize::new(0);
+        let done: Vec<Finished> = pool.broadcast(|_| {
+            let mut scratch = S::default();
+            let mut mine = Vec::new();
+            loop {
+                let g = next.fetch_add(1, Ordering::Relaxed);
+                let Some(positions) = groups.get(g) else {
+                    break;
+                };
+                if cancelled() {
+                    break;
+                }
+                let indices: Vec<usize> = positions.iter().map(|&k| base + k).collect();
+                let values: Vec<Vec<ParamValue>> =
+                    positions.iter().map(|&k| part[k].clone()).collect();
+                mine.push((g, run(&mut scratch, &indices, &values)));
+            }
+            mine
         });
-        for r in results.into_iter().flat_map(|g| match g {
-            None => vec![None],
-            Some(done) => done.into_iter().map(Some).collect(),
-        }) {
+        // Back into combination order; a cancelled group leaves its combinations empty.
+        let mut results: Vec<Option<Result<ComboResult, Error>>> =
+            (0..part.len()).map(|_| None).collect();
+        for (g, done) in done.into_iter().flatten() {
+            for (&k, r) in groups[g].iter().zip(done) {
+                results[k] = Some(r);
+            }
+        }
+        for r in results {
             match r {
                 None => outcome.cancelled = true,
                 Some(Err(e)) => {
@@ -674,6 +701,56 @@ where
     Ok(outcome)
 }
 
+/// Cuts a chunk of combinations into groups of at most `group` (their positions in
+/// `part`): tiles of the grid, `side` neighbouring values on every axis of more than one
+/// value (`side^axes ≤ group`), so a group's combinations share their values, and a cross
+/// strategy's lines, along each axis (a 4 × 4 tile of two lines each: 8 lines for 16
+/// pairs). A tile the chunk cuts short stays a smaller group; a value not on its axis (a
+/// sampled combination is always on it) counts as its own tile.
+fn tiles(spec: &SweepSpec, part: &[Vec<ParamValue>], group: usize) -> Vec<Vec<usize>> {
+    let axes: Vec<(usize, &Axis)> = (spec.axes.iter().enumerate())
+        .filter(|(_, a)| a.values.len() > 1)
+        .collect();
+    let mut side = group;
+    if !axes.is_empty() && group > 1 {
+        // The largest side whose tile has at most `group` combinations.
+        side = (1..=group)
+            .take_while(|s| {
+                s.checked_pow(axes.len() as u32)
+                    .is_some_and(|cells| cells <= group)
+            })
+            .last()
+            .unwrap_or(1);
+    }
+    let key = |values: &[ParamValue]| -> Vec<usize> {
+        axes.iter()
+            .map(|&(i, axis)| {
+                values
+                    .get(i)
+                    .and_then(|v| axis.values.iter().position(|x| x == v))
+                    .map_or(usize::MAX, |k| k / side)
+            })
+            .collect()
+    };
+    let mut order: Vec<(Vec<usize>, usize)> = part
+        .iter()
+        .enumerate()
+        .map(|(k, values)| (key(values), k))
+        .collect();
+    // By tile, and within one in combination order.
+    order.sort();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut last: Option<&[usize]> = None;
+    for (tile, k) in &order {
+        match groups.last_mut() {
+            Some(g) if last == Some(tile.as_slice()) && g.len() < group => g.push(*k),
+            _ => groups.push(vec![*k]),
+        }
+        last = Some(tile);
+    }
+    groups
+}
+
 /// Bytes of indicator series a sweep on `bars` keeps: what is left of 64 MiB after the
 /// bars themselves, and at least 8 MiB. Small data gets every series of a typical grid
 /// cached (70 SMAs of 100k bars are 56 MB); on large data the series that do not fit are
@@ -694,15 +771,15 @@ struct Scratch {
     closed: Vec<crate::broker::ClosedTrade>,
 }
 
-/// Runs a group of consecutive combinations, the first of which is number `index`, with
-/// their strategies built together ([`StrategyInfo::build_signals_group`]).
+/// Runs a group of combinations (numbers `indices`), with their strategies built
+/// together ([`StrategyInfo::build_signals_group`]).
 fn run_group(
     bars: &Bars,
     spec: &SweepSpec,
     cfg: &BrokerConfig,
     (cache, stats_ctx, scratch): (&IndicatorCache, &StatsContext, &mut Scratch),
     (profile_blocks, dialect): (usize, Dialect),
-    index: usize,
+    indices: &[usize],
     group: &Group,
 ) -> Vec<Result<ComboResult, Error>> {
     let info = match spec.strategy.asset() {
@@ -719,8 +796,8 @@ fn run_group(
     params
         .into_iter()
         .zip(group)
-        .enumerate()
-        .map(|(k, (params, values))| {
+        .zip(indices)
+        .map(|((params, values), &index)| {
             let params = params?;
             let strategy = built.next().expect("one strategy a valid combination")?;
             run_one(
@@ -728,7 +805,7 @@ fn run_group(
                 cfg,
                 (cache, stats_ctx, &mut *scratch),
                 (profile_blocks, dialect),
-                index + k,
+                index,
                 (values, params, strategy),
             )
         })
@@ -791,12 +868,13 @@ mod tests {
     use super::*;
     use crate::strategy::builtin;
 
-    /// With no room in the indicator cache every line streams, so workers take groups of
-    /// combinations and find their crosses in one pass: each combination's statistics and
-    /// overfitting profile are still those of running it alone, bar by bar and without a
-    /// cache, on one thread (groups of 8) and on two (groups of 4).
+    /// Workers take tiles of the grid and find their crosses in one pass over the tile's
+    /// lines (computed as they stream when the cache has no room, read from it when it
+    /// has): each combination's statistics and overfitting profile are still those of
+    /// running it alone, bar by bar and without a cache, on one thread and on two, and they
+    /// arrive in combination order.
     #[test]
-    fn groups_of_streamed_lines_equal_runs_alone() {
+    fn tiles_of_combinations_equal_runs_alone() {
         // A random walk (xorshift): crosses every few dozen bars, wins and losses.
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let close: Vec<f64> = (0..5_000)
@@ -827,19 +905,25 @@ mod tests {
             ..BrokerConfig::default()
         };
         let objective = Objective::new("sharpe_ratio", true).unwrap();
-        for threads in [1, 2] {
+        let grid: Vec<Vec<ParamValue>> = spec.combinations().unwrap();
+        // No room in the cache (every line streams) and room for all (every line cached).
+        for (threads, budget) in [(1, 0), (2, 0), (1, 64 << 20), (2, 64 << 20)] {
             let control = SweepControl {
                 threads,
                 profile_blocks: 4,
                 ..SweepControl::default()
             };
             let mut got = Vec::new();
-            run_sweep_within(&bars, &spec, &cfg, &objective, &control, 0, &mut |r| {
+            run_sweep_within(&bars, &spec, &cfg, &objective, &control, budget, &mut |r| {
                 got.push(r.clone());
                 Ok::<(), Error>(())
             })
             .unwrap();
             assert_eq!(got.len(), 64);
+            // Delivered in combination order, whatever the tiles.
+            for (k, r) in got.iter().enumerate() {
+                assert_eq!((r.index, &r.values), (k, &grid[k]));
+            }
             for r in &got {
                 let mut alone = info.build(&r.params).unwrap();
                 let run = crate::engine::run(&bars, alone.as_mut(), &cfg).unwrap();
@@ -860,5 +944,59 @@ mod tests {
                 assert_eq!(format!("{:?}", r.profile), format!("{:?}", Some(profile)));
             }
         }
+    }
+
+    /// A chunk's groups are its combinations, each once, in tiles of neighbouring values:
+    /// 4 × 4 on a grid of two axes (cut short at the chunk's and the grid's edges), runs of
+    /// 16 on one axis, and single combinations when groups are off.
+    #[test]
+    fn a_chunk_is_cut_into_tiles_of_the_grid() {
+        let info = builtin::find("sma_cross").unwrap();
+        let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
+        let spec = |axes: &[(&str, &str)]| SweepSpec {
+            strategy: info.into(),
+            fixed: vec![],
+            axes: axes
+                .iter()
+                .map(|(n, v)| Axis::parse(p(n), v).unwrap())
+                .collect(),
+            constraint: None,
+            method: Method::Grid,
+        };
+        let two = spec(&[("fast", "1:10:1"), ("slow", "30:120:10")]);
+        let part = two.combinations().unwrap();
+        // The 40 combinations from fast = 3 on (slow fastest).
+        let part = &part[20..60];
+        let groups = tiles(&two, part, 16);
+        let mut seen: Vec<usize> = groups.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..40).collect::<Vec<_>>());
+        let value = |v: &ParamValue| match v {
+            ParamValue::Int(i) => *i,
+            other => panic!("{other:?}"),
+        };
+        for g in &groups {
+            assert!(g.len() <= 16 && g.windows(2).all(|w| w[0] < w[1]));
+            let fasts: std::collections::BTreeSet<i64> =
+                g.iter().map(|&k| value(&part[k][0])).collect();
+            let slows: std::collections::BTreeSet<i64> =
+                g.iter().map(|&k| value(&part[k][1])).collect();
+            // Every fast with every slow of the tile, at most four of each, neighbours.
+            assert_eq!(fasts.len() * slows.len(), g.len(), "{g:?}");
+            assert!(fasts.len() <= 4 && slows.len() <= 4);
+            let (f0, s0) = (fasts.first().unwrap(), slows.first().unwrap());
+            assert!(fasts.iter().all(|f| (f - 1) / 4 == (f0 - 1) / 4));
+            assert!(slows.iter().all(|s| (s - 30) / 40 == (s0 - 30) / 40));
+        }
+        // fast 3..=4 and 5..=6 (tile rows 0 and 1) × slow tiles 30–60, 70–100, 110–120.
+        assert_eq!(groups.len(), 6);
+        assert_eq!(groups.iter().map(Vec::len).max(), Some(8));
+
+        let one = spec(&[("slow", "30:400:10")]);
+        let part = one.combinations().unwrap();
+        let groups = tiles(&one, &part, 16);
+        assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), [16, 16, 6]);
+        assert_eq!(groups[0], (0..16).collect::<Vec<_>>());
+        assert_eq!(tiles(&two, &two.combinations().unwrap(), 1).len(), 100);
     }
 }

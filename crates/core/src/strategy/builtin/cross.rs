@@ -600,11 +600,15 @@ impl Strategy for CrossStrategy {
     }
 }
 
-/// Finds the crosses of every strategy in `group` with a line computed as it streams (an
-/// SMA the sweep's cache has no room for) in one pass over their distinct lines
-/// ([`scan_pairs`]), for their `sparse_signals` to take: the same crosses as each finds
-/// alone, with each streamed line computed once for the group instead of once per
-/// strategy. Others are left to scan on their own.
+/// Finds the crosses of the strategies in `group` that share work in one pass over their
+/// distinct lines ([`scan_pairs`]), for their `sparse_signals` to take: the same crosses
+/// as each finds alone. A pair joins the pass when another pair reads a line of its that
+/// is computed as it streams (an SMA the sweep's cache has no room for: computed once for
+/// the group instead of once per strategy), or reads both its lines (each read from
+/// memory once a block for all of them, then from cache: a tile of the grid, four fast
+/// lines and four slow ones for sixteen pairs). Other pairs scan alone: interleaving lines
+/// that only one pair reads just splits the memory streams the CPU prefetches (measured
+/// slower).
 pub(crate) fn find_crosses_together(group: &mut [&mut CrossStrategy], ctx: &Init<'_>) {
     let mut lines: Vec<Line> = Vec::new();
     let mut intern = |line: Line| match lines.iter().position(|l| l.is(&line)) {
@@ -614,25 +618,35 @@ pub(crate) fn find_crosses_together(group: &mut [&mut CrossStrategy], ctx: &Init
             lines.len() - 1
         }
     };
-    let mut scans = Vec::new();
-    let mut names = Vec::new();
+    // Every pair's lines first, to count the pairs that read each line.
+    let mut pairs = Vec::new();
     for (k, s) in group.iter().enumerate() {
         if s.found.is_some() {
             continue;
         }
         let (name, spread) = s.line_pair(ctx);
-        // Lines in the cache are read, not computed: interleaving many of them block by
-        // block only splits the memory streams the CPU prefetches (measured slower), so a
-        // pair of them scans alone.
-        if let Spread::Pair(a, b) = spread
-            && (matches!(a, Line::Sma(_)) || matches!(b, Line::Sma(_)))
-        {
+        if let Spread::Pair(a, b) = spread {
             let (a, b) = (intern(a), intern(b));
-            scans.push(PairScan::new(a, b, s.crosses.stateful));
+            pairs.push((k, name, a, b));
+        }
+    }
+    let mut readers = vec![0usize; lines.len()];
+    for &(_, _, a, b) in &pairs {
+        readers[a] += 1;
+        readers[b] += 1;
+    }
+    let shared = |l: usize| readers[l] > 1;
+    let shared_stream = |l: usize| shared(l) && matches!(lines[l], Line::Sma(_));
+    let mut scans = Vec::new();
+    let mut names = Vec::new();
+    for (k, name, a, b) in pairs {
+        if shared_stream(a) || shared_stream(b) || (shared(a) && shared(b)) {
+            scans.push(PairScan::new(a, b, group[k].crosses.stateful));
             names.push((k, name));
         }
     }
-    if scans.is_empty() {
+    // Alone, a pair's own scan is the same pass.
+    if scans.len() < 2 {
         return;
     }
     scan_pairs(&lines, &mut scans, ctx.bars().close());

@@ -140,6 +140,12 @@ impl StrategyInfo {
         self.signal_source.map(|f| f(params))
     }
 
+    /// True when [`Self::build_signals_group`] shares work between a group's strategies
+    /// (a cross strategy's lines).
+    pub(crate) fn crosses_together(&self) -> bool {
+        self.crossing.is_some()
+    }
+
     /// [`StrategyInfo::build_signals`] of each of `params`, with the crosses of a cross
     /// strategy's lines found for all of them in one pass over the distinct lines (on `ctx`,
     /// the bars and indicator cache the runs will use): a sweep's group of combinations
