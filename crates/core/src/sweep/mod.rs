@@ -678,9 +678,14 @@ where
                 results[k] = Some(r);
             }
         }
+        // Only the finished first combinations are delivered: a cancelled chunk ends at its
+        // first combination that did not run (what a resumed sweep skips is a prefix).
         for r in results {
             match r {
-                None => outcome.cancelled = true,
+                None => {
+                    outcome.cancelled = true;
+                    break;
+                }
                 Some(Err(e)) => {
                     outcome.failed.0 += 1;
                     outcome.failed.1.get_or_insert_with(|| e.to_string());
@@ -691,6 +696,9 @@ where
                     outcome.completed += 1;
                 }
             }
+        }
+        if outcome.cancelled {
+            break;
         }
         if let Some(p) = control.progress {
             p(base + part.len(), total);

@@ -57,6 +57,15 @@ fn collect(
     cancel: Option<&AtomicBool>,
     stop_after: Option<usize>,
 ) -> (Vec<ComboResult>, backtide_core::sweep::SweepOutcome) {
+    collect_spec(&spec(method), threads, cancel, stop_after)
+}
+
+fn collect_spec(
+    spec: &SweepSpec,
+    threads: usize,
+    cancel: Option<&AtomicBool>,
+    stop_after: Option<usize>,
+) -> (Vec<ComboResult>, backtide_core::sweep::SweepOutcome) {
     let b = bars(1500);
     let cfg = BrokerConfig {
         commission: Commission::Relative(0.001),
@@ -80,7 +89,7 @@ fn collect(
         end: None,
     };
     let mut got = Vec::new();
-    let outcome = run_sweep::<Error>(&b, &spec(method), &cfg, &obj, &control, &mut |r| {
+    let outcome = run_sweep::<Error>(&b, spec, &cfg, &obj, &control, &mut |r| {
         got.push(r.clone());
         Ok(())
     })
@@ -167,9 +176,17 @@ fn random_search_is_a_seeded_subset() {
 
 #[test]
 fn cancelled_sweep_returns_the_finished_part() {
+    // More combinations than one chunk holds, cancelled when the first chunk is done.
+    let mut big = spec(Method::Grid);
+    let info = builtin::find("sma_cross").unwrap();
+    let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
+    big.axes = vec![
+        Axis::parse(p("fast"), "2:60:1").unwrap(),
+        Axis::parse(p("slow"), "5:200:5").unwrap(),
+    ];
     let cancel = AtomicBool::new(false);
-    let (part, outcome) = collect(1, Method::Grid, Some(&cancel), Some(1));
-    let (full, _) = collect(1, Method::Grid, None, None);
+    let (part, outcome) = collect_spec(&big, 1, Some(&cancel), Some(1));
+    let (full, _) = collect_spec(&big, 1, None, None);
     assert!(outcome.cancelled);
     assert!(
         !part.is_empty() && part.len() < full.len(),
