@@ -165,24 +165,31 @@ impl Broker {
             self.fresh_id();
             self.placed += 1;
         }
-        if let Some(mut c) = closed {
-            let t = self.trades.pop().expect("the trade closed above");
-            c.tag = t.tag;
-            self.closed.push(c);
-        }
-        if let Some((size, entry_price)) = opened {
-            let id = TradeId(self.fresh_id());
-            self.trades.push(Trade {
-                id,
-                size,
-                entry_price,
-                entry_bar: at,
-                tag: None,
-                sl: None,
-                tp: None,
-                sl_order: None,
-                tp_order: None,
-            });
+        let new = opened.map(|(size, entry_price)| Trade {
+            id: TradeId(self.fresh_id()),
+            size,
+            entry_price,
+            entry_bar: at,
+            tag: None,
+            sl: None,
+            tp: None,
+            sl_order: None,
+            tp_order: None,
+        });
+        // A reversal replaces the one trade in its place; otherwise one leaves or arrives.
+        match (closed, new) {
+            (Some(mut c), Some(new)) => {
+                let t = std::mem::replace(&mut self.trades[0], new);
+                c.tag = t.tag;
+                self.closed.push(c);
+            }
+            (Some(mut c), None) => {
+                let t = self.trades.pop().expect("the trade closed above");
+                c.tag = t.tag;
+                self.closed.push(c);
+            }
+            (None, Some(new)) => self.trades.push(new),
+            (None, None) => {}
         }
         if let Some(w) = refused.filter(|_| self.keep_warnings) {
             self.warnings.push(w);
