@@ -613,10 +613,12 @@ where
     let workers = pool.current_num_threads();
     let group_max = group_max.max(1);
     // Room for eight groups a worker, of whole tiles: a tile spans `side` values of each
-    // axis, so the chunk spans several values of the outer one (four times the groups'
-    // combinations: a 20 × 50 grid's chunk on two threads is the whole grid).
+    // axis, so the chunk spans several values of the outer one (up to four times the
+    // groups' combinations: a 20 × 50 grid's chunk on two threads is the whole grid; at
+    // most 2,048 then, so a chunk's results stay a few MB on many cores).
     let chunk = if group_max > 1 {
-        workers * 8 * group_max * 4
+        let groups = workers * 8 * group_max;
+        groups.max((groups * 4).min(2048))
     } else {
         (workers * 64).max(64)
     };
