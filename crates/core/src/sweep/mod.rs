@@ -878,6 +878,22 @@ mod tests {
     use super::*;
     use crate::strategy::builtin;
 
+    /// A grid of `sma_cross` over `axes` (parameter name, values).
+    fn sma_cross_grid(axes: &[(&str, &str)]) -> SweepSpec {
+        let info = builtin::find("sma_cross").unwrap();
+        let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
+        SweepSpec {
+            strategy: info.into(),
+            fixed: vec![],
+            axes: axes
+                .iter()
+                .map(|(n, v)| Axis::parse(p(n), v).unwrap())
+                .collect(),
+            constraint: None,
+            method: Method::Grid,
+        }
+    }
+
     /// Workers take tiles of the grid and find their crosses in one pass over the tile's
     /// lines (computed as they stream when the cache has no room, read from it when it
     /// has): each combination's statistics and overfitting profile are still those of
@@ -899,17 +915,7 @@ mod tests {
             .collect();
         let bars = Bars::from_closes(&close);
         let info = builtin::find("sma_cross").unwrap();
-        let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
-        let spec = SweepSpec {
-            strategy: info.into(),
-            fixed: vec![],
-            axes: vec![
-                Axis::parse(p("fast"), "2:9:1").unwrap(),
-                Axis::parse(p("slow"), "20:55:5").unwrap(),
-            ],
-            constraint: None,
-            method: Method::Grid,
-        };
+        let spec = sma_cross_grid(&[("fast", "2:9:1"), ("slow", "20:55:5")]);
         let cfg = BrokerConfig {
             commission: crate::Commission::Relative(0.001),
             ..BrokerConfig::default()
@@ -961,19 +967,7 @@ mod tests {
     /// 16 on one axis, and single combinations when groups are off.
     #[test]
     fn a_chunk_is_cut_into_tiles_of_the_grid() {
-        let info = builtin::find("sma_cross").unwrap();
-        let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
-        let spec = |axes: &[(&str, &str)]| SweepSpec {
-            strategy: info.into(),
-            fixed: vec![],
-            axes: axes
-                .iter()
-                .map(|(n, v)| Axis::parse(p(n), v).unwrap())
-                .collect(),
-            constraint: None,
-            method: Method::Grid,
-        };
-        let two = spec(&[("fast", "1:10:1"), ("slow", "30:120:10")]);
+        let two = sma_cross_grid(&[("fast", "1:10:1"), ("slow", "30:120:10")]);
         let part = two.combinations().unwrap();
         // The 40 combinations from fast = 3 on (slow fastest).
         let part = &part[20..60];
@@ -1002,7 +996,7 @@ mod tests {
         assert_eq!(groups.len(), 6);
         assert_eq!(groups.iter().map(Vec::len).max(), Some(8));
 
-        let one = spec(&[("slow", "30:400:10")]);
+        let one = sma_cross_grid(&[("slow", "30:400:10")]);
         let part = one.combinations().unwrap();
         let groups = tiles(&one, &part, 16);
         assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), [16, 16, 6]);
