@@ -326,14 +326,16 @@ pub(crate) fn execute(
                 // Resume from what an interrupted attempt finished (see `checkpoint`).
                 let (skip, keep) = checkpoint::resume_point(dir)?;
                 let log = Mutex::new(checkpoint::Writer::open(dir, keep)?);
+                // The marker goes first: progress a client has seen is never more than a
+                // resumed attempt skips (a kill between the two loses no reported work).
                 let marked = |done: usize, total: usize| {
-                    progress(done, total);
                     // A stop may have cut the chunk short: no marker for it.
                     if !stopped()
                         && let Err(e) = log.lock().unwrap_or_else(|p| p.into_inner()).done(done)
                     {
                         tracing::warn!(error = format!("{e:#}"), "writing the sweep checkpoint");
                     }
+                    progress(done, total);
                 };
                 let control = SweepControl {
                     progress: Some(&marked),
@@ -507,17 +509,18 @@ pub(crate) fn run_shard(
     }
     let stopped = || signals.stop.load(Ordering::Relaxed);
     let log = Mutex::new(checkpoint::Writer::open(dir, keep)?);
+    // The marker first, as in a whole sweep: reported progress is always checkpointed.
     let marked = |done: usize, total: usize| {
-        (signals.progress)(if total == 0 {
-            0.0
-        } else {
-            done as f64 / total as f64
-        });
         if !stopped()
             && let Err(e) = log.lock().unwrap_or_else(|p| p.into_inner()).done(done)
         {
             tracing::warn!(error = format!("{e:#}"), "writing the shard's checkpoint");
         }
+        (signals.progress)(if total == 0 {
+            0.0
+        } else {
+            done as f64 / total as f64
+        });
     };
     let control = SweepControl {
         threads: signals.threads,

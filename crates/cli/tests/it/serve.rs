@@ -526,8 +526,9 @@ async fn finding_08_a_sweep_killed_five_times_resumes_and_completes_once() {
     assert_eq!(done["state"], "succeeded", "{done}");
     assert_eq!(done["attempts"], 6, "{done}");
 
-    // Each restart resumed after what the last attempt had finished (its progress when it
-    // was killed, less at most the chunk in flight), never from zero.
+    // Each restart resumed at or after the progress last seen before its kill: a chunk's
+    // checkpoint marker is written before its progress is reported, so whatever a client
+    // saw finished is never run again (half a combination's slack for the float ratio).
     let text = std::fs::read_to_string(&log).unwrap();
     let resumed: Vec<usize> = text
         .lines()
@@ -547,7 +548,7 @@ async fn finding_08_a_sweep_killed_five_times_resumes_and_completes_once() {
     for (k, (&skip, &p)) in resumed.iter().zip(&before_kill).enumerate() {
         assert!(skip > 0, "restart {k} started from zero");
         assert!(
-            skip as f64 >= p * combos - 256.0,
+            skip as f64 >= p * combos - 0.5,
             "restart {k} resumed at {skip} of {combos}, but {p} was done before the kill"
         );
         if k > 0 {
