@@ -279,12 +279,20 @@ impl Crosses {
 /// Appends the strict-rule crosses of `a − b` for bars `base..base + a.len()`, where the
 /// spread on the bar before `base` was `prev` (NaN for none).
 ///
-/// Each bar's spread is computed once and reduced to two bits, above and below zero (NaN
-/// is neither), 64 bars to a word: a cross is a bar above zero whose predecessor was below
-/// (up) or the reverse (down), found with a shift of the words, and only the bars of a word
-/// that has one are visited. The same bars as feeding [`Crosses::step`] (tested).
+/// Each bar's spread is reduced to two bits, above and below zero (NaN is neither), 64
+/// bars to a word (`signs`, one of [`spread_signs`]'s implementations): a cross is a bar
+/// above zero whose predecessor was below (up) or the reverse (down), found with a shift of
+/// the words, and only the bars of a word that has one are visited. The same bars as
+/// feeding [`Crosses::step`] (tested).
 #[inline(always)]
-fn strict_block_body(a: &[f64], b: &[f64], prev: f64, base: usize, out: &mut Vec<(usize, bool)>) {
+fn strict_block_body(
+    a: &[f64],
+    b: &[f64],
+    prev: f64,
+    base: usize,
+    out: &mut Vec<(usize, bool)>,
+    signs: impl Fn(&[f64], &[f64]) -> (u64, u64),
+) {
     const W: usize = 64;
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -293,12 +301,7 @@ fn strict_block_body(a: &[f64], b: &[f64], prev: f64, base: usize, out: &mut Vec
     let mut i = 0;
     while i < n {
         let len = W.min(n - i);
-        // A whole word's loop has a constant trip count, which the compiler unrolls.
-        let (pos, neg) = if len == W {
-            spread_signs(&a[i..i + W], &b[i..i + W])
-        } else {
-            spread_signs(&a[i..i + len], &b[i..i + len])
-        };
+        let (pos, neg) = signs(&a[i..i + len], &b[i..i + len]);
         let up = pos & ((neg << 1) | below);
         let down = neg & ((pos << 1) | above);
         let mut crossed = up | down;
@@ -314,21 +317,104 @@ fn strict_block_body(a: &[f64], b: &[f64], prev: f64, base: usize, out: &mut Vec
 }
 
 /// Bit `j` set where `a[j] − b[j]` is above zero, and where it is below (at most 64 bars).
+///
+/// Compares the lines instead of subtracting them: IEEE subtraction is exact in sign and
+/// zero only on equality (gradual underflow), an overflow keeps the sign, and ∞ − ∞ is NaN
+/// where neither comparison holds, so `a − b > 0` is `a > b` for every pair of doubles
+/// (tested). The portable form; the vector ones below give the same bits.
 #[inline(always)]
 fn spread_signs(a: &[f64], b: &[f64]) -> (u64, u64) {
     let (mut pos, mut neg) = (0u64, 0u64);
     for (j, (x, y)) in a.iter().zip(b).enumerate() {
-        let d = x - y;
-        pos |= u64::from(d > 0.0) << j;
-        neg |= u64::from(d < 0.0) << j;
+        pos |= u64::from(x > y) << j;
+        neg |= u64::from(x < y) << j;
     }
     (pos, neg)
 }
 
-crate::simd::wide_kernel!(
-    fn strict_block(a: &[f64], b: &[f64], prev: f64, base: usize, out: &mut Vec<(usize, bool)>)
-        = strict_block_body;
-);
+/// [`spread_signs`] of a whole word: eight comparisons of eight lanes into mask registers
+/// (the compiler left to itself gathers the word's bars across registers instead).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn word_signs_avx512(a: &[f64; 64], b: &[f64; 64]) -> (u64, u64) {
+    use std::arch::x86_64::{_CMP_GT_OQ, _CMP_LT_OQ, _mm512_cmp_pd_mask, _mm512_loadu_pd};
+    let (mut pos, mut neg) = (0u64, 0u64);
+    for w in 0..8 {
+        // SAFETY: lanes 8w..8w + 8 of two 64-lane arrays; unaligned loads.
+        #[allow(unsafe_code, reason = "vector loads of a word's lanes")]
+        let (x, y) = unsafe {
+            (
+                _mm512_loadu_pd(a.as_ptr().add(8 * w)),
+                _mm512_loadu_pd(b.as_ptr().add(8 * w)),
+            )
+        };
+        pos |= u64::from(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(x, y)) << (8 * w);
+        neg |= u64::from(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, y)) << (8 * w);
+    }
+    (pos, neg)
+}
+
+/// [`word_signs_avx512`] four lanes at a time, the comparisons' sign bits gathered with
+/// a move mask.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn word_signs_avx2(a: &[f64; 64], b: &[f64; 64]) -> (u64, u64) {
+    use std::arch::x86_64::{
+        _CMP_GT_OQ, _CMP_LT_OQ, _mm256_cmp_pd, _mm256_loadu_pd, _mm256_movemask_pd,
+    };
+    let (mut pos, mut neg) = (0u64, 0u64);
+    for w in 0..16 {
+        // SAFETY: lanes 4w..4w + 4 of two 64-lane arrays; unaligned loads.
+        #[allow(unsafe_code, reason = "vector loads of a word's lanes")]
+        let (x, y) = unsafe {
+            (
+                _mm256_loadu_pd(a.as_ptr().add(4 * w)),
+                _mm256_loadu_pd(b.as_ptr().add(4 * w)),
+            )
+        };
+        let gt = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(x, y)) as u64;
+        let lt = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(x, y)) as u64;
+        pos |= gt << (4 * w);
+        neg |= lt << (4 * w);
+    }
+    (pos, neg)
+}
+
+/// [`strict_block_body`] with the widest comparisons this CPU has (the same bits at every
+/// tier, see [`crate::simd`]).
+fn strict_block(a: &[f64], b: &[f64], prev: f64, base: usize, out: &mut Vec<(usize, bool)>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512(a: &[f64], b: &[f64], prev: f64, base: usize, out: &mut Vec<(usize, bool)>) {
+            strict_block_body(a, b, prev, base, out, |x, y| {
+                match (x.try_into(), y.try_into()) {
+                    (Ok(x), Ok(y)) => word_signs_avx512(x, y),
+                    _ => spread_signs(x, y),
+                }
+            });
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2(a: &[f64], b: &[f64], prev: f64, base: usize, out: &mut Vec<(usize, bool)>) {
+            strict_block_body(a, b, prev, base, out, |x, y| {
+                match (x.try_into(), y.try_into()) {
+                    (Ok(x), Ok(y)) => word_signs_avx2(x, y),
+                    _ => spread_signs(x, y),
+                }
+            });
+        }
+        match crate::simd::tier() {
+            // SAFETY: `tier()` reports AVX-512F only where the CPU has it.
+            #[allow(unsafe_code, reason = "measured hot loop: runtime CPU dispatch")]
+            crate::simd::Tier::Avx512 => return unsafe { avx512(a, b, prev, base, out) },
+            // SAFETY: `tier()` reports AVX2 only where the CPU has it.
+            #[allow(unsafe_code, reason = "measured hot loop: runtime CPU dispatch")]
+            crate::simd::Tier::Avx2 => return unsafe { avx2(a, b, prev, base, out) },
+            crate::simd::Tier::Portable => {}
+        }
+    }
+    strict_block_body(a, b, prev, base, out, spread_signs);
+}
 
 /// Appends the strict-rule crosses of the spread `d(1..n)` to `out`, as bars from `base`
 /// (see [`Crosses::events`]).
@@ -605,8 +691,8 @@ impl Strategy for CrossStrategy {
 /// as each finds alone. A pair joins the pass when another pair reads a line of its that
 /// is computed as it streams (an SMA the sweep's cache has no room for: computed once for
 /// the group instead of once per strategy), or reads both its lines (each read from
-/// memory once a block for all of them, then from cache: a tile of the grid, four fast
-/// lines and four slow ones for sixteen pairs). Other pairs scan alone: interleaving lines
+/// memory once a block for all of them, then from cache: a tile of the grid, up to eight
+/// fast lines and eight slow ones for 64 pairs). Other pairs scan alone: interleaving lines
 /// that only one pair reads just splits the memory streams the CPU prefetches (measured
 /// slower).
 pub(crate) fn find_crosses_together(group: &mut [&mut CrossStrategy], ctx: &Init<'_>) {
@@ -830,6 +916,50 @@ mod tests {
                 let got = crate::simd::capped(tier, || c.pair_events(&a, &b, &d));
                 proptest::prop_assert_eq!(&got.0, &want, "{:?}", tier);
                 proptest::prop_assert_eq!(got.1, first);
+            }
+        }
+    }
+
+    /// Doubles where subtracting and comparing could part: zeros of both signs,
+    /// subnormals (whose differences underflow), values whose difference overflows,
+    /// infinities and NaN.
+    fn awkward() -> impl proptest::strategy::Strategy<Value = f64> {
+        proptest::prop_oneof![
+            4 => -2.0f64..2.0,
+            1 => proptest::sample::select(vec![
+                0.0,
+                -0.0,
+                f64::MIN_POSITIVE,
+                -f64::MIN_POSITIVE,
+                5e-324,
+                -5e-324,
+                1e-320,
+                f64::MAX,
+                -f64::MAX,
+                1e308,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NAN,
+            ]),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The block kernel compares the two lines where the rule reads the sign of their
+        /// difference: the same crosses for every pair of doubles, at every tier.
+        #[test]
+        fn comparing_two_lines_finds_the_crosses_of_their_difference(
+            ab in proptest::collection::vec((awkward(), awkward()), 0..200),
+        ) {
+            let (a, b): (Vec<f64>, Vec<f64>) = ab.into_iter().unzip();
+            let d: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
+            let c = Crosses::new(false);
+            let want = (c.events(d.len(), |i| d[i]), d.iter().position(|x| !x.is_nan()));
+            let close = vec![1.0; d.len()];
+            let (la, lb) = (Line::Shared(std::sync::Arc::new(a)), Line::Shared(b.into()));
+            for tier in crate::simd::TIERS {
+                let got = crate::simd::capped(tier, || c.pair_events(&la, &lb, &close));
+                proptest::prop_assert_eq!(&got, &want, "{:?}", tier);
             }
         }
     }
