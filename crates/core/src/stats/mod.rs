@@ -271,14 +271,26 @@ impl CovSum {
     #[inline]
     fn add(&mut self, equity: &[f64], y: &[f64]) {
         debug_assert_eq!(equity.len(), y.len() + 1);
-        // Four lanes in one AVX2 register where the CPU has it; the same bits either way.
+        // One AVX-512 register of lanes, written out ([`add_avx512`]); four lanes in one
+        // AVX2 register, or two, compiled from the portable loop. The same bits either way.
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::tier() == crate::simd::Tier::Avx512 {
+            // SAFETY: `tier()` reports AVX-512F only where the CPU has it.
+            #[allow(unsafe_code, reason = "measured hot loop: runtime CPU dispatch")]
+            unsafe {
+                add_avx512(self, equity, y);
+            }
+            return;
+        }
         crate::simd::wide_kernel!(fn add_wide(s: &mut CovSum, equity: &[f64], y: &[f64]) = CovSum::add_lanes;);
         add_wide(self, equity, y);
     }
 
     #[inline(always)]
     fn add_lanes(&mut self, equity: &[f64], y: &[f64]) {
-        // The running sums stay in registers for the whole call.
+        // The running sums stay in registers for the whole call: a round with a large
+        // move takes its exact terms from an out-of-line function, so the loop itself
+        // calls nothing that would make the compiler keep the sums in memory across it.
         let mut lanes = self.lanes;
         // Two rounds of the lanes a step: twice the independent work between the lanes'
         // additions (the series is a chain of dependent multiply-adds). Each lane still adds
@@ -330,11 +342,89 @@ fn terms(e: &[f64]) -> [f64; LANES] {
         x[j] = 2.0 * s * ln_ratio_series(s * s);
     }
     if !near {
-        for j in 0..LANES {
-            x[j] = log_step(e[j], e[j + 1]);
-        }
+        x = exact_terms(e);
     }
     x
+}
+
+/// A round's terms through `ln`, out of line (see [`CovSum::add_lanes`]).
+#[cold]
+#[inline(never)]
+fn exact_terms(e: &[f64; LANES + 1]) -> [f64; LANES] {
+    std::array::from_fn(|j| log_step(e[j], e[j + 1]))
+}
+
+/// [`CovSum::add_lanes`] with the eight lanes in one AVX-512 register, operation for
+/// operation (the same bits, tested tier by tier). Written out because the compiler, left
+/// to the portable loop, kept the sums in memory around the exact terms' library call
+/// and split the rounds across narrower registers: a store and a reload on the chain of
+/// additions every round.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn add_avx512(sum: &mut CovSum, equity: &[f64], y: &[f64]) {
+    use std::arch::x86_64::{
+        _CMP_LT_OQ, _mm512_abs_pd, _mm512_add_pd, _mm512_cmp_pd_mask, _mm512_div_pd,
+        _mm512_loadu_pd, _mm512_mul_pd, _mm512_set1_pd, _mm512_storeu_pd, _mm512_sub_pd,
+    };
+    assert_eq!(
+        equity.len(),
+        y.len() + 1,
+        "one more bar of equity than terms"
+    );
+    let whole = y.len() / LANES * LANES;
+    // SAFETY (every load and store below): `lanes` holds LANES values; for k + LANES <=
+    // whole, y[k..k + LANES] and equity[k..k + LANES + 1] are in bounds (checked above).
+    #[allow(unsafe_code, reason = "vector loads of checked ranges")]
+    let mut lanes = unsafe { _mm512_loadu_pd(sum.lanes.as_ptr()) };
+    let c = |v: f64| _mm512_set1_pd(v);
+    let (one, two, limit) = (c(1.0), c(2.0), c(0.05));
+    let (c3, c5, c7, c9, c11, c13) = (
+        c(1.0 / 3.0),
+        c(1.0 / 5.0),
+        c(1.0 / 7.0),
+        c(1.0 / 9.0),
+        c(1.0 / 11.0),
+        c(1.0 / 13.0),
+    );
+    let mut k = 0;
+    while k < whole {
+        #[allow(unsafe_code, reason = "vector loads of checked ranges")]
+        let (a, b, yv) = unsafe {
+            (
+                _mm512_loadu_pd(equity.as_ptr().add(k)),
+                _mm512_loadu_pd(equity.as_ptr().add(k + 1)),
+                _mm512_loadu_pd(y.as_ptr().add(k)),
+            )
+        };
+        // `terms`: s = (b − a)/(b + a); 2s·(1 + t(1/3 + t(1/5 + … t(1/13)))) with t = s².
+        let s = _mm512_div_pd(_mm512_sub_pd(b, a), _mm512_add_pd(b, a));
+        let x = if _mm512_cmp_pd_mask::<_CMP_LT_OQ>(_mm512_abs_pd(s), limit) == 0xff {
+            let t = _mm512_mul_pd(s, s);
+            let mut p = _mm512_mul_pd(t, c13);
+            for ck in [c11, c9, c7, c5, c3] {
+                p = _mm512_mul_pd(t, _mm512_add_pd(ck, p));
+            }
+            let series = _mm512_add_pd(one, p);
+            _mm512_mul_pd(_mm512_mul_pd(two, s), series)
+        } else {
+            let e: &[f64; LANES + 1] = equity[k..=k + LANES].try_into().expect("a round");
+            let x = exact_terms(e);
+            #[allow(unsafe_code, reason = "a vector load of an array")]
+            unsafe {
+                _mm512_loadu_pd(x.as_ptr())
+            }
+        };
+        lanes = _mm512_add_pd(lanes, _mm512_mul_pd(x, yv));
+        k += LANES;
+    }
+    #[allow(unsafe_code, reason = "a vector store into an array")]
+    unsafe {
+        _mm512_storeu_pd(sum.lanes.as_mut_ptr(), lanes);
+    }
+    for (j, &yj) in y[whole..].iter().enumerate() {
+        let k = whole + j;
+        sum.lanes[k % LANES] += log_step(equity[k], equity[k + 1]) * yj;
+    }
 }
 
 /// Drawdown periods, fed equity block by block.
