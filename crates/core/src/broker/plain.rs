@@ -177,19 +177,28 @@ impl Broker {
             tp_order: None,
         });
         // A reversal replaces the one trade in its place; otherwise one leaves or arrives.
-        match (closed, new) {
-            (Some(mut c), Some(new)) => {
-                let t = std::mem::replace(&mut self.trades[0], new);
-                c.tag = t.tag;
+        // The closed trade is pushed as built (its tag `None`) and given the trade's tag
+        // after: setting the tag just before the push made the push's copy read bytes
+        // still on their way to memory, a stall on every trade (measured).
+        let tag = match (closed, new) {
+            (Some(c), Some(new)) => {
                 self.closed.push(c);
+                std::mem::replace(&mut self.trades[0], new).tag
             }
-            (Some(mut c), None) => {
-                let t = self.trades.pop().expect("the trade closed above");
-                c.tag = t.tag;
+            (Some(c), None) => {
                 self.closed.push(c);
+                self.trades.pop().expect("the trade closed above").tag
             }
-            (None, Some(new)) => self.trades.push(new),
-            (None, None) => {}
+            (None, Some(new)) => {
+                self.trades.push(new);
+                None
+            }
+            (None, None) => None,
+        };
+        if tag.is_some()
+            && let Some(c) = self.closed.last_mut()
+        {
+            c.tag = tag;
         }
         if let Some(w) = refused.filter(|_| self.keep_warnings) {
             self.warnings.push(w);
