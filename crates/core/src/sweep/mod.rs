@@ -486,7 +486,7 @@ fn run_sweep_within<E: From<Error>>(
     // for the other pairs that use it). Other strategies gain nothing from groups: single
     // combinations keep both cores busy to the end of a chunk.
     let group_max = if spec.strategy.asset().is_ok_and(|i| i.crosses_together()) {
-        16
+        CROSS_GROUP
     } else {
         1
     };
@@ -572,6 +572,12 @@ fn run_portfolio_one(
     })
 }
 
+/// Most combinations in a cross strategy's group (an 8 × 8 tile of two lines each: 16
+/// lines read once a block for 64 pairs). The pairs' crosses are all that a group keeps
+/// together (a few kB each), so larger tiles cost little memory; they read each cached
+/// line fewer times, and compute a streamed one fewer times.
+const CROSS_GROUP: usize = 64;
+
 /// Combinations a sweep's worker takes at once ([`drive`]).
 type Group = [Vec<ParamValue>];
 
@@ -612,13 +618,12 @@ where
         })?;
     let workers = pool.current_num_threads();
     let group_max = group_max.max(1);
-    // Room for eight groups a worker, of whole tiles: a tile spans `side` values of each
-    // axis, so the chunk spans several values of the outer one (up to four times the
-    // groups' combinations: a 20 × 50 grid's chunk on two threads is the whole grid; at
-    // most 2,048 then, so a chunk's results stay a few MB on many cores).
+    // Room for eight groups a worker of at least sixteen combinations (4 × 4 tiles), and
+    // at least 1,024 combinations: a 20 × 50 grid's chunk is the whole grid, in 7 × 7
+    // tiles on two threads. Not more, so a chunk's results stay a few MB and a resumed
+    // service sweep redoes at most a few seconds.
     let chunk = if group_max > 1 {
-        let groups = workers * 8 * group_max;
-        groups.max((groups * 4).min(2048))
+        (workers * 8 * 16).max(1024)
     } else {
         (workers * 64).max(64)
     };
@@ -714,7 +719,7 @@ where
 /// Cuts a chunk of combinations into groups of at most `group` (their positions in
 /// `part`): tiles of the grid, `side` neighbouring values on every axis of more than one
 /// value (`side^axes ≤ group`), so a group's combinations share their values, and a cross
-/// strategy's lines, along each axis (a 4 × 4 tile of two lines each: 8 lines for 16
+/// strategy's lines, along each axis (an 8 × 8 tile of two lines each: 16 lines for 64
 /// pairs). A tile the chunk cuts short stays a smaller group; a value not on its axis (a
 /// sampled combination is always on it) counts as its own tile.
 fn tiles(spec: &SweepSpec, part: &[Vec<ParamValue>], group: usize) -> Vec<Vec<usize>> {
