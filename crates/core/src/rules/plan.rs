@@ -4,7 +4,6 @@
 //! once), and evaluation of the plan over the bars, one whole column per node.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::functions::{self, Arg, Function, Op, Out};
 use super::syntax::{BinOp, Expr, ExprKind, SyntaxError};
@@ -510,7 +509,7 @@ pub(crate) enum Val<'a> {
 #[derive(Debug, Clone)]
 pub(crate) enum Column<'a> {
     Data(&'a [f64]),
-    Shared(Arc<Vec<f64>>),
+    Shared(crate::strategy::Series),
     Owned(Vec<f64>),
 }
 

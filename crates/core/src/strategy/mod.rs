@@ -7,10 +7,12 @@
 
 pub mod builtin;
 mod params;
+mod series;
 pub(crate) mod signals;
 pub mod trailing;
 
 pub use params::{DefaultValue, ParamKind, ParamSpec, ParamValue, Params};
+pub use series::Series;
 pub use signals::{
     Decision, EntryOrders, EntryRule, PerBar, RiskSizing, SignalDriven, SignalStrategy, Signals,
     SparseSignals,
@@ -115,7 +117,7 @@ pub struct Indicator(usize);
 /// are the same whoever computes them first, so sharing never changes a result.
 #[derive(Debug)]
 pub struct IndicatorCache {
-    map: RwLock<HashMap<String, Arc<Vec<f64>>>>,
+    map: RwLock<HashMap<String, Series>>,
     /// The series being computed and the bytes kept or promised. Each series is computed
     /// once, and two runs never hold a duplicate of one (a whole series each) at the same
     /// time: a run that needs a series another is computing waits for it. Different
@@ -127,12 +129,27 @@ pub struct IndicatorCache {
     budget: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Claims {
     computing: HashSet<String>,
     /// Bytes of the series kept, and of those promised room before they are computed.
     used: usize,
+    /// The slab whole-length series are written into, and the values of it handed out.
+    slab: Option<(Arc<series::Slab>, usize)>,
 }
+
+impl std::fmt::Debug for Claims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claims")
+            .field("computing", &self.computing)
+            .field("used", &self.used)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Values of a slab for whole-length series (8 MB, four huge pages): a few lines of a
+/// short series each, and no more than that touched beyond the lines themselves.
+const SLAB_VALUES: usize = 1 << 20;
 
 /// A run's claim on computing one series: released, with any room promised for it, when
 /// dropped, however the computation ends (a panic included), so no run waits forever.
@@ -171,7 +188,7 @@ impl IndicatorCache {
         }
     }
 
-    fn get(&self, key: &str) -> Option<Arc<Vec<f64>>> {
+    fn get(&self, key: &str) -> Option<Series> {
         self.map
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -185,7 +202,7 @@ impl IndicatorCache {
 
     /// The series cached under `key`, computing it with `f` the first time (or every
     /// time, once the budget is spent).
-    pub fn get_or_compute(&self, key: &str, f: impl FnOnce() -> Vec<f64>) -> Arc<Vec<f64>> {
+    pub fn get_or_compute(&self, key: &str, f: impl FnOnce() -> Vec<f64>) -> Series {
         self.compute(key, None, f)
             .expect("without a size to check, a series is always computed")
     }
@@ -198,8 +215,81 @@ impl IndicatorCache {
         key: &str,
         bytes: usize,
         f: impl FnOnce() -> Vec<f64>,
-    ) -> Option<Arc<Vec<f64>>> {
+    ) -> Option<Series> {
         self.compute(key, Some(bytes), f)
+    }
+
+    /// The series cached under `key`, or a new one of `len` values written by `fill` into
+    /// the cache's slab and kept, if the budget has room for it; `None` (without
+    /// computing) once it has not. Lines as long as the data go this way: written where
+    /// they are kept, in memory that faults in huge pages ([`Series`]).
+    pub(crate) fn get_filled_if_room(
+        &self,
+        key: &str,
+        len: usize,
+        fill: impl FnOnce(&mut [f64]),
+    ) -> Option<Series> {
+        if let Some(v) = self.get(key) {
+            return Some(v);
+        }
+        let mut claims = self.claims();
+        while claims.computing.contains(key) {
+            claims = self
+                .released
+                .wait(claims)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        if let Some(v) = self.get(key) {
+            return Some(v);
+        }
+        let promised = len * std::mem::size_of::<f64>();
+        if claims.used + promised > self.budget {
+            return None;
+        }
+        claims.used += promised;
+        claims.computing.insert(key.to_string());
+        // A stretch of the current slab, or of a new one when it has no room left.
+        let room = match &claims.slab {
+            Some((slab, taken)) if slab.cap() - taken >= len => Some((slab.clone(), *taken)),
+            _ => series::Slab::new(len.max(SLAB_VALUES)).map(|s| (Arc::new(s), 0)),
+        };
+        if let Some((slab, start)) = &room {
+            claims.slab = Some((slab.clone(), start + len));
+        }
+        drop(claims);
+        let mut claim = Claim {
+            cache: self,
+            key,
+            promised,
+        };
+        let series = match room {
+            Some((slab, start)) => {
+                // SAFETY: `start..start + len` was handed out above, under the lock, to
+                // this call alone (the slab's count moved past it), and its series is made
+                // only after `fill` returns.
+                #[allow(unsafe_code, reason = "writing a stretch handed out to this call")]
+                fill(unsafe { slab.part_mut(start, len) });
+                Series::in_slab(slab, start, len)
+            }
+            None => {
+                // No mapping to be had: a vector, as any other series.
+                let mut v = vec![0.0; len];
+                fill(&mut v);
+                Series::from(v)
+            }
+        };
+        // The promise becomes the series' own bytes (the same number), kept in the map
+        // before the claim ends, so a run waiting for it finds it.
+        let mut claims = self.claims();
+        claim.promised = 0;
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), series.clone());
+        claims.computing.remove(key);
+        drop(claims);
+        drop(claim);
+        Some(series)
     }
 
     /// The cached series, or `f`'s, kept if it fits; with `need` set, `None` instead of
@@ -210,7 +300,7 @@ impl IndicatorCache {
         key: &str,
         need: Option<usize>,
         f: impl FnOnce() -> Vec<f64>,
-    ) -> Option<Arc<Vec<f64>>> {
+    ) -> Option<Series> {
         if let Some(v) = self.get(key) {
             return Some(v);
         }
@@ -239,7 +329,7 @@ impl IndicatorCache {
         };
         // Wrapped, not converted: an `Arc<[f64]>` would copy the series (twice the memory
         // while both exist).
-        let v = Arc::new(f());
+        let v = Series::from(f());
         let bytes = v.len() * std::mem::size_of::<f64>();
         // The promise becomes the series' own size if it is kept, in one step with ending
         // the claim; kept in the map first, so a run waiting for it finds it.
@@ -314,23 +404,25 @@ impl<'a> Init<'a> {
     /// A series computed by `f`, shared through the run's [`IndicatorCache`] when there is
     /// one (sweeps), so identical indicators are computed once. `key` must identify the
     /// computation completely (e.g. `"SMA(close,20)"`).
-    pub fn shared(&self, key: &str, f: impl FnOnce() -> Vec<f64>) -> Arc<Vec<f64>> {
+    pub fn shared(&self, key: &str, f: impl FnOnce() -> Vec<f64>) -> Series {
         match self.cache {
             Some(c) => c.get_or_compute(key, f),
-            None => Arc::new(f()),
+            None => Series::from(f()),
         }
     }
 
-    /// [`Init::shared`] when the series is cached or the cache has room for it; `None`
-    /// when this run has no cache or the cache is full (the caller then computes the
-    /// values as it reads them, keeping memory flat).
+    /// [`Init::shared`] of a series as long as the bars, which `fill` writes, when it is
+    /// cached or the cache has room for it; `None` when this run has no cache or the cache
+    /// is full (the caller then computes the values as it reads them, keeping memory
+    /// flat).
     pub(crate) fn shared_if_room(
         &self,
         key: &str,
-        f: impl FnOnce() -> Vec<f64>,
-    ) -> Option<Arc<Vec<f64>>> {
-        let bytes = self.bars.len() * std::mem::size_of::<f64>();
-        self.cache.and_then(|c| c.get_if_room(key, bytes, f))
+        fill: impl FnOnce(&mut [f64]),
+    ) -> Option<Series> {
+        let len = self.bars.len();
+        self.cache
+            .and_then(|c| c.get_filled_if_room(key, len, fill))
     }
 
     /// True when indicators are shared with other runs (a sweep).
@@ -594,7 +686,7 @@ mod tests {
         );
         // Kept ones come back without computing; one that does not fit is computed, not kept.
         let again = cache.get_if_room("a", 800, || panic!("cached")).unwrap();
-        assert!(Arc::ptr_eq(&a, &again));
+        assert!(a.same(&again));
         assert_eq!(cache.get_or_compute("b", || series(2.0))[0], 2.0);
         assert_eq!(cache.len(), 1);
     }
@@ -659,5 +751,61 @@ mod tests {
             .expect("room again");
         assert_eq!(a[0], 1.0);
         assert_eq!(cache.len(), 1);
+    }
+
+    /// Lines written into the cache's slabs, from two threads side by side, read back as
+    /// written, each once, within the budget (lines past it are not computed); more than
+    /// one slab's worth, and a failed fill gives its room back.
+    #[test]
+    fn lines_filled_into_slabs_read_back_within_the_budget() {
+        let len = 300_000; // 2.4 MB: three to an 8 MB slab, so the lines span slabs.
+        let budget = 10 * len * 8;
+        let cache = IndicatorCache::with_budget(budget);
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.get_filled_if_room("bad", len, |_| panic!("the indicator failed"))
+        }));
+        assert!(failed.is_err());
+        assert_eq!(cache.claims().used, 0);
+        let fills = std::sync::atomic::AtomicUsize::new(0);
+        let got: Vec<Vec<Option<Series>>> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..12)
+                            .map(|k| {
+                                cache.get_filled_if_room(&format!("line{k}"), len, |out| {
+                                    fills.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    for (i, x) in out.iter_mut().enumerate() {
+                                        *x = (k * len + i) as f64;
+                                    }
+                                })
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let kept = got[0].iter().filter(|l| l.is_some()).count();
+        assert_eq!(kept, 10, "as many lines as the budget holds");
+        assert_eq!(
+            fills.load(std::sync::atomic::Ordering::Relaxed),
+            10,
+            "each kept line filled once"
+        );
+        assert_eq!(cache.claims().used, budget);
+        for lines in &got {
+            for (k, line) in lines.iter().enumerate() {
+                if let Some(line) = line {
+                    assert_eq!(line.len(), len);
+                    assert!(
+                        line.iter()
+                            .enumerate()
+                            .all(|(i, &x)| x == (k * len + i) as f64)
+                    );
+                    assert!(line.same(&got[0][k].clone().expect("both threads see it")));
+                }
+            }
+        }
     }
 }

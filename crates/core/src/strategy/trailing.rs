@@ -28,7 +28,7 @@ pub struct Trailing {
     inner: Box<dyn Strategy>,
     distance: TrailDistance,
     /// Shared by every run of a sweep on the same bars.
-    atr: std::sync::Arc<Vec<f64>>,
+    atr: crate::strategy::Series,
     n_atr: f64,
     /// The stops to set this bar (kept to reuse its allocation).
     moves: Vec<(crate::broker::TradeId, f64)>,
@@ -42,7 +42,7 @@ impl Trailing {
         Trailing {
             inner,
             distance,
-            atr: std::sync::Arc::default(),
+            atr: crate::strategy::Series::from(Vec::new()),
             n_atr: f64::NAN,
             moves: Vec::new(),
             trading: false,

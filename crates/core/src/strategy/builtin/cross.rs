@@ -5,8 +5,8 @@ use crate::broker::OrderRequest;
 use crate::error::Error;
 use crate::indicators;
 use crate::strategy::{
-    Context, Decision, EntryRule, Indicator, Init, Params, PerBar, RiskSizing, SignalStrategy,
-    Signals, SparseSignals, Strategy,
+    Context, Decision, EntryRule, Indicator, Init, Params, PerBar, RiskSizing, Series,
+    SignalStrategy, Signals, SparseSignals, Strategy,
 };
 
 /// A cross strategy's lines: the two (in a sweep) or their difference.
@@ -20,7 +20,7 @@ enum Spread {
 /// reads it (the same values; no series as long as the data per run).
 #[derive(Clone)]
 enum Line {
-    Shared(std::sync::Arc<Vec<f64>>),
+    Shared(Series),
     Sma(usize),
 }
 
@@ -36,7 +36,7 @@ impl Line {
     /// The same series: one shared vector, or the same streamed SMA.
     fn is(&self, other: &Line) -> bool {
         match (self, other) {
-            (Line::Shared(a), Line::Shared(b)) => std::sync::Arc::ptr_eq(a, b),
+            (Line::Shared(a), Line::Shared(b)) => a.same(b),
             (Line::Sma(a), Line::Sma(b)) => a == b,
             _ => false,
         }
@@ -552,8 +552,10 @@ impl CrossStrategy {
             // as the fused kernel, so results are bit-identical.
             CrossLines::Sma if ctx.has_cache() => {
                 let line = |w: usize| {
-                    ctx.shared_if_room(&format!("SMA(close,{w})"), || indicators::sma(close, w))
-                        .map_or(Line::Sma(w), Line::Shared)
+                    ctx.shared_if_room(&format!("SMA(close,{w})"), |out| {
+                        indicators::SmaStream::new(close, w).fill(out);
+                    })
+                    .map_or(Line::Sma(w), Line::Shared)
                 };
                 (format!("SMA({f})-SMA({s})"), Spread::Pair(line(f), line(s)))
             }
@@ -910,7 +912,7 @@ mod tests {
             proptest::prop_assert_eq!(&c.events(d.len(), |i| d[i]), &want);
             // The same spread as two lines, through the dispatched kernel at every tier.
             let zero = vec![0.0; d.len()];
-            let (a, b) = (Line::Shared(std::sync::Arc::new(d.clone())), Line::Shared(zero.into()));
+            let (a, b) = (Line::Shared(Series::from(d.clone())), Line::Shared(Series::from(zero)));
             let first = d.iter().position(|x| !x.is_nan());
             for tier in crate::simd::TIERS {
                 let got = crate::simd::capped(tier, || c.pair_events(&a, &b, &d));
@@ -956,7 +958,7 @@ mod tests {
             let c = Crosses::new(false);
             let want = (c.events(d.len(), |i| d[i]), d.iter().position(|x| !x.is_nan()));
             let close = vec![1.0; d.len()];
-            let (la, lb) = (Line::Shared(std::sync::Arc::new(a)), Line::Shared(b.into()));
+            let (la, lb) = (Line::Shared(Series::from(a)), Line::Shared(Series::from(b)));
             for tier in crate::simd::TIERS {
                 let got = crate::simd::capped(tier, || c.pair_events(&la, &lb, &close));
                 proptest::prop_assert_eq!(&got, &want, "{:?}", tier);
@@ -995,7 +997,7 @@ mod tests {
             let want = (c.events(d.len(), |i| d[i]), d.iter().position(|x| !x.is_nan()));
             let streamed = c.pair_events(&Line::Sma(fast), &Line::Sma(slow), &close);
             proptest::prop_assert_eq!(&streamed, &want);
-            let shared = c.pair_events(&Line::Shared(std::sync::Arc::new(a)), &Line::Sma(slow), &close);
+            let shared = c.pair_events(&Line::Shared(Series::from(a)), &Line::Sma(slow), &close);
             proptest::prop_assert_eq!(&shared, &want);
         }
 
@@ -1016,7 +1018,7 @@ mod tests {
                 .collect();
             // Windows 2, 5, 9 shared; 3, 7, 12 streamed.
             let shared: Vec<_> = [2, 5, 9]
-                .map(|w| std::sync::Arc::new(indicators::sma(&close, w)))
+                .map(|w| Series::from(indicators::sma(&close, w)))
                 .to_vec();
             let line = |k: usize| {
                 if k < 3 {
