@@ -8,6 +8,8 @@
 //! each on 1 thread and on all threads (and on all threads with the overfitting checks'
 //! return profiles, as `backtide sweep` builds them by default), reported as
 //! bar·combos/s, with the peak RSS of each workload (run in a child process of its own).
+//! Each figure is the median of five sweeps, with the slowest and fastest beside it: a
+//! single sweep on a shared machine moved by a fifth from call to call.
 //!
 //! Run: `cargo bench -p backtide-cli --bench sweep`.
 
@@ -37,6 +39,9 @@ fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// Sweeps timed for each figure.
+const REPEATS: usize = 5;
+
 fn bench(label: &str, bars: &Bars, fast: &str, slow: &str) {
     let info = builtin::find("sma_cross").unwrap();
     let p = |n: &str| info.params.iter().find(|p| p.name == n).unwrap();
@@ -64,24 +69,35 @@ fn bench(label: &str, bars: &Bars, fast: &str, slow: &str) {
             profile_blocks,
             ..SweepControl::default()
         };
-        let t0 = Instant::now();
         let mut n = 0usize;
-        let out = run_sweep::<Error>(bars, &spec, &cfg, &obj, &control, &mut |_| {
-            n += 1;
-            Ok(())
-        })
-        .unwrap();
-        let s = t0.elapsed().as_secs_f64();
-        assert_eq!(out.failed.0, 0);
+        let mut times: Vec<f64> = (0..REPEATS)
+            .map(|_| {
+                n = 0;
+                let t0 = Instant::now();
+                let out = run_sweep::<Error>(bars, &spec, &cfg, &obj, &control, &mut |_| {
+                    n += 1;
+                    Ok(())
+                })
+                .unwrap();
+                assert_eq!(out.failed.0, 0);
+                t0.elapsed().as_secs_f64()
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        let rate = |s: f64| (n * bars.len()) as f64 / s / 1e6;
+        let s = times[REPEATS / 2];
         println!(
-            "{label}: {n} combos x {} bars, {threads} thread(s){}: {s:.2} s = {:.1} M bar·combos/s",
+            "{label}: {n} combos x {} bars, {threads} thread(s){}: {s:.3} s = {:.1} M bar·combos/s \
+             (median of {REPEATS}; {:.1}–{:.1})",
             bars.len(),
             if profile_blocks > 0 {
                 ", with overfitting profiles"
             } else {
                 ""
             },
-            (n * bars.len()) as f64 / s / 1e6
+            rate(s),
+            rate(times[REPEATS - 1]),
+            rate(times[0]),
         );
     }
 }
