@@ -654,8 +654,8 @@ where
         // At least eight groups a worker, of at most `group_max` combinations.
         let group = (part.len() / (workers * 8)).clamp(1, group_max);
         let mut groups = tiles(spec, &part, group);
-        if workers > 1 {
-            split_tail(&mut groups);
+        if workers > 1 && group > TAIL_GROUP {
+            split_tail(spec, &part, &mut groups);
         }
         // Every worker takes the next group in order until none is left: the heavy first
         // combinations of a grid (its fastest lines trade most) go first, and a chunk ends
@@ -719,19 +719,28 @@ where
     Ok(outcome)
 }
 
-/// Splits the last groups of a chunk, at most an eighth of its combinations, into single
-/// combinations: a worker that finds no group left then waits at most for one combination
-/// of another's, not a whole tile (measured: a tenth of a 1,000-combination sweep on two
-/// cores was one core waiting for the other's last tile).
-fn split_tail(groups: &mut Vec<Vec<usize>>) {
-    let combos: usize = groups.iter().map(Vec::len).sum();
+/// Most combinations in a group at the end of a chunk ([`split_tail`]): 2 × 2 tiles still
+/// share their lines (a line streamed for the tile is computed once for its four pairs).
+const TAIL_GROUP: usize = 4;
+
+/// Cuts the last groups of a chunk, at most an eighth of its combinations, into tiles of
+/// [`TAIL_GROUP`]: a worker that finds no group left then waits at most for one small
+/// tile of another's, not a whole large one (measured: a tenth of a 1,000-combination
+/// sweep on two cores was one core waiting for the other's last 7 × 7 tile).
+fn split_tail(spec: &SweepSpec, part: &[Vec<ParamValue>], groups: &mut Vec<Vec<usize>>) {
     let (mut cut, mut tail) = (groups.len(), 0);
-    while cut > 1 && tail + groups[cut - 1].len() <= combos / 8 {
+    while cut > 1 && tail + groups[cut - 1].len() <= part.len() / 8 {
         cut -= 1;
         tail += groups[cut].len();
     }
-    let singles: Vec<Vec<usize>> = groups.drain(cut..).flatten().map(|k| vec![k]).collect();
-    groups.extend(singles);
+    let mut positions: Vec<usize> = groups.drain(cut..).flatten().collect();
+    positions.sort_unstable();
+    let values: Vec<Vec<ParamValue>> = positions.iter().map(|&k| part[k].clone()).collect();
+    groups.extend(
+        tiles(spec, &values, TAIL_GROUP)
+            .into_iter()
+            .map(|g| g.into_iter().map(|k| positions[k]).collect()),
+    );
 }
 
 /// Cuts a chunk of combinations into groups of at most `group` (their positions in
@@ -985,23 +994,33 @@ mod tests {
         }
     }
 
-    /// The last eighth of a chunk's combinations, in whole groups, goes one at a time; the
-    /// groups before it and the order stay.
+    /// The last eighth of a chunk's combinations, in whole groups, goes in 2 × 2 tiles; the
+    /// groups before it stay, and every combination is in one group.
     #[test]
-    fn the_tail_of_a_chunk_goes_one_combination_at_a_time() {
-        let mut groups: Vec<Vec<usize>> =
-            (0..10).map(|g| (g * 16..g * 16 + 16).collect()).collect();
-        split_tail(&mut groups);
-        // 160 combinations: 20 of them may go singly, so the last group (16) does.
-        assert_eq!(groups.len(), 9 + 16);
-        assert!(groups[..9].iter().all(|g| g.len() == 16));
-        assert!(groups[9..].iter().all(|g| g.len() == 1));
-        let order: Vec<usize> = groups.into_iter().flatten().collect();
-        assert_eq!(order, (0..160).collect::<Vec<_>>());
-        // Groups of one, or one group, stay as they are.
-        let mut one = vec![(0..40).collect::<Vec<usize>>()];
-        split_tail(&mut one);
-        assert_eq!(one, vec![(0..40).collect::<Vec<usize>>()]);
+    fn the_tail_of_a_chunk_goes_in_small_tiles() {
+        let spec = sma_cross_grid(&[("fast", "1:16:1"), ("slow", "30:180:10")]);
+        let part: Vec<Vec<ParamValue>> = spec.stream().unwrap().collect();
+        assert_eq!(part.len(), 256);
+        let mut groups = tiles(&spec, &part, 64);
+        let before = groups.clone();
+        assert_eq!(groups.len(), 4);
+        split_tail(&spec, &part, &mut groups);
+        // 256 combinations: up to 32 go in small tiles, which no whole 8 × 8 tile fits.
+        assert_eq!(groups, before);
+        let mut groups = tiles(&spec, &part, 16);
+        split_tail(&spec, &part, &mut groups);
+        // Sixteen 4 × 4 tiles: the last two (32 combinations) are cut into 2 × 2 ones.
+        assert_eq!(groups.len(), 14 + 8);
+        assert!(groups[..14].iter().all(|g| g.len() == 16));
+        assert!(groups[14..].iter().all(|g| g.len() == 4));
+        let mut all: Vec<usize> = groups.iter().flatten().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..256).collect::<Vec<_>>());
+        // A tile of the tail: neighbouring fast and slow values.
+        let tile = &groups[14];
+        let fast: Vec<&ParamValue> = tile.iter().map(|&k| &part[k][0]).collect();
+        assert_eq!(fast[0], fast[1]);
+        assert_ne!(fast[0], fast[2]);
     }
 
     /// A chunk's groups are its combinations, each once, in tiles of neighbouring values:
