@@ -151,6 +151,15 @@ impl std::fmt::Debug for Claims {
 /// short series each, and no more than that touched beyond the lines themselves.
 const SLAB_VALUES: usize = 1 << 20;
 
+/// What [`IndicatorCache::look_up`] found.
+enum Lookup<'a> {
+    Found(Series),
+    /// The budget has no room for it.
+    Full,
+    /// This run computes it: its room promised and its key claimed, the lock still held.
+    Claimed(MutexGuard<'a, Claims>),
+}
+
 /// A run's claim on computing one series: released, with any room promised for it, when
 /// dropped, however the computation ends (a panic included), so no run waits forever.
 struct Claim<'a> {
@@ -229,25 +238,12 @@ impl IndicatorCache {
         len: usize,
         fill: impl FnOnce(&mut [f64]),
     ) -> Option<Series> {
-        if let Some(v) = self.get(key) {
-            return Some(v);
-        }
-        let mut claims = self.claims();
-        while claims.computing.contains(key) {
-            claims = self
-                .released
-                .wait(claims)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-        if let Some(v) = self.get(key) {
-            return Some(v);
-        }
         let promised = len * std::mem::size_of::<f64>();
-        if claims.used + promised > self.budget {
-            return None;
-        }
-        claims.used += promised;
-        claims.computing.insert(key.to_string());
+        let mut claims = match self.look_up(key, promised) {
+            Lookup::Found(v) => return Some(v),
+            Lookup::Full => return None,
+            Lookup::Claimed(claims) => claims,
+        };
         // A stretch of the current slab, or of a new one when it has no room left.
         let room = match &claims.slab {
             Some((slab, taken)) if slab.cap() - taken >= len => Some((slab.clone(), *taken)),
@@ -292,17 +288,12 @@ impl IndicatorCache {
         Some(series)
     }
 
-    /// The cached series, or `f`'s, kept if it fits; with `need` set, `None` instead of
-    /// computing a series of that size that would not fit (its room is promised before it
-    /// is computed, so series computed side by side never overrun the budget).
-    fn compute(
-        &self,
-        key: &str,
-        need: Option<usize>,
-        f: impl FnOnce() -> Vec<f64>,
-    ) -> Option<Series> {
+    /// The series cached under `key`; or, once no other run is computing it, this run's
+    /// claim on computing it with `promised` bytes of room promised (the lock still held,
+    /// for the caller to take more under it); or no room for it.
+    fn look_up(&self, key: &str, promised: usize) -> Lookup<'_> {
         if let Some(v) = self.get(key) {
-            return Some(v);
+            return Lookup::Found(v);
         }
         let mut claims = self.claims();
         while claims.computing.contains(key) {
@@ -313,15 +304,31 @@ impl IndicatorCache {
         }
         // Another run may have computed it while this one waited.
         if let Some(v) = self.get(key) {
-            return Some(v);
+            return Lookup::Found(v);
         }
-        let promised = need.unwrap_or(0);
         if claims.used + promised > self.budget {
-            return None;
+            return Lookup::Full;
         }
         claims.used += promised;
         claims.computing.insert(key.to_string());
-        drop(claims);
+        Lookup::Claimed(claims)
+    }
+
+    /// The cached series, or `f`'s, kept if it fits; with `need` set, `None` instead of
+    /// computing a series of that size that would not fit (its room is promised before it
+    /// is computed, so series computed side by side never overrun the budget).
+    fn compute(
+        &self,
+        key: &str,
+        need: Option<usize>,
+        f: impl FnOnce() -> Vec<f64>,
+    ) -> Option<Series> {
+        let promised = need.unwrap_or(0);
+        match self.look_up(key, promised) {
+            Lookup::Found(v) => return Some(v),
+            Lookup::Full => return None,
+            Lookup::Claimed(claims) => drop(claims),
+        }
         let mut claim = Claim {
             cache: self,
             key,
