@@ -253,7 +253,7 @@ impl IndicatorCache {
             claims.slab = Some((slab.clone(), start + len));
         }
         drop(claims);
-        let mut claim = Claim {
+        let claim = Claim {
             cache: self,
             key,
             promised,
@@ -274,18 +274,29 @@ impl IndicatorCache {
                 Series::from(v)
             }
         };
-        // The promise becomes the series' own bytes (the same number), kept in the map
-        // before the claim ends, so a run waiting for it finds it.
+        // Its promise was its own bytes: it is always kept.
+        self.settle(claim, &series);
+        Some(series)
+    }
+
+    /// Ends `claim` with its series `v` computed: the promise becomes the series' own
+    /// size if it is kept (it fits the budget), in one step with ending the claim, and it
+    /// is in the map first, so a run waiting for it finds it.
+    fn settle(&self, mut claim: Claim<'_>, v: &Series) {
+        let bytes = v.len() * std::mem::size_of::<f64>();
         let mut claims = self.claims();
+        claims.used -= claim.promised;
         claim.promised = 0;
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.to_string(), series.clone());
-        claims.computing.remove(key);
+        if claims.used + bytes <= self.budget {
+            claims.used += bytes;
+            self.map
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(claim.key.to_string(), v.clone());
+        }
+        claims.computing.remove(claim.key);
         drop(claims);
         drop(claim);
-        Some(series)
     }
 
     /// The series cached under `key`; or, once no other run is computing it, this run's
@@ -329,7 +340,7 @@ impl IndicatorCache {
             Lookup::Full => return None,
             Lookup::Claimed(claims) => drop(claims),
         }
-        let mut claim = Claim {
+        let claim = Claim {
             cache: self,
             key,
             promised,
@@ -337,22 +348,7 @@ impl IndicatorCache {
         // Wrapped, not converted: an `Arc<[f64]>` would copy the series (twice the memory
         // while both exist).
         let v = Series::from(f());
-        let bytes = v.len() * std::mem::size_of::<f64>();
-        // The promise becomes the series' own size if it is kept, in one step with ending
-        // the claim; kept in the map first, so a run waiting for it finds it.
-        let mut claims = self.claims();
-        claims.used -= promised;
-        claim.promised = 0;
-        if claims.used + bytes <= self.budget {
-            claims.used += bytes;
-            self.map
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key.to_string(), v.clone());
-        }
-        claims.computing.remove(key);
-        drop(claims);
-        drop(claim);
+        self.settle(claim, &v);
         Some(v)
     }
 
