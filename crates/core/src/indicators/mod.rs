@@ -66,7 +66,7 @@ pub use ppo::ppo;
 pub use roc::roc;
 pub use rsi::rsi;
 pub use sar::parabolic_sar;
-pub(crate) use sma::SmaStream;
+pub(crate) use sma::{SmaStream, sma_many};
 pub use sma::{sma, sma_difference};
 pub use stddev::rolling_std;
 pub use stochastic::{Stochastic, stochastic};

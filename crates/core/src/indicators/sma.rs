@@ -105,6 +105,290 @@ pub fn sma_difference(values: &[f64], fast: usize, slow: usize) -> Vec<f64> {
     out
 }
 
+/// [`sma`] of several windows over the same values, each written into its own `out` (as
+/// long as `values`): bit for bit what one [`SmaStream`] per window writes.
+///
+/// One line alone is bound by the latency of its Kahan compensations, a chain of four
+/// dependent additions every bar. Eight lines side by side hide that chain: the same
+/// operations, in the same order, for each lane. Where the values are all positive (every
+/// price series), no window has a negative value and `nobs` is the window once it is
+/// full, so the per-lane counts that pandas keeps are constants; other values go line by
+/// line through [`SmaStream`].
+pub(crate) fn sma_many(values: &[f64], windows: &[usize], outs: &mut [&mut [f64]]) {
+    assert_eq!(windows.len(), outs.len(), "one output per window");
+    assert!(
+        outs.iter().all(|o| o.len() == values.len()),
+        "outputs as long as the values"
+    );
+    let positive = values.iter().all(|&x| x > 0.0);
+    let mut k = 0;
+    while k < windows.len() {
+        let (w, o) = (&windows[k..], &mut outs[k..]);
+        k += if !positive || w[0] == 0 {
+            SmaStream::new(values, w[0]).fill(o[0]);
+            1
+        } else if w.len() >= 8 && w[..8].iter().all(|&w| w > 0) {
+            lanes_8(values, w[..8].try_into().expect("eight"), &mut o[..8]);
+            8
+        } else if w.len() >= 4 && w[..4].iter().all(|&w| w > 0) {
+            lanes_4(values, w[..4].try_into().expect("four"), &mut o[..4]);
+            4
+        } else {
+            SmaStream::new(values, w[0]).fill(o[0]);
+            1
+        };
+    }
+}
+
+/// Eight lines side by side: written out with AVX-512 intrinsics where the CPU has them
+/// ([`lanes_avx512`]), else the portable loop compiled for the widest tier.
+fn lanes_8(values: &[f64], w: [usize; 8], outs: &mut [&mut [f64]]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::tier() == crate::simd::Tier::Avx512 {
+        // SAFETY: `tier()` reports AVX-512F only where the CPU has it.
+        #[allow(unsafe_code, reason = "measured hot loop: runtime CPU dispatch")]
+        unsafe {
+            lanes_avx512(values, w, outs);
+        }
+        return;
+    }
+    crate::simd::wide_kernel!(fn lanes_8_wide(values: &[f64], w: [usize; 8], outs: &mut [&mut [f64]]) = sma_lanes::<8>;);
+    lanes_8_wide(values, w, outs);
+}
+crate::simd::wide_kernel!(fn lanes_4(values: &[f64], w: [usize; 4], outs: &mut [&mut [f64]]) = sma_lanes::<4>;);
+
+/// The running state of `L` lines side by side: [`RollingMean`]'s sums and compensations,
+/// one each a lane, and its run of equal values, the same for every lane.
+#[derive(Clone, Copy)]
+struct Lanes<const L: usize> {
+    sum: [f64; L],
+    comp_add: [f64; L],
+    comp_remove: [f64; L],
+    same_run: usize,
+    prev: f64,
+}
+
+/// Each line's first bars, up to the longest window (where every window is full), through
+/// its own [`SmaStream`]: the lanes' state there, and that bar.
+#[inline(always)]
+fn lanes_start<const L: usize>(
+    values: &[f64],
+    w: &[usize; L],
+    outs: &mut [&mut [f64]],
+) -> (Lanes<L>, usize) {
+    let start = w.iter().copied().max().unwrap_or(0).min(values.len());
+    let mut s = Lanes {
+        sum: [0.0; L],
+        comp_add: [0.0; L],
+        comp_remove: [0.0; L],
+        same_run: 0,
+        prev: 0.0,
+    };
+    for k in 0..L {
+        let mut line = SmaStream::new(values, w[k]);
+        line.fill(&mut outs[k][..start]);
+        (s.sum[k], s.comp_add[k], s.comp_remove[k]) =
+            (line.acc.sum, line.acc.comp_add, line.acc.comp_remove);
+        // The same for every line: they saw the same values.
+        (s.same_run, s.prev) = (line.acc.same_run, line.acc.prev);
+    }
+    (s, start)
+}
+
+/// `L` lines of positive values side by side ([`sma_many`]), portable: [`lanes_start`],
+/// then the lanes together.
+#[inline(always)]
+fn sma_lanes<const L: usize>(values: &[f64], w: [usize; L], outs: &mut [&mut [f64]]) {
+    let (s, start) = lanes_start(values, &w, outs);
+    lanes_rest(s, values, &w, outs, start);
+}
+
+/// Bars `from..` of lines side by side, every window full. A block of bars is turned
+/// into rows of lanes (the leaving values in, the means out) so the lanes' arithmetic
+/// can be whole registers.
+#[inline(always)]
+fn lanes_rest<const L: usize>(
+    mut s: Lanes<L>,
+    values: &[f64],
+    w: &[usize; L],
+    outs: &mut [&mut [f64]],
+    from: usize,
+) {
+    let n = values.len();
+    if from >= n {
+        return;
+    }
+    let window = w.map(|w| w as f64);
+    let new = &values[from..];
+    let rows = BAR_BLOCK.min(new.len());
+    let (mut old, mut means) = (vec![[0.0; L]; rows], vec![[0.0; L]; rows]);
+    for (b, block) in new.chunks(BAR_BLOCK).enumerate() {
+        let at = from + b * BAR_BLOCK;
+        for (k, &w) in w.iter().enumerate() {
+            for (row, &x) in old.iter_mut().zip(&values[at - w..at - w + block.len()]) {
+                row[k] = x;
+            }
+        }
+        for ((&x, old), row) in block.iter().zip(&old).zip(means.iter_mut()) {
+            // `RollingMean::add`'s run of equal values, the same for every lane.
+            s.same_run = if x == s.prev { s.same_run + 1 } else { 1 };
+            s.prev = x;
+            let same = s.same_run as f64;
+            // `remove(values[i − w])`, then `add(x)`, then `mean(w)` with no negative
+            // value in the window, lane by lane.
+            let y: [f64; L] = std::array::from_fn(|k| -old[k] - s.comp_remove[k]);
+            let t: [f64; L] = std::array::from_fn(|k| s.sum[k] + y[k]);
+            s.comp_remove = std::array::from_fn(|k| t[k] - s.sum[k] - y[k]);
+            s.sum = t;
+            let y: [f64; L] = std::array::from_fn(|k| x - s.comp_add[k]);
+            let t: [f64; L] = std::array::from_fn(|k| s.sum[k] + y[k]);
+            s.comp_add = std::array::from_fn(|k| t[k] - s.sum[k] - y[k]);
+            s.sum = t;
+            *row = std::array::from_fn(|k| {
+                let mean = s.sum[k] / window[k];
+                if same >= window[k] {
+                    x
+                } else if mean < 0.0 {
+                    0.0
+                } else {
+                    mean
+                }
+            });
+        }
+        for (k, out) in outs.iter_mut().enumerate() {
+            for (o, row) in out[at..at + block.len()].iter_mut().zip(&means) {
+                *o = row[k];
+            }
+        }
+    }
+}
+
+/// [`sma_lanes`] of eight lines with the lanes in AVX-512 registers, operation for
+/// operation (the same bits, tested tier by tier). Eight bars at a time: each line's eight
+/// leaving values are loaded and transposed into one register a bar, and the eight bars'
+/// means transposed back into one register a line. Left to itself, the compiler divided
+/// lane by lane and moved the rows through scatters.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn lanes_avx512(values: &[f64], w: [usize; 8], outs: &mut [&mut [f64]]) {
+    use std::arch::x86_64::{
+        _CMP_GE_OQ, _CMP_LT_OQ, _mm512_add_pd, _mm512_castpd_si512, _mm512_castsi512_pd,
+        _mm512_cmp_pd_mask, _mm512_div_pd, _mm512_loadu_pd, _mm512_mask_blend_pd,
+        _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd, _mm512_storeu_pd, _mm512_sub_pd,
+        _mm512_xor_si512,
+    };
+    let n = values.len();
+    let (mut s, start) = lanes_start(values, &w, outs);
+    let whole = start + (n - start) / 8 * 8;
+    // SAFETY (every load and store): of an array of eight doubles.
+    #[allow(unsafe_code, reason = "vector loads and stores of eight-double arrays")]
+    let load = |a: &[f64; 8]| unsafe { _mm512_loadu_pd(a.as_ptr()) };
+    let eight = |x: &[f64]| -> [f64; 8] { x.try_into().expect("eight values") };
+    let (mut sum, mut comp_add, mut comp_remove) =
+        (load(&s.sum), load(&s.comp_add), load(&s.comp_remove));
+    let window = load(&w.map(|w| w as f64));
+    let (sign, zero) = (_mm512_set1_epi64(i64::MIN), _mm512_setzero_pd());
+    let mut i = start;
+    while i < whole {
+        // Row k: line k's leaving values for bars i..i + 8; after the transpose, row j:
+        // bar i + j's leaving value for every line.
+        let old = transpose8(std::array::from_fn(|k| {
+            load(&eight(&values[i - w[k]..i - w[k] + 8]))
+        }));
+        let mut means = [zero; 8];
+        for j in 0..8 {
+            let x = values[i + j];
+            s.same_run = if x == s.prev { s.same_run + 1 } else { 1 };
+            s.prev = x;
+            let same = _mm512_set1_pd(s.same_run as f64);
+            let xv = _mm512_set1_pd(x);
+            // −old flips the sign bit, as the scalar negation does.
+            let negated = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(old[j]), sign));
+            let y = _mm512_sub_pd(negated, comp_remove);
+            let t = _mm512_add_pd(sum, y);
+            comp_remove = _mm512_sub_pd(_mm512_sub_pd(t, sum), y);
+            sum = t;
+            let y = _mm512_sub_pd(xv, comp_add);
+            let t = _mm512_add_pd(sum, y);
+            comp_add = _mm512_sub_pd(_mm512_sub_pd(t, sum), y);
+            sum = t;
+            let mean = _mm512_div_pd(sum, window);
+            let negative = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(mean, zero);
+            let whole_run = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(same, window);
+            means[j] =
+                _mm512_mask_blend_pd(whole_run, _mm512_mask_blend_pd(negative, mean, zero), xv);
+        }
+        for (k, line) in transpose8(means).into_iter().enumerate() {
+            let out: &mut [f64; 8] = (&mut outs[k][i..i + 8]).try_into().expect("eight values");
+            // SAFETY: a store of eight doubles into an array of eight.
+            #[allow(unsafe_code, reason = "a vector store into an eight-double array")]
+            unsafe {
+                _mm512_storeu_pd(out.as_mut_ptr(), line);
+            }
+        }
+        i += 8;
+    }
+    let keep = |a: &mut [f64; 8], v| {
+        // SAFETY: a store of eight doubles into an array of eight.
+        #[allow(unsafe_code, reason = "a vector store into an eight-double array")]
+        unsafe {
+            _mm512_storeu_pd(a.as_mut_ptr(), v);
+        }
+    };
+    keep(&mut s.sum, sum);
+    keep(&mut s.comp_add, comp_add);
+    keep(&mut s.comp_remove, comp_remove);
+    lanes_rest(s, values, &w, outs, whole);
+}
+
+/// The 8 × 8 transpose of eight rows of eight doubles: row j of the result holds element j
+/// of every row.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn transpose8(r: [std::arch::x86_64::__m512d; 8]) -> [std::arch::x86_64::__m512d; 8] {
+    use std::arch::x86_64::{_mm512_shuffle_f64x2, _mm512_unpackhi_pd, _mm512_unpacklo_pd};
+    // Pairs of rows interleaved: t[2m] = (r[2m][0], r[2m+1][0], r[2m][2], r[2m+1][2], …),
+    // t[2m+1] the same with the odd elements.
+    let t: [_; 8] = std::array::from_fn(|q| {
+        let (a, b) = (r[q / 2 * 2], r[q / 2 * 2 + 1]);
+        if q % 2 == 0 {
+            _mm512_unpacklo_pd(a, b)
+        } else {
+            _mm512_unpackhi_pd(a, b)
+        }
+    });
+    // 128-bit pieces of two of those: 0x88 takes pieces 0 and 2 of each, 0xdd 1 and 3.
+    let (lo, hi) = (
+        |a, b| _mm512_shuffle_f64x2::<0x88>(a, b),
+        |a, b| _mm512_shuffle_f64x2::<0xdd>(a, b),
+    );
+    // u0: elements 0 and 4 of rows 0–3; u1: 2 and 6; u2: 1 and 5; u3: 3 and 7; u4–u7 the
+    // same of rows 4–7.
+    let u = [
+        lo(t[0], t[2]),
+        hi(t[0], t[2]),
+        lo(t[1], t[3]),
+        hi(t[1], t[3]),
+        lo(t[4], t[6]),
+        hi(t[4], t[6]),
+        lo(t[5], t[7]),
+        hi(t[5], t[7]),
+    ];
+    [
+        lo(u[0], u[4]),
+        lo(u[2], u[6]),
+        lo(u[1], u[5]),
+        lo(u[3], u[7]),
+        hi(u[0], u[4]),
+        hi(u[2], u[6]),
+        hi(u[1], u[5]),
+        hi(u[3], u[7]),
+    ]
+}
+
+/// Bars of [`sma_lanes`]' rows between writing them out line by line.
+const BAR_BLOCK: usize = 256;
+
 /// Running state of pandas' `roll_mean` kernel.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct RollingMean {
@@ -199,6 +483,46 @@ mod tests {
                     d[i].to_bits() == want.to_bits() || (d[i].is_nan() && want.is_nan()),
                     "{f}/{s} bar {i}"
                 );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Lines side by side are each line alone, bit for bit: positive prices with runs
+        /// of equal values (a constant window returns its value exactly), values of both
+        /// signs and NaN (line by line), windows longer than the data and zero.
+        #[test]
+        fn lines_side_by_side_are_each_line_alone(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => 1.0..200.0f64,
+                    2 => proptest::sample::select(vec![0.1, 7.25, 100.0]),
+                    1 => -5.0..5.0f64,
+                    1 => proptest::strategy::Just(f64::NAN),
+                ],
+                0..300,
+            ),
+            positive_only in proptest::bool::ANY,
+            windows in proptest::collection::vec(0usize..40, 1..20),
+        ) {
+            let values: Vec<f64> = if positive_only {
+                values.iter().map(|x| if x.is_nan() { 3.5 } else { x.abs() + 0.01 }).collect()
+            } else {
+                values
+            };
+            for tier in crate::simd::TIERS {
+            let mut lines = vec![vec![0.0; values.len()]; windows.len()];
+            let mut outs: Vec<&mut [f64]> = lines.iter_mut().map(|l| &mut l[..]).collect();
+            crate::simd::capped(tier, || sma_many(&values, &windows, &mut outs));
+            for (line, &w) in lines.iter().zip(&windows) {
+                let want = sma(&values, w);
+                for (i, (a, b)) in line.iter().zip(&want).enumerate() {
+                    proptest::prop_assert!(
+                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                        "{tier:?}: window {w} bar {i}: {a} against {b}"
+                    );
+                }
+            }
             }
         }
     }

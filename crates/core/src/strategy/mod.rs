@@ -138,6 +138,58 @@ struct Claims {
     slab: Option<(Arc<series::Slab>, usize)>,
 }
 
+impl Claims {
+    /// Room for a whole-length series of `len` values: a stretch of the current slab, or
+    /// of a new one when it has no room left, handed out to the caller alone (the slab's
+    /// count moves past it under the lock); a vector when no mapping is to be had.
+    fn stretch(&mut self, len: usize) -> Room {
+        let room = match &self.slab {
+            Some((slab, taken)) if slab.cap() - taken >= len => Some((slab.clone(), *taken)),
+            _ => series::Slab::new(len.max(SLAB_VALUES)).map(|s| (Arc::new(s), 0)),
+        };
+        match room {
+            Some((slab, start)) => {
+                self.slab = Some((slab.clone(), start + len));
+                Room::Slab { slab, start, len }
+            }
+            None => Room::Vec(vec![0.0; len]),
+        }
+    }
+}
+
+/// Where one whole-length series is written ([`Claims::stretch`]).
+enum Room {
+    /// A stretch of a slab, handed out to this series alone.
+    Slab {
+        slab: Arc<series::Slab>,
+        start: usize,
+        len: usize,
+    },
+    /// No mapping to be had: a vector, as any other series.
+    Vec(Vec<f64>),
+}
+
+impl Room {
+    /// Its values, to be written before [`Room::into_series`].
+    fn values(&mut self) -> &mut [f64] {
+        match self {
+            // SAFETY: `start..start + len` was handed out to this room alone
+            // ([`Claims::stretch`]), and its series is made only when the room is consumed
+            // (`into_series`), after this borrow ends.
+            #[allow(unsafe_code, reason = "writing a stretch handed out to this room")]
+            Room::Slab { slab, start, len } => unsafe { slab.part_mut(*start, *len) },
+            Room::Vec(v) => v,
+        }
+    }
+
+    fn into_series(self) -> Series {
+        match self {
+            Room::Slab { slab, start, len } => Series::in_slab(slab, start, len),
+            Room::Vec(v) => Series::from(v),
+        }
+    }
+}
+
 impl std::fmt::Debug for Claims {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Claims")
@@ -244,39 +296,65 @@ impl IndicatorCache {
             Lookup::Full => return None,
             Lookup::Claimed(claims) => claims,
         };
-        // A stretch of the current slab, or of a new one when it has no room left.
-        let room = match &claims.slab {
-            Some((slab, taken)) if slab.cap() - taken >= len => Some((slab.clone(), *taken)),
-            _ => series::Slab::new(len.max(SLAB_VALUES)).map(|s| (Arc::new(s), 0)),
-        };
-        if let Some((slab, start)) = &room {
-            claims.slab = Some((slab.clone(), start + len));
-        }
+        let mut room = claims.stretch(len);
         drop(claims);
         let claim = Claim {
             cache: self,
             key,
             promised,
         };
-        let series = match room {
-            Some((slab, start)) => {
-                // SAFETY: `start..start + len` was handed out above, under the lock, to
-                // this call alone (the slab's count moved past it), and its series is made
-                // only after `fill` returns.
-                #[allow(unsafe_code, reason = "writing a stretch handed out to this call")]
-                fill(unsafe { slab.part_mut(start, len) });
-                Series::in_slab(slab, start, len)
-            }
-            None => {
-                // No mapping to be had: a vector, as any other series.
-                let mut v = vec![0.0; len];
-                fill(&mut v);
-                Series::from(v)
-            }
-        };
+        fill(room.values());
+        let series = room.into_series();
         // Its promise was its own bytes: it is always kept.
         self.settle(claim, &series);
         Some(series)
+    }
+
+    /// The series of `len` values under those of `keys` that are neither cached nor being
+    /// computed, as many as the budget has room for (in order), written together by `fill`
+    /// (given the indices of the keys it writes, and their values, in that order) into the
+    /// cache's slabs and kept. For series cheaper computed side by side than one at a time
+    /// (moving averages of several windows); a key left out is found or computed as usual
+    /// when it is asked for.
+    pub(crate) fn fill_together_if_room(
+        &self,
+        keys: &[String],
+        len: usize,
+        fill: impl FnOnce(&[usize], &mut [&mut [f64]]),
+    ) {
+        let promised = len * std::mem::size_of::<f64>();
+        let mut claims = self.claims();
+        let mut taken = Vec::new();
+        for (k, key) in keys.iter().enumerate() {
+            if claims.computing.contains(key) || self.get(key).is_some() {
+                continue;
+            }
+            if claims.used + promised > self.budget {
+                break;
+            }
+            claims.used += promised;
+            claims.computing.insert(key.clone());
+            taken.push((k, claims.stretch(len)));
+        }
+        drop(claims);
+        if taken.is_empty() {
+            return;
+        }
+        let (which, mut rooms): (Vec<usize>, Vec<Room>) = taken.into_iter().unzip();
+        let held: Vec<Claim<'_>> = which
+            .iter()
+            .map(|&k| Claim {
+                cache: self,
+                key: &keys[k],
+                promised,
+            })
+            .collect();
+        let mut values: Vec<&mut [f64]> = rooms.iter_mut().map(Room::values).collect();
+        fill(&which, &mut values);
+        drop(values);
+        for (claim, room) in held.into_iter().zip(rooms) {
+            self.settle(claim, &room.into_series());
+        }
     }
 
     /// Ends `claim` with its series `v` computed: the promise becomes the series' own
@@ -426,6 +504,20 @@ impl<'a> Init<'a> {
         let len = self.bars.len();
         self.cache
             .and_then(|c| c.get_filled_if_room(key, len, fill))
+    }
+
+    /// Series as long as the bars under those of `keys` that the cache has room for and
+    /// no run has computed or is computing, written together by `fill` (given the indices
+    /// of those keys and their values); [`Init::shared_if_room`] then finds them. Nothing
+    /// without a cache.
+    pub(crate) fn shared_together_if_room(
+        &self,
+        keys: &[String],
+        fill: impl FnOnce(&[usize], &mut [&mut [f64]]),
+    ) {
+        if let Some(c) = self.cache {
+            c.fill_together_if_room(keys, self.bars.len(), fill);
+        }
     }
 
     /// True when indicators are shared with other runs (a sweep).
@@ -810,5 +902,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Series filled together take only the keys nobody computed, as many as the budget
+    /// holds; each is then found as if filled alone, and a panicking fill keeps nothing.
+    #[test]
+    fn series_filled_together_skip_cached_keys_and_stop_at_the_budget() {
+        let len = 1000;
+        let cache = IndicatorCache::with_budget(3 * len * 8);
+        let keys: Vec<String> = ["a", "b", "c", "d"].map(String::from).into();
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.fill_together_if_room(&keys, len, |_, _| panic!("the indicator failed"))
+        }));
+        assert!(failed.is_err());
+        assert_eq!((cache.claims().used, cache.len()), (0, 0));
+        let b = cache.get_filled_if_room("b", len, |out| out.fill(2.0));
+        let mut written = Vec::new();
+        cache.fill_together_if_room(&keys, len, |which, outs| {
+            written = which.to_vec();
+            for (&k, out) in which.iter().zip(outs.iter_mut()) {
+                out.fill(k as f64);
+            }
+        });
+        assert_eq!(written, [0, 2], "`b` was cached and `d` finds no room");
+        assert_eq!(cache.claims().used, 3 * len * 8);
+        let found =
+            |key: &str| cache.get_filled_if_room(key, len, |_| panic!("{key} is computed again"));
+        assert!(found("a").is_some_and(|a| a.iter().all(|&x| x == 0.0)));
+        assert!(found("b").is_some_and(|x| x.same(&b.expect("room for b"))));
+        assert!(found("c").is_some_and(|c| c.iter().all(|&x| x == 2.0)));
+        assert!(cache.get_filled_if_room("d", len, |_| ()).is_none());
     }
 }

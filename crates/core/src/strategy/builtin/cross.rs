@@ -552,7 +552,7 @@ impl CrossStrategy {
             // as the fused kernel, so results are bit-identical.
             CrossLines::Sma if ctx.has_cache() => {
                 let line = |w: usize| {
-                    ctx.shared_if_room(&format!("SMA(close,{w})"), |out| {
+                    ctx.shared_if_room(&sma_key(w), |out| {
                         indicators::SmaStream::new(close, w).fill(out);
                     })
                     .map_or(Line::Sma(w), Line::Shared)
@@ -688,6 +688,11 @@ impl Strategy for CrossStrategy {
     }
 }
 
+/// The indicator cache's key of the moving average of `w` closes.
+fn sma_key(w: usize) -> String {
+    format!("SMA(close,{w})")
+}
+
 /// Finds the crosses of the strategies in `group` that share work in one pass over their
 /// distinct lines ([`scan_pairs`]), for their `sparse_signals` to take: the same crosses
 /// as each finds alone. A pair joins the pass when another pair reads a line of its that
@@ -698,6 +703,24 @@ impl Strategy for CrossStrategy {
 /// that only one pair reads just splits the memory streams the CPU prefetches (measured
 /// slower).
 pub(crate) fn find_crosses_together(group: &mut [&mut CrossStrategy], ctx: &Init<'_>) {
+    // The group's moving averages that no run has computed yet, side by side (eight at a
+    // time, four times the speed of one at a time) into the sweep's cache, where each
+    // pair's `line_pair` finds them.
+    if ctx.has_cache() {
+        let mut windows: Vec<usize> = group
+            .iter()
+            .filter(|s| s.found.is_none() && matches!(s.lines, CrossLines::Sma))
+            .flat_map(|s| [s.fast, s.slow])
+            .collect();
+        windows.sort_unstable();
+        windows.dedup();
+        let keys: Vec<String> = windows.iter().map(|w| sma_key(*w)).collect();
+        let close = ctx.bars().close();
+        ctx.shared_together_if_room(&keys, |which, outs| {
+            let windows: Vec<usize> = which.iter().map(|&k| windows[k]).collect();
+            indicators::sma_many(close, &windows, outs);
+        });
+    }
     let mut lines: Vec<Line> = Vec::new();
     let mut intern = |line: Line| match lines.iter().position(|l| l.is(&line)) {
         Some(k) => k,
