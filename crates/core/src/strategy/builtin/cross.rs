@@ -705,15 +705,20 @@ fn sma_key(w: usize) -> String {
 pub(crate) fn find_crosses_together(group: &mut [&mut CrossStrategy], ctx: &Init<'_>) {
     // The group's moving averages that no run has computed yet, side by side (eight at a
     // time, four times the speed of one at a time) into the sweep's cache, where each
-    // pair's `line_pair` finds them.
+    // pair's `line_pair` finds them. In the order the pairs ask for them, so a cache
+    // without room for all keeps the lines it kept when they were asked for one by one
+    // (the others are computed as they are read, once for each group that reads them).
     if ctx.has_cache() {
-        let mut windows: Vec<usize> = group
-            .iter()
-            .filter(|s| s.found.is_none() && matches!(s.lines, CrossLines::Sma))
-            .flat_map(|s| [s.fast, s.slow])
-            .collect();
-        windows.sort_unstable();
-        windows.dedup();
+        let mut windows: Vec<usize> = Vec::new();
+        for s in group.iter() {
+            if s.found.is_none() && matches!(s.lines, CrossLines::Sma) {
+                for w in [s.fast, s.slow] {
+                    if !windows.contains(&w) {
+                        windows.push(w);
+                    }
+                }
+            }
+        }
         let keys: Vec<String> = windows.iter().map(|w| sma_key(*w)).collect();
         let close = ctx.bars().close();
         ctx.shared_together_if_room(&keys, |which, outs| {
