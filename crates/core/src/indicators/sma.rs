@@ -121,40 +121,44 @@ pub(crate) fn sma_many(values: &[f64], windows: &[usize], outs: &mut [&mut [f64]
         "outputs as long as the values"
     );
     let positive = values.iter().all(|&x| x > 0.0);
-    let mut k = 0;
-    while k < windows.len() {
-        let (w, o) = (&windows[k..], &mut outs[k..]);
-        k += if !positive || w[0] == 0 {
-            SmaStream::new(values, w[0]).fill(o[0]);
-            1
-        } else if w.len() >= 8 && w[..8].iter().all(|&w| w > 0) {
-            lanes_8(values, w[..8].try_into().expect("eight"), &mut o[..8]);
-            8
-        } else if w.len() >= 4 && w[..4].iter().all(|&w| w > 0) {
-            lanes_4(values, w[..4].try_into().expect("four"), &mut o[..4]);
-            4
+    let mut wide: Vec<(usize, &mut [f64])> = Vec::with_capacity(windows.len());
+    for (&w, out) in windows.iter().zip(outs.iter_mut()) {
+        if positive && w > 0 {
+            wide.push((w, &mut **out));
         } else {
-            SmaStream::new(values, w[0]).fill(o[0]);
-            1
-        };
+            SmaStream::new(values, w).fill(out);
+        }
+    }
+    for lines in wide.chunks_mut(8) {
+        let w: Vec<usize> = lines.iter().map(|l| l.0).collect();
+        let mut outs: Vec<&mut [f64]> = lines.iter_mut().map(|l| &mut *l.1).collect();
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::tier() == crate::simd::Tier::Avx512 {
+            // SAFETY: `tier()` reports AVX-512F only where the CPU has it.
+            #[allow(unsafe_code, reason = "measured hot loop: runtime CPU dispatch")]
+            unsafe {
+                lanes_avx512(values, &w, &mut outs);
+            }
+            continue;
+        }
+        let mut k = 0;
+        while k < w.len() {
+            let (w, o) = (&w[k..], &mut outs[k..]);
+            k += if let Ok(w) = <[usize; 8]>::try_from(w) {
+                lanes_8(values, w, o);
+                8
+            } else if w.len() >= 4 {
+                lanes_4(values, w[..4].try_into().expect("four"), &mut o[..4]);
+                4
+            } else {
+                SmaStream::new(values, w[0]).fill(o[0]);
+                1
+            };
+        }
     }
 }
 
-/// Eight lines side by side: written out with AVX-512 intrinsics where the CPU has them
-/// ([`lanes_avx512`]), else the portable loop compiled for the widest tier.
-fn lanes_8(values: &[f64], w: [usize; 8], outs: &mut [&mut [f64]]) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::simd::tier() == crate::simd::Tier::Avx512 {
-        // SAFETY: `tier()` reports AVX-512F only where the CPU has it.
-        #[allow(unsafe_code, reason = "measured hot loop: runtime CPU dispatch")]
-        unsafe {
-            lanes_avx512(values, w, outs);
-        }
-        return;
-    }
-    crate::simd::wide_kernel!(fn lanes_8_wide(values: &[f64], w: [usize; 8], outs: &mut [&mut [f64]]) = sma_lanes::<8>;);
-    lanes_8_wide(values, w, outs);
-}
+crate::simd::wide_kernel!(fn lanes_8(values: &[f64], w: [usize; 8], outs: &mut [&mut [f64]]) = sma_lanes::<8>;);
 crate::simd::wide_kernel!(fn lanes_4(values: &[f64], w: [usize; 4], outs: &mut [&mut [f64]]) = sma_lanes::<4>;);
 
 /// The running state of `L` lines side by side: [`RollingMean`]'s sums and compensations,
@@ -263,29 +267,45 @@ fn lanes_rest<const L: usize>(
     }
 }
 
-/// [`sma_lanes`] of eight lines with the lanes in AVX-512 registers, operation for
-/// operation (the same bits, tested tier by tier). Eight bars at a time: each line's eight
-/// leaving values are loaded and transposed into one register a bar, and the eight bars'
-/// means transposed back into one register a line. Left to itself, the compiler divided
-/// lane by lane and moved the rows through scatters.
+/// [`sma_lanes`] of up to eight lines with the lanes in AVX-512 registers, operation for
+/// operation (the same bits, tested tier by tier); fewer than eight lines fill the spare
+/// lanes with copies of the first, whose means are not written. Eight bars at a time: each
+/// line's eight leaving values are loaded and transposed into one register a bar, and the
+/// eight bars' means transposed back into one register a line. Left to itself, the
+/// compiler divided lane by lane and moved the rows through scatters.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn lanes_avx512(values: &[f64], w: [usize; 8], outs: &mut [&mut [f64]]) {
+fn lanes_avx512(values: &[f64], lines: &[usize], outs: &mut [&mut [f64]]) {
     use std::arch::x86_64::{
         _CMP_GE_OQ, _CMP_LT_OQ, _mm512_add_pd, _mm512_castpd_si512, _mm512_castsi512_pd,
         _mm512_cmp_pd_mask, _mm512_div_pd, _mm512_loadu_pd, _mm512_mask_blend_pd,
         _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd, _mm512_storeu_pd, _mm512_sub_pd,
         _mm512_xor_si512,
     };
-    let n = values.len();
-    let (mut s, start) = lanes_start(values, &w, outs);
+    let (n, m) = (values.len(), lines.len());
+    assert!((1..=8).contains(&m), "one to eight lines");
+    let w: [usize; 8] = std::array::from_fn(|k| lines[if k < m { k } else { 0 }]);
+    // Each line's first bars, up to the longest window, through its own stream.
+    let start = lines.iter().copied().max().unwrap_or(0).min(n);
+    let mut acc: Vec<RollingMean> = Vec::with_capacity(m);
+    for (&w, out) in lines.iter().zip(outs.iter_mut()) {
+        let mut line = SmaStream::new(values, w);
+        line.fill(&mut out[..start]);
+        acc.push(line.acc);
+    }
+    let lane = |k: usize| &acc[if k < m { k } else { 0 }];
     let whole = start + (n - start) / 8 * 8;
     // SAFETY (every load and store): of an array of eight doubles.
     #[allow(unsafe_code, reason = "vector loads and stores of eight-double arrays")]
     let load = |a: &[f64; 8]| unsafe { _mm512_loadu_pd(a.as_ptr()) };
+    #[allow(unsafe_code, reason = "vector loads and stores of eight-double arrays")]
+    let store = |a: &mut [f64; 8], v| unsafe { _mm512_storeu_pd(a.as_mut_ptr(), v) };
     let eight = |x: &[f64]| -> [f64; 8] { x.try_into().expect("eight values") };
-    let (mut sum, mut comp_add, mut comp_remove) =
-        (load(&s.sum), load(&s.comp_add), load(&s.comp_remove));
+    let mut sum = load(&std::array::from_fn(|k| lane(k).sum));
+    let mut comp_add = load(&std::array::from_fn(|k| lane(k).comp_add));
+    let mut comp_remove = load(&std::array::from_fn(|k| lane(k).comp_remove));
+    // The run of equal values is the same for every line: they saw the same values.
+    let (mut same_run, mut prev) = (acc[0].same_run, acc[0].prev);
     let window = load(&w.map(|w| w as f64));
     let (sign, zero) = (_mm512_set1_epi64(i64::MIN), _mm512_setzero_pd());
     let mut i = start;
@@ -298,11 +318,13 @@ fn lanes_avx512(values: &[f64], w: [usize; 8], outs: &mut [&mut [f64]]) {
         let mut means = [zero; 8];
         for j in 0..8 {
             let x = values[i + j];
-            s.same_run = if x == s.prev { s.same_run + 1 } else { 1 };
-            s.prev = x;
-            let same = _mm512_set1_pd(s.same_run as f64);
+            // `RollingMean::add`'s run of equal values.
+            same_run = if x == prev { same_run + 1 } else { 1 };
+            prev = x;
+            let same = _mm512_set1_pd(same_run as f64);
             let xv = _mm512_set1_pd(x);
-            // −old flips the sign bit, as the scalar negation does.
+            // `remove(values[i − w])`, then `add(x)`, then `mean(w)` with no negative
+            // value in the window; −old flips the sign bit, as the scalar negation does.
             let negated = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(old[j]), sign));
             let y = _mm512_sub_pd(negated, comp_remove);
             let t = _mm512_add_pd(sum, y);
@@ -318,27 +340,32 @@ fn lanes_avx512(values: &[f64], w: [usize; 8], outs: &mut [&mut [f64]]) {
             means[j] =
                 _mm512_mask_blend_pd(whole_run, _mm512_mask_blend_pd(negative, mean, zero), xv);
         }
-        for (k, line) in transpose8(means).into_iter().enumerate() {
-            let out: &mut [f64; 8] = (&mut outs[k][i..i + 8]).try_into().expect("eight values");
-            // SAFETY: a store of eight doubles into an array of eight.
-            #[allow(unsafe_code, reason = "a vector store into an eight-double array")]
-            unsafe {
-                _mm512_storeu_pd(out.as_mut_ptr(), line);
-            }
+        for (out, line) in outs.iter_mut().zip(transpose8(means)) {
+            store((&mut out[i..i + 8]).try_into().expect("eight values"), line);
         }
         i += 8;
     }
-    let keep = |a: &mut [f64; 8], v| {
-        // SAFETY: a store of eight doubles into an array of eight.
-        #[allow(unsafe_code, reason = "a vector store into an eight-double array")]
-        unsafe {
-            _mm512_storeu_pd(a.as_mut_ptr(), v);
-        }
-    };
-    keep(&mut s.sum, sum);
-    keep(&mut s.comp_add, comp_add);
-    keep(&mut s.comp_remove, comp_remove);
-    lanes_rest(s, values, &w, outs, whole);
+    // The last bars, fewer than eight, line by line from each lane's state.
+    let (mut sums, mut adds, mut removes) = ([0.0; 8], [0.0; 8], [0.0; 8]);
+    store(&mut sums, sum);
+    store(&mut adds, comp_add);
+    store(&mut removes, comp_remove);
+    for (k, out) in outs.iter_mut().enumerate() {
+        let mut line = SmaStream {
+            values,
+            n: w[k],
+            acc: RollingMean {
+                sum: sums[k],
+                comp_add: adds[k],
+                comp_remove: removes[k],
+                same_run,
+                prev,
+                ..acc[k].clone()
+            },
+            i: whole,
+        };
+        line.fill(&mut out[whole..]);
+    }
 }
 
 /// The 8 × 8 transpose of eight rows of eight doubles: row j of the result holds element j
