@@ -106,210 +106,122 @@ pub fn sma_difference(values: &[f64], fast: usize, slow: usize) -> Vec<f64> {
 }
 
 /// [`sma`] of several windows over the same values, each written into its own `out` (as
-/// long as `values`): bit for bit what one [`SmaStream`] per window writes.
-///
-/// One line alone is bound by the latency of its Kahan compensations, a chain of four
-/// dependent additions every bar. Eight lines side by side hide that chain: the same
-/// operations, in the same order, for each lane. Where the values are all positive (every
-/// price series), no window has a negative value and `nobs` is the window once it is
-/// full, so the per-lane counts that pandas keeps are constants; other values go line by
-/// line through [`SmaStream`].
+/// long as `values`): bit for bit what one [`SmaStream`] per window writes
+/// ([`SmaStream::fill_many`] from the first bar).
 pub(crate) fn sma_many(values: &[f64], windows: &[usize], outs: &mut [&mut [f64]]) {
-    assert_eq!(windows.len(), outs.len(), "one output per window");
+    let mut lines: Vec<SmaStream<'_>> =
+        windows.iter().map(|&w| SmaStream::new(values, w)).collect();
+    SmaStream::fill_many(&mut lines, outs);
+}
+
+impl SmaStream<'_> {
+    /// The next values of several lines over the same values, at the same bar: `outs[k]`
+    /// (all of one length) gets `lines[k]`'s, bit for bit what each line's own
+    /// [`fill`](Self::fill) writes.
+    ///
+    /// One line alone is bound by the latency of its Kahan compensations, a chain of four
+    /// dependent additions every bar. Eight lines side by side hide that chain: the same
+    /// operations, in the same order, for each lane (AVX-512, [`lanes_avx512`]). That
+    /// needs every window full and positive (every price series): no window then has a
+    /// negative value, `nobs` is the window, and the per-lane counts that pandas keeps stay
+    /// constant. Other bars (the first ones, before the longest window is full; a stretch
+    /// with a value that is not positive), and other CPUs, go line by line.
+    pub(crate) fn fill_many(lines: &mut [Self], outs: &mut [&mut [f64]]) {
+        assert_eq!(lines.len(), outs.len(), "one output per line");
+        let Some(len) = outs.first().map(|o| o.len()) else {
+            return;
+        };
+        assert!(outs.iter().all(|o| o.len() == len), "outputs of one length");
+        for (lines, outs) in lines.chunks_mut(8).zip(outs.chunks_mut(8)) {
+            lanes(lines, outs);
+        }
+    }
+}
+
+/// [`SmaStream::fill_many`] of up to eight lines.
+fn lanes(lines: &mut [SmaStream<'_>], outs: &mut [&mut [f64]]) {
+    let (values, at, len) = (lines[0].values, lines[0].i, outs[0].len());
     assert!(
-        outs.iter().all(|o| o.len() == values.len()),
-        "outputs as long as the values"
+        lines
+            .iter()
+            .all(|l| l.i == at && std::ptr::eq(l.values, values)),
+        "lines at one bar of the same values"
     );
-    let positive = values.iter().all(|&x| x > 0.0);
-    let mut wide: Vec<(usize, &mut [f64])> = Vec::with_capacity(windows.len());
-    for (&w, out) in windows.iter().zip(outs.iter_mut()) {
-        if positive && w > 0 {
-            wide.push((w, &mut **out));
-        } else {
-            SmaStream::new(values, w).fill(out);
+    // Side by side from the bar where every window is full to the last whole eight bars
+    // of this call within the values.
+    let full = lines.iter().map(|l| l.n).max().unwrap_or(0);
+    let from = full.max(at);
+    let to = (at + len).min(values.len()).max(from);
+    let whole = from + (to - from) / 8 * 8;
+    let wide = whole > from
+        && lines.iter().all(|l| l.n > 0)
+        && values[from - full..whole].iter().all(|&x| x > 0.0)
+        && crate::simd::tier() == crate::simd::Tier::Avx512;
+    if !wide {
+        for (line, out) in lines.iter_mut().zip(outs.iter_mut()) {
+            line.fill(out);
         }
-    }
-    for lines in wide.chunks_mut(8) {
-        let w: Vec<usize> = lines.iter().map(|l| l.0).collect();
-        let mut outs: Vec<&mut [f64]> = lines.iter_mut().map(|l| &mut *l.1).collect();
-        #[cfg(target_arch = "x86_64")]
-        if crate::simd::tier() == crate::simd::Tier::Avx512 {
-            // SAFETY: `tier()` reports AVX-512F only where the CPU has it.
-            #[allow(unsafe_code, reason = "measured hot loop: runtime CPU dispatch")]
-            unsafe {
-                lanes_avx512(values, &w, &mut outs);
-            }
-            continue;
-        }
-        let mut k = 0;
-        while k < w.len() {
-            let (w, o) = (&w[k..], &mut outs[k..]);
-            k += if let Ok(w) = <[usize; 8]>::try_from(w) {
-                lanes_8(values, w, o);
-                8
-            } else if w.len() >= 4 {
-                lanes_4(values, w[..4].try_into().expect("four"), &mut o[..4]);
-                4
-            } else {
-                SmaStream::new(values, w[0]).fill(o[0]);
-                1
-            };
-        }
-    }
-}
-
-crate::simd::wide_kernel!(fn lanes_8(values: &[f64], w: [usize; 8], outs: &mut [&mut [f64]]) = sma_lanes::<8>;);
-crate::simd::wide_kernel!(fn lanes_4(values: &[f64], w: [usize; 4], outs: &mut [&mut [f64]]) = sma_lanes::<4>;);
-
-/// The running state of `L` lines side by side: [`RollingMean`]'s sums and compensations,
-/// one each a lane, and its run of equal values, the same for every lane.
-#[derive(Clone, Copy)]
-struct Lanes<const L: usize> {
-    sum: [f64; L],
-    comp_add: [f64; L],
-    comp_remove: [f64; L],
-    same_run: usize,
-    prev: f64,
-}
-
-/// Each line's first bars, up to the longest window (where every window is full), through
-/// its own [`SmaStream`]: the lanes' state there, and that bar.
-#[inline(always)]
-fn lanes_start<const L: usize>(
-    values: &[f64],
-    w: &[usize; L],
-    outs: &mut [&mut [f64]],
-) -> (Lanes<L>, usize) {
-    let start = w.iter().copied().max().unwrap_or(0).min(values.len());
-    let mut s = Lanes {
-        sum: [0.0; L],
-        comp_add: [0.0; L],
-        comp_remove: [0.0; L],
-        same_run: 0,
-        prev: 0.0,
-    };
-    for k in 0..L {
-        let mut line = SmaStream::new(values, w[k]);
-        line.fill(&mut outs[k][..start]);
-        (s.sum[k], s.comp_add[k], s.comp_remove[k]) =
-            (line.acc.sum, line.acc.comp_add, line.acc.comp_remove);
-        // The same for every line: they saw the same values.
-        (s.same_run, s.prev) = (line.acc.same_run, line.acc.prev);
-    }
-    (s, start)
-}
-
-/// `L` lines of positive values side by side ([`sma_many`]), portable: [`lanes_start`],
-/// then the lanes together.
-#[inline(always)]
-fn sma_lanes<const L: usize>(values: &[f64], w: [usize; L], outs: &mut [&mut [f64]]) {
-    let (s, start) = lanes_start(values, &w, outs);
-    lanes_rest(s, values, &w, outs, start);
-}
-
-/// Bars `from..` of lines side by side, every window full. A block of bars is turned
-/// into rows of lanes (the leaving values in, the means out) so the lanes' arithmetic
-/// can be whole registers.
-#[inline(always)]
-fn lanes_rest<const L: usize>(
-    mut s: Lanes<L>,
-    values: &[f64],
-    w: &[usize; L],
-    outs: &mut [&mut [f64]],
-    from: usize,
-) {
-    let n = values.len();
-    if from >= n {
         return;
     }
-    let window = w.map(|w| w as f64);
-    let new = &values[from..];
-    let rows = BAR_BLOCK.min(new.len());
-    let (mut old, mut means) = (vec![[0.0; L]; rows], vec![[0.0; L]; rows]);
-    for (b, block) in new.chunks(BAR_BLOCK).enumerate() {
-        let at = from + b * BAR_BLOCK;
-        for (k, &w) in w.iter().enumerate() {
-            for (row, &x) in old.iter_mut().zip(&values[at - w..at - w + block.len()]) {
-                row[k] = x;
-            }
+    for (line, out) in lines.iter_mut().zip(outs.iter_mut()) {
+        line.fill(&mut out[..from - at]);
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut middle: Vec<&mut [f64]> = outs
+            .iter_mut()
+            .map(|o| &mut o[from - at..whole - at])
+            .collect();
+        // SAFETY: `wide` holds only where `tier()` reports AVX-512F, which it does only
+        // where the CPU has it.
+        #[allow(unsafe_code, reason = "measured hot loop: runtime CPU dispatch")]
+        unsafe {
+            lanes_avx512(lines, &mut middle);
         }
-        for ((&x, old), row) in block.iter().zip(&old).zip(means.iter_mut()) {
-            // `RollingMean::add`'s run of equal values, the same for every lane.
-            s.same_run = if x == s.prev { s.same_run + 1 } else { 1 };
-            s.prev = x;
-            let same = s.same_run as f64;
-            // `remove(values[i − w])`, then `add(x)`, then `mean(w)` with no negative
-            // value in the window, lane by lane.
-            let y: [f64; L] = std::array::from_fn(|k| -old[k] - s.comp_remove[k]);
-            let t: [f64; L] = std::array::from_fn(|k| s.sum[k] + y[k]);
-            s.comp_remove = std::array::from_fn(|k| t[k] - s.sum[k] - y[k]);
-            s.sum = t;
-            let y: [f64; L] = std::array::from_fn(|k| x - s.comp_add[k]);
-            let t: [f64; L] = std::array::from_fn(|k| s.sum[k] + y[k]);
-            s.comp_add = std::array::from_fn(|k| t[k] - s.sum[k] - y[k]);
-            s.sum = t;
-            *row = std::array::from_fn(|k| {
-                let mean = s.sum[k] / window[k];
-                if same >= window[k] {
-                    x
-                } else if mean < 0.0 {
-                    0.0
-                } else {
-                    mean
-                }
-            });
-        }
-        for (k, out) in outs.iter_mut().enumerate() {
-            for (o, row) in out[at..at + block.len()].iter_mut().zip(&means) {
-                *o = row[k];
-            }
-        }
+    }
+    for (line, out) in lines.iter_mut().zip(outs.iter_mut()) {
+        line.fill(&mut out[whole - at..]);
     }
 }
 
-/// [`sma_lanes`] of up to eight lines with the lanes in AVX-512 registers, operation for
-/// operation (the same bits, tested tier by tier); fewer than eight lines fill the spare
-/// lanes with copies of the first, whose means are not written. Eight bars at a time: each
-/// line's eight leaving values are loaded and transposed into one register a bar, and the
-/// eight bars' means transposed back into one register a line. Left to itself, the
-/// compiler divided lane by lane and moved the rows through scatters.
+/// The next bars, a multiple of eight, of one to eight lines at one bar with every window
+/// full and positive ([`lanes`]), with the lanes in AVX-512 registers: operation for
+/// operation [`RollingMean`]'s `remove`, `add` and `mean` (the same bits, tested tier by
+/// tier); fewer than eight lines fill the spare lanes with copies of the first, whose
+/// means are not written. Eight bars at a time: each line's eight leaving values are loaded
+/// and transposed into one register a bar, and the eight bars' means transposed back into
+/// one register a line. Left to itself, the compiler divided lane by lane and moved the
+/// rows through scatters.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn lanes_avx512(values: &[f64], lines: &[usize], outs: &mut [&mut [f64]]) {
+fn lanes_avx512(lines: &mut [SmaStream<'_>], outs: &mut [&mut [f64]]) {
     use std::arch::x86_64::{
         _CMP_GE_OQ, _CMP_LT_OQ, _mm512_add_pd, _mm512_castpd_si512, _mm512_castsi512_pd,
         _mm512_cmp_pd_mask, _mm512_div_pd, _mm512_loadu_pd, _mm512_mask_blend_pd,
         _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd, _mm512_storeu_pd, _mm512_sub_pd,
         _mm512_xor_si512,
     };
-    let (n, m) = (values.len(), lines.len());
+    let m = lines.len();
     assert!((1..=8).contains(&m), "one to eight lines");
-    let w: [usize; 8] = std::array::from_fn(|k| lines[if k < m { k } else { 0 }]);
-    // Each line's first bars, up to the longest window, through its own stream.
-    let start = lines.iter().copied().max().unwrap_or(0).min(n);
-    let mut acc: Vec<RollingMean> = Vec::with_capacity(m);
-    for (&w, out) in lines.iter().zip(outs.iter_mut()) {
-        let mut line = SmaStream::new(values, w);
-        line.fill(&mut out[..start]);
-        acc.push(line.acc);
-    }
-    let lane = |k: usize| &acc[if k < m { k } else { 0 }];
-    let whole = start + (n - start) / 8 * 8;
+    let (values, at, len) = (lines[0].values, lines[0].i, outs[0].len());
+    assert_eq!(len % 8, 0, "whole eights of bars");
+    let lane = |k: usize| &lines[if k < m { k } else { 0 }];
+    let w: [usize; 8] = std::array::from_fn(|k| lane(k).n);
     // SAFETY (every load and store): of an array of eight doubles.
     #[allow(unsafe_code, reason = "vector loads and stores of eight-double arrays")]
     let load = |a: &[f64; 8]| unsafe { _mm512_loadu_pd(a.as_ptr()) };
     #[allow(unsafe_code, reason = "vector loads and stores of eight-double arrays")]
     let store = |a: &mut [f64; 8], v| unsafe { _mm512_storeu_pd(a.as_mut_ptr(), v) };
     let eight = |x: &[f64]| -> [f64; 8] { x.try_into().expect("eight values") };
-    let mut sum = load(&std::array::from_fn(|k| lane(k).sum));
-    let mut comp_add = load(&std::array::from_fn(|k| lane(k).comp_add));
-    let mut comp_remove = load(&std::array::from_fn(|k| lane(k).comp_remove));
+    let mut sum = load(&std::array::from_fn(|k| lane(k).acc.sum));
+    let mut comp_add = load(&std::array::from_fn(|k| lane(k).acc.comp_add));
+    let mut comp_remove = load(&std::array::from_fn(|k| lane(k).acc.comp_remove));
     // The run of equal values is the same for every line: they saw the same values.
-    let (mut same_run, mut prev) = (acc[0].same_run, acc[0].prev);
+    let (mut same_run, mut prev) = (lines[0].acc.same_run, lines[0].acc.prev);
     let window = load(&w.map(|w| w as f64));
     let (sign, zero) = (_mm512_set1_epi64(i64::MIN), _mm512_setzero_pd());
-    let mut i = start;
-    while i < whole {
+    for g in (0..len).step_by(8) {
+        let i = at + g;
         // Row k: line k's leaving values for bars i..i + 8; after the transpose, row j:
         // bar i + j's leaving value for every line.
         let old = transpose8(std::array::from_fn(|k| {
@@ -341,30 +253,22 @@ fn lanes_avx512(values: &[f64], lines: &[usize], outs: &mut [&mut [f64]]) {
                 _mm512_mask_blend_pd(whole_run, _mm512_mask_blend_pd(negative, mean, zero), xv);
         }
         for (out, line) in outs.iter_mut().zip(transpose8(means)) {
-            store((&mut out[i..i + 8]).try_into().expect("eight values"), line);
+            store((&mut out[g..g + 8]).try_into().expect("eight values"), line);
         }
-        i += 8;
     }
-    // The last bars, fewer than eight, line by line from each lane's state.
+    // Each line's state after these bars; its counts are unchanged (a positive value
+    // left and one arrived every bar).
     let (mut sums, mut adds, mut removes) = ([0.0; 8], [0.0; 8], [0.0; 8]);
     store(&mut sums, sum);
     store(&mut adds, comp_add);
     store(&mut removes, comp_remove);
-    for (k, out) in outs.iter_mut().enumerate() {
-        let mut line = SmaStream {
-            values,
-            n: w[k],
-            acc: RollingMean {
-                sum: sums[k],
-                comp_add: adds[k],
-                comp_remove: removes[k],
-                same_run,
-                prev,
-                ..acc[k].clone()
-            },
-            i: whole,
-        };
-        line.fill(&mut out[whole..]);
+    for (k, line) in lines.iter_mut().enumerate() {
+        line.acc.sum = sums[k];
+        line.acc.comp_add = adds[k];
+        line.acc.comp_remove = removes[k];
+        line.acc.same_run = same_run;
+        line.acc.prev = prev;
+        line.i = at + len;
     }
 }
 
@@ -412,9 +316,6 @@ fn transpose8(r: [std::arch::x86_64::__m512d; 8]) -> [std::arch::x86_64::__m512d
         hi(u[3], u[7]),
     ]
 }
-
-/// Bars of [`sma_lanes`]' rows between writing them out line by line.
-const BAR_BLOCK: usize = 256;
 
 /// Running state of pandas' `roll_mean` kernel.
 #[derive(Debug, Default, Clone)]
@@ -531,6 +432,7 @@ mod tests {
             ),
             positive_only in proptest::bool::ANY,
             windows in proptest::collection::vec(0usize..40, 1..20),
+            block in proptest::prop_oneof![proptest::strategy::Just(0usize), 1usize..70],
         ) {
             let values: Vec<f64> = if positive_only {
                 values.iter().map(|x| if x.is_nan() { 3.5 } else { x.abs() + 0.01 }).collect()
@@ -540,7 +442,24 @@ mod tests {
             for tier in crate::simd::TIERS {
             let mut lines = vec![vec![0.0; values.len()]; windows.len()];
             let mut outs: Vec<&mut [f64]> = lines.iter_mut().map(|l| &mut l[..]).collect();
-            crate::simd::capped(tier, || sma_many(&values, &windows, &mut outs));
+            crate::simd::capped(tier, || {
+                // Whole, or a block at a time (the cross scan's streamed lines), in
+                // blocks of `block` bars that need not be whole eights.
+                if block == 0 {
+                    sma_many(&values, &windows, &mut outs);
+                } else {
+                    let mut lines: Vec<SmaStream<'_>> =
+                        windows.iter().map(|&w| SmaStream::new(&values, w)).collect();
+                    let mut at = 0;
+                    while at < values.len() {
+                        let end = (at + block).min(values.len());
+                        let mut part: Vec<&mut [f64]> =
+                            outs.iter_mut().map(|o| &mut o[at..end]).collect();
+                        SmaStream::fill_many(&mut lines, &mut part);
+                        at = end;
+                    }
+                }
+            });
             for (line, &w) in lines.iter().zip(&windows) {
                 let want = sma(&values, w);
                 for (i, (a, b)) in line.iter().zip(&want).enumerate() {

@@ -102,7 +102,7 @@ impl PairScan {
 /// slow ones); each pair's crosses are the bits of scanning it alone.
 fn scan_pairs(lines: &[Line], pairs: &mut [PairScan], close: &[f64]) {
     let n = close.len();
-    // The streamed lines, each computed a block at a time.
+    // The streamed lines, computed a block at a time, side by side.
     let mut streams: Vec<indicators::SmaStream<'_>> = lines
         .iter()
         .filter_map(|l| match l {
@@ -114,9 +114,8 @@ fn scan_pairs(lines: &[Line], pairs: &mut [PairScan], close: &[f64]) {
     let mut base = 0;
     while base < n {
         let len = SCAN_BLOCK.min(n - base);
-        for (stream, buf) in streams.iter_mut().zip(bufs.iter_mut()) {
-            stream.fill(&mut buf[..len]);
-        }
+        let mut outs: Vec<&mut [f64]> = bufs.iter_mut().map(|b| &mut b[..len]).collect();
+        indicators::SmaStream::fill_many(&mut streams, &mut outs);
         let mut computed = bufs.iter();
         let blocks: Vec<&[f64]> = lines
             .iter()
