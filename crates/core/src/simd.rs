@@ -5,9 +5,10 @@
 //! AVX-512 (eight), and the widest copy this CPU runs is used. Rust never fuses a multiply
 //! and an add on its own (whatever the target features), so every copy rounds every
 //! operation the same way: results are the same bits on every machine, which the kernels'
-//! tests check tier by tier ([`capped`]). Two kernels are written out with AVX-512
+//! tests check tier by tier ([`capped`]). Three kernels are written out with AVX-512
 //! intrinsics where the compiler's own vectorisation fell short (the cross scan's sign
-//! masks and the covariance sums); their unaligned loads are `unsafe`. Besides those, the
+//! masks, the covariance sums and moving averages of eight windows side by side); their
+//! unaligned loads are `unsafe`. Besides those, the
 //! calls this expands to and the cache hint of [`prefetch`], the crate's `unsafe` code
 //! reads a host's lent columns (`bars/buffer.rs`) and maps the indicator cache's slabs
 //! (`strategy/series.rs`).
