@@ -338,7 +338,7 @@ pub fn write_backtest_doc<W: Write>(w: W, doc: &BacktestDoc<'_>) -> Result<(), D
     // buffer), the equity rows (blocks on every core, a bounded queue ahead of the writer)
     // and the statistics (here); they are written in the document's order. A block of 4,096
     // rows is about 0.4 MB, so the buffers in flight stay in the caches and their pages are
-    // few: 32,768-row blocks (4 MB each, forty in flight) cost 6,000 more page faults and
+    // few: 32,768-row blocks (4 MB each, ten or so in flight) cost 6,000 more page faults and
     // 20 MB more peak memory for the same bytes.
     const BLOCK: usize = 1 << 12;
     let n = run.equity.len().min(time.len());
